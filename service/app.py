@@ -1,0 +1,75 @@
+"""create_app(): every domain's router, the GraphQL schema, health probes and problem+json errors."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from strawberry.fastapi import GraphQLRouter
+
+from service import __version__
+from service.db import Database, app_url, make_engine
+from service.kit import errors
+from service.kit.gql import context_getter
+from service.schema import build_schema
+from service.settings import Settings, get_settings, resolve_jwt_secret
+from service.shops.api import router as shops_router
+from service.workforce.api import router as workforce_router
+from tenants.api import router as tenants_router
+
+# Every REST router; the role x route matrix test walks these.
+ROUTERS = (tenants_router, shops_router, workforce_router)
+
+DESCRIPTION = """
+Seatwise runs the operations of an e-commerce customer-service outsourcer: client brands' shops,
+their SLAs, seats and agents.
+
+Authenticate with `Authorization: Bearer <token>` (issue one with `seatwise token issue --role ops`).
+Errors are RFC 9457 `application/problem+json`. Lists answer `{"items": [...], "next_cursor": ...}`:
+pass `cursor=<next_cursor>` for the next page.
+"""
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None,
+               database_url: str | None = None) -> FastAPI:
+    """DB: an open Database (tests); else DATABASE_URL (the app role's), else derived from settings."""
+    settings = settings or get_settings()
+    jwt_secret = resolve_jwt_secret(settings)  # refuses to start without one in production
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        owned = app.state.db is None
+        if owned:
+            app.state.db = Database(make_engine(database_url or app_url(settings), settings.pool_size))
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.db.dispose()
+
+    app = FastAPI(title="Seatwise", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.jwt_secret = jwt_secret
+    app.state.db = db
+    errors.install(app)
+
+    for router in ROUTERS:
+        app.include_router(router)
+    graphql = GraphQLRouter(build_schema(settings), context_getter=context_getter,
+                            graphql_ide="graphiql" if settings.graphiql else None)
+    app.include_router(graphql, prefix="/graphql", tags=["graphql"])
+
+    @app.get("/healthz", tags=["health"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="The database answers")
+    async def readyz(request: Request):
+        try:
+            await request.app.state.db.ping()
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return errors.problem_response(503, "the database is not reachable")
+        return JSONResponse({"status": "ready"})
+
+    return app

@@ -1,0 +1,185 @@
+"""The `seatwise` command: serve, migrate, demo, token."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import warnings
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from service.settings import ConfigurationError, Settings, get_settings, resolve_jwt_secret
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+app = typer.Typer(help="Seatwise: operations backend for an e-commerce customer-service outsourcer.",
+                  no_args_is_help=True, add_completion=False)
+token_app = typer.Typer(help="Issue and revoke bearer tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    try:
+        resolve_jwt_secret(settings)
+    except ConfigurationError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    return settings
+
+
+def _prepare(settings: Settings) -> tuple[str, str]:
+    """Start the embedded server if needed and migrate; return (owner URL, app URL)."""
+    from service import db, migrations
+
+    owner = db.owner_url(settings)
+    migrations.upgrade(owner)
+    if settings.app_db_password:
+        asyncio.run(_set_app_password(owner, settings.app_db_password))
+    return owner, db.app_url(settings, owner)
+
+
+async def _set_app_password(owner: str, password: str) -> None:
+    from sqlalchemy import text
+
+    from service.db import make_engine
+    from service.settings import APP_ROLE
+
+    engine = make_engine(owner, 1)
+    async with engine.begin() as conn:
+        stmt = (await conn.execute(text("SELECT format('ALTER ROLE %I PASSWORD %L', :role, :pw)"),
+                                   {"role": APP_ROLE, "pw": password})).scalar_one()
+        await conn.execute(text(stmt))
+    await engine.dispose()
+
+
+async def _with_db(url: str, work):
+    from service.db import Database, make_engine
+
+    db = Database(make_engine(url, 2))
+    try:
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the schema (and the application role) to the latest version."""
+    settings = _settings()
+    started = time.perf_counter()
+    _prepare(settings)
+    err.print(f"[green]schema is at head[/green] ({time.perf_counter() - started:.1f} s)")
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo data (only into an empty database)."""
+    from service.demo import load_demo
+
+    settings = _settings()
+    _, url = _prepare(settings)
+    summary = asyncio.run(_with_db(url, load_demo))
+    if summary is None:
+        err.print("the database already has tenants: demo not loaded")
+    else:
+        err.print(f"[green]demo loaded[/green]: {summary.tenants} brands, {summary.shops} shops, "
+                  f"{summary.sites} sites, {summary.agents} agents")
+
+
+@app.command()
+def serve(
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo data when the database is empty.")] = False,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the API (REST under /v1, GraphQL at /graphql)."""
+    import uvicorn
+
+    from service.app import create_app
+    from service.demo import load_demo
+    from tenants.auth import Role, issue_token, parse_ttl
+
+    started = time.perf_counter()
+    settings = _settings()
+    _, url = _prepare(settings)
+    if demo:
+        summary = asyncio.run(_with_db(url, load_demo))
+        if summary:
+            err.print(f"demo loaded: {summary.tenants} brands, {summary.shops} shops, {summary.sites} sites, "
+                      f"{summary.agents} agents")
+    token = issue_token(resolve_jwt_secret(settings), subject="demo-admin", role=Role.admin, tenant_id=None,
+                        ttl=parse_ttl("8h"), issuer=settings.jwt_issuer)
+    base = f"http://{host}:{port}"
+    err.print(f"[bold green]Seatwise[/bold green] ready in {time.perf_counter() - started:.1f} s "
+              f"({'embedded PostgreSQL in ' + str(settings.data_dir) if settings.embedded else 'external PostgreSQL'})")
+    err.print(f"  REST docs   {base}/docs")
+    err.print(f"  GraphiQL    {base}/graphql")
+    err.print("  staff token (admin, 8h):")
+    print(f"export TOKEN={token}", flush=True)
+    uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_level="info")
+
+
+@token_app.command("issue")
+def token_issue(
+    role: Annotated[str, typer.Option(help="admin, ops, finance or client")],
+    tenant: Annotated[str | None, typer.Option(help="Tenant slug or id (client tokens only)")] = None,
+    ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 30m, 8h, 7d")] = "8h",
+    subject: Annotated[str | None, typer.Option(help="Who the token is for (sub claim)")] = None,
+) -> None:
+    """Print a signed bearer token on stdout, and nothing else."""
+    from service.db import Scope
+    from tenants.auth import Role, issue_token, parse_ttl
+    from tenants.service import find_tenant
+
+    settings = _settings()
+    try:
+        role_ = Role(role)
+        lifetime = parse_ttl(ttl)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if (role_ == Role.client) != (tenant is not None):
+        err.print("[red]a client token needs --tenant; staff tokens take none[/red]")
+        raise typer.Exit(2)
+    tenant_id = None
+    if tenant is not None:
+        _, url = _prepare(settings)
+
+        async def lookup(db):
+            async with db.transaction(Scope.system()) as session:
+                found = await find_tenant(session, tenant)
+                return found.id if found else None
+
+        tenant_id = asyncio.run(_with_db(url, lookup))
+        if tenant_id is None:
+            err.print(f"[red]no tenant {tenant!r}[/red]")
+            raise typer.Exit(2)
+    token = issue_token(resolve_jwt_secret(settings), subject=subject or f"{role_.value}-cli", role=role_,
+                        tenant_id=tenant_id, ttl=lifetime, issuer=settings.jwt_issuer)
+    sys.stdout.write(token + "\n")
+
+
+@token_app.command("revoke")
+def token_revoke(jti: str, reason: Annotated[str | None, typer.Option()] = None) -> None:
+    """Refuse the token with this id (its `jti` claim) from now on."""
+    from service.db import Scope
+    from tenants.service import revoke_token
+
+    settings = _settings()
+    _, url = _prepare(settings)
+
+    async def work(db):
+        async with db.transaction(Scope.system()) as session:
+            return await revoke_token(session, jti, reason)
+
+    done = asyncio.run(_with_db(url, work))
+    err.print(f"revoked {jti}" if done else f"{jti} was already revoked")
+
+
+if __name__ == "__main__":
+    app()

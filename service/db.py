@@ -1,0 +1,112 @@
+"""Engines, sessions and the tenant-scoped transaction.
+
+Every transaction starts by setting the tenancy settings that the RLS policies read, with '' when
+there is none, so a pooled connection never carries one request's tenant into the next.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+
+from service.kit.errors import Unauthorized
+from service.settings import APP_ROLE, Settings
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the database lets a transaction see: every tenant (staff) or exactly one (a client)."""
+
+    staff: bool
+    tenant_id: uuid.UUID | None = None
+    jti: str | None = None  # the caller's token id: refused if revoked
+
+    @classmethod
+    def system(cls) -> Scope:
+        return cls(staff=True)
+
+
+class RevokedToken(Unauthorized):
+    """The caller's token was revoked after it was issued."""
+
+    def __init__(self, jti: str):
+        super().__init__("the token has been revoked; issue a new one")
+
+
+# One round trip: set both settings and look the token up in the revocation list.
+_SET_SCOPE = text(
+    "SELECT set_config('app.staff', :staff, true), set_config('app.tenant_id', :tenant, true), "
+    "EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = :jti) AS revoked"
+)
+
+
+@event.listens_for(Session, "after_begin")
+def _apply_scope(session: Session, transaction, connection) -> None:
+    scope: Scope | None = session.info.get("scope")
+    staff = "on" if scope is not None and scope.staff else ""
+    tenant = str(scope.tenant_id) if scope is not None and scope.tenant_id else ""
+    jti = scope.jti if scope is not None and scope.jti else ""
+    row = connection.execute(_SET_SCOPE, {"staff": staff, "tenant": tenant, "jti": jti}).one()
+    if jti and row.revoked:
+        raise RevokedToken(jti)
+
+
+def owner_url(settings: Settings) -> str:
+    """The URL that owns the schema (migrations). Starts the embedded server when needed."""
+    if settings.database_url:
+        url = make_url(settings.database_url)
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+asyncpg")
+        return url.render_as_string(hide_password=False)
+    from service import embedded
+
+    return embedded.start(settings.data_dir)
+
+
+def app_url(settings: Settings, owner: str | None = None) -> str:
+    """The URL the server uses: the application role, never the owner (owners skip RLS)."""
+    if settings.app_database_url:
+        url = make_url(settings.app_database_url)
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+asyncpg")
+        return url.render_as_string(hide_password=False)
+    url = make_url(owner or owner_url(settings)).set(username=APP_ROLE, password=settings.app_db_password)
+    return url.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+
+
+class Database:
+    """The app's handle on PostgreSQL: one engine and a session factory that scopes every transaction."""
+
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    @asynccontextmanager
+    async def session(self, scope: Scope) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            session.info["scope"] = scope
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self, scope: Scope) -> AsyncIterator[AsyncSession]:
+        async with self.session(scope) as session, session.begin():
+            yield session
+
+    async def ping(self) -> bool:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

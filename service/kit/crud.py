@@ -1,0 +1,69 @@
+"""The few moves every create/read/update/list use case makes, written once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.kit.errors import Conflict, Invalid, NotFound
+from service.kit.pagination import PageRequest, page_of, paginate
+
+M = TypeVar("M")
+
+_CONSTRAINT = re.compile(r'constraint "([^"]+)"')
+
+
+def apply_changes(obj: Any, changes: BaseModel) -> Any:
+    """Copy the fields the caller actually sent (PATCH semantics)."""
+    for key, value in changes.model_dump(exclude_unset=True).items():
+        setattr(obj, key, value)
+    return obj
+
+
+async def flush(session: AsyncSession, what: str) -> None:
+    """Flush, turning constraint violations into clear problems instead of 500s."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        sqlstate = getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
+        match = _CONSTRAINT.search(str(exc.orig))
+        constraint = match.group(1) if match else "a constraint"
+        if sqlstate == "23505":
+            raise Conflict(f"{what} already exists ({constraint})") from None
+        if sqlstate == "23503":
+            raise Invalid(_field_of_constraint(constraint), "refers to something that does not exist") from None
+        raise Invalid(_field_of_constraint(constraint), f"breaks the rule {constraint}") from None
+
+
+def _field_of_constraint(constraint: str) -> str:
+    # Our naming convention: fk_<table>_<column>_<referred>, ck_<table>_<name>.
+    parts = constraint.split("_", 2)
+    return parts[2] if len(parts) == 3 else constraint
+
+
+async def one_or_404(session: AsyncSession, stmt: Select, what: str) -> Any:
+    row = (await session.execute(stmt)).scalars().first()
+    if row is None:
+        raise NotFound(f"{what} not found")
+    return row
+
+
+async def list_page(session: AsyncSession, stmt: Select, id_column, page: PageRequest) -> tuple[Sequence[Any], str | None]:
+    rows = list((await session.execute(paginate(stmt, id_column, page))).scalars().all())
+    return page_of(rows, page)
+
+
+async def by_ids(session: AsyncSession, model: type[M], ids: Sequence[Any]) -> list[M | None]:
+    """Rows for IDS in the same order (None where missing or not visible): the DataLoader batch."""
+    if not ids:
+        return []
+    rows = (await session.execute(select(model).where(model.id.in_(set(ids))))).scalars().all()
+    found = {row.id: row for row in rows}
+    return [found.get(i) for i in ids]

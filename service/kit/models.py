@@ -1,0 +1,42 @@
+"""What every table shares: the metadata naming convention, time-ordered ids and timestamps."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import uuid6
+from sqlalchemy import DateTime, func
+from sqlmodel import Field, SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> uuid.UUID:
+    """uuid7: time-ordered, so ids sort by creation (cursor pagination, index locality)."""
+    return uuid.UUID(bytes=uuid6.uuid7().bytes)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def created_at_field() -> datetime:
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True),
+                 sa_column_kwargs={"server_default": func.now(), "nullable": False})
+
+
+def updated_at_field() -> datetime:
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True),
+                 sa_column_kwargs={"server_default": func.now(), "nullable": False, "onupdate": utcnow})
+
+
+def check_in(column: str, values) -> str:
+    """SQL for a CHECK constraint limiting COLUMN to VALUES."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"

@@ -1,0 +1,35 @@
+"""The GraphQL schema, assembled from each domain's gql module (merge_types keeps each domain's
+fields in its own folder)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
+
+from service.kit.gql import ProblemErrors
+from service.settings import Settings
+from service.shops.gql import ShopMutation, ShopQuery
+from service.workforce.gql import WorkforceMutation, WorkforceQuery
+from tenants.gql import TenantMutation, TenantQuery
+
+Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery))
+Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, WorkforceMutation))
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+            MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+            MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+            ProblemErrors,
+        ],
+    )
+
+
+def sdl() -> str:
+    return build_schema().as_str() + "\n"

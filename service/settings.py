@@ -1,0 +1,67 @@
+"""Configuration from the environment (SEATWISE_* variables and DATABASE_URL)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_ROLE = "seatwise_app"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEATWISE_", env_file=".env", extra="ignore")
+
+    # Owner connection: runs migrations. Unset means the embedded PostgreSQL server.
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL"))
+    # The server's own connection, as the non-superuser application role. Derived from
+    # database_url (same host and database, user seatwise_app) when unset.
+    app_database_url: str | None = None
+    app_db_password: str | None = None
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("seatwise")))
+    jwt_secret: str | None = None
+    jwt_issuer: str = "seatwise"
+    token_ttl_default: str = "8h"
+    graphiql: bool = True
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 30
+    graphql_max_tokens: int = 2000
+    pool_size: int = 10
+    max_page_size: int = 500
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def resolve_jwt_secret(settings: Settings) -> str:
+    """The signing secret: configured, or (embedded mode only) generated once and kept in the data dir."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    if not settings.embedded:
+        raise ConfigurationError(
+            "SEATWISE_JWT_SECRET is not set. With DATABASE_URL pointing at a real database, Seatwise "
+            "refuses to start without an explicit token signing secret (generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+        )
+    path = settings.data_dir / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

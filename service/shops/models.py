@@ -1,0 +1,50 @@
+"""Shops: a brand's store on one platform. Tenant-owned."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from service.kit.models import check_in, created_at_field, new_id, updated_at_field
+
+
+class Platform(enum.StrEnum):
+    tmall = "tmall"
+    taobao = "taobao"
+    jd = "jd"
+    pdd = "pdd"
+    douyin = "douyin"
+    other = "other"
+
+
+class ShopStatus(enum.StrEnum):
+    active = "active"
+    paused = "paused"
+    closed = "closed"
+
+
+class Shop(SQLModel, table=True):
+    __tablename__ = "shops"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="RESTRICT"),
+        UniqueConstraint("tenant_id", "platform", "name"),
+        CheckConstraint(check_in("platform", Platform), name="platform"),
+        CheckConstraint(check_in("status", ShopStatus), name="status"),
+        # Staff look shops up by id alone; clients always with their tenant (the primary key).
+        Index(None, "id"),
+    )
+
+    # tenant_id leads the primary key: the Citus distribution column (DESIGN.md 2.1).
+    tenant_id: uuid.UUID = Field(primary_key=True)
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    platform: str = Field(max_length=16)
+    name: str = Field(max_length=200)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    category: str | None = Field(default=None, max_length=100)
+    status: str = Field(default=ShopStatus.active, max_length=16)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()

@@ -1,0 +1,431 @@
+"""Conversation records and the validation of one incoming record.
+
+A client platform sends conversations as NDJSON (one JSON object a line) or CSV (one row a
+conversation, every cell a string). :func:`validate_record` turns one such mapping into a
+:class:`ConversationRecord`, or into a :class:`Rejection` naming the field and a human reason.
+It stops at the first problem, checking fields in the order of :data:`FIELDS`.
+
+This Python validator is the reference. The ingestion path may validate set-based in SQL for speed;
+it must then use the ``REASON_*`` constants below (all listed in :data:`REASONS`) so that both paths
+word a rejection identically.
+
+Field rules (``None``, JSON ``null``, a missing key and an empty or blank string all mean "absent"):
+
+==================  ========  =================================================================
+field               required  accepted
+==================  ========  =================================================================
+external_id         yes       non-blank string (surrounding blanks stripped) or a JSON integer
+shop_id             yes       UUID (any form ``uuid.UUID`` parses: dashed, plain hex, braces)
+started_at          yes       ISO 8601 timestamp **with** an offset (``Z`` or ``+08:00``)
+first_response_at   no        as started_at; not before started_at; absent = unanswered
+ended_at            no        as started_at; not before started_at nor before first_response_at
+kind                yes       ``presale`` or ``aftersale`` (case-insensitive)
+response_times_s    no        list of finite non-negative numbers; in CSV a JSON array string or
+                              ``;``-separated numbers. An empty list counts as absent. Only for
+                              answered conversations.
+agent_code          no        string (or a JSON integer)
+converted           no        boolean; strings true/false/t/f/yes/no/y/n/1/0; absent = false
+order_amount        no        decimal >= 0 (JSON number or decimal string), rounded half away from
+                              zero to 0.01 like ``numeric(14,2)``; at most 999999999999.99
+csat                no        integer 1..5
+==================  ========  =================================================================
+
+Keys not listed are ignored. Timestamps keep microseconds (like ``timestamptz``); finer digits are
+truncated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Literal
+
+# --- reason strings, shared with the SQL validation path -------------------------------------------
+REASON_MALFORMED = "malformed line"
+REASON_MISSING = "missing field"
+REASON_NOT_TEXT = "not a string"
+REASON_BAD_UUID = "not a valid uuid"
+REASON_BAD_TIMESTAMP = "not an ISO 8601 timestamp"
+REASON_NO_TIMEZONE = "timestamp without timezone offset"
+REASON_RESPONSE_BEFORE_START = "first response before start"
+REASON_END_BEFORE_START = "end before start"
+REASON_END_BEFORE_RESPONSE = "end before first response"
+REASON_BAD_KIND = "kind must be presale or aftersale"
+REASON_BAD_RESPONSE_TIMES = "not a list of non-negative numbers"
+REASON_TIMES_WITHOUT_RESPONSE = "response times given but no first response"
+REASON_BAD_BOOLEAN = "not a boolean"
+REASON_BAD_AMOUNT = "not a decimal amount"
+REASON_NEGATIVE_AMOUNT = "negative amount"
+REASON_AMOUNT_TOO_LARGE = "amount too large"
+REASON_NOT_INTEGER = "not an integer"
+REASON_CSAT_RANGE = "csat outside 1-5"
+
+REASONS: tuple[str, ...] = (
+    REASON_MALFORMED,
+    REASON_MISSING,
+    REASON_NOT_TEXT,
+    REASON_BAD_UUID,
+    REASON_BAD_TIMESTAMP,
+    REASON_NO_TIMEZONE,
+    REASON_RESPONSE_BEFORE_START,
+    REASON_END_BEFORE_START,
+    REASON_END_BEFORE_RESPONSE,
+    REASON_BAD_KIND,
+    REASON_BAD_RESPONSE_TIMES,
+    REASON_TIMES_WITHOUT_RESPONSE,
+    REASON_BAD_BOOLEAN,
+    REASON_BAD_AMOUNT,
+    REASON_NEGATIVE_AMOUNT,
+    REASON_AMOUNT_TOO_LARGE,
+    REASON_NOT_INTEGER,
+    REASON_CSAT_RANGE,
+)
+
+FIELDS: tuple[str, ...] = (
+    "external_id",
+    "shop_id",
+    "started_at",
+    "first_response_at",
+    "ended_at",
+    "kind",
+    "response_times_s",
+    "agent_code",
+    "converted",
+    "order_amount",
+    "csat",
+)
+REQUIRED_FIELDS: frozenset[str] = frozenset({"external_id", "shop_id", "started_at", "kind"})
+KINDS: tuple[str, ...] = ("presale", "aftersale")
+
+#: Largest amount a ``numeric(14,2)`` column holds.
+MAX_AMOUNT = Decimal("999999999999.99")
+CENT = Decimal("0.01")
+
+#: A plain decimal number as accepted in strings (no ``nan``, ``inf``, ``_`` or hex).
+NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+INTEGER_RE = re.compile(r"[+-]?\d+")
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+Kind = Literal["presale", "aftersale"]
+
+
+class RecordError(ValueError):
+    """A field of a conversation record breaks a rule; ``reason`` is one of :data:`REASONS`."""
+
+    def __init__(self, field: str | None, reason: str):
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why one incoming record was refused. ``field`` is None when the record as a whole is bad."""
+
+    field: str | None
+    reason: str
+    external_id: str | None = None
+
+    @property
+    def message(self) -> str:
+        return f"{self.field}: {self.reason}" if self.field else self.reason
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    """One buyer conversation (see GLOSSARY.md). Construction checks every rule of the module doc.
+
+    ``response_times_s`` is stored as a tuple (an empty one becomes None) and ``order_amount`` is
+    rounded to cents, so equal inputs give equal records.
+    """
+
+    external_id: str
+    shop_id: uuid.UUID
+    started_at: datetime
+    kind: Kind
+    first_response_at: datetime | None = None
+    ended_at: datetime | None = None
+    response_times_s: tuple[float, ...] | None = None
+    agent_code: str | None = None
+    converted: bool = False
+    order_amount: Decimal | None = None
+    csat: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.external_id, str):
+            raise RecordError("external_id", REASON_NOT_TEXT)
+        if not self.external_id.strip():
+            raise RecordError("external_id", REASON_MISSING)
+        if not isinstance(self.shop_id, uuid.UUID):
+            raise RecordError("shop_id", REASON_BAD_UUID)
+        for name in ("started_at", "first_response_at", "ended_at"):
+            value = getattr(self, name)
+            if value is None and name != "started_at":
+                continue
+            if not isinstance(value, datetime):
+                raise RecordError(name, REASON_BAD_TIMESTAMP)
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise RecordError(name, REASON_NO_TIMEZONE)
+        if self.first_response_at is not None and self.first_response_at < self.started_at:
+            raise RecordError("first_response_at", REASON_RESPONSE_BEFORE_START)
+        if self.ended_at is not None:
+            if self.ended_at < self.started_at:
+                raise RecordError("ended_at", REASON_END_BEFORE_START)
+            if self.first_response_at is not None and self.ended_at < self.first_response_at:
+                raise RecordError("ended_at", REASON_END_BEFORE_RESPONSE)
+        if self.kind not in KINDS:
+            raise RecordError("kind", REASON_BAD_KIND)
+        if self.response_times_s is not None:
+            times = self.response_times_s
+            if isinstance(times, str | bytes) or not isinstance(times, Sequence):
+                raise RecordError("response_times_s", REASON_BAD_RESPONSE_TIMES)
+            if not all(_is_nonneg_number(t) for t in times):
+                raise RecordError("response_times_s", REASON_BAD_RESPONSE_TIMES)
+            normalised = tuple(float(t) for t in times) or None
+            if normalised is not None and self.first_response_at is None:
+                raise RecordError("response_times_s", REASON_TIMES_WITHOUT_RESPONSE)
+            object.__setattr__(self, "response_times_s", normalised)
+        if self.agent_code is not None and not isinstance(self.agent_code, str):
+            raise RecordError("agent_code", REASON_NOT_TEXT)
+        if not isinstance(self.converted, bool):
+            raise RecordError("converted", REASON_BAD_BOOLEAN)
+        if self.order_amount is not None:
+            object.__setattr__(self, "order_amount", _check_amount(self.order_amount))
+        if self.csat is not None:
+            if isinstance(self.csat, bool) or not isinstance(self.csat, int):
+                raise RecordError("csat", REASON_NOT_INTEGER)
+            if not 1 <= self.csat <= 5:
+                raise RecordError("csat", REASON_CSAT_RANGE)
+
+    @property
+    def answered(self) -> bool:
+        return self.first_response_at is not None
+
+    @property
+    def frt_s(self) -> float | None:
+        """First response time in seconds (exact microseconds, then one rounding to float)."""
+        if self.first_response_at is None:
+            return None
+        return (self.first_response_at - self.started_at).total_seconds()
+
+    @property
+    def handle_s(self) -> float | None:
+        """ended_at - first_response_at in seconds, for answered conversations with an end."""
+        if self.first_response_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.first_response_at).total_seconds()
+
+
+def _is_nonneg_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return False
+    try:
+        f = float(value)
+    except (OverflowError, ValueError):
+        return False
+    return math.isfinite(f) and f >= 0
+
+
+def _check_amount(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise RecordError("order_amount", REASON_BAD_AMOUNT)
+    amount = Decimal(value)
+    if not amount.is_finite():
+        raise RecordError("order_amount", REASON_BAD_AMOUNT)
+    if amount < 0:
+        raise RecordError("order_amount", REASON_NEGATIVE_AMOUNT)
+    if amount > MAX_AMOUNT + CENT / 2:
+        raise RecordError("order_amount", REASON_AMOUNT_TOO_LARGE)
+    rounded = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    if rounded > MAX_AMOUNT:
+        raise RecordError("order_amount", REASON_AMOUNT_TOO_LARGE)
+    return rounded
+
+
+# --- parsing raw values (JSON values or CSV strings) -----------------------------------------------
+
+
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(field: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise RecordError(field, REASON_NOT_TEXT)
+
+
+def _uuid(field: str, value: Any) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str):
+        raise RecordError(field, REASON_BAD_UUID)
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        raise RecordError(field, REASON_BAD_UUID) from None
+
+
+def parse_timestamp(value: Any, field: str = "timestamp") -> datetime:
+    """ISO 8601 timestamp that must carry an offset; raises :class:`RecordError`."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise RecordError(field, REASON_BAD_TIMESTAMP) from None
+    else:
+        raise RecordError(field, REASON_BAD_TIMESTAMP)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise RecordError(field, REASON_NO_TIMEZONE)
+    return parsed
+
+
+def _response_times(value: Any) -> tuple[float, ...] | None:
+    field = "response_times_s"
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise RecordError(field, REASON_BAD_RESPONSE_TIMES) from None
+        else:
+            parts = [p.strip() for p in text.split(";")]
+            if not all(NUMBER_RE.fullmatch(p) for p in parts):
+                raise RecordError(field, REASON_BAD_RESPONSE_TIMES)
+            value = [float(p) for p in parts]
+    if not isinstance(value, list | tuple):
+        raise RecordError(field, REASON_BAD_RESPONSE_TIMES)
+    if not all(_is_nonneg_number(t) for t in value):
+        raise RecordError(field, REASON_BAD_RESPONSE_TIMES)
+    return tuple(float(t) for t in value) or None
+
+
+def _boolean(field: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise RecordError(field, REASON_BAD_BOOLEAN)
+
+
+def _amount(value: Any) -> Decimal:
+    field = "order_amount"
+    if isinstance(value, bool):
+        raise RecordError(field, REASON_BAD_AMOUNT)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise RecordError(field, REASON_BAD_AMOUNT)
+        value = Decimal(repr(value))  # the shortest decimal that reads back as this float
+    elif isinstance(value, str):
+        text = value.strip()
+        if not NUMBER_RE.fullmatch(text):
+            raise RecordError(field, REASON_BAD_AMOUNT)
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise RecordError(field, REASON_BAD_AMOUNT) from None
+    return _check_amount(value)
+
+
+def _csat(value: Any) -> int:
+    field = "csat"
+    if isinstance(value, bool):
+        raise RecordError(field, REASON_NOT_INTEGER)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise RecordError(field, REASON_NOT_INTEGER)
+        value = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not INTEGER_RE.fullmatch(text):
+            raise RecordError(field, REASON_NOT_INTEGER)
+        value = int(text)
+    if not isinstance(value, int):
+        raise RecordError(field, REASON_NOT_INTEGER)
+    if not 1 <= value <= 5:
+        raise RecordError(field, REASON_CSAT_RANGE)
+    return value
+
+
+def _kind(value: Any) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in KINDS:
+        raise RecordError("kind", REASON_BAD_KIND)
+    return value.strip().lower()
+
+
+_PARSERS = {
+    "external_id": lambda v: _text("external_id", v),
+    "shop_id": lambda v: _uuid("shop_id", v),
+    "started_at": lambda v: parse_timestamp(v, "started_at"),
+    "first_response_at": lambda v: parse_timestamp(v, "first_response_at"),
+    "ended_at": lambda v: parse_timestamp(v, "ended_at"),
+    "kind": _kind,
+    "response_times_s": _response_times,
+    "agent_code": lambda v: _text("agent_code", v),
+    "converted": lambda v: _boolean("converted", v),
+    "order_amount": _amount,
+    "csat": _csat,
+}
+
+
+def validate_record(raw: Any) -> ConversationRecord | Rejection:
+    """Validate one incoming record: a mapping of JSON values or of CSV strings.
+
+    Returns the record or one :class:`Rejection`: each field's own format is checked in
+    :data:`FIELDS` order, then the cross-field rules ("first response before start", "end before
+    start", "end before first response", "response times given but no first response").
+    A value that is not a mapping with string keys is a malformed line.
+    """
+    if not isinstance(raw, Mapping) or not all(isinstance(k, str) for k in raw):
+        return Rejection(None, REASON_MALFORMED)
+    ext = raw.get("external_id")
+    external_id = ext.strip() or None if isinstance(ext, str) else None
+    values: dict[str, Any] = {}
+    try:
+        for field in FIELDS:
+            value = raw.get(field)
+            if _absent(value):
+                if field in REQUIRED_FIELDS:
+                    raise RecordError(field, REASON_MISSING)
+                continue
+            values[field] = _PARSERS[field](value)
+        if "external_id" in values:
+            external_id = values["external_id"]
+        return ConversationRecord(**values)
+    except RecordError as err:
+        return Rejection(err.field, err.reason, external_id)
+
+
+def parse_ndjson_line(line: str | bytes) -> ConversationRecord | Rejection:
+    """One NDJSON line; anything but a JSON object (including a blank line) is a malformed line."""
+    try:
+        raw = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return Rejection(None, REASON_MALFORMED)
+    return validate_record(raw)
+
+
+def parse_csv_row(row: Mapping[Any, Any]) -> ConversationRecord | Rejection:
+    """One row from ``csv.DictReader``: a row with more cells than the header is a malformed line
+    (DictReader files the surplus under the key ``None``); fewer cells leave fields absent."""
+    if None in row:
+        return Rejection(None, REASON_MALFORMED)
+    return validate_record(row)

@@ -1,0 +1,1 @@
+"""The tenancy domain: client brands, principals and roles, tokens, RLS helpers."""
