@@ -124,6 +124,14 @@ def serve(
     uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_level="info")
 
 
+@app.command("graphql-schema")
+def graphql_schema() -> None:
+    """Print the GraphQL SDL (what graphql/schema.graphql holds)."""
+    from service.schema import sdl
+
+    sys.stdout.write(sdl())
+
+
 @token_app.command("issue")
 def token_issue(
     role: Annotated[str, typer.Option(help="admin, ops, finance or client")],

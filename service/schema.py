@@ -23,9 +23,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[
-            QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-            MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-            MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
             ProblemErrors,
         ],
     )

@@ -80,8 +80,8 @@ class TenantQuery:
     @strawberry.field(permission_classes=[EVERYONE])
     async def me(self, info: Info) -> Me:
         p = info.context.principal
-        async with info.context.tx():  # refuses a revoked token, like every other field
-            pass
+        async with info.context.tx() as session:
+            await session.connection()  # begins the transaction: refuses a revoked token, like every field
         return Me(subject=p.subject, role=p.role, tenant_id=p.tenant_id)
 
     @strawberry.field(permission_classes=[STAFF_READ])

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import Request
-from graphql import GraphQLError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import UNSET
@@ -17,6 +16,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 
+from graphql import GraphQLError
 from service.db import Database
 from service.kit.errors import Problem
 from tenants.auth import Principal, principal_from_header

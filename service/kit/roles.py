@@ -78,9 +78,11 @@ class Allow(BasePermission):
         principal: Principal | None = info.context.principal
         if principal is None:
             self.message = "authentication required: send 'Authorization: Bearer <token>'"
+            self.error_extensions = {"code": "UNAUTHENTICATED", "status": 401}
             return False
         if principal.role not in self.roles:
             self.message = str(_forbidden(principal.role, self.roles))
+            self.error_extensions = {"code": "FORBIDDEN", "status": 403}
             return False
         return True
 

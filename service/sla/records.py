@@ -3,7 +3,8 @@
 A client platform sends conversations as NDJSON (one JSON object a line) or CSV (one row a
 conversation, every cell a string). :func:`validate_record` turns one such mapping into a
 :class:`ConversationRecord`, or into a :class:`Rejection` naming the field and a human reason.
-It stops at the first problem, checking fields in the order of :data:`FIELDS`.
+It stops at the first problem: each field's own format in the order of :data:`FIELDS`, then the
+cross-field rules.
 
 This Python validator is the reference. The ingestion path may validate set-based in SQL for speed;
 it must then use the ``REASON_*`` constants below (all listed in :data:`REASONS`) so that both paths
@@ -138,7 +139,7 @@ class Rejection:
         return f"{self.field}: {self.reason}" if self.field else self.reason
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConversationRecord:
     """One buyer conversation (see GLOSSARY.md). Construction checks every rule of the module doc.
 

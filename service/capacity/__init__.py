@@ -1,0 +1,1 @@
+"""Seat capacity planning: pure staffing maths (Erlang C/A, forecasting, allocation under scarcity)."""
