@@ -14,12 +14,13 @@ from service.kit import errors
 from service.kit.gql import context_getter
 from service.schema import build_schema
 from service.settings import Settings, get_settings, resolve_jwt_secret
+from service.conversations.api import router as conversations_router
 from service.shops.api import router as shops_router
 from service.workforce.api import router as workforce_router
 from tenants.api import router as tenants_router
 
 # Every REST router; the role x route matrix test walks these.
-ROUTERS = (tenants_router, shops_router, workforce_router)
+ROUTERS = (tenants_router, shops_router, workforce_router, conversations_router)
 
 DESCRIPTION = """
 Seatwise runs the operations of an e-commerce customer-service outsourcer: client brands' shops,

@@ -2,6 +2,9 @@
 
 from sqlmodel import SQLModel
 
+import service.kit.models  # noqa: F401  (sets the constraint naming convention first)
+
+import service.conversations.models  # noqa: F401
 import service.shops.models  # noqa: F401
 import service.workforce.models  # noqa: F401
 import tenants.models  # noqa: F401

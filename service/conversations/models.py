@@ -1,0 +1,96 @@
+"""Raw conversations (partitioned by month on started_at) and per-shop 15-minute rollups.
+
+Both are tenant-owned: tenant_id leads every key, and the foreign key to shops includes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Double,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import Field, SQLModel
+
+import service.kit.models  # noqa: F401  (constraint naming convention)
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"], ondelete="CASCADE"),
+        CheckConstraint("kind IN ('presale', 'aftersale')", name="kind"),
+        CheckConstraint("first_response_at IS NULL OR first_response_at >= started_at", name="response_after_start"),
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="end_after_start"),
+        CheckConstraint("order_amount IS NULL OR order_amount >= 0", name="amount_nonnegative"),
+        CheckConstraint("csat IS NULL OR csat BETWEEN 1 AND 5", name="csat_range"),
+        # Rollup recomputation reads one shop's conversations of an interval.
+        Index(None, "tenant_id", "shop_id", "started_at"),
+        # Monthly partitions are created on demand by seatwise_ensure_conversation_partitions().
+        {"postgresql_partition_by": "RANGE (started_at)"},
+    )
+
+    # (tenant, shop, external_id) identifies a conversation; started_at is in the key because a
+    # partitioned table's keys must hold the partition column. Ingest finds a record's earlier
+    # version by the key's first three columns, so a corrected started_at still replaces it.
+    tenant_id: uuid.UUID = Field(primary_key=True)
+    shop_id: uuid.UUID = Field(primary_key=True)
+    external_id: str = Field(primary_key=True, max_length=128)
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    first_response_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    kind: str = Field(max_length=10)
+    response_times_s: list[float] | None = Field(default=None, sa_column=Column(ARRAY(Double)))
+    agent_code: str | None = Field(default=None, max_length=64)
+    converted: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="false"))
+    order_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2)))
+    csat: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    ingested_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
+
+
+class ShopIntervalStat(SQLModel, table=True):
+    """Additive counters of one shop's conversations started in one 15-minute interval (UTC-aligned):
+    exactly what the SLA metrics need, so reports never scan raw conversations."""
+
+    __tablename__ = "shop_interval_stats"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"], ondelete="CASCADE"),
+    )
+
+    tenant_id: uuid.UUID = Field(primary_key=True)
+    shop_id: uuid.UUID = Field(primary_key=True)
+    interval_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    offered: int = Field(sa_column=Column(Integer, nullable=False))
+    answered: int = Field(sa_column=Column(Integer, nullable=False))
+    presale_offered: int = Field(sa_column=Column(Integer, nullable=False))
+    presale_converted: int = Field(sa_column=Column(Integer, nullable=False))
+    converted: int = Field(sa_column=Column(Integer, nullable=False))
+    gmv: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
+    frt_sum_s: float = Field(sa_column=Column(Double, nullable=False))
+    # Sparse FRT histogram (bins of service.sla.metrics.frt_bin): service level for any integer T
+    # up to 600 s exactly, percentiles within max(1 s, 2%).
+    frt_bins: list[int] = Field(sa_column=Column(ARRAY(SmallInteger), nullable=False))
+    frt_counts: list[int] = Field(sa_column=Column(ARRAY(Integer), nullable=False))
+    rounds: int = Field(sa_column=Column(Integer, nullable=False))
+    rounds_within_180: int = Field(sa_column=Column(Integer, nullable=False))
+    response_capped_sum_s: float = Field(sa_column=Column(Double, nullable=False))
+    handled: int = Field(sa_column=Column(Integer, nullable=False))
+    handle_sum_s: float = Field(sa_column=Column(Double, nullable=False))
+    csat_count: int = Field(sa_column=Column(Integer, nullable=False))
+    csat_good: int = Field(sa_column=Column(Integer, nullable=False))
+    csat_bad: int = Field(sa_column=Column(Integer, nullable=False))
+
+
