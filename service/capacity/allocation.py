@@ -11,9 +11,10 @@ curve is concave, but Erlang curves are S-shaped (SL is 0 until the servers exce
 greedy would then see zero gain for a first seat everywhere. So the greedy runs on each curve's upper
 concave envelope: the first seats of a shop form a block worth its average gain. Handing out seats one
 at a time by envelope gain is a heap greedy; because envelope gains never rise along a shop, it equals
-picking the largest gains overall, which is what the code does with one sort for the whole plan. If the
-seats run out inside a block, the seats of that unfinished block are offered back to every shop by actual
-marginal gain (a small heap) and the better of the two results is kept.
+picking the largest gains overall, which is what the code does with one sort for the whole plan. On
+S-shaped curves no greedy is exact (the last seats are a small knapsack problem): an interval small
+enough is then solved exactly by dynamic programming (within a time budget per plan), and a big one whose seats ran out inside a block
+tries a few alternatives for its last seats (see _repair).
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from service.capacity.erlang import erlang_a_metrics, erlang_c_metrics
 Curve = Callable[[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]], tuple[NDArray, NDArray]]
 
 _TIE = 1e-12  # gains closer than this are ties (float noise must not break concavity checks)
+# Dynamic programmes (seats x curve points) solved exactly for intervals with S-shaped curves: the
+# largest for one interval (~3 ms) and the total for a plan (~0.3 s), so a plan's time stays bounded.
+_EXACT_BUDGET = 250_000
+_EXACT_PLAN_BUDGET = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -210,14 +215,27 @@ def _share(alloc, sl, asa, in_short, left, req, w, curve) -> None:
     n_alloc = np.zeros(n_seg, np.int64)
     np.add.at(n_alloc, e_seg[order], take)
 
-    # A block cut short: offer its seats back by actual marginal gain, keep whichever result is better.
+    # The greedy is exact when every envelope entry is a single seat (concave curves). An interval with
+    # blocks that is small enough is solved exactly by dynamic programming instead; a big one keeps the
+    # greedy, with _repair when its seats ran out inside a block (at most one entry per interval).
+    blocky = np.zeros(left.size, bool)
+    blocky[e_t[e_size > 1]] = True
     partial = (take > 0) & (take < size)
-    for t in np.unique(t_sorted[partial]):
-        segs = np.flatnonzero(seg_t == t)
-        cut = e_seg[order][partial & (t_sorted == t)]
-        n_alloc[segs] = _repair(
-            n_alloc[segs], np.searchsorted(segs, cut), r[segs], f, start[segs], s_start[segs], vertex
-        )
+    cut_at = dict(zip(t_sorted[partial].tolist(), np.flatnonzero(partial).tolist(), strict=True))
+    sorted_seg = e_seg[order]
+    budget = _EXACT_PLAN_BUDGET
+    for t in np.flatnonzero(blocky):
+        first, stop = seg_t.searchsorted([t, t + 1])  # the interval's segments are contiguous
+        segs = slice(first, stop)
+        cost = (left[t] + 1) * (r[segs] + 1).sum()
+        if cost <= min(_EXACT_BUDGET, budget):
+            budget -= cost
+            n_alloc[segs] = _exact(f, start[segs], r[segs], int(left[t]))
+        elif t in cut_at:
+            p = cut_at[t]
+            n_alloc[segs] = _repair(
+                n_alloc[segs], r[segs], f, start[segs], sorted_seg[p] - first, size[p], take[p]
+            )
 
     idx = start + n_alloc
     alloc[seg_t, seg_s] = n_alloc
@@ -243,27 +261,84 @@ def _envelope(f: NDArray) -> tuple[NDArray, NDArray]:
     return slope, vertex
 
 
-def _repair(n, cut, r, f, start, s_start, vertex) -> NDArray:
-    """Move the unfinished blocks' seats (segments `cut`) back to their last vertex, then hand the freed
-    seats out one at a time by actual marginal gain (heap); return the better of the two allocations."""
+def _exact(f, start, r, seats) -> NDArray:
+    """max sum_i f_i(n_i) subject to sum n_i = seats, 0 <= n_i <= r_i, by max-plus convolution per shop."""
+    best = np.full(seats + 1, -np.inf)
+    best[0] = 0.0
+    used = np.arange(seats + 1)[:, None]
+    choices = []
+    for g in range(r.size):
+        m = np.arange(min(r[g], seats) + 1)
+        prev = np.where(used >= m, best[np.maximum(used - m, 0)], -np.inf)
+        total = prev + f[start[g] + m]
+        pick = np.argmax(total, axis=1)
+        best = total[np.arange(seats + 1), pick]
+        choices.append(pick)
+    n = np.zeros(r.size, np.int64)
+    v = seats
+    for g in range(r.size - 1, -1, -1):
+        n[g] = choices[g][v]
+        v -= n[g]
+    return n
 
-    def value(x):
-        return float(f[start + x].sum())
 
-    alt = n.copy()
-    pool = 0
-    for g in cut:
-        m = n[g]
-        while m > 0 and not vertex[s_start[g] + m - 1]:
-            m -= 1
-        pool += n[g] - m
-        alt[g] = m
-    heap = [(-(f[start[g] + alt[g] + 1] - f[start[g] + alt[g]]), g) for g in range(n.size) if alt[g] < r[g]]
+def _repair(n, r, f, start, cut_seg, cut_size, taken) -> NDArray:
+    """Improve one interval's allocation whose seats ran out inside a block of segment `cut_seg` (it got
+    `taken` of the block's `cut_size` seats). That tail is a small knapsack problem where no greedy is
+    exact, so two alternatives are tried and the best objective wins (ties keep the allocation as is):
+
+    - complete the block with seats taken one at a time where they are worth least;
+    - from the block's start, hand the `taken` seats out by the best chord slope that still fits: each
+      shop offers max over m <= seats left of (f(n + m) - f(n)) / m. A lazy heap keeps it cheap: a
+      shop's offer can only fall as the seats left shrink, so a stale offer is an upper bound and is
+      recomputed only when popped with a block that no longer fits.
+    """
+
+    def at(g, m):
+        return f[start[g] + m]
+
+    candidates = [n]
+
+    steal = n.copy()
+    steal[cut_seg] += cut_size - taken
+    need = cut_size - taken
+    heap = [
+        (at(h, steal[h]) - at(h, steal[h] - 1), h) for h in range(n.size) if h != cut_seg and steal[h] > 0
+    ]
+    heapq.heapify(heap)
+    while need and heap:
+        _, h = heapq.heappop(heap)
+        steal[h] -= 1
+        need -= 1
+        if steal[h] > 0:
+            heapq.heappush(heap, (at(h, steal[h]) - at(h, steal[h] - 1), h))
+    if not need:
+        candidates.append(steal)
+
+    fit = n.copy()
+    fit[cut_seg] -= taken  # back to the block's start, an envelope vertex
+    pool = taken
+
+    def offer(g):
+        room = min(r[g] - fit[g], pool)
+        base = start[g] + fit[g]
+        slopes = (f[base + 1 : base + room + 1] - f[base]) / np.arange(1, room + 1)
+        m = int(np.argmax(slopes))
+        return (-slopes[m], g, m + 1)
+
+    heap = [offer(g) for g in range(n.size) if fit[g] < r[g]]
     heapq.heapify(heap)
     while pool and heap:
-        _, g = heapq.heappop(heap)
-        alt[g] += 1
-        pool -= 1
-        if alt[g] < r[g]:
-            heapq.heappush(heap, (-(f[start[g] + alt[g] + 1] - f[start[g] + alt[g]]), g))
-    return alt if value(alt) > value(n) + _TIE else n
+        _, g, m = heapq.heappop(heap)
+        if m > pool:
+            heapq.heappush(heap, offer(g))
+            continue
+        fit[g] += m
+        pool -= m
+        if fit[g] < r[g] and pool:
+            heapq.heappush(heap, offer(g))
+    candidates.append(fit)
+
+    values = [float(f[start + x].sum()) for x in candidates]
+    best = int(np.argmax(values))
+    return candidates[best] if values[best] > values[0] + _TIE else n

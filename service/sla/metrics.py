@@ -81,7 +81,9 @@ __all__ = [
     "in_assessed_window",
     "interval_start_of",
     "judge",
+    "local_day_start",
     "merge",
+    "metrics_from_merged",
     "metrics_from_rollups",
     "percentile_from_histogram",
     "reference_metrics",
@@ -512,16 +514,35 @@ def metrics_from_rollups(
     rows = list(rows)
     total = merge(rows)
     if assessed_window is None:
+        return metrics_from_merged(total, answer_target_s)
+    zone = _zone(tz)
+    assessed_rounds = assessed_within = 0
+    for r in rows:
+        if r.interval_start is None:
+            raise ValueError("an assessed window needs the interval_start of every row")
+        if in_assessed_window(_local(r.interval_start, zone).time(), *assessed_window):
+            assessed_rounds += r.rounds
+            assessed_within += r.rounds_within_180
+    return metrics_from_merged(total, answer_target_s, assessed_rounds, assessed_within)
+
+
+def metrics_from_merged(
+    total: IntervalRollup,
+    answer_target_s: float = DEFAULT_ANSWER_TARGET_S,
+    assessed_rounds: int | None = None,
+    assessed_within: int | None = None,
+) -> SlaMetrics:
+    """Metrics of rollup rows already merged into one (by :func:`merge`, or summed in SQL).
+
+    ``assessed_rounds`` / ``assessed_within`` are the rounds, and rounds answered within 180 s, of
+    the rows inside the assessed window (the caller filtered them, e.g. in SQL with the local time
+    of ``interval_start``); both None means no window: every round of ``total`` counts.
+    """
+    _check_target(answer_target_s)
+    if (assessed_rounds is None) != (assessed_within is None):
+        raise ValueError("give both assessed_rounds and assessed_within, or neither")
+    if assessed_rounds is None or assessed_within is None:
         assessed_rounds, assessed_within = total.rounds, total.rounds_within_180
-    else:
-        zone = _zone(tz)
-        assessed_rounds = assessed_within = 0
-        for r in rows:
-            if r.interval_start is None:
-                raise ValueError("an assessed window needs the interval_start of every row")
-            if in_assessed_window(_local(r.interval_start, zone).time(), *assessed_window):
-                assessed_rounds += r.rounds
-                assessed_within += r.rounds_within_180
     bins, counts = total.frt_bins, total.frt_counts
     return SlaMetrics(
         offered=total.offered,
@@ -622,6 +643,12 @@ def _day_start_utc(d: date, zone: tzinfo) -> datetime:
             break
         u -= INTERVAL
     return u
+
+
+def local_day_start(d: date, tz: str | tzinfo) -> datetime:
+    """UTC instant where the local day D starts in TZ (the start of its first quarter hour): local
+    midnight, or the end of a DST gap that swallows midnight. Day, week and month buckets start here."""
+    return _day_start_utc(d, _zone(tz))
 
 
 def _bucket_start_utc(u: datetime, granularity: str, zone: tzinfo) -> datetime:

@@ -1,0 +1,655 @@
+"""SLA use cases: policies (versioned per shop), reports per local bucket, breaches, tenant summary.
+
+Reports read the 15-minute rollups (shop_interval_stats), never conversations. One SQL statement per
+report does the heavy lifting: it groups the rollup rows of the range by shop and local bucket, sums
+the counters, merges the FRT histograms bin by bin, and sums the rounds of the 3-minute rate once per
+distinct assessed window in play (the window of a bucket depends on its policy, so every window is
+a column and Python picks the bucket's). Python then turns each bucket's merged counters into
+metrics with service.sla.metrics (the one place the formulas live) and judges them.
+
+Which policy judges what:
+- a bucket (interval, hour, day, week or month) is judged by the policy in force on its first
+  local day; a week or month bucket thus keeps the policy in force at its start for all of it;
+- a report's total is judged by the policy in force at the start of the requested range;
+- breaches: a day by the policy of that day, a month by the policy in force on its first day.
+The answer target T (service level) and the assessed window (3-minute rate) are part of the policy,
+so they follow the same rule. A shop with no version in force gets its platform's default.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.kit.crud import apply_changes, flush, one_or_404
+from service.kit.errors import Invalid, NotFound
+from service.kit.pagination import PageRequest
+from service.shops.models import Platform, Shop
+from service.shops.service import get_shop, visible_shops
+from service.sla.metrics import (
+    INTERVAL,
+    IntervalRollup,
+    MetricVerdict,
+    SlaMetrics,
+    SlaTargets,
+    bucket_start,
+    judge,
+    local_day_start,
+    merge,
+    metrics_from_merged,
+)
+from service.sla.models import SlaPolicy
+from service.sla.schemas import Granularity, SlaPolicyCreate, SlaPolicyUpdate
+from tenants.auth import Principal
+from tenants.models import Tenant
+from tenants.service import find_tenant, get_tenant
+
+# --- policies -------------------------------------------------------------------------------------
+
+WHOLE_DAY = (time(0), time(0))
+# GLOSSARY.md: Tmall/Taobao and Douyin assess the 3-minute rate over 08:00-23:00, JD over 09:00-23:00
+# (with T = 30 s). Pinduoduo and other platforms: the whole day. No targets: nothing is judged until
+# a policy sets some.
+PLATFORM_WINDOWS: dict[str, tuple[time, time]] = {
+    Platform.tmall: (time(8), time(23)),
+    Platform.taobao: (time(8), time(23)),
+    Platform.jd: (time(9), time(23)),
+    Platform.douyin: (time(8), time(23)),
+}
+DEFAULT_ANSWER_TARGET_S = 30
+
+
+@dataclass(frozen=True)
+class ShopRef:
+    """What the SLA use cases need of a shop the caller may see."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    name: str
+    platform: str
+    timezone: str
+
+    @classmethod
+    def of(cls, shop: Shop) -> ShopRef:
+        return cls(shop.tenant_id, shop.id, shop.name, str(shop.platform), shop.timezone)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A policy as applied: a stored version (id set) or a platform default (id None)."""
+
+    id: uuid.UUID | None
+    effective_from: date | None
+    targets: SlaTargets
+    window: tuple[time, time]
+
+    @classmethod
+    def of(cls, p: SlaPolicy) -> Terms:
+        return cls(p.id, p.effective_from, SlaTargets(
+            answer_target_s=p.answer_target_s, service_level=p.service_level_target,
+            response_rate_3min=p.response_rate_3min_target, frt_mean_s=p.frt_mean_target_s, csat=p.csat_target,
+            conversion_rate=p.conversion_rate_target, max_abandon_rate=p.max_abandon_rate),
+            (p.assessed_start, p.assessed_end))
+
+    @property
+    def has_targets(self) -> bool:
+        t = self.targets
+        return any(v is not None for v in (t.service_level, t.response_rate_3min, t.frt_mean_s, t.csat,
+                                           t.conversion_rate, t.max_abandon_rate))
+
+
+def platform_default(platform: str) -> Terms:
+    return Terms(None, None, SlaTargets(answer_target_s=DEFAULT_ANSWER_TARGET_S),
+                 PLATFORM_WINDOWS.get(platform, WHOLE_DAY))
+
+
+class PolicyBook:
+    """Every version of some shops, answering 'which terms are in force on this local day'."""
+
+    def __init__(self, shops: Sequence[ShopRef], policies: Sequence[SlaPolicy]):
+        self._default = {s.id: platform_default(s.platform) for s in shops}
+        self._days: dict[uuid.UUID, list[date]] = defaultdict(list)
+        self._terms: dict[uuid.UUID, list[Terms]] = defaultdict(list)
+        for p in sorted(policies, key=lambda p: (p.shop_id, p.effective_from)):
+            self._days[p.shop_id].append(p.effective_from)
+            self._terms[p.shop_id].append(Terms.of(p))
+
+    def on(self, shop_id: uuid.UUID, day: date) -> Terms:
+        i = bisect.bisect_right(self._days.get(shop_id, []), day)
+        return self._terms[shop_id][i - 1] if i else self._default[shop_id]
+
+    def between(self, shop_id: uuid.UUID, first: date, last: date) -> list[Terms]:
+        """The terms in force on some day of [first, last]."""
+        days = self._days.get(shop_id, [])
+        lo, hi = bisect.bisect_right(days, first), bisect.bisect_right(days, last)
+        return [self.on(shop_id, first), *self._terms[shop_id][lo:hi]]
+
+
+async def load_book(session: AsyncSession, shops: Sequence[ShopRef]) -> PolicyBook:
+    if not shops:
+        return PolicyBook([], [])
+    stmt = select(SlaPolicy).where(SlaPolicy.tenant_id.in_({s.tenant_id for s in shops}),
+                                   SlaPolicy.shop_id.in_({s.id for s in shops}))
+    return PolicyBook(shops, list((await session.execute(stmt)).scalars().all()))
+
+
+def _local_today(tz: str) -> date:
+    return datetime.now(ZoneInfo(tz)).date()
+
+
+async def policy_in_force(session: AsyncSession, principal: Principal, shop_id: uuid.UUID,
+                          on: date | None = None) -> tuple[ShopRef, Terms]:
+    shop = ShopRef.of(await get_shop(session, principal, shop_id))
+    return shop, (await policies_in_force(session, [shop], on))[0]
+
+
+async def policies_in_force(session: AsyncSession, shops: Sequence[ShopRef], on: date | None = None) -> list[Terms]:
+    """The terms in force on day ON (default: each shop's local today), one per shop, in one query."""
+    book = await load_book(session, shops)
+    return [book.on(s.id, on or _local_today(s.timezone)) for s in shops]
+
+
+def _policy_cursor(day: date) -> str:
+    return base64.urlsafe_b64encode(day.isoformat().encode()).decode().rstrip("=")
+
+
+def _policy_after(cursor: str) -> date:
+    try:
+        return date.fromisoformat(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("query.cursor", "not a cursor returned by this API") from None
+
+
+async def list_policies(session: AsyncSession, principal: Principal, shop_id: uuid.UUID, limit: int = 50,
+                        cursor: str | None = None) -> tuple[ShopRef, list[SlaPolicy], str | None]:
+    """A shop's stored versions by effective_from (the platform default is not a version)."""
+    after = _policy_after(cursor) if cursor else None
+    shop = ShopRef.of(await get_shop(session, principal, shop_id))
+    stmt = select(SlaPolicy).where(SlaPolicy.tenant_id == shop.tenant_id, SlaPolicy.shop_id == shop.id)
+    if after is not None:
+        stmt = stmt.where(SlaPolicy.effective_from > after)
+    rows = list((await session.execute(stmt.order_by(SlaPolicy.effective_from).limit(limit + 1))).scalars())
+    if len(rows) > limit:
+        return shop, rows[:limit], _policy_cursor(rows[limit - 1].effective_from)
+    return shop, rows, None
+
+
+def _check_window_pair(start: time | None, end: time | None) -> None:
+    if (start is None) != (end is None):
+        raise Invalid("assessed_end" if end is None else "assessed_start",
+                      "give assessed_start and assessed_end together")
+
+
+async def create_policy(session: AsyncSession, principal: Principal, shop_id: uuid.UUID,
+                        data: SlaPolicyCreate) -> SlaPolicy:
+    _check_window_pair(data.assessed_start, data.assessed_end)
+    shop = await get_shop(session, principal, shop_id)
+    values = data.model_dump()
+    if data.assessed_start is None:
+        values["assessed_start"], values["assessed_end"] = platform_default(shop.platform).window
+    policy = SlaPolicy(tenant_id=shop.tenant_id, shop_id=shop.id, **values)
+    session.add(policy)
+    await flush(session, f"a policy version effective from {data.effective_from} for this shop")
+    return policy
+
+
+async def update_policy(session: AsyncSession, principal: Principal, shop_id: uuid.UUID, effective_from: date,
+                        changes: SlaPolicyUpdate) -> SlaPolicy:
+    if not changes.model_fields_set:
+        raise Invalid("body", "send at least one field to change")
+    for name in ("answer_target_s", "assessed_start", "assessed_end"):
+        if name in changes.model_fields_set and getattr(changes, name) is None:
+            raise Invalid(name, "may not be null")
+    shop = await get_shop(session, principal, shop_id)
+    policy = await one_or_404(session, select(SlaPolicy).where(
+        SlaPolicy.tenant_id == shop.tenant_id, SlaPolicy.shop_id == shop.id,
+        SlaPolicy.effective_from == effective_from), "policy version")
+    apply_changes(policy, changes)
+    await flush(session, "policy version")
+    return policy
+
+
+# --- periods --------------------------------------------------------------------------------------
+
+# Longest range per granularity: enough for a year-on-year view by day, week or month.
+MAX_SPAN = {"interval": timedelta(days=7), "hour": timedelta(days=62), "day": timedelta(days=400),
+            "week": timedelta(days=400), "month": timedelta(days=400)}
+_EARLIEST, _LATEST = date(2000, 1, 1), date(2999, 12, 31)
+_FORMAT = "a date (YYYY-MM-DD) or a datetime (YYYY-MM-DDTHH:MM, shop-local unless it has an offset)"
+
+
+def _utc_quarter(u: datetime) -> bool:
+    return not (u.minute % 15 or u.second or u.microsecond)
+
+
+def parse_moment(value: str, field: str, tz: str) -> datetime:
+    """A date (local midnight) or a datetime (local unless it carries an offset), as a UTC instant that
+    must be a whole quarter hour (rollups are 15-minute intervals)."""
+    raw = value.strip()
+    try:
+        if len(raw) == 10:
+            d = date.fromisoformat(raw)
+            if not _EARLIEST <= d <= _LATEST:
+                raise Invalid(field, f"out of range ({_EARLIEST.year}-{_LATEST.year})")
+            return local_day_start(d, tz)
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(field, f"not {_FORMAT}") from None
+    if not _EARLIEST <= moment.date() <= _LATEST:
+        raise Invalid(field, f"out of range ({_EARLIEST.year}-{_LATEST.year})")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(tz))
+    u = moment.astimezone(UTC)
+    if not _utc_quarter(u):
+        raise Invalid(field, "must be a whole quarter hour (reports add up 15-minute intervals)")
+    return u
+
+
+def period_of(tz: str, granularity: str, start: str | None, end: str | None, where: str = "query.",
+              now: datetime | None = None) -> tuple[datetime, datetime]:
+    """[from, to) as UTC instants. Defaults: to = the end of the shop's local today, from = the start of
+    the local month holding the last instant before to (month to date)."""
+    zone = ZoneInfo(tz)
+    hi = parse_moment(end, f"{where}to", tz) if end else \
+        local_day_start((now or datetime.now(UTC)).astimezone(zone).date() + timedelta(days=1), tz)
+    if start:
+        lo = parse_moment(start, f"{where}from", tz)
+    else:
+        lo = local_day_start((hi - INTERVAL).astimezone(zone).date().replace(day=1), tz)
+    if hi <= lo:
+        raise Invalid(f"{where}to", "must be after from")
+    if hi - lo > MAX_SPAN[granularity]:
+        raise Invalid(f"{where}to", f"the range may span at most {MAX_SPAN[granularity].days} days "
+                      f"with granularity {granularity}")
+    return lo, hi
+
+
+# --- the aggregate query --------------------------------------------------------------------------
+
+_INT_SUMS = ("offered", "answered", "presale_offered", "presale_converted", "converted", "rounds",
+             "rounds_within_180", "handled", "csat_count", "csat_good", "csat_bad")
+_OTHER_SUMS = ("gmv", "frt_sum_s", "response_capped_sum_s", "handle_sum_s")
+_LOCAL = "(s.interval_start AT TIME ZONE q.tz)"
+_BUCKET_SQL = {
+    "interval": "s.interval_start",
+    # The UTC instant of the local hour's start: keeps the two repeated hours of a DST fall-back apart.
+    "hour": f"s.interval_start - make_interval(mins => extract(minute FROM {_LOCAL})::int)",
+    "day": f"date_trunc('day', {_LOCAL})",
+    "week": f"date_trunc('week', {_LOCAL})",
+    "month": f"date_trunc('month', {_LOCAL})",
+}
+
+
+def _window_sql(k: int, window: tuple[time, time]) -> str:
+    start, end = window
+    if start == end:
+        return "true"
+    joint = "AND" if start < end else "OR"
+    return f"(lt >= :ws{k} {joint} lt < :we{k})"
+
+
+def _aggregate_sql(granularity: str, windows: Sequence[tuple[time, time]], with_total: bool) -> str:
+    sums = [f"sum({c})::bigint AS {c}" for c in _INT_SUMS] + [f"COALESCE(sum({c}), 0) AS {c}" for c in _OTHER_SUMS]
+    for k, w in enumerate(windows):
+        pred = _window_sql(k, w)
+        sums.append(f"COALESCE(sum(rounds) FILTER (WHERE {pred}), 0)::bigint AS rounds_w{k}")
+        sums.append(f"COALESCE(sum(rounds_within_180) FILTER (WHERE {pred}), 0)::bigint AS within_w{k}")
+    groups = "GROUPING SETS ((shop_id, b), (shop_id))" if with_total else "shop_id, b"
+    hist_groups = "GROUPING SETS ((r.shop_id, r.b, u.bin), (r.shop_id, u.bin))" if with_total \
+        else "r.shop_id, r.b, u.bin"
+    # Buckets are never null (interval_start is not), so a null b is the total row of a shop.
+    return f"""
+WITH q AS (
+  SELECT * FROM unnest(CAST(:tenant_ids AS uuid[]), CAST(:shop_ids AS uuid[]), CAST(:tzs AS text[]),
+                       CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[])) AS q(tenant_id, shop_id, tz, lo, hi)
+), r AS MATERIALIZED (
+  SELECT s.shop_id, {_BUCKET_SQL[granularity]} AS b, s.interval_start, {_LOCAL}::time AS lt,
+         {", ".join("s." + c for c in (*_INT_SUMS, *_OTHER_SUMS))}, s.frt_bins, s.frt_counts
+  FROM q JOIN shop_interval_stats s ON s.tenant_id = q.tenant_id AND s.shop_id = q.shop_id
+   AND s.interval_start >= q.lo AND s.interval_start < q.hi
+), c AS (
+  SELECT shop_id, b, min(interval_start) AS first_start, {", ".join(sums)}
+  FROM r GROUP BY {groups}
+), h AS (
+  SELECT shop_id, b, array_agg(bin ORDER BY bin) AS bins, array_agg(n ORDER BY bin) AS counts
+  FROM (SELECT r.shop_id, r.b, u.bin, sum(u.n)::bigint AS n
+        FROM r, unnest(r.frt_bins, r.frt_counts) AS u(bin, n) GROUP BY {hist_groups}) x
+  GROUP BY shop_id, b
+)
+SELECT c.*, h.bins, h.counts FROM c LEFT JOIN h ON h.shop_id = c.shop_id AND h.b IS NOT DISTINCT FROM c.b
+"""
+
+
+@dataclass(frozen=True)
+class _Span:
+    shop: ShopRef
+    lo: datetime
+    hi: datetime
+
+
+@dataclass
+class _Merged:
+    """One bucket's (or one shop's total) merged rollup, and its rounds per window column."""
+
+    shop_id: uuid.UUID
+    first_start: datetime
+    is_total: bool
+    rollup: IntervalRollup
+    rounds: list[int]
+    within: list[int]
+
+
+async def _aggregate(session: AsyncSession, spans: Sequence[_Span], granularity: str,
+                     windows: Sequence[tuple[time, time]], with_total: bool) -> list[_Merged]:
+    if not spans:
+        return []
+    params: dict = {
+        "tenant_ids": [s.shop.tenant_id for s in spans], "shop_ids": [s.shop.id for s in spans],
+        "tzs": [s.shop.timezone for s in spans], "los": [s.lo for s in spans], "his": [s.hi for s in spans]}
+    for k, (start, end) in enumerate(windows):
+        params[f"ws{k}"], params[f"we{k}"] = start, end
+    rows = (await session.execute(text(_aggregate_sql(granularity, windows, with_total)), params)).mappings().all()
+    out = []
+    for row in rows:
+        rollup = IntervalRollup(
+            **{c: row[c] for c in _INT_SUMS}, gmv=row["gmv"], frt_sum_s=float(row["frt_sum_s"]),
+            response_capped_sum_s=float(row["response_capped_sum_s"]), handle_sum_s=float(row["handle_sum_s"]),
+            frt_bins=row["bins"] or (), frt_counts=row["counts"] or ())
+        out.append(_Merged(row["shop_id"], row["first_start"], row["b"] is None, rollup,
+                           [row[f"rounds_w{k}"] for k in range(len(windows))],
+                           [row[f"within_w{k}"] for k in range(len(windows))]))
+    return out
+
+
+@dataclass(frozen=True)
+class BucketResult:
+    start: datetime | None  # shop-local bucket start; None for a total
+    terms: Terms
+    metrics: SlaMetrics
+    verdicts: list[MetricVerdict]
+
+
+def _judged(start: datetime | None, rollup: IntervalRollup, rounds: int, within: int, terms: Terms) -> BucketResult:
+    metrics = metrics_from_merged(rollup, terms.targets.answer_target_s, rounds, within)
+    return BucketResult(start, terms, metrics, judge(metrics, terms.targets))
+
+
+def _windows_of(terms: Sequence[Terms]) -> list[tuple[time, time]]:
+    return list(dict.fromkeys(t.window for t in terms))
+
+
+# --- reports --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    shop: ShopRef
+    granularity: str
+    start: datetime  # shop-local
+    end: datetime
+    buckets: list[BucketResult]
+    total: BucketResult
+
+
+async def shop_report(session: AsyncSession, principal: Principal, shop_id: uuid.UUID, start: str | None,
+                      end: str | None, granularity: str = "day") -> Report:
+    """GET /v1/shops/{id}/sla: the shop's metrics per local bucket of [start, end), and in total.
+    Another tenant's shop is not found (checked before the parameters)."""
+    shop = ShopRef.of(await get_shop(session, principal, shop_id))
+    lo, hi = period_of(shop.timezone, granularity, start, end)
+    return (await reports(session, [(shop, lo, hi)], granularity))[0]
+
+
+async def reports(session: AsyncSession, ranges: Sequence[tuple[ShopRef, datetime, datetime]],
+                  granularity: str) -> list[Report]:
+    """Reports of several shops, each over its [lo, hi) (UTC instants, whole quarter hours, e.g. from
+    period_of), in one query: GraphQL batches Shop.sla through this."""
+    granularity = Granularity(granularity).value
+    shops = [s for s, _, _ in ranges]
+    book = await load_book(session, shops)
+    terms: list[Terms] = []
+    for s, lo, hi in ranges:
+        zone = ZoneInfo(s.timezone)
+        first_day = bucket_start(lo, granularity, zone).date()  # a week or month may start before lo
+        terms += book.between(s.id, first_day, (hi - INTERVAL).astimezone(zone).date())
+    windows = _windows_of(terms)
+    slot = {w: k for k, w in enumerate(windows)}
+    merged = await _aggregate(session, [_Span(s, lo, hi) for s, lo, hi in ranges], granularity, windows,
+                              with_total=True)
+    by_shop: dict[uuid.UUID, list[_Merged]] = defaultdict(list)
+    for m in merged:
+        by_shop[m.shop_id].append(m)
+    out = []
+    for s, lo, hi in ranges:
+        zone = ZoneInfo(s.timezone)
+        buckets, total = [], None
+        for m in by_shop[s.id]:
+            if m.is_total:
+                t = book.on(s.id, lo.astimezone(zone).date())
+                total = _judged(None, m.rollup, m.rounds[slot[t.window]], m.within[slot[t.window]], t)
+                continue
+            start = bucket_start(m.first_start, granularity, zone)
+            t = book.on(s.id, start.date())
+            buckets.append(_judged(start, m.rollup, m.rounds[slot[t.window]], m.within[slot[t.window]], t))
+        buckets.sort(key=lambda b: b.start.astimezone(UTC))
+        if total is None:
+            total = _judged(None, IntervalRollup(), 0, 0, book.on(s.id, lo.astimezone(zone).date()))
+        out.append(Report(s, granularity, lo.astimezone(zone), hi.astimezone(zone), buckets, total))
+    return out
+
+
+# --- breaches -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Breach:
+    shop: ShopRef
+    period: str  # day | month
+    period_start: date
+    metric: str
+    target: float
+    actual: float
+    policy_effective_from: date | None
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (str(self.shop.id), self.period_start.isoformat(), self.period, self.metric)
+
+
+@dataclass(frozen=True)
+class BreachFilter:
+    start: date | None = None
+    end: date | None = None
+    tenant: str | None = None
+    shop: uuid.UUID | None = None
+    metric: str | None = None
+    period: str | None = None
+
+
+MAX_BREACH_DAYS = 400
+_BATCH = 50
+
+
+def breach_range(start: date | None, end: date | None, where: str = "query.") -> tuple[date, date]:
+    """[from, to) in local dates. Default: the month to date (UTC today)."""
+    today = datetime.now(UTC).date()
+    end = end or today + timedelta(days=1)
+    start = start or (end - timedelta(days=1)).replace(day=1)
+    for name, d in (("from", start), ("to", end)):
+        if not _EARLIEST <= d <= _LATEST:
+            raise Invalid(f"{where}{name}", f"out of range ({_EARLIEST.year}-{_LATEST.year})")
+    if end <= start:
+        raise Invalid(f"{where}to", "must be after from")
+    if (end - start).days > MAX_BREACH_DAYS:
+        raise Invalid(f"{where}to", f"the range may span at most {MAX_BREACH_DAYS} days")
+    return start, end
+
+
+def _month_after(d: date) -> date:
+    return (d.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+async def shop_breaches(session: AsyncSession, shops: Sequence[ShopRef], start: date, end: date,
+                        metric: str | None = None, period: str | None = None) -> list[list[Breach]]:
+    """Breaches of each shop: every local day in [start, end), judged by that day's policy, and every
+    month whose first day lies in [start, end), judged over the whole month by the policy in force on
+    its first day. One query for all the shops (days; months are merged from the days)."""
+    book = await load_book(session, shops)
+    first_month = start if start.day == 1 else _month_after(start)
+    months_end = _month_after(end - timedelta(days=1))  # the end of the last month starting before end
+    with_months = period != "day" and first_month < end
+    with_days = period != "month"
+    lo_day = min(start if with_days else first_month, first_month if with_months else start)
+    hi_day = max(end if with_days else months_end, months_end if with_months else end)
+    spans, terms = [], []
+    for s in shops:
+        relevant = book.between(s.id, lo_day, hi_day - timedelta(days=1))
+        if not any(t.has_targets for t in relevant):
+            continue  # nothing can be breached
+        terms += relevant
+        spans.append(_Span(s, local_day_start(lo_day, s.timezone), local_day_start(hi_day, s.timezone)))
+    windows = _windows_of(terms)
+    slot = {w: k for k, w in enumerate(windows)}
+    zones = {sp.shop.id: ZoneInfo(sp.shop.timezone) for sp in spans}
+    days: dict[uuid.UUID, list[tuple[date, _Merged]]] = defaultdict(list)
+    for m in await _aggregate(session, spans, "day", windows, with_total=False):
+        days[m.shop_id].append((m.first_start.astimezone(zones[m.shop_id]).date(), m))
+
+    def breached(shop: ShopRef, kind: str, first: date, result: BucketResult) -> list[Breach]:
+        return [Breach(shop, kind, first, v.metric, v.target, v.actual, result.terms.effective_from)
+                for v in result.verdicts if not v.met and (metric is None or v.metric == metric)]
+
+    out = []
+    for s in shops:
+        found: list[Breach] = []
+        per_month: dict[date, list[tuple[date, _Merged]]] = defaultdict(list)
+        for day, m in sorted(days.get(s.id, []), key=lambda x: x[0]):
+            if with_days and start <= day < end:
+                t = book.on(s.id, day)
+                found += breached(s, "day", day, _judged(None, m.rollup, m.rounds[slot[t.window]],
+                                                         m.within[slot[t.window]], t))
+            if with_months and first_month <= day < months_end:
+                per_month[day.replace(day=1)].append((day, m))
+        for month, members in sorted(per_month.items()):
+            t = book.on(s.id, month)
+            k = slot[t.window]
+            rollup = merge(m.rollup for _, m in members)
+            found += breached(s, "month", month, _judged(None, rollup, sum(m.rounds[k] for _, m in members),
+                                                         sum(m.within[k] for _, m in members), t))
+        found.sort(key=lambda b: b.key)
+        out.append(found)
+    return out
+
+
+def _breach_cursor(key: tuple[str, ...]) -> str:
+    return base64.urlsafe_b64encode("|".join(key).encode()).decode().rstrip("=")
+
+
+def _breach_after(cursor: str) -> tuple[str, str, str, str]:
+    try:
+        parts = tuple(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|"))
+        uuid.UUID(parts[0])
+        date.fromisoformat(parts[1])
+        if len(parts) != 4:
+            raise ValueError(cursor)
+        return parts  # type: ignore[return-value]
+    except (ValueError, UnicodeDecodeError, IndexError):
+        raise Invalid("query.cursor", "not a cursor returned by this API") from None
+
+
+async def list_breaches(session: AsyncSession, principal: Principal, filters: BreachFilter,
+                        page: PageRequest | None = None, cursor: str | None = None,
+                        where: str = "query.") -> tuple[list[Breach], str | None]:
+    """Breaches of the shops the caller may see (a client: its own; naming another tenant or shop
+    gives an empty list), ordered by shop, period start, period kind and metric."""
+    limit = page.limit if page else 50
+    after = _breach_after(cursor) if cursor else None
+    start, end = breach_range(filters.start, filters.end, where)
+    stmt = visible_shops(principal)
+    if filters.tenant:
+        tenant = await find_tenant(session, filters.tenant)
+        if tenant is None:
+            return [], None
+        stmt = stmt.where(Shop.tenant_id == tenant.id)
+    if filters.shop:
+        stmt = stmt.where(Shop.id == filters.shop)
+    if after:
+        stmt = stmt.where(Shop.id >= uuid.UUID(after[0]))
+    found: list[Breach] = []
+    last: uuid.UUID | None = None
+    while len(found) <= limit:
+        batch_stmt = stmt.where(Shop.id > last) if last else stmt
+        shops = [ShopRef.of(s) for s in (await session.execute(batch_stmt.order_by(Shop.id).limit(_BATCH))).scalars()]
+        if not shops:
+            break
+        for items in await shop_breaches(session, shops, start, end, filters.metric, filters.period):
+            found += [b for b in items if after is None or b.key > after]
+        last = shops[-1].id
+        if len(shops) < _BATCH:
+            break
+    if len(found) > limit:
+        return found[:limit], _breach_cursor(found[limit - 1].key)
+    return found, None
+
+
+# --- tenant summary -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShopAttainment:
+    shop: ShopRef
+    period_start: date
+    period_end: date
+    result: BucketResult
+
+
+@dataclass(frozen=True)
+class TenantSummary:
+    tenant: Tenant
+    as_of: date | None
+    shops: list[ShopAttainment]
+
+
+async def tenant_summary(session: AsyncSession, principal: Principal, tenant_key: str,
+                         as_of: date | None = None) -> TenantSummary:
+    """Each of a brand's shops with its month-to-date attainment: the local month holding AS_OF
+    (default: the shop's local today) up to the end of that day, judged by the policy in force on
+    the month's first day. A client sees its own brand only (another: not found)."""
+    tenant = await get_tenant(session, tenant_key)
+    if not principal.is_staff and tenant.id != principal.tenant_id:
+        raise NotFound("tenant not found")  # RLS hides it too: never confirm another brand exists
+    if as_of is not None and not _EARLIEST <= as_of <= _LATEST:
+        raise Invalid("query.as_of", f"out of range ({_EARLIEST.year}-{_LATEST.year})")
+    stmt = select(Shop).where(Shop.tenant_id == tenant.id).order_by(Shop.name, Shop.id)
+    shops = [ShopRef.of(s) for s in (await session.execute(stmt)).scalars()]
+    return TenantSummary(tenant, as_of, await attainments(session, shops, as_of))
+
+
+async def attainments(session: AsyncSession, shops: Sequence[ShopRef], as_of: date | None = None
+                      ) -> list[ShopAttainment]:
+    book = await load_book(session, shops)
+    spans, days = [], {}
+    for s in shops:
+        day = as_of or _local_today(s.timezone)
+        days[s.id] = (day.replace(day=1), day + timedelta(days=1))
+        spans.append(_Span(s, local_day_start(days[s.id][0], s.timezone), local_day_start(days[s.id][1], s.timezone)))
+    terms = [book.on(s.id, days[s.id][0]) for s in shops]
+    windows = _windows_of(terms)
+    slot = {w: k for k, w in enumerate(windows)}
+    merged = {m.shop_id: m for m in await _aggregate(session, spans, "month", windows, with_total=False)}
+    out = []
+    for s, t in zip(shops, terms, strict=True):
+        m = merged.get(s.id)
+        result = _judged(None, m.rollup, m.rounds[slot[t.window]], m.within[slot[t.window]], t) if m \
+            else _judged(None, IntervalRollup(), 0, 0, t)
+        out.append(ShopAttainment(s, *days[s.id], result))
+    return out
