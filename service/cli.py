@@ -6,6 +6,7 @@ import asyncio
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -122,6 +123,107 @@ def serve(
     err.print("  staff token (admin, 8h):")
     print(f"export TOKEN={token}", flush=True)
     uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_level="info")
+
+
+@app.command()
+def plan(
+    promotion: Annotated[str, typer.Option(help="Promotion name (or id); the latest one with that name")],
+    seats: Annotated[int, typer.Option(min=0, help="Seats available in every interval")],
+    name: Annotated[str | None, typer.Option(help="Plan name (default: '<promotion> <year>, <seats> seats')")] = None,
+    year: Annotated[int | None, typer.Option(help="Which year's promotion")] = None,
+    model: Annotated[str, typer.Option(help="erlang_c or erlang_a")] = "erlang_c",
+    patience_s: Annotated[float | None, typer.Option("--patience-s", help="Mean patience (erlang_a)")] = None,
+    shrinkage: Annotated[float, typer.Option(help="Share of paid time off the floor")] = 0.3,
+    top: Annotated[int, typer.Option(help="Short intervals and shops to list")] = 10,
+) -> None:
+    """Plan seats for a promotion: forecast, staff, allocate (KA first), store; print the shortfall."""
+    from pydantic import ValidationError
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from service.capacity.cli import plan_and_report
+    from service.capacity.schemas import PlanCreate
+    from service.kit.errors import Problem
+
+    settings = _settings()
+    try:
+        body = PlanCreate(name=name or f"{promotion}{' ' + str(year) if year else ''}, {seats} seats",
+                          promotion=promotion, year=year, seats=seats, model=model, patience_s=patience_s,
+                          shrinkage=shrinkage)
+    except ValidationError as exc:
+        for e in exc.errors():
+            err.print(f"[red]{'.'.join(str(p) for p in e['loc']) or 'plan'}: {e['msg']}[/red]")
+        raise typer.Exit(2) from None
+    _, url = _prepare(settings)
+    out = Console()
+    with Progress(TextColumn("{task.description:<26}"), BarColumn(), TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task("reading shops", total=4)
+
+        def step(done: str) -> None:
+            nxt = {"shops": "reading history", "history": "staffing and allocating",
+                   "staffing and allocation": "storing lines", "stored": "done"}[done]
+            bar.update(task, advance=1, description=nxt)
+
+        try:
+            asyncio.run(_with_db(url, lambda db: plan_and_report(db, body, step, out, top)))
+        except Problem as exc:
+            err.print(f"[red]{exc.detail}[/red]")
+            raise typer.Exit(2) from None
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="NDJSON (.ndjson/.jsonl) or CSV (.csv) files", exists=True,
+                                                dir_okay=False, readable=True)],
+) -> None:
+    """Ingest conversation files through the same service path as POST /v1/conversations, in batches
+    of up to 100,000 records, with a progress bar and a final summary."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from service.conversations.ingest import MAX_RECORDS, IngestResult
+
+    settings = _settings()
+    _, url = _prepare(settings)
+    total = IngestResult()
+
+    async def run(db) -> None:
+        from service.conversations.service import ingest_as_system
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                      console=err) as progress:
+            for path in files:
+                kind = "text/csv" if path.suffix.lower() == ".csv" else "application/x-ndjson"
+                task = progress.add_task(path.name, total=path.stat().st_size)
+                with path.open("rb") as handle:
+                    header = handle.readline() if kind == "text/csv" else b""
+                    line_offset = 0
+                    while True:
+                        lines = [line for _, line in zip(range(MAX_RECORDS), handle, strict=False)]
+                        if not lines:
+                            break
+
+                        async def body(lines=lines):
+                            yield header + b"".join(lines)
+
+                        result = await ingest_as_system(db, body(), kind)
+                        for rejection in result.rejected:  # line numbers within the file
+                            rejection["line"] += line_offset
+                            rejection["file"] = path.name
+                        total.add(result)
+                        line_offset += len(lines)
+                        progress.update(task, advance=sum(len(x) for x in lines))
+
+    started = time.perf_counter()
+    asyncio.run(_with_db(url, run))
+    elapsed = time.perf_counter() - started
+    for rejection in total.rejected[:20]:
+        err.print(f"  {rejection['file']}:{rejection['line']} {rejection['field'] or ''} {rejection['reason']}")
+    if len(total.rejected) > 20:
+        err.print(f"  ... and {len(total.rejected) - 20} more rejected rows")
+    err.print(f"received {total.received:,}  inserted {total.inserted:,}  updated {total.updated:,}  "
+              f"unchanged {total.unchanged:,}  rejected {len(total.rejected):,}  "
+              f"({total.received / max(elapsed, 1e-9):,.0f} records/s)")
+    if total.rejected:
+        raise typer.Exit(1)
 
 
 @app.command("graphql-schema")

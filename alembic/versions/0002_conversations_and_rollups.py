@@ -43,7 +43,6 @@ def upgrade() -> None:
     sa.CheckConstraint('ended_at IS NULL OR ended_at >= started_at', name=op.f('ck_conversations_end_after_start')),
     sa.CheckConstraint('first_response_at IS NULL OR first_response_at >= started_at', name=op.f('ck_conversations_response_after_start')),
     sa.CheckConstraint('order_amount IS NULL OR order_amount >= 0', name=op.f('ck_conversations_amount_nonnegative')),
-    sa.ForeignKeyConstraint(['tenant_id', 'shop_id'], ['shops.tenant_id', 'shops.id'], name=op.f('fk_conversations_tenant_id_shop_id_shops'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'shop_id', 'external_id', 'started_at', name=op.f('pk_conversations')),
     postgresql_partition_by='RANGE (started_at)'
     )

@@ -105,7 +105,7 @@ class _Stager:
 
 def _decode(line: bytes) -> str | None:
     line = line.rstrip(b"\r")
-    if b"\x00" in line:
+    if b"\x00" in line or b"\\u0000" in line:  # PostgreSQL text cannot hold NUL
         return None
     try:
         return line.decode("utf-8")
@@ -197,96 +197,115 @@ def _err(field_: str | None, reason: str) -> str:
     return f"ARRAY[{_q(field_) if field_ else 'NULL'}, {_q(reason)}]"
 
 
-def _timestamp_checks(col: str, name: str, required: bool) -> str:
+def _typed_timestamp(col: str) -> str:
+    """The column as timestamptz when it is an ISO 8601 timestamp with an offset, else NULL: parsed once.
+    Character checks instead of a regex on the hot path (a regex costs ~1.5 us a value here); the full
+    regexes only classify the rejects."""
+    shape = (f"substr({col}, 5, 1) = '-' AND substr({col}, 8, 1) = '-' AND substr({col}, 11, 1) IN ('T', 't', ' ')"
+             f" AND substr({col}, 14, 1) = ':'")
+    offset = (f"(right({col}, 1) IN ('Z', 'z') OR substr({col}, length({col}) - 5, 1) IN ('+', '-')"
+              f" OR substr({col}, length({col}) - 4, 1) IN ('+', '-') OR substr({col}, length({col}) - 2, 1) IN ('+', '-'))")
+    return f"CASE WHEN {shape} AND {offset} AND pg_input_is_valid({col}, 'timestamptz') THEN {col}::timestamptz END"
+
+
+def _timestamp_checks(col: str, typed: str, name: str, required: bool) -> str:
     checks = [f"WHEN {col} IS NULL THEN {_err(name, r.REASON_MISSING)}"] if required else []
-    guard = f"{col} IS NOT NULL AND " if not required else ""
     checks += [
-        f"WHEN {guard}{col} !~ {_q(_ISO_BASE)} THEN {_err(name, r.REASON_BAD_TIMESTAMP)}",
-        f"WHEN {guard}{col} !~ {_q(_ISO_FULL)} THEN {_err(name, r.REASON_NO_TIMEZONE)}",
-        f"WHEN {guard}NOT pg_input_is_valid({col}, 'timestamptz') THEN {_err(name, r.REASON_BAD_TIMESTAMP)}",
-        f"WHEN {guard}({col}::timestamptz < TIMESTAMPTZ '2000-01-01Z' OR {col}::timestamptz > now() + interval '2 days')"
+        f"WHEN {col} IS NOT NULL AND {typed} IS NULL THEN CASE"
+        f" WHEN {col} !~ {_q(_ISO_BASE)} THEN {_err(name, r.REASON_BAD_TIMESTAMP)}"
+        f" WHEN {col} !~ {_q(_ISO_FULL)} THEN {_err(name, r.REASON_NO_TIMEZONE)}"
+        f" ELSE {_err(name, r.REASON_BAD_TIMESTAMP)} END",
+        f"WHEN {typed} < TIMESTAMPTZ '2000-01-01Z' OR {typed} > now() + interval '2 days'"
         f" THEN {_err(name, REASON_OUT_OF_RANGE)}",
     ]
     return "\n".join(checks)
 
 
-# The first failing rule names the field and the reason, in the order of records.FIELDS, then the
-# rules between fields, then the shop (unknown, or another tenant's: the same answer).
+# Each line's JSON is parsed once and each value typed once (MATERIALIZED: an inlined CTE would
+# repeat the parse for every reference). The first failing rule names the field and the reason, in
+# the order of records.FIELDS, then the rules between fields, then the shop (unknown, or another
+# tenant's: the same answer).
 _CHECKED = f"""
 CREATE TEMP TABLE ingest_checked ON COMMIT DROP AS
-WITH parsed AS (
-  SELECT line_no, CASE WHEN pg_input_is_valid(raw, 'jsonb') THEN raw::jsonb END AS doc FROM ingest_raw
-), fields AS (
-  SELECT line_no, doc, jsonb_typeof(doc) AS doc_type,
-         NULLIF(btrim(doc->>'external_id'), '') AS ext, jsonb_typeof(doc->'external_id') AS ext_type,
-         NULLIF(btrim(doc->>'shop_id'), '') AS shop,
-         NULLIF(btrim(doc->>'started_at'), '') AS s_at,
-         NULLIF(btrim(doc->>'first_response_at'), '') AS f_at,
-         NULLIF(btrim(doc->>'ended_at'), '') AS e_at,
-         lower(NULLIF(btrim(doc->>'kind'), '')) AS kind,
-         CASE WHEN jsonb_typeof(doc->'response_times_s') = 'array'
-                   AND jsonb_array_length(doc->'response_times_s') > 0 THEN doc->'response_times_s'
-              WHEN jsonb_typeof(doc->'response_times_s') = 'string'
-                   AND btrim(doc->>'response_times_s') <> '' THEN doc->'response_times_s' END AS rts,
-         NULLIF(btrim(doc->>'agent_code'), '') AS agent,
-         lower(NULLIF(btrim(doc->>'converted'), '')) AS conv,
-         NULLIF(btrim(doc->>'order_amount'), '') AS amount, jsonb_typeof(doc->'order_amount') AS amount_type,
-         NULLIF(btrim(doc->>'csat'), '') AS csat
-  FROM parsed
-), judged AS (
+WITH parsed AS MATERIALIZED (
+  -- json (not jsonb): validating and splitting a line into fields in one pass is what is cheap here.
+  SELECT r.line_no, r.doc_type, x.*
+  FROM (SELECT line_no, raw, CASE WHEN pg_input_is_valid(raw, 'json') THEN json_typeof(raw::json) END AS doc_type
+        FROM ingest_raw) r
+  CROSS JOIN LATERAL json_to_record(CASE WHEN r.doc_type = 'object' THEN r.raw::json ELSE '{{}}'::json END)
+    AS x(external_id json, shop_id text, started_at text, first_response_at text, ended_at text, kind text,
+         response_times_s json, agent_code text, converted text, order_amount json, csat text)
+), fields AS MATERIALIZED (
+  SELECT line_no, doc_type, ext, ext_type, shop, s_at, f_at, e_at, kind, rts, agent, conv, amount, amount_type, csat,
+         CASE WHEN length(shop) = 36 AND translate(lower(shop), '0123456789abcdef', '') = '----'
+                   AND substr(shop, 9, 1) = '-' AND substr(shop, 14, 1) = '-' AND substr(shop, 19, 1) = '-'
+                   AND substr(shop, 24, 1) = '-' THEN shop::uuid  -- canonical form: cheap to check
+              WHEN pg_input_is_valid(shop, 'uuid') THEN shop::uuid END AS shop_uuid,
+         {_typed_timestamp('s_at')} AS s_ts,
+         {_typed_timestamp('f_at')} AS f_ts,
+         {_typed_timestamp('e_at')} AS e_ts,
+         CASE WHEN amount ~ {_q(_NUMBER)} AND pg_input_is_valid(amount, 'numeric') THEN round(amount::numeric, 2)
+         END AS amount_num,
+         CASE WHEN csat ~ {_q(_INTEGER)} AND length(csat) <= 4 THEN csat::int END AS csat_int
+  FROM (
+    SELECT line_no, doc_type,
+           NULLIF(btrim(external_id #>> '{{}}'), '') AS ext, json_typeof(external_id) AS ext_type,
+           NULLIF(btrim(shop_id), '') AS shop,
+           NULLIF(btrim(started_at), '') AS s_at,
+           NULLIF(btrim(first_response_at), '') AS f_at,
+           NULLIF(btrim(ended_at), '') AS e_at,
+           lower(NULLIF(btrim(kind), '')) AS kind,
+           CASE WHEN json_typeof(response_times_s) = 'array' AND json_array_length(response_times_s) > 0
+                  THEN response_times_s::jsonb
+                WHEN json_typeof(response_times_s) = 'string' AND btrim(response_times_s #>> '{{}}') <> ''
+                  THEN response_times_s::jsonb END AS rts,
+           NULLIF(btrim(agent_code), '') AS agent,
+           lower(NULLIF(btrim(converted), '')) AS conv,
+           NULLIF(btrim(order_amount #>> '{{}}'), '') AS amount, json_typeof(order_amount) AS amount_type,
+           NULLIF(btrim(csat), '') AS csat
+    FROM parsed
+  ) raw_fields
+), judged AS MATERIALIZED (
   SELECT f.*, CASE
-    WHEN doc IS NULL OR doc_type <> 'object' THEN {_err(None, r.REASON_MALFORMED)}
+    WHEN doc_type IS DISTINCT FROM 'object' THEN {_err(None, r.REASON_MALFORMED)}
     WHEN ext IS NULL THEN {_err('external_id', r.REASON_MISSING)}
     WHEN ext_type NOT IN ('string', 'number') THEN {_err('external_id', r.REASON_NOT_TEXT)}
     WHEN length(ext) > 128 THEN {_err('external_id', REASON_TOO_LONG + ' (at most 128 characters)')}
     WHEN shop IS NULL THEN {_err('shop_id', r.REASON_MISSING)}
-    WHEN NOT pg_input_is_valid(shop, 'uuid') THEN {_err('shop_id', r.REASON_BAD_UUID)}
-    {_timestamp_checks('s_at', 'started_at', True)}
-    {_timestamp_checks('f_at', 'first_response_at', False)}
-    {_timestamp_checks('e_at', 'ended_at', False)}
+    WHEN shop_uuid IS NULL THEN {_err('shop_id', r.REASON_BAD_UUID)}
+    {_timestamp_checks('s_at', 's_ts', 'started_at', True)}
+    {_timestamp_checks('f_at', 'f_ts', 'first_response_at', False)}
+    {_timestamp_checks('e_at', 'e_ts', 'ended_at', False)}
     WHEN kind IS NULL THEN {_err('kind', r.REASON_MISSING)}
     WHEN kind NOT IN ('presale', 'aftersale') THEN {_err('kind', r.REASON_BAD_KIND)}
     WHEN rts IS NOT NULL AND (jsonb_typeof(rts) <> 'array' OR EXISTS (
            SELECT 1 FROM jsonb_array_elements(rts) e
            WHERE CASE WHEN jsonb_typeof(e) <> 'number' THEN true ELSE e::text::float8 < 0 END))
       THEN {_err('response_times_s', r.REASON_BAD_RESPONSE_TIMES)}
-    WHEN agent IS NOT NULL AND length(agent) > 64 THEN {_err('agent_code', REASON_TOO_LONG + ' (at most 64 characters)')}
+    WHEN length(agent) > 64 THEN {_err('agent_code', REASON_TOO_LONG + ' (at most 64 characters)')}
     WHEN conv IS NOT NULL AND conv NOT IN {_BOOLEANS} THEN {_err('converted', r.REASON_BAD_BOOLEAN)}
     WHEN amount IS NOT NULL AND (amount_type NOT IN ('string', 'number') OR amount !~ {_q(_NUMBER)})
       THEN {_err('order_amount', r.REASON_BAD_AMOUNT)}
-    WHEN amount IS NOT NULL AND NOT pg_input_is_valid(amount, 'numeric')
-      THEN {_err('order_amount', r.REASON_AMOUNT_TOO_LARGE)}
-    WHEN amount IS NOT NULL AND round(amount::numeric, 2) < 0 THEN {_err('order_amount', r.REASON_NEGATIVE_AMOUNT)}
-    WHEN amount IS NOT NULL AND round(amount::numeric, 2) > {r.MAX_AMOUNT}
-      THEN {_err('order_amount', r.REASON_AMOUNT_TOO_LARGE)}
+    WHEN amount IS NOT NULL AND amount_num IS NULL THEN {_err('order_amount', r.REASON_AMOUNT_TOO_LARGE)}
+    WHEN amount_num < 0 THEN {_err('order_amount', r.REASON_NEGATIVE_AMOUNT)}
+    WHEN amount_num > {r.MAX_AMOUNT} THEN {_err('order_amount', r.REASON_AMOUNT_TOO_LARGE)}
     WHEN csat IS NOT NULL AND csat !~ {_q(_INTEGER)} THEN {_err('csat', r.REASON_NOT_INTEGER)}
-    WHEN csat IS NOT NULL AND CASE WHEN length(csat) > 3 THEN true ELSE csat::int NOT BETWEEN 1 AND 5 END
-      THEN {_err('csat', r.REASON_CSAT_RANGE)}
-    WHEN f_at IS NOT NULL AND f_at::timestamptz < s_at::timestamptz
-      THEN {_err('first_response_at', r.REASON_RESPONSE_BEFORE_START)}
-    WHEN e_at IS NOT NULL AND e_at::timestamptz < s_at::timestamptz THEN {_err('ended_at', r.REASON_END_BEFORE_START)}
-    WHEN e_at IS NOT NULL AND f_at IS NOT NULL AND e_at::timestamptz < f_at::timestamptz
-      THEN {_err('ended_at', r.REASON_END_BEFORE_RESPONSE)}
+    WHEN csat IS NOT NULL AND (csat_int IS NULL OR csat_int NOT BETWEEN 1 AND 5) THEN {_err('csat', r.REASON_CSAT_RANGE)}
+    WHEN f_ts < s_ts THEN {_err('first_response_at', r.REASON_RESPONSE_BEFORE_START)}
+    WHEN e_ts < s_ts THEN {_err('ended_at', r.REASON_END_BEFORE_START)}
+    WHEN e_ts < f_ts THEN {_err('ended_at', r.REASON_END_BEFORE_RESPONSE)}
     WHEN rts IS NOT NULL AND f_at IS NULL THEN {_err('response_times_s', r.REASON_TIMES_WITHOUT_RESPONSE)}
   END AS err
   FROM fields f
 )
-SELECT j.line_no, j.err, s.tenant_id, s.id AS shop_id, j.ext AS external_id, t.*
+SELECT j.line_no, j.err, s.tenant_id, s.id AS shop_id, j.ext AS external_id,
+       j.s_ts AS started_at, j.f_ts AS first_response_at, j.e_ts AS ended_at, j.kind,
+       CASE WHEN j.err IS NULL AND j.rts IS NOT NULL
+            THEN ARRAY(SELECT e::text::float8 FROM jsonb_array_elements(j.rts) e) END AS response_times_s,
+       j.agent AS agent_code, COALESCE(j.conv IN {_TRUE}, false) AS converted,
+       j.amount_num AS order_amount, j.csat_int::smallint AS csat
 FROM judged j
--- Casts only where the row passed every check: SQL does not promise to short-circuit AND/OR.
-CROSS JOIN LATERAL (SELECT
-  CASE WHEN j.err IS NULL THEN j.shop::uuid END AS shop_uuid,
-  CASE WHEN j.err IS NULL THEN j.s_at::timestamptz END AS started_at,
-  CASE WHEN j.err IS NULL THEN j.f_at::timestamptz END AS first_response_at,
-  CASE WHEN j.err IS NULL THEN j.e_at::timestamptz END AS ended_at,
-  j.kind,
-  CASE WHEN j.err IS NULL AND j.rts IS NOT NULL
-       THEN ARRAY(SELECT e::text::float8 FROM jsonb_array_elements(j.rts) e) END AS response_times_s,
-  j.agent AS agent_code,
-  COALESCE(j.conv IN {_TRUE}, false) AS converted,
-  CASE WHEN j.err IS NULL THEN round(j.amount::numeric, 2) END AS order_amount,
-  CASE WHEN j.err IS NULL THEN j.csat::smallint END AS csat) t
-LEFT JOIN shops s ON s.id = t.shop_uuid
+LEFT JOIN shops s ON j.err IS NULL AND s.id = j.shop_uuid
   AND (CAST(:tenant_id AS uuid) IS NULL OR s.tenant_id = CAST(:tenant_id AS uuid))
 """
 
@@ -341,76 +360,97 @@ FROM ingest_valid v LEFT JOIN ingest_matched m ON m.line_no = v.line_no
 WHERE m.line_no IS NULL OR NOT m.same
 """
 
-_AFFECTED = f"""
-CREATE TEMP TABLE ingest_affected ON COMMIT DROP AS
-SELECT DISTINCT tenant_id, shop_id, {INTERVAL_START_SQL} AS interval_start FROM (
-  SELECT v.tenant_id, v.shop_id, v.started_at FROM ingest_valid v LEFT JOIN ingest_matched m ON m.line_no = v.line_no
+_CONVERSATION_COLUMNS = ("tenant_id, shop_id, started_at, first_response_at, ended_at, kind, response_times_s, "
+                         "converted, order_amount, csat")
+
+# What each changed conversation adds to its interval's rollup: +1 for a new version, -1 for the
+# version it replaces (read before it is deleted). Rollups then move by these deltas only, so a
+# batch costs the size of the batch, not of the intervals it touches.
+_CONTRIBUTIONS = f"""
+CREATE TEMP TABLE ingest_contrib ON COMMIT DROP AS
+WITH changes AS (
+  SELECT {', '.join('v.' + col.strip() for col in _CONVERSATION_COLUMNS.split(','))}, 1 AS sign
+  FROM ingest_valid v LEFT JOIN ingest_matched m ON m.line_no = v.line_no
   WHERE m.line_no IS NULL OR NOT m.same
   UNION ALL
-  SELECT v.tenant_id, v.shop_id, m.old_started_at FROM ingest_matched m JOIN ingest_valid v ON v.line_no = m.line_no
+  SELECT {', '.join('c.' + col.strip() for col in _CONVERSATION_COLUMNS.split(','))}, -1
+  FROM ingest_matched m JOIN ingest_valid v ON v.line_no = m.line_no
+  JOIN conversations c ON c.tenant_id = v.tenant_id AND c.shop_id = v.shop_id AND c.external_id = v.external_id
+   AND c.started_at = m.old_started_at
   WHERE NOT m.same
-) touched
-"""
-
-_ROLLUP_COLUMNS = """offered, answered, presale_offered, presale_converted, converted, gmv, frt_sum_s,
-  frt_bins, frt_counts, rounds, rounds_within_180, response_capped_sum_s, handled, handle_sum_s,
-  csat_count, csat_good, csat_bad"""
-
-# Rebuilding a touched interval from its raw rows (rather than adding and subtracting deltas) keeps
-# every rollup exactly the sum of the current versions, whatever was replaced or moved.
-_CLEAR_AFFECTED = """
-DELETE FROM shop_interval_stats s USING ingest_affected a
-WHERE s.tenant_id = a.tenant_id AND s.shop_id = a.shop_id AND s.interval_start = a.interval_start
-"""
-
-_RECOMPUTE = f"""
-WITH rows AS (
-  SELECT a.tenant_id, a.shop_id, a.interval_start, c.kind, c.converted, c.order_amount, c.csat,
-         c.first_response_at IS NOT NULL AS answered,
-         {FRT_SQL.replace('first_response_at', 'c.first_response_at').replace('started_at', 'c.started_at')} AS frt,
-         EXTRACT(EPOCH FROM (c.ended_at - c.first_response_at))::float8 AS handle,
-         rt.rounds, rt.within, rt.capped
-  FROM ingest_affected a
-  JOIN conversations c ON c.tenant_id = a.tenant_id AND c.shop_id = a.shop_id
-   AND c.started_at >= a.interval_start AND c.started_at < a.interval_start + interval '15 minutes'
-  CROSS JOIN LATERAL (
-    SELECT CASE WHEN c.response_times_s IS NOT NULL THEN cardinality(c.response_times_s) ELSE 1 END AS rounds,
-           CASE WHEN c.response_times_s IS NOT NULL
-                  THEN (SELECT count(*) FROM unnest(c.response_times_s) t WHERE t <= {ROUND_TARGET_S})
-                WHEN c.first_response_at IS NOT NULL
-                  THEN (EXTRACT(EPOCH FROM (c.first_response_at - c.started_at)) <= {ROUND_TARGET_S})::int
-                ELSE 0 END AS within,
-           CASE WHEN c.response_times_s IS NOT NULL
-                  THEN (SELECT sum(least(t, {RESPONSE_CAP_S})) FROM unnest(c.response_times_s) t)
-                WHEN c.first_response_at IS NOT NULL
-                  THEN least(EXTRACT(EPOCH FROM (c.first_response_at - c.started_at))::float8, {RESPONSE_CAP_S})
-                ELSE {RESPONSE_CAP_S} END AS capped
-  ) rt
-), hist AS (
-  SELECT tenant_id, shop_id, interval_start, array_agg(bin ORDER BY bin) AS bins, array_agg(n ORDER BY bin) AS counts
-  FROM (SELECT tenant_id, shop_id, interval_start, {frt_bin_sql('frt')} AS bin, count(*)::int AS n
-        FROM rows WHERE answered GROUP BY 1, 2, 3, 4) b
-  GROUP BY 1, 2, 3
-), totals AS (
-  SELECT tenant_id, shop_id, interval_start,
-         count(*) AS offered, count(*) FILTER (WHERE answered) AS answered,
-         count(*) FILTER (WHERE kind = 'presale') AS presale_offered,
-         count(*) FILTER (WHERE kind = 'presale' AND converted) AS presale_converted,
-         count(*) FILTER (WHERE converted) AS converted,
-         COALESCE(sum(order_amount) FILTER (WHERE converted), 0) AS gmv,
-         COALESCE(sum(frt) FILTER (WHERE answered), 0) AS frt_sum_s,
-         sum(rounds) AS rounds, sum(within) AS rounds_within_180, sum(capped) AS response_capped_sum_s,
-         count(handle) AS handled, COALESCE(sum(handle), 0) AS handle_sum_s,
-         count(csat) AS csat_count, count(*) FILTER (WHERE csat >= 4) AS csat_good,
-         count(*) FILTER (WHERE csat <= 2) AS csat_bad
-  FROM rows GROUP BY 1, 2, 3
 )
-INSERT INTO shop_interval_stats (tenant_id, shop_id, interval_start, {_ROLLUP_COLUMNS})
-SELECT t.tenant_id, t.shop_id, t.interval_start, t.offered, t.answered, t.presale_offered, t.presale_converted,
-       t.converted, t.gmv, t.frt_sum_s, COALESCE(h.bins, '{{}}'), COALESCE(h.counts, '{{}}'), t.rounds,
-       t.rounds_within_180, t.response_capped_sum_s, t.handled, t.handle_sum_s, t.csat_count, t.csat_good,
-       t.csat_bad
-FROM totals t LEFT JOIN hist h USING (tenant_id, shop_id, interval_start)
+SELECT c.tenant_id, c.shop_id, {INTERVAL_START_SQL} AS interval_start, c.sign, c.kind, c.converted,
+       c.order_amount, c.csat, c.first_response_at IS NOT NULL AS answered,
+       {FRT_SQL} AS frt,
+       EXTRACT(EPOCH FROM (c.ended_at - c.first_response_at))::float8 AS handle,
+       CASE WHEN c.response_times_s IS NOT NULL THEN cardinality(c.response_times_s) ELSE 1 END AS rounds,
+       CASE WHEN c.response_times_s IS NOT NULL
+              THEN (SELECT count(*) FROM unnest(c.response_times_s) t WHERE t <= {ROUND_TARGET_S})
+            WHEN c.first_response_at IS NOT NULL
+              THEN (EXTRACT(EPOCH FROM (c.first_response_at - c.started_at)) <= {ROUND_TARGET_S})::int
+            ELSE 0 END AS within,
+       CASE WHEN c.response_times_s IS NOT NULL
+              THEN (SELECT sum(least(t, {RESPONSE_CAP_S})) FROM unnest(c.response_times_s) t)
+            WHEN c.first_response_at IS NOT NULL
+              THEN least(EXTRACT(EPOCH FROM (c.first_response_at - c.started_at))::float8, {RESPONSE_CAP_S})
+            ELSE {RESPONSE_CAP_S} END AS capped
+FROM changes c
+"""
+
+_ROLLUP_COLUMNS = ("offered, answered, presale_offered, presale_converted, converted, gmv, frt_sum_s, rounds, "
+                   "rounds_within_180, response_capped_sum_s, handled, handle_sum_s, csat_count, csat_good, csat_bad")
+
+_DELTA = """
+CREATE TEMP TABLE ingest_delta ON COMMIT DROP AS
+SELECT tenant_id, shop_id, interval_start,
+       sum(sign) AS offered, sum(sign) FILTER (WHERE answered) AS answered,
+       sum(sign) FILTER (WHERE kind = 'presale') AS presale_offered,
+       sum(sign) FILTER (WHERE kind = 'presale' AND converted) AS presale_converted,
+       sum(sign) FILTER (WHERE converted) AS converted,
+       sum(sign * order_amount) FILTER (WHERE converted) AS gmv,
+       sum(sign * frt) FILTER (WHERE answered) AS frt_sum_s,
+       sum(sign * rounds) AS rounds, sum(sign * within) AS rounds_within_180,
+       sum(sign * capped) AS response_capped_sum_s,
+       sum(sign) FILTER (WHERE handle IS NOT NULL) AS handled, sum(sign * handle) AS handle_sum_s,
+       sum(sign) FILTER (WHERE csat IS NOT NULL) AS csat_count, sum(sign) FILTER (WHERE csat >= 4) AS csat_good,
+       sum(sign) FILTER (WHERE csat <= 2) AS csat_bad
+FROM ingest_contrib GROUP BY 1, 2, 3
+"""
+
+_APPLY_DELTA = f"""
+WITH hist AS (
+  SELECT tenant_id, shop_id, interval_start,
+         COALESCE(array_agg(bin ORDER BY bin) FILTER (WHERE n <> 0), '{{}}') AS bins,
+         COALESCE(array_agg(n ORDER BY bin) FILTER (WHERE n <> 0), '{{}}') AS counts
+  FROM (
+    SELECT tenant_id, shop_id, interval_start, bin, sum(n)::int AS n FROM (
+      SELECT tenant_id, shop_id, interval_start, {frt_bin_sql('frt')} AS bin, sign AS n
+      FROM ingest_contrib WHERE answered
+      UNION ALL
+      SELECT s.tenant_id, s.shop_id, s.interval_start, h.bin, h.n
+      FROM shop_interval_stats s
+      JOIN ingest_delta d ON d.tenant_id = s.tenant_id AND d.shop_id = s.shop_id AND d.interval_start = s.interval_start
+      CROSS JOIN LATERAL unnest(s.frt_bins, s.frt_counts) AS h(bin, n)
+    ) parts GROUP BY 1, 2, 3, 4
+  ) summed GROUP BY 1, 2, 3
+)
+INSERT INTO shop_interval_stats (tenant_id, shop_id, interval_start, {_ROLLUP_COLUMNS}, frt_bins, frt_counts)
+SELECT d.tenant_id, d.shop_id, d.interval_start,
+       {', '.join(f'COALESCE(s.{c.strip()}, 0) + COALESCE(d.{c.strip()}, 0)' for c in _ROLLUP_COLUMNS.split(','))},
+       COALESCE(h.bins, '{{}}'), COALESCE(h.counts, '{{}}')
+FROM ingest_delta d
+LEFT JOIN shop_interval_stats s
+  ON s.tenant_id = d.tenant_id AND s.shop_id = d.shop_id AND s.interval_start = d.interval_start
+LEFT JOIN hist h ON h.tenant_id = d.tenant_id AND h.shop_id = d.shop_id AND h.interval_start = d.interval_start
+ON CONFLICT (tenant_id, shop_id, interval_start) DO UPDATE SET
+  {', '.join(f'{c.strip()} = EXCLUDED.{c.strip()}' for c in _ROLLUP_COLUMNS.split(','))},
+  frt_bins = EXCLUDED.frt_bins, frt_counts = EXCLUDED.frt_counts
+"""
+
+# An interval whose every conversation moved elsewhere has no rollup row at all.
+_DROP_EMPTY = """
+DELETE FROM shop_interval_stats s USING ingest_delta d
+WHERE s.tenant_id = d.tenant_id AND s.shop_id = d.shop_id AND s.interval_start = d.interval_start AND s.offered = 0
 """
 
 
@@ -421,6 +461,8 @@ async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type
     result = IngestResult()
     conn = await session.connection()
     raw = (await conn.get_raw_connection()).driver_connection
+    # Room for a 100,000-line batch's intermediate results in memory rather than temp files.
+    await session.execute(text("SET LOCAL work_mem = '128MB'"))
     await session.execute(text("CREATE TEMP TABLE ingest_raw (line_no integer, raw text) ON COMMIT DROP"))
     stager = _Stager(raw, result)
     if content_type == CSV:
@@ -436,6 +478,7 @@ async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type
     params = {"tenant_id": str(tenant_id) if tenant_id else None}
     await session.execute(text(_CHECKED), params)
     await session.execute(text(_VALID))
+    await session.execute(text("ANALYZE ingest_valid"))
     # Serialize ingests per shop: the rollup rebuild must see every committed version of its intervals.
     await session.execute(text(
         "SELECT pg_advisory_xact_lock(hashtext('seatwise_ingest'), hashtext(shop_id::text)) "
@@ -451,11 +494,13 @@ async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type
     valid, result.unchanged, result.updated = counts
     result.inserted = valid - result.unchanged - result.updated
     if result.inserted or result.updated:
+        await session.execute(text(_CONTRIBUTIONS))  # before the old versions are deleted
+        await session.execute(text(_DELTA))
+        await session.execute(text("ANALYZE ingest_delta"))  # temp tables have no statistics otherwise
         await session.execute(text(_DELETE_OLD))
         await session.execute(text(_INSERT_NEW))
-        await session.execute(text(_AFFECTED))
-        await session.execute(text(_CLEAR_AFFECTED))
-        await session.execute(text(_RECOMPUTE))
+        await session.execute(text(_APPLY_DELTA))
+        await session.execute(text(_DROP_EMPTY))
     rejected = (await session.execute(text(_REJECTED))).all()
     result.rejected += [{"line": line, "field": field_, "reason": reason} for line, field_, reason in rejected]
     result.rejected.sort(key=lambda x: x["line"])

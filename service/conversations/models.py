@@ -31,7 +31,8 @@ import service.kit.models  # noqa: F401  (constraint naming convention)
 class Conversation(SQLModel, table=True):
     __tablename__ = "conversations"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"], ondelete="CASCADE"),
+        # No foreign key to shops here: ingest only writes rows it joined to a visible shop, and a
+        # per-row referential check would cost a third of the insert (shops are never deleted).
         CheckConstraint("kind IN ('presale', 'aftersale')", name="kind"),
         CheckConstraint("first_response_at IS NULL OR first_response_at >= started_at", name="response_after_start"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="end_after_start"),

@@ -1,0 +1,228 @@
+"""Conversation ingest through the HTTP API: a 1,000,000-record NDJSON load in 100,000-record requests.
+
+    uv run python -m tests.bench.ingest [--records 1000000] [--baseline 20000]
+
+Starts `seatwise serve --demo` on a fresh data dir, generates the load reproducibly over the demo shops,
+posts it (streamed from a file), then posts it all again (must insert and update nothing and leave the
+rollups identical), samples the server's RSS throughout, and times a row-by-row ORM insert baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.bench.api_latency import free_port
+
+BATCH = 100_000
+
+
+def generate(path: Path, shop_ids: list[str], n: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    with path.open("w") as out:
+        for i in range(n):
+            began = start + timedelta(seconds=rng.randrange(0, 60 * 86400))
+            rec = {"external_id": f"bench-{i}", "shop_id": shop_ids[i % len(shop_ids)],
+                   "started_at": began.isoformat(), "kind": "presale" if rng.random() < 0.6 else "aftersale",
+                   "agent_code": f"A{rng.randint(1, 120):04d}"}
+            if rng.random() < 0.93:
+                frt = rng.expovariate(1 / 25)
+                first = began + timedelta(seconds=frt)
+                rec["first_response_at"] = first.isoformat()
+                rec["ended_at"] = (first + timedelta(seconds=rng.randint(60, 900))).isoformat()
+                if rng.random() < 0.3:
+                    rec["response_times_s"] = [round(frt, 2), round(rng.expovariate(1 / 40), 2)]
+            if rng.random() < 0.25:
+                rec["converted"] = True
+                rec["order_amount"] = f"{rng.randint(1900, 89900) / 100:.2f}"
+            if rng.random() < 0.4:
+                rec["csat"] = rng.choice([5, 5, 5, 4, 4, 3, 2, 1])
+            out.write(json.dumps(rec))
+            out.write("\n")
+
+
+def batches(path: Path):
+    """Yield (bytes generator) per 100,000-line request, streaming from the file."""
+    with path.open("rb") as f:
+        while True:
+            lines = []
+            for _ in range(BATCH):
+                line = f.readline()
+                if not line:
+                    break
+                lines.append(line)
+            if not lines:
+                return
+            yield lines
+
+
+def post_all(client: httpx.Client, path: Path, headers: dict, concurrency: int = 1) -> tuple[dict, float]:
+    """Post every 100,000-line batch, CONCURRENCY requests in flight (a sender with several uploads open)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    totals = {"received": 0, "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+    lock = threading.Lock()
+
+    def send(lines) -> None:
+        def body():
+            for i in range(0, len(lines), 2000):
+                yield b"".join(lines[i:i + 2000])
+
+        r = client.post("/v1/conversations", content=body(), headers=headers | {"content-type": "application/x-ndjson"})
+        r.raise_for_status()
+        result = r.json()
+        with lock:
+            for key in ("received", "inserted", "updated", "unchanged"):
+                totals[key] += result[key]
+            totals["rejected"] += len(result["rejected"])
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(send, batches(path)))
+    return totals, time.perf_counter() - started
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.02)
+
+
+async def rollup_digest(data_dir: Path) -> str:
+    from sqlalchemy import text
+
+    from service import embedded
+    from service.db import make_engine
+
+    engine = make_engine(embedded.start(data_dir), 1)
+    async with engine.connect() as conn:
+        digest = (await conn.execute(text(
+            "SELECT md5(string_agg(s::text, '|' ORDER BY tenant_id, shop_id, interval_start)) FROM shop_interval_stats s"
+        ))).scalar_one()
+    await engine.dispose()
+    return digest
+
+
+async def orm_baseline(data_dir: Path, path: Path, n: int) -> float:
+    """Row-by-row ORM inserts (what the set-based path replaces): one Conversation object per record."""
+    from service import embedded
+    import service.models  # noqa: F401  (every table, so foreign keys resolve)
+    from service.conversations.models import Conversation
+    from service.db import Database, Scope, app_url, make_engine
+    from service.settings import Settings
+    from service.sla.records import ConversationRecord, validate_record
+
+    owner = embedded.start(data_dir)
+    db = Database(make_engine(app_url(Settings(data_dir=data_dir), owner), 2))
+    tenants = {}
+    async with db.transaction(Scope.system()) as session:
+        from sqlalchemy import text
+
+        for shop_id, tenant_id in (await session.execute(text("SELECT id, tenant_id FROM shops"))).all():
+            tenants[shop_id] = tenant_id
+    records = []
+    with path.open() as f:
+        for _ in range(n):
+            records.append(json.loads(f.readline()) | {"external_id": f"orm-{len(records)}"})
+    started = time.perf_counter()
+    async with db.transaction(Scope.system()) as session:
+        for raw in records:
+            rec = validate_record(raw)  # the same checks the set-based path makes
+            assert isinstance(rec, ConversationRecord)
+            session.add(Conversation(
+                tenant_id=tenants[rec.shop_id], shop_id=rec.shop_id, external_id=rec.external_id,
+                started_at=rec.started_at, first_response_at=rec.first_response_at, ended_at=rec.ended_at,
+                kind=rec.kind, response_times_s=list(rec.response_times_s) if rec.response_times_s else None,
+                agent_code=rec.agent_code, converted=rec.converted, order_amount=rec.order_amount, csat=rec.csat))
+            await session.flush()
+    elapsed = time.perf_counter() - started
+    await db.dispose()
+    return n / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--baseline", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=2, help="requests in flight")
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-ingest-{os.getpid()}"
+    data_dir.mkdir(mode=0o755)
+    port = free_port()
+    env = os.environ | {"SEATWISE_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--demo", "--port", str(port)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    load = data_dir / "load.ndjson"
+    try:
+        token = next(line.strip().split("=", 1)[1] for line in server.stdout if line.startswith("export TOKEN="))
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
+            while True:
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            shops = [s["id"] for s in client.get("/v1/shops", headers=headers, params={"limit": 500}).json()["items"]]
+            t0 = time.perf_counter()
+            generate(load, shops, args.records)
+            print(f"generated {args.records:,} records ({load.stat().st_size / 1e6:.0f} MB) over {len(shops)} shops "
+                  f"in {time.perf_counter() - t0:.1f} s")
+            sampler = RssSampler(server.pid)
+            rss_before = psutil.Process(server.pid).memory_info().rss
+            sampler.start()
+            first, first_s = post_all(client, load, headers, args.concurrency)
+            digest_first = asyncio.run(rollup_digest(data_dir))
+            again, again_s = post_all(client, load, headers, args.concurrency)
+            digest_again = asyncio.run(rollup_digest(data_dir))
+            sampler.running = False
+            sampler.join()
+        rate = first["received"] / first_s
+        print(f"requests of {BATCH:,} records, {args.concurrency} in flight")
+        print(f"first load:  {first} in {first_s:.1f} s = {rate:,.0f} records/s")
+        print(f"second load: {again} in {again_s:.1f} s = {again['received'] / again_s:,.0f} records/s")
+        print(f"rollups identical after re-send: {digest_first == digest_again}")
+        print(f"server RSS: {rss_before / 2**20:.0f} MB before, peak {sampler.peak / 2**20:.0f} MB")
+        orm_rate = asyncio.run(orm_baseline(data_dir, load, args.baseline))
+        print(f"row-by-row ORM insert baseline ({args.baseline:,} records): {orm_rate:,.0f} records/s; "
+              f"set-based path is {rate / orm_rate:.0f}x faster")
+        print(f"RESULT ingest_rps={rate:.0f} resend_inserted={again['inserted']} resend_updated={again['updated']} "
+              f"rollups_identical={digest_first == digest_again} peak_rss_mb={sampler.peak / 2**20:.0f} "
+              f"orm_rps={orm_rate:.0f} ratio={rate / orm_rate:.0f}")
+    finally:
+        server.terminate()
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+
+
+if __name__ == "__main__":
+    main()
