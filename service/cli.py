@@ -201,7 +201,7 @@ def ingest(
                         if not lines:
                             break
 
-                        async def body(lines=lines):
+                        async def body(lines=lines, header=header):
                             yield header + b"".join(lines)
 
                         result = await ingest_as_system(db, body(), kind)

@@ -129,8 +129,8 @@ async def rollup_digest(data_dir: Path) -> str:
 
 async def orm_baseline(data_dir: Path, path: Path, n: int) -> float:
     """Row-by-row ORM inserts (what the set-based path replaces): one Conversation object per record."""
-    from service import embedded
     import service.models  # noqa: F401  (every table, so foreign keys resolve)
+    from service import embedded
     from service.conversations.models import Conversation
     from service.db import Database, Scope, app_url, make_engine
     from service.settings import Settings
