@@ -478,7 +478,6 @@ async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type
     params = {"tenant_id": str(tenant_id) if tenant_id else None}
     await session.execute(text(_CHECKED), params)
     await session.execute(text(_VALID))
-    await session.execute(text("ANALYZE ingest_valid"))
     # Serialize ingests per shop: the rollup rebuild must see every committed version of its intervals.
     await session.execute(text(
         "SELECT pg_advisory_xact_lock(hashtext('seatwise_ingest'), hashtext(shop_id::text)) "
@@ -496,7 +495,6 @@ async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type
     if result.inserted or result.updated:
         await session.execute(text(_CONTRIBUTIONS))  # before the old versions are deleted
         await session.execute(text(_DELTA))
-        await session.execute(text("ANALYZE ingest_delta"))  # temp tables have no statistics otherwise
         await session.execute(text(_DELETE_OLD))
         await session.execute(text(_INSERT_NEW))
         await session.execute(text(_APPLY_DELTA))
