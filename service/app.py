@@ -9,18 +9,20 @@ from fastapi.responses import JSONResponse
 from strawberry.fastapi import GraphQLRouter
 
 from service import __version__
+from service.capacity.api import router as capacity_router
+from service.conversations.api import router as conversations_router
 from service.db import Database, app_url, make_engine
 from service.kit import errors
 from service.kit.gql import context_getter
 from service.schema import build_schema
 from service.settings import Settings, get_settings, resolve_jwt_secret
-from service.conversations.api import router as conversations_router
 from service.shops.api import router as shops_router
+from service.sla.api import router as sla_router
 from service.workforce.api import router as workforce_router
 from tenants.api import router as tenants_router
 
 # Every REST router; the role x route matrix test walks these.
-ROUTERS = (tenants_router, shops_router, workforce_router, conversations_router)
+ROUTERS = (tenants_router, shops_router, workforce_router, conversations_router, sla_router, capacity_router)
 
 DESCRIPTION = """
 Seatwise runs the operations of an e-commerce customer-service outsourcer: client brands' shops,

@@ -112,7 +112,7 @@ def serve(
         summary = asyncio.run(_with_db(url, load_demo))
         if summary:
             err.print(f"demo loaded: {summary.tenants} brands, {summary.shops} shops, {summary.sites} sites, "
-                      f"{summary.agents} agents")
+                      f"{summary.agents} agents, {summary.conversations:,} conversations")
     token = issue_token(resolve_jwt_secret(settings), subject="demo-admin", role=Role.admin, tenant_id=None,
                         ttl=parse_ttl("8h"), issuer=settings.jwt_issuer)
     base = f"http://{host}:{port}"

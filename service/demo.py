@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -62,6 +62,7 @@ class DemoSummary:
     shops: int
     sites: int
     agents: int
+    conversations: int = 0
 
 
 async def is_empty(session: AsyncSession) -> bool:
@@ -85,7 +86,69 @@ async def load_demo(db: Database, seed: int = SEED) -> DemoSummary | None:
         agents = _agents(rng, sites)
         for agent in agents:
             await create_agent(session, agent)
-    return DemoSummary(tenants=len(BRANDS), shops=shops, sites=len(sites), agents=len(agents))
+    conversations = await load_demo_conversations(db, seed)
+    await load_capacity_demo(db)
+    return DemoSummary(tenants=len(BRANDS), shops=shops, sites=len(sites), agents=len(agents),
+                       conversations=conversations)
+
+
+# Shops staffed thin in the demo: their SLAs breach, most of all at the Double 11 peak.
+THIN_SHOPS = {"璐米美妆拼多多旗舰店", "麻糬家居品牌店", "爪爪宠物抖音小店", "热厨电器京东旗舰店"}
+
+
+async def load_demo_conversations(db: Database, seed: int = SEED) -> int:
+    """90 days of conversations for every demo shop, through the ingest path (so rollups are real)."""
+    from service.conversations.demo import DemoShop, conversations
+    from service.conversations.ingest import MAX_RECORDS
+    from service.conversations.service import ingest_as_system
+    from service.shops.models import Shop
+
+    async with db.transaction(Scope.system()) as session:
+        rows = (await session.execute(select(Shop, Tenant.tier).join(Tenant, Tenant.id == Shop.tenant_id)
+                                      .order_by(Shop.id))).all()
+    shops = [DemoShop(id=str(shop.id), platform=shop.platform, tier=tier, category=shop.category,
+                      timezone=shop.timezone, thin=shop.name in THIN_SHOPS) for shop, tier in rows]
+    lines = conversations(shops, seed)
+    total = 0
+    while True:
+        batch = [line for _, line in zip(range(MAX_RECORDS), lines, strict=False)]
+        if not batch:
+            return total
+
+        async def body(batch=batch):
+            yield "\n".join(batch).encode()
+
+        result = await ingest_as_system(db, body(), "application/x-ndjson")
+        assert not result.rejected, result.rejected[:3]
+        total += result.inserted
+
+
+async def load_capacity_demo(db: Database, now: datetime | None = None) -> None:
+    """The last Double 11 (2026-11-01..11-11; its 11-11 spike is in the conversation history) and the next
+    peak after today, Double 12 (2026-12-10..12-12), ready to plan: its uplift is learned from Double 11's
+    history (aligned on the last day), with a given curve as the fallback when there is none. When rollups
+    exist, two Double 12 plans: every site's seats (880), and 65% of the peak requirement (KA-first shows)."""
+    from sqlalchemy import text
+
+    from service.capacity.schemas import PlanCreate, PromotionCreate
+    from service.capacity.service import create_plan, create_promotion
+    from tenants.auth import Principal, Role
+
+    async with db.transaction(Scope.system()) as session:
+        await create_promotion(session, PromotionCreate(name="Double 11", start_date=date(2026, 11, 1),
+                                                        end_date=date(2026, 11, 11)))
+        await create_promotion(session, PromotionCreate(name="Double 12", start_date=date(2026, 12, 10),
+                                                        end_date=date(2026, 12, 12), uplift=[1.3, 1.6, 3.5],
+                                                        uplift_from="Double 11"))
+        if (await session.execute(text("SELECT EXISTS (SELECT 1 FROM shop_interval_stats)"))).scalar_one():
+            demo = Principal(subject="demo", role=Role.ops, tenant_id=None, jti="")
+            sites = {name: None for name, _, _ in SITES}
+            full = await create_plan(session, demo, PlanCreate(name="Double 12, every site", promotion="Double 12",
+                                                               seats={"per_site": sites}), now=now)
+            # The demo brands need far fewer than 880 seats: a floor of 65% of the peak makes KA-first show.
+            seats = max(1, int(full.summary["peak_required"] * 0.65))
+            await create_plan(session, demo, PlanCreate(name=f"Double 12, {seats} seats", promotion="Double 12",
+                                                        seats=seats), now=now)
 
 
 def _agents(rng: random.Random, sites, count: int = 120) -> list[AgentCreate]:

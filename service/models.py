@@ -4,8 +4,12 @@ from sqlmodel import SQLModel
 
 import service.kit.models  # noqa: F401  (sets the constraint naming convention first)
 
+# isort: split
+
+import service.capacity.models  # noqa: F401
 import service.conversations.models  # noqa: F401
 import service.shops.models  # noqa: F401
+import service.sla.models  # noqa: F401
 import service.workforce.models  # noqa: F401
 import tenants.models  # noqa: F401
 

@@ -7,14 +7,16 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 
+from service.capacity.gql import CapacityMutation, CapacityQuery
 from service.kit.gql import ProblemErrors
 from service.settings import Settings
 from service.shops.gql import ShopMutation, ShopQuery
+from service.sla.gql import SlaMutation, SlaQuery
 from service.workforce.gql import WorkforceMutation, WorkforceQuery
 from tenants.gql import TenantMutation, TenantQuery
 
-Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery))
-Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, WorkforceMutation))
+Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery))
+Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, WorkforceMutation, SlaMutation, CapacityMutation))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

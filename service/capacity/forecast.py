@@ -48,7 +48,7 @@ def baseline(history: ArrayLike, method: Method = "median", trim: float = 0.2) -
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": empty slots are handled below
         if method == "median":
-            out = np.nanmedian(h, axis=-2)
+            out = _nanmedian(h)
         elif method == "mean":
             out = np.nanmean(h, axis=-2)
         elif method == "trimmed":
@@ -96,6 +96,25 @@ def uplift_curve(
         return np.where(b >= min_base, act / b, day[..., None])
 
 
+def shop_intensity(actual_total: ArrayLike, base_total: ArrayLike, prior_count: float = 100.0) -> NDArray[np.float64]:
+    """Each shop's uplift relative to the pooled one, shrunk toward 1 for shops with little history.
+
+    actual_total and base_total are per-shop sums over a past promotion's window (actual volume and its own
+    baseline). The pooled ratio R is sum(actual) / sum(base); a shop's intensity is
+    (actual + prior) / (R * base + prior), i.e. its own ratio over R as if `prior_count` contacts had run
+    exactly at R. Multiply the pooled curve by it: a brand that promoted twice as hard as the others gets
+    about twice the pooled uplift, a shop with no history last year gets the pooled curve as is.
+    """
+    act = np.asarray(actual_total, float)
+    b = np.asarray(base_total, float)
+    if act.shape != b.shape:
+        raise ValueError("actual_total and base_total must share a shape")
+    if np.any(act < 0) or np.any(b < 0) or prior_count <= 0:
+        raise ValueError("totals must be >= 0 and prior_count > 0")
+    pooled = act.sum() / b.sum() if b.sum() > 0 else 1.0
+    return (act + prior_count) / (pooled * b + prior_count)
+
+
 def apply_uplift(base_window: ArrayLike, uplift: ArrayLike) -> NDArray[np.float64]:
     """Forecast volume: baseline (..., days, 96) x uplift, per day (..., days) or per interval (..., days, 96)."""
     b = np.asarray(base_window, float)
@@ -139,6 +158,16 @@ def aht_profile(
     with np.errstate(divide="ignore", invalid="ignore"):
         overall = np.where(all_n > 0, all_h / all_n, np.nan)
         return (slot_h + prior_count * overall) / (slot_n + prior_count)
+
+
+def _nanmedian(h: NDArray) -> NDArray:
+    """np.nanmedian over the weeks axis (-2), by one sort: NaN sorts last, so the middle valid values sit at
+    known ranks. ~10x faster than np.nanmedian on a (shops, weeks, 672) array; all-NaN slots give NaN."""
+    s = np.sort(h, axis=-2)
+    valid = np.sum(~np.isnan(h), axis=-2)
+    lo = np.maximum((valid - 1) // 2, 0)[..., None, :]
+    hi = np.maximum(valid // 2, 0)[..., None, :]
+    return ((np.take_along_axis(s, lo, axis=-2) + np.take_along_axis(s, hi, axis=-2)) / 2)[..., 0, :]
 
 
 def _trimmed_mean(h: NDArray, trim: float) -> NDArray:

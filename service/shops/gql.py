@@ -13,6 +13,7 @@ from service.kit.roles import Allow, Role
 from service.shops import service
 from service.shops.models import Platform, Shop, ShopStatus
 from service.shops.schemas import ShopCreate, ShopFilter, ShopUpdate
+from service.sla import gql as sla_gql
 from tenants.gql import TenantType, page_request
 from tenants.service import tenants_by_ids
 
@@ -39,6 +40,11 @@ class ShopType:
     async def tenant(self, info: Info) -> TenantType:
         tenant = await info.context.loader("tenant_by_id", tenants_by_ids).load(self.tenant_id)
         return TenantType.of(tenant)
+
+    # SLA fields: resolvers, roles and batching live in service/sla/gql.py.
+    sla = sla_gql.shop_sla
+    breaches = sla_gql.shop_breaches
+    sla_policy = sla_gql.shop_sla_policy
 
     @classmethod
     def of(cls, s: Shop) -> ShopType:

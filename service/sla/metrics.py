@@ -203,6 +203,14 @@ def count_within(bins: Sequence[int] | np.ndarray, counts: Sequence[int] | np.nd
     return int(c[bin_upper(b) <= t_s].sum())
 
 
+def _bounds(k: int) -> tuple[float, float]:
+    """(bin_lower(k), bin_upper(k)) of one bin in plain floats (no numpy overhead per call)."""
+    if k <= LINEAR_BINS:
+        return float(max(k - 1, 0)), float(k)
+    return LINEAR_BINS * GEOMETRIC_RATIO ** float(k - LINEAR_BINS - 1), LINEAR_BINS * GEOMETRIC_RATIO ** float(
+        k - LINEAR_BINS)
+
+
 def _tolerance(x: float) -> float:
     return max(PERCENTILE_ABS_TOL_S, PERCENTILE_REL_TOL * x)
 
@@ -234,14 +242,16 @@ def percentile_from_histogram(
     f = h - j
     j1 = min(j + 1, n - 1)
 
-    def order_stat(rank: int) -> tuple[float, float, float]:
-        i = int(np.searchsorted(cum, rank, side="right"))
-        lo, hi = bin_lower(int(b[i])), bin_upper(int(b[i]))
+    at = np.searchsorted(cum, (j, j1), side="right").tolist()  # the bins of order statistics j, j1
+
+    def order_stat(which: int, rank: int) -> tuple[float, float, float]:
+        i = at[which]
+        lo, hi = _bounds(int(b[i]))
         m = rank - (int(cum[i]) - int(c[i]))
         return lo + (hi - lo) * (m + 1) / int(c[i]), lo, hi
 
-    x0, lo0, hi0 = order_stat(j)
-    x1, lo1, hi1 = order_stat(j1) if f > 0 else (x0, lo0, hi0)
+    x0, lo0, hi0 = order_stat(0, j)
+    x1, lo1, hi1 = order_stat(1, j1) if f > 0 else (x0, lo0, hi0)
     estimate = x0 + f * (x1 - x0)
     lower = lo0 + f * (lo1 - lo0)
     upper = hi0 + f * (hi1 - hi0)
@@ -349,14 +359,26 @@ class IntervalRollup:
     def __post_init__(self) -> None:
         if self.interval_start is not None:
             object.__setattr__(self, "interval_start", _check_interval_start(self.interval_start))
-        bins = tuple(int(b) for b in self.frt_bins)
-        counts = tuple(int(c) for c in self.frt_counts)
-        if len(bins) != len(counts):
-            raise ValueError("frt_bins and frt_counts differ in length")
-        if any(b < 0 for b in bins) or any(b2 <= b1 for b1, b2 in zip(bins, bins[1:], strict=False)):
-            raise ValueError("frt_bins must be >= 0 and strictly increasing")
-        if any(c <= 0 for c in counts):
-            raise ValueError("frt_counts must be > 0")
+        if isinstance(self.frt_bins, np.ndarray) or isinstance(self.frt_counts, np.ndarray):
+            # Merged histograms (hundreds of bins) arrive as arrays: the same checks, vectorized.
+            b = np.asarray(self.frt_bins, dtype=np.int64)
+            c = np.asarray(self.frt_counts, dtype=np.int64)
+            if b.ndim != 1 or b.shape != c.shape:
+                raise ValueError("frt_bins and frt_counts differ in length")
+            if b.size and (b[0] < 0 or np.any(b[1:] <= b[:-1])):
+                raise ValueError("frt_bins must be >= 0 and strictly increasing")
+            if np.any(c <= 0):
+                raise ValueError("frt_counts must be > 0")
+            bins, counts = tuple(b.tolist()), tuple(c.tolist())
+        else:
+            bins = tuple(int(b) for b in self.frt_bins)
+            counts = tuple(int(c) for c in self.frt_counts)
+            if len(bins) != len(counts):
+                raise ValueError("frt_bins and frt_counts differ in length")
+            if any(b < 0 for b in bins) or any(b2 <= b1 for b1, b2 in zip(bins, bins[1:], strict=False)):
+                raise ValueError("frt_bins must be >= 0 and strictly increasing")
+            if any(c <= 0 for c in counts):
+                raise ValueError("frt_counts must be > 0")
         if sum(counts) != self.answered:
             raise ValueError(f"FRT histogram holds {sum(counts)} conversations, answered is {self.answered}")
         if any(getattr(self, name) < 0 for name in _INT_COUNTERS):
@@ -543,7 +565,8 @@ def metrics_from_merged(
         raise ValueError("give both assessed_rounds and assessed_within, or neither")
     if assessed_rounds is None or assessed_within is None:
         assessed_rounds, assessed_within = total.rounds, total.rounds_within_180
-    bins, counts = total.frt_bins, total.frt_counts
+    bins = np.asarray(total.frt_bins, dtype=np.int64)  # once, for the three histogram reads below
+    counts = np.asarray(total.frt_counts, dtype=np.int64)
     return SlaMetrics(
         offered=total.offered,
         answered=total.answered,

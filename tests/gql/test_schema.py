@@ -35,6 +35,7 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
     """Variables and headers each documented operation is run with."""
     tag = uuid.uuid4().hex[:6]
     ops = auth("ops")
+    plan = getattr(world, "plan_id", uuid.UUID(int=0))  # set by _capacity_plan
     table = {
         "me": ({}, world.client_of("a")),
         "my-shops": ({"first": 10}, world.client_of("a")),
@@ -45,15 +46,41 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
         "floor": ({"siteId": str(world.site.id)}, auth("finance")),
         "hire-agent": ({"agent": {"siteId": str(world.site.id), "code": f"H{tag}", "name": "周敏", "level": "trainee",
                                   "loadedHourlyCost": "33.50", "hiredOn": "2026-11-01"}}, ops),
+        "shop-sla": ({"shopId": str(world.shops_a[0].id), "from": "2026-10-01", "to": "2026-11-01"},
+                     world.client_of("a")),
+        "breaches": ({"from": "2026-10-01", "to": "2026-11-01", "metric": "service_level"}, auth("finance")),
+        "set-sla-policy": ({"shopId": str(world.shops_a[0].id), "policy": {
+            "effectiveFrom": f"{2030 + int(tag, 16) % 900}-01-01", "serviceLevelTarget": 0.8,
+            "responseRate3minTarget": 0.9, "csatTarget": 0.85}}, ops),
+        "brand-sla-summary": ({"tenant": world.tenant_a.slug, "asOf": "2026-10-15"}, world.client_of("a")),
+        "staffing-what-if": ({"input": {"model": "erlang_c", "intervalS": 1800, "ahtS": 180, "targetServiceLevel": 0.8,
+                                        "targetAnswerS": 20, "shrinkage": 0.3,
+                                        "intervals": [{"volume": 100}, {"volume": 100, "agents": 10}]}}, auth("finance")),
+        "add-promotion": ({"promotion": {"name": f"Double 12 {tag}", "startDate": "2026-12-10", "endDate": "2026-12-12",
+                                         "upliftByDay": [1.5, 2, 4]}}, ops),
+        "promotions": ({"year": 2026}, auth("finance")),
+        "plan-seats": ({"plan": {"name": f"what if {tag}", "from": "2026-12-12T00:00:00+08:00",
+                                 "to": "2026-12-12T06:00:00+08:00", "seats": {"total": 40}, "shrinkage": 0.25}}, ops),
+        "capacity-plan": ({"id": str(plan)}, auth("finance")),
+        "my-plan-lines": ({"planId": str(plan), "first": 5}, world.client_of("a")),
     }
     return table[name]
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def _capacity_plan(db, world):
+    """A stored capacity plan over the world's shops for the capacity operations."""
+    from tests.capacity.test_plans import plan_for_world
+
+    world.plan_id = await plan_for_world(db)
 
 
 def test_every_operation_has_variables():
     from types import SimpleNamespace
 
     fake = SimpleNamespace(tenant_a=SimpleNamespace(slug="a", id=uuid.uuid4()), tenant_b=SimpleNamespace(id=uuid.uuid4()),
-                           site=SimpleNamespace(id=uuid.uuid4()), client_of=lambda _: {})
+                           site=SimpleNamespace(id=uuid.uuid4()), client_of=lambda _: {},
+                           shops_a=[SimpleNamespace(id=uuid.uuid4())])
     for path in OPERATIONS:
         variables_for(path.stem, fake)
 

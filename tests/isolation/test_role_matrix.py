@@ -31,6 +31,21 @@ EXPECTED = {
     ("POST", "/v1/agents"): WRITERS,
     ("PATCH", "/v1/agents/{agent_id}"): WRITERS,
     ("POST", "/v1/conversations"): "admin ops client",
+    ("GET", "/v1/shops/{shop_id}/sla-policies"): ALL,
+    ("GET", "/v1/shops/{shop_id}/sla-policy"): ALL,
+    ("POST", "/v1/shops/{shop_id}/sla-policies"): WRITERS,
+    ("PATCH", "/v1/shops/{shop_id}/sla-policies/{effective_from}"): WRITERS,
+    ("GET", "/v1/shops/{shop_id}/sla"): ALL,
+    ("GET", "/v1/sla/breaches"): ALL,
+    ("GET", "/v1/tenants/{tenant}/sla-summary"): ALL,  # unlike the rest of /v1/tenants: a brand reads its own
+    ("POST", "/v1/staffing/erlang"): STAFF,  # a what-if calculator: no data, finance may run it too
+    ("POST", "/v1/promotions"): WRITERS,
+    ("GET", "/v1/promotions"): STAFF,
+    ("POST", "/v1/capacity-plans"): WRITERS,
+    ("GET", "/v1/capacity-plans"): STAFF,
+    ("GET", "/v1/capacity-plans/{plan_id}"): STAFF,
+    ("GET", "/v1/capacity-plans/{plan_id}/lines"): ALL,  # a client: its own shops' lines only
+    ("GET", "/v1/capacity-plans/{plan_id}/lines.csv"): ALL,
 }
 
 
@@ -52,7 +67,16 @@ def test_every_route_declares_the_expected_roles():
 
 def _path(template: str, world) -> str:
     return (template.replace("{tenant}", world.tenant_a.slug).replace("{shop_id}", str(world.shops_a[0].id))
-            .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id)))
+            .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id))
+            .replace("{effective_from}", "2026-01-01").replace("{plan_id}", str(world.plan_id)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def _capacity_plan(db, world):
+    """A stored capacity plan over the world's shops, so {plan_id} routes answer 200 to allowed roles."""
+    from tests.capacity.test_plans import plan_for_world
+
+    world.plan_id = await plan_for_world(db)
 
 
 CASES = [(method, path, role) for (method, path) in EXPECTED for role in Role]
@@ -94,6 +118,12 @@ EXPECTED_GQL = {
     "Mutation.updateShop": WRITERS, "Mutation.createSite": WRITERS, "Mutation.updateSite": WRITERS,
     "Mutation.createAgent": WRITERS, "Mutation.updateAgent": WRITERS,
     "Shop.tenant": ALL, "Agent.site": STAFF, "Me.tenant": None,
+    "Query.breaches": ALL, "Query.slaPolicies": ALL, "Query.slaSummary": ALL,
+    "Mutation.createSlaPolicy": WRITERS, "Mutation.updateSlaPolicy": WRITERS,
+    "Shop.sla": ALL, "Shop.breaches": ALL, "Shop.slaPolicy": ALL,
+    "Query.staffing": STAFF, "Query.promotions": STAFF, "Query.capacityPlans": STAFF, "Query.capacityPlan": STAFF,
+    "Query.capacityPlanLines": ALL, "Mutation.createPromotion": WRITERS, "Mutation.createCapacityPlan": WRITERS,
+    "CapacityPlan.intervals": STAFF, "CapacityPlan.shops": STAFF,
 }
 
 
@@ -104,7 +134,7 @@ def declared_fields() -> dict[str, str | None]:
 
     schema = build_schema()
     found = {}
-    for type_name in ("Query", "Mutation", "Shop", "Agent", "Me"):
+    for type_name in ("Query", "Mutation", "Shop", "Agent", "Me", "CapacityPlan"):
         definition = schema.get_type_by_name(type_name)
         for field in definition.fields:
             if type_name not in ("Query", "Mutation") and field.base_resolver is None:

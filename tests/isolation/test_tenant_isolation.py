@@ -21,7 +21,16 @@ def _b_markers(world) -> list[str]:
 def _fill(path: str, world) -> str:
     # Every path parameter points at B's object (or at staff-only things, which clients may not reach).
     return (path.replace("{tenant}", world.tenant_b.slug).replace("{shop_id}", str(world.shops_b[0].id))
-            .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id)))
+            .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id))
+            .replace("{effective_from}", "2026-01-01").replace("{plan_id}", str(getattr(world, "plan_id", ""))))
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def _capacity_plan(db, world):
+    """A stored capacity plan with lines for A's and B's shops: A's client must only ever see A's."""
+    from tests.capacity.test_plans import plan_for_world
+
+    world.plan_id = await plan_for_world(db)
 
 
 def _bodies(world) -> list[dict]:
@@ -43,7 +52,7 @@ async def test_every_rest_route_hides_b(client, world):
                     assert r.status_code in (200, 403, 404, 415, 422), where + r.text
                     if "{shop_id}" in route.path and r.status_code != 403:
                         assert r.status_code == 404, where  # B's shop: not found, not forbidden
-                    answer = r.json()
+                    answer = r.json() if "json" in r.headers.get("content-type", "") else r.text  # CSV exports
                     if isinstance(answer, dict):
                         answer.pop("instance", None)  # echoes the caller's own request path
                     text = json.dumps(answer, ensure_ascii=False)
@@ -60,13 +69,15 @@ async def test_b_is_unchanged(client, world):
 
 def _graphql_probes(world) -> dict[str, tuple[str, dict]]:
     b_shop = str(world.shops_b[0].id)
+    plan = str(getattr(world, "plan_id", "00000000-0000-0000-0000-000000000000"))
     return {
         "me": ("{ me { subject role tenantId tenant { id slug } } }", {}),
         "tenants": ("{ tenants { items { id slug } } }", {}),
         "tenant": ("query($s: String!) { tenant(slug: $s) { id slug } }", {"s": world.tenant_b.slug}),
         "shops": ("query($t: String) { shops(tenant: $t) { items { id name tenant { slug } } } }",
                   {"t": world.tenant_b.slug}),
-        "shop": ("query($id: UUID!) { shop(id: $id) { id name tenant { slug } } }", {"id": b_shop}),
+        "shop": ("query($id: UUID!) { shop(id: $id) { id name tenant { slug } sla { total { offered } } "
+                 "breaches { shopId } slaPolicy { shopId } } }", {"id": b_shop}),
         "sites": ("{ sites { items { id } } }", {}),
         "agents": ("{ agents { items { id site { id } } } }", {}),
         "createTenant": ("mutation { createTenant(input: {slug: \"evil\", name: \"e\", tier: KA}) { id } }", {}),
@@ -82,6 +93,28 @@ def _graphql_probes(world) -> dict[str, tuple[str, dict]]:
                         "loadedHourlyCost: \"1\", hiredOn: \"2026-01-01\"}) { id } }", {"s": str(world.site.id)}),
         "updateAgent": ("mutation($id: UUID!) { updateAgent(id: $id, input: {name: \"z\"}) { id } }",
                         {"id": str(world.agent.id)}),
+        "breaches": ("query($t: String, $s: UUID) { a: breaches(tenant: $t) { items { shopId } nextCursor } "
+                     "b: breaches(shop: $s) { items { shopId } } }", {"t": world.tenant_b.slug, "s": b_shop}),
+        "slaPolicies": ("query($s: UUID!) { slaPolicies(shopId: $s) { items { shopId effectiveFrom } } }",
+                        {"s": b_shop}),
+        "slaSummary": ("query($t: String!) { slaSummary(tenant: $t) { tenantId shops { shopId name } } }",
+                       {"t": world.tenant_b.slug}),
+        "createSlaPolicy": ("mutation($s: UUID!) { createSlaPolicy(shopId: $s, input: {effectiveFrom: \"2026-01-01\", "
+                            "csatTarget: 0.9}) { id shopId } }", {"s": b_shop}),
+        "updateSlaPolicy": ("mutation($s: UUID!) { updateSlaPolicy(shopId: $s, effectiveFrom: \"2026-01-01\", "
+                            "input: {csatTarget: 0.1}) { id shopId } }", {"s": b_shop}),
+        "staffing": ("{ staffing(input: {model: erlang_c, intervalS: 900, ahtS: 180, targetServiceLevel: 0.8, "
+                     "targetAnswerS: 20, intervals: [{volume: 10}]}) { intervals { agents } } }", {}),
+        "promotions": ("{ promotions { items { id name } } }", {}),
+        "capacityPlans": ("{ capacityPlans { items { id shops { shopId tenantSlug } } } }", {}),
+        "capacityPlan": ("query($id: UUID!) { capacityPlan(id: $id) { id shops { shopId shopName tenantId } "
+                         "intervals { shortfall } } }", {"id": plan}),
+        "capacityPlanLines": ("query($p: UUID!) { capacityPlanLines(planId: $p, first: 500) { items { tenantId shopId } "
+                              "nextCursor } }", {"p": plan}),
+        "createPromotion": ("mutation { createPromotion(input: {name: \"evil\", startDate: \"2026-12-12\", "
+                            "endDate: \"2026-12-11\"}) { id } }", {}),
+        "createCapacityPlan": ("mutation { createCapacityPlan(input: {name: \"evil\", promotion: \"no such\", "
+                               "seats: {total: 1}}) { id } }", {}),
     }
 
 
@@ -100,7 +133,10 @@ def test_probes_cover_every_root_field():
 
 
 ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "createTenant", "updateTenant",
-               "createShop", "updateShop", "createSite", "updateSite", "createAgent", "updateAgent"]
+               "createShop", "updateShop", "createSite", "updateSite", "createAgent", "updateAgent",
+               "breaches", "slaPolicies", "slaSummary", "createSlaPolicy", "updateSlaPolicy",
+               "staffing", "promotions", "capacityPlans", "capacityPlan", "capacityPlanLines", "createPromotion",
+               "createCapacityPlan"]
 
 
 @pytest.mark.parametrize("field", ROOT_FIELDS)
@@ -114,3 +150,16 @@ async def test_every_graphql_field_hides_b(client, world, field):
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     if field == "shops":
         assert result["data"]["shops"]["items"] == []
+    if field in ("slaPolicies", "slaSummary"):
+        assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    if field == "breaches":
+        assert result["data"]["a"] == {"items": [], "nextCursor": None} and result["data"]["b"]["items"] == []
+    if field in ("staffing", "promotions", "capacityPlans", "capacityPlan", "createPromotion", "createCapacityPlan"):
+        assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # plan headers are not a brand's
+    if field == "capacityPlanLines":  # A's own lines, and only those
+        lines = result["data"]["capacityPlanLines"]["items"]
+        assert lines and {x["tenantId"] for x in lines} == {str(world.tenant_a.id)}
+        b_shop = await gql(client, "query($p: UUID!, $s: UUID) { capacityPlanLines(planId: $p, shopId: $s) "
+                           "{ items { shopId } } }", {"p": str(world.plan_id), "s": str(world.shops_b[0].id)},
+                           world.client_of("a"))
+        assert b_shop["errors"][0]["extensions"]["code"] == "NOT_FOUND"

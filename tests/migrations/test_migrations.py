@@ -13,7 +13,8 @@ from service.db import make_engine
 from tests.conftest import _admin, with_database
 
 # Tables that belong to no tenant (operator-level, small: Citus reference tables).
-OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_version"}
+OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_version",
+                   "promotions", "capacity_plans", "capacity_plan_intervals"}
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,13 @@ import pytest
 from service.sla.metrics import SlaTargets, interval_start_of, judge, reference_metrics
 from tests.conftest import auth
 from tests.gql.test_schema import gql
-from tests.sla.test_reports import add_policy, assert_bucket_matches, insert_rollups, make_shop, random_records
+from tests.sla.test_reports import (
+    add_policy,
+    assert_bucket_matches,
+    insert_rollups,
+    make_shop,
+    random_records,
+)
 
 DATA_FROM, DATA_TO = datetime(2024, 1, 20, tzinfo=UTC), datetime(2024, 3, 12, tzinfo=UTC)
 FROM, TO = date(2024, 1, 25), date(2024, 3, 5)  # days Jan 25 .. Mar 4; months Feb and Mar (whole)
@@ -183,7 +189,7 @@ async def test_graphql_breaches(client, data):
     assert per_shop["data"]["b"]["breaches"] == []
     expected_months = [(e[1], e[3]) for e in expected_breaches(data, [data["sh"]]) if e[2] == "month"]
     assert [(b["periodStart"], b["metric"]) for b in per_shop["data"]["a"]["breaches"]] == expected_months
-    hidden = await gql(client, query.replace("first: 500", "tenant: \"%s\", first: 500" % data["tb"].slug),
+    hidden = await gql(client, query.replace("first: 500", f"tenant: \"{data['tb'].slug}\", first: 500"),
                        {}, auth("client", data["ta"].id))
     assert hidden["data"]["breaches"] == {"items": [], "nextCursor": None}
 

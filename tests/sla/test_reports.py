@@ -364,3 +364,15 @@ def test_reference_helpers_agree_with_themselves():
     assert math.isclose(sum(len(g) for g in groups.values()), sum(
         1 for r in recs if datetime(2024, 3, 10, 5, tzinfo=UTC) <= interval_start_of(r.started_at)
         < datetime(2024, 3, 11, 4, tzinfo=UTC)))
+
+
+def test_rollup_accepts_merged_numpy_histograms_with_the_same_checks():
+    from service.sla.metrics import IntervalRollup
+
+    r = IntervalRollup(offered=3, answered=3, frt_bins=np.array([2, 30, 700]), frt_counts=np.array([1, 1, 1]))
+    assert r.frt_bins == (2, 30, 700) and all(type(b) is int for b in r.frt_bins)
+    assert r == IntervalRollup(offered=3, answered=3, frt_bins=[2, 30, 700], frt_counts=[1, 1, 1])
+    for bins, counts in (([2, 2], [1, 2]), ([5, 3], [1, 2]), ([-1, 3], [1, 2]), ([1, 2], [3, 0]), ([1, 2, 3], [1, 2]),
+                         ([1, 2], [1, 1])):
+        with pytest.raises(ValueError):
+            IntervalRollup(offered=3, answered=3, frt_bins=np.array(bins), frt_counts=np.array(counts))
