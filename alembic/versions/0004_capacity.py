@@ -110,7 +110,6 @@ def upgrade() -> None:
     sa.Column('expected_service_level', sa.Double(), nullable=False),
     sa.Column('expected_asa_s', sa.Double(), nullable=True),
     sa.CheckConstraint('allocated <= required', name=op.f('ck_capacity_plan_lines_allocated_within_required')),
-    sa.ForeignKeyConstraint(['tenant_id', 'plan_id', 'shop_id'], ['capacity_plan_shops.tenant_id', 'capacity_plan_shops.plan_id', 'capacity_plan_shops.shop_id'], name=op.f('fk_capacity_plan_lines_tenant_id_plan_id_shop_id_capacity_plan_shops'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'plan_id', 'shop_id', 'interval_start', name=op.f('pk_capacity_plan_lines'))
     )
     # ### end Alembic commands ###
