@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         owned = app.state.db is None
         if owned:
             app.state.db = Database(make_engine(database_url or app_url(settings), settings.pool_size))
+            await app.state.db.warm_up(min(4, settings.pool_size))
         try:
             yield
         finally:

@@ -103,6 +103,18 @@ class Database:
         async with self.session(scope) as session, session.begin():
             yield session
 
+    async def warm_up(self, connections: int) -> None:
+        """Open CONNECTIONS pooled connections now, so the first requests (a plan reads history on
+        several at once) don't pay for connecting and type introspection."""
+        import asyncio
+
+        async def touch() -> None:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                await asyncio.sleep(0.05)  # hold it so the others open their own
+
+        await asyncio.gather(*(touch() for _ in range(connections)))
+
     async def ping(self) -> bool:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
