@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +55,8 @@ def main() -> None:
                 token = line.strip().split("=", 1)[1]
                 break
         assert token, "the server printed no token"
+        # Keep draining the server's stdout (uvicorn's access log): a full pipe would stall it.
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
         with httpx.Client(base_url=url, timeout=10) as client:
             while True:
                 try:

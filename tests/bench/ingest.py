@@ -181,6 +181,7 @@ def main() -> None:
     load = data_dir / "load.ndjson"
     try:
         token = next(line.strip().split("=", 1)[1] for line in server.stdout if line.startswith("export TOKEN="))
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()  # access log
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
             while True:
