@@ -122,6 +122,10 @@ def serve(
     err.print(f"  GraphiQL    {base}/graphql")
     err.print("  staff token (admin, 8h):")
     print(f"export TOKEN={token}", flush=True)
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s %(message)s")
+    logging.getLogger("seatwise").setLevel(logging.INFO)
     uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_level="info")
 
 

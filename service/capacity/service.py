@@ -525,13 +525,29 @@ async def _read_volumes(db: Database, shops: Sequence[PlanShop], start: datetime
         return await read_volumes(own, shops, start, n, covered)
 
 
+def _stage_logger() -> Progress:
+    """Log how long each stage of a plan took (ops read this when a plan is slow)."""
+    import logging
+    import time as _time
+
+    log = logging.getLogger("seatwise.capacity")
+    last = [_time.perf_counter()]
+
+    def step(stage: str) -> None:
+        now = _time.perf_counter()
+        log.info("plan stage %s: %.3f s", stage, now - last[0])
+        last[0] = now
+
+    return step
+
+
 async def create_plan(session: AsyncSession, principal: Principal, data: PlanCreate,
                       progress: Progress | None = None, now: datetime | None = None,
                       db: Database | None = None) -> CapacityPlan:
     """Forecast, staff, allocate and store a plan in the session's transaction (staff scope). With DB, the
     history is read on separate connections in parallel (read-only; the plan itself is one transaction).
     NOW (default: the clock) bounds the history of a plan in the future."""
-    step = progress or (lambda _: None)
+    step = progress or _stage_logger()
     start, end, promotion = await _window(session, data)
     n = int((end - start) / INTERVAL)
     shops = await plan_shops(session, promotion.platform if promotion else None)
