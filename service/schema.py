@@ -8,6 +8,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.tools import merge_types
 
 from service.capacity.gql import CapacityMutation, CapacityQuery
+from service.conversations.gql import ConversationMutation
 from service.kit.gql import ProblemErrors
 from service.settings import Settings
 from service.shops.gql import ShopMutation, ShopQuery
@@ -16,7 +17,8 @@ from service.workforce.gql import WorkforceMutation, WorkforceQuery
 from tenants.gql import TenantMutation, TenantQuery
 
 Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery))
-Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, WorkforceMutation, SlaMutation, CapacityMutation))
+Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, WorkforceMutation, SlaMutation, CapacityMutation,
+                                   ConversationMutation))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

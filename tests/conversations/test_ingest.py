@@ -248,3 +248,21 @@ async def test_rls_on_conversation_tables(database, world, client):
             assert n >= 1
     finally:
         await engine.dispose()
+
+
+async def test_graphql_ingest_same_path(client, db, world):
+    from tests.gql.test_schema import gql
+
+    query = """mutation($r: [ConversationInput!]!) { ingestConversations(records: $r) {
+      received inserted updated unchanged rejected { line field reason } } }"""
+    good = {"externalId": "gql-1", "shopId": str(world.shops_a[1].id), "startedAt": "2026-11-20T10:00:00+08:00",
+            "kind": "presale", "responseTimesS": [5, 40], "firstResponseAt": "2026-11-20T10:00:05+08:00"}
+    bad = {"externalId": "gql-2", "shopId": str(world.shops_b[0].id), "startedAt": "2026-11-20T10:00:00",
+           "kind": "presale"}
+    first = (await gql(client, query, {"r": [good, bad]}, world.client_of("a")))["data"]["ingestConversations"]
+    assert (first["received"], first["inserted"]) == (2, 1)
+    assert first["rejected"] == [{"line": 2, "field": "started_at", "reason": r.REASON_NO_TIMEZONE}]
+    again = (await gql(client, query, {"r": [good]}, world.client_of("a")))["data"]["ingestConversations"]
+    assert again["unchanged"] == 1
+    too_many = await gql(client, query, {"r": [good] * 1001}, OPS)
+    assert too_many["errors"][0]["extensions"]["errors"][0]["field"] == "records"

@@ -48,6 +48,10 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
                                   "loadedHourlyCost": "33.50", "hiredOn": "2026-11-01"}}, ops),
         "shop-sla": ({"shopId": str(world.shops_a[0].id), "from": "2026-10-01", "to": "2026-11-01"},
                      world.client_of("a")),
+        "send-conversations": ({"records": [
+            {"externalId": f"gql-{tag}", "shopId": str(world.shops_a[0].id), "startedAt": "2026-11-20T10:00:00+08:00",
+             "firstResponseAt": "2026-11-20T10:00:08+08:00", "kind": "presale", "converted": True,
+             "orderAmount": "199.00", "csat": 5}]}, world.client_of("a")),
         "breaches": ({"from": "2026-10-01", "to": "2026-11-01", "metric": "service_level"}, auth("finance")),
         "set-sla-policy": ({"shopId": str(world.shops_a[0].id), "policy": {
             "effectiveFrom": f"{2030 + int(tag, 16) % 900}-01-01", "serviceLevelTarget": 0.8,

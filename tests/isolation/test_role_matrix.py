@@ -114,6 +114,7 @@ async def test_unknown_ids_are_404(client):
 EXPECTED_GQL = {
     "Query.me": ALL, "Query.tenants": STAFF, "Query.tenant": STAFF, "Query.shops": ALL, "Query.shop": ALL,
     "Query.sites": STAFF, "Query.agents": STAFF,
+    "Mutation.ingestConversations": "admin ops client",
     "Mutation.createTenant": WRITERS, "Mutation.updateTenant": WRITERS, "Mutation.createShop": WRITERS,
     "Mutation.updateShop": WRITERS, "Mutation.createSite": WRITERS, "Mutation.updateSite": WRITERS,
     "Mutation.createAgent": WRITERS, "Mutation.updateAgent": WRITERS,

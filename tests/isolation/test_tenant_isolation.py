@@ -115,6 +115,9 @@ def _graphql_probes(world) -> dict[str, tuple[str, dict]]:
                             "endDate: \"2026-12-11\"}) { id } }", {}),
         "createCapacityPlan": ("mutation { createCapacityPlan(input: {name: \"evil\", promotion: \"no such\", "
                                "seats: {total: 1}}) { id } }", {}),
+        "ingestConversations": ("mutation($s: UUID!) { ingestConversations(records: [{externalId: \"x\", shopId: $s, "
+                                "startedAt: \"2026-11-20T10:00:00+08:00\", kind: \"presale\"}]) "
+                                "{ inserted rejected { field reason } } }", {"s": b_shop}),
     }
 
 
@@ -136,7 +139,7 @@ ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "c
                "createShop", "updateShop", "createSite", "updateSite", "createAgent", "updateAgent",
                "breaches", "slaPolicies", "slaSummary", "createSlaPolicy", "updateSlaPolicy",
                "staffing", "promotions", "capacityPlans", "capacityPlan", "capacityPlanLines", "createPromotion",
-               "createCapacityPlan"]
+               "createCapacityPlan", "ingestConversations"]
 
 
 @pytest.mark.parametrize("field", ROOT_FIELDS)
