@@ -104,11 +104,10 @@ class _Stager:
 
 
 def _decode(line: bytes) -> str | None:
-    line = line.rstrip(b"\r")
-    if b"\x00" in line or b"\\u0000" in line:  # PostgreSQL text cannot hold NUL
-        return None
+    """The line as text; None when it is not UTF-8. A raw NUL (no JSON has one, and PostgreSQL text
+    cannot hold it) is left to the caller to reject as malformed."""
     try:
-        return line.decode("utf-8")
+        return line.rstrip(b"\r").decode("utf-8")
     except UnicodeDecodeError:
         return None
 
@@ -119,7 +118,7 @@ async def stage_ndjson(lines: AsyncIterator[bytes], stager: _Stager) -> None:
         line_no += 1
         if not line.strip():
             continue  # blank lines are not records
-        if len(line) > MAX_LINE_BYTES:
+        if len(line) > MAX_LINE_BYTES or b"\x00" in line:
             stager.reject(line_no, None, r.REASON_MALFORMED)
             continue
         decoded = _decode(line)
@@ -164,6 +163,9 @@ async def stage_csv(lines: AsyncIterator[bytes], stager: _Stager) -> None:
             stager.reject(line_no, None, REASON_BAD_ENCODING)
             continue
         if not decoded.strip():
+            continue
+        if "\x00" in decoded:
+            stager.reject(line_no, None, r.REASON_MALFORMED)
             continue
         try:
             cells = next(csv.reader([decoded]))
@@ -230,7 +232,12 @@ CREATE TEMP TABLE ingest_checked ON COMMIT DROP AS
 WITH parsed AS MATERIALIZED (
   -- json (not jsonb): validating and splitting a line into fields in one pass is what is cheap here.
   SELECT r.line_no, r.doc_type, x.*
-  FROM (SELECT line_no, raw, CASE WHEN pg_input_is_valid(raw, 'json') THEN json_typeof(raw::json) END AS doc_type
+  -- A line with \\u escapes is checked as jsonb too: json accepts lone surrogates and \\u0000 that
+  -- json_to_record cannot decode.
+  FROM (SELECT line_no, raw,
+               CASE WHEN pg_input_is_valid(raw, 'json')
+                         AND (strpos(raw, '\\u') = 0 OR pg_input_is_valid(raw, 'jsonb'))
+                    THEN json_typeof(raw::json) END AS doc_type
         FROM ingest_raw) r
   CROSS JOIN LATERAL json_to_record(CASE WHEN r.doc_type = 'object' THEN r.raw::json ELSE '{{}}'::json END)
     AS x(external_id json, shop_id text, started_at text, first_response_at text, ended_at text, kind text,

@@ -266,3 +266,18 @@ async def test_graphql_ingest_same_path(client, db, world):
     assert again["unchanged"] == 1
     too_many = await gql(client, query, {"r": [good] * 1001}, OPS)
     assert too_many["errors"][0]["extensions"]["errors"][0]["field"] == "records"
+
+
+async def test_escapes_and_bytes_never_fail_the_batch(client, world):
+    shop = str(world.shops_a[0].id)
+    base = '{"external_id": "%s", "shop_id": "' + shop + '", "started_at": "2026-11-05T10:00:00+08:00", "kind": "presale"'
+    lines = [
+        (base % "esc-1") + ', "agent_code": "\\u4e2d\\u6587"}',  # escaped CJK: fine
+        (base % "esc-2") + ', "agent_code": "\\ud800"}',  # lone surrogate
+        (base % "esc-3") + ', "agent_code": "\\u0000"}',  # escaped NUL
+    ]
+    body = "\n".join(lines).encode() + b"\n" + (base % "esc-4").encode() + b', "x": "\x00"}\n\xff\xfe\n'
+    result = (await client.post("/v1/conversations", headers=OPS | NDJSON, content=body)).json()
+    assert result["inserted"] == 1
+    assert [(x["line"], x["reason"]) for x in result["rejected"]] == [
+        (2, r.REASON_MALFORMED), (3, r.REASON_MALFORMED), (4, r.REASON_MALFORMED), (5, "not UTF-8 text")]
