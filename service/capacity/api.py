@@ -24,7 +24,6 @@ from service.capacity.schemas import (
     PlanIntervalRead,
     PlanLineRead,
     PlanRead,
-    PlanShopRead,
     PromotionCreate,
     PromotionRead,
     StaffingRead,
@@ -95,7 +94,7 @@ async def get_plan(ctx: Annotated[Context, Depends(staff_roles)], plan_id: uuid.
 def plan_detail_read(d: service.PlanDetailData) -> PlanDetail:
     return PlanDetail(**PlanRead.model_validate(d.plan).model_dump(),
                       intervals=[PlanIntervalRead.model_validate(i) for i in d.intervals],
-                      shops=[PlanShopRead(**{k: getattr(s, k) for k in PlanShopRead.model_fields}) for s in d.shops])
+                      shops=d.shops)
 
 
 @router.get("/v1/capacity-plans/{plan_id}/lines", response_model=Page[PlanLineRead],

@@ -21,7 +21,7 @@ from strawberry.types import Info
 from graphql import GraphQLError
 from service.capacity import service
 from service.capacity.models import CapacityPlan, CapacityPlanInterval, PlanModel, PlanStatus, Promotion
-from service.capacity.schemas import PlanCreate, PlanSummary, PromotionCreate, StaffingRequest
+from service.capacity.schemas import PlanCreate, PlanShopRead, PlanSummary, PromotionCreate, StaffingRequest
 from service.kit.gql import validated
 from service.kit.pagination import check_limit
 from service.kit.roles import Allow, Role
@@ -193,33 +193,10 @@ class PlanIntervalType:
                    shops_short=i.shops_short)
 
 
-@strawberry.type(name="CapacityPlanShop", description="A shop's totals over the plan (seat-intervals).")
+@strawberry.experimental.pydantic.type(model=PlanShopRead, all_fields=True, name="CapacityPlanShop",
+                                       description="A shop's totals over the plan (seat-intervals).")
 class PlanShopType:
-    tenant_id: uuid.UUID
-    tenant_slug: str
-    tier: str
-    shop_id: uuid.UUID
-    shop_name: str
-    platform: str
-    priority_weight: float
-    aht_s: float
-    concurrency: int
-    target_service_level: float
-    target_answer_s: float
-    patience_s: float | None
-    max_abandon_rate: float | None
-    forecast_volume: float
-    required: int
-    scheduled: int
-    allocated: int
-    missing: int
-    min_service_level: float
-    intervals_short: int
-
-    @classmethod
-    def of(cls, s: service.PlanShopSummary) -> PlanShopType:
-        names = [f.python_name for f in cls.__strawberry_definition__.fields]
-        return cls(**{n: getattr(s, n) for n in names})
+    """The REST read model's fields, declared once (schemas.PlanShopRead)."""
 
 
 @strawberry.type(name="CapacityPlan")
@@ -245,7 +222,7 @@ class PlanType:
     @strawberry.field(permission_classes=[STAFF], description="Per-shop totals, KA first.")
     async def shops(self, info: Info) -> list[PlanShopType]:
         rows = await info.context.loader("capacity_plan_shops", service.shops_of_plans).load(self.id)
-        return [PlanShopType.of(s) for s in rows]
+        return [PlanShopType.from_pydantic(s) for s in rows]
 
     @classmethod
     def of(cls, p: CapacityPlan) -> PlanType:

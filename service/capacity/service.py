@@ -62,6 +62,7 @@ from service.capacity.models import (
 )
 from service.capacity.schemas import (
     PlanCreate,
+    PlanShopRead,
     PlanSummary,
     PromotionCreate,
     SeatsPerSite,
@@ -776,31 +777,6 @@ async def intervals_of_plans(session: AsyncSession, plan_ids: list[uuid.UUID]) -
     return [grouped[p] for p in plan_ids]
 
 
-@dataclass(frozen=True)
-class PlanShopSummary:
-    plan_id: uuid.UUID
-    tenant_id: uuid.UUID
-    tenant_slug: str
-    tier: str
-    shop_id: uuid.UUID
-    shop_name: str
-    platform: str
-    priority_weight: float
-    aht_s: float
-    concurrency: int
-    target_service_level: float
-    target_answer_s: float
-    patience_s: float | None
-    max_abandon_rate: float | None
-    forecast_volume: float
-    required: int
-    scheduled: int
-    allocated: int
-    missing: int
-    min_service_level: float
-    intervals_short: int
-
-
 _SHOP_SUMMARY = text("""
 SELECT p.plan_id, p.tenant_id, t.slug, p.tier, p.shop_id, s.name, s.platform, p.priority_weight, p.aht_s,
        p.concurrency, p.target_service_level, p.target_answer_s, p.patience_s, p.max_abandon_rate,
@@ -813,12 +789,13 @@ ORDER BY p.plan_id, CASE p.tier WHEN 'KA' THEN 0 WHEN 'standard' THEN 1 ELSE 2 E
 """)
 
 
-async def shops_of_plans(session: AsyncSession, plan_ids: list[uuid.UUID]) -> list[list[PlanShopSummary]]:
+async def shops_of_plans(session: AsyncSession, plan_ids: list[uuid.UUID]) -> list[list[PlanShopRead]]:
     """Each plan's shops with their parameters and totals, KA first (staff: every brand's shops)."""
     rows = (await session.execute(_SHOP_SUMMARY, {"plans": list(set(plan_ids))})).all()
-    grouped: dict[uuid.UUID, list[PlanShopSummary]] = {p: [] for p in plan_ids}
+    grouped: dict[uuid.UUID, list[PlanShopRead]] = {p: [] for p in plan_ids}
+    fields = list(PlanShopRead.model_fields)  # the query selects them in this order, after plan_id
     for row in rows:
-        grouped[row[0]].append(PlanShopSummary(*row))
+        grouped[row[0]].append(PlanShopRead(**dict(zip(fields, row[1:], strict=True))))
     return [grouped[p] for p in plan_ids]
 
 
@@ -826,7 +803,7 @@ async def shops_of_plans(session: AsyncSession, plan_ids: list[uuid.UUID]) -> li
 class PlanDetailData:
     plan: CapacityPlan
     intervals: list[CapacityPlanInterval]
-    shops: list[PlanShopSummary]
+    shops: list[PlanShopRead]
 
 
 async def plan_detail(session: AsyncSession, plan_id: uuid.UUID) -> PlanDetailData:
