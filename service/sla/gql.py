@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -59,25 +59,10 @@ def _copy(cls: Any, read: Any, **extra: Any) -> Any:
     return cls(**values, **extra)
 
 
-@strawberry.type(name="SlaPolicy", description="A policy version, or the platform default (isDefault).")
+@strawberry.experimental.pydantic.type(model=SlaPolicyRead, all_fields=True, name="SlaPolicy",
+                                       description="A policy version, or the platform default (isDefault).")
 class SlaPolicyType:
-    id: uuid.UUID | None
-    shop_id: uuid.UUID
-    is_default: bool
-    effective_from: date | None
-    answer_target_s: int
-    service_level_target: float | None
-    response_rate_3min_target: float | None
-    frt_mean_target_s: float | None
-    csat_target: float | None
-    conversion_rate_target: float | None
-    max_abandon_rate: float | None
-    assessed_start: time
-    assessed_end: time
-
-    @classmethod
-    def of(cls, read: SlaPolicyRead) -> SlaPolicyType:
-        return _copy(cls, read)
+    """The REST read model's fields, declared once (schemas.SlaPolicyRead)."""
 
 
 @strawberry.type(name="SlaVerdict", description="A targeted metric: met or breached.")
@@ -276,7 +261,7 @@ async def resolve_shop_policy(root: Any, info: Info, on: Annotated[date | None, 
         description="Shop-local day (default: today)")] = None) -> SlaPolicyType:
     shop = _shop_ref(root)
     terms = await info.context.loader("sla_policy", _batch_policies).load((shop, on))
-    return SlaPolicyType.of(SlaPolicyRead.of(shop.id, terms))
+    return SlaPolicyType.from_pydantic(SlaPolicyRead.of(shop.id, terms))
 
 
 shop_sla = strawberry.field(resolver=resolve_shop_sla, permission_classes=[READ],
@@ -312,7 +297,7 @@ class SlaQuery:
         async with info.context.tx() as session:
             shop, items, cursor = await service.list_policies(session, info.context.principal, shop_id,
                                                               check_limit(first), after)
-        return PolicyPage(items=[SlaPolicyType.of(SlaPolicyRead.of(shop.id, service.Terms.of(p))) for p in items],
+        return PolicyPage(items=[SlaPolicyType.from_pydantic(SlaPolicyRead.of(shop.id, service.Terms.of(p))) for p in items],
                           next_cursor=cursor)
 
     @strawberry.field(permission_classes=[READ], description="A brand's shops with their month-to-date SLA "
@@ -325,7 +310,7 @@ class SlaQuery:
 
 
 def _policy(policy) -> SlaPolicyType:
-    return SlaPolicyType.of(SlaPolicyRead.of(policy.shop_id, service.Terms.of(policy)))
+    return SlaPolicyType.from_pydantic(SlaPolicyRead.of(policy.shop_id, service.Terms.of(policy)))
 
 
 @strawberry.type
