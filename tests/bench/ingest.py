@@ -15,7 +15,6 @@ import json
 import os
 import random
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tests.bench.api_latency import free_port
+from tests.bench.server import seatwise_server
 
 BATCH = 100_000
 
@@ -173,55 +172,39 @@ def main() -> None:
 
     data_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-ingest-{os.getpid()}"
     data_dir.mkdir(mode=0o755)
-    port = free_port()
-    env = os.environ | {"SEATWISE_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--demo", "--port", str(port)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     load = data_dir / "load.ndjson"
     try:
-        token = next(line.strip().split("=", 1)[1] for line in server.stdout if line.startswith("export TOKEN="))
-        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()  # access log
-        headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            shops = [s["id"] for s in client.get("/v1/shops", headers=headers, params={"limit": 500}).json()["items"]]
-            t0 = time.perf_counter()
-            generate(load, shops, args.records)
-            print(f"generated {args.records:,} records ({load.stat().st_size / 1e6:.0f} MB) over {len(shops)} shops "
-                  f"in {time.perf_counter() - t0:.1f} s")
-            sampler = RssSampler(server.pid)
-            rss_before = psutil.Process(server.pid).memory_info().rss
-            sampler.start()
-            first, first_s = post_all(client, load, headers, args.concurrency)
-            digest_first = asyncio.run(rollup_digest(data_dir))
-            again, again_s = post_all(client, load, headers, args.concurrency)
-            digest_again = asyncio.run(rollup_digest(data_dir))
-            sampler.running = False
-            sampler.join()
+        with seatwise_server(data_dir, demo=True) as server:
+            headers = server.headers
+            with httpx.Client(base_url=server.url, timeout=600) as client:
+                shops = [s["id"] for s in client.get("/v1/shops", headers=headers,
+                                                     params={"limit": 500}).json()["items"]]
+                t0 = time.perf_counter()
+                generate(load, shops, args.records)
+                print(f"generated {args.records:,} records ({load.stat().st_size / 1e6:.0f} MB) over {len(shops)} "
+                      f"shops in {time.perf_counter() - t0:.1f} s")
+                sampler = RssSampler(server.pid)
+                rss_before = psutil.Process(server.pid).memory_info().rss
+                sampler.start()
+                first, first_s = post_all(client, load, headers, args.concurrency)
+                digest_first = asyncio.run(rollup_digest(data_dir))
+                again, again_s = post_all(client, load, headers, args.concurrency)
+                digest_again = asyncio.run(rollup_digest(data_dir))
+                sampler.running = False
+                sampler.join()
+            orm_rate = asyncio.run(orm_baseline(data_dir, load, args.baseline))
         rate = first["received"] / first_s
         print(f"requests of {BATCH:,} records, {args.concurrency} in flight")
         print(f"first load:  {first} in {first_s:.1f} s = {rate:,.0f} records/s")
         print(f"second load: {again} in {again_s:.1f} s = {again['received'] / again_s:,.0f} records/s")
         print(f"rollups identical after re-send: {digest_first == digest_again}")
         print(f"server RSS: {rss_before / 2**20:.0f} MB before, peak {sampler.peak / 2**20:.0f} MB")
-        orm_rate = asyncio.run(orm_baseline(data_dir, load, args.baseline))
         print(f"row-by-row ORM insert baseline ({args.baseline:,} records): {orm_rate:,.0f} records/s; "
               f"set-based path is {rate / orm_rate:.0f}x faster")
         print(f"RESULT ingest_rps={rate:.0f} resend_inserted={again['inserted']} resend_updated={again['updated']} "
               f"rollups_identical={digest_first == digest_again} peak_rss_mb={sampler.peak / 2**20:.0f} "
               f"orm_rps={orm_rate:.0f} ratio={rate / orm_rate:.0f}")
     finally:
-        server.terminate()
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
