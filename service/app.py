@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -34,6 +36,19 @@ pass `cursor=<next_cursor>` for the next page.
 """
 
 
+def configure_logging() -> None:
+    """Our own loggers at INFO (stage timings of ingest and plans), everything else at WARNING."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s %(message)s")
+    logging.getLogger("seatwise").setLevel(logging.INFO)
+
+
+def create_app_for_worker() -> FastAPI:
+    """The app of one `seatwise serve --workers N` process: settings (and the app database URL the
+    parent resolved) from the environment."""
+    configure_logging()
+    return create_app(get_settings())
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None,
                database_url: str | None = None) -> FastAPI:
     """DB: an open Database (tests); else DATABASE_URL (the app role's), else derived from settings."""
@@ -46,6 +61,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         if owned:
             app.state.db = Database(make_engine(database_url or app_url(settings), settings.pool_size))
             await app.state.db.warm_up(min(4, settings.pool_size))
+        # Everything alive now lives as long as the process: keep it out of every later full collection.
+        gc.freeze()
         try:
             yield
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 import warnings
@@ -97,11 +98,12 @@ def serve(
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo data when the database is empty.")] = False,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes (one per core: ingest parses in Python).")] = 1,
 ) -> None:
     """Run the API (REST under /v1, GraphQL at /graphql)."""
     import uvicorn
 
-    from service.app import create_app
+    from service.app import configure_logging, create_app
     from service.demo import load_demo
     from tenants.auth import Role, issue_token, parse_ttl
 
@@ -122,11 +124,14 @@ def serve(
     err.print(f"  GraphiQL    {base}/graphql")
     err.print("  staff token (admin, 8h):")
     print(f"export TOKEN={token}", flush=True)
-    import logging
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s %(message)s")
-    logging.getLogger("seatwise").setLevel(logging.INFO)
-    uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_level="info")
+    configure_logging()
+    if workers == 1:
+        uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_level="info")
+    else:
+        # Each worker process builds its own app (and pool) from the environment.
+        os.environ["SEATWISE_APP_DATABASE_URL"] = url
+        uvicorn.run("service.app:create_app_for_worker", factory=True, workers=workers, host=host, port=port,
+                    log_level="info")
 
 
 @app.command()

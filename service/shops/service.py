@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.conversations.day_rollup import rebuild_day_frt
 from service.kit.crud import apply_changes, by_ids, flush, list_page, one_or_404
 from service.kit.errors import Invalid
 from service.kit.pagination import PageRequest
@@ -55,8 +56,11 @@ async def create_shop(session: AsyncSession, data: ShopCreate) -> Shop:
 
 async def update_shop(session: AsyncSession, principal: Principal, shop_id: uuid.UUID, changes: ShopUpdate) -> Shop:
     shop = await get_shop(session, principal, shop_id)
+    moved = changes.timezone is not None and changes.timezone != shop.timezone
     apply_changes(shop, changes)
     await flush(session, "shop")
+    if moved:  # its local days are other days now
+        await rebuild_day_frt(session, [shop.id])
     return shop
 
 

@@ -5,8 +5,10 @@ report does the heavy lifting: it groups the rollup rows of the range by shop an
 the counters, sums the rounds of the 3-minute rate once per distinct assessed window in play (the
 window of a bucket depends on its policy, so every window is a column and Python picks the bucket's),
 and concatenates each bucket's FRT histogram records, which numpy merges bin by bin (see _histogram
-for why not in SQL). Python then turns each bucket's merged counters into metrics with
-service.sla.metrics (the one place the formulas live) and judges them.
+for why not in SQL). Day, week and month buckets of whole local days take their histograms from the
+per-day table instead (shop_day_frt: ~30 histograms a shop-month, not ~3,000). Python then turns each
+bucket's merged counters into metrics with service.sla.metrics (the one place the formulas live) and
+judges them.
 
 Which policy judges what:
 - a bucket (interval, hour, day, week or month) is judged by the policy in force on its first
@@ -307,28 +309,56 @@ def _window_sql(k: int, window: tuple[time, time]) -> str:
     return f"(r.local::time >= :ws{k} {joint} r.local::time < :we{k})"
 
 
-def _aggregate_sql(granularity: str, windows: Sequence[tuple[time, time]]) -> str:
+_SPANS = """unnest(CAST(:tenant_ids AS uuid[]), CAST(:shop_ids AS uuid[]), CAST(:tzs AS text[]),
+              CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[])) AS q(tenant_id, shop_id, tz, lo, hi)"""
+_HISTOGRAMS = ("frt_bins", "frt_counts")
+
+
+def _concatenated(alias: str, where: str = "") -> list[str]:
+    having = f" FILTER (WHERE {where})" if where else ""
+    return [f"string_agg(substring(array_send({alias}.{c}) FROM {_ARRAY_HEADER + 1}), ''::bytea){having} AS {c}"
+            for c in _HISTOGRAMS]
+
+
+def _aggregate_sql(granularity: str, windows: Sequence[tuple[time, time]], day_histograms: bool = False) -> str:
+    """The aggregate of the spans per shop and bucket. DAY_HISTOGRAMS (day, week or month buckets of spans
+    that start and end at local day starts): the histograms come from shop_day_frt, one row a day, and
+    only the counters from the interval rows."""
     sums = [f"sum(r.{c})::bigint AS {c}" for c in _INT_SUMS] + \
         [f"sum(r.{c}) AS {c}" for c in ("gmv", *_FLOAT_SUMS)]
     for k, w in enumerate(windows):
         pred = _window_sql(k, w)
         sums.append(f"COALESCE(sum(r.rounds) FILTER (WHERE {pred}), 0)::bigint AS rounds_w{k}")
         sums.append(f"COALESCE(sum(r.rounds_within_180) FILTER (WHERE {pred}), 0)::bigint AS within_w{k}")
-    hist = [f"string_agg(substring(array_send(r.{c}) FROM {_ARRAY_HEADER + 1}), ''::bytea) "
-            f"FILTER (WHERE r.answered > 0) AS {c}" for c in ("frt_bins", "frt_counts")]
-    columns = ", ".join(f"s.{c}" for c in (*_INT_SUMS, "gmv", *_FLOAT_SUMS, "frt_bins", "frt_counts"))
+    read = (*_INT_SUMS, "gmv", *_FLOAT_SUMS)
+    if not day_histograms:
+        sums += _concatenated("r", "r.answered > 0")
+        read += _HISTOGRAMS
+    columns = ", ".join(f"s.{c}" for c in read)
     # OFFSET 0 keeps the subquery: each row's local time is computed once, not once per use.
-    return f"""
-SELECT r.shop_id, {_BUCKET_SQL[granularity]} AS b, min(r.interval_start) AS first_start, {", ".join(sums + hist)}
+    counters = f"""
+SELECT r.shop_id, {_BUCKET_SQL[granularity]} AS b, min(r.interval_start) AS first_start, {", ".join(sums)}
 FROM (
   SELECT s.shop_id, s.interval_start, s.interval_start AT TIME ZONE q.tz AS local, {columns}
-  FROM unnest(CAST(:tenant_ids AS uuid[]), CAST(:shop_ids AS uuid[]), CAST(:tzs AS text[]),
-              CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[])) AS q(tenant_id, shop_id, tz, lo, hi)
+  FROM {_SPANS}
   JOIN shop_interval_stats s ON s.tenant_id = q.tenant_id AND s.shop_id = q.shop_id
    AND s.interval_start >= q.lo AND s.interval_start < q.hi
   OFFSET 0
 ) r
 GROUP BY r.shop_id, b
+"""
+    if not day_histograms:
+        return counters
+    # A bucket's key is its local start (timestamp): the day's, or its week's or month's.
+    return f"""
+WITH c AS ({counters}), h AS (
+  SELECT d.shop_id, date_trunc('{granularity}', d.day::timestamp) AS b, {", ".join(_concatenated("d"))}
+  FROM {_SPANS}
+  JOIN shop_day_frt d ON d.tenant_id = q.tenant_id AND d.shop_id = q.shop_id
+   AND d.day >= (q.lo AT TIME ZONE q.tz)::date AND d.day < (q.hi AT TIME ZONE q.tz)::date
+  GROUP BY 1, 2
+)
+SELECT c.*, h.frt_bins, h.frt_counts FROM c LEFT JOIN h ON h.shop_id = c.shop_id AND h.b = c.b
 """
 
 
@@ -340,7 +370,7 @@ def _histogram(bins: bytes | None, counts: bytes | None) -> tuple[np.ndarray, np
     c = np.frombuffer(counts or b"", _COUNT_RECORD) if len(counts or b"") % _COUNT_RECORD.itemsize == 0 else None
     if b is None or c is None or b.size != c.size or np.any(b["n"] != 2) or np.any(c["n"] != 4) \
             or np.any(b["v"] < 0):
-        raise ValueError("shop_interval_stats holds a malformed FRT histogram")
+        raise ValueError("a rollup holds a malformed FRT histogram")
     merged = np.bincount(b["v"].astype(np.intp), weights=c["v"])
     nz = np.flatnonzero(merged)
     return nz, np.rint(merged[nz]).astype(np.int64)
@@ -351,6 +381,15 @@ class _Span:
     shop: ShopRef
     lo: datetime
     hi: datetime
+
+
+_DAY_BUCKETS = ("day", "week", "month")
+
+
+def _whole_days(span: _Span) -> bool:
+    """Whether the span starts and ends where local days start (then its days' histograms cover it)."""
+    zone = ZoneInfo(span.shop.timezone)
+    return all(t == local_day_start(t.astimezone(zone).date(), zone) for t in (span.lo, span.hi))
 
 
 @dataclass
@@ -393,12 +432,13 @@ async def _aggregate(session: AsyncSession, spans: Sequence[_Span], granularity:
     window (the predicate on each row's local time), histograms concatenated for numpy."""
     if not spans:
         return []
+    day_histograms = granularity in _DAY_BUCKETS and all(_whole_days(s) for s in spans)
     params: dict = {
         "tenant_ids": [s.shop.tenant_id for s in spans], "shop_ids": [s.shop.id for s in spans],
         "tzs": [s.shop.timezone for s in spans], "los": [s.lo for s in spans], "his": [s.hi for s in spans]}
     for k, (start, end) in enumerate(windows):
         params[f"ws{k}"], params[f"we{k}"] = start, end
-    result = await session.execute(text(_aggregate_sql(granularity, windows)), params)
+    result = await session.execute(text(_aggregate_sql(granularity, windows, day_histograms)), params)
     out = []
     n = len(windows)
     for row in result.mappings():

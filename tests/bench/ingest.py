@@ -29,12 +29,17 @@ from tests.bench.server import seatwise_server
 BATCH = 100_000
 
 
-def generate(path: Path, shop_ids: list[str], n: int, seed: int = 7) -> None:
+def generate(path: Path, shop_ids: list[str], n: int, seed: int = 7, shuffled: bool = False) -> None:
+    """N records over 60 days of the shops, in time order as a platform's export lists them, or in
+    random order (SHUFFLED: the worst case, every request touching every shop's every day)."""
     rng = random.Random(seed)
     start = datetime(2026, 9, 1, tzinfo=UTC)
+    offsets = [rng.randrange(0, 60 * 86400) for _ in range(n)]
+    if not shuffled:
+        offsets.sort()
     with path.open("w") as out:
         for i in range(n):
-            began = start + timedelta(seconds=rng.randrange(0, 60 * 86400))
+            began = start + timedelta(seconds=offsets[i])
             rec = {"external_id": f"bench-{i}", "shop_id": shop_ids[i % len(shop_ids)],
                    "started_at": began.isoformat(), "kind": "presale" if rng.random() < 0.6 else "aftersale",
                    "agent_code": f"A{rng.randint(1, 120):04d}"}
@@ -95,19 +100,52 @@ def post_all(client: httpx.Client, path: Path, headers: dict, concurrency: int =
     return totals, time.perf_counter() - started
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this bench (the sender), the seatwise server processes and PostgreSQL's."""
+    use = {"sender": 0.0, "server": 0.0, "postgres": 0.0}
+    me = os.getpid()
+    for p in psutil.process_iter(["name", "cmdline"]):
+        try:
+            t = p.cpu_times()
+            name = (p.info["name"] or "").lower()
+            cmd = " ".join(p.info["cmdline"] or [])
+            if p.pid == me:
+                use["sender"] += t.user + t.system
+            elif name.startswith("postgres"):
+                use["postgres"] += t.user + t.system
+            elif "service.cli" in cmd or "multiprocessing" in cmd:
+                use["server"] += t.user + t.system
+        except psutil.Error:
+            continue
+    return use
+
+
+def server_rss(process: psutil.Process) -> int:
+    """The server's resident memory: its own process and its worker processes (not PostgreSQL's)."""
+    procs = [process] + [p for p in process.children(recursive=True) if "python" in p.name().lower()]
+    return sum(p.memory_info().rss for p in procs)
+
+
 class RssSampler(threading.Thread):
+    """Peak total RSS of the server and, separately, of its largest single process."""
+
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.process = psutil.Process(pid)
         self.peak = 0
+        self.peak_process = 0
         self.running = True
 
     def run(self) -> None:
         while self.running:
             try:
-                self.peak = max(self.peak, self.process.memory_info().rss)
+                procs = [self.process] + [p for p in self.process.children(recursive=True)
+                                          if "python" in p.name().lower()]
+                sizes = [p.memory_info().rss for p in procs]
             except psutil.Error:
                 return
+            self.peak = max(self.peak, sum(sizes))
+            self.peak_process = max(self.peak_process, max(sizes))
             time.sleep(0.02)
 
 
@@ -163,30 +201,50 @@ async def orm_baseline(data_dir: Path, path: Path, n: int) -> float:
     return n / elapsed
 
 
+def stage_summary(log: Path) -> str:
+    """Mean seconds per 100,000-record request in each ingest stage, from the server's own log lines
+    ("ingest: ... parse+stage 1.234 s, match ...")."""
+    import re
+    from collections import defaultdict
+
+    stages: dict[str, list[float]] = defaultdict(list)
+    for line in log.read_text().splitlines():
+        if "ingest:" in line and "received" in line:
+            for name, seconds in re.findall(r"([a-z+]+) (\d+\.\d+) s", line.split(";", 1)[1]):
+                stages[name].append(float(seconds))
+    return "server stage means per request: " + ", ".join(
+        f"{name} {sum(v) / len(v):.2f} s (n={len(v)})" for name, v in stages.items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--baseline", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=2, help="requests in flight")
+    parser.add_argument("--workers", type=int, default=2, help="server processes (seatwise serve --workers)")
+    parser.add_argument("--shuffled", action="store_true",
+                        help="records in random order instead of time order (every request touches every interval)")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-ingest-{os.getpid()}"
     data_dir.mkdir(mode=0o755)
     load = data_dir / "load.ndjson"
     try:
-        with seatwise_server(data_dir, demo=True) as server:
+        with seatwise_server(data_dir, demo=True, log=str(data_dir / "server.log"), workers=args.workers) as server:
             headers = server.headers
             with httpx.Client(base_url=server.url, timeout=600) as client:
                 shops = [s["id"] for s in client.get("/v1/shops", headers=headers,
                                                      params={"limit": 500}).json()["items"]]
                 t0 = time.perf_counter()
-                generate(load, shops, args.records)
+                generate(load, shops, args.records, shuffled=args.shuffled)
                 print(f"generated {args.records:,} records ({load.stat().st_size / 1e6:.0f} MB) over {len(shops)} "
                       f"shops in {time.perf_counter() - t0:.1f} s")
                 sampler = RssSampler(server.pid)
-                rss_before = psutil.Process(server.pid).memory_info().rss
+                rss_before = server_rss(psutil.Process(server.pid))
                 sampler.start()
+                cpu_before = cpu_seconds()
                 first, first_s = post_all(client, load, headers, args.concurrency)
+                cpu_after = cpu_seconds()
                 digest_first = asyncio.run(rollup_digest(data_dir))
                 again, again_s = post_all(client, load, headers, args.concurrency)
                 digest_again = asyncio.run(rollup_digest(data_dir))
@@ -194,13 +252,18 @@ def main() -> None:
                 sampler.join()
             orm_rate = asyncio.run(orm_baseline(data_dir, load, args.baseline))
         rate = first["received"] / first_s
-        print(f"requests of {BATCH:,} records, {args.concurrency} in flight")
+        print(f"requests of {BATCH:,} records, {args.concurrency} in flight, {args.workers} server processes, "
+              f"{'random order' if args.shuffled else 'time order'}")
         print(f"first load:  {first} in {first_s:.1f} s = {rate:,.0f} records/s")
         print(f"second load: {again} in {again_s:.1f} s = {again['received'] / again_s:,.0f} records/s")
         print(f"rollups identical after re-send: {digest_first == digest_again}")
-        print(f"server RSS: {rss_before / 2**20:.0f} MB before, peak {sampler.peak / 2**20:.0f} MB")
+        print(f"server RSS (all its processes): {rss_before / 2**20:.0f} MB before, peak {sampler.peak / 2**20:.0f} MB; "
+              f"largest process peak {sampler.peak_process / 2**20:.0f} MB")
         print(f"row-by-row ORM insert baseline ({args.baseline:,} records): {orm_rate:,.0f} records/s; "
               f"set-based path is {rate / orm_rate:.0f}x faster")
+        print(stage_summary(data_dir / "server.log"))
+        print("CPU seconds during the first load: " + ", ".join(
+            f"{k} {cpu_after[k] - cpu_before[k]:.1f}" for k in cpu_before) + f" (wall {first_s:.1f} s, 2 cores)")
         print(f"RESULT ingest_rps={rate:.0f} resend_inserted={again['inserted']} resend_updated={again['updated']} "
               f"rollups_identical={digest_first == digest_again} peak_rss_mb={sampler.peak / 2**20:.0f} "
               f"orm_rps={orm_rate:.0f} ratio={rate / orm_rate:.0f}")

@@ -37,12 +37,13 @@ class Server:
 
 @contextmanager
 def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] | None = None,
-                    log: str | None = None) -> Iterator[Server]:
+                    log: str | None = None, workers: int = 1) -> Iterator[Server]:
     environment = os.environ | {"SEATWISE_DATA_DIR": str(data_dir)} | (env or {})
     environment.pop("DATABASE_URL", None)
     port = free_port()
     started = time.perf_counter()
-    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)] + (["--demo"] if demo else [])
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers)] + \
+        (["--demo"] if demo else [])
     with open(log or os.devnull, "w") as stderr:
         server = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=stderr, text=True)
         try:

@@ -8,7 +8,9 @@ has about 14 % of all conversations), six months of conversations (2025-06-01 ..
 diurnal profile, a Double 11 spike, log-normal first responses, multi-round chats, conversions, CSAT)
 generated set-based with INSERT ... SELECT generate_series into the monthly partitions, then the
 15-minute rollups built from them with one INSERT ... SELECT ... GROUP BY per shop, using the SQL of
-service.sla.metrics (INTERVAL_START_SQL, FRT_SQL, frt_bin_sql). --reuse keeps a database already built.
+service.sla.metrics (INTERVAL_START_SQL, FRT_SQL, frt_bin_sql), and the per-day FRT histograms from the
+rollups (service.conversations.day_rollup). --reuse keeps a database already built (upgrading its schema,
+and building the day histograms when it has none).
 
 Then it times the November daily report of the busiest shop and of a median shop, as a client of the
 shop's brand (application role, RLS on), two ways:
@@ -32,8 +34,10 @@ from datetime import time as dtime
 
 import httpx
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import migrations
+from service.conversations.day_rollup import rebuild_day_frt
 from service.db import Database, Scope, make_engine
 from service.settings import APP_ROLE, Settings
 from service.sla.metrics import (
@@ -215,8 +219,21 @@ async def build(server: str, owner: str, n: int) -> list[dict]:
         done = [0]
         await asyncio.gather(*(worker(queue, sql, label, done, n) for _ in range(2)))  # two cores
         print(f"  ({time.perf_counter() - started:.0f} s)")
+    await build_days(owner)
     await _admin(with_database(server, DB_NAME), "VACUUM ANALYZE")
     return shops
+
+
+async def build_days(owner: str) -> None:
+    """Every shop's day histograms, from its rollups (what ingest keeps up to date)."""
+    started = time.perf_counter()
+    engine = make_engine(owner, 1)
+    async with AsyncSession(engine) as session, session.begin():
+        await session.execute(text("SET LOCAL work_mem = '256MB'"))
+        shop_ids = list((await session.execute(text("SELECT id FROM shops"))).scalars())
+        await rebuild_day_frt(session, shop_ids)
+    await engine.dispose()
+    print(f"  day histograms ({time.perf_counter() - started:.0f} s)")
 
 
 async def load_shops(owner: str) -> list[dict]:
@@ -264,11 +281,17 @@ async def main() -> None:
         await build(server, owner, args.conversations)
         build_s = time.perf_counter() - started
         print(f"built in {build_s:.0f} s")
+    else:
+        await asyncio.to_thread(migrations.upgrade, owner)  # a database built before the latest migrations
+        if not await _scalar(owner, "SELECT EXISTS (SELECT 1 FROM shop_day_frt)"):
+            await build_days(owner)
+            await _admin(owner, "VACUUM ANALYZE shop_day_frt")
     shops = await load_shops(owner)
     total = sum(s["n"] for s in shops)
     rollups = await _scalar(owner, "SELECT count(*) FROM shop_interval_stats")
-    print(f"database: {total:,} conversations, {rollups:,} rollup rows, {len(shops)} shops; "
-          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (others' work skews the figures)")
+    days = await _scalar(owner, "SELECT count(*) FROM shop_day_frt")
+    print(f"database: {total:,} conversations, {rollups:,} rollup rows, {days:,} day histograms, "
+          f"{len(shops)} shops; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (others' work skews the figures)")
 
     from service.app import create_app
     from service.sla import service
@@ -326,7 +349,7 @@ async def main() -> None:
 async def explain(db: Database, scope: Scope, shop: dict) -> None:
     from service.sla import service
 
-    sql = service._aggregate_sql("day", [(dtime(8), dtime(23)), (dtime(9), dtime(22))], True)
+    sql = service._aggregate_sql("day", [(dtime(8), dtime(23)), (dtime(9), dtime(22))], day_histograms=True)
     lo = service.parse_moment(MONTH[0], "from", shop["tz"])
     hi = service.parse_moment(MONTH[1], "to", shop["tz"])
     params = {"tenant_ids": [shop["tenant"]], "shop_ids": [shop["shop"]], "tzs": [shop["tz"]], "los": [lo],

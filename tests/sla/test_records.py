@@ -176,6 +176,12 @@ REJECTIONS = [
     (good(csat=True), "csat", r.REASON_NOT_INTEGER),
     (good(csat=0), "csat", r.REASON_CSAT_RANGE),
     (good(csat="6"), "csat", r.REASON_CSAT_RANGE),
+    (good(external_id="x" * 129), "external_id", r.REASON_EXTERNAL_ID_TOO_LONG),
+    (good(agent_code="a" * 65), "agent_code", r.REASON_AGENT_CODE_TOO_LONG),
+    (good(started_at="1999-12-31T23:59:59Z"), "started_at", r.REASON_OUT_OF_RANGE),
+    (good(ended_at="2999-01-01T00:00:00+08:00"), "ended_at", r.REASON_OUT_OF_RANGE),
+    ('{"external_id": "\\u0000"}', None, r.REASON_MALFORMED),
+    ('{"external_id": "\\ud800"}', None, r.REASON_MALFORMED),
 ]
 
 
@@ -245,3 +251,58 @@ def test_record_constructor_validates():
         order_amount=Decimal("1.005"),
     )
     assert rec.response_times_s == (3.0, 4.5) and rec.order_amount == Decimal("1.01") and rec.frt_s == 3.0
+
+
+def test_length_limits_count_after_stripping():
+    assert isinstance(validate_record(good(external_id=" " + "x" * 128 + " ")), ConversationRecord)
+    assert isinstance(validate_record(good(agent_code="a" * 64)), ConversationRecord)
+
+
+# --- the fast path (validate_row) answers exactly as the reference ------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LATEST = datetime(2026, 11, 25, tzinfo=UTC)
+_stamps = st.one_of(
+    st.datetimes(min_value=datetime(1998, 1, 1), max_value=datetime(2030, 1, 1),
+                 timezones=st.sampled_from([UTC, CST, timezone(timedelta(hours=-5))])).map(datetime.isoformat),
+    st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2025, 1, 1)).map(datetime.isoformat),
+    st.sampled_from(["", " ", "2024-11-11T00:00:05Z", " 2024-11-11T00:00:05+08:00", "2024-11-11", "now", "2024-W46-1"]),
+    st.integers(), st.none())
+_texts = st.one_of(st.text(max_size=3), st.text(min_size=60, max_size=130), st.sampled_from(["a", " a", "a\u3000", ""]),
+                   st.integers(), st.floats(), st.none(), st.lists(st.integers(), max_size=1))
+_numbers = st.one_of(st.integers(min_value=-3, max_value=2**70), st.floats(allow_nan=True), st.booleans(),
+                     st.sampled_from(["1.005", " 2 ", "", "1e999", "-0", "12,5", "NaN"]), st.none())
+_records = st.fixed_dictionaries({}, optional={
+    "external_id": _texts,
+    "shop_id": st.one_of(st.just(SHOP), st.just(" " + SHOP), st.just(SHOP.replace("-", "")), st.just("{" + SHOP + "}"),
+                         st.just(SHOP.upper()), _texts),
+    "started_at": _stamps, "first_response_at": _stamps, "ended_at": _stamps,
+    "kind": st.sampled_from(["presale", "aftersale", "Presale", " presale", "refund", 1, None, ""]),
+    "response_times_s": st.one_of(st.lists(_numbers, max_size=3), st.sampled_from(["1;2", "[1, 2]", "", "x"]),
+                                  _numbers),
+    "agent_code": _texts,
+    "converted": st.one_of(st.booleans(), st.sampled_from(["yes", "0", "", "maybe", 1, 2, None])),
+    "order_amount": _numbers,
+    "csat": st.one_of(_numbers, st.sampled_from(["5", " 3 ", "4.0"])),
+})
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_records)
+def test_fast_path_answers_as_the_reference(raw):
+    reference = validate_record(raw, _LATEST)
+    expected = reference if isinstance(reference, Rejection) else r.row_of(reference)
+    assert r.validate_row(raw, _LATEST, {}) == expected
+    assert r.validate_row(raw, _LATEST, {SHOP: uuid.UUID(SHOP)}) == expected
+
+
+def test_fast_path_takes_the_common_record(monkeypatch):
+    # The canonical shape a platform sends is typed without the reference (the speed of bulk ingest).
+    raw = good(order_amount=199.9)
+    expected = r.row_of(validate_record(raw, _LATEST))
+    monkeypatch.setattr(r, "_slow_row", lambda *a: pytest.fail("took the reference path"))
+    assert r.validate_row(raw, _LATEST, {}) == expected
+    assert r.validate_row(good(first_response_at=None, ended_at=None, response_times_s=None, agent_code=None,
+                               converted=None, order_amount=None, csat=None), _LATEST, {})[3] is None

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from sqlalchemy import insert
 
+from service.conversations.day_rollup import rebuild_day_frt
 from service.conversations.models import ShopIntervalStat
 from service.db import Database, Scope
 from service.sla.metrics import (
@@ -72,8 +73,10 @@ def random_records(rng: np.random.Generator, shop_id: uuid.UUID, n: int, start: 
 
 
 async def insert_rollups(db: Database, tenant_id: uuid.UUID, records: list[ConversationRecord]) -> int:
+    """Rollups of RECORDS written directly, and their shops' day histograms rebuilt from them."""
     rows = []
-    for (shop_id, start), r in rollup_of(records).items():
+    rollups = rollup_of(records)
+    for (shop_id, start), r in rollups.items():
         rows.append(dict(
             tenant_id=tenant_id, shop_id=shop_id, interval_start=start, offered=r.offered, answered=r.answered,
             presale_offered=r.presale_offered, presale_converted=r.presale_converted, converted=r.converted,
@@ -84,6 +87,7 @@ async def insert_rollups(db: Database, tenant_id: uuid.UUID, records: list[Conve
     async with db.transaction(Scope.system()) as session:
         for i in range(0, len(rows), 2000):
             await session.execute(insert(ShopIntervalStat), rows[i:i + 2000])
+        await rebuild_day_frt(session, [shop_id for shop_id, _ in rollups])
     return len(rows)
 
 
