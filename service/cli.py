@@ -69,6 +69,22 @@ async def _with_db(url: str, work):
         await db.dispose()
 
 
+def _load_demo(url: str):
+    from service.demo import load_demo
+
+    return asyncio.run(_with_db(url, load_demo))
+
+
+def _load_demo_in_child(url: str):
+    """Load the demo in a short-lived process: generating 200,000 conversations leaves a heap the
+    serving process would otherwise keep for its whole life."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_load_demo, url).result()
+
+
 @app.command()
 def migrate() -> None:
     """Create or upgrade the schema (and the application role) to the latest version."""
@@ -104,14 +120,13 @@ def serve(
     import uvicorn
 
     from service.app import configure_logging, create_app
-    from service.demo import load_demo
     from tenants.auth import Role, issue_token, parse_ttl
 
     started = time.perf_counter()
     settings = _settings()
     _, url = _prepare(settings)
     if demo:
-        summary = asyncio.run(_with_db(url, load_demo))
+        summary = _load_demo_in_child(url)
         if summary:
             err.print(f"demo loaded: {summary.tenants} brands, {summary.shops} shops, {summary.sites} sites, "
                       f"{summary.agents} agents, {summary.conversations:,} conversations")

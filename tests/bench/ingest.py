@@ -1,10 +1,15 @@
 """Conversation ingest through the HTTP API: a 1,000,000-record NDJSON load in 100,000-record requests.
 
-    uv run python -m tests.bench.ingest [--records 1000000] [--baseline 20000]
+    uv run python -m tests.bench.ingest [--records 1000000] [--baseline 20000] [--workers 2]
+                                        [--concurrency 2] [--shuffled]
 
-Starts `seatwise serve --demo` on a fresh data dir, generates the load reproducibly over the demo shops,
-posts it (streamed from a file), then posts it all again (must insert and update nothing and leave the
-rollups identical), samples the server's RSS throughout, and times a row-by-row ORM insert baseline.
+Starts `seatwise serve --demo --workers N` on a fresh data dir, generates the load reproducibly over the
+demo shops (60 days, in time order as a platform's export lists it; --shuffled for random order, the
+worst case, where every request touches every shop's every day), posts it (streamed from a file, two
+requests in flight), then posts it all again (must insert and update nothing and leave the rollups
+identical), samples the server's RSS throughout (all its processes), adds up the CPU time of the
+sender, the server and PostgreSQL, averages the server's own per-stage timings, and times a
+row-by-row ORM insert baseline.
 """
 
 from __future__ import annotations
