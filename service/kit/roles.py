@@ -43,6 +43,15 @@ def _forbidden(role: Role, roles: frozenset[Role]) -> Forbidden:
     return Forbidden(f"role '{role.value}' may not do this (allowed: {allowed})")
 
 
+async def _refusal(principal: Principal, db: Database | None, roles: frozenset[Role]) -> Forbidden:
+    """403 for a valid token whose role is not allowed; a revoked token is 401 first, as on every
+    other route (the revocation list is only read here, on the refusing path)."""
+    if db is not None and principal.jti:
+        async with db.transaction(principal.scope) as session:
+            await session.connection()  # begins: the scope's round trip raises RevokedToken
+    return _forbidden(principal.role, roles)
+
+
 def allow(*roles: Role):
     """FastAPI dependency: authenticate the bearer token and require one of ROLES."""
     allowed = frozenset(roles)
@@ -52,7 +61,7 @@ def allow(*roles: Role):
         principal = principal_from_header(state.jwt_secret, request.headers.get("authorization"),
                                           state.settings.jwt_issuer)
         if principal.role not in allowed:
-            raise _forbidden(principal.role, allowed)
+            raise await _refusal(principal, state.db, allowed)
         return Context(principal=principal, db=state.db)
 
     dependency.roles = allowed  # read by the role x route matrix test
@@ -81,7 +90,12 @@ class Allow(BasePermission):
             self.error_extensions = {"code": "UNAUTHENTICATED", "status": 401}
             return False
         if principal.role not in self.roles:
-            self.message = str(_forbidden(principal.role, self.roles))
+            try:
+                self.message = str(await _refusal(principal, info.context.db, self.roles))
+            except Unauthorized as revoked:
+                self.message = revoked.detail
+                self.error_extensions = {"code": "UNAUTHENTICATED", "status": 401}
+                return False
             self.error_extensions = {"code": "FORBIDDEN", "status": 403}
             return False
         return True

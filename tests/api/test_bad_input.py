@@ -100,6 +100,17 @@ async def test_revoked_token_is_401(client, db):
     assert "revoked" in body["detail"]
     gql = await client.post("/graphql", headers=headers, json={"query": "{ me { role } }"})
     assert gql.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    # Also where the role itself would be refused: the revocation answers first, never a 403.
+    finance = make_token("finance")
+    headers = {"Authorization": f"Bearer {finance}"}
+    assert (await client.post("/v1/tenants", headers=headers, json={"slug": "x", "name": "X"})).status_code == 403
+    async with db.transaction(Scope.system()) as session:
+        assert await revoke_token(session, decode_token(JWT_SECRET, finance).jti)
+    body = assert_problem(await client.post("/v1/tenants", headers=headers, json={"slug": "x", "name": "X"}), 401)
+    assert "revoked" in body["detail"]
+    gql = await client.post("/graphql", headers=headers, json={"query": 'mutation { createTenant(input: {slug: "x", '
+                                                                         'name: "X", tier: KA}) { id } }'})
+    assert gql.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", gql.json()
 
 
 async def test_rejected_write_changes_nothing(client, world):
