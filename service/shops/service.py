@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.conversations.day_rollup import rebuild_day_frt
@@ -18,9 +18,15 @@ from tenants.service import find_tenant
 
 
 def visible_shops(principal: Principal):
+    return shops_visible_to(principal.is_staff, principal.tenant_id)
+
+
+def shops_visible_to(staff: bool, tenant_id: uuid.UUID | BindParameter | None) -> Select:
+    """select(Shop) of what a caller sees: every shop (staff) or its brand's (a client). TENANT_ID may be a
+    bindparam, for a statement built once and executed with parameters."""
     stmt = select(Shop)
-    if not principal.is_staff:
-        stmt = stmt.where(Shop.tenant_id == principal.tenant_id)
+    if not staff:
+        stmt = stmt.where(Shop.tenant_id == tenant_id)
     return stmt
 
 

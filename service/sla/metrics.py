@@ -59,11 +59,13 @@ import numpy as np
 from service.sla.records import ConversationRecord
 
 __all__ = [
+    "COUNTERS",
     "ConversationRecord",
     "DEFAULT_ANSWER_TARGET_S",
     "DEFAULT_TZ",
     "FRT_BIN_SQL",
     "FRT_SQL",
+    "FrtHistograms",
     "GRANULARITIES",
     "INTERVAL",
     "INTERVAL_START_SQL",
@@ -84,6 +86,7 @@ __all__ = [
     "local_day_start",
     "merge",
     "metrics_from_merged",
+    "metrics_of_merged_sets",
     "metrics_from_rollups",
     "percentile_from_histogram",
     "reference_metrics",
@@ -237,21 +240,33 @@ def percentile_from_histogram(
     if n == 0:
         return None
     cum = np.cumsum(c)
+    j, j1, f = _ranks(n, p)
+    at = np.searchsorted(cum, (j, j1), side="right").tolist()  # the bins of order statistics j, j1
+    s0, s1 = (_order_stat(int(b[i]), int(c[i]), rank - (int(cum[i]) - int(c[i])))
+              for i, rank in zip(at, (j, j1), strict=True))
+    return _interpolated(f, s0, s1)
+
+
+def _ranks(n: int, p: float) -> tuple[int, int, float]:
+    """numpy's 'linear' method on N sorted values: the order statistics j, j1 around rank (n-1)·p/100,
+    and the fraction f of the way from x[j] to x[j1]."""
     h = (n - 1) * (p / 100.0)
     j = min(int(math.floor(h)), n - 1)
-    f = h - j
-    j1 = min(j + 1, n - 1)
+    return j, min(j + 1, n - 1), h - j
 
-    at = np.searchsorted(cum, (j, j1), side="right").tolist()  # the bins of order statistics j, j1
 
-    def order_stat(which: int, rank: int) -> tuple[float, float, float]:
-        i = at[which]
-        lo, hi = _bounds(int(b[i]))
-        m = rank - (int(cum[i]) - int(c[i]))
-        return lo + (hi - lo) * (m + 1) / int(c[i]), lo, hi
+def _order_stat(k: int, c: int, m: int) -> tuple[float, float, float]:
+    """Estimate of the m-th (from 0) of the c FRTs in bin k, and the bin's bounds (see
+    :func:`percentile_from_histogram`)."""
+    lo, hi = _bounds(k)
+    return lo + (hi - lo) * (m + 1) / c, lo, hi
 
-    x0, lo0, hi0 = order_stat(0, j)
-    x1, lo1, hi1 = order_stat(1, j1) if f > 0 else (x0, lo0, hi0)
+
+def _interpolated(f: float, s0: tuple[float, float, float], s1: tuple[float, float, float]) -> float:
+    """The percentile between order statistics S0 and S1 (estimate, lower, upper bound each), clamped to
+    the range that keeps it within tolerance of every possible true value."""
+    x0, lo0, hi0 = s0
+    x1, lo1, hi1 = s1 if f > 0 else s0
     estimate = x0 + f * (x1 - x0)
     lower = lo0 + f * (lo1 - lo0)
     upper = hi0 + f * (hi1 - hi0)
@@ -560,30 +575,159 @@ def metrics_from_merged(
     the rows inside the assessed window (the caller filtered them, e.g. in SQL with the local time
     of ``interval_start``); both None means no window: every round of ``total`` counts.
     """
-    _check_target(answer_target_s)
     if (assessed_rounds is None) != (assessed_within is None):
         raise ValueError("give both assessed_rounds and assessed_within, or neither")
-    if assessed_rounds is None or assessed_within is None:
-        assessed_rounds, assessed_within = total.rounds, total.rounds_within_180
-    bins = np.asarray(total.frt_bins, dtype=np.int64)  # once, for the three histogram reads below
-    counts = np.asarray(total.frt_counts, dtype=np.int64)
-    return SlaMetrics(
-        offered=total.offered,
-        answered=total.answered,
-        abandon_rate=_ratio(total.offered - total.answered, total.offered),
-        service_level=_ratio(count_within(bins, counts, answer_target_s), total.offered),
-        frt_mean_s=_ratio(total.frt_sum_s, total.answered),
-        frt_p50_s=percentile_from_histogram(bins, counts, 50),
-        frt_p90_s=percentile_from_histogram(bins, counts, 90),
-        response_rate_3min=_ratio(assessed_within, assessed_rounds),
-        avg_response_s=_ratio(total.response_capped_sum_s, total.rounds),
-        handle_mean_s=_ratio(total.handle_sum_s, total.handled),
-        csat=_ratio(total.csat_good, total.csat_count),
-        dsat=_ratio(total.csat_bad, total.csat_count),
-        conversion_rate=_ratio(total.presale_converted, total.presale_offered),
-        gmv=total.gmv,
-        aov=_aov(total.gmv, total.converted),
-    )
+    assessed = None if assessed_rounds is None or assessed_within is None else (assessed_rounds, assessed_within)
+    counters = {name: getattr(total, name) for name in COUNTERS}
+    return metrics_of_merged_sets([counters], FrtHistograms.of([(total.frt_bins, total.frt_counts)]),
+                                  [answer_target_s], [assessed])[0]
+
+
+#: The summed counters that :func:`metrics_of_merged_sets` reads (fields of :class:`IntervalRollup`).
+COUNTERS: tuple[str, ...] = (*_INT_COUNTERS, *_FLOAT_COUNTERS, "gmv")
+
+
+@dataclass(frozen=True, eq=False)
+class FrtHistograms:
+    """The sparse FRT histograms of several sets of conversations, end to end: set i holds the bins
+    ``bins[offsets[i]:offsets[i + 1]]`` (strictly increasing, >= 0) with the counts at the same
+    places (> 0). Checked once, for all the sets, when made."""
+
+    bins: np.ndarray  # int64
+    counts: np.ndarray  # int64
+    offsets: np.ndarray  # int64, one more than there are sets: 0 ... len(bins)
+
+    def __post_init__(self) -> None:
+        b, c, o = (np.asarray(x, dtype=np.int64) for x in (self.bins, self.counts, self.offsets))
+        if b.ndim != 1 or b.shape != c.shape:
+            raise ValueError("bins and counts differ in length")
+        if o.ndim != 1 or o.size < 1 or o[0] != 0 or o[-1] != b.size or np.any(o[1:] < o[:-1]):
+            raise ValueError("offsets must rise from 0 to the number of bins")
+        if b.size and (np.any(b < 0) or np.any(c <= 0)):
+            raise ValueError("bins must be >= 0 and counts > 0")
+        # Bins may only fall where a set starts.
+        if b.size > 1:
+            starts = np.zeros(b.size, dtype=bool)
+            starts[o[:-1][o[:-1] < b.size]] = True
+            if np.any((b[1:] <= b[:-1]) & ~starts[1:]):
+                raise ValueError("the bins of a set must be strictly increasing")
+        object.__setattr__(self, "bins", b)
+        object.__setattr__(self, "counts", c)
+        object.__setattr__(self, "offsets", o)
+
+    @classmethod
+    def of(cls, sparse: Sequence[tuple[Sequence[int] | np.ndarray, Sequence[int] | np.ndarray]]) -> FrtHistograms:
+        """From one (bins, counts) pair per set."""
+        pairs = [(np.asarray(b, dtype=np.int64), np.asarray(c, dtype=np.int64)) for b, c in sparse]
+        if any(b.ndim != 1 or b.shape != c.shape for b, c in pairs):
+            raise ValueError("bins and counts differ in length")
+        offsets = np.zeros(len(pairs) + 1, dtype=np.int64)
+        np.cumsum([b.size for b, _ in pairs], out=offsets[1:])
+        if not pairs:
+            return cls(_NO_BINS, _NO_BINS, offsets)
+        return cls(np.concatenate([b for b, _ in pairs]), np.concatenate([c for _, c in pairs]), offsets)
+
+    def __len__(self) -> int:
+        return self.offsets.size - 1
+
+
+_NO_BINS = np.zeros(0, dtype=np.int64)
+
+
+def metrics_of_merged_sets(
+    counters: Sequence[Mapping[str, Any]],
+    histograms: FrtHistograms,
+    answer_targets_s: Sequence[float],
+    assessed: Sequence[tuple[int, int] | None] | None = None,
+) -> list[SlaMetrics]:
+    """Metrics of several merged sets of conversations at once (the buckets of a report and its total).
+
+    Set i has the summed counters ``counters[i]`` (the :data:`COUNTERS` fields of an
+    :class:`IntervalRollup`), the FRT histogram ``histograms`` set i, the answer target T
+    ``answer_targets_s[i]`` and ``assessed[i]``: the (rounds, rounds within 180 s) inside the assessed
+    window, or None for every round. The formulas of :func:`metrics_from_merged` (which is this on one
+    set), with the histogram reads of all the sets vectorized: the counts within T as
+    :func:`count_within`, the percentiles as :func:`percentile_from_histogram`.
+    """
+    m = len(counters)
+    if len(histograms) != m or len(answer_targets_s) != m or (assessed is not None and len(assessed) != m):
+        raise ValueError("one histogram, answer target (and assessed pair) per set")
+    for t in set(answer_targets_s):
+        _check_target(t)
+    bins, counts, offsets = histograms.bins, histograms.counts, histograms.offsets
+    # cum[k]: the FRTs before element k of all the histograms end to end; set i spans cum[offsets[i]] ..
+    # cum[offsets[i + 1]], an increasing sequence (counts > 0) in which every search of a set stays in it.
+    cum = np.zeros(bins.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=cum[1:])
+    base = cum[offsets[:-1]]
+    n = (cum[offsets[1:]] - base).tolist()
+    for c, answered in zip(counters, n, strict=True):
+        if answered != c["answered"]:
+            raise ValueError(f"FRT histogram holds {answered} conversations, answered is {c['answered']}")
+        if any(c[name] < 0 for name in _INT_COUNTERS):
+            raise ValueError("counters must be >= 0")
+    within = _counts_within(bins, offsets, cum, base, answer_targets_s)
+    p50, p90 = _percentiles(bins, counts, cum, base.tolist(), n, (50.0, 90.0))
+    out = []
+    for i, c in enumerate(counters):
+        pair = assessed[i] if assessed is not None else None
+        rounds, ok = (c["rounds"], c["rounds_within_180"]) if pair is None else pair
+        out.append(SlaMetrics(
+            offered=c["offered"],
+            answered=c["answered"],
+            abandon_rate=_ratio(c["offered"] - c["answered"], c["offered"]),
+            service_level=_ratio(within[i], c["offered"]),
+            frt_mean_s=_ratio(c["frt_sum_s"], c["answered"]),
+            frt_p50_s=p50[i],
+            frt_p90_s=p90[i],
+            response_rate_3min=_ratio(ok, rounds),
+            avg_response_s=_ratio(c["response_capped_sum_s"], c["rounds"]),
+            handle_mean_s=_ratio(c["handle_sum_s"], c["handled"]),
+            csat=_ratio(c["csat_good"], c["csat_count"]),
+            dsat=_ratio(c["csat_bad"], c["csat_count"]),
+            conversion_rate=_ratio(c["presale_converted"], c["presale_offered"]),
+            gmv=c["gmv"],
+            aov=_aov(c["gmv"], c["converted"]),
+        ))
+    return out
+
+
+def _counts_within(bins: np.ndarray, offsets: np.ndarray, cum: np.ndarray, base: np.ndarray,
+                   targets: Sequence[float]) -> list[int]:
+    """FRTs <= T of each set, as :func:`count_within`: the bins 0..K whose upper bound is <= T (bin_upper
+    increases with k), found for all the sets with one search on (set, bin) keys."""
+    sets = offsets.size - 1
+    if bins.size == 0:
+        return [0] * sets
+    width = int(bins.max()) + 1
+    last = np.searchsorted(bin_upper(np.arange(width)), np.asarray(targets, dtype=np.float64), side="right") - 1
+    row = np.arange(sets, dtype=np.int64) * width
+    keys = np.repeat(row, np.diff(offsets)) + bins
+    return (cum[np.searchsorted(keys, row + last, side="right")] - base).tolist()
+
+
+def _percentiles(bins: np.ndarray, counts: np.ndarray, cum: np.ndarray, base: list[int], n: list[int],
+                 ps: Sequence[float]) -> list[list[float | None]]:
+    """Each percentile of PS for every set, as :func:`percentile_from_histogram`: the j-th FRT of set i
+    is in the first element whose cumulative count exceeds base[i] + j, one search for them all."""
+    out: list[list[float | None]] = [[None] * len(n) for _ in ps]
+    plan = []  # (set, percentile, f, j, j1)
+    targets = []
+    for i, k in enumerate(n):
+        if k:
+            for q, p in enumerate(ps):
+                j, j1, f = _ranks(k, p)
+                plan.append((i, q, f, j, j1))
+                targets += (base[i] + j, base[i] + j1)
+    if not plan:
+        return out
+    at = np.searchsorted(cum[1:], targets, side="right")
+    b, c, before = bins[at].tolist(), counts[at].tolist(), cum[at].tolist()
+    for k, (i, q, f, j, j1) in enumerate(plan):
+        x, y = 2 * k, 2 * k + 1
+        out[q][i] = _interpolated(f, _order_stat(b[x], c[x], base[i] + j - before[x]),
+                                  _order_stat(b[y], c[y], base[i] + j1 - before[y]))
+    return out
 
 
 def reference_metrics(

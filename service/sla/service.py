@@ -4,7 +4,7 @@ Reports read the 15-minute rollups (shop_interval_stats), never conversations. O
 report does the heavy lifting: it groups the rollup rows of the range by shop and local bucket, sums
 the counters, sums the rounds of the 3-minute rate once per distinct assessed window in play (the
 window of a bucket depends on its policy, so every window is a column and Python picks the bucket's),
-and concatenates each bucket's FRT histogram records, which numpy merges bin by bin (see _histogram
+and concatenates each bucket's FRT histogram records, which numpy merges bin by bin (see _histograms
 for why not in SQL). Day, week and month buckets of whole local days take their histograms from the
 per-day table instead (shop_day_frt: ~30 histograms a shop-month, not ~3,000). Python then turns each
 bucket's merged counters into metrics with service.sla.metrics (the one place the formulas live) and
@@ -30,27 +30,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import select, text
+from sqlalchemy import Select, TextClause, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.crud import apply_changes, flush, one_or_404
 from service.kit.errors import Invalid, NotFound
 from service.kit.pagination import PageRequest
 from service.shops.models import Platform, Shop
-from service.shops.service import get_shop, visible_shops
+from service.shops.service import get_shop, shops_visible_to, visible_shops
 from service.sla.metrics import (
     INTERVAL,
-    IntervalRollup,
+    FrtHistograms,
     MetricVerdict,
     SlaMetrics,
     SlaTargets,
     bucket_start,
     judge,
     local_day_start,
-    metrics_from_merged,
+    metrics_of_merged_sets,
 )
 from service.sla.models import SlaPolicy
 from service.sla.schemas import Granularity, SlaPolicyCreate, SlaPolicyUpdate
@@ -312,6 +313,23 @@ def _window_sql(k: int, window: tuple[time, time]) -> str:
 _SPANS = """unnest(CAST(:tenant_ids AS uuid[]), CAST(:shop_ids AS uuid[]), CAST(:tzs AS text[]),
               CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[])) AS q(tenant_id, shop_id, tz, lo, hi)"""
 _HISTOGRAMS = ("frt_bins", "frt_counts")
+# The spans with FIXED, the zone's UTC offset when it is the same all over the span (NULL otherwise):
+# rows are then shifted by it (AT TIME ZONE an interval is arithmetic) instead of converted with the zone
+# (a lookup per row, some 15 % of the query), which gives the same local times. The offset is sampled,
+# with PostgreSQL's own zone data, at the start, every 24 hours and the last quarter hour: in the tz
+# database no two offset changes since 2000 are less than 7 days apart. OFFSET 0: once per span.
+_SPANS_WITH_OFFSET = f"""(
+  SELECT u.*, (
+    SELECT CASE WHEN min(x.o) = max(x.o) THEN min(x.o) END
+    FROM (SELECT (t AT TIME ZONE u.tz) - (t AT TIME ZONE 'UTC') AS o
+          FROM generate_series(u.lo, u.hi - interval '15 minutes', interval '24 hours') AS g(t)
+          UNION ALL
+          SELECT ((u.hi - interval '15 minutes') AT TIME ZONE u.tz)
+                 - ((u.hi - interval '15 minutes') AT TIME ZONE 'UTC')) x) AS fixed
+  FROM {_SPANS.replace(" AS q(", " AS u(")}
+  OFFSET 0) q"""
+_LOCAL_SQL = ("CASE WHEN q.fixed IS NULL THEN s.interval_start AT TIME ZONE q.tz "
+              "ELSE s.interval_start AT TIME ZONE q.fixed END")
 
 
 def _concatenated(alias: str, where: str = "") -> list[str]:
@@ -339,8 +357,8 @@ def _aggregate_sql(granularity: str, windows: Sequence[tuple[time, time]], day_h
     counters = f"""
 SELECT r.shop_id, {_BUCKET_SQL[granularity]} AS b, min(r.interval_start) AS first_start, {", ".join(sums)}
 FROM (
-  SELECT s.shop_id, s.interval_start, s.interval_start AT TIME ZONE q.tz AS local, {columns}
-  FROM {_SPANS}
+  SELECT s.shop_id, s.interval_start, {_LOCAL_SQL} AS local, {columns}
+  FROM {_SPANS_WITH_OFFSET}
   JOIN shop_interval_stats s ON s.tenant_id = q.tenant_id AND s.shop_id = q.shop_id
    AND s.interval_start >= q.lo AND s.interval_start < q.hi
   OFFSET 0
@@ -362,18 +380,37 @@ SELECT c.*, h.frt_bins, h.frt_counts FROM c LEFT JOIN h ON h.shop_id = c.shop_id
 """
 
 
-def _histogram(bins: bytes | None, counts: bytes | None) -> tuple[np.ndarray, np.ndarray]:
-    """The merged histogram of a bucket from its concatenated array records."""
-    if not bins:
-        return _NO_BINS, _NO_BINS
-    b = np.frombuffer(bins, _BIN_RECORD) if len(bins) % _BIN_RECORD.itemsize == 0 else None
-    c = np.frombuffer(counts or b"", _COUNT_RECORD) if len(counts or b"") % _COUNT_RECORD.itemsize == 0 else None
-    if b is None or c is None or b.size != c.size or np.any(b["n"] != 2) or np.any(c["n"] != 4) \
-            or np.any(b["v"] < 0):
+def _histograms(rows: Sequence[tuple[bytes | None, bytes | None]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The merged histogram (bins, counts) of each bucket from its concatenated array records, all the
+    buckets at once: one decode, one check, one merge of the (bucket, bin) keys."""
+    bins = [b or b"" for b, _ in rows]
+    counts = [c or b"" for _, c in rows]
+    sizes = [len(x) // _BIN_RECORD.itemsize for x in bins]
+    for x, y, k in zip(bins, counts, sizes, strict=True):
+        if len(x) % _BIN_RECORD.itemsize or len(y) != k * _COUNT_RECORD.itemsize:
+            raise ValueError("a rollup holds a malformed FRT histogram")
+    b = np.frombuffer(b"".join(bins), _BIN_RECORD)
+    c = np.frombuffer(b"".join(counts), _COUNT_RECORD)
+    if np.any(b["n"] != 2) or np.any(c["n"] != 4) or np.any(b["v"] < 0):
         raise ValueError("a rollup holds a malformed FRT histogram")
-    merged = np.bincount(b["v"].astype(np.intp), weights=c["v"])
-    nz = np.flatnonzero(merged)
-    return nz, np.rint(merged[nz]).astype(np.int64)
+    if not b.size:
+        return [(_NO_BINS, _NO_BINS)] * len(rows)
+    width = int(b["v"].max()) + 1
+    keys = np.repeat(np.arange(len(rows), dtype=np.int64) * width, sizes) + b["v"]
+    values = c["v"].astype(np.int64)
+    if np.any(keys[1:] <= keys[:-1]):  # several records a bucket (not a day of one day histogram): merge
+        keys, at = np.unique(keys, return_inverse=True)
+        values = np.bincount(at, weights=values, minlength=keys.size)
+        values = np.rint(values).astype(np.int64)
+    nz = values != 0
+    keys, values = keys[nz], values[nz]
+    ends = np.searchsorted(keys, np.arange(1, len(rows) + 1, dtype=np.int64) * width).tolist()
+    bins_of = keys % width
+    out, lo = [], 0
+    for hi in ends:
+        out.append((bins_of[lo:hi], values[lo:hi]))
+        lo = hi
+    return out
 
 
 @dataclass(frozen=True)
@@ -394,33 +431,30 @@ def _whole_days(span: _Span) -> bool:
 
 @dataclass
 class _Merged:
-    """One bucket's merged counters and histogram, and its rounds per window column."""
+    """One bucket's merged counters (metrics.COUNTERS) and histogram, and its rounds per window column."""
 
     shop_id: uuid.UUID
     first_start: datetime
-    ints: dict[str, int]
-    gmv: Decimal
-    floats: dict[str, float]
+    counters: dict[str, int | float | Decimal]
     bins: np.ndarray
     counts: np.ndarray
     rounds: list[int]
     within: list[int]
 
-    def rollup(self) -> IntervalRollup:
-        return IntervalRollup(**self.ints, gmv=self.gmv, **self.floats, frt_bins=self.bins, frt_counts=self.counts)
-
     @classmethod
     def combine(cls, parts: Sequence[_Merged], n_windows: int) -> _Merged:
         """The sum of several buckets (a report's total, a month from its days); none: all zero."""
         if not parts:
-            return cls(uuid.UUID(int=0), datetime.min, dict.fromkeys(_INT_SUMS, 0), Decimal("0.00"),
-                       dict.fromkeys(_FLOAT_SUMS, 0.0), _NO_BINS, _NO_BINS, [0] * n_windows, [0] * n_windows)
+            return cls(uuid.UUID(int=0), datetime.min, {**dict.fromkeys(_INT_SUMS, 0), "gmv": Decimal("0.00"),
+                                                        **dict.fromkeys(_FLOAT_SUMS, 0.0)},
+                       _NO_BINS, _NO_BINS, [0] * n_windows, [0] * n_windows)
+        counters: dict[str, int | float | Decimal] = {c: sum(p.counters[c] for p in parts) for c in _INT_SUMS}
+        counters["gmv"] = sum((p.counters["gmv"] for p in parts), Decimal("0.00"))
+        counters.update({c: math.fsum(p.counters[c] for p in parts) for c in _FLOAT_SUMS})
         bins = np.concatenate([p.bins for p in parts])
         merged = np.bincount(bins, weights=np.concatenate([p.counts for p in parts])) if bins.size else bins
         nz = np.flatnonzero(merged)
-        return cls(parts[0].shop_id, min(p.first_start for p in parts),
-                   {c: sum(p.ints[c] for p in parts) for c in _INT_SUMS}, sum((p.gmv for p in parts), Decimal("0.00")),
-                   {c: math.fsum(p.floats[c] for p in parts) for c in _FLOAT_SUMS}, nz,
+        return cls(parts[0].shop_id, min(p.first_start for p in parts), counters, nz,
                    np.rint(merged[nz]).astype(np.int64),
                    [sum(col) for col in zip(*(p.rounds for p in parts), strict=True)],
                    [sum(col) for col in zip(*(p.within for p in parts), strict=True)])
@@ -438,15 +472,28 @@ async def _aggregate(session: AsyncSession, spans: Sequence[_Span], granularity:
         "tzs": [s.shop.timezone for s in spans], "los": [s.lo for s in spans], "his": [s.hi for s in spans]}
     for k, (start, end) in enumerate(windows):
         params[f"ws{k}"], params[f"we{k}"] = start, end
-    result = await session.execute(text(_aggregate_sql(granularity, windows, day_histograms)), params)
-    out = []
+    result = await session.execute(_aggregate_text(granularity, tuple(windows), day_histograms), params)
+    at = {name: i for i, name in enumerate(result.keys())}
+    rows = result.all()
     n = len(windows)
-    for row in result.mappings():
-        bins, counts = _histogram(row["frt_bins"], row["frt_counts"])
-        out.append(_Merged(row["shop_id"], row["first_start"], {c: row[c] for c in _INT_SUMS}, row["gmv"],
-                           {c: float(row[c]) for c in _FLOAT_SUMS}, bins, counts,
-                           [row[f"rounds_w{k}"] for k in range(n)], [row[f"within_w{k}"] for k in range(n)]))
+    ints, floats = [(c, at[c]) for c in _INT_SUMS], [(c, at[c]) for c in _FLOAT_SUMS]
+    i_shop, i_first, i_gmv = at["shop_id"], at["first_start"], at["gmv"]
+    i_rounds, i_within = [at[f"rounds_w{k}"] for k in range(n)], [at[f"within_w{k}"] for k in range(n)]
+    hists = _histograms([(row[at["frt_bins"]], row[at["frt_counts"]]) for row in rows])
+    out = []
+    for row, (bins, counts) in zip(rows, hists, strict=True):
+        counters = {c: row[i] for c, i in ints}
+        counters["gmv"] = row[i_gmv]
+        counters.update({c: float(row[i]) for c, i in floats})
+        out.append(_Merged(row[i_shop], row[i_first], counters, bins, counts, [row[i] for i in i_rounds],
+                           [row[i] for i in i_within]))
     return out
+
+
+@lru_cache(maxsize=256)
+def _aggregate_text(granularity: str, windows: tuple[tuple[time, time], ...], day_histograms: bool) -> TextClause:
+    """The aggregate statement, built and parsed for its parameters once per shape."""
+    return text(_aggregate_sql(granularity, windows, day_histograms))
 
 
 @dataclass(frozen=True)
@@ -457,13 +504,15 @@ class BucketResult:
     verdicts: list[MetricVerdict]
 
 
-def _judged(start: datetime | None, m: _Merged, slot: dict[tuple[time, time], int], terms: Terms) -> BucketResult:
-    """Metrics of a merged bucket under TERMS: T for the service level, the window's rounds for the
-    3-minute rate (the one formula, in metrics.py), then the verdicts."""
-    k = slot[terms.window]
-    rounds, within = m.rounds[k], m.within[k]
-    metrics = metrics_from_merged(m.rollup(), terms.targets.answer_target_s, rounds, within)
-    return BucketResult(start, terms, metrics, judge(metrics, terms.targets))
+def _judged(items: Sequence[tuple[datetime | None, _Merged, Terms]],
+            slot: dict[tuple[time, time], int]) -> list[BucketResult]:
+    """Metrics of merged buckets, each under its terms: T for the service level, the window's rounds for
+    the 3-minute rate (the one formula, in metrics.py, all the buckets at once), then the verdicts."""
+    metrics = metrics_of_merged_sets(
+        [m.counters for _, m, _ in items], FrtHistograms.of([(m.bins, m.counts) for _, m, _ in items]),
+        [t.targets.answer_target_s for _, _, t in items],
+        [(m.rounds[slot[t.window]], m.within[slot[t.window]]) for _, m, t in items])
+    return [BucketResult(start, t, mm, judge(mm, t.targets)) for (start, _, t), mm in zip(items, metrics, strict=True)]
 
 
 def _windows_of(terms: Sequence[Terms]) -> list[tuple[time, time]]:
@@ -495,13 +544,20 @@ async def shop_report(session: AsyncSession, principal: Principal, shop_id: uuid
 async def _shop_and_book(session: AsyncSession, principal: Principal,
                          shop_id: uuid.UUID) -> tuple[ShopRef, PolicyBook]:
     """A shop the caller may see and its policy versions, in one statement (404 when not visible)."""
-    stmt = visible_shops(principal).where(Shop.id == shop_id).add_columns(SlaPolicy).outerjoin(
-        SlaPolicy, (SlaPolicy.tenant_id == Shop.tenant_id) & (SlaPolicy.shop_id == Shop.id))
-    rows = (await session.execute(stmt)).all()
+    params = {"shop_id": shop_id} if principal.is_staff else {"shop_id": shop_id, "tenant_id": principal.tenant_id}
+    rows = (await session.execute(_shop_and_policies(principal.is_staff), params)).all()
     if not rows:
         raise NotFound("shop not found")
     shop = ShopRef.of(rows[0][0])
     return shop, PolicyBook([shop], [policy for _, policy in rows if policy is not None])
+
+
+@lru_cache(maxsize=2)
+def _shop_and_policies(staff: bool) -> Select:
+    """A visible shop (parameters: shop_id, and tenant_id for a client) with its policy versions. Built once:
+    building the statement cost as much as running it."""
+    return shops_visible_to(staff, bindparam("tenant_id")).where(Shop.id == bindparam("shop_id")).add_columns(
+        SlaPolicy).outerjoin(SlaPolicy, (SlaPolicy.tenant_id == Shop.tenant_id) & (SlaPolicy.shop_id == Shop.id))
 
 
 async def reports(session: AsyncSession, ranges: Sequence[tuple[ShopRef, datetime, datetime]],
@@ -525,13 +581,13 @@ async def reports(session: AsyncSession, ranges: Sequence[tuple[ShopRef, datetim
     out = []
     for s, lo, hi in ranges:
         zone = ZoneInfo(s.timezone)
-        buckets = []
+        items: list[tuple[datetime | None, _Merged, Terms]] = []
         for m in by_shop[s.id]:
             start = bucket_start(m.first_start, granularity, zone)
-            buckets.append(_judged(start, m, slot, book.on(s.id, start.date())))
+            items.append((start, m, book.on(s.id, start.date())))
+        items.append((None, _Merged.combine(by_shop[s.id], len(windows)), book.on(s.id, lo.astimezone(zone).date())))
+        *buckets, total = _judged(items, slot)
         buckets.sort(key=lambda b: b.start.astimezone(UTC))
-        total = _judged(None, _Merged.combine(by_shop[s.id], len(windows)), slot,
-                        book.on(s.id, lo.astimezone(zone).date()))
         out.append(Report(s, granularity, lo.astimezone(zone), hi.astimezone(zone), buckets, total))
     return out
 
@@ -613,24 +669,25 @@ async def shop_breaches(session: AsyncSession, shops: Sequence[ShopRef], start: 
     for m in await _aggregate(session, spans, "day", windows):
         days[m.shop_id].append((m.first_start.astimezone(zones[m.shop_id]).date(), m))
 
-    def breached(shop: ShopRef, kind: str, first: date, result: BucketResult) -> list[Breach]:
-        return [Breach(shop, kind, first, v.metric, v.target, v.actual, result.terms.effective_from)
-                for v in result.verdicts if not v.met and (metric is None or v.metric == metric)]
-
-    out = []
-    for s in shops:
-        found: list[Breach] = []
-        per_month: dict[date, list[tuple[date, _Merged]]] = defaultdict(list)
+    periods: list[tuple[int, str, date]] = []  # (shop, kind, first day) of each judged period
+    items: list[tuple[datetime | None, _Merged, Terms]] = []
+    for i, s in enumerate(shops):
+        per_month: dict[date, list[_Merged]] = defaultdict(list)
         for day, m in sorted(days.get(s.id, []), key=lambda x: x[0]):
             if with_days and start <= day < end:
-                found += breached(s, "day", day, _judged(None, m, slot, book.on(s.id, day)))
+                periods.append((i, "day", day))
+                items.append((None, m, book.on(s.id, day)))
             if with_months and first_month <= day < months_end:
-                per_month[day.replace(day=1)].append((day, m))
+                per_month[day.replace(day=1)].append(m)
         for month, members in sorted(per_month.items()):
-            whole = _Merged.combine([m for _, m in members], len(windows))
-            found += breached(s, "month", month, _judged(None, whole, slot, book.on(s.id, month)))
+            periods.append((i, "month", month))
+            items.append((None, _Merged.combine(members, len(windows)), book.on(s.id, month)))
+    out: list[list[Breach]] = [[] for _ in shops]
+    for (i, kind, first), result in zip(periods, _judged(items, slot), strict=True):
+        out[i] += [Breach(shops[i], kind, first, v.metric, v.target, v.actual, result.terms.effective_from)
+                   for v in result.verdicts if not v.met and (metric is None or v.metric == metric)]
+    for found in out:
         found.sort(key=lambda b: b.key)
-        out.append(found)
     return out
 
 
@@ -730,8 +787,6 @@ async def attainments(session: AsyncSession, shops: Sequence[ShopRef], as_of: da
     windows = _windows_of(terms)
     slot = {w: k for k, w in enumerate(windows)}
     merged = {m.shop_id: m for m in await _aggregate(session, spans, "month", windows)}
-    out = []
-    for s, t in zip(shops, terms, strict=True):
-        result = _judged(None, merged[s.id] if s.id in merged else _Merged.combine([], len(windows)), slot, t)
-        out.append(ShopAttainment(s, *days[s.id], result))
-    return out
+    results = _judged([(None, merged[s.id] if s.id in merged else _Merged.combine([], len(windows)), t)
+                       for s, t in zip(shops, terms, strict=True)], slot)
+    return [ShopAttainment(s, *days[s.id], r) for s, r in zip(shops, results, strict=True)]

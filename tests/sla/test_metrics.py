@@ -12,9 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.sla.metrics import (
+    COUNTERS,
     FRT_BIN_SQL,
     INTERVAL,
     ConversationRecord,
+    FrtHistograms,
     IntervalRollup,
     MetricVerdict,
     SlaMetrics,
@@ -30,7 +32,9 @@ from service.sla.metrics import (
     interval_start_of,
     judge,
     merge,
+    metrics_from_merged,
     metrics_from_rollups,
+    metrics_of_merged_sets,
     percentile_from_histogram,
     reference_metrics,
     rollup_of,
@@ -414,6 +418,72 @@ def test_large_targets_never_overstate_service_level():
         ref = reference_metrics(recs, answer_target_s=t).service_level
         low = reference_metrics(recs, answer_target_s=t / 1.02).service_level
         assert low <= got <= ref
+
+
+# --- many sets at once (a report's buckets and total) ----------------------------------------------
+
+
+def _counters_of(rollup: IntervalRollup) -> dict:
+    return {name: getattr(rollup, name) for name in COUNTERS}
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sets=st.lists(st.tuples(st.lists(frt_values, max_size=60), st.integers(0, 5), st.integers(0, 50)),
+                  min_size=1, max_size=8),
+    targets=st.lists(st.one_of(st.integers(0, 600), st.floats(0, 2e5)), min_size=8, max_size=8),
+    assessed=st.lists(st.one_of(st.none(), st.tuples(st.integers(0, 40), st.integers(0, 40))), min_size=8, max_size=8),
+)
+def test_sets_at_once_read_each_histogram_like_one_set(sets, targets, assessed):
+    rows, hists = [], []
+    for values, unanswered, rounds in sets:
+        bins, counts = histogram(values) if values else ([], [])
+        rows.append(IntervalRollup(offered=len(values) + unanswered, answered=len(values), frt_sum_s=math.fsum(values),
+                                   frt_bins=bins, frt_counts=counts, rounds=rounds, rounds_within_180=rounds // 2,
+                                   response_capped_sum_s=float(rounds), csat_count=3, csat_good=2, csat_bad=1,
+                                   converted=1, gmv=Decimal("10.05")))
+        hists.append((bins, counts))
+    n = len(rows)
+    pairs = [None if a is None else (max(a), min(a)) for a in assessed[:n]]
+    got = metrics_of_merged_sets([_counters_of(r) for r in rows], FrtHistograms.of(hists), targets[:n], pairs)
+    for r, (bins, counts), t, pair, m in zip(rows, hists, targets, pairs, got, strict=False):
+        # The histogram reads equal the one-set functions exactly, the rest metrics_from_merged's formulas.
+        assert m.service_level == (count_within(bins, counts, t) / r.offered if r.offered else None)
+        assert m.frt_p50_s == percentile_from_histogram(bins, counts, 50)
+        assert m.frt_p90_s == percentile_from_histogram(bins, counts, 90)
+        one = metrics_from_merged(r, t, *(pair if pair else (None, None)))
+        assert m == one
+        if pair:
+            assert m.response_rate_3min == (pair[1] / pair[0] if pair[0] else None)
+
+
+def test_sets_at_once_edge_cases():
+    empty = IntervalRollup()
+    only_unanswered = IntervalRollup(offered=4, rounds=4)
+    lone = IntervalRollup(offered=1, answered=1, frt_bins=[700], frt_counts=[1], rounds=1)
+    rows = [empty, only_unanswered, lone, empty]
+    got = metrics_of_merged_sets([_counters_of(r) for r in rows],
+                                 FrtHistograms.of([(r.frt_bins, r.frt_counts) for r in rows]), [30, 30, 1e9, 0])
+    assert got == [metrics_from_merged(r, t) for r, t in zip(rows, [30, 30, 1e9, 0], strict=True)]
+    assert got[2].frt_p50_s == bin_upper(700) and got[2].service_level == 1.0
+    assert metrics_of_merged_sets([], FrtHistograms.of([]), []) == []
+    with pytest.raises(ValueError, match="answered"):  # the histogram must hold the answered conversations
+        metrics_of_merged_sets([_counters_of(lone)], FrtHistograms.of([([1, 2], [1, 1])]), [30])
+    with pytest.raises(ValueError, match="per set"):
+        metrics_of_merged_sets([_counters_of(lone)], FrtHistograms.of([([700], [1])]), [30, 30])
+    with pytest.raises(ValueError, match="answer target"):
+        metrics_of_merged_sets([_counters_of(lone)], FrtHistograms.of([([700], [1])]), [-1])
+
+
+def test_frt_histograms_check_every_set():
+    h = FrtHistograms.of([([3, 9], [1, 2]), ([], []), ([1, 2], [5, 1])])  # bins fall where a set starts
+    assert len(h) == 3 and h.offsets.tolist() == [0, 2, 2, 4]
+    for bad in ([([3, 3], [1, 1])], [([9, 3], [1, 1])], [([1], [0])], [([-1], [1])], [([1, 2], [1])],
+                [([1], [1, 2]), ([5], [])]):
+        with pytest.raises(ValueError):
+            FrtHistograms.of(bad)
+    with pytest.raises(ValueError):
+        FrtHistograms(np.array([1, 2]), np.array([1, 1]), np.array([0, 1]))  # offsets must end at the last bin
 
 
 # --- assessed hours --------------------------------------------------------------------------------
