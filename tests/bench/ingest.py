@@ -1,6 +1,6 @@
 """Conversation ingest through the HTTP API: a 1,000,000-record NDJSON load in 100,000-record requests.
 
-    uv run python -m tests.bench.ingest [--records 1000000] [--baseline 20000] [--workers 2]
+    uv run python -m tests.bench.ingest [--records 1000000] [--baseline 20000] [--workers 1]
                                         [--concurrency 2] [--shuffled]
 
 Starts `seatwise serve --demo --workers N` on a fresh data dir, generates the load reproducibly over the
@@ -235,7 +235,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--baseline", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=2, help="requests in flight")
-    parser.add_argument("--workers", type=int, default=2, help="server processes (seatwise serve --workers)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (seatwise serve --workers)")
     parser.add_argument("--shuffled", action="store_true",
                         help="records in random order instead of time order (every request touches every interval)")
     args = parser.parse_args()
