@@ -104,7 +104,7 @@ async def list_lines(ctx: Annotated[Context, Depends(line_roles)], plan_id: uuid
                      limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None):
     async with ctx.tx() as session:
         items, next_cursor = await service.list_lines(session, ctx.principal, plan_id, shop, limit, cursor)
-        return Page[PlanLineRead](items=[PlanLineRead(**vars(x)) for x in items], next_cursor=next_cursor)
+        return Page[PlanLineRead](items=items, next_cursor=next_cursor)
 
 
 @router.get("/v1/capacity-plans/{plan_id}/lines.csv", response_class=StreamingResponse,

@@ -21,7 +21,14 @@ from strawberry.types import Info
 from graphql import GraphQLError
 from service.capacity import service
 from service.capacity.models import CapacityPlan, CapacityPlanInterval, PlanModel, PlanStatus, Promotion
-from service.capacity.schemas import PlanCreate, PlanShopRead, PlanSummary, PromotionCreate, StaffingRequest
+from service.capacity.schemas import (
+    PlanCreate,
+    PlanLineRead,
+    PlanShopRead,
+    PlanSummary,
+    PromotionCreate,
+    StaffingRequest,
+)
 from service.kit.gql import validated
 from service.kit.pagination import check_limit
 from service.kit.roles import Allow, Role
@@ -238,23 +245,10 @@ class CapacityPlanPage:
     next_cursor: str | None
 
 
-@strawberry.type(name="CapacityPlanLine", description="One shop's forecast and staffing for one interval.")
+@strawberry.experimental.pydantic.type(model=PlanLineRead, all_fields=True, name="CapacityPlanLine",
+                                       description="One shop's forecast and staffing for one interval.")
 class PlanLineType:
-    tenant_id: uuid.UUID
-    shop_id: uuid.UUID
-    interval_start: datetime
-    forecast_volume: float
-    aht_s: float
-    required: int
-    scheduled: int
-    allocated: int
-    shortfall: int
-    expected_service_level: float
-    expected_asa_s: float | None
-
-    @classmethod
-    def of(cls, x: service.PlanLine) -> PlanLineType:
-        return cls(**vars(x))
+    """The REST read model's fields, declared once (schemas.PlanLineRead)."""
 
 
 @strawberry.type
@@ -362,7 +356,7 @@ class CapacityQuery:
         async with info.context.tx() as session:
             items, cursor = await service.list_lines(session, info.context.principal, plan_id, shop_id, limit,
                                                      after, "after")
-        return CapacityPlanLinePage(items=[PlanLineType.of(x) for x in items], next_cursor=cursor)
+        return CapacityPlanLinePage(items=[PlanLineType.from_pydantic(x) for x in items], next_cursor=cursor)
 
 
 @strawberry.type

@@ -62,6 +62,7 @@ from service.capacity.models import (
 )
 from service.capacity.schemas import (
     PlanCreate,
+    PlanLineRead,
     PlanShopRead,
     PlanSummary,
     PromotionCreate,
@@ -815,25 +816,10 @@ async def plan_detail(session: AsyncSession, plan_id: uuid.UUID) -> PlanDetailDa
 # --- plan lines: a client sees its own shops' lines only -----------------------------------------------
 
 
-@dataclass(frozen=True)
-class PlanLine:
-    tenant_id: uuid.UUID
-    shop_id: uuid.UUID
-    interval_start: datetime
-    forecast_volume: float
-    aht_s: float
-    required: int
-    scheduled: int
-    allocated: int
-    shortfall: int
-    expected_service_level: float
-    expected_asa_s: float | None
-
-
 _LINE_CURSOR = struct.Struct(">16s16sq")
 
 
-def encode_line_cursor(line: PlanLine) -> str:
+def encode_line_cursor(line: PlanLineRead) -> str:
     micros = int(line.interval_start.timestamp() * 1_000_000)
     raw = _LINE_CURSOR.pack(line.tenant_id.bytes, line.shop_id.bytes, micros)
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -865,7 +851,7 @@ async def _line_scope(session: AsyncSession, principal: Principal, plan_id: uuid
 
 
 async def list_lines(session: AsyncSession, principal: Principal, plan_id: uuid.UUID, shop_id: uuid.UUID | None,
-                     limit: int, cursor: str | None, cursor_field: str = "query.cursor") -> tuple[list[PlanLine], str | None]:
+                     limit: int, cursor: str | None, cursor_field: str = "query.cursor") -> tuple[list[PlanLineRead], str | None]:
     after = decode_line_cursor(cursor, cursor_field) if cursor else None
     where, params = await _line_scope(session, principal, plan_id, shop_id)
     if after is not None:
@@ -880,7 +866,8 @@ async def list_lines(session: AsyncSession, principal: Principal, plan_id: uuid.
         WHERE {where}
         ORDER BY l.tenant_id, l.plan_id, l.shop_id, l.interval_start LIMIT :limit"""),
         params | {"limit": limit + 1})).all()
-    lines = [PlanLine(*row) for row in rows]
+    fields = list(PlanLineRead.model_fields)  # the query selects them in this order
+    lines = [PlanLineRead(**dict(zip(fields, row, strict=True))) for row in rows]
     if len(lines) > limit:
         lines = lines[:limit]
         return lines, encode_line_cursor(lines[-1])
