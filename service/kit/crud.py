@@ -39,6 +39,9 @@ async def flush(session: AsyncSession, what: str) -> None:
             raise Conflict(f"{what} already exists ({constraint})") from None
         if sqlstate == "23503":
             raise Invalid(_field_of_constraint(constraint), "refers to something that does not exist") from None
+        if sqlstate == "23502":  # an explicit null for a required field (PATCH {"name": null})
+            column = getattr(getattr(exc.orig, "__cause__", None), "column_name", None) or "body"
+            raise Invalid(column, "may not be null") from None
         raise Invalid(_field_of_constraint(constraint), f"breaks the rule {constraint}") from None
 
 

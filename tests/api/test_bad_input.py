@@ -120,6 +120,16 @@ async def test_rejected_write_changes_nothing(client, world):
     assert (await client.get(f"/v1/shops/{world.shops_a[0].id}", headers=OPS)).json() == before
 
 
+async def test_patch_null_clears_only_what_may_be_empty(client, world):
+    url = f"/v1/shops/{world.shops_a[1].id}"
+    assert (await client.patch(url, headers=OPS, json={"category": "beauty"})).json()["category"] == "beauty"
+    assert (await client.patch(url, headers=OPS, json={"category": None})).json()["category"] is None
+    before = (await client.get(url, headers=OPS)).json()
+    body = assert_problem(await client.patch(url, headers=OPS, json={"name": None}), 422, "name")
+    assert body["errors"][0]["reason"] == "may not be null"
+    assert (await client.get(url, headers=OPS)).json() == before
+
+
 async def test_graphql_validation_names_the_field(client):
     r = await client.post("/graphql", headers=OPS, json={
         "query": "mutation { createSite(input: {name: \"\", city: \"x\", seatCapacity: -1}) { id } }"})
