@@ -27,6 +27,7 @@ from service.capacity.schemas import (
     PlanShopRead,
     PlanSummary,
     PromotionCreate,
+    PromotionRead,
     StaffingRequest,
 )
 from service.kit.gql import validated
@@ -102,25 +103,25 @@ class StaffingType:
 # --- promotions ---------------------------------------------------------------------------------------
 
 
-@strawberry.type(name="Promotion", description="A peak event on local days of its timezone.")
+@strawberry.experimental.pydantic.type(model=PromotionRead, name="Promotion",
+                                       description="A peak event on local days of its timezone.")
 class PromotionType:
-    id: uuid.UUID
-    name: str
-    year: int
-    platform: str
-    start_date: date
-    end_date: date
-    timezone: str
-    uplift: JSON | None = strawberry.field(description="Given uplift: per day, or per day 96 per-interval factors")
-    uplift_from_id: uuid.UUID | None = strawberry.field(description="The promotion whose history the uplift is "
-                                                        "learned from, when not last year's of the same name")
-    created_at: datetime
+    """The REST read model's fields (schemas.PromotionRead); the uplift travels as JSON."""
 
-    @classmethod
-    def of(cls, p: Promotion) -> PromotionType:
-        return cls(id=p.id, name=p.name, year=p.year, platform=p.platform, start_date=p.start_date,
-                   end_date=p.end_date, timezone=p.timezone, uplift=p.uplift, uplift_from_id=p.uplift_from_id,
-                   created_at=p.created_at)
+    id: strawberry.auto
+    name: strawberry.auto
+    year: strawberry.auto
+    platform: strawberry.auto
+    start_date: strawberry.auto
+    end_date: strawberry.auto
+    timezone: strawberry.auto
+    uplift: JSON | None
+    uplift_from_id: strawberry.auto
+    created_at: strawberry.auto
+
+
+def _promotion(p: Promotion) -> PromotionType:
+    return PromotionType.from_pydantic(PromotionRead.model_validate(p))
 
 
 @strawberry.type
@@ -332,7 +333,7 @@ class CapacityQuery:
         page = page_request(first, after)
         async with info.context.tx() as session:
             items, cursor = await service.list_promotions(session, page, name, year)
-        return PromotionPage(items=[PromotionType.of(p) for p in items], next_cursor=cursor)
+        return PromotionPage(items=[_promotion(p) for p in items], next_cursor=cursor)
 
     @strawberry.field(permission_classes=[STAFF])
     async def capacity_plans(self, info: Info, promotion_id: uuid.UUID | None = None, first: int = 50,
@@ -369,7 +370,7 @@ class CapacityMutation:
             data["uplift"] = by_day if by_day is not None else by_interval
         body = validated(PromotionCreate, data)
         async with info.context.tx() as session:
-            return PromotionType.of(await service.create_promotion(session, body))
+            return _promotion(await service.create_promotion(session, body))
 
     @strawberry.mutation(permission_classes=[WRITE], description="Forecast, staff, allocate and store a plan.")
     async def create_capacity_plan(self, info: Info, input: CapacityPlanInput) -> PlanType:

@@ -154,8 +154,10 @@ class PromotionRead(BaseModel):
     start_date: date
     end_date: date
     timezone: str
-    uplift: list[float] | list[list[float]] | None
-    uplift_from_id: uuid.UUID | None
+    uplift: list[float] | list[list[float]] | None = Field(
+        description="Given uplift: per day, or per day 96 per-interval factors")
+    uplift_from_id: uuid.UUID | None = Field(
+        description="The promotion whose history the uplift is learned from, when not last year's of the same name")
     created_at: datetime
 
 
