@@ -15,7 +15,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from service.db import owner_url
+    from service.kit.db import owner_url
     from service.settings import get_settings
 
     return owner_url(get_settings())

@@ -13,8 +13,8 @@ from strawberry.fastapi import GraphQLRouter
 from service import __version__
 from service.capacity.api import router as capacity_router
 from service.conversations.api import router as conversations_router
-from service.db import Database, app_url, make_engine
 from service.kit import errors
+from service.kit.db import Database, app_url, make_engine
 from service.kit.gql import context_getter
 from service.schema import build_schema
 from service.settings import Settings, get_settings, resolve_jwt_secret

@@ -36,7 +36,8 @@ def _settings() -> Settings:
 
 def _prepare(settings: Settings) -> tuple[str, str]:
     """Start the embedded server if needed and migrate; return (owner URL, app URL)."""
-    from service import db, migrations
+    from service import migrations
+    from service.kit import db
 
     owner = db.owner_url(settings)
     migrations.upgrade(owner)
@@ -48,7 +49,7 @@ def _prepare(settings: Settings) -> tuple[str, str]:
 async def _set_app_password(owner: str, password: str) -> None:
     from sqlalchemy import text
 
-    from service.db import make_engine
+    from service.kit.db import make_engine
     from service.settings import APP_ROLE
 
     engine = make_engine(owner, 1)
@@ -60,7 +61,7 @@ async def _set_app_password(owner: str, password: str) -> None:
 
 
 async def _with_db(url: str, work):
-    from service.db import Database, make_engine
+    from service.kit.db import Database, make_engine
 
     db = Database(make_engine(url, 2))
     try:
@@ -120,7 +121,7 @@ def serve(
     import uvicorn
 
     from service.app import configure_logging, create_app
-    from tenants.auth import Role, issue_token, parse_ttl
+    from service.kit.identity import Role, issue_token, parse_ttl
 
     started = time.perf_counter()
     settings = _settings()
@@ -203,14 +204,16 @@ def ingest(
     of up to 100,000 records, with a progress bar and a final summary."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from service.conversations.ingest import MAX_RECORDS, IngestResult
+    from service.conversations.ingest import MAX_RECORDS, empty_answer
 
     settings = _settings()
     _, url = _prepare(settings)
-    total = IngestResult()
+    total = empty_answer()
+    places: list[tuple[str, int]] = []  # (file, line) of each rejection, in order
 
     async def run(db) -> None:
-        from service.conversations.service import ingest_as_system
+        from service.conversations.service import ingest_batch
+        from service.kit.identity import OPERATOR
 
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                       console=err) as progress:
@@ -228,19 +231,21 @@ def ingest(
                         async def body(lines=lines, header=header):
                             yield header + b"".join(lines)
 
-                        result = await ingest_as_system(db, body(), kind)
+                        async with db.system_transaction() as session:
+                            result = await ingest_batch(session, OPERATOR, body(), kind)
                         for rejection in result.rejected:  # line numbers within the file
-                            rejection["line"] += line_offset
-                            rejection["file"] = path.name
-                        total.add(result)
+                            places.append((path.name, rejection.line + line_offset))
+                        for name in ("received", "inserted", "updated", "unchanged"):
+                            setattr(total, name, getattr(total, name) + getattr(result, name))
+                        total.rejected += result.rejected
                         line_offset += len(lines)
                         progress.update(task, advance=sum(len(x) for x in lines))
 
     started = time.perf_counter()
     asyncio.run(_with_db(url, run))
     elapsed = time.perf_counter() - started
-    for rejection in total.rejected[:20]:
-        err.print(f"  {rejection['file']}:{rejection['line']} {rejection['field'] or ''} {rejection['reason']}")
+    for (file, line), rejection in list(zip(places, total.rejected, strict=True))[:20]:
+        err.print(f"  {file}:{line} {rejection.field or ''} {rejection.reason}")
     if len(total.rejected) > 20:
         err.print(f"  ... and {len(total.rejected) - 20} more rejected rows")
     err.print(f"received {total.received:,}  inserted {total.inserted:,}  updated {total.updated:,}  "
@@ -266,8 +271,7 @@ def token_issue(
     subject: Annotated[str | None, typer.Option(help="Who the token is for (sub claim)")] = None,
 ) -> None:
     """Print a signed bearer token on stdout, and nothing else."""
-    from service.db import Scope
-    from tenants.auth import Role, issue_token, parse_ttl
+    from service.kit.identity import Role, issue_token, parse_ttl
     from tenants.service import find_tenant
 
     settings = _settings()
@@ -285,7 +289,7 @@ def token_issue(
         _, url = _prepare(settings)
 
         async def lookup(db):
-            async with db.transaction(Scope.system()) as session:
+            async with db.system_transaction() as session:
                 found = await find_tenant(session, tenant)
                 return found.id if found else None
 
@@ -301,14 +305,13 @@ def token_issue(
 @token_app.command("revoke")
 def token_revoke(jti: str, reason: Annotated[str | None, typer.Option()] = None) -> None:
     """Refuse the token with this id (its `jti` claim) from now on."""
-    from service.db import Scope
     from tenants.service import revoke_token
 
     settings = _settings()
     _, url = _prepare(settings)
 
     async def work(db):
-        async with db.transaction(Scope.system()) as session:
+        async with db.system_transaction() as session:
             return await revoke_token(session, jti, reason)
 
     done = asyncio.run(_with_db(url, work))

@@ -14,7 +14,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import Database, Scope
+from service.kit.db import SYSTEM_SCOPE, Database
+from service.kit.identity import OPERATOR
 from service.shops.schemas import ShopCreate
 from service.shops.service import create_shop
 from service.workforce.models import AgentLevel, EmploymentType
@@ -72,7 +73,7 @@ async def is_empty(session: AsyncSession) -> bool:
 async def load_demo(db: Database, seed: int = SEED) -> DemoSummary | None:
     """Load the demo into an empty database; None (and nothing written) when it already has tenants."""
     rng = random.Random(seed)
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         if not await is_empty(session):
             return None
         shops = 0
@@ -100,10 +101,11 @@ async def load_demo_conversations(db: Database, seed: int = SEED) -> int:
     """90 days of conversations for every demo shop, through the ingest path (so rollups are real)."""
     from service.conversations.demo import DemoShop, conversations
     from service.conversations.ingest import MAX_RECORDS
-    from service.conversations.service import ingest_as_system
+    from service.conversations.service import ingest_batch
+    from service.kit.identity import OPERATOR
     from service.shops.models import Shop
 
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         rows = (await session.execute(select(Shop, Tenant.tier).join(Tenant, Tenant.id == Shop.tenant_id)
                                       .order_by(Shop.id))).all()
     shops = [DemoShop(id=str(shop.id), platform=shop.platform, tier=tier, category=shop.category,
@@ -118,7 +120,8 @@ async def load_demo_conversations(db: Database, seed: int = SEED) -> int:
         async def body(batch=batch):
             yield "\n".join(batch).encode()
 
-        result = await ingest_as_system(db, body(), "application/x-ndjson")
+        async with db.system_transaction() as session:
+            result = await ingest_batch(session, OPERATOR, body(), "application/x-ndjson")
         assert not result.rejected, result.rejected[:3]
         total += result.inserted
 
@@ -132,22 +135,20 @@ async def load_capacity_demo(db: Database, now: datetime | None = None) -> None:
 
     from service.capacity.schemas import PlanCreate, PromotionCreate
     from service.capacity.service import create_plan, create_promotion
-    from tenants.auth import Principal, Role
 
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         await create_promotion(session, PromotionCreate(name="Double 11", start_date=date(2026, 11, 1),
                                                         end_date=date(2026, 11, 11)))
         await create_promotion(session, PromotionCreate(name="Double 12", start_date=date(2026, 12, 10),
                                                         end_date=date(2026, 12, 12), uplift=[1.3, 1.6, 3.5],
                                                         uplift_from="Double 11"))
         if (await session.execute(text("SELECT EXISTS (SELECT 1 FROM shop_interval_stats)"))).scalar_one():
-            demo = Principal(subject="demo", role=Role.ops, tenant_id=None, jti="")
             sites = {name: None for name, _, _ in SITES}
-            full = await create_plan(session, demo, PlanCreate(name="Double 12, every site", promotion="Double 12",
+            full = await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR, PlanCreate(name="Double 12, every site", promotion="Double 12",
                                                                seats={"per_site": sites}), now=now)
             # The demo brands need far fewer than 880 seats: a floor of 65% of the peak makes KA-first show.
             seats = max(1, int(full.summary["peak_required"] * 0.65))
-            await create_plan(session, demo, PlanCreate(name=f"Double 12, {seats} seats", promotion="Double 12",
+            await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR, PlanCreate(name=f"Double 12, {seats} seats", promotion="Double 12",
                                                         seats=seats), now=now)
 
 

@@ -1,5 +1,6 @@
-"""The GraphQL schema, assembled from each domain's gql module (merge_types keeps each domain's
-fields in its own folder)."""
+"""The GraphQL schema, assembled from each domain's gql module (merge_types keeps each domain's fields in its
+own folder). This is the composition root: a domain may contribute fields to another domain's type (the SLA
+fields of Shop), and they are joined here, so no domain's door imports a higher one's."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from strawberry.tools import merge_types
 
 from service.capacity.gql import CapacityMutation, CapacityQuery
 from service.conversations.gql import ConversationMutation
-from service.kit.gql import ProblemErrors
+from service.kit.gql import ProblemErrors, extend_type
 from service.settings import Settings
-from service.shops.gql import ShopMutation, ShopQuery
-from service.sla.gql import SlaMutation, SlaQuery
+from service.shops.gql import ShopMutation, ShopQuery, ShopType
+from service.sla.gql import ShopSlaFields, SlaMutation, SlaQuery
 from service.workforce.gql import WorkforceMutation, WorkforceQuery
 from tenants.gql import TenantMutation, TenantQuery
+
+extend_type(ShopType, ShopSlaFields)
 
 Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery))
 Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, WorkforceMutation, SlaMutation, CapacityMutation,

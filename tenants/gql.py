@@ -1,56 +1,38 @@
-"""GraphQL: tenants and `me`. Thin, over tenants.service."""
+"""GraphQL: tenants and `me`. Thin, over tenants.service; shapes from tenants.schemas, roles from
+tenants.auth."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 import strawberry
 from strawberry.types import Info
 
-from service.kit.gql import input_dict, validated
-from service.kit.pagination import PageRequest, check_limit, decode_cursor
-from service.kit.roles import Allow, Role
-from tenants import service
-from tenants.models import Tenant, TenantStatus, Tier
-from tenants.schemas import TenantCreate, TenantFilter, TenantUpdate
+from service.kit import gql
+from service.kit.access import Caller, Session
+from service.kit.identity import Role
+from tenants import auth, service
+from tenants.models import TenantStatus, Tier
+from tenants.schemas import TenantCreate, TenantFilter, TenantRead, TenantUpdate
 
-TierEnum = strawberry.enum(Tier, name="Tier")
-TenantStatusEnum = strawberry.enum(TenantStatus, name="TenantStatus")
-RoleEnum = strawberry.enum(Role, name="Role")
-
-STAFF_READ = Allow.of(Role.admin, Role.ops, Role.finance)
-STAFF_WRITE = Allow.of(Role.admin, Role.ops)
-EVERYONE = Allow.of(*Role)
+strawberry.enum(Tier, name="Tier")
+strawberry.enum(TenantStatus, name="TenantStatus")
+strawberry.enum(Role, name="Role")
 
 
-@strawberry.type(name="Tenant", description="A client brand.")
+@gql.read_type(TenantRead, name="Tenant", description="A client brand.")
 class TenantType:
-    id: uuid.UUID
-    slug: str
-    name: str
-    tier: TierEnum
-    priority_weight: float
-    status: TenantStatusEnum
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, t: Tenant) -> TenantType:
-        return cls(id=t.id, slug=t.slug, name=t.name, tier=Tier(t.tier), priority_weight=t.priority_weight,
-                   status=TenantStatus(t.status), created_at=t.created_at, updated_at=t.updated_at)
+    pass
 
 
-@strawberry.type
-class TenantPage:
-    items: list[TenantType]
-    next_cursor: str | None
+TenantCreateInput = gql.create_input(TenantCreate, name="TenantCreateInput")
+TenantUpdateInput = gql.update_input(TenantUpdate, name="TenantUpdateInput")
 
 
 @strawberry.type(description="Who the bearer token says you are.")
 class Me:
     subject: str
-    role: RoleEnum
+    role: Role
     tenant_id: uuid.UUID | None
 
     @strawberry.field(description="A client's own brand; null for staff.")
@@ -58,56 +40,36 @@ class Me:
         if self.tenant_id is None:
             return None
         tenant = await info.context.loader("tenant_by_id", service.tenants_by_ids).load(self.tenant_id)
-        return TenantType.of(tenant) if tenant else None
-
-
-def page_request(first: int, after: str | None) -> PageRequest:
-    return PageRequest(limit=check_limit(first), after=decode_cursor(after) if after else None)
-
-
-@strawberry.experimental.pydantic.input(model=TenantCreate, all_fields=True)
-class TenantCreateInput:
-    pass
-
-
-@strawberry.experimental.pydantic.input(model=TenantUpdate, all_fields=True)
-class TenantUpdateInput:
-    pass
+        return gql.of(TenantType, tenant) if tenant else None
 
 
 @strawberry.type
 class TenantQuery:
-    @strawberry.field(permission_classes=[EVERYONE])
-    async def me(self, info: Info) -> Me:
-        p = info.context.principal
-        async with info.context.tx() as session:
-            await session.connection()  # begins the transaction: refuses a revoked token, like every field
-        return Me(subject=p.subject, role=p.role, tenant_id=p.tenant_id)
+    @gql.field(auth.me)
+    async def me(self, caller: Caller, session: Session) -> Me:
+        # The session's first round trip has refused a revoked token, as on every field.
+        return Me(subject=caller.subject, role=caller.role, tenant_id=caller.tenant_id)
 
-    @strawberry.field(permission_classes=[STAFF_READ])
-    async def tenants(self, info: Info, tier: TierEnum | None = None, status: TenantStatusEnum | None = None,
-                      q: str | None = None, first: int = 50, after: str | None = None) -> TenantPage:
-        page = page_request(first, after)
-        async with info.context.tx() as session:
-            items, cursor = await service.list_tenants(session, TenantFilter(tier=tier, status=status, q=q), page)
-        return TenantPage(items=[TenantType.of(t) for t in items], next_cursor=cursor)
+    @gql.field(auth.read)
+    async def tenants(self, session: Session, tier: Tier | None = None, status: TenantStatus | None = None,
+                      q: str | None = None, first: int = 50, after: str | None = None) -> gql.Page[TenantType]:
+        found = await service.list_tenants(session, TenantFilter(tier=tier, status=status, q=q),
+                                           gql.page_request(first, after))
+        return gql.page(TenantType, found)
 
-    @strawberry.field(permission_classes=[STAFF_READ])
-    async def tenant(self, info: Info, slug: str) -> TenantType:
-        async with info.context.tx() as session:
-            return TenantType.of(await service.get_tenant(session, slug))
+    @gql.field(auth.read)
+    async def tenant(self, session: Session, slug: str) -> TenantType:
+        return gql.of(TenantType, await service.get_tenant(session, slug))
 
 
 @strawberry.type
 class TenantMutation:
-    @strawberry.mutation(permission_classes=[STAFF_WRITE])
-    async def create_tenant(self, info: Info, input: TenantCreateInput) -> TenantType:
-        data = validated(TenantCreate, input_dict(input))
-        async with info.context.tx() as session:
-            return TenantType.of(await service.create_tenant(session, data))
+    @gql.mutation(auth.write)
+    async def create_tenant(self, session: Session, input: TenantCreateInput) -> TenantType:
+        return gql.of(TenantType, await service.create_tenant(session, gql.validated(TenantCreate, input,
+                                                                                       ["input"])))
 
-    @strawberry.mutation(permission_classes=[STAFF_WRITE])
-    async def update_tenant(self, info: Info, slug: str, input: TenantUpdateInput) -> TenantType:
-        data = validated(TenantUpdate, input_dict(input))
-        async with info.context.tx() as session:
-            return TenantType.of(await service.update_tenant(session, slug, data))
+    @gql.mutation(auth.write)
+    async def update_tenant(self, session: Session, slug: str, input: TenantUpdateInput) -> TenantType:
+        changes = gql.validated(TenantUpdate, input, ["input"])
+        return gql.of(TenantType, await service.update_tenant(session, slug, changes))

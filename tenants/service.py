@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.crud import apply_changes, by_ids, flush, list_page, one_or_404
-from service.kit.pagination import PageRequest
+from service.kit.pagination import Paged, PageRequest
 from tenants.models import Tenant, TokenRevocation
 from tenants.schemas import TenantCreate, TenantFilter, TenantUpdate
 
@@ -31,7 +31,7 @@ async def find_tenant(session: AsyncSession, key: str | uuid.UUID) -> Tenant | N
     return (await session.execute(select(Tenant).where(_by_key(key)))).scalars().first()
 
 
-async def list_tenants(session: AsyncSession, filters: TenantFilter, page: PageRequest):
+async def list_tenants(session: AsyncSession, filters: TenantFilter, page: PageRequest) -> Paged[Tenant]:
     stmt = select(Tenant)
     if filters.tier:
         stmt = stmt.where(Tenant.tier == filters.tier)

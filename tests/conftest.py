@@ -19,9 +19,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from service import migrations
-from service.db import Database, Scope, make_engine
+from service.kit.db import Database, make_engine
+from service.kit.identity import Role, issue_token, parse_ttl
 from service.settings import APP_ROLE, Settings
-from tenants.auth import Role, issue_token, parse_ttl
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
@@ -147,7 +147,7 @@ async def build_world(db: Database, suffix: str = "") -> World:
     from tenants.service import create_tenant
 
     tag = suffix or uuid.uuid4().hex[:6]
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         a = await create_tenant(session, TenantCreate(slug=f"brand-a-{tag}", name="Brand A", tier="KA", priority_weight=2))
         b = await create_tenant(session, TenantCreate(slug=f"brand-b-{tag}", name="Brand B", tier="standard"))
         shops_a = [await create_shop(session, ShopCreate(tenant_id=a.id, platform=p, name=f"A {p} {tag}"))

@@ -1,9 +1,6 @@
-"""REST: staffing what-ifs, promotions and capacity plans. Thin, over capacity.service.
+"""REST: staffing what-ifs, promotions and capacity plans. Thin, over capacity.service; roles in capacity.auth.
 
-Roles: staff run what-ifs (pure maths, no data: finance too); ops and admins create promotions and plans;
-staff read them. A client reads the lines of its own shops in a plan (its forecast and staffing) and
-nothing else of the plan: headers, per-interval seat totals and other brands' lines are not theirs. An
-unknown plan id is a 404 for everyone; a plan without the client's shops is an empty page (plans are the
+An unknown plan id is a 404 for everyone; a plan without the client's shops is an empty page (plans are the
 outsourcer's and name no brand); another brand's shop in `?shop=` is a 404, like everywhere else.
 """
 
@@ -17,11 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 
-from service.capacity import service
+from service.capacity import auth, service
 from service.capacity.schemas import (
     PlanCreate,
     PlanDetail,
-    PlanIntervalRead,
     PlanLineRead,
     PlanRead,
     PromotionCreate,
@@ -29,89 +25,66 @@ from service.capacity.schemas import (
     StaffingRead,
     StaffingRequest,
 )
-from service.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest, page_params
-from service.kit.roles import Context, Role, allow
+from service.capacity.staffing import staffing
+from service.kit.access import Caller, Session, Sessions
+from service.kit.pagination import Page, PageRequest, page_params
 
 router = APIRouter(tags=["capacity"])
-
-what_if_roles = allow(Role.admin, Role.ops, Role.finance)
-staff_roles = allow(Role.admin, Role.ops, Role.finance)
-write_roles = allow(Role.admin, Role.ops)
-line_roles = allow(Role.admin, Role.ops, Role.finance, Role.client)
-
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 500).")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+Pages = Annotated[PageRequest, Depends(page_params)]
+OneShop = Annotated[uuid.UUID | None, Query(description="One shop's lines")]
 
 
-@router.post("/v1/staffing/erlang", response_model=StaffingRead,
+@router.post("/v1/staffing/erlang", response_model=StaffingRead, dependencies=[auth.staff.rest],
              summary="Erlang C / Erlang A staffing for up to 100,000 intervals (what-if calculator)")
-async def erlang(ctx: Annotated[Context, Depends(what_if_roles)], body: StaffingRequest):
-    result = await asyncio.to_thread(service.staffing, body)
+async def erlang(body: StaffingRequest):
+    result = await asyncio.to_thread(staffing, body)
     # Built directly (not through response_model validation): 100,000 rows must stay cheap.
     payload = json.dumps({"model": body.model.value, "intervals": result.rows()}, allow_nan=False)
     return Response(payload, media_type="application/json")
 
 
-@router.post("/v1/promotions", response_model=PromotionRead, status_code=201, summary="Add a promotion")
-async def create_promotion(ctx: Annotated[Context, Depends(write_roles)], body: PromotionCreate):
-    async with ctx.tx() as session:
-        return PromotionRead.model_validate(await service.create_promotion(session, body))
+@router.post("/v1/promotions", response_model=PromotionRead, status_code=201, summary="Add a promotion",
+             dependencies=[auth.write.rest])
+async def create_promotion(session: Session, body: PromotionCreate):
+    return await service.create_promotion(session, body)
 
 
-@router.get("/v1/promotions", response_model=Page[PromotionRead], summary="Promotions")
-async def list_promotions(ctx: Annotated[Context, Depends(staff_roles)],
-                          page: Annotated[PageRequest, Depends(page_params)],
-                          name: Annotated[str | None, Query(max_length=100)] = None,
+@router.get("/v1/promotions", response_model=Page[PromotionRead], summary="Promotions",
+            dependencies=[auth.staff.rest])
+async def list_promotions(session: Session, page: Pages, name: Annotated[str | None, Query(max_length=100)] = None,
                           year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
-    async with ctx.tx() as session:
-        items, cursor = await service.list_promotions(session, page, name, year)
-        return Page[PromotionRead](items=[PromotionRead.model_validate(p) for p in items], next_cursor=cursor)
+    return await service.list_promotions(session, page, name, year)
 
 
-@router.post("/v1/capacity-plans", response_model=PlanRead, status_code=201,
+@router.post("/v1/capacity-plans", response_model=PlanRead, status_code=201, dependencies=[auth.write.rest],
              summary="Forecast, staff and allocate seats for a promotion or a date range, and store the plan")
-async def create_plan(ctx: Annotated[Context, Depends(write_roles)], body: PlanCreate):
-    async with ctx.tx() as session:
-        return PlanRead.model_validate(await service.create_plan(session, ctx.principal, body, db=ctx.db))
+async def create_plan(session: Session, sessions: Sessions, caller: Caller, body: PlanCreate):
+    return await service.create_plan(session, sessions, caller, body)
 
 
-@router.get("/v1/capacity-plans", response_model=Page[PlanRead], summary="Capacity plans")
-async def list_plans(ctx: Annotated[Context, Depends(staff_roles)],
-                     page: Annotated[PageRequest, Depends(page_params)],
+@router.get("/v1/capacity-plans", response_model=Page[PlanRead], summary="Capacity plans",
+            dependencies=[auth.staff.rest])
+async def list_plans(session: Session, page: Pages,
                      promotion: Annotated[uuid.UUID | None, Query(description="Promotion id")] = None):
-    async with ctx.tx() as session:
-        items, cursor = await service.list_plans(session, page, promotion)
-        return Page[PlanRead](items=[PlanRead.model_validate(p) for p in items], next_cursor=cursor)
+    return await service.list_plans(session, page, promotion)
 
 
-@router.get("/v1/capacity-plans/{plan_id}", response_model=PlanDetail,
+@router.get("/v1/capacity-plans/{plan_id}", response_model=PlanDetail, dependencies=[auth.staff.rest],
             summary="A plan: header, seats per interval, and per-shop totals (KA first)")
-async def get_plan(ctx: Annotated[Context, Depends(staff_roles)], plan_id: uuid.UUID):
-    async with ctx.tx() as session:
-        return plan_detail_read(await service.plan_detail(session, plan_id))
+async def get_plan(session: Session, plan_id: uuid.UUID):
+    return await service.plan_detail(session, plan_id)
 
 
-def plan_detail_read(d: service.PlanDetailData) -> PlanDetail:
-    return PlanDetail(**PlanRead.model_validate(d.plan).model_dump(),
-                      intervals=[PlanIntervalRead.model_validate(i) for i in d.intervals],
-                      shops=d.shops)
-
-
-@router.get("/v1/capacity-plans/{plan_id}/lines", response_model=Page[PlanLineRead],
+@router.get("/v1/capacity-plans/{plan_id}/lines", response_model=Page[PlanLineRead], dependencies=[auth.lines.rest],
             summary="A plan's lines per shop and interval (a client: its own shops)")
-async def list_lines(ctx: Annotated[Context, Depends(line_roles)], plan_id: uuid.UUID,
-                     shop: Annotated[uuid.UUID | None, Query(description="One shop's lines")] = None,
-                     limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None):
-    async with ctx.tx() as session:
-        items, next_cursor = await service.list_lines(session, ctx.principal, plan_id, shop, limit, cursor)
-        return Page[PlanLineRead](items=items, next_cursor=next_cursor)
+async def list_lines(session: Session, caller: Caller, plan_id: uuid.UUID, page: Pages, shop: OneShop = None):
+    return await service.list_lines(session, caller, plan_id, shop, page)
 
 
 @router.get("/v1/capacity-plans/{plan_id}/lines.csv", response_class=StreamingResponse,
-            summary="The same lines as CSV, streamed (a client: its own shops)")
-async def lines_csv(ctx: Annotated[Context, Depends(line_roles)], plan_id: uuid.UUID,
-                    shop: Annotated[uuid.UUID | None, Query(description="One shop's lines")] = None):
-    await service.check_lines_visible(ctx.db, ctx.principal, plan_id, shop)
+            dependencies=[auth.lines.rest], summary="The same lines as CSV, streamed (a client: its own shops)")
+async def lines_csv(session: Session, sessions: Sessions, caller: Caller, plan_id: uuid.UUID, shop: OneShop = None):
+    await service.check_lines_visible(session, caller, plan_id, shop)
     name = f"capacity-plan-{plan_id}{'-' + str(shop) if shop else ''}.csv"
-    return StreamingResponse(service.lines_csv(ctx.db, ctx.principal, plan_id, shop), media_type="text/csv",
+    return StreamingResponse(service.lines_csv(sessions, caller, plan_id, shop), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})

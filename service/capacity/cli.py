@@ -6,25 +6,24 @@ from rich.console import Console
 from rich.table import Table
 
 from service.capacity import service
-from service.capacity.schemas import PlanCreate, PlanSummary
-from service.db import Database, Scope
-from tenants.auth import Principal, Role
-
-CLI_PRINCIPAL = Principal(subject="seatwise-cli", role=Role.ops, tenant_id=None, jti="")
+from service.capacity.schemas import PlanCreate, PlanDetail
+from service.kit.db import SYSTEM_SCOPE, Database
+from service.kit.identity import OPERATOR
 
 
-async def plan_and_report(db: Database, body: PlanCreate, step: service.Progress, out: Console, top: int = 10):
-    async with db.transaction(Scope.system()) as session:
-        plan = await service.create_plan(session, CLI_PRINCIPAL, body, step, db=db)
-    async with db.transaction(Scope.system()) as session:
+async def plan_and_report(db: Database, body: PlanCreate, step: service.Progress, out: Console,
+                          top: int = 10) -> PlanDetail:
+    async with db.system_transaction() as session:
+        plan = await service.create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR, body, step)
+    async with db.system_transaction() as session:
         detail = await service.plan_detail(session, plan.id)
     print_report(detail, out, top)
     return detail
 
 
-def print_report(detail: service.PlanDetailData, out: Console, top: int = 10) -> None:
-    plan = detail.plan
-    s = PlanSummary.model_validate(plan.summary)
+def print_report(detail: PlanDetail, out: Console, top: int = 10) -> None:
+    plan = detail
+    s = detail.summary
     out.print(f"[bold]{plan.name}[/bold]  plan {plan.id}")
     out.print(f"{plan.starts_at:%Y-%m-%d %H:%M} .. {plan.ends_at:%Y-%m-%d %H:%M} UTC, {s.intervals} intervals x "
               f"{s.shops} shops of {s.tenants} brands; uplift {s.uplift_source}; forecast "

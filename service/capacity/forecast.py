@@ -1,38 +1,92 @@
-"""Pure volume and AHT forecasting for capacity plans (DESIGN.md section 4).
+"""Pure volume and AHT forecasting for capacity plans (DESIGN.md section 4): the very functions the plan
+runs. No I/O.
 
-Time is in 15-minute intervals. An interval-of-week slot runs 0..671 from Monday 00:00 in the shop's
-timezone; arrays keep any leading axes (usually shops) and put time last.
+Time is in 15-minute intervals. An interval-of-week slot runs 0..671 from Monday 00:00 in the shop's local
+time (DST-aware: `local_slots`); arrays put shops first and time last.
 
-forecast = baseline(slot) x uplift(day offset, interval of day), where the baseline is a robust average
-of recent weeks and the uplift is last year's same promotion divided by its own baseline.
+forecast = baseline(local slot) x uplift, where the baseline is a robust average (median by default) of the
+recent weeks at each local interval of the week (`weekly_history`, `baseline`, `laid_over`), and the uplift
+is last year's same promotion over its own baseline (`learned_uplift`, from `uplift_curve` pooled over the
+shops and `shop_intensity` per shop) or a given curve (`given_uplift`). AHT per shop is the handle time over
+the handled contacts of the baseline weeks (`mean_aht`).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from service.kit.time import INTERVAL, INTERVAL_S
+
 SLOTS_PER_DAY = 96
 SLOTS_PER_WEEK = 7 * SLOTS_PER_DAY
+DEFAULT_AHT_S = 300.0
 
 Method = Literal["median", "trimmed", "mean"]
 
 
-def fold_weeks(series: ArrayLike, start_slot: int = 0) -> NDArray[np.float64]:
-    """Fold consecutive intervals (last axis), the first at interval-of-week `start_slot`, into weeks.
+@dataclass
+class Volumes:
+    """Dense per-shop history over n consecutive intervals from `start`."""
 
-    Returns (..., weeks, 672) aligned to Monday 00:00; slots the series does not cover are NaN.
-    """
-    x = np.asarray(series, float)
-    lead = start_slot % SLOTS_PER_WEEK
-    n = x.shape[-1]
-    weeks = -(-(lead + n) // SLOTS_PER_WEEK)
-    out = np.full(x.shape[:-1] + (weeks * SLOTS_PER_WEEK,), np.nan)
-    out[..., lead : lead + n] = x
-    return out.reshape(x.shape[:-1] + (weeks, SLOTS_PER_WEEK))
+    start: datetime
+    offered: np.ndarray  # (S, n)
+    present: np.ndarray  # (S, n) bool: a rollup row exists
+    handled: np.ndarray  # (S,)
+    handle_sum_s: np.ndarray  # (S,)
+    covered: np.ndarray  # (n,) bool: intervals read (the others are unknown, not zero)
+
+
+def local_slots(tz: str, start: datetime, n: int) -> np.ndarray:
+    """Interval-of-week (0 = Monday 00:00 local time) of n consecutive 15-minute intervals from start."""
+    zone = ZoneInfo(tz)
+    q0 = int(start.timestamp()) // INTERVAL_S
+
+    def offset(j: int) -> int:
+        return int((start + j * INTERVAL).astimezone(zone).utcoffset().total_seconds()) // INTERVAL_S
+
+    # Most windows see one UTC offset (check every 6 hours and the end); a DST change costs a full pass.
+    probes = {offset(j) for j in [*range(0, n, 24), n - 1]}
+    off = np.full(n, probes.pop(), np.int64) if len(probes) == 1 else np.array([offset(j) for j in range(n)])
+    # 1970-01-01 was a Thursday: slot 3 * 96 of the week.
+    return (q0 + np.arange(n) + off + 3 * SLOTS_PER_DAY) % SLOTS_PER_WEEK
+
+
+def same_slots(target_start: datetime, n_target: int, start: datetime, n: int, margin: int = 4) -> np.ndarray:
+    """(n,) bool: which of n intervals from START share a time of week with an interval of the target window,
+    give or take MARGIN quarter hours (a DST shift). The same UTC time of week is the same local time of week
+    in every timezone with a fixed offset, so one answer serves every shop. A baseline only needs these."""
+    phases = (int(target_start.timestamp()) // INTERVAL_S + np.arange(n_target)) % SLOTS_PER_WEEK
+    need = np.zeros(SLOTS_PER_WEEK, bool)
+    for d in range(-margin, margin + 1):
+        need[(phases + d) % SLOTS_PER_WEEK] = True
+    return need[(int(start.timestamp()) // INTERVAL_S + np.arange(n)) % SLOTS_PER_WEEK]
+
+
+def weekly_history(v: Volumes, tzs: Sequence[str], weeks: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """(S, weeks, 672) by local interval-of-week. Missing (NaN): intervals under MASK (other promotions:
+    a baseline is ordinary days), and whole weeks without any rollup of the shop (no data is not zero)."""
+    s, n = v.offered.shape
+    unknown = ~v.covered[None, :] if mask is None else (mask | ~v.covered[None, :])
+    offered, present = np.where(unknown, np.nan, v.offered), v.present & ~unknown
+    hist = np.zeros((s, weeks, SLOTS_PER_WEEK))
+    week = np.minimum(np.arange(n) // SLOTS_PER_WEEK, weeks - 1)
+    for tz in set(tzs):
+        g = np.flatnonzero(np.asarray(tzs) == tz)
+        slot = local_slots(tz, v.start, n)
+        hist[g[:, None], week[None, :], slot[None, :]] = offered[g]
+    has_week = np.zeros((s, weeks), bool)
+    for w in range(weeks):
+        has_week[:, w] = present[:, week == w].any(axis=1)
+    hist[~has_week] = np.nan
+    return hist
 
 
 def baseline(history: ArrayLike, method: Method = "median", trim: float = 0.2) -> NDArray[np.float64]:
@@ -60,13 +114,13 @@ def baseline(history: ArrayLike, method: Method = "median", trim: float = 0.2) -
     return np.where(has, out, 0.0)
 
 
-def window(base_week: ArrayLike, start_slot: int, days: int) -> NDArray[np.float64]:
-    """The weekly profile laid over `days` days from interval-of-week `start_slot`: (..., days, 96)."""
-    b = np.asarray(base_week, float)
-    if b.shape[-1] != SLOTS_PER_WEEK:
-        raise ValueError("base_week must have 672 slots on its last axis")
-    idx = (start_slot + np.arange(days * SLOTS_PER_DAY)) % SLOTS_PER_WEEK
-    return b[..., idx].reshape(b.shape[:-1] + (days, SLOTS_PER_DAY))
+def laid_over(base: np.ndarray, tzs: Sequence[str], start: datetime, n: int) -> np.ndarray:
+    """A (S, 672) weekly baseline read at each shop's local slots of n intervals from start: (S, n)."""
+    out = np.zeros((base.shape[0], n))
+    for tz in set(tzs):
+        g = np.flatnonzero(np.asarray(tzs) == tz)
+        out[g] = base[g][:, local_slots(tz, start, n)]
+    return out
 
 
 def uplift_curve(
@@ -115,49 +169,43 @@ def shop_intensity(actual_total: ArrayLike, base_total: ArrayLike, prior_count: 
     return (act + prior_count) / (pooled * b + prior_count)
 
 
-def apply_uplift(base_window: ArrayLike, uplift: ArrayLike) -> NDArray[np.float64]:
-    """Forecast volume: baseline (..., days, 96) x uplift, per day (..., days) or per interval (..., days, 96)."""
-    b = np.asarray(base_window, float)
-    u = np.asarray(uplift, float)
-    if u.shape[-1:] != (SLOTS_PER_DAY,) or u.ndim < 2 or u.shape[-2] != b.shape[-2]:
-        u = u[..., None]  # a per-day curve
-    return b * u
+def learned_uplift(actual: np.ndarray, base: np.ndarray, n_target: int) -> np.ndarray:
+    """(S, n_target) uplift from last year's (S, n_prev) actual volume and its own baseline, aligned on the
+    last interval; target intervals before last year's first day reuse its first day's time of day."""
+    s, n_prev = actual.shape
+    days = -(-n_prev // SLOTS_PER_DAY)
+    pad = days * SLOTS_PER_DAY - n_prev
+
+    def whole_days(x: np.ndarray) -> np.ndarray:
+        return np.pad(x, (0, pad)).reshape(days, SLOTS_PER_DAY)
+
+    pooled = uplift_curve(whole_days(actual.sum(0)), whole_days(base.sum(0))).ravel()[:n_prev]
+    intensity = shop_intensity(actual.sum(1), base.sum(1))
+    idx = np.arange(n_target) + (n_prev - n_target)
+    idx = np.where(idx < 0, idx % SLOTS_PER_DAY, idx)
+    idx = np.clip(idx, 0, n_prev - 1)
+    return intensity[:, None] * pooled[idx][None, :]
 
 
-def forecast_window(
-    history: ArrayLike,
-    start_slot: int,
-    days: int,
-    uplift: ArrayLike | None = None,
-    method: Method = "median",
-) -> NDArray[np.float64]:
-    """Baseline from (..., weeks, 672) history laid over the target window, times the uplift if given."""
-    base = window(baseline(history, method), start_slot, days)
-    return base if uplift is None else apply_uplift(base, uplift)
+def given_uplift(curve: Sequence[float | Sequence[float]], start: datetime, n: int, first_day: date,
+                 tz: str) -> NDArray[np.float64]:
+    """(n,) factors over n intervals from START of a promotion's given curve: one factor per local day from
+    FIRST_DAY, or per day 96 factors (one per local interval); 1 outside the curve."""
+    zone = ZoneInfo(tz)
+    out = np.ones(n)
+    for t in range(n):
+        local = (start + t * INTERVAL).astimezone(zone)
+        day = (local.date() - first_day).days
+        if 0 <= day < len(curve):
+            entry = curve[day]
+            out[t] = entry[local.hour * 4 + local.minute // 15] if isinstance(entry, Sequence) else entry
+    return out
 
 
-def aht_profile(
-    handle_s: ArrayLike,
-    handled: ArrayLike,
-    prior_count: float = 30.0,
-) -> NDArray[np.float64]:
-    """AHT per slot from (..., weeks, slots) handle-time totals and handled counts.
-
-    Slot AHT is total handle time over contacts handled, shrunk toward the shop's overall AHT as if
-    `prior_count` contacts at that AHT had been seen: a quiet 03:00 slot with three chats does not get its
-    own wild AHT. A shop with no handled contacts gives NaN (the caller must supply a default).
-    """
-    h = np.nan_to_num(np.asarray(handle_s, float))
-    n = np.nan_to_num(np.asarray(handled, float))
-    if h.shape != n.shape or h.ndim < 2:
-        raise ValueError("handle_s and handled must share a (..., weeks, slots) shape")
-    if np.any(h < 0) or np.any(n < 0):
-        raise ValueError("handle_s and handled must be >= 0")
-    slot_h, slot_n = h.sum(axis=-2), n.sum(axis=-2)
-    all_h, all_n = slot_h.sum(axis=-1, keepdims=True), slot_n.sum(axis=-1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        overall = np.where(all_n > 0, all_h / all_n, np.nan)
-        return (slot_h + prior_count * overall) / (slot_n + prior_count)
+def mean_aht(handle_sum_s: NDArray[np.float64], handled: NDArray[np.float64],
+             default: float = DEFAULT_AHT_S) -> NDArray[np.float64]:
+    """Each shop's AHT over its history: handle time over handled contacts, DEFAULT where none were handled."""
+    return np.where(handled > 0, handle_sum_s / np.maximum(handled, 1), default)
 
 
 def _nanmedian(h: NDArray) -> NDArray:

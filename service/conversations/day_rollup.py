@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.sla.metrics import frt_bin_sql
+from service.conversations.rollups import frt_bin_sql
 
 # The lock ingest takes per shop (service.conversations.ingest): one writer of a shop's rollups at a time.
 _LOCK_SHOPS = """

@@ -1,5 +1,5 @@
 """Conversation ingest: parse and validate each line in Python with the reference rules
-(service.sla.records, on its fast path), binary-COPY the typed rows into a staging table, then upsert
+(service.conversations.records, on its fast path), binary-COPY the typed rows into a staging table, then upsert
 idempotently by (shop, external_id) and move the 15-minute rollups by deltas, set-based, all in the
 caller's transaction.
 
@@ -14,20 +14,27 @@ from __future__ import annotations
 import csv
 import gc
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.conversations import records as r
 from service.conversations.day_rollup import apply_day_frt_delta, lock_shops
+from service.conversations.rollups import (
+    COUNTERS,
+    FRT_SQL,
+    INTERVAL_START_SQL,
+    RESPONSE_CAP_S,
+    ROUND_TARGET_S,
+    frt_bin_sql,
+)
+from service.conversations.schemas import IngestAnswer, Rejection
 from service.kit.errors import Invalid, TooLarge
-from service.sla import records as r
-from service.sla.metrics import FRT_SQL, INTERVAL_START_SQL, RESPONSE_CAP_S, ROUND_TARGET_S, frt_bin_sql
+from service.kit.timing import StageClock
 
 log = logging.getLogger("seatwise.conversations")
 
@@ -42,24 +49,12 @@ NDJSON = "application/x-ndjson"
 CSV = "text/csv"
 
 
-@dataclass
-class IngestResult:
-    received: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: list[dict] = field(default_factory=list)
+def empty_answer() -> IngestAnswer:
+    return IngestAnswer(received=0, inserted=0, updated=0, unchanged=0, rejected=[])
 
-    def add(self, other: IngestResult) -> None:
-        self.received += other.received
-        self.inserted += other.inserted
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.rejected += other.rejected
 
-    def as_dict(self) -> dict:
-        return {"received": self.received, "inserted": self.inserted, "updated": self.updated,
-                "unchanged": self.unchanged, "rejected": self.rejected}
+def _rejection(line: int, field_: str | None, reason: str) -> Rejection:
+    return Rejection.model_construct(line=line, field=field_, reason=reason)  # our own values: no validation
 
 
 _parsing = 0
@@ -119,7 +114,7 @@ class _Stager:
     chunk, for shops not seen yet; RLS and the client's tenant limit what is found), keeps the last
     line of each (shop, external_id), and COPYs in chunks."""
 
-    def __init__(self, conn, tenant_id: uuid.UUID | None, result: IngestResult):
+    def __init__(self, conn, tenant_id: uuid.UUID | None, result: IngestAnswer):
         self.conn = conn
         self.tenant_id = tenant_id
         self.result = result
@@ -140,7 +135,7 @@ class _Stager:
 
     def reject(self, line_no: int, field_: str | None, reason: str) -> None:
         self._count()
-        self.result.rejected.append({"line": line_no, "field": field_, "reason": reason})
+        self.result.rejected.append(_rejection(line_no, field_, reason))
 
     def take(self, line_no: int, checked: r.Row | r.Rejection) -> None:
         if isinstance(checked, r.Rejection):
@@ -173,7 +168,7 @@ class _Stager:
         for line_no, row in self.pending:
             tenant_id = owners[row[1]]
             if tenant_id is None:
-                self.result.rejected.append({"line": line_no, "field": "shop_id", "reason": REASON_UNKNOWN_SHOP})
+                self.result.rejected.append(_rejection(line_no, "shop_id", REASON_UNKNOWN_SHOP))
                 continue
             key = (row[1].int, row[0])  # UUID.__hash__ is Python code; its int hashes in C
             earlier = last_line.get(key)
@@ -194,7 +189,7 @@ class _Stager:
         await self.flush()
         if self.superseded:
             await self.conn.execute("DELETE FROM ingest_valid WHERE line_no = ANY($1::int[])", self.superseded)
-            self.result.rejected += [{"line": line, "field": "external_id", "reason": REASON_SUPERSEDED}
+            self.result.rejected += [_rejection(line, "external_id", REASON_SUPERSEDED)
                                      for line in self.superseded]
 
 
@@ -357,8 +352,7 @@ _REPLACED = """(
 _SETTLE_CONTRIBUTIONS = ("DELETE FROM ingest_contrib c USING ingest_matched m WHERE m.line_no = c.line_no AND m.same;"
                          "INSERT INTO ingest_contrib" + _contributions(_REPLACED, -1))
 
-_ROLLUP_COLUMNS = ("offered, answered, presale_offered, presale_converted, converted, gmv, frt_sum_s, rounds, "
-                   "rounds_within_180, response_capped_sum_s, handled, handle_sum_s, csat_count, csat_good, csat_bad")
+_ROLLUP_COLUMNS = ", ".join(COUNTERS)
 
 _DELTA = """
 CREATE TEMP TABLE ingest_delta ON COMMIT DROP AS
@@ -415,11 +409,11 @@ WHERE s.tenant_id = d.tenant_id AND s.shop_id = d.shop_id AND s.interval_start =
 
 
 async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type: str,
-                 tenant_id: uuid.UUID | None) -> IngestResult:
+                 tenant_id: uuid.UUID | None) -> IngestAnswer:
     """Ingest one batch in the session's transaction. TENANT_ID limits the shops (a client's own);
     None for staff. Raises TooLarge past MAX_RECORDS (the transaction then rolls back whole)."""
-    result = IngestResult()
-    clock = _Clock()
+    result = empty_answer()
+    clock = StageClock()
     conn = await session.connection()
     raw = (await conn.get_raw_connection()).driver_connection
     # Room for a 100,000-line batch's intermediate results in memory rather than temp files.
@@ -434,7 +428,7 @@ async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type
     result.received = stager.records
     clock.lap("parse+stage")
     if not stager.last_line:
-        result.rejected.sort(key=lambda x: x["line"])
+        result.rejected.sort(key=lambda x: x.line)
         return result
 
     await raw.execute("SELECT seatwise_ensure_conversation_partitions($1, $2)", stager.first_start,
@@ -466,23 +460,7 @@ async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type
         await raw.execute(_DROP_EMPTY)
         await apply_day_frt_delta(session)
         clock.lap("rollups")
-    result.rejected.sort(key=lambda x: x["line"])
+    result.rejected.sort(key=lambda x: x.line)
     log.info("ingest: %d received, %d inserted, %d updated, %d unchanged, %d rejected; %s", result.received,
              result.inserted, result.updated, result.unchanged, len(result.rejected), clock)
     return result
-
-
-class _Clock:
-    """Stage timings for the log: where a batch's time went."""
-
-    def __init__(self):
-        self.last = time.perf_counter()
-        self.laps: list[str] = []
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps.append(f"{name} {now - self.last:.3f} s")
-        self.last = now
-
-    def __str__(self) -> str:
-        return ", ".join(self.laps)

@@ -1,24 +1,23 @@
-"""Conversation use cases: ingest a batch (REST, GraphQL, the CLI all come here)."""
+"""Conversation use cases: ingest a batch (REST, GraphQL and the CLI all come here), in the caller's
+transaction: one batch, one transaction, every good row kept, every bad one reported, retries idempotent."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
 
-from service.conversations.ingest import CSV, NDJSON, IngestResult, ingest
-from service.db import Database, Scope
-from service.kit.errors import Problem
-from tenants.auth import Principal
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.conversations.ingest import CSV, NDJSON, ingest
+from service.conversations.schemas import IngestAnswer
+from service.kit.errors import UnsupportedMediaType
+from service.kit.identity import Principal
 
 CONTENT_TYPES = {
     "application/x-ndjson": NDJSON, "application/ndjson": NDJSON, "application/jsonl": NDJSON,
     "application/json-lines": NDJSON, "text/csv": CSV,
 }
-
-
-class UnsupportedMediaType(Problem):
-    status = 415
-    type_suffix = "unsupported-media-type"
 
 
 def media_type(content_type: str | None) -> str:
@@ -29,23 +28,18 @@ def media_type(content_type: str | None) -> str:
     return kind
 
 
-async def ingest_batch(db: Database, principal: Principal, body: AsyncIterator[bytes], content_type: str | None
-                       ) -> IngestResult:
-    """One batch, one transaction: every good row kept, every bad one reported, retries idempotent."""
+async def ingest_batch(session: AsyncSession, caller: Principal, body: AsyncIterator[bytes],
+                       content_type: str | None) -> IngestAnswer:
+    """One batch in the caller's transaction; a client may write its own shops only (another brand's shop
+    is rejected as an unknown shop)."""
     kind = media_type(content_type)
-    async with db.transaction(principal.scope) as session:
-        return await ingest(session, body, kind, None if principal.is_staff else principal.tenant_id)
+    return await ingest(session, body, kind, None if caller.is_staff else caller.tenant_id)
 
 
-async def ingest_records(db: Database, principal: Principal, records: Iterable[dict]) -> IngestResult:
+async def ingest_records(session: AsyncSession, caller: Principal, records: Iterable[Mapping[str, Any]]
+                         ) -> IngestAnswer:
     """Small batches given as dicts (GraphQL): the same path, as NDJSON lines."""
     async def lines() -> AsyncIterator[bytes]:
         yield "\n".join(json.dumps(rec, default=str, ensure_ascii=False) for rec in records).encode()
 
-    return await ingest_batch(db, principal, lines(), NDJSON)
-
-
-async def ingest_as_system(db: Database, body: AsyncIterator[bytes], content_type: str) -> IngestResult:
-    """The CLI and the demo loader: staff scope, no token."""
-    async with db.transaction(Scope.system()) as session:
-        return await ingest(session, body, media_type(content_type), None)
+    return await ingest_batch(session, caller, lines(), NDJSON)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.errors import Conflict, Invalid, NotFound
-from service.kit.pagination import PageRequest, page_of, paginate
+from service.kit.pagination import Paged, PageRequest, keyset, page_of
 
 M = TypeVar("M")
 
@@ -20,7 +20,7 @@ _CONSTRAINT = re.compile(r'constraint "([^"]+)"')
 
 
 def apply_changes(obj: Any, changes: BaseModel) -> Any:
-    """Copy the fields the caller actually sent (PATCH semantics)."""
+    """Copy the fields the caller actually sent (PATCH semantics: an explicit null clears a field)."""
     for key, value in changes.model_dump(exclude_unset=True).items():
         setattr(obj, key, value)
     return obj
@@ -32,7 +32,8 @@ async def flush(session: AsyncSession, what: str) -> None:
         await session.flush()
     except IntegrityError as exc:
         await session.rollback()
-        sqlstate = getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
+        cause = getattr(exc.orig, "__cause__", None)
+        sqlstate = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
         match = _CONSTRAINT.search(str(exc.orig))
         constraint = match.group(1) if match else "a constraint"
         if sqlstate == "23505":
@@ -40,8 +41,7 @@ async def flush(session: AsyncSession, what: str) -> None:
         if sqlstate == "23503":
             raise Invalid(_field_of_constraint(constraint), "refers to something that does not exist") from None
         if sqlstate == "23502":  # an explicit null for a required field (PATCH {"name": null})
-            column = getattr(getattr(exc.orig, "__cause__", None), "column_name", None) or "body"
-            raise Invalid(column, "may not be null") from None
+            raise Invalid(getattr(cause, "column_name", None) or "body", "may not be null") from None
         raise Invalid(_field_of_constraint(constraint), f"breaks the rule {constraint}") from None
 
 
@@ -51,15 +51,16 @@ def _field_of_constraint(constraint: str) -> str:
     return parts[2] if len(parts) == 3 else constraint
 
 
-async def one_or_404(session: AsyncSession, stmt: Select, what: str) -> Any:
+async def one_or_404(session: AsyncSession, stmt: Select[Any], what: str) -> Any:
     row = (await session.execute(stmt)).scalars().first()
     if row is None:
         raise NotFound(f"{what} not found")
     return row
 
 
-async def list_page(session: AsyncSession, stmt: Select, id_column, page: PageRequest) -> tuple[Sequence[Any], str | None]:
-    rows = list((await session.execute(paginate(stmt, id_column, page))).scalars().all())
+async def list_page(session: AsyncSession, stmt: Select[Any], id_column: Any, page: PageRequest) -> Paged[Any]:
+    """A page of STMT's rows (one entity each) in the order of their uuid7 ids."""
+    rows = list((await session.execute(keyset(stmt, [id_column], page))).scalars().all())
     return page_of(rows, page)
 
 
@@ -67,6 +68,7 @@ async def by_ids(session: AsyncSession, model: type[M], ids: Sequence[Any]) -> l
     """Rows for IDS in the same order (None where missing or not visible): the DataLoader batch."""
     if not ids:
         return []
-    rows = (await session.execute(select(model).where(model.id.in_(set(ids))))).scalars().all()
-    found = {row.id: row for row in rows}
+    column: Any = model.id  # type: ignore[attr-defined]
+    rows = (await session.execute(select(model).where(column.in_(set(ids))))).scalars().all()
+    found = {row.id: row for row in rows}  # type: ignore[attr-defined]
     return [found.get(i) for i in ids]

@@ -1,12 +1,15 @@
 """RFC 9457 problem+json: every error the API answers, in one shape.
 
-Domain code raises the exceptions below; the handlers installed by `install` turn them (and
-FastAPI's own validation and HTTP errors) into `application/problem+json` bodies.
+Domain code raises the exceptions below, naming the field by the use case's own parameter (`to`, `cursor`,
+`seats.series`); each door maps that name to its wire location once: REST here (`query.to`, `body.name`),
+GraphQL in service.kit.gql (`to`, `after`, camelCase). Pydantic's errors become `{field, reason}` pairs in
+exactly one place, `field_errors`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,6 +30,7 @@ _TITLES = {
     413: "Content too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -44,6 +48,20 @@ class Problem(Exception):
         self.errors = errors
         if status is not None:
             self.status = status
+
+    def relocated(self, where: Mapping[str, str] | None = None, rename: Mapping[str, str] | None = None,
+                  camel: bool = False) -> Problem:
+        """The same problem with its fields at a door's wire locations (see `wire_field`)."""
+        if not self.errors:
+            return self
+        errors = [{**e, "field": wire_field(e["field"], where, rename, camel)} for e in self.errors]
+        detail = self.detail
+        if len(self.errors) == 1 and detail.startswith(f"{self.errors[0]['field']}: "):
+            detail = f"{errors[0]['field']}: {detail.split(': ', 1)[1]}"
+        moved = Exception.__new__(type(self), detail)  # not copy.copy: subclasses' __init__ take other arguments
+        moved.__dict__.update(self.__dict__)
+        moved.detail, moved.errors, moved.args = detail, errors, (detail,)
+        return moved
 
 
 class NotFound(Problem):
@@ -67,7 +85,7 @@ class Forbidden(Problem):
 
 
 class Invalid(Problem):
-    """Input that parsed but breaks a rule; `field` names what to fix."""
+    """Input that parsed but breaks a rule; `field` names what to fix (the use case's parameter name)."""
 
     status = 422
     type_suffix = "validation"
@@ -79,6 +97,48 @@ class Invalid(Problem):
 class TooLarge(Problem):
     status = 413
     type_suffix = "too-large"
+
+
+class UnsupportedMediaType(Problem):
+    status = 415
+    type_suffix = "unsupported-media-type"
+
+
+def wire_field(field: str, where: Mapping[str, str] | None = None, rename: Mapping[str, str] | None = None,
+               camel: bool = False) -> str:
+    """FIELD (a dotted path of the use case's names) at its wire location: its first part renamed
+    (RENAME, e.g. cursor -> after), prefixed by where it travels (WHERE, e.g. to -> query), and each part
+    camelCased for GraphQL."""
+    head, _, rest = field.partition(".")
+    head = (rename or {}).get(head, head)
+    parts = [head, *rest.split(".")] if rest else [head]
+    if camel:
+        parts = [_camel(p) for p in parts]
+    location = (where or {}).get(head)
+    return ".".join([location, *parts] if location and head != location else parts)
+
+
+def _camel(name: str) -> str:
+    first, *others = name.split("_")
+    return first + "".join(o[:1].upper() + o[1:] for o in others)
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "unknown field"
+    message = str(error.get("msg", "invalid"))
+    # pydantic prefixes the message of a ValueError raised by a validator; the reason is what follows.
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]], prefix: Sequence[str | int] = ()) -> list[dict[str, Any]]:
+    """Pydantic (or FastAPI) errors as `{field, reason}`: the location as a dotted path after PREFIX."""
+    return [{"field": ".".join(str(p) for p in (*prefix, *e.get("loc", ()))) or "body", "reason": _reason(e)}
+            for e in errors]
+
+
+def summary(errors: Sequence[Mapping[str, Any]]) -> str:
+    return "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5]) or "invalid request"
 
 
 def problem_response(
@@ -98,33 +158,47 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _field_of(loc: tuple[Any, ...]) -> str:
-    # FastAPI locations start with where the value came from (body, query, path, header).
-    return ".".join(str(part) for part in loc) or "body"
+def _rest_locations(request: Request) -> dict[str, str]:
+    """Where each parameter of the matched route travels: query or path (by its wire name and its Python
+    name), everything else in the body."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    where: dict[str, str] = {}
+    stack = [dependant] if dependant is not None else []
+    while stack:
+        d = stack.pop()
+        for kind, params in (("query", d.query_params), ("path", d.path_params), ("header", d.header_params)):
+            for p in params:
+                where[p.alias] = where[p.name] = kind
+        stack.extend(d.dependencies)
+    return where
 
 
-def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    errors = []
-    for err in exc.errors():
-        reason = err.get("msg", "invalid")
-        if err.get("type") == "extra_forbidden":
-            reason = "unknown field"
-        errors.append({"field": _field_of(tuple(err.get("loc", ()))), "reason": reason})
-    return errors
+def rest_problem(request: Request, exc: Problem) -> Problem:
+    """EXC with each field at its REST location: a query or path parameter by its name, `body` as is,
+    any other name inside the body."""
+    if not exc.errors:
+        return exc
+    where = _rest_locations(request)
+    for e in exc.errors:
+        head = e["field"].split(".", 1)[0]
+        if head not in where and head != "body":
+            where[head] = "body"
+    return exc.relocated(where)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        exc = rest_problem(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem_response(exc.status, exc.detail, type_suffix=exc.type_suffix, errors=exc.errors,
                                 instance=request.url.path, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = validation_errors(exc)
-        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
-        return problem_response(422, detail or "invalid request", type_suffix="validation", errors=errors,
+        errors = field_errors(exc.errors())
+        return problem_response(422, summary(errors), type_suffix="validation", errors=errors,
                                 instance=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)

@@ -1,13 +1,30 @@
-"""What every domain's GraphQL module shares: the per-request context with its DataLoaders,
-input validation through the same pydantic models as REST, and problem -> GraphQL error mapping."""
+"""What every domain's GraphQL module shares.
+
+- The per-request context, with its DataLoaders (never shared across requests, so never across tenants).
+- `field` / `mutation`: a resolver with its domain's `Roles` (declared once, in `<domain>/auth.py`), which
+  receives `caller: Caller`, `session: Session` and `sessions: Sessions` exactly like a REST handler does
+  (service.kit.access): the session is a transaction in the caller's scope around the resolver.
+- Shapes derived from the pydantic models, declared once in each domain's schemas.py: `read_type` (object
+  types and interfaces), `create_input`, `update_input` (an omitted field stays unchanged, an explicit null
+  clears it, as REST PATCH does), `validated` (the REST model's validation, errors at GraphQL locations).
+- One generic `Page` type, and problem -> GraphQL error mapping.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+import copy
+import enum
+import functools
+import inspect
+import logging
+import typing
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Annotated, Any, Generic, TypeVar, get_origin
 
+import strawberry
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,13 +32,18 @@ from strawberry import UNSET
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
+from strawberry.types import Info
 
 from graphql import GraphQLError
-from service.db import Database
-from service.kit.errors import Problem
-from tenants.auth import Principal, principal_from_header
+from service.kit.access import INJECTED, Roles
+from service.kit.db import Database
+from service.kit.errors import Problem, field_errors, summary
+from service.kit.identity import Principal, principal_from_header
+from service.kit.pagination import Paged, PageRequest, check_limit
 
+T = TypeVar("T")
 P = TypeVar("P", bound=BaseModel)
+_log = logging.getLogger("seatwise.graphql")
 
 
 @dataclass
@@ -30,22 +52,21 @@ class GqlContext(BaseContext):
 
     principal: Principal | None = None
     db: Database | None = None
-    _loaders: dict[str, DataLoader] = field(default_factory=dict)
+    _loaders: dict[str, DataLoader[Any, Any]] = dataclass_field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__()
 
-    @asynccontextmanager
-    async def tx(self) -> AsyncIterator[AsyncSession]:
+    def transaction(self) -> typing.AsyncContextManager[AsyncSession]:
         assert self.principal is not None and self.db is not None  # permission classes ran first
-        async with self.db.transaction(self.principal.scope) as session:
-            yield session
+        return self.db.transaction(self.principal.scope)
 
-    def loader(self, name: str, batch: Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]) -> DataLoader:
+    def loader(self, name: str, batch: Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]
+               ) -> DataLoader[Any, Any]:
         """The request's DataLoader NAME, batching keys into one call of BATCH in one transaction."""
         if name not in self._loaders:
             async def load(keys: list[Any]) -> list[Any]:
-                async with self.tx() as session:
+                async with self.transaction() as session:
                     return await batch(session, list(keys))
 
             self._loaders[name] = DataLoader(load_fn=load)
@@ -60,30 +81,215 @@ async def context_getter(request: Request) -> GqlContext:
     return GqlContext(principal=principal, db=state.db)
 
 
-def validated(model: type[P], data: dict[str, Any]) -> P:
-    """Validate a mutation input with the REST model, so both doors accept exactly the same."""
+# --- fields: roles, and the caller's session injected as in REST ------------------------------------------
+
+
+def _injected(fn: Callable[..., Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """The parameters of FN annotated with Caller, Session or Sessions (name -> what), and its type hints."""
+    hints = typing.get_type_hints(fn, include_extras=True)
+    found = {}
+    for name, hint in hints.items():
+        if get_origin(hint) is Annotated:
+            for meta in hint.__metadata__:
+                what = INJECTED.get(getattr(meta, "dependency", None))  # type: ignore[arg-type]
+                if what is not None:
+                    found[name] = what
+    return found, hints
+
+
+def _injecting(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """FN with its Caller/Session/Sessions parameters hidden from the schema and filled in per call."""
+    injected, hints = _injected(fn)
+    if not injected:
+        return fn
+    sig = inspect.signature(fn)
+    takes_info = "info" in sig.parameters
+    params = [p.replace(annotation=hints.get(n, p.annotation)) for n, p in sig.parameters.items()
+              if n not in injected]
+    if not takes_info:
+        params.append(inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=Info))
+
+    @functools.wraps(fn)
+    async def resolver(*args: Any, **kwargs: Any) -> Any:
+        info: Info = kwargs["info"] if takes_info else kwargs.pop("info")
+        context: GqlContext = info.context
+        async with AsyncExitStack() as stack:
+            for name, what in injected.items():
+                if what == "caller":
+                    kwargs[name] = context.principal
+                elif what == "session":
+                    kwargs[name] = await stack.enter_async_context(context.transaction())
+                else:
+                    assert context.db is not None and context.principal is not None
+                    kwargs[name] = context.db.sessions(context.principal.scope)
+            return await fn(*args, **kwargs)
+
+    resolver.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=params, return_annotation=hints.get("return", sig.return_annotation))
+    resolver.__annotations__ = {k: v for k, v in hints.items() if k not in injected}
+    return resolver
+
+
+def field(roles: Roles | None, *, description: str | None = None, name: str | None = None,
+          mutation: bool = False) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
+    """Decorate a resolver: a GraphQL field allowed to ROLES (None: no check of its own, for a plain field
+    of an object the caller was already allowed to read)."""
+
+    def decorate(fn: Callable[..., Awaitable[Any]]) -> Any:
+        make = strawberry.mutation if mutation else strawberry.field
+        return make(resolver=_injecting(fn), permission_classes=[roles.gql] if roles else [],
+                    description=description, name=name)
+
+    return decorate
+
+
+def mutation(roles: Roles, *, description: str | None = None, name: str | None = None
+             ) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
+    return field(roles, description=description, name=name, mutation=True)
+
+
+# --- shapes derived from the pydantic models ------------------------------------------------------------
+
+
+def _doc(model: type[BaseModel]) -> str | None:
+    doc = model.__doc__
+    if not doc or doc == BaseModel.__doc__:
+        return None
+    return " ".join(doc.split())  # one paragraph, as the SDL prints a description
+
+
+def read_type(model: type[BaseModel], *, name: str, description: str | None = None,
+              interface: bool = False) -> Callable[[type[T]], type[T]]:
+    """The GraphQL object type (or interface) of a read model: every field of MODEL, with its
+    description; the class body may add resolver fields or override a field's GraphQL type."""
+    decorator = strawberry.experimental.pydantic.interface if interface else strawberry.experimental.pydantic.type
+    derive = decorator(model=model, all_fields=True, name=name, description=description or _doc(model))
+
+    def decorate(cls: type[T]) -> type[T]:
+        derived = derive(cls)
+        fields = derived.__strawberry_definition__.fields  # type: ignore[attr-defined]
+        fields.sort(key=lambda f: f.base_resolver is not None)  # the model's fields first, resolvers after
+        return derived  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def create_input(model: type[BaseModel], *, name: str, description: str | None = None,
+                 replace: dict[str, tuple[Any, Any]] | None = None) -> Any:
+    """The GraphQL input of a create model: every field, with the model's defaults. REPLACE gives a field a
+    GraphQL shape of its own, `{field: (type, default)}`, or drops it with `(None, None)`, where GraphQL
+    cannot say what the model says (it has no union inputs and no maps); the door converts those back."""
+    replace = replace or {}
+    namespace: dict[str, Any] = {"__annotations__": {}}
+    for field_name in [*model.model_fields, *(f for f in replace if f not in model.model_fields)]:
+        kind, default = replace.get(field_name, (strawberry.auto, UNSET))
+        if kind is None:
+            continue
+        namespace["__annotations__"][field_name] = kind
+        if default is not UNSET:
+            namespace[field_name] = default
+    body = type(name, (), namespace)
+    derived = strawberry.experimental.pydantic.input(model=model, name=name,
+                                                     description=description or _doc(model))(body)
+    for f in derived.__strawberry_definition__.fields:
+        kind, default = replace.get(f.python_name, (None, UNSET))
+        if kind is not None and default is not UNSET:  # the model's default would not fit the GraphQL shape
+            f.default = f.default_value = getattr(default, "default", default)
+    return derived
+
+
+def update_input(model: type[BaseModel], *, name: str, description: str | None = None) -> Any:
+    """The GraphQL input of an update (PATCH) model: every field optional and without a default, so an
+    omitted field is UNSET (left as it is) and an explicit null is None (cleared)."""
+    typed = create_input(model, name=f"{name}Fields")  # strawberry's conversion of the field types
+    namespace: dict[str, Any] = {"__annotations__": {}}
+    for f in typed.__strawberry_definition__.fields:
+        namespace["__annotations__"][f.python_name] = f.type
+        namespace[f.python_name] = strawberry.field(default=UNSET, description=f.description, name=f.graphql_name)
+    return strawberry.input(name=name, description=description or _doc(model))(type(name, (), namespace))
+
+
+def plain(value: Any) -> Any:
+    """A strawberry input as plain data for the pydantic model: nested inputs to dicts, enums to their
+    values, UNSET (omitted) fields dropped, explicit nulls kept."""
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if hasattr(value, "__strawberry_definition__"):
+        return {k: plain(v) for k, v in vars(value).items() if v is not UNSET}
+    return value
+
+
+def graphql_problem(problem: Problem) -> GraphQLError:
+    """A problem as a GraphQL error, its fields at GraphQL locations (camelCase; `cursor` is `after` and
+    `limit` is `first` in this door)."""
+    moved = problem.relocated(rename=_GRAPHQL_NAMES, camel=True)
+    extensions: dict[str, Any] = {"code": _CODES.get(moved.status, "BAD_REQUEST"), "status": moved.status}
+    if moved.errors:
+        extensions["errors"] = moved.errors
+    return GraphQLError(moved.detail, extensions=extensions)
+
+
+def validated(model: type[P], data: Any, where: Sequence[str] = ()) -> P:
+    """Validate a GraphQL input (or plain data) with the REST model, so both doors accept exactly the same;
+    errors name the fields as GraphQL does, under WHERE (the argument, e.g. `input`)."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(plain(data))
     except ValidationError as exc:
-        errors = [{"field": ".".join(str(p) for p in err["loc"]) or "input",
-                   "reason": "unknown field" if err["type"] == "extra_forbidden" else err["msg"]}
-                  for err in exc.errors()]
-        raise GraphQLError("; ".join(f"{e['field']}: {e['reason']}" for e in errors),
-                           extensions={"code": "BAD_USER_INPUT", "status": 422, "errors": errors}) from None
+        errors = field_errors(exc.errors(), prefix=where)
+        raise graphql_problem(Problem(summary(errors), errors=errors, status=422)) from None
 
 
-def input_dict(obj: Any) -> dict[str, Any]:
-    """A strawberry input as a dict of the fields the caller gave. Null and unset fields are dropped
-    (PATCH semantics: GraphQL cannot tell 'leave as is' from 'clear'; REST PATCH can clear)."""
-    return {k: v for k, v in vars(obj).items() if v is not None and v is not UNSET}
+def of(type_: type[T], value: Any) -> T:
+    """The GraphQL object of TYPE_ (a `read_type`) for VALUE: a row, a dataclass or the read model."""
+    model: type[BaseModel] = type_._pydantic_type  # type: ignore[attr-defined]
+    read = value if isinstance(value, model) else model.model_validate(value, from_attributes=True)
+    return type_.from_pydantic(read)  # type: ignore[attr-defined, no-any-return]
 
 
+@strawberry.type(description="A page of a list; pass `nextCursor` as `after` for the next one.")
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def page(type_: type[T], paged: Paged[Any]) -> Page[T]:
+    """A service's page as the GraphQL page of TYPE_."""
+    return Page(items=[of(type_, item) for item in paged.items], next_cursor=paged.next_cursor)
+
+
+def page_request(first: int, after: str | None) -> PageRequest:
+    """The GraphQL page arguments (`first`, `after`) as the use cases' PageRequest."""
+    return PageRequest(limit=check_limit(first), cursor=after)
+
+
+def extend_type(target: type, *parts: type) -> None:
+    """Add the fields of PARTS (strawberry types another domain declares for TARGET, e.g. the SLA fields of
+    Shop) to TARGET, once, before the schema is built: the composition root (service/schema.py) does this,
+    so a lower domain's door never imports a higher one's."""
+    definition = target.__strawberry_definition__  # type: ignore[attr-defined]
+    names = {f.python_name for f in definition.fields}
+    for part in parts:
+        for f in part.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+            if f.python_name in names:
+                continue
+            moved = copy.copy(f)
+            moved.origin = target
+            definition.fields.append(moved)
+            names.add(f.python_name)
+
+
+# --- errors ---------------------------------------------------------------------------------------------
+
+_GRAPHQL_NAMES = {"cursor": "after", "limit": "first"}
 _CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "CONFLICT", 413: "TOO_LARGE",
-          422: "BAD_USER_INPUT"}
+          422: "BAD_USER_INPUT", 429: "RATE_LIMITED"}
 
 
 class ProblemErrors(SchemaExtension):
-    """Give domain problems a code and status; hide anything unexpected behind a generic message."""
+    """Give domain problems a code, a status and GraphQL field names; hide anything unexpected behind a
+    generic message (the log has it)."""
 
     def on_execute(self) -> Iterator[None]:
         yield
@@ -93,15 +299,16 @@ class ProblemErrors(SchemaExtension):
         for i, error in enumerate(result.errors):
             original = error.original_error
             if isinstance(original, Problem):
-                extensions = {"code": _CODES.get(original.status, "BAD_REQUEST"), "status": original.status}
-                if original.errors:
-                    extensions["errors"] = original.errors
-                result.errors[i] = GraphQLError(original.detail, nodes=error.nodes, path=error.path,
-                                                extensions=extensions)
-            elif original is not None and not isinstance(original, GraphQLError) and \
+                mapped = graphql_problem(original)
+                result.errors[i] = GraphQLError(mapped.message, nodes=error.nodes, path=error.path,
+                                                extensions=mapped.extensions)
+            elif original is not None and not isinstance(original, GraphQLError | PermissionError) and \
                     type(original).__name__ != "PermissionError":
-                import logging
+                _log.error("unhandled resolver error", exc_info=original)
+                result.errors[i] = GraphQLError("an unexpected error occurred", nodes=error.nodes,
+                                                path=error.path, extensions={"code": "INTERNAL", "status": 500})
 
-                logging.getLogger("seatwise.graphql").error("unhandled resolver error", exc_info=original)
-                result.errors[i] = GraphQLError("an unexpected error occurred", nodes=error.nodes, path=error.path,
-                                                extensions={"code": "INTERNAL", "status": 500})
+
+__all__ = ["UNSET", "GqlContext", "Page", "ProblemErrors", "context_getter", "create_input", "extend_type", "field",
+           "graphql_problem",
+           "mutation", "of", "page", "page_request", "plain", "read_type", "update_input", "validated"]

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import BindParameter, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.conversations.day_rollup import rebuild_day_frt
-from service.kit.crud import apply_changes, by_ids, flush, list_page, one_or_404
+from service.kit.crud import apply_changes, flush, list_page, one_or_404
 from service.kit.errors import Invalid
-from service.kit.pagination import PageRequest
+from service.kit.identity import Principal
+from service.kit.pagination import Paged, PageRequest
 from service.shops.models import Shop
 from service.shops.schemas import ShopCreate, ShopFilter, ShopUpdate
-from tenants.auth import Principal
 from tenants.service import find_tenant
 
 
-def visible_shops(principal: Principal):
+def visible_shops(principal: Principal) -> Select[Any]:
     return shops_visible_to(principal.is_staff, principal.tenant_id)
 
 
-def shops_visible_to(staff: bool, tenant_id: uuid.UUID | BindParameter | None) -> Select:
+def shops_visible_to(staff: bool, tenant_id: uuid.UUID | BindParameter[Any] | None) -> Select[Any]:
     """select(Shop) of what a caller sees: every shop (staff) or its brand's (a client). TENANT_ID may be a
     bindparam, for a statement built once and executed with parameters."""
     stmt = select(Shop)
@@ -34,12 +35,13 @@ async def get_shop(session: AsyncSession, principal: Principal, shop_id: uuid.UU
     return await one_or_404(session, visible_shops(principal).where(Shop.id == shop_id), "shop")
 
 
-async def list_shops(session: AsyncSession, principal: Principal, filters: ShopFilter, page: PageRequest):
+async def list_shops(session: AsyncSession, principal: Principal, filters: ShopFilter,
+                     page: PageRequest) -> Paged[Shop]:
     stmt = visible_shops(principal)
     if filters.tenant:
         tenant = await find_tenant(session, filters.tenant)
         if tenant is None:  # unknown, or another brand's: the same empty answer
-            return [], None
+            return Paged([])
         stmt = stmt.where(Shop.tenant_id == tenant.id)
     if filters.platform:
         stmt = stmt.where(Shop.platform == filters.platform)
@@ -68,15 +70,3 @@ async def update_shop(session: AsyncSession, principal: Principal, shop_id: uuid
     if moved:  # its local days are other days now
         await rebuild_day_frt(session, [shop.id])
     return shop
-
-
-async def shops_by_ids(session: AsyncSession, ids: list[uuid.UUID]) -> list[Shop | None]:
-    return await by_ids(session, Shop, ids)
-
-
-async def shops_of_tenants(session: AsyncSession, tenant_ids: list[uuid.UUID]) -> list[list[Shop]]:
-    rows = (await session.execute(select(Shop).where(Shop.tenant_id.in_(set(tenant_ids))).order_by(Shop.id))).scalars()
-    grouped: dict[uuid.UUID, list[Shop]] = {t: [] for t in tenant_ids}
-    for shop in rows:
-        grouped[shop.tenant_id].append(shop)
-    return [grouped[t] for t in tenant_ids]

@@ -1,7 +1,4 @@
-"""REST: SLA policies, reports, breaches and the tenant summary. Thin, over sla.service.
-
-Everyone reads (a client: its own shops and brand, another's is 404); ops and admins write policies.
-"""
+"""REST: SLA policies, reports, breaches and the tenant summary. Thin, over sla.service; roles in sla.auth."""
 
 from __future__ import annotations
 
@@ -11,110 +8,78 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from service.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
-from service.kit.roles import Context, Role, allow
-from service.sla import service
-from service.sla.schemas import (
-    BreachRead,
-    Granularity,
-    Metric,
-    PeriodKind,
-    SlaPolicyCreate,
-    SlaPolicyRead,
-    SlaPolicyUpdate,
-    SlaReportRead,
-    TenantSummaryRead,
-)
+from service.kit.access import Caller, Session
+from service.kit.pagination import Page, PageRequest, page_params
+from service.sla import auth, service
+from service.sla.figures import Breach, Granularity, Metric, PeriodKind, SlaReport, TenantSummary
+from service.sla.schemas import SlaPolicyCreate, SlaPolicyRead, SlaPolicyUpdate
 
 router = APIRouter(tags=["sla"])
 
-read_roles = allow(Role.admin, Role.ops, Role.finance, Role.client)
-write_roles = allow(Role.admin, Role.ops)
-# /v1/tenants is staff-only, but a brand's users may read their own brand's SLA summary.
-summary_roles = allow(Role.admin, Role.ops, Role.finance, Role.client)
-
 FROM = Query(alias="from", description="Inclusive: a date (YYYY-MM-DD, local midnight) or a datetime "
              "(YYYY-MM-DDTHH:MM, shop-local unless it carries an offset) on a quarter hour. "
-             "Default: the start of the local month holding `to`.")
-TO = Query(alias="to", description="Exclusive, like `from`. Default: the end of the shop's local today.")
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 500).")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+             "Default: the start of the local month holding `to`.", max_length=40)
+TO = Query(alias="to", description="Exclusive, like `from`. Default: the end of the shop's local today.",
+           max_length=40)
+Pages = Annotated[PageRequest, Depends(page_params)]
 
 
 @router.get("/v1/shops/{shop_id}/sla-policies", response_model=Page[SlaPolicyRead],
-            summary="A shop's SLA policy versions, by effective date")
-async def list_policies(ctx: Annotated[Context, Depends(read_roles)], shop_id: uuid.UUID,
-                        limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None):
-    async with ctx.tx() as session:
-        shop, items, next_cursor = await service.list_policies(session, ctx.principal, shop_id, limit, cursor)
-        return Page[SlaPolicyRead](items=[SlaPolicyRead.of(shop.id, service.Terms.of(p)) for p in items],
-                                   next_cursor=next_cursor)
+            summary="A shop's SLA policy versions, by effective date", dependencies=[auth.read.rest])
+async def list_policies(session: Session, caller: Caller, shop_id: uuid.UUID, page: Pages):
+    return await service.list_policies(session, caller, shop_id, page)
 
 
-@router.get("/v1/shops/{shop_id}/sla-policy", response_model=SlaPolicyRead,
+@router.get("/v1/shops/{shop_id}/sla-policy", response_model=SlaPolicyRead, dependencies=[auth.read.rest],
             summary="The SLA policy in force on a day (the platform default when no version applies)")
-async def policy_in_force(ctx: Annotated[Context, Depends(read_roles)], shop_id: uuid.UUID,
+async def policy_in_force(session: Session, caller: Caller, shop_id: uuid.UUID,
                           on: Annotated[date | None, Query(description="Shop-local day; default today")] = None):
-    async with ctx.tx() as session:
-        shop, terms = await service.policy_in_force(session, ctx.principal, shop_id, on)
-        return SlaPolicyRead.of(shop.id, terms)
+    return await service.policy_in_force(session, caller, shop_id, on)
 
 
 @router.post("/v1/shops/{shop_id}/sla-policies", response_model=SlaPolicyRead, status_code=201,
-             summary="Add a policy version applying from a shop-local date")
-async def create_policy(ctx: Annotated[Context, Depends(write_roles)], shop_id: uuid.UUID, body: SlaPolicyCreate):
-    async with ctx.tx() as session:
-        policy = await service.create_policy(session, ctx.principal, shop_id, body)
-        return SlaPolicyRead.of(policy.shop_id, service.Terms.of(policy))
+             summary="Add a policy version applying from a shop-local date", dependencies=[auth.write.rest])
+async def create_policy(session: Session, caller: Caller, shop_id: uuid.UUID, body: SlaPolicyCreate):
+    return await service.create_policy(session, caller, shop_id, body)
 
 
 @router.patch("/v1/shops/{shop_id}/sla-policies/{effective_from}", response_model=SlaPolicyRead,
-              summary="Change a policy version (its targets, T, assessed hours)")
-async def update_policy(ctx: Annotated[Context, Depends(write_roles)], shop_id: uuid.UUID, effective_from: date,
+              summary="Change a policy version (its targets, T, assessed hours)", dependencies=[auth.write.rest])
+async def update_policy(session: Session, caller: Caller, shop_id: uuid.UUID, effective_from: date,
                         body: SlaPolicyUpdate):
-    async with ctx.tx() as session:
-        policy = await service.update_policy(session, ctx.principal, shop_id, effective_from, body)
-        return SlaPolicyRead.of(policy.shop_id, service.Terms.of(policy))
+    return await service.update_policy(session, caller, shop_id, effective_from, body)
 
 
-@router.get("/v1/shops/{shop_id}/sla", response_model=SlaReportRead, response_model_by_alias=True,
-            summary="SLA report per bucket of the shop's local time, with targets met or breached")
-async def shop_report(ctx: Annotated[Context, Depends(read_roles)], shop_id: uuid.UUID,
+@router.get("/v1/shops/{shop_id}/sla", response_model=SlaReport, response_model_by_alias=True,
+            summary="SLA report per bucket of the shop's local time, with targets met or breached",
+            dependencies=[auth.read.rest])
+async def shop_report(session: Session, caller: Caller, shop_id: uuid.UUID,
                       start: Annotated[str | None, FROM] = None, end: Annotated[str | None, TO] = None,
                       granularity: Granularity = Granularity.day):
-    async with ctx.tx() as session:
-        report = await service.shop_report(session, ctx.principal, shop_id, start, end, granularity)
-    # Serialized straight from the report (response_model still documents it): no validation, FastAPI's nor ours.
-    return Response(SlaReportRead.json_of(report), media_type="application/json")
+    report = await service.shop_report(session, caller, shop_id, start, end, granularity)
+    # Written by pydantic-core from the values the service built (response_model still documents it).
+    return Response(report.model_dump_json(by_alias=True), media_type="application/json")
 
 
-@router.get("/v1/sla/breaches", response_model=Page[BreachRead],
+@router.get("/v1/sla/breaches", response_model=Page[Breach], dependencies=[auth.read.rest],
             summary="Daily and monthly SLA breaches (a client: its own shops)")
 async def list_breaches(
-    ctx: Annotated[Context, Depends(read_roles)],
+    session: Session, caller: Caller, page: Pages,
     start: Annotated[date | None, Query(alias="from", description="First local day (default: the first of "
                                                                    "this month)")] = None,
     end: Annotated[date | None, Query(alias="to", description="Local day after the last (default: tomorrow)")]
     = None,
-    tenant: Annotated[str | None, Query(description="Tenant id or slug")] = None,
-    shop: uuid.UUID | None = None,
-    metric: Metric | None = None,
-    period: PeriodKind | None = None,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
+    tenant: Annotated[str | None, Query(description="Tenant id or slug", max_length=100)] = None,
+    shop: uuid.UUID | None = None, metric: Metric | None = None, period: PeriodKind | None = None,
 ):
-    filters = service.BreachFilter(start=start, end=end, tenant=tenant, shop=shop,
-                                   metric=metric.value if metric else None, period=period.value if period else None)
-    async with ctx.tx() as session:
-        items, next_cursor = await service.list_breaches(session, ctx.principal, filters, PageRequest(limit), cursor)
-        return Page[BreachRead](items=[BreachRead.of(b) for b in items], next_cursor=next_cursor)
+    filters = service.BreachFilter(start=start, end=end, tenant=tenant, shop=shop, metric=metric, period=period)
+    return await service.list_breaches(session, caller, filters, page)
 
 
-@router.get("/v1/tenants/{tenant}/sla-summary", response_model=TenantSummaryRead,
+@router.get("/v1/tenants/{tenant}/sla-summary", response_model=TenantSummary, dependencies=[auth.read.rest],
             summary="A brand's shops with their month-to-date SLA attainment")
-async def tenant_summary(ctx: Annotated[Context, Depends(summary_roles)], tenant: str,
+async def tenant_summary(session: Session, caller: Caller, tenant: str,
                          as_of: Annotated[date | None, Query(description="Last day of the month-to-date "
                                                                          "(default: each shop's local today)")]
                          = None):
-    async with ctx.tx() as session:
-        return TenantSummaryRead.of(await service.tenant_summary(session, ctx.principal, tenant, as_of))
+    return await service.tenant_summary(session, caller, tenant, as_of)

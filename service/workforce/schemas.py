@@ -1,48 +1,48 @@
-"""What the API accepts and answers for sites and agents."""
+"""What the API accepts and answers for sites and agents: each shape's fields are declared once."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.kit.shapes import Identified, Stamped, partial
+from service.kit.types import TimeZone
 from service.workforce.models import AgentLevel, EmploymentType
 
 Money = Decimal  # CNY, two decimals; never float
 
 
-class SiteCreate(BaseModel):
+class SiteFields(BaseModel):
+    """A floor with seats."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     city: str = Field(min_length=1, max_length=100)
     seat_capacity: int = Field(ge=0, le=100_000)
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZone = "Asia/Shanghai"
 
 
-class SiteUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    city: str | None = Field(default=None, min_length=1, max_length=100)
-    seat_capacity: int | None = Field(default=None, ge=0, le=100_000)
+class SiteCreate(SiteFields):
+    """Open a site."""
 
 
-class SiteRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    name: str
-    city: str
-    seat_capacity: int
-    timezone: str
-    created_at: datetime
-    updated_at: datetime
+class SiteUpdate(partial(SiteFields, exclude={"timezone"})):  # type: ignore[misc]
+    """Change a site: the fields sent (its timezone stays: shifts and attendance are kept in it)."""
 
 
-class AgentCreate(BaseModel):
+class SiteRead(Stamped, SiteFields, Identified):
+    """A floor with seats."""
+
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+
+class AgentFields(BaseModel):
+    """An employee answering chats."""
+
     model_config = ConfigDict(extra="forbid")
 
     site_id: uuid.UUID
@@ -57,35 +57,18 @@ class AgentCreate(BaseModel):
     left_on: date | None = None
 
 
-class AgentUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    site_id: uuid.UUID | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    level: AgentLevel | None = None
-    skills: list[str] | None = Field(default=None, max_length=30)
-    loaded_hourly_cost: Money | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
-    max_concurrency: int | None = Field(default=None, ge=1, le=20)
-    employment_type: EmploymentType | None = None
-    left_on: date | None = None
+class AgentCreate(AgentFields):
+    """Hire an agent."""
 
 
-class AgentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class AgentUpdate(partial(AgentFields, exclude={"code", "hired_on"})):  # type: ignore[misc]
+    """Change an agent: the fields sent (null clears `left_on`). Code and hiring date are fixed."""
 
-    id: uuid.UUID
-    site_id: uuid.UUID
-    code: str
-    name: str
-    level: AgentLevel
-    skills: list[str]
-    loaded_hourly_cost: Money
-    max_concurrency: int
-    employment_type: EmploymentType
-    hired_on: date
-    left_on: date | None
-    created_at: datetime
-    updated_at: datetime
+
+class AgentRead(Stamped, AgentFields, Identified):
+    """An employee answering chats."""
+
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
 
 
 class AgentFilter(BaseModel):

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.crud import apply_changes, by_ids, flush, list_page, one_or_404
 from service.kit.errors import Invalid
-from service.kit.pagination import PageRequest
+from service.kit.pagination import Paged, PageRequest
 from service.workforce.models import Agent, Site
 from service.workforce.schemas import AgentCreate, AgentFilter, AgentUpdate, SiteCreate, SiteUpdate
 
@@ -18,7 +18,7 @@ async def get_site(session: AsyncSession, site_id: uuid.UUID) -> Site:
     return await one_or_404(session, select(Site).where(Site.id == site_id), "site")
 
 
-async def list_sites(session: AsyncSession, page: PageRequest, city: str | None = None):
+async def list_sites(session: AsyncSession, page: PageRequest, city: str | None = None) -> Paged[Site]:
     stmt = select(Site)
     if city:
         stmt = stmt.where(Site.city == city)
@@ -46,7 +46,7 @@ async def get_agent(session: AsyncSession, agent_id: uuid.UUID) -> Agent:
     return await one_or_404(session, select(Agent).where(Agent.id == agent_id), "agent")
 
 
-async def list_agents(session: AsyncSession, filters: AgentFilter, page: PageRequest):
+async def list_agents(session: AsyncSession, filters: AgentFilter, page: PageRequest) -> Paged[Agent]:
     stmt = select(Agent)
     if filters.site_id:
         stmt = stmt.where(Agent.site_id == filters.site_id)

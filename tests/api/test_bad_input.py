@@ -8,18 +8,9 @@ import jwt
 import pytest
 
 from tests.conftest import JWT_SECRET, auth, make_token
+from tests.factories import assert_problem
 
 OPS = auth("ops")
-
-
-def assert_problem(response, status: int, field: str | None = None):
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"] and body["type"].startswith("https://")
-    if field:
-        assert field in {e["field"] for e in body["errors"]}, body
-    return body
 
 
 async def test_unknown_field(client):
@@ -59,7 +50,7 @@ async def test_oversized_and_bad_pages(client):
     assert_problem(await client.get("/v1/shops", headers=OPS, params={"limit": 0}), 422, "query.limit")
     assert_problem(await client.get("/v1/shops", headers=OPS, params={"cursor": "%%%"}), 422, "query.cursor")
     r = await client.post("/graphql", headers=OPS, json={"query": "{ shops(first: 100000) { items { id } } }"})
-    assert r.json()["errors"][0]["extensions"]["errors"][0]["field"] == "limit"
+    assert r.json()["errors"][0]["extensions"]["errors"][0]["field"] == "first"  # the GraphQL argument, not the use case's name
 
 
 @pytest.mark.parametrize("header", [
@@ -87,14 +78,13 @@ async def test_expired_token_is_401(client):
 
 
 async def test_revoked_token_is_401(client, db):
-    from service.db import Scope
-    from tenants.auth import decode_token
+    from service.kit.identity import decode_token
     from tenants.service import revoke_token
 
     token = make_token("ops")
     headers = {"Authorization": f"Bearer {token}"}
     assert (await client.get("/v1/shops", headers=headers)).status_code == 200
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         assert await revoke_token(session, decode_token(JWT_SECRET, token).jti)
     body = assert_problem(await client.get("/v1/shops", headers=headers), 401)
     assert "revoked" in body["detail"]
@@ -104,7 +94,7 @@ async def test_revoked_token_is_401(client, db):
     finance = make_token("finance")
     headers = {"Authorization": f"Bearer {finance}"}
     assert (await client.post("/v1/tenants", headers=headers, json={"slug": "x", "name": "X"})).status_code == 403
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         assert await revoke_token(session, decode_token(JWT_SECRET, finance).jti)
     body = assert_problem(await client.post("/v1/tenants", headers=headers, json={"slug": "x", "name": "X"}), 401)
     assert "revoked" in body["detail"]
@@ -125,7 +115,7 @@ async def test_patch_null_clears_only_what_may_be_empty(client, world):
     assert (await client.patch(url, headers=OPS, json={"category": "beauty"})).json()["category"] == "beauty"
     assert (await client.patch(url, headers=OPS, json={"category": None})).json()["category"] is None
     before = (await client.get(url, headers=OPS)).json()
-    body = assert_problem(await client.patch(url, headers=OPS, json={"name": None}), 422, "name")
+    body = assert_problem(await client.patch(url, headers=OPS, json={"name": None}), 422, "body.name")
     assert body["errors"][0]["reason"] == "may not be null"
     assert (await client.get(url, headers=OPS)).json() == before
 
@@ -135,7 +125,8 @@ async def test_graphql_validation_names_the_field(client):
         "query": "mutation { createSite(input: {name: \"\", city: \"x\", seatCapacity: -1}) { id } }"})
     error = r.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert {"name", "seat_capacity"} <= {e["field"] for e in error["extensions"]["errors"]}
+    # GraphQL names fields where GraphQL has them: under the argument, in camelCase.
+    assert {"input.name", "input.seatCapacity"} <= {e["field"] for e in error["extensions"]["errors"]}
 
 
 async def test_unknown_route_is_problem_json(client):

@@ -68,7 +68,7 @@ async def test_shop_lifecycle_and_filters(client, world):
     assert [s["id"] for s in paused] == [shop["id"]]
     unknown = await client.post("/v1/shops", headers=OPS, json={"tenant_id": str(uuid.uuid4()), "platform": "jd",
                                                                   "name": "orphan"})
-    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "tenant_id"
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "body.tenant_id"
 
 
 async def test_client_reads_own_shops_only(client, world):
@@ -89,7 +89,7 @@ async def test_sites_and_agents(client, world):
     left = await client.patch(f"/v1/agents/{agent_id}", headers=OPS, json={"left_on": "2026-10-31"})
     assert left.json()["left_on"] == "2026-10-31"
     before_hire = await client.patch(f"/v1/agents/{agent_id}", headers=OPS, json={"left_on": "2020-01-01"})
-    assert before_hire.status_code == 422 and before_hire.json()["errors"][0]["field"] == "left_on"
+    assert before_hire.status_code == 422 and before_hire.json()["errors"][0]["field"] == "body.left_on"
     at_site = (await client.get("/v1/agents", headers=auth("finance"), params={"site_id": site_id})).json()["items"]
     assert [a["code"] for a in at_site] == ["HF0001"]
     gone = (await client.get("/v1/agents", headers=OPS, params={"site_id": site_id, "active": "false"})).json()["items"]
@@ -101,7 +101,7 @@ async def test_sites_and_agents(client, world):
     assert site_id in {s["id"] for s in hefei}
     no_site = await client.post("/v1/agents", headers=OPS, json={
         "site_id": str(uuid.uuid4()), "code": "X1", "name": "x", "loaded_hourly_cost": "40", "hired_on": "2024-01-01"})
-    assert no_site.status_code == 422 and no_site.json()["errors"][0]["field"] == "site_id"
+    assert no_site.status_code == 422 and no_site.json()["errors"][0]["field"] == "body.site_id"
 
 
 async def test_health(client):

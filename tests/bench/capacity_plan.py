@@ -39,7 +39,7 @@ UPLIFT = """(CASE WHEN g.day = 0 THEN 1.8 WHEN g.day = 1 THEN 2.5 WHEN g.h < 2 T
 
 
 async def load(owner_url: str, shops: int, tenants: int) -> dict:
-    from service.db import make_engine
+    from service.kit.db import make_engine
 
     engine = make_engine(owner_url, 1)
     counts = {}
@@ -116,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from service import embedded, migrations
-    from tenants.auth import Role, issue_token, parse_ttl
+    from service.kit.identity import Role, issue_token, parse_ttl
 
     base_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-plan-{os.getpid()}"
     base_dir.mkdir(mode=0o755)

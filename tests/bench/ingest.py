@@ -167,7 +167,7 @@ async def rollup_digest(data_dir: Path) -> str:
     from sqlalchemy import text
 
     from service import embedded
-    from service.db import make_engine
+    from service.kit.db import make_engine
 
     engine = make_engine(embedded.start(data_dir), 1)
     async with engine.connect() as conn:
@@ -183,14 +183,14 @@ async def orm_baseline(data_dir: Path, path: Path, n: int) -> float:
     import service.models  # noqa: F401  (every table, so foreign keys resolve)
     from service import embedded
     from service.conversations.models import Conversation
-    from service.db import Database, Scope, app_url, make_engine
+    from service.conversations.records import ConversationRecord, validate_record
+    from service.kit.db import Database, app_url, make_engine
     from service.settings import Settings
-    from service.sla.records import ConversationRecord, validate_record
 
     owner = embedded.start(data_dir)
     db = Database(make_engine(app_url(Settings(data_dir=data_dir), owner), 2))
     tenants = {}
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         from sqlalchemy import text
 
         for shop_id, tenant_id in (await session.execute(text("SELECT id, tenant_id FROM shops"))).all():
@@ -200,7 +200,7 @@ async def orm_baseline(data_dir: Path, path: Path, n: int) -> float:
         for _ in range(n):
             records.append(json.loads(f.readline()) | {"external_id": f"orm-{len(records)}"})
     started = time.perf_counter()
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         for raw in records:
             rec = validate_record(raw)  # the same checks the set-based path makes
             assert isinstance(rec, ConversationRecord)

@@ -38,7 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import migrations
 from service.conversations.day_rollup import rebuild_day_frt
-from service.db import Database, Scope, make_engine
+from service.kit.db import Database, Scope, make_engine
+from service.kit.identity import Principal, Role
 from service.settings import APP_ROLE, Settings
 from service.sla.metrics import (
     FRT_SQL,
@@ -48,7 +49,6 @@ from service.sla.metrics import (
     frt_bin_sql,
     local_day_start,
 )
-from tenants.auth import Principal, Role
 from tests.conftest import JWT_SECRET, _admin, _server_url, make_token, with_database
 
 DB_NAME = "sw_bench_sla"

@@ -17,13 +17,12 @@ from sqlalchemy import text
 
 from service.capacity import service
 from service.capacity.erlang import required_agents
-from service.capacity.forecast import shop_intensity
-from service.capacity.schemas import PlanCreate
-from service.db import Database, Scope
-from tenants.auth import Principal, Role
-from tests.api.test_bad_input import assert_problem
+from service.capacity.forecast import local_slots
+from service.kit.time import local_day_start
+from service.kit.db import Database
+from service.kit.identity import Principal, Role
 from tests.conftest import auth
-from tests.gql.test_schema import gql
+from tests.factories import assert_problem, gql, plan_for_world, rls_count, run_cli
 
 OPS = auth("ops")
 STAFF = Principal(subject="test-ops", role=Role.ops, tenant_id=None, jti="")
@@ -54,7 +53,7 @@ async def make_brand(db: Database, tier: str, weight: float = 1.0, platforms=("t
     from tenants.service import create_tenant
 
     tag = uuid.uuid4().hex[:8]
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         tenant = await create_tenant(session, TenantCreate(slug=f"cap-{tag}", name=f"Cap {tag}", tier=tier,
                                                            priority_weight=weight))
         shops = [await create_shop(session, ShopCreate(tenant_id=tenant.id, platform=p, name=f"cap {p} {tag}",
@@ -64,7 +63,7 @@ async def make_brand(db: Database, tier: str, weight: float = 1.0, platforms=("t
 
 async def put_rollups(db: Database, shop, start: datetime, offered: np.ndarray, aht_s: float) -> None:
     """Rollup rows of consecutive intervals from START (none where offered is 0, like the real ones)."""
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         await session.execute(text("""
             INSERT INTO shop_interval_stats (tenant_id, shop_id, interval_start, offered, answered, presale_offered,
               presale_converted, converted, gmv, frt_sum_s, frt_bins, frt_counts, rounds, rounds_within_180,
@@ -77,7 +76,7 @@ async def put_rollups(db: Database, shop, start: datetime, offered: np.ndarray, 
 
 
 def local_series(weekly: np.ndarray, start: datetime, n: int, tz: str = TZ) -> np.ndarray:
-    return weekly[service.local_slots(tz, start, n)]
+    return weekly[local_slots(tz, start, n)]
 
 
 async def history(db, shop, start: datetime, weekly: np.ndarray, aht_s: float, weeks: int = 4,
@@ -111,33 +110,7 @@ async def all_lines(client, plan_id: str, headers: dict, shop=None, limit: int =
 
 
 def midnight(day: date) -> datetime:
-    return service.local_midnight(day, TZ)
-
-
-# --- pure glue -----------------------------------------------------------------------------------------
-
-
-def test_local_slots():
-    # 2026-11-09 is a Monday: local midnight in Shanghai is slot 0; UTC midnight that day is 08:00 local.
-    assert list(service.local_slots(TZ, midnight(date(2026, 11, 9)), 3)) == [0, 1, 2]
-    assert service.local_slots(TZ, datetime.fromisoformat("2026-11-09T00:00:00+00:00"), 1)[0] == 32
-    # Sunday 23:45 wraps to Monday 00:00.
-    assert list(service.local_slots(TZ, midnight(date(2026, 11, 15)) + timedelta(hours=23, minutes=45), 2)) == \
-        [671, 0]
-    # Berlin leaves summer time on 2026-10-25 at 03:00 local: the quarter hours 02:00-02:45 repeat.
-    slots = service.local_slots("Europe/Berlin", datetime.fromisoformat("2026-10-24T23:00:00+00:00"), 16)
-    sunday = 6 * 96
-    assert list(slots) == [sunday + 4 * 1 + i for i in range(4)] + [sunday + 8 + i for i in range(4)] * 2 + \
-        [sunday + 12 + i for i in range(4)]
-
-
-def test_shop_intensity():
-    r = shop_intensity([2000.0, 1000.0, 0.0], [1000.0, 1000.0, 0.0])
-    assert r[0] > 1.3 and r[1] < 0.8 and r[2] == pytest.approx(1.0)
-    assert r[0] / r[1] == pytest.approx(2.0, rel=0.1)
-    assert np.allclose(shop_intensity([300.0, 600.0], [100.0, 200.0]), 1.0)  # same ratio everywhere
-    with pytest.raises(ValueError):
-        shop_intensity([1.0], [1.0, 2.0])
+    return local_day_start(day, TZ)
 
 
 # --- forecast -----------------------------------------------------------------------------------------
@@ -161,7 +134,7 @@ async def test_forecast_recovers_baseline_times_learned_uplift(client, db):
         await history(db, shop, this_start, weekly * k * 6 // 5, aht)
     prev = await promotion(client, name, date(2025, 11, 9), date(2025, 11, 11), uplift=[9, 9, 9])
     await promotion(client, name, date(2026, 11, 9), date(2026, 11, 11), uplift=[7, 7, 7])  # learned wins
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         await create_policy(session, STAFF, shops[0].id, SlaPolicyCreate(
             effective_from=date(2026, 1, 1), answer_target_s=20, service_level_target=0.9))
 
@@ -257,7 +230,7 @@ async def test_given_uplift_is_applied(client, scarce):
 
 async def test_stored_plan_keeps_the_allocation_invariants(db, scarce):
     plan_id = scarce["plan"]["id"]
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         lines = (await session.execute(text("""
             SELECT l.interval_start, t.tier, l.shop_id, l.forecast_volume, l.required, l.allocated,
                    l.expected_service_level, l.expected_asa_s
@@ -398,21 +371,21 @@ async def test_graphql_plan_is_batched(client, db, scarce):
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"promotion": "No Such Fest", "seats": 10}, "promotion"),
+    ({"promotion": "No Such Fest", "seats": 10}, "body.promotion"),  # a use case's field, at its REST location
     ({"seats": 10}, "body"),  # neither a promotion nor from/to
     ({"promotion": "x", "from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": 1}, "body"),
     ({"from": "2026-12-12T00:00:00", "to": "2026-12-13T00:00:00+08:00", "seats": 1}, "body.from"),
     ({"from": "2026-12-12T00:10:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": 1}, "body.from"),
     ({"from": "2026-12-12T00:00:00+08:00", "to": "2027-03-13T00:00:00+08:00", "seats": 1}, "body"),
     ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": {"series": [1, 2]}},
-     "seats.series"),
+     "body.seats.series"),
     ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": {"per_site": {"Mars": 3}}},
-     "seats.per_site.Mars"),
+     "body.seats.per_site.Mars"),
     ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": -1}, "body.seats.number"),
     ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": 5, "model": "erlang_a"},
-     "patience_s"),
+     "body.patience_s"),
     ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": 5,
-      "params": {str(uuid.UUID(int=7)): {"aht_s": 100}}}, f"params.{uuid.UUID(int=7)}"),
+      "params": {str(uuid.UUID(int=7)): {"aht_s": 100}}}, f"body.params.{uuid.UUID(int=7)}"),
     ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": 5, "shrinkage": 1},
      "body.shrinkage"),
     ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": 5, "colour": 1},
@@ -444,7 +417,7 @@ async def test_erlang_a_plan_over_a_range_with_per_site_seats(client, db, world)
     _, (shop,) = await make_brand(db, "KA", platforms=("douyin",))
     start = midnight(date(2026, 9, 7))
     await history(db, shop, start, weekly_shape() * 2, 300.0)
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         site = await create_site(session, SiteCreate(name=f"Cap site {uuid.uuid4().hex[:6]}", city="Hefei",
                                                      seat_capacity=12))
     r = await client.post("/v1/capacity-plans", headers=OPS, json={
@@ -460,29 +433,20 @@ async def test_erlang_a_plan_over_a_range_with_per_site_seats(client, db, world)
 
 
 async def test_cli_plan_prints_the_shortfall(database, client, scarce, tmp_path):
-    from tests.tenants.test_auth_and_cli import _run
 
     env = {"SEATWISE_JWT_SECRET": "k" * 40, "SEATWISE_DATA_DIR": str(tmp_path), "DATABASE_URL": database.owner_url,
            "SEATWISE_APP_DATABASE_URL": database.app_url, "COLUMNS": "200"}
     name = scarce["promotion"]["name"]
-    result = await asyncio.to_thread(_run, ["plan", "--promotion", name, "--seats", "40", "--name", "cli"], env)
+    result = await asyncio.to_thread(run_cli, ["plan", "--promotion", name, "--seats", "40", "--name", "cli"], env)
     assert result.exit_code == 0, result.output
     assert "intervals short" in result.output and "longtail" in result.output and "Shops short" in result.output
     listed = (await client.get("/v1/capacity-plans", headers=OPS, params={"promotion": scarce["promotion"]["id"]}))
     assert "cli" in {p["name"] for p in listed.json()["items"]}
-    missing = await asyncio.to_thread(_run, ["plan", "--promotion", "Nope", "--seats", "1"], env)
+    missing = await asyncio.to_thread(run_cli, ["plan", "--promotion", "Nope", "--seats", "1"], env)
     assert missing.exit_code == 2 and "no promotion" in missing.output
 
 
 # --- a helper for the isolation and role-matrix tests ----------------------------------------------------
-
-
-async def plan_for_world(db: Database) -> uuid.UUID:
-    """A small plan over whatever shops exist (the world's brands): lines for A's and B's shops."""
-    async with db.transaction(Scope.system()) as session:
-        plan = await service.create_plan(session, STAFF, PlanCreate.model_validate({
-            "name": "world", "from": "2026-12-12T00:00:00+08:00", "to": "2026-12-12T02:00:00+08:00", "seats": 4}))
-    return plan.id
 
 
 # --- the database itself keeps plan lines per tenant ------------------------------------------------------
@@ -491,8 +455,7 @@ async def plan_for_world(db: Database) -> uuid.UUID:
 async def test_raw_sql_rls_on_plan_lines(database, db, world):
     from sqlalchemy.exc import DBAPIError
 
-    from service.db import make_engine
-    from tests.isolation.test_database_rls import _count
+    from service.kit.db import make_engine
 
     plan = await plan_for_world(db)
     engine = make_engine(database.app_url, 1)
@@ -500,14 +463,14 @@ async def test_raw_sql_rls_on_plan_lines(database, db, world):
     sql = "SELECT count(*) FROM capacity_plan_lines WHERE plan_id = :p"
     try:
         # 2 shops x 8 intervals each; a client sees its own, even when asking for the other's by tenant id.
-        assert await _count(engine, sql + " AND tenant_id = :b", "", a, p=plan, b=b) == 0
-        assert await _count(engine, sql + " AND tenant_id = :a", "", a, p=plan, a=a) == 16
-        assert await _count(engine, sql, "", a, p=plan) == 16
-        assert await _count(engine, sql, "", "", p=plan) == 0  # unset: no rows
-        assert await _count(engine, sql + " AND tenant_id IN (:a, :b)", "on", "", p=plan, a=a, b=b) == 32
+        assert await rls_count(engine, sql + " AND tenant_id = :b", "", a, p=plan, b=b) == 0
+        assert await rls_count(engine, sql + " AND tenant_id = :a", "", a, p=plan, a=a) == 16
+        assert await rls_count(engine, sql, "", a, p=plan) == 16
+        assert await rls_count(engine, sql, "", "", p=plan) == 0  # unset: no rows
+        assert await rls_count(engine, sql + " AND tenant_id IN (:a, :b)", "on", "", p=plan, a=a, b=b) == 32
         shops_sql = "SELECT count(*) FROM capacity_plan_shops WHERE plan_id = :p"
-        assert await _count(engine, shops_sql, "", a, p=plan) == 2  # the plan's shops: the same rule
-        assert await _count(engine, shops_sql, "", "", p=plan) == 0
+        assert await rls_count(engine, shops_sql, "", a, p=plan) == 2  # the plan's shops: the same rule
+        assert await rls_count(engine, shops_sql, "", "", p=plan) == 0
         with pytest.raises(DBAPIError, match="row-level security"):
             async with engine.begin() as conn:
                 await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": a})
@@ -541,8 +504,8 @@ async def test_graphql_client_lines_of_another_brand_are_not_found(client, db, w
 
 
 async def test_demo_double_12_learns_from_double_11(server_url, template_db):
-    from service.db import make_engine
     from service.demo import SITES, load_capacity_demo
+    from service.kit.db import make_engine
     from service.workforce.schemas import SiteCreate
     from service.workforce.service import create_site
     from tests.conftest import _admin, fresh_database
@@ -550,7 +513,7 @@ async def test_demo_double_12_learns_from_double_11(server_url, template_db):
     target = await fresh_database(server_url, template_db)
     demo_db = Database(make_engine(target.app_url, 2))
     try:
-        async with demo_db.transaction(Scope.system()) as session:
+        async with demo_db.system_transaction() as session:
             for name, city, seats in SITES:
                 await create_site(session, SiteCreate(name=name, city=city, seat_capacity=seats))
         shops = [(await make_brand(demo_db, tier))[1][0] for tier in ("KA", "longtail")]
@@ -564,7 +527,7 @@ async def test_demo_double_12_learns_from_double_11(server_url, template_db):
         for shop in shops:
             await put_rollups(demo_db, shop, first, values, 300.0)
         await load_capacity_demo(demo_db, now=today)
-        async with demo_db.transaction(Scope.system()) as session:
+        async with demo_db.system_transaction() as session:
             promos = {p.name: p for p in (await session.execute(text("SELECT * FROM promotions"))).all()}
             plans = (await session.execute(text("SELECT * FROM capacity_plans ORDER BY id"))).all()
             plan, short = plans

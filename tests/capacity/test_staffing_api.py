@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from tests.api.test_bad_input import assert_problem
 from tests.conftest import auth
+from tests.factories import assert_problem
 
 URL = "/v1/staffing/erlang"
 OPS = auth("ops")

@@ -7,8 +7,7 @@ import json
 
 from sqlalchemy import text
 
-from service.db import Scope
-from tests.tenants.test_auth_and_cli import _run
+from tests.factories import run_cli
 
 
 async def test_ingest_files(database, db, world, tmp_path):
@@ -23,12 +22,12 @@ async def test_ingest_files(database, db, world, tmp_path):
     csv_file.write_text(f"external_id,shop_id,started_at,kind\ncli-3,{shop},2026-11-02T09:02:00+08:00,aftersale\n")
     env = {"SEATWISE_JWT_SECRET": "k" * 40, "SEATWISE_DATA_DIR": str(tmp_path), "DATABASE_URL": database.owner_url,
            "SEATWISE_APP_DATABASE_URL": database.app_url}
-    result = await asyncio.to_thread(_run, ["ingest", str(nd), str(csv_file)], env)
+    result = await asyncio.to_thread(run_cli, ["ingest", str(nd), str(csv_file)], env)
     assert result.exit_code == 1, result.output  # one row rejected
     assert "day.ndjson:2 started_at timestamp without timezone offset" in result.output
     assert "inserted 2" in result.output and "rejected 1" in result.output
-    again = await asyncio.to_thread(_run, ["ingest", str(csv_file)], env)
+    again = await asyncio.to_thread(run_cli, ["ingest", str(csv_file)], env)
     assert again.exit_code == 0 and "unchanged 1" in again.output
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         n = (await session.execute(text("SELECT count(*) FROM conversations WHERE external_id LIKE 'cli-%'"))).scalar_one()
     assert n == 2

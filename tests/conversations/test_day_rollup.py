@@ -17,11 +17,15 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from service.conversations.day_rollup import apply_day_frt_delta, rebuild_day_frt
-from service.db import Scope, make_engine
+from service.kit.db import make_engine
+from service.sla import queries as sla_queries
 from service.sla import service as sla
-from service.sla.metrics import frt_bin, interval_start_of
+from service.sla.periods import period_of
+from service.sla.policies import ShopRef
+from service.sla.queries import shop_ref
 from tests.conftest import auth
-from tests.sla.test_reports import make_shop
+from tests.factories import make_shop
+from tests.sla.reference import frt_bin, interval_start_of
 
 OPS = auth("ops")
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -78,7 +82,7 @@ def from_records(records: list[dict], zones: dict[uuid.UUID, str]) -> Histograms
 
 
 async def stored_days(db, shop_ids) -> Histograms:
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         rows = (await session.execute(text(
             "SELECT shop_id, day, frt_bins, frt_counts FROM shop_day_frt WHERE shop_id = ANY(:ids)"),
             {"ids": list(shop_ids)})).all()
@@ -89,7 +93,7 @@ async def stored_days(db, shop_ids) -> Histograms:
 
 async def regrouped_intervals(db, shop_ids) -> Histograms:
     """The interval histograms summed per local day of each shop's current timezone."""
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         rows = (await session.execute(text(
             "SELECT r.shop_id, r.interval_start, s.timezone, r.frt_bins, r.frt_counts FROM shop_interval_stats r "
             "JOIN shops s ON s.tenant_id = r.tenant_id AND s.id = r.shop_id WHERE r.shop_id = ANY(:ids)"),
@@ -192,7 +196,7 @@ async def test_delta_from_contributions(db, shops):
     removed = [(at(16, 0), -1, True, 700.0), (at(15, 30), -1, True, 0.0)]
 
     async def apply(batch) -> None:
-        async with db.transaction(Scope.system()) as session:
+        async with db.system_transaction() as session:
             await session.execute(text(
                 "CREATE TEMP TABLE ingest_contrib (tenant_id uuid, shop_id uuid, interval_start timestamptz, sign int, "
                 "answered bool, frt float8) ON COMMIT DROP"))
@@ -215,15 +219,15 @@ async def test_delta_from_contributions(db, shops):
 
 
 def _range(shop, start: str, end: str):
-    lo, hi = sla.period_of(shop.timezone, "day", start, end)
-    return sla.ShopRef.of(shop), lo, hi
+    lo, hi = period_of(shop.timezone, "day", start, end)
+    return shop_ref(shop), lo, hi
 
 
 def _same(a, b) -> None:
     """Two reports (or totals) with equal buckets and metrics, histogram-derived ones included."""
     assert [x.start for x in a.buckets] == [x.start for x in b.buckets]
     for x, y in zip([*a.buckets, a.total], [*b.buckets, b.total], strict=True):
-        assert x.metrics == y.metrics and x.verdicts == y.verdicts
+        assert x == y  # every metric, histogram-derived ones included, and the verdicts
 
 
 async def traced(db, call) -> tuple[object, list[str]]:
@@ -235,7 +239,7 @@ async def traced(db, call) -> tuple[object, list[str]]:
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
     try:
-        async with db.transaction(Scope.system()) as session:
+        async with db.system_transaction() as session:
             return await call(session), statements
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
@@ -246,8 +250,8 @@ async def both_ways(db, monkeypatch, call):
     fast, statements = await traced(db, call)
     assert any("shop_day_frt" in s for s in statements), "the day histograms were not read"
     with monkeypatch.context() as m:
-        m.setattr(sla, "_DAY_BUCKETS", ())
-        async with db.transaction(Scope.system()) as session:
+        m.setattr(sla_queries, "_DAY_BUCKETS", ())
+        async with db.system_transaction() as session:
             slow = await call(session)
     return fast, slow
 
@@ -260,7 +264,7 @@ async def test_reports_through_days_equal_reports_through_intervals(db, shops, h
     assert sum(len(r.buckets) for r in fast) > len(ranges)
     for a, b in zip(fast, slow, strict=True):
         _same(a, b)
-        assert a.total.metrics.frt_p90_s is not None
+        assert a.total.frt_p90_s is not None
 
 
 async def test_breaches_and_attainments_through_days(db, shops, history, monkeypatch, client):
@@ -268,12 +272,12 @@ async def test_breaches_and_attainments_through_days(db, shops, history, monkeyp
         r = await client.post(f"/v1/shops/{s.id}/sla-policies", headers=OPS, json={
             "effective_from": "2025-10-01", "service_level_target": 0.99, "response_rate_3min_target": 0.99})
         assert r.status_code == 201, r.text
-    refs = [sla.ShopRef.of(s) for s in shops["shops"]]
+    refs = [shop_ref(s) for s in shops["shops"]]
     fast, slow = await both_ways(db, monkeypatch,
                                  lambda session: sla.shop_breaches(session, refs, date(2025, 10, 20), date(2025, 11, 10)))
     assert fast == slow and any(fast)
     fast, slow = await both_ways(db, monkeypatch, lambda session: sla.attainments(session, refs, date(2025, 10, 29)))
-    assert [a.result.metrics for a in fast] == [a.result.metrics for a in slow]
+    assert fast == slow
 
 
 async def test_unaligned_ranges_read_intervals(db, shops, history):
@@ -282,7 +286,7 @@ async def test_unaligned_ranges_read_intervals(db, shops, history):
         span = _range(shop, start, "2025-11-02")
         report, statements = await traced(db, lambda session, s=span, g=granularity: sla.reports(session, [s], g))
         assert not any("shop_day_frt" in s for s in statements)
-        assert report[0].total.metrics.offered > 0 and report[0].total.metrics.frt_p50_s is not None
+        assert report[0].total.offered > 0 and report[0].total.frt_p50_s is not None
 
 
 async def test_timezone_change_rebuilds_days(client, db, shops, history, monkeypatch):
@@ -296,12 +300,12 @@ async def test_timezone_change_rebuilds_days(client, db, shops, history, monkeyp
     after = await stored_days(db, [shop.id])
     assert after != before and after == await regrouped_intervals(db, [shop.id])
     moved_shop = changed.json()
-    ref = sla.ShopRef(shop.tenant_id, shop.id, moved_shop["name"], moved_shop["platform"], "America/Los_Angeles")
-    lo, hi = sla.period_of(ref.timezone, "day", "2025-10-20", "2025-11-10")
+    ref = ShopRef(shop.tenant_id, shop.id, moved_shop["name"], moved_shop["platform"], "America/Los_Angeles")
+    lo, hi = period_of(ref.timezone, "day", "2025-10-20", "2025-11-10")
     fast, slow = await both_ways(db, monkeypatch, lambda session: sla.reports(session, [(ref, lo, hi)], "day"))
     _same(fast[0], slow[0])
     # A rebuild of nothing, or of the same shops again, changes nothing.
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         await rebuild_day_frt(session, [])
         await rebuild_day_frt(session, [shop.id, shop.id])
     assert await stored_days(db, [shop.id]) == after

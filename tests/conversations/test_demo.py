@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import date
 
 from service.conversations.demo import DemoShop, conversations
-from service.sla.records import ConversationRecord, validate_record
+from service.conversations.records import ConversationRecord, validate_record
 
 SHOPS = [DemoShop("00000000-0000-0000-0000-000000000001", "tmall", "KA", "beauty", "Asia/Shanghai", False),
          DemoShop("00000000-0000-0000-0000-000000000002", "pdd", "longtail", "pets", "Asia/Shanghai", True)]

@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from service.db import Scope
-from service.sla import records as r
-from service.sla.metrics import IntervalRollup, rollup_of
-from service.sla.records import validate_record
+from service.conversations import records as r
+from service.conversations.records import validate_record
 from tests.conftest import auth
+from tests.factories import gql
+from tests.sla.reference import IntervalRollup, rollup_of
 
 OPS = auth("ops")
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -55,7 +55,7 @@ def ndjson(records) -> bytes:
 
 
 async def stored_rollups(db, shop_ids) -> dict:
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         rows = (await session.execute(text(
             "SELECT * FROM shop_interval_stats WHERE shop_id = ANY(:ids)"), {"ids": list(shop_ids)})).mappings().all()
     out = {}
@@ -105,7 +105,7 @@ async def test_ingest_idempotent_and_exact(client, db, world):
     assert replaced.json() == {"received": 10, "inserted": 0, "updated": 3, "unchanged": 7, "rejected": []}
     current = changed + records[3:]
     assert_rollups_equal(await stored_rollups(db, shops), reference(current))
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         count = (await session.execute(text("SELECT count(*) FROM conversations WHERE shop_id = ANY(:ids)"),
                                        {"ids": shops})).scalar_one()
     assert count == 600
@@ -125,7 +125,7 @@ async def test_csv_ingest(client, db, world):
     assert (body["received"], body["inserted"]) == (5, 3), body
     assert body["rejected"] == [{"line": 5, "field": "started_at", "reason": r.REASON_NO_TIMEZONE},
                                 {"line": 6, "field": None, "reason": r.REASON_MALFORMED}]
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         row = (await session.execute(text(
             "SELECT response_times_s, converted, order_amount, csat FROM conversations WHERE external_id = 'csv-1'"))).one()
     assert row == ([10.0, 200.0], True, Decimal("128.50"), 5)
@@ -191,7 +191,7 @@ async def test_every_rejection_reason_and_good_rows_kept(client, db, world):
 
 
 async def test_reference_validator_agrees_on_reasons(world):
-    # Ingest answers with service.sla.records' own reasons (only the shop's visibility is its own rule).
+    # Ingest answers with service.conversations.records' own reasons (only the shop's visibility is its own rule).
     shop = world.shops_a[0].id
     for make, field, reason in REJECTIONS:
         line = make(_good(shop, 0))
@@ -206,7 +206,7 @@ async def test_duplicates_in_one_batch_last_wins(client, db, world):
     a, b = _good(shop, "dup"), _good(shop, "dup") | {"csat": 5}
     result = (await client.post("/v1/conversations", headers=OPS | NDJSON, content=ndjson([a, b]))).json()
     assert result["inserted"] == 1 and result["rejected"][0]["line"] == 1
-    async with db.transaction(Scope.system()) as session:
+    async with db.system_transaction() as session:
         assert (await session.execute(text("SELECT csat FROM conversations WHERE external_id = 'bad-dup'"))).scalar_one() == 5
 
 
@@ -230,7 +230,7 @@ async def test_content_type_and_size_limits(client):
 
 
 async def test_rls_on_conversation_tables(database, world, client):
-    from service.db import make_engine
+    from service.kit.db import make_engine
 
     await client.post("/v1/conversations", headers=OPS | NDJSON, content=ndjson([_good(world.shops_b[1].id, "rls")]))
     engine = make_engine(database.app_url, 1)
@@ -251,7 +251,6 @@ async def test_rls_on_conversation_tables(database, world, client):
 
 
 async def test_graphql_ingest_same_path(client, db, world):
-    from tests.gql.test_schema import gql
 
     query = """mutation($r: [ConversationInput!]!) { ingestConversations(records: $r) {
       received inserted updated unchanged rejected { line field reason } } }"""

@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from service.schema import sdl
 from tests.conftest import auth
+from tests.factories import gql, plan_for_world
 
 ROOT = Path(__file__).resolve().parents[2] / "graphql"
 OPERATIONS = sorted((ROOT / "operations").glob("*.graphql"))
@@ -23,12 +24,6 @@ def test_sdl_matches_code():
 
 def test_graphql_folder_has_no_python():
     assert not list(ROOT.rglob("*.py")), "graphql/ must not hold Python (it would shadow graphql-core)"
-
-
-async def gql(client, query: str, variables: dict | None = None, headers: dict | None = None) -> dict:
-    response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def variables_for(name: str, world) -> tuple[dict, dict]:
@@ -74,7 +69,6 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
 @pytest.fixture(scope="module", autouse=True)
 async def _capacity_plan(db, world):
     """A stored capacity plan over the world's shops for the capacity operations."""
-    from tests.capacity.test_plans import plan_for_world
 
     world.plan_id = await plan_for_world(db)
 
@@ -139,3 +133,26 @@ async def test_alias_and_token_limits(client):
 async def test_graphiql_page(client):
     response = await client.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 200 and "graphiql" in response.text.lower()
+
+
+async def test_graphql_update_clears_with_null_and_keeps_what_is_omitted(client, world):
+    """As REST PATCH: an omitted field stays, an explicit null clears it (or is refused by name where the
+    column may not be empty), with literal arguments and with variables alike."""
+    shop = world.shops_a[1]
+    ops = auth("ops")
+    set_category = 'mutation($id: UUID!) { updateShop(id: $id, input: {category: "beauty"}) { category name } }'
+    literal_clear = 'mutation($id: UUID!) { updateShop(id: $id, input: {category: null}) { category name } }'
+    variables_update = "mutation($id: UUID!, $in: ShopUpdateInput!) { updateShop(id: $id, input: $in) { category name } }"
+    ident = {"id": str(shop.id)}
+    for clear in ((literal_clear, ident), (variables_update, ident | {"in": {"category": None}})):
+        assert (await gql(client, set_category, ident, ops))["data"]["updateShop"]["category"] == "beauty"
+        untouched = await gql(client, variables_update, ident | {"in": {"status": "active"}}, ops)
+        assert untouched["data"]["updateShop"] == {"category": "beauty", "name": shop.name}  # omitted: kept
+        cleared = await gql(client, *clear, ops)
+        assert cleared["data"]["updateShop"] == {"category": None, "name": shop.name}
+    for refused in (('mutation($id: UUID!) { updateShop(id: $id, input: {name: null}) { name } }', ident),
+                    (variables_update, ident | {"in": {"name": None}})):
+        error = (await gql(client, *refused, ops))["errors"][0]
+        assert error["extensions"]["status"] == 422 and error["extensions"]["errors"][0]["field"] == "name"
+    rest = (await client.get(f"/v1/shops/{shop.id}", headers=ops)).json()
+    assert rest["category"] is None and rest["name"] == shop.name

@@ -6,14 +6,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from service.db import Scope, make_engine
-
-
-async def _count(engine, sql: str, staff: str, tenant: str, **params) -> int:
-    async with engine.begin() as conn:
-        await conn.execute(text("SELECT set_config('app.staff', :s, true), set_config('app.tenant_id', :t, true)"),
-                           {"s": staff, "t": tenant})
-        return (await conn.execute(text(sql), params)).scalar_one()
+from service.kit.db import Scope, make_engine
+from tests.factories import rls_count
 
 
 async def test_app_role_is_not_privileged(database):
@@ -30,14 +24,14 @@ async def test_raw_sql_with_client_tenant_sees_only_its_rows(database, world):
     a, b = str(world.tenant_a.id), str(world.tenant_b.id)
     try:
         # Client A: B's shops are invisible even when asked for by tenant id.
-        assert await _count(engine, "SELECT count(*) FROM shops WHERE tenant_id = :b", "", a, b=b) == 0
-        assert await _count(engine, "SELECT count(*) FROM shops WHERE tenant_id = :a", "", a, a=a) == 2
-        assert await _count(engine, "SELECT count(*) FROM tenants WHERE id = :b", "", a, b=b) == 0
+        assert await rls_count(engine, "SELECT count(*) FROM shops WHERE tenant_id = :b", "", a, b=b) == 0
+        assert await rls_count(engine, "SELECT count(*) FROM shops WHERE tenant_id = :a", "", a, a=a) == 2
+        assert await rls_count(engine, "SELECT count(*) FROM tenants WHERE id = :b", "", a, b=b) == 0
         # Nothing set: no rows at all (unset never opens up).
-        assert await _count(engine, "SELECT count(*) FROM shops", "", "") == 0
-        assert await _count(engine, "SELECT count(*) FROM tenants", "", "") == 0
+        assert await rls_count(engine, "SELECT count(*) FROM shops", "", "") == 0
+        assert await rls_count(engine, "SELECT count(*) FROM tenants", "", "") == 0
         # Staff: every tenant.
-        assert await _count(engine, "SELECT count(*) FROM shops WHERE tenant_id IN (:a, :b)", "on", "", a=a, b=b) == 4
+        assert await rls_count(engine, "SELECT count(*) FROM shops WHERE tenant_id IN (:a, :b)", "on", "", a=a, b=b) == 4
     finally:
         await engine.dispose()
 

@@ -8,8 +8,9 @@ import uuid
 import pytest
 
 from service.app import ROUTERS
-from tenants.auth import Role
+from service.kit.identity import Role
 from tests.conftest import auth
+from tests.factories import gql, graphql_probes, plan_for_world
 
 STAFF, WRITERS, ALL = "admin ops finance", "admin ops", "admin ops finance client"
 
@@ -74,7 +75,6 @@ def _path(template: str, world) -> str:
 @pytest.fixture(scope="module", autouse=True)
 async def _capacity_plan(db, world):
     """A stored capacity plan over the world's shops, so {plan_id} routes answer 200 to allowed roles."""
-    from tests.capacity.test_plans import plan_for_world
 
     world.plan_id = await plan_for_world(db)
 
@@ -156,11 +156,9 @@ ROOT_CASES = [(field, role) for field in EXPECTED_GQL if field.startswith(("Quer
 
 @pytest.mark.parametrize(("field", "role"), ROOT_CASES, ids=[f"{f} {r.value}" for f, r in ROOT_CASES])
 async def test_graphql_matrix(client, world, field, role):
-    from tests.gql.test_schema import gql
-    from tests.isolation.test_tenant_isolation import _graphql_probes
 
     name = field.split(".", 1)[1]
-    query, variables = _graphql_probes(world)[name]
+    query, variables = graphql_probes(world)[name]
     headers = auth(role, world.tenant_a.id if role == Role.client else None)
     result = await gql(client, query, variables, headers)
     codes = {e.get("extensions", {}).get("code") for e in result.get("errors", [])}
@@ -171,7 +169,6 @@ async def test_graphql_matrix(client, world, field, role):
 
 
 async def test_graphql_anonymous_is_refused(client):
-    from tests.gql.test_schema import gql
 
     result = await gql(client, "{ shops { items { id } } }")
     assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from service import migrations
-from service.db import make_engine
+from service.kit.db import make_engine
 from tests.conftest import _admin, with_database
 
 # Tables that belong to no tenant (operator-level, small: Citus reference tables).

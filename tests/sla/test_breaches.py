@@ -11,16 +11,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from service.sla.metrics import SlaTargets, interval_start_of, judge, reference_metrics
+from service.sla.figures import SlaTargets
+from service.sla.metrics import judge
 from tests.conftest import auth
-from tests.gql.test_schema import gql
-from tests.sla.test_reports import (
-    add_policy,
-    assert_bucket_matches,
-    insert_rollups,
-    make_shop,
-    random_records,
-)
+from tests.factories import add_policy, assert_bucket_matches, gql, insert_rollups, make_shop, random_records
+from tests.sla.reference import interval_start_of, reference_metrics
 
 DATA_FROM, DATA_TO = datetime(2024, 1, 20, tzinfo=UTC), datetime(2024, 3, 12, tzinfo=UTC)
 FROM, TO = date(2024, 1, 25), date(2024, 3, 5)  # days Jan 25 .. Mar 4; months Feb and Mar (whole)
@@ -230,7 +225,7 @@ async def test_tenant_summary_is_the_month_to_date(client, data):
 
 
 def test_month_bounds_helper():
-    from service.sla.service import _month_after
+    from service.kit.time import next_month as _month_after
 
     assert _month_after(date(2024, 1, 31)) == date(2024, 2, 1)
     assert _month_after(date(2024, 12, 1)) == date(2025, 1, 1)

@@ -11,30 +11,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.sla.metrics import (
+from service.conversations.records import ConversationRecord
+from service.conversations.rollups import FRT_BIN_SQL, bin_upper, frt_bin_sql
+from service.kit.time import INTERVAL
+from service.sla.figures import Metric, SlaMetrics, SlaTargets, Verdict
+from service.sla.metrics import FrtHistograms, bucket_start, judge, metrics_of_merged_sets
+from tests.factories import random_frt, within_tolerance
+from tests.sla.reference import (
     COUNTERS,
-    FRT_BIN_SQL,
-    INTERVAL,
-    ConversationRecord,
-    FrtHistograms,
     IntervalRollup,
-    MetricVerdict,
-    SlaMetrics,
-    SlaTargets,
     bin_lower,
-    bin_upper,
-    bucket_start,
     bucketed_metrics,
     count_within,
     frt_bin,
-    frt_bin_sql,
     in_assessed_window,
     interval_start_of,
-    judge,
     merge,
     metrics_from_merged,
     metrics_from_rollups,
-    metrics_of_merged_sets,
     percentile_from_histogram,
     reference_metrics,
     rollup_of,
@@ -52,19 +46,6 @@ RANGES = [
 ]
 WINDOWS = [None, (time(8), time(23)), (time(9), time(23)), (time(22), time(2, 15)), (time(0), time(0))]
 OFFSETS = [timezone(timedelta(hours=h, minutes=m)) for h, m in [(8, 0), (0, 0), (-5, 0), (5, 45), (-3, -30)]]
-
-
-def random_frt(rng: np.random.Generator) -> float:
-    kind = rng.integers(6)
-    if kind == 0:
-        return 0.0
-    if kind == 1:
-        return float(rng.integers(1, 700))  # whole seconds, as many platforms report
-    if kind == 2:
-        return float(rng.choice([30, 180, 599, 600, 601, 612]))
-    if kind == 3:
-        return float(rng.exponential(40))
-    return float(np.exp(rng.uniform(0, math.log(200_000))))
 
 
 def random_records(seed: int, n: int, start: datetime, end: datetime) -> list[ConversationRecord]:
@@ -105,10 +86,6 @@ def random_records(seed: int, n: int, start: datetime, end: datetime) -> list[Co
             )
         )
     return out
-
-
-def within_tolerance(estimate: float, exact: float) -> bool:
-    return abs(estimate - exact) <= max(1.0, 0.02 * exact) + 1e-9 * max(1.0, exact)
 
 
 def assert_metrics_match(got: SlaMetrics, ref: SlaMetrics) -> None:
@@ -670,11 +647,11 @@ def test_judge_directions_and_missing_data():
         max_abandon_rate=0.1,
     )
     assert judge(m, targets) == [
-        MetricVerdict("service_level", 0.8, 0.8, True),  # inclusive
-        MetricVerdict("frt_mean_s", 20, 25.0, False),  # lower is better
-        MetricVerdict("csat", 0.95, 0.9, False),
-        MetricVerdict("conversion_rate", 0.15, 0.2, True),
-        MetricVerdict("abandon_rate", 0.1, 0.1, True),
+        Verdict(metric=Metric.service_level, target=0.8, actual=0.8, met=True),  # inclusive
+        Verdict(metric=Metric.frt_mean_s, target=20, actual=25.0, met=False),  # lower is better
+        Verdict(metric=Metric.csat, target=0.95, actual=0.9, met=False),
+        Verdict(metric=Metric.conversion_rate, target=0.15, actual=0.2, met=True),
+        Verdict(metric=Metric.abandon_rate, target=0.1, actual=0.1, met=True),
     ]  # response_rate_3min has no data: not judged
     assert judge(m, SlaTargets()) == []
     assert SlaTargets().answer_target_s == 30

@@ -7,10 +7,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from service.db import make_engine
+from service.kit.db import make_engine
 from tests.conftest import auth
-from tests.gql.test_schema import gql
-from tests.sla.test_reports import make_shop
+from tests.factories import gql, make_shop, rls_count
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +82,7 @@ async def test_patch_a_version(client, brands):
     assert r.status_code == 200, r.text
     assert (r.json()["csat_target"], r.json()["service_level_target"], r.json()["assessed_start"]) == \
         (None, 0.7, "08:15:00")
-    for body, field in (({}, "body"), ({"answer_target_s": None}, "answer_target_s"),
+    for body, field in (({}, "body"), ({"answer_target_s": None}, "body.answer_target_s"),
                         ({"assessed_end": "09:10"}, "body.assessed_end"), ({"csat_target": 1.5}, "body.csat_target"),
                         ({"effective_from": "2025-06-01"}, "body.effective_from")):
         bad = await client.patch(url(pdd, "sla-policies/2025-05-01"), json=body, headers=ops)
@@ -102,7 +101,7 @@ BAD_CREATE = [
     ({"effective_from": "2025-01-01", "answer_target_s": 0}, "body.answer_target_s"),
     ({"effective_from": "2025-01-01", "answer_target_s": 601}, "body.answer_target_s"),
     ({"effective_from": "2025-01-01", "assessed_start": "08:10", "assessed_end": "23:00"}, "body.assessed_start"),
-    ({"effective_from": "2025-01-01", "assessed_start": "08:00"}, "assessed_end"),
+    ({"effective_from": "2025-01-01", "assessed_start": "08:00"}, "body.assessed_end"),
     ({"effective_from": "2025-01-01", "frt_mean_target_s": -1}, "body.frt_mean_target_s"),
     ({"effective_from": "2025-13-01"}, "body.effective_from"),
     ({"effective_from": "2025-01-01", "colour": "red"}, "body.colour"),
@@ -166,13 +165,6 @@ async def test_graphql_policies(client, brands):
                                         "b": {"isDefault": True, "assessedStart": "09:00:00"}}
 
 
-async def _count(engine, sql: str, staff: str, tenant: str, **params) -> int:
-    async with engine.begin() as conn:
-        await conn.execute(text("SELECT set_config('app.staff', :s, true), set_config('app.tenant_id', :t, true)"),
-                           {"s": staff, "t": tenant})
-        return (await conn.execute(text(sql), params)).scalar_one()
-
-
 async def test_database_enforces_tenancy_on_policies(database, client, brands):
     ta, jd, pdd, tb, other = brands
     r = await client.post(url(other), json={"effective_from": "2025-09-01", "csat_target": 0.6}, headers=auth("ops"))
@@ -181,10 +173,10 @@ async def test_database_enforces_tenancy_on_policies(database, client, brands):
     a, b = str(ta.id), str(tb.id)
     try:
         # Client A, raw SQL: none of B's versions, even asked for by tenant id; its own are there.
-        assert await _count(engine, "SELECT count(*) FROM sla_policies WHERE tenant_id = :b", "", a, b=b) == 0
-        assert await _count(engine, "SELECT count(*) FROM sla_policies WHERE tenant_id = :a", "", a, a=a) > 0
-        assert await _count(engine, "SELECT count(*) FROM sla_policies", "", "") == 0  # unset: nothing
-        assert await _count(engine, "SELECT count(*) FROM sla_policies WHERE tenant_id = :b", "on", "", b=b) > 0
+        assert await rls_count(engine, "SELECT count(*) FROM sla_policies WHERE tenant_id = :b", "", a, b=b) == 0
+        assert await rls_count(engine, "SELECT count(*) FROM sla_policies WHERE tenant_id = :a", "", a, a=a) > 0
+        assert await rls_count(engine, "SELECT count(*) FROM sla_policies", "", "") == 0  # unset: nothing
+        assert await rls_count(engine, "SELECT count(*) FROM sla_policies WHERE tenant_id = :b", "on", "", b=b) > 0
         with pytest.raises(DBAPIError, match="row-level security"):
             async with engine.begin() as conn:
                 await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": a})

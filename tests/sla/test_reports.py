@@ -9,110 +9,20 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from sqlalchemy import insert
 
-from service.conversations.day_rollup import rebuild_day_frt
-from service.conversations.models import ShopIntervalStat
-from service.db import Database, Scope
-from service.sla.metrics import (
-    ConversationRecord,
-    SlaTargets,
-    bucket_start,
-    interval_start_of,
-    judge,
-    reference_metrics,
-    rollup_of,
-)
-from service.sla.schemas import SlaReportRead
+from service.sla.figures import SlaReport, SlaTargets
+from service.sla.metrics import bucket_start, judge
 from tests.conftest import auth
-from tests.gql.test_schema import gql
-from tests.sla.test_metrics import random_frt
+from tests.factories import add_policy, assert_bucket_matches, gql, insert_rollups, make_shop, random_records
+from tests.sla.reference import interval_start_of, reference_metrics
 
 # --- helpers shared by the SLA API tests ------------------------------------------------------------
-
-
-async def make_shop(db: Database, tz: str = "Asia/Shanghai", platform: str = "tmall", tenant=None):
-    """A shop (and a new brand unless TENANT is given) in timezone TZ."""
-    from service.shops.schemas import ShopCreate
-    from service.shops.service import create_shop
-    from tenants.schemas import TenantCreate
-    from tenants.service import create_tenant
-
-    tag = uuid.uuid4().hex[:8]
-    async with db.transaction(Scope.system()) as session:
-        if tenant is None:
-            tenant = await create_tenant(session, TenantCreate(slug=f"sla-{tag}", name=f"SLA {tag}", tier="KA"))
-        shop = await create_shop(session, ShopCreate(tenant_id=tenant.id, platform=platform, name=f"shop {tag}",
-                                                     timezone=tz))
-    return tenant, shop
-
-
-def random_records(rng: np.random.Generator, shop_id: uuid.UUID, n: int, start: datetime, end: datetime,
-                   answered_share: float = 0.85) -> list[ConversationRecord]:
-    span_s = (end - start).total_seconds()
-    out = []
-    for i in range(n):
-        started = start + timedelta(seconds=float(rng.uniform(0, span_s)))
-        answered = rng.random() < answered_share
-        first = started + timedelta(seconds=round(random_frt(rng), 3)) if answered else None
-        times = [random_frt(rng) for _ in range(rng.integers(1, 4))] if answered and rng.random() < 0.4 else None
-        ended = (first or started) + timedelta(seconds=float(rng.exponential(300))) if rng.random() < 0.8 else None
-        kind = "presale" if rng.random() < 0.6 else "aftersale"
-        converted = bool(rng.random() < (0.3 if kind == "presale" else 0.05))
-        amount = Decimal(int(rng.integers(0, 100_000))) / 100 if converted and rng.random() < 0.9 else None
-        out.append(ConversationRecord(
-            external_id=f"r{i}", shop_id=shop_id, started_at=started, kind=kind, first_response_at=first,
-            ended_at=ended, response_times_s=times, converted=converted, order_amount=amount,
-            csat=int(rng.integers(1, 6)) if rng.random() < 0.4 else None))
-    return out
-
-
-async def insert_rollups(db: Database, tenant_id: uuid.UUID, records: list[ConversationRecord]) -> int:
-    """Rollups of RECORDS written directly, and their shops' day histograms rebuilt from them."""
-    rows = []
-    rollups = rollup_of(records)
-    for (shop_id, start), r in rollups.items():
-        rows.append(dict(
-            tenant_id=tenant_id, shop_id=shop_id, interval_start=start, offered=r.offered, answered=r.answered,
-            presale_offered=r.presale_offered, presale_converted=r.presale_converted, converted=r.converted,
-            gmv=r.gmv, frt_sum_s=r.frt_sum_s, frt_bins=list(r.frt_bins), frt_counts=list(r.frt_counts),
-            rounds=r.rounds, rounds_within_180=r.rounds_within_180, response_capped_sum_s=r.response_capped_sum_s,
-            handled=r.handled, handle_sum_s=r.handle_sum_s, csat_count=r.csat_count, csat_good=r.csat_good,
-            csat_bad=r.csat_bad))
-    async with db.transaction(Scope.system()) as session:
-        for i in range(0, len(rows), 2000):
-            await session.execute(insert(ShopIntervalStat), rows[i:i + 2000])
-        await rebuild_day_frt(session, [shop_id for shop_id, _ in rollups])
-    return len(rows)
-
-
-def within_tolerance(estimate: float, exact: float) -> bool:
-    return abs(estimate - exact) <= max(1.0, 0.02 * exact) + 1e-9 * max(1.0, exact)
-
-
-def assert_bucket_matches(got: dict, ref, where: str = "") -> None:
-    """A report bucket (JSON) against reference_metrics."""
-    for name in ("offered", "answered"):
-        assert got[name] == getattr(ref, name), (where, name)
-    for name in ("abandon_rate", "service_level", "response_rate_3min", "csat", "dsat", "conversion_rate",
-                 "frt_mean_s", "avg_response_s", "handle_mean_s"):
-        g, r = got[name], getattr(ref, name)
-        assert (g is None) == (r is None), (where, name, g, r)
-        if r is not None:
-            assert g == pytest.approx(r, rel=1e-9, abs=1e-9), (where, name)
-    for name in ("frt_p50_s", "frt_p90_s"):
-        g, r = got[name], getattr(ref, name)
-        assert (g is None) == (r is None), (where, name)
-        if r is not None:
-            assert within_tolerance(g, r), (where, name, g, r)
-    assert Decimal(got["gmv"]) == ref.gmv, where
-    assert (got["aov"] is None and ref.aov is None) or Decimal(got["aov"]) == ref.aov, where
 
 
 def reference_buckets(records, granularity: str, tz: str, lo: datetime, hi: datetime) -> dict[datetime, list]:
@@ -144,12 +54,6 @@ async def shops(db):
         await insert_rollups(db, tenant.id, records)
         out[tz] = (tenant, shop, records)
     return out
-
-
-async def add_policy(client, shop_id, **body) -> dict:
-    r = await client.post(f"/v1/shops/{shop_id}/sla-policies", json=body, headers=auth("ops"))
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +96,7 @@ async def test_report_matches_reference(client, shops, policies, tz, granularity
                          headers=auth("finance"))
     assert r.status_code == 200, r.text
     # The answer is serialized without building the read model: it must be what the model would answer.
-    assert SlaReportRead.model_validate_json(r.content).model_dump_json(by_alias=True).encode() == r.content
+    assert SlaReport.model_validate_json(r.content).model_dump_json(by_alias=True).encode() == r.content
     report = r.json()
     zone = ZoneInfo(tz)
     lo = datetime.fromisoformat(start).replace(tzinfo=zone) if "T" in start else \
@@ -374,7 +278,7 @@ def test_reference_helpers_agree_with_themselves():
 
 
 def test_rollup_accepts_merged_numpy_histograms_with_the_same_checks():
-    from service.sla.metrics import IntervalRollup
+    from tests.sla.reference import IntervalRollup
 
     r = IntervalRollup(offered=3, answered=3, frt_bins=np.array([2, 30, 700]), frt_counts=np.array([1, 1, 1]))
     assert r.frt_bins == (2, 30, 700) and all(type(b) is int for b in r.frt_bins)

@@ -6,11 +6,11 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from typer.testing import CliRunner
 
 from service.kit.errors import Unauthorized
+from service.kit.identity import Role, decode_token, issue_token, parse_ttl
 from service.settings import ConfigurationError, Settings, resolve_jwt_secret
-from tenants.auth import Role, decode_token, issue_token, parse_ttl
+from tests.factories import run_cli
 
 
 def test_parse_ttl():
@@ -53,20 +53,9 @@ def test_embedded_secret_is_generated_once(tmp_path):
     assert (tmp_path / "d" / "jwt_secret").stat().st_mode & 0o077 == 0
 
 
-def _run(args, env):
-    from service.cli import app
-    from service.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        return CliRunner().invoke(app, args, env=env)
-    finally:
-        get_settings.cache_clear()
-
-
 def test_token_issue_prints_only_a_jwt(tmp_path):
     env = {"SEATWISE_JWT_SECRET": "k" * 40, "SEATWISE_DATA_DIR": str(tmp_path)}
-    result = _run(["token", "issue", "--role", "finance", "--ttl", "30m"], env)
+    result = run_cli(["token", "issue", "--role", "finance", "--ttl", "30m"], env)
     assert result.exit_code == 0, result.output
     token = result.stdout.strip()
     assert "\n" not in token and token.count(".") == 2
@@ -76,12 +65,12 @@ def test_token_issue_prints_only_a_jwt(tmp_path):
 
 def test_token_issue_refuses_bad_arguments(tmp_path):
     env = {"SEATWISE_JWT_SECRET": "k" * 40, "SEATWISE_DATA_DIR": str(tmp_path)}
-    assert _run(["token", "issue", "--role", "emperor"], env).exit_code == 2
-    assert _run(["token", "issue", "--role", "client"], env).exit_code == 2
-    assert _run(["token", "issue", "--role", "ops", "--tenant", "lumi"], env).exit_code == 2
-    assert _run(["token", "issue", "--role", "ops", "--ttl", "forever"], env).exit_code == 2
+    assert run_cli(["token", "issue", "--role", "emperor"], env).exit_code == 2
+    assert run_cli(["token", "issue", "--role", "client"], env).exit_code == 2
+    assert run_cli(["token", "issue", "--role", "ops", "--tenant", "lumi"], env).exit_code == 2
+    assert run_cli(["token", "issue", "--role", "ops", "--ttl", "forever"], env).exit_code == 2
     prod = {"DATABASE_URL": "postgresql://nowhere.invalid/x", "SEATWISE_DATA_DIR": str(tmp_path)}
-    refused = _run(["token", "issue", "--role", "ops"], prod)
+    refused = run_cli(["token", "issue", "--role", "ops"], prod)
     assert refused.exit_code == 2 and "SEATWISE_JWT_SECRET" in refused.output
 
 
@@ -90,11 +79,11 @@ async def test_client_token_and_revoke_through_the_cli(database, world, tmp_path
 
     env = {"SEATWISE_JWT_SECRET": "k" * 40, "SEATWISE_DATA_DIR": str(tmp_path), "DATABASE_URL": database.owner_url,
            "SEATWISE_APP_DATABASE_URL": database.app_url}
-    result = await asyncio.to_thread(_run, ["token", "issue", "--role", "client", "--tenant", world.tenant_a.slug], env)
+    result = await asyncio.to_thread(run_cli, ["token", "issue", "--role", "client", "--tenant", world.tenant_a.slug], env)
     assert result.exit_code == 0, result.output
     principal = decode_token("k" * 40, result.stdout.strip())
     assert principal.tenant_id == world.tenant_a.id
-    revoked = await asyncio.to_thread(_run, ["token", "revoke", principal.jti], env)
+    revoked = await asyncio.to_thread(run_cli, ["token", "revoke", principal.jti], env)
     assert revoked.exit_code == 0, revoked.output
-    again = await asyncio.to_thread(_run, ["token", "revoke", principal.jti], env)
+    again = await asyncio.to_thread(run_cli, ["token", "revoke", principal.jti], env)
     assert "already" in again.output

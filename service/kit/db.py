@@ -6,9 +6,9 @@ there is none, so a pooled connection never carries one request's tenant into th
 
 from __future__ import annotations
 
-import uuid
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import event, text
@@ -17,20 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from service.kit.errors import Unauthorized
+from service.kit.identity import Scope
 from service.settings import APP_ROLE, Settings
 
-
-@dataclass(frozen=True)
-class Scope:
-    """What the database lets a transaction see: every tenant (staff) or exactly one (a client)."""
-
-    staff: bool
-    tenant_id: uuid.UUID | None = None
-    jti: str | None = None  # the caller's token id: refused if revoked
-
-    @classmethod
-    def system(cls) -> Scope:
-        return cls(staff=True)
+# Every tenant, no token: only for the composition roots that act as the operator itself (the CLI, the demo
+# loader, benchmarks' setup), through Database.system_transaction. A use case never picks a scope: it takes
+# the caller's session.
+SYSTEM_SCOPE = Scope(staff=True)
 
 
 class RevokedToken(Unauthorized):
@@ -100,13 +93,24 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, scope: Scope) -> AsyncIterator[AsyncSession]:
+        """A transaction in SCOPE, begun at once: the scope's round trip (settings and the revocation
+        check) runs before the caller's first statement, so a revoked token is refused even by a use case
+        that reads nothing."""
         async with self.session(scope) as session, session.begin():
+            await session.connection()
             yield session
+
+    def system_transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A transaction that sees every tenant, for the operator's own tools (CLI, demo loader)."""
+        return self.transaction(SYSTEM_SCOPE)
+
+    def sessions(self, scope: Scope) -> ScopedSessions:
+        """A factory of transactions bound to SCOPE, for a use case that reads in parallel."""
+        return ScopedSessions(self, scope)
 
     async def warm_up(self, connections: int) -> None:
         """Open CONNECTIONS pooled connections now, so the first requests (a plan reads history on
         several at once) don't pay for connecting and type introspection."""
-        import asyncio
 
         async def touch() -> None:
             async with self.engine.connect() as conn:
@@ -122,3 +126,16 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@dataclass(frozen=True)
+class ScopedSessions:
+    """Transactions in one caller's scope, opened on demand: `async with sessions() as session`. A use case
+    that reads on several connections at once takes this instead of (or beside) the caller's session; it
+    can never widen the scope."""
+
+    db: Database
+    scope: Scope
+
+    def __call__(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.db.transaction(self.scope)

@@ -47,6 +47,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
+from service.conversations.schemas import REQUIRED, ConversationIn
+
 # --- reason strings, shared with the SQL validation path -------------------------------------------
 REASON_MALFORMED = "malformed line"
 REASON_MISSING = "missing field"
@@ -94,20 +96,9 @@ REASONS: tuple[str, ...] = (
     REASON_AGENT_CODE_TOO_LONG,
 )
 
-FIELDS: tuple[str, ...] = (
-    "external_id",
-    "shop_id",
-    "started_at",
-    "first_response_at",
-    "ended_at",
-    "kind",
-    "response_times_s",
-    "agent_code",
-    "converted",
-    "order_amount",
-    "csat",
-)
-REQUIRED_FIELDS: frozenset[str] = frozenset({"external_id", "shop_id", "started_at", "kind"})
+#: The record's fields in their order, and the required ones: declared once, by schemas.ConversationIn.
+FIELDS: tuple[str, ...] = tuple(ConversationIn.model_fields)
+REQUIRED_FIELDS: frozenset[str] = REQUIRED
 KINDS: tuple[str, ...] = ("presale", "aftersale")
 
 #: Largest amount a ``numeric(14,2)`` column holds.

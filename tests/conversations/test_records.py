@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from service.sla import records as r
-from service.sla.records import (
+from service.conversations import records as r
+from service.conversations.records import (
     ConversationRecord,
     RecordError,
     Rejection,

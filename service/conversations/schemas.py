@@ -1,0 +1,52 @@
+"""What the API accepts and answers for conversations: a record as it travels, and the ingest answer.
+
+A record's fields are declared once, here; the reference validator (records.py) reads their names and which
+are required from this model, REST documents an NDJSON line with its JSON schema, and the GraphQL input
+derives from it. The wire types are loose on purpose (timestamps as text, numbers as sent): the validator
+decides, with the reasons it documents.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+
+class ConversationIn(BaseModel):
+    """A conversation record (GLOSSARY.md); timestamps ISO 8601 with an offset."""
+
+    external_id: str = Field(description="The platform's id of the conversation (with shop_id, the key)")
+    shop_id: uuid.UUID
+    started_at: str = Field(description="The buyer's first message, ISO 8601 with an offset")
+    first_response_at: str | None = Field(default=None, description="The first human reply; absent: unanswered")
+    ended_at: str | None = None
+    kind: str = Field(description="presale or aftersale")
+    response_times_s: list[float] | None = Field(default=None, description="Each buyer round's human response "
+                                                 "time, seconds (absent: one round, the first response)")
+    agent_code: str | None = None
+    converted: bool | None = Field(default=None, description="A paid order is attributed")
+    order_amount: Decimal | None = None
+    csat: int | None = Field(default=None, description="1-5")
+
+
+REQUIRED: frozenset[str] = frozenset(name for name, f in ConversationIn.model_fields.items() if f.is_required())
+
+
+class Rejection(BaseModel):
+    """A line that was not kept, and why: `field` is null when the line as a whole is bad."""
+
+    line: int = Field(description="1-based line of the body (GraphQL: position in the list)")
+    field: str | None
+    reason: str
+
+
+class IngestAnswer(BaseModel):
+    """What a batch did: every good row kept, every bad one reported."""
+
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: list[Rejection]

@@ -1,0 +1,119 @@
+"""Who may do what, and the caller's transaction: declared once, served to both doors.
+
+Each domain declares its role sets once, in `<domain>/auth.py`:
+
+    read = Roles(Role.admin, Role.ops, Role.finance, Role.client)
+
+REST routes take `dependencies=[auth.read.rest]`; GraphQL fields take `kit.gql.field(auth.read)` (which
+puts `auth.read.gql` in their permission classes). Handlers and resolvers alike receive what they need by
+annotation, with the same aliases:
+
+- `caller: Caller`: the principal of the bearer token;
+- `session: Session`: a transaction in the caller's RLS scope, begun before the handler runs (its first
+  round trip also refuses a revoked token) and committed before the answer is sent;
+- `sessions: Sessions`: a factory of further transactions in the caller's scope, for a use case that reads
+  on several connections at once.
+A use case never chooses its own scope: it works in the session or sessions it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.permission import BasePermission
+
+from service.kit.db import Database, ScopedSessions
+from service.kit.errors import Forbidden, Unauthorized
+from service.kit.identity import Principal, Role, principal_from_header
+
+
+def caller_of(request: Request) -> Principal:
+    """The principal of the request's bearer token (401 without a valid one)."""
+    state = request.app.state
+    return principal_from_header(state.jwt_secret, request.headers.get("authorization"), state.settings.jwt_issuer)
+
+
+async def _caller(request: Request) -> Principal:
+    return caller_of(request)
+
+
+async def _session(request: Request, caller: Annotated[Principal, Depends(_caller)]) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.transaction(caller.scope) as session:
+        yield session
+
+
+async def _sessions(request: Request, caller: Annotated[Principal, Depends(_caller)]) -> ScopedSessions:
+    db: Database = request.app.state.db
+    return db.sessions(caller.scope)
+
+
+Caller = Annotated[Principal, Depends(_caller)]
+# scope="function": the transaction ends (commits, or rolls back on an error) before the answer is sent.
+Session = Annotated[AsyncSession, Depends(_session, scope="function")]
+Sessions = Annotated[ScopedSessions, Depends(_sessions)]
+INJECTED = {_caller: "caller", _session: "session", _sessions: "sessions"}
+
+
+def _forbidden(role: Role, roles: frozenset[Role]) -> Forbidden:
+    allowed = ", ".join(sorted(r.value for r in roles))
+    return Forbidden(f"role '{role.value}' may not do this (allowed: {allowed})")
+
+
+async def refusal(principal: Principal, db: Database | None, roles: frozenset[Role]) -> Forbidden:
+    """403 for a valid token whose role is not allowed; a revoked token is 401 first, as everywhere else
+    (the revocation list is read here, on the refusing path, since no transaction will run)."""
+    if db is not None and principal.jti:
+        async with db.transaction(principal.scope):
+            pass  # beginning it runs the scope's round trip, which raises RevokedToken
+    return _forbidden(principal.role, roles)
+
+
+class Allow(BasePermission):
+    """The GraphQL side of a `Roles`: refuses callers without a token (401) or without a role (403)."""
+
+    roles: frozenset[Role] = frozenset()
+    message = "not allowed"
+
+    async def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        principal: Principal | None = info.context.principal
+        if principal is None:
+            self.message = "authentication required: send 'Authorization: Bearer <token>'"
+            self.error_extensions = {"code": "UNAUTHENTICATED", "status": 401}
+            return False
+        if principal.role in self.roles:
+            return True
+        try:
+            self.message = str(await refusal(principal, info.context.db, self.roles))
+        except Unauthorized as revoked:
+            self.message = revoked.detail
+            self.error_extensions = {"code": "UNAUTHENTICATED", "status": 401}
+            return False
+        self.error_extensions = {"code": "FORBIDDEN", "status": 403}
+        return False
+
+
+class Roles:
+    """A set of roles allowed to do something. `rest`: the FastAPI dependency that authenticates and
+    authorizes; `gql`: the strawberry permission class. The role x route matrix test reads `roles`."""
+
+    def __init__(self, *roles: Role):
+        self.roles = frozenset(roles)
+        allowed = self.roles
+
+        async def authorize(request: Request, caller: Caller) -> None:
+            if caller.role not in allowed:
+                raise await refusal(caller, request.app.state.db, allowed)
+
+        authorize.roles = allowed  # type: ignore[attr-defined]
+        self.rest = Depends(authorize)
+        name = "Allow_" + "_".join(sorted(r.value for r in allowed))
+        self.gql: type[Allow] = type(name, (Allow,), {"roles": allowed})
+
+    def __contains__(self, role: Role) -> bool:
+        return role in self.roles
+
+    def __repr__(self) -> str:
+        return f"Roles({', '.join(sorted(r.value for r in self.roles))})"

@@ -1,0 +1,113 @@
+"""Who is calling: roles, principals, the database scope they see, and bearer JWTs.
+
+A principal is a staff member of the outsourcer (admin, ops, finance: every tenant) or a client brand's
+user (client: exactly one tenant). It comes from a signed JWT. This module sits below every domain and the
+rest of the kit (it imports only the kit's errors), so the database layer, both doors and every domain
+can depend on it without a circle.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt
+
+from service.kit.errors import Unauthorized
+
+
+class Role(enum.StrEnum):
+    admin = "admin"
+    ops = "ops"
+    finance = "finance"
+    client = "client"
+
+
+STAFF = frozenset({Role.admin, Role.ops, Role.finance})
+ALL_ROLES = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the database lets a transaction see: every tenant (staff) or exactly one (a client)."""
+
+    staff: bool
+    tenant_id: uuid.UUID | None = None
+    jti: str | None = None  # the caller's token id: refused if revoked
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: Role
+    tenant_id: uuid.UUID | None
+    jti: str
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(staff=self.is_staff, tenant_id=self.tenant_id, jti=self.jti)
+
+
+_TTL = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_ttl(text: str) -> timedelta:
+    """'8h', '30m', '7d', '3600' -> timedelta."""
+    match = _TTL.match(text)
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30m, 8h, 7d)")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def issue_token(secret: str, *, subject: str, role: Role, tenant_id: uuid.UUID | None, ttl: timedelta,
+                issuer: str = "seatwise") -> str:
+    if role == Role.client and tenant_id is None:
+        raise ValueError("a client token needs a tenant")
+    if role != Role.client and tenant_id is not None:
+        raise ValueError("only client tokens carry a tenant; staff see every tenant")
+    now = int(time.time())
+    claims: dict[str, str | int] = {"sub": subject, "role": role.value, "iat": now,
+                                    "exp": now + int(ttl.total_seconds()), "jti": str(uuid.uuid4()), "iss": issuer}
+    if tenant_id is not None:
+        claims["tenant"] = str(tenant_id)
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def decode_token(secret: str, token: str, issuer: str = "seatwise") -> Principal:
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=issuer,
+                            options={"require": ["sub", "role", "exp", "jti"]})
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("the token has expired; issue a new one") from None
+    except jwt.PyJWTError:
+        raise Unauthorized("the bearer token is not a valid Seatwise token") from None
+    try:
+        role = Role(claims["role"])
+        tenant = uuid.UUID(claims["tenant"]) if claims.get("tenant") else None
+    except (ValueError, TypeError, AttributeError):
+        raise Unauthorized("the bearer token carries an unknown role or tenant") from None
+    if (role == Role.client) != (tenant is not None):
+        raise Unauthorized("the bearer token's role and tenant do not match")
+    return Principal(subject=str(claims["sub"]), role=role, tenant_id=tenant, jti=str(claims["jti"]))
+
+
+def principal_from_header(secret: str, authorization: str | None, issuer: str = "seatwise") -> Principal:
+    if not authorization:
+        raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return decode_token(secret, token.strip(), issuer)
+
+
+# The operator's own tools (the CLI, the demo loader) act as this staff principal, in a system transaction.
+OPERATOR = Principal(subject="seatwise-cli", role=Role.admin, tenant_id=None, jti="")

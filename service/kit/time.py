@@ -1,0 +1,56 @@
+"""Time as every domain counts it: 15-minute intervals and local days (DST-safe). No I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+INTERVAL_S = 900
+INTERVAL = timedelta(seconds=INTERVAL_S)  # the unit of staffing and of rollups
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+def zone(tz: str | tzinfo) -> tzinfo:
+    return ZoneInfo(tz) if isinstance(tz, str) else tz
+
+
+@lru_cache(maxsize=4096)
+def _day_start_utc(d: date, z: tzinfo) -> datetime:
+    naive = datetime.combine(d, time())
+    u = min(naive.replace(tzinfo=z, fold=f).astimezone(UTC) for f in (0, 1))
+    u = u.replace(minute=u.minute - u.minute % 15, second=0, microsecond=0)
+    for _ in range(4 * 48):
+        if u.astimezone(z).date() >= d:
+            break
+        u += INTERVAL
+    for _ in range(4 * 48):
+        if (u - INTERVAL).astimezone(z).date() != d:
+            break
+        u -= INTERVAL
+    return u
+
+
+def local_day_start(d: date, tz: str | tzinfo) -> datetime:
+    """UTC instant where the local day D starts in TZ (the start of its first quarter hour): local
+    midnight, or the end of a DST gap that swallows midnight (datetime.combine(d, 00:00) does not exist
+    there). Every day, week and month boundary of every domain starts here."""
+    return _day_start_utc(d, zone(tz))
+
+
+def local_today(tz: str | tzinfo, now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(zone(tz)).date()
+
+
+def month_start(d: date) -> date:
+    return d.replace(day=1)
+
+
+def next_month(d: date) -> date:
+    """The first day of the month after D's."""
+    return (d.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def local_days(first: date, last: date, tz: str | tzinfo) -> tuple[datetime, datetime]:
+    """The UTC span [start of FIRST, start of the day after LAST) of local days in TZ."""
+    return local_day_start(first, tz), local_day_start(last + timedelta(days=1), tz)

@@ -1,0 +1,217 @@
+"""Shared test factories and checks: what several test modules build or assert, in one place (test modules
+import from here, never from one another)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from sqlalchemy import insert, text
+from typer.testing import CliRunner
+
+from service.capacity.schemas import PlanCreate
+from service.capacity.service import create_plan
+from service.conversations.day_rollup import rebuild_day_frt
+from service.conversations.models import ShopIntervalStat
+from service.conversations.records import ConversationRecord
+from service.kit.db import SYSTEM_SCOPE, Database
+from service.kit.identity import OPERATOR
+from tests.conftest import auth
+from tests.sla.reference import rollup_of
+
+
+def assert_problem(response, status: int, field: str | None = None):
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"] and body["type"].startswith("https://")
+    if field:
+        assert field in {e["field"] for e in body["errors"]}, body
+    return body
+
+
+async def gql(client, query: str, variables: dict | None = None, headers: dict | None = None) -> dict:
+    response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def graphql_probes(world) -> dict[str, tuple[str, dict]]:
+    b_shop = str(world.shops_b[0].id)
+    plan = str(getattr(world, "plan_id", "00000000-0000-0000-0000-000000000000"))
+    return {
+        "me": ("{ me { subject role tenantId tenant { id slug } } }", {}),
+        "tenants": ("{ tenants { items { id slug } } }", {}),
+        "tenant": ("query($s: String!) { tenant(slug: $s) { id slug } }", {"s": world.tenant_b.slug}),
+        "shops": ("query($t: String) { shops(tenant: $t) { items { id name tenant { slug } } } }",
+                  {"t": world.tenant_b.slug}),
+        "shop": ("query($id: UUID!) { shop(id: $id) { id name tenant { slug } sla { total { offered } } "
+                 "breaches { shopId } slaPolicy { shopId } } }", {"id": b_shop}),
+        "sites": ("{ sites { items { id } } }", {}),
+        "agents": ("{ agents { items { id site { id } } } }", {}),
+        "createTenant": ("mutation { createTenant(input: {slug: \"evil\", name: \"e\", tier: KA}) { id } }", {}),
+        "updateTenant": ("mutation($s: String!) { updateTenant(slug: $s, input: {name: \"x\"}) { id } }",
+                         {"s": world.tenant_b.slug}),
+        "createShop": ("mutation($t: UUID!) { createShop(input: {tenantId: $t, platform: jd, name: \"s\"}) { id } }",
+                       {"t": str(world.tenant_b.id)}),
+        "updateShop": ("mutation($id: UUID!) { updateShop(id: $id, input: {name: \"hijacked\"}) { id } }", {"id": b_shop}),
+        "createSite": ("mutation { createSite(input: {name: \"s\", city: \"c\", seatCapacity: 1}) { id } }", {}),
+        "updateSite": ("mutation($id: UUID!) { updateSite(id: $id, input: {seatCapacity: 1}) { id } }",
+                       {"id": str(world.site.id)}),
+        "createAgent": ("mutation($s: UUID!) { createAgent(input: {siteId: $s, code: \"Z\", name: \"z\", "
+                        "loadedHourlyCost: \"1\", hiredOn: \"2026-01-01\"}) { id } }", {"s": str(world.site.id)}),
+        "updateAgent": ("mutation($id: UUID!) { updateAgent(id: $id, input: {name: \"z\"}) { id } }",
+                        {"id": str(world.agent.id)}),
+        "breaches": ("query($t: String, $s: UUID) { a: breaches(tenant: $t) { items { shopId } nextCursor } "
+                     "b: breaches(shop: $s) { items { shopId } } }", {"t": world.tenant_b.slug, "s": b_shop}),
+        "slaPolicies": ("query($s: UUID!) { slaPolicies(shopId: $s) { items { shopId effectiveFrom } } }",
+                        {"s": b_shop}),
+        "slaSummary": ("query($t: String!) { slaSummary(tenant: $t) { tenantId shops { shopId name } } }",
+                       {"t": world.tenant_b.slug}),
+        "createSlaPolicy": ("mutation($s: UUID!) { createSlaPolicy(shopId: $s, input: {effectiveFrom: \"2026-01-01\", "
+                            "csatTarget: 0.9}) { id shopId } }", {"s": b_shop}),
+        "updateSlaPolicy": ("mutation($s: UUID!) { updateSlaPolicy(shopId: $s, effectiveFrom: \"2026-01-01\", "
+                            "input: {csatTarget: 0.1}) { id shopId } }", {"s": b_shop}),
+        "staffing": ("{ staffing(input: {model: erlang_c, intervalS: 900, ahtS: 180, targetServiceLevel: 0.8, "
+                     "targetAnswerS: 20, intervals: [{volume: 10}]}) { intervals { agents } } }", {}),
+        "promotions": ("{ promotions { items { id name } } }", {}),
+        "capacityPlans": ("{ capacityPlans { items { id shops { shopId tenantSlug } } } }", {}),
+        "capacityPlan": ("query($id: UUID!) { capacityPlan(id: $id) { id shops { shopId shopName tenantId } "
+                         "intervals { shortfall } } }", {"id": plan}),
+        "capacityPlanLines": ("query($p: UUID!) { capacityPlanLines(planId: $p, first: 500) { items { tenantId shopId } "
+                              "nextCursor } }", {"p": plan}),
+        "createPromotion": ("mutation { createPromotion(input: {name: \"evil\", startDate: \"2026-12-12\", "
+                            "endDate: \"2026-12-11\"}) { id } }", {}),
+        "createCapacityPlan": ("mutation { createCapacityPlan(input: {name: \"evil\", promotion: \"no such\", "
+                               "seats: {total: 1}}) { id } }", {}),
+        "ingestConversations": ("mutation($s: UUID!) { ingestConversations(records: [{externalId: \"x\", shopId: $s, "
+                                "startedAt: \"2026-11-20T10:00:00+08:00\", kind: \"presale\"}]) "
+                                "{ inserted rejected { field reason } } }", {"s": b_shop}),
+    }
+
+
+async def plan_for_world(db: Database) -> uuid.UUID:
+    """A small plan over whatever shops exist (the world's brands): lines for A's and B's shops."""
+    async with db.system_transaction() as session:
+        plan = await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR, PlanCreate.model_validate({
+            "name": "world", "from": "2026-12-12T00:00:00+08:00", "to": "2026-12-12T02:00:00+08:00", "seats": 4}))
+    return plan.id
+
+
+async def make_shop(db: Database, tz: str = "Asia/Shanghai", platform: str = "tmall", tenant=None):
+    """A shop (and a new brand unless TENANT is given) in timezone TZ."""
+    from service.shops.schemas import ShopCreate
+    from service.shops.service import create_shop
+    from tenants.schemas import TenantCreate
+    from tenants.service import create_tenant
+
+    tag = uuid.uuid4().hex[:8]
+    async with db.system_transaction() as session:
+        if tenant is None:
+            tenant = await create_tenant(session, TenantCreate(slug=f"sla-{tag}", name=f"SLA {tag}", tier="KA"))
+        shop = await create_shop(session, ShopCreate(tenant_id=tenant.id, platform=platform, name=f"shop {tag}",
+                                                     timezone=tz))
+    return tenant, shop
+
+
+def random_frt(rng: np.random.Generator) -> float:
+    kind = rng.integers(6)
+    if kind == 0:
+        return 0.0
+    if kind == 1:
+        return float(rng.integers(1, 700))  # whole seconds, as many platforms report
+    if kind == 2:
+        return float(rng.choice([30, 180, 599, 600, 601, 612]))
+    if kind == 3:
+        return float(rng.exponential(40))
+    return float(np.exp(rng.uniform(0, math.log(200_000))))
+
+
+def random_records(rng: np.random.Generator, shop_id: uuid.UUID, n: int, start: datetime, end: datetime,
+                   answered_share: float = 0.85) -> list[ConversationRecord]:
+    span_s = (end - start).total_seconds()
+    out = []
+    for i in range(n):
+        started = start + timedelta(seconds=float(rng.uniform(0, span_s)))
+        answered = rng.random() < answered_share
+        first = started + timedelta(seconds=round(random_frt(rng), 3)) if answered else None
+        times = [random_frt(rng) for _ in range(rng.integers(1, 4))] if answered and rng.random() < 0.4 else None
+        ended = (first or started) + timedelta(seconds=float(rng.exponential(300))) if rng.random() < 0.8 else None
+        kind = "presale" if rng.random() < 0.6 else "aftersale"
+        converted = bool(rng.random() < (0.3 if kind == "presale" else 0.05))
+        amount = Decimal(int(rng.integers(0, 100_000))) / 100 if converted and rng.random() < 0.9 else None
+        out.append(ConversationRecord(
+            external_id=f"r{i}", shop_id=shop_id, started_at=started, kind=kind, first_response_at=first,
+            ended_at=ended, response_times_s=times, converted=converted, order_amount=amount,
+            csat=int(rng.integers(1, 6)) if rng.random() < 0.4 else None))
+    return out
+
+
+async def insert_rollups(db: Database, tenant_id: uuid.UUID, records: list[ConversationRecord]) -> int:
+    """Rollups of RECORDS written directly, and their shops' day histograms rebuilt from them."""
+    rows = []
+    rollups = rollup_of(records)
+    for (shop_id, start), r in rollups.items():
+        rows.append(dict(
+            tenant_id=tenant_id, shop_id=shop_id, interval_start=start, offered=r.offered, answered=r.answered,
+            presale_offered=r.presale_offered, presale_converted=r.presale_converted, converted=r.converted,
+            gmv=r.gmv, frt_sum_s=r.frt_sum_s, frt_bins=list(r.frt_bins), frt_counts=list(r.frt_counts),
+            rounds=r.rounds, rounds_within_180=r.rounds_within_180, response_capped_sum_s=r.response_capped_sum_s,
+            handled=r.handled, handle_sum_s=r.handle_sum_s, csat_count=r.csat_count, csat_good=r.csat_good,
+            csat_bad=r.csat_bad))
+    async with db.system_transaction() as session:
+        for i in range(0, len(rows), 2000):
+            await session.execute(insert(ShopIntervalStat), rows[i:i + 2000])
+        await rebuild_day_frt(session, [shop_id for shop_id, _ in rollups])
+    return len(rows)
+
+
+def within_tolerance(estimate: float, exact: float) -> bool:
+    return abs(estimate - exact) <= max(1.0, 0.02 * exact) + 1e-9 * max(1.0, exact)
+
+
+def assert_bucket_matches(got: dict, ref, where: str = "") -> None:
+    """A report bucket (JSON) against reference_metrics."""
+    for name in ("offered", "answered"):
+        assert got[name] == getattr(ref, name), (where, name)
+    for name in ("abandon_rate", "service_level", "response_rate_3min", "csat", "dsat", "conversion_rate",
+                 "frt_mean_s", "avg_response_s", "handle_mean_s"):
+        g, r = got[name], getattr(ref, name)
+        assert (g is None) == (r is None), (where, name, g, r)
+        if r is not None:
+            assert g == pytest.approx(r, rel=1e-9, abs=1e-9), (where, name)
+    for name in ("frt_p50_s", "frt_p90_s"):
+        g, r = got[name], getattr(ref, name)
+        assert (g is None) == (r is None), (where, name)
+        if r is not None:
+            assert within_tolerance(g, r), (where, name, g, r)
+    assert Decimal(got["gmv"]) == ref.gmv, where
+    assert (got["aov"] is None and ref.aov is None) or Decimal(got["aov"]) == ref.aov, where
+
+
+async def add_policy(client, shop_id, **body) -> dict:
+    r = await client.post(f"/v1/shops/{shop_id}/sla-policies", json=body, headers=auth("ops"))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def run_cli(args, env):
+    from service.cli import app
+    from service.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, args, env=env)
+    finally:
+        get_settings.cache_clear()
+
+
+async def rls_count(engine, sql: str, staff: str, tenant: str, **params) -> int:
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT set_config('app.staff', :s, true), set_config('app.tenant_id', :t, true)"),
+                           {"s": staff, "t": tenant})
+        return (await conn.execute(text(sql), params)).scalar_one()
