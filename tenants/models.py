@@ -11,20 +11,9 @@ from sqlmodel import Field, SQLModel
 
 from service.kit.models import check_in, created_at_field, new_id, updated_at_field
 
-
-class Tier(enum.StrEnum):
-    KA = "KA"
-    standard = "standard"
-    longtail = "longtail"
-
-
+Tier = enum.StrEnum("Tier", {"KA": "KA", "standard": "standard", "longtail": "longtail"})
 TIER_RANK = {Tier.KA: 0, Tier.standard: 1, Tier.longtail: 2}
-
-
-class TenantStatus(enum.StrEnum):
-    active = "active"
-    suspended = "suspended"
-    offboarded = "offboarded"
+TenantStatus = enum.StrEnum("TenantStatus", ["active", "suspended", "offboarded"])
 
 
 class Tenant(SQLModel, table=True):

@@ -17,12 +17,10 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     Column,
-    Date,
     DateTime,
     Double,
     ForeignKey,
     ForeignKeyConstraint,
-    Integer,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -35,15 +33,9 @@ ALL_PLATFORMS = "all"
 PROMOTION_PLATFORMS = (*(p.value for p in Platform), ALL_PLATFORMS)
 
 
-class PlanModel(enum.StrEnum):
-    erlang_c = "erlang_c"
-    erlang_a = "erlang_a"
-
-
-class PlanStatus(enum.StrEnum):
-    complete = "complete"  # computed and stored in one transaction
-    approved = "approved"  # reserved for the seating workflow
-    archived = "archived"
+PlanModel = enum.StrEnum("PlanModel", ["erlang_c", "erlang_a"])
+# complete: computed and stored in one transaction; approved: reserved for the seating workflow.
+PlanStatus = enum.StrEnum("PlanStatus", ["complete", "approved", "archived"])
 
 
 class Promotion(SQLModel, table=True):
@@ -59,13 +51,13 @@ class Promotion(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     name: str = Field(max_length=100)
-    year: int = Field(sa_column=Column(Integer, nullable=False))
+    year: int
     platform: str = Field(default=ALL_PLATFORMS, max_length=16)
-    start_date: date = Field(sa_column=Column(Date, nullable=False))
-    end_date: date = Field(sa_column=Column(Date, nullable=False))
+    start_date: date
+    end_date: date
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
     # Optional given uplift: one factor per day, or per day a list of 96 per-interval factors.
-    uplift: Any | None = Field(default=None, sa_column=Column(JSONB))
+    uplift: Any | None = Field(default=None, sa_type=JSONB)
     # Learn the uplift from this past promotion's history rather than last year's one of the same name
     # (e.g. Double 12 from this year's Double 11). Aligned on the last day either way.
     uplift_from_id: uuid.UUID | None = Field(
@@ -88,15 +80,15 @@ class CapacityPlan(SQLModel, table=True):
     promotion_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(ForeignKey("promotions.id", ondelete="RESTRICT"), index=True))
     # UTC instants on quarter hours; intervals are 15 minutes like the rollups.
-    starts_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    ends_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    starts_at: datetime = Field(sa_type=DateTime(timezone=True))
+    ends_at: datetime = Field(sa_type=DateTime(timezone=True))
     model: str = Field(max_length=16)
-    seats: Any = Field(sa_column=Column(JSONB, nullable=False))  # the seats spec as given
-    params: Any = Field(sa_column=Column(JSONB, nullable=False))  # model parameters as resolved/given
+    seats: Any = Field(sa_type=JSONB)  # the seats spec as given
+    params: Any = Field(sa_type=JSONB)  # model parameters as resolved/given
     status: str = Field(default=PlanStatus.complete, max_length=16)
     created_by: str = Field(max_length=200)
     created_at: datetime = created_at_field()
-    summary: Any = Field(sa_column=Column(JSONB, nullable=False))
+    summary: Any = Field(sa_type=JSONB)
 
 
 class CapacityPlanInterval(SQLModel, table=True):
@@ -106,19 +98,21 @@ class CapacityPlanInterval(SQLModel, table=True):
 
     plan_id: uuid.UUID = Field(
         sa_column=Column(ForeignKey("capacity_plans.id", ondelete="CASCADE"), primary_key=True))
-    interval_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
-    seats_available: int = Field(sa_column=Column(Integer, nullable=False))
-    seats_required: int = Field(sa_column=Column(Integer, nullable=False))
-    allocated: int = Field(sa_column=Column(Integer, nullable=False))
-    shortfall: int = Field(sa_column=Column(Integer, nullable=False))
-    shops_short: int = Field(sa_column=Column(Integer, nullable=False))
+    interval_start: datetime = Field(primary_key=True, sa_type=DateTime(timezone=True))
+    seats_available: int
+    seats_required: int
+    allocated: int
+    shortfall: int
+    shops_short: int
 
 
 class CapacityPlanShop(SQLModel, table=True):
-    """One shop in a plan: the parameters it was staffed with and its totals over the plan. Tenant-owned (RLS).
+    """One shop in a plan: the parameters it was staffed with and its totals over the plan. Tenant-owned
+    (RLS).
 
-    The lines reference this row (tenant_id, plan_id, shop_id), and it references the shop (tenant_id, id) and
-    the plan: integrity both ways with a single foreign-key check per line instead of two (see the lines).
+    The lines reference this row (tenant_id, plan_id, shop_id), and it references the shop (tenant_id, id)
+    and the plan: integrity both ways with a single foreign-key check per line instead of two (see the
+    lines).
     """
 
     __tablename__ = "capacity_plan_shops"
@@ -132,21 +126,21 @@ class CapacityPlanShop(SQLModel, table=True):
     shop_id: uuid.UUID = Field(primary_key=True)
     # What the shop was planned with (the brand's tier and weight at the time; history and policy values).
     tier: str = Field(max_length=16)
-    priority_weight: float = Field(sa_column=Column(Double, nullable=False))
-    aht_s: float = Field(sa_column=Column(Double, nullable=False))
-    concurrency: int = Field(sa_column=Column(Integer, nullable=False))
-    target_service_level: float = Field(sa_column=Column(Double, nullable=False))
-    target_answer_s: float = Field(sa_column=Column(Double, nullable=False))
-    patience_s: float | None = Field(default=None, sa_column=Column(Double))
-    max_abandon_rate: float | None = Field(default=None, sa_column=Column(Double))
+    priority_weight: float = Field(sa_type=Double)
+    aht_s: float = Field(sa_type=Double)
+    concurrency: int
+    target_service_level: float = Field(sa_type=Double)
+    target_answer_s: float = Field(sa_type=Double)
+    patience_s: float | None = Field(default=None, sa_type=Double)
+    max_abandon_rate: float | None = Field(default=None, sa_type=Double)
     # Totals over the plan's intervals (agent-intervals).
-    forecast_volume: float = Field(sa_column=Column(Double, nullable=False))
-    required: int = Field(sa_column=Column(Integer, nullable=False))
-    scheduled: int = Field(sa_column=Column(Integer, nullable=False))
-    allocated: int = Field(sa_column=Column(Integer, nullable=False))
-    missing: int = Field(sa_column=Column(Integer, nullable=False))
-    min_service_level: float = Field(sa_column=Column(Double, nullable=False))
-    intervals_short: int = Field(sa_column=Column(Integer, nullable=False))
+    forecast_volume: float = Field(sa_type=Double)
+    required: int
+    scheduled: int
+    allocated: int
+    missing: int
+    min_service_level: float = Field(sa_type=Double)
+    intervals_short: int
 
 
 class CapacityPlanLine(SQLModel, table=True):
@@ -167,10 +161,10 @@ class CapacityPlanLine(SQLModel, table=True):
     tenant_id: uuid.UUID = Field(primary_key=True)
     plan_id: uuid.UUID = Field(primary_key=True)
     shop_id: uuid.UUID = Field(primary_key=True)
-    interval_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
-    forecast_volume: float = Field(sa_column=Column(Double, nullable=False))  # contacts offered
-    required: int = Field(sa_column=Column(Integer, nullable=False))  # agents logged in to meet the targets
-    scheduled: int = Field(sa_column=Column(Integer, nullable=False))  # required / (1 - shrinkage), rounded up
-    allocated: int = Field(sa_column=Column(Integer, nullable=False))  # seats given (<= required)
-    expected_service_level: float = Field(sa_column=Column(Double, nullable=False))  # with `allocated`
-    expected_asa_s: float | None = Field(default=None, sa_column=Column(Double))  # null: unbounded (no answer)
+    interval_start: datetime = Field(primary_key=True, sa_type=DateTime(timezone=True))
+    forecast_volume: float = Field(sa_type=Double)  # contacts offered
+    required: int  # agents logged in to meet the targets
+    scheduled: int  # required / (1 - shrinkage), rounded up
+    allocated: int  # seats given (<= required)
+    expected_service_level: float = Field(sa_type=Double)  # with `allocated`
+    expected_asa_s: float | None = Field(default=None, sa_type=Double)  # null: unbounded (no answer)

@@ -14,7 +14,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    Date,
     DateTime,
     Double,
     ForeignKeyConstraint,
@@ -36,7 +35,8 @@ class Conversation(SQLModel, table=True):
         # No foreign key to shops here: ingest only writes rows it joined to a visible shop, and a
         # per-row referential check would cost a third of the insert (shops are never deleted).
         CheckConstraint("kind IN ('presale', 'aftersale')", name="kind"),
-        CheckConstraint("first_response_at IS NULL OR first_response_at >= started_at", name="response_after_start"),
+        CheckConstraint("first_response_at IS NULL OR first_response_at >= started_at",
+                        name="response_after_start"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="end_after_start"),
         CheckConstraint("order_amount IS NULL OR order_amount >= 0", name="amount_nonnegative"),
         CheckConstraint("csat IS NULL OR csat BETWEEN 1 AND 5", name="csat_range"),
@@ -51,16 +51,17 @@ class Conversation(SQLModel, table=True):
     shop_id: uuid.UUID = Field(primary_key=True)
     # Byte order (COLLATE "C"): an id has no linguistic order, and memcmp keeps key inserts cheap.
     external_id: str = Field(sa_column=Column(String(128, collation="C"), primary_key=True))
-    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    started_at: datetime = Field(primary_key=True, sa_type=DateTime(timezone=True))
     first_response_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     kind: str = Field(max_length=10)
-    response_times_s: list[float] | None = Field(default=None, sa_column=Column(ARRAY(Double)))
+    response_times_s: list[float] | None = Field(default=None, sa_type=ARRAY(Double))
     agent_code: str | None = Field(default=None, max_length=64)
     converted: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="false"))
-    order_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2)))
-    csat: int | None = Field(default=None, sa_column=Column(SmallInteger))
-    ingested_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()))
+    order_amount: Decimal | None = Field(default=None, sa_type=Numeric(14, 2))
+    csat: int | None = Field(default=None, sa_type=SmallInteger)
+    ingested_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False,
+                                                   server_default=func.now()))
 
 
 class ShopIntervalStat(SQLModel, table=True):
@@ -73,26 +74,26 @@ class ShopIntervalStat(SQLModel, table=True):
 
     tenant_id: uuid.UUID = Field(primary_key=True)
     shop_id: uuid.UUID = Field(primary_key=True)
-    interval_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
-    offered: int = Field(sa_column=Column(Integer, nullable=False))
-    answered: int = Field(sa_column=Column(Integer, nullable=False))
-    presale_offered: int = Field(sa_column=Column(Integer, nullable=False))
-    presale_converted: int = Field(sa_column=Column(Integer, nullable=False))
-    converted: int = Field(sa_column=Column(Integer, nullable=False))
-    gmv: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
-    frt_sum_s: float = Field(sa_column=Column(Double, nullable=False))
+    interval_start: datetime = Field(primary_key=True, sa_type=DateTime(timezone=True))
+    offered: int
+    answered: int
+    presale_offered: int
+    presale_converted: int
+    converted: int
+    gmv: Decimal = Field(sa_type=Numeric(14, 2))
+    frt_sum_s: float = Field(sa_type=Double)
     # Sparse FRT histogram (bins of service.sla.metrics.frt_bin): service level for any integer T
     # up to 600 s exactly, percentiles within max(1 s, 2%).
-    frt_bins: list[int] = Field(sa_column=Column(ARRAY(SmallInteger), nullable=False))
-    frt_counts: list[int] = Field(sa_column=Column(ARRAY(Integer), nullable=False))
-    rounds: int = Field(sa_column=Column(Integer, nullable=False))
-    rounds_within_180: int = Field(sa_column=Column(Integer, nullable=False))
-    response_capped_sum_s: float = Field(sa_column=Column(Double, nullable=False))
-    handled: int = Field(sa_column=Column(Integer, nullable=False))
-    handle_sum_s: float = Field(sa_column=Column(Double, nullable=False))
-    csat_count: int = Field(sa_column=Column(Integer, nullable=False))
-    csat_good: int = Field(sa_column=Column(Integer, nullable=False))
-    csat_bad: int = Field(sa_column=Column(Integer, nullable=False))
+    frt_bins: list[int] = Field(sa_type=ARRAY(SmallInteger))
+    frt_counts: list[int] = Field(sa_type=ARRAY(Integer))
+    rounds: int
+    rounds_within_180: int
+    response_capped_sum_s: float = Field(sa_type=Double)
+    handled: int
+    handle_sum_s: float = Field(sa_type=Double)
+    csat_count: int
+    csat_good: int
+    csat_bad: int
 
 
 class ShopDayFrt(SQLModel, table=True):
@@ -107,6 +108,6 @@ class ShopDayFrt(SQLModel, table=True):
 
     tenant_id: uuid.UUID = Field(primary_key=True)
     shop_id: uuid.UUID = Field(primary_key=True)
-    day: date = Field(sa_column=Column(Date, primary_key=True))
-    frt_bins: list[int] = Field(sa_column=Column(ARRAY(SmallInteger), nullable=False))
-    frt_counts: list[int] = Field(sa_column=Column(ARRAY(Integer), nullable=False))
+    day: date = Field(primary_key=True)
+    frt_bins: list[int] = Field(sa_type=ARRAY(SmallInteger))
+    frt_counts: list[int] = Field(sa_type=ARRAY(Integer))

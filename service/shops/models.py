@@ -11,20 +11,8 @@ from sqlmodel import Field, SQLModel
 
 from service.kit.models import check_in, created_at_field, new_id, updated_at_field
 
-
-class Platform(enum.StrEnum):
-    tmall = "tmall"
-    taobao = "taobao"
-    jd = "jd"
-    pdd = "pdd"
-    douyin = "douyin"
-    other = "other"
-
-
-class ShopStatus(enum.StrEnum):
-    active = "active"
-    paused = "paused"
-    closed = "closed"
+Platform = enum.StrEnum("Platform", ["tmall", "taobao", "jd", "pdd", "douyin", "other"])
+ShopStatus = enum.StrEnum("ShopStatus", ["active", "paused", "closed"])
 
 
 class Shop(SQLModel, table=True):

@@ -12,11 +12,9 @@ from datetime import date, datetime, time
 from sqlalchemy import (
     CheckConstraint,
     Column,
-    Date,
     Double,
     ForeignKeyConstraint,
     Integer,
-    Time,
     UniqueConstraint,
 )
 from sqlmodel import Field, SQLModel
@@ -32,7 +30,8 @@ def _rate_check(column: str) -> CheckConstraint:
 
 
 def _quarter_hour(column: str) -> CheckConstraint:
-    return CheckConstraint(f"date_part('minute', {column})::int % 15 = 0 AND date_part('second', {column}) = 0",
+    return CheckConstraint(f"date_part('minute', {column})::int % 15 = 0 "
+                           f"AND date_part('second', {column}) = 0",
                            name=f"{column}_quarter_hour")
 
 
@@ -43,7 +42,8 @@ class SlaPolicy(SQLModel, table=True):
         # One version per shop and day; reports look versions up by (shop, effective_from).
         UniqueConstraint("tenant_id", "shop_id", "effective_from"),
         CheckConstraint("answer_target_s BETWEEN 1 AND 600", name="answer_target_range"),
-        CheckConstraint("frt_mean_target_s IS NULL OR frt_mean_target_s >= 0", name="frt_mean_target_nonnegative"),
+        CheckConstraint("frt_mean_target_s IS NULL OR frt_mean_target_s >= 0",
+                        name="frt_mean_target_nonnegative"),
         *(_rate_check(c) for c in _RATES),
         _quarter_hour("assessed_start"),
         _quarter_hour("assessed_end"),
@@ -53,19 +53,19 @@ class SlaPolicy(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     shop_id: uuid.UUID
     # Shop-local date from which this version applies (until the next version's).
-    effective_from: date = Field(sa_column=Column(Date, nullable=False))
+    effective_from: date
     # T of the service level: answered within T seconds / offered. Whole seconds (the FRT histogram
     # makes the service level exact for every integer T up to 600 s).
     answer_target_s: int = Field(default=30, sa_column=Column(Integer, nullable=False, server_default="30"))
-    service_level_target: float | None = Field(default=None, sa_column=Column(Double))
-    response_rate_3min_target: float | None = Field(default=None, sa_column=Column(Double))
-    frt_mean_target_s: float | None = Field(default=None, sa_column=Column(Double))
-    csat_target: float | None = Field(default=None, sa_column=Column(Double))
-    conversion_rate_target: float | None = Field(default=None, sa_column=Column(Double))
-    max_abandon_rate: float | None = Field(default=None, sa_column=Column(Double))
+    service_level_target: float | None = Field(default=None, sa_type=Double)
+    response_rate_3min_target: float | None = Field(default=None, sa_type=Double)
+    frt_mean_target_s: float | None = Field(default=None, sa_type=Double)
+    csat_target: float | None = Field(default=None, sa_type=Double)
+    conversion_rate_target: float | None = Field(default=None, sa_type=Double)
+    max_abandon_rate: float | None = Field(default=None, sa_type=Double)
     # Assessed hours of the 3-minute response rate, shop-local [start, end); end < start crosses
     # midnight, start == end is the whole day. Whole quarter hours.
-    assessed_start: time = Field(sa_column=Column(Time, nullable=False))
-    assessed_end: time = Field(sa_column=Column(Time, nullable=False))
+    assessed_start: time
+    assessed_end: time
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

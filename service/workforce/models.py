@@ -13,21 +13,8 @@ from sqlmodel import Field, SQLModel
 
 from service.kit.models import check_in, created_at_field, new_id, updated_at_field
 
-
-class AgentLevel(enum.StrEnum):
-    trainee = "trainee"
-    agent = "agent"
-    senior = "senior"
-    lead = "lead"
-    supervisor = "supervisor"
-    manager = "manager"
-
-
-class EmploymentType(enum.StrEnum):
-    full_time = "full_time"
-    part_time = "part_time"
-    contractor = "contractor"
-    intern = "intern"
+AgentLevel = enum.StrEnum("AgentLevel", ["trainee", "agent", "senior", "lead", "supervisor", "manager"])
+EmploymentType = enum.StrEnum("EmploymentType", ["full_time", "part_time", "contractor", "intern"])
 
 
 class Site(SQLModel, table=True):
@@ -54,12 +41,14 @@ class Agent(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    site_id: uuid.UUID = Field(sa_column=Column(ForeignKey("sites.id", ondelete="RESTRICT"), nullable=False, index=True))
+    site_id: uuid.UUID = Field(sa_column=Column(ForeignKey("sites.id", ondelete="RESTRICT"), nullable=False,
+                                                index=True))
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=200)
     level: str = Field(max_length=16)
-    skills: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(String(32)), nullable=False, server_default="{}"))
-    loaded_hourly_cost: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
+    skills: list[str] = Field(default_factory=list,
+                              sa_column=Column(ARRAY(String(32)), nullable=False, server_default="{}"))
+    loaded_hourly_cost: Decimal = Field(sa_type=Numeric(14, 2))
     max_concurrency: int = Field(default=3)
     employment_type: str = Field(default=EmploymentType.full_time, max_length=16)
     hired_on: date
