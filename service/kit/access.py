@@ -33,14 +33,16 @@ from service.kit.identity import Principal, Role, principal_from_header
 def caller_of(request: Request) -> Principal:
     """The principal of the request's bearer token (401 without a valid one)."""
     state = request.app.state
-    return principal_from_header(state.jwt_secret, request.headers.get("authorization"), state.settings.jwt_issuer)
+    return principal_from_header(state.jwt_secret, request.headers.get("authorization"),
+                                 state.settings.jwt_issuer)
 
 
 async def _caller(request: Request) -> Principal:
     return caller_of(request)
 
 
-async def _session(request: Request, caller: Annotated[Principal, Depends(_caller)]) -> AsyncIterator[AsyncSession]:
+async def _session(request: Request, caller: Annotated[Principal, Depends(_caller)]
+                   ) -> AsyncIterator[AsyncSession]:
     async with request.app.state.db.transaction(caller.scope) as session:
         yield session
 

@@ -39,7 +39,8 @@ async def flush(session: AsyncSession, what: str) -> None:
         if sqlstate == "23505":
             raise Conflict(f"{what} already exists ({constraint})") from None
         if sqlstate == "23503":
-            raise Invalid(_field_of_constraint(constraint), "refers to something that does not exist") from None
+            raise Invalid(_field_of_constraint(constraint),
+                          "refers to something that does not exist") from None
         if sqlstate == "23502":  # an explicit null for a required field (PATCH {"name": null})
             raise Invalid(getattr(cause, "column_name", None) or "body", "may not be null") from None
         raise Invalid(_field_of_constraint(constraint), f"breaks the rule {constraint}") from None
@@ -58,7 +59,8 @@ async def one_or_404(session: AsyncSession, stmt: Select[Any], what: str) -> Any
     return row
 
 
-async def list_page(session: AsyncSession, stmt: Select[Any], id_column: Any, page: PageRequest) -> Paged[Any]:
+async def list_page(session: AsyncSession, stmt: Select[Any], id_column: Any, page: PageRequest
+                    ) -> Paged[Any]:
     """A page of STMT's rows (one entity each) in the order of their uuid7 ids."""
     rows = list((await session.execute(keyset(stmt, [id_column], page))).scalars().all())
     return page_of(rows, page)

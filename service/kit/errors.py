@@ -58,7 +58,8 @@ class Problem(Exception):
         detail = self.detail
         if len(self.errors) == 1 and detail.startswith(f"{self.errors[0]['field']}: "):
             detail = f"{errors[0]['field']}: {detail.split(': ', 1)[1]}"
-        moved = Exception.__new__(type(self), detail)  # not copy.copy: subclasses' __init__ take other arguments
+        # Not copy.copy: subclasses' __init__ take other arguments.
+        moved = Exception.__new__(type(self), detail)
         moved.__dict__.update(self.__dict__)
         moved.detail, moved.errors, moved.args = detail, errors, (detail,)
         return moved
@@ -131,7 +132,8 @@ def _reason(error: Mapping[str, Any]) -> str:
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def field_errors(errors: Iterable[Mapping[str, Any]], prefix: Sequence[str | int] = ()) -> list[dict[str, Any]]:
+def field_errors(errors: Iterable[Mapping[str, Any]], prefix: Sequence[str | int] = ()
+                 ) -> list[dict[str, Any]]:
     """Pydantic (or FastAPI) errors as `{field, reason}`: the location as a dotted path after PREFIX."""
     return [{"field": ".".join(str(p) for p in (*prefix, *e.get("loc", ()))) or "body", "reason": _reason(e)}
             for e in errors]
@@ -146,7 +148,8 @@ def problem_response(
     instance: str | None = None, headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
-        "type": f"https://seatwise.dev/problems/{type_suffix or _TITLES.get(status, 'error').lower().replace(' ', '-')}",
+        "type": "https://seatwise.dev/problems/"
+                f"{type_suffix or _TITLES.get(status, 'error').lower().replace(' ', '-')}",
         "title": _TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,

@@ -76,7 +76,8 @@ def issue_token(secret: str, *, subject: str, role: Role, tenant_id: uuid.UUID |
         raise ValueError("only client tokens carry a tenant; staff see every tenant")
     now = int(time.time())
     claims: dict[str, str | int] = {"sub": subject, "role": role.value, "iat": now,
-                                    "exp": now + int(ttl.total_seconds()), "jti": str(uuid.uuid4()), "iss": issuer}
+                                    "exp": now + int(ttl.total_seconds()), "jti": str(uuid.uuid4()),
+                                    "iss": issuer}
     if tenant_id is not None:
         claims["tenant"] = str(tenant_id)
     return jwt.encode(claims, secret, algorithm="HS256")

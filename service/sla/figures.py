@@ -123,8 +123,8 @@ class JudgedMetrics(SlaMetrics):
 
 
 class Bucket(JudgedMetrics):
-    start: datetime = Field(description="Bucket start, shop-local with offset (the whole bucket's start, even "
-                            "when the requested range begins inside it)")
+    start: datetime = Field(description="Bucket start, shop-local with offset (the whole bucket's start, "
+                            "even when the requested range begins inside it)")
 
 
 class Total(JudgedMetrics):

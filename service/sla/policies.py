@@ -77,8 +77,9 @@ class Terms:
     def of(cls, p: StoredPolicy) -> Terms:
         return cls(p.id, p.effective_from, SlaTargets(
             answer_target_s=p.answer_target_s, service_level=p.service_level_target,
-            response_rate_3min=p.response_rate_3min_target, frt_mean_s=p.frt_mean_target_s, csat=p.csat_target,
-            conversion_rate=p.conversion_rate_target, max_abandon_rate=p.max_abandon_rate),
+            response_rate_3min=p.response_rate_3min_target, frt_mean_s=p.frt_mean_target_s,
+            csat=p.csat_target, conversion_rate=p.conversion_rate_target,
+            max_abandon_rate=p.max_abandon_rate),
             (p.assessed_start, p.assessed_end))
 
     @property
