@@ -13,8 +13,8 @@ concave envelope: the first seats of a shop form a block worth its average gain.
 at a time by envelope gain is a heap greedy; because envelope gains never rise along a shop, it equals
 picking the largest gains overall, which is what the code does with one sort for the whole plan. On
 S-shaped curves no greedy is exact (the last seats are a small knapsack problem): an interval small
-enough is then solved exactly by dynamic programming (within a time budget per plan), and a big one whose seats ran out inside a block
-tries a few alternatives for its last seats (see _repair).
+enough is then solved exactly by dynamic programming (within a time budget per plan), and a big one whose
+seats ran out inside a block tries a few alternatives for its last seats (see _repair).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -29,7 +30,8 @@ from numpy.typing import ArrayLike, NDArray
 from service.capacity.erlang import erlang_a_metrics, erlang_c_metrics
 
 # curve(interval_index, shop_index, agents) -> (service_level, asa_s), all flat arrays of one length.
-Curve = Callable[[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]], tuple[NDArray, NDArray]]
+Curve = Callable[[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]],
+                 tuple[NDArray[np.float64], NDArray[np.float64]]]
 
 _TIE = 1e-12  # gains closer than this are ties (float noise must not break concavity checks)
 # Dynamic programmes (seats x curve points) solved exactly for intervals with S-shaped curves: the
@@ -50,7 +52,7 @@ class Allocation:
     @property
     def missing_seats(self) -> NDArray[np.int64]:
         """Seats still missing per interval (summed over the last axis, the shops)."""
-        return self.shortfall.sum(axis=-1)
+        return cast("NDArray[np.int64]", self.shortfall.sum(axis=-1))  # numpy types a reduction as Any
 
 
 def erlang_curve(
@@ -72,7 +74,8 @@ def erlang_curve(
     )
     pat = None if patience_s is None else np.broadcast_to(np.asarray(patience_s, float), shape)
 
-    def curve(t: NDArray, s: NDArray, n: NDArray) -> tuple[NDArray, NDArray]:
+    def curve(t: NDArray[np.int64], s: NDArray[np.int64], n: NDArray[np.int64]
+              ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         args = (vol[t, s], aht[t, s], iv[t, s], n, ans[t, s])
         if pat is None:
             m = erlang_c_metrics(*args, k[t, s])
@@ -88,7 +91,7 @@ def allocate_interval(
     required: ArrayLike,
     tier: ArrayLike,
     weight: ArrayLike,
-    curve: Callable[[NDArray[np.int64], NDArray[np.int64]], tuple[NDArray, NDArray]],
+    curve: Callable[[NDArray[np.int64], NDArray[np.int64]], tuple[NDArray[np.float64], NDArray[np.float64]]],
 ) -> Allocation:
     """One interval: `curve(shop_index, agents) -> (service_level, asa_s)`. Returns per-shop arrays."""
     req = np.asarray(required)[None, :]
@@ -157,7 +160,9 @@ def allocate_plan(
     return Allocation(alloc, sl, asa, req - alloc)
 
 
-def _share(alloc, sl, asa, in_short, left, req, w, curve) -> None:
+def _share(alloc: NDArray[np.int64], sl: NDArray[np.float64], asa: NDArray[np.float64],
+           in_short: NDArray[np.bool_], left: NDArray[np.int64], req: NDArray[np.int64],
+           w: NDArray[np.float64], curve: Curve) -> None:
     """Greedy on concave envelopes for the short tier of every short interval, in place."""
     seg_t, seg_s = np.nonzero(in_short)  # one segment per (interval, shop), ordered by interval then shop
     r = req[seg_t, seg_s]
@@ -232,7 +237,7 @@ def _share(alloc, sl, asa, in_short, left, req, w, curve) -> None:
             budget -= cost
             n_alloc[segs] = _exact(f, start[segs], r[segs], int(left[t]))
         elif t in cut_at:
-            p = cut_at[t]
+            p: int = cut_at[t]
             n_alloc[segs] = _repair(
                 n_alloc[segs], r[segs], f, start[segs], sorted_seg[p] - first, size[p], take[p]
             )
@@ -243,7 +248,7 @@ def _share(alloc, sl, asa, in_short, left, req, w, curve) -> None:
     asa[seg_t, seg_s] = f_asa[idx]
 
 
-def _envelope(f: NDArray) -> tuple[NDArray, NDArray]:
+def _envelope(f: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Upper concave envelope of points (m, f[m]), m = 0..r: per-seat slopes and vertex flags (seats 1..r)."""
     hull = [0]
     for m in range(1, f.size):
@@ -261,7 +266,8 @@ def _envelope(f: NDArray) -> tuple[NDArray, NDArray]:
     return slope, vertex
 
 
-def _exact(f, start, r, seats) -> NDArray:
+def _exact(f: NDArray[np.float64], start: NDArray[np.int64], r: NDArray[np.int64], seats: int
+           ) -> NDArray[np.int64]:
     """max sum_i f_i(n_i) subject to sum n_i = seats, 0 <= n_i <= r_i, by max-plus convolution per shop."""
     best = np.full(seats + 1, -np.inf)
     best[0] = 0.0
@@ -282,7 +288,8 @@ def _exact(f, start, r, seats) -> NDArray:
     return n
 
 
-def _repair(n, r, f, start, cut_seg, cut_size, taken) -> NDArray:
+def _repair(n: NDArray[np.int64], r: NDArray[np.int64], f: NDArray[np.float64], start: NDArray[np.int64],
+            cut_seg: int, cut_size: int, taken: int) -> NDArray[np.int64]:
     """Improve one interval's allocation whose seats ran out inside a block of segment `cut_seg` (it got
     `taken` of the block's `cut_size` seats). That tail is a small knapsack problem where no greedy is
     exact, so two alternatives are tried and the best objective wins (ties keep the allocation as is):
@@ -294,8 +301,8 @@ def _repair(n, r, f, start, cut_seg, cut_size, taken) -> NDArray:
       recomputed only when popped with a block that no longer fits.
     """
 
-    def at(g, m):
-        return f[start[g] + m]
+    def at(g: int, m: int) -> float:
+        return cast(float, f[start[g] + m])  # np.float64, a float subclass
 
     candidates = [n]
 
@@ -319,24 +326,24 @@ def _repair(n, r, f, start, cut_seg, cut_size, taken) -> NDArray:
     fit[cut_seg] -= taken  # back to the block's start, an envelope vertex
     pool = taken
 
-    def offer(g):
+    def offer(g: int) -> tuple[float, int, int]:
         room = min(r[g] - fit[g], pool)
         base = start[g] + fit[g]
         slopes = (f[base + 1 : base + room + 1] - f[base]) / np.arange(1, room + 1)
         m = int(np.argmax(slopes))
         return (-slopes[m], g, m + 1)
 
-    heap = [offer(g) for g in range(n.size) if fit[g] < r[g]]
-    heapq.heapify(heap)
-    while pool and heap:
-        _, g, m = heapq.heappop(heap)
+    offers = [offer(g) for g in range(n.size) if fit[g] < r[g]]
+    heapq.heapify(offers)
+    while pool and offers:
+        _, g, m = heapq.heappop(offers)
         if m > pool:
-            heapq.heappush(heap, offer(g))
+            heapq.heappush(offers, offer(g))
             continue
         fit[g] += m
         pool -= m
         if fit[g] < r[g] and pool:
-            heapq.heappush(heap, offer(g))
+            heapq.heappush(offers, offer(g))
     candidates.append(fit)
 
     values = [float(f[start + x].sum()) for x in candidates]

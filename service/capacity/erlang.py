@@ -20,7 +20,7 @@ Conventions (documented here rather than chosen silently):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -40,6 +40,9 @@ _BLOCK = 1 << 20
 # (~2e-4 in service level one server above the load, far less elsewhere); patience_s = inf gives Erlang C.
 _MAX_PATIENCE_AHT = 1e6
 
+# The private helpers work on flat float arrays over cells (agent counts too, until they are returned).
+_Floats: TypeAlias = NDArray[np.float64]
+
 
 @dataclass(frozen=True)
 class QueueMetrics:
@@ -56,13 +59,13 @@ class QueueMetrics:
 
 def offered_load(volume: ArrayLike, aht_s: ArrayLike, interval_s: ArrayLike) -> NDArray[np.float64]:
     """Offered load A in Erlangs: arrivals per second x handle time."""
-    return np.asarray(volume, float) * np.asarray(aht_s, float) / np.asarray(interval_s, float)
+    return np.asarray(volume, np.float64) * np.asarray(aht_s, np.float64) / np.asarray(interval_s, np.float64)
 
 
 def scheduled(agents: ArrayLike, shrinkage: ArrayLike) -> NDArray[np.int64]:
     """Agents to schedule so that `agents` remain after shrinkage: ceil(agents / (1 - s))."""
-    n = np.asarray(agents, float)
-    s = np.asarray(shrinkage, float)
+    n = np.asarray(agents, np.float64)
+    s = np.asarray(shrinkage, np.float64)
     if np.any((s < 0) | (s >= 1)):
         raise ValueError("shrinkage must be in [0, 1)")
     # Round away float noise first: 14 / 0.7 is 20.000000000000004 and must stay 20.
@@ -188,18 +191,16 @@ def required_agents(
     if busy.size:
         sub = [x[busy] for x in cols]
         if model == "erlang_c":
-            res = _required_c(a[busy], *sub[:6])
-            n[busy], sl[busy], asa[busy], pw[busy], occ[busy] = res
+            n[busy], sl[busy], asa[busy], pw[busy], occ[busy] = _required_c(a[busy], *sub[:6])
         else:
-            res = _required_a(a[busy], *sub)
-            n[busy], sl[busy], asa[busy], pw[busy], pab[busy], occ[busy] = res
+            n[busy], sl[busy], asa[busy], pw[busy], pab[busy], occ[busy] = _required_a(a[busy], *sub)
     return _metrics(n.reshape(shape), a.reshape(shape), sl, asa, pw, pab, occ)
 
 
 # ---------------------------------------------------------------- Erlang B / C
 
 
-def _log_erlang_b(c: NDArray, a: NDArray) -> NDArray:
+def _log_erlang_b(c: _Floats, a: _Floats) -> _Floats:
     """log B(c, a) for integer-valued c >= 0 and a > 0 (flat arrays), O(1) per cell.
 
     B is the Poisson pmf over the cdf at c: log space, so no factorial ever overflows.
@@ -222,11 +223,12 @@ def _log_erlang_b(c: NDArray, a: NDArray) -> NDArray:
     return out
 
 
-def _c_from_b(c: NDArray, a: NDArray, b: NDArray) -> NDArray:
+def _c_from_b(c: _Floats, a: _Floats, b: _Floats) -> _Floats:
     return c * b / (c - a * (1 - b))
 
 
-def _erlang_c_core(c: NDArray, a: NDArray, aht: NDArray, t: NDArray):
+def _erlang_c_core(c: _Floats, a: _Floats, aht: _Floats, t: _Floats
+                   ) -> tuple[_Floats, _Floats, _Floats, _Floats]:
     """Service level, ASA, wait probability and occupancy for flat cells (c = servers)."""
     sl = np.zeros(a.shape)
     asa = np.full(a.shape, np.inf)
@@ -243,13 +245,13 @@ def _erlang_c_core(c: NDArray, a: NDArray, aht: NDArray, t: NDArray):
     return sl, asa, pw, _occupancy(a, c)
 
 
-def _occupancy(a: NDArray, c: NDArray) -> NDArray:
+def _occupancy(a: _Floats, c: _Floats) -> _Floats:
     with np.errstate(divide="ignore", invalid="ignore"):
         occ = np.minimum(1.0, a / c)
     return np.where(c > 0, occ, np.where(a > 0, 1.0, 0.0))
 
 
-def _hw_beta(a, aht, t, tsl, tasa) -> NDArray:
+def _hw_beta(a: _Floats, aht: _Floats, t: _Floats, tsl: _Floats, tasa: _Floats) -> _Floats:
     """Halfin-Whitt safety factor beta (servers ~ A + beta sqrt(A)) meeting the targets, approximately.
 
     Only a starting point for the exact search, so a dozen bisection steps are plenty.
@@ -266,7 +268,8 @@ def _hw_beta(a, aht, t, tsl, tasa) -> NDArray:
     return hi
 
 
-def _required_c(a, aht, t, k, tsl, tasa, cap):
+def _required_c(a: _Floats, aht: _Floats, t: _Floats, k: _Floats, tsl: _Floats, tasa: _Floats, cap: _Floats
+                ) -> tuple[NDArray[np.int64], _Floats, _Floats, _Floats, _Floats]:
     """Exact Erlang C search (flat arrays, a > 0): closed-form B at a start just below the answer, then
     the upward Erlang B recurrence one server at a time, only for cells still short."""
     n_min = np.maximum(np.floor(a / k) + 1, np.ceil(np.round(a / (k * cap), 9)))
@@ -312,7 +315,8 @@ def _required_c(a, aht, t, k, tsl, tasa, cap):
     return out_n.astype(np.int64), out_sl, out_asa, out_pw, occ
 
 
-def _c_step_metrics(c, a, aht, t, b):
+def _c_step_metrics(c: _Floats, a: _Floats, aht: _Floats, t: _Floats, b: _Floats
+                    ) -> tuple[_Floats, _Floats, _Floats]:
     cw = _c_from_b(c, a, b)
     gap = c - a
     return 1 - cw * np.exp(-gap * t / aht), cw * aht / gap, cw
@@ -321,7 +325,8 @@ def _c_step_metrics(c, a, aht, t, b):
 # ---------------------------------------------------------------- Erlang A
 
 
-def _erlang_a_core(c: NDArray, a: NDArray, aht: NDArray, t: NDArray, pat: NDArray):
+def _erlang_a_core(c: _Floats, a: _Floats, aht: _Floats, t: _Floats, pat: _Floats
+                   ) -> tuple[_Floats, _Floats, _Floats, _Floats, _Floats]:
     """Service level, ASA, wait probability, abandon rate and occupancy for flat cells."""
     m = a.size
     sl, asa, pw, pab, occ = np.ones(m), np.zeros(m), np.zeros(m), np.zeros(m), np.zeros(m)
@@ -341,7 +346,8 @@ def _erlang_a_core(c: NDArray, a: NDArray, aht: NDArray, t: NDArray, pat: NDArra
     return sl, asa, pw, pab, occ
 
 
-def _erlang_a_windowed(c, a, aht, t, pat):
+def _erlang_a_windowed(c: _Floats, a: _Floats, aht: _Floats, t: _Floats, pat: _Floats
+                       ) -> tuple[_Floats, ...]:
     """M/M/c+M by its stationary birth-death distribution in log space (c >= 1, a > 0, finite patience).
 
     States n <= c have weight a^n / n!; state c + j has that of c times t_j = prod_{i=1..j} y / (x + i),
@@ -392,7 +398,9 @@ def _erlang_a_windowed(c, a, aht, t, pat):
     return tuple(out)
 
 
-def _erlang_a_block(c, a, x, y, lo, nl, jlo, nt, p, pat):
+def _erlang_a_block(c: _Floats, a: _Floats, x: _Floats, y: _Floats, lo: _Floats, nl: NDArray[np.int64],
+                    jlo: _Floats, nt: NDArray[np.int64], p: _Floats, pat: _Floats
+                    ) -> tuple[_Floats, _Floats, _Floats, _Floats, _Floats]:
     col = c[:, None]
     # Log weights relative to state c, for states lo..lo+nl-1 (all < c).
     kl = np.arange(nl.max())
@@ -436,13 +444,15 @@ def _erlang_a_block(c, a, x, y, lo, nl, jlo, nt, p, pat):
     return sl, asa, np.clip(p_wait, 0.0, 1.0), np.clip(p_ab, 0.0, 1.0), occ
 
 
-def _required_a(a, aht, t, k, tsl, tasa, cap, tab, pat):
+def _required_a(a: _Floats, aht: _Floats, t: _Floats, k: _Floats, tsl: _Floats, tasa: _Floats, cap: _Floats,
+                tab: _Floats, pat: _Floats
+                ) -> tuple[NDArray[np.int64], _Floats, _Floats, _Floats, _Floats, _Floats]:
     """Erlang A search (flat arrays, a > 0): gallop from the load in steps of ~sqrt(load), then bisect.
 
     Every metric is monotone in N, so the bracket [fails, meets] always holds the smallest N.
     """
 
-    def meets(idx: NDArray, n: NDArray) -> NDArray:
+    def meets(idx: NDArray[np.intp], n: _Floats) -> NDArray[np.bool_]:
         sl, asa, _, pab, occ = _erlang_a_core(n * k[idx], a[idx], aht[idx], t[idx], pat[idx])
         return (
             (n >= 1) & (sl >= tsl[idx]) & (asa <= tasa[idx]) & (pab <= tab[idx]) & (occ <= cap[idx] + _SLACK)
@@ -488,7 +498,7 @@ def _broadcast(*args: ArrayLike) -> list[NDArray[np.float64]]:
     return [np.array(x, dtype=float) for x in np.broadcast_arrays(*(np.asarray(v) for v in args))]
 
 
-def _check_queue(vol, aht, iv, t, k) -> None:
+def _check_queue(vol: _Floats, aht: _Floats, iv: _Floats, t: _Floats, k: _Floats) -> None:
     if not np.all(np.isfinite(vol) & (vol >= 0)):
         raise ValueError("volume must be finite and >= 0")
     if not np.all(np.isfinite(aht) & (aht > 0)):
@@ -501,17 +511,18 @@ def _check_queue(vol, aht, iv, t, k) -> None:
         raise ValueError("concurrency must be an integer >= 1")
 
 
-def _check_agents(n) -> None:
+def _check_agents(n: _Floats) -> None:
     if not np.all((n >= 0) & (n == np.floor(n)) & np.isfinite(n)):
         raise ValueError("agents must be integers >= 0")
 
 
-def _check_patience(pat) -> None:
+def _check_patience(pat: _Floats) -> None:
     if not np.all(pat > 0):
         raise ValueError("patience_s must be > 0 (inf for no abandonment)")
 
 
-def _metrics(n, a, sl, asa, pw, pab, occ) -> QueueMetrics:
+def _metrics(n: NDArray[np.int64] | _Floats, a: _Floats, sl: _Floats, asa: _Floats, pw: _Floats, pab: _Floats,
+             occ: _Floats) -> QueueMetrics:
     shape = np.shape(a)
     return QueueMetrics(
         agents=np.asarray(n).astype(np.int64).reshape(shape),

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,12 +59,22 @@ class ShopTargets:
     max_abandon: np.ndarray | None
 
 
-def allocate(model: str, volume: np.ndarray, p: ShopTargets, seats: np.ndarray, tier: np.ndarray,
-             priority: np.ndarray, shrinkage: float, max_occupancy: float) -> dict[str, np.ndarray]:
+class Allocated(TypedDict):
+    """What `allocate` gives, (T, S) each: the PlanNumbers fields of the same names."""
+
+    required: NDArray[np.int64]
+    scheduled: NDArray[np.int64]
+    allocated: NDArray[np.int64]
+    service_level: NDArray[np.float64]
+    asa_s: NDArray[np.float64]
+
+
+def allocate(model: PlanModel, volume: np.ndarray, p: ShopTargets, seats: np.ndarray, tier: np.ndarray,
+             priority: np.ndarray, shrinkage: float, max_occupancy: float) -> Allocated:
     """Staff every cell, then allocate the seats. volume is (T, S); per-shop arrays are (S,)."""
     erlang_a = model == PlanModel.erlang_a
-    m = required_agents(model, volume, p.aht_s, INTERVAL_S, p.service_level, p.answer_s, p.concurrency,
-                        max_occupancy, None, p.max_abandon if erlang_a else None,
+    m = required_agents("erlang_a" if erlang_a else "erlang_c", volume, p.aht_s, INTERVAL_S, p.service_level,
+                        p.answer_s, p.concurrency, max_occupancy, None, p.max_abandon if erlang_a else None,
                         p.patience_s if erlang_a else None)
     curve = erlang_curve(volume, p.aht_s, INTERVAL_S, p.answer_s, p.concurrency,
                          p.patience_s if erlang_a else None)
@@ -104,9 +114,11 @@ def shop_targets(data: PlanCreate, shops: Sequence[PlanShop], terms: Sequence[Te
             if value is not None:
                 getattr(p, attr)[i] = value
     if data.model == PlanModel.erlang_a:
+        assert p.patience_s is not None  # set above, cleared below for erlang_c only
         missing = np.isnan(p.patience_s)
         if missing.any():
-            raise Invalid("patience_s", "required by model erlang_a (or params.<shop>.patience_s for every shop)")
+            raise Invalid("patience_s", "required by model erlang_a (or params.<shop>.patience_s for every "
+                          "shop)")
     else:
         p.patience_s = p.max_abandon = None
     return p
@@ -160,8 +172,8 @@ def compute(data: PlanCreate, shops: Sequence[PlanShop], start: datetime, n: int
     source, learned_from = "none", None
     last, last_base = history.last, history.last_base
     if last is not None and last_base is not None and last.offered.sum() > 0:
-        base_prev = fc.laid_over(fc.baseline(fc.weekly_history(last_base, tzs, weeks, history.last_mask)), tzs,
-                                 last.start, last.offered.shape[1])
+        base_prev = fc.laid_over(fc.baseline(fc.weekly_history(last_base, tzs, weeks, history.last_mask)),
+                                 tzs, last.start, last.offered.shape[1])
         if base_prev.sum() > 0:
             volume = volume * fc.learned_uplift(last.offered, base_prev, n)
             source, learned_from = "learned", history.learned_from
@@ -172,8 +184,8 @@ def compute(data: PlanCreate, shops: Sequence[PlanShop], start: datetime, n: int
     priority = np.array([s.priority_weight for s in shops], float)
     res = allocate(data.model, volume, targets, seats, tier_ranks(shops), priority, data.shrinkage,
                    data.max_occupancy)
-    return PlanNumbers(forecast=volume, aht_s=targets.aht_s, seats=seats, targets=targets, uplift_source=source,
-                       learned_from=learned_from, **res)
+    return PlanNumbers(forecast=volume, aht_s=targets.aht_s, seats=seats, targets=targets,
+                       uplift_source=source, learned_from=learned_from, **res)
 
 
 def summarize(x: PlanNumbers, shops: Sequence[PlanShop], weeks: int, history_start: datetime,
@@ -187,11 +199,13 @@ def summarize(x: PlanNumbers, shops: Sequence[PlanShop], weeks: int, history_sta
         tiers.append(TierSummary(
             tier=TIER_NAMES[rank], shops=int(g.sum()), required=int(x.required[:, g].sum()),
             allocated=int(x.allocated[:, g].sum()), missing=int(short[:, g].sum()),
-            shops_short=int((short[:, g].sum(0) > 0).sum()), intervals_short=int((short[:, g].sum(1) > 0).sum())))
+            shops_short=int((short[:, g].sum(0) > 0).sum()),
+            intervals_short=int((short[:, g].sum(1) > 0).sum())))
     return PlanSummary(
         intervals=int(x.required.shape[0]), shops=len(shops), tenants=len({s.tenant_id for s in shops}),
         forecast_volume=round(float(x.forecast.sum()), 3), seats_available=int(x.seats.sum()),
-        seats_required=int(x.required.sum()), allocated=int(x.allocated.sum()), seats_missing=int(short.sum()),
+        seats_required=int(x.required.sum()), allocated=int(x.allocated.sum()),
+        seats_missing=int(short.sum()),
         intervals_short=int((per_interval > 0).sum()), peak_required=int(x.required.sum(1).max()),
         peak_shortfall=int(per_interval.max()), uplift_source=x.uplift_source, learned_from=x.learned_from,
         history_weeks=weeks, history_from=history_start, history_to=history_end, tiers=tiers)

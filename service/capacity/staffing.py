@@ -4,6 +4,7 @@ of service.capacity.erlang over one request."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class Staffing:
     abandon_rate: np.ndarray
     occupancy: np.ndarray
 
-    def rows(self) -> list[dict]:
+    def rows(self) -> list[dict[str, Any]]:
         """JSON-ready dicts; an unbounded ASA is None (JSON has no infinity)."""
         asa = np.where(np.isfinite(self.asa_s), self.asa_s, np.nan).tolist()
         asa = [None if a != a else a for a in asa]  # NaN -> None
@@ -46,7 +47,8 @@ def staffing(req: StaffingRequest) -> Staffing:
     n = len(req.intervals)
     all_volume = np.fromiter((i.volume for i in req.intervals), float, n)
     all_given = np.fromiter((-1 if i.agents is None else i.agents for i in req.intervals), np.int64, n)
-    cells, back = np.unique(np.stack([all_volume, all_given.astype(float)], axis=1), axis=0, return_inverse=True)
+    cells, back = np.unique(np.stack([all_volume, all_given.astype(float)], axis=1), axis=0,
+                            return_inverse=True)
     back = back.ravel()
     volume, given = cells[:, 0], cells[:, 1].astype(np.int64)
     n = volume.size
@@ -56,15 +58,20 @@ def staffing(req: StaffingRequest) -> Staffing:
     agents = np.where(need, 0, given)
     try:
         parts = []
+        erlang_c = req.model == PlanModel.erlang_c
         if need.any():
             parts.append((need, required_agents(
-                req.model, volume[need], req.aht_s, req.interval_s, req.target_service_level, req.target_answer_s,
-                req.concurrency, req.max_occupancy, req.target_asa_s, req.max_abandon_rate, req.patience_s)))
+                "erlang_c" if erlang_c else "erlang_a", volume[need], req.aht_s, req.interval_s,
+                req.target_service_level, req.target_answer_s, req.concurrency, req.max_occupancy,
+                req.target_asa_s, req.max_abandon_rate, req.patience_s)))
         if (~need).any():
             g = ~need
             args = (volume[g], req.aht_s, req.interval_s, given[g], req.target_answer_s)
-            metrics = erlang_c_metrics(*args, req.concurrency) if req.model == PlanModel.erlang_c else \
-                erlang_a_metrics(*args, req.patience_s, req.concurrency)
+            if erlang_c:
+                metrics = erlang_c_metrics(*args, req.concurrency)
+            else:
+                assert req.patience_s is not None  # the schema requires it with erlang_a
+                metrics = erlang_a_metrics(*args, req.patience_s, req.concurrency)
             parts.append((g, metrics))
         for mask, m in parts:
             agents[mask] = m.agents

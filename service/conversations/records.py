@@ -41,11 +41,11 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from service.conversations.schemas import REQUIRED, ConversationIn
 
@@ -386,7 +386,7 @@ def _kind(value: Any) -> str:
     return value.strip().lower()
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[Any, datetime], Any]] = {
     "external_id": lambda v, _: _text("external_id", v, MAX_EXTERNAL_ID, REASON_EXTERNAL_ID_TOO_LONG),
     "shop_id": lambda v, _: _uuid("shop_id", v),
     "started_at": lambda v, latest: parse_timestamp(v, "started_at", latest),
@@ -432,7 +432,7 @@ def validate_record(raw: Any, latest: datetime | None = None) -> ConversationRec
 
 
 #: A record as a plain tuple of its fields in FIELDS order: what bulk ingest stores.
-Row = tuple
+Row: TypeAlias = tuple[Any, ...]
 
 
 def row_of(record: ConversationRecord) -> Row:
@@ -452,7 +452,7 @@ def validate_row(raw: Any, latest: datetime, shop_ids: dict[str, uuid.UUID]) -> 
     parsed shop_id strings across calls."""
     if type(raw) is not dict:
         return _slow_row(raw, latest)
-    get = raw.get
+    get: Callable[[str], Any] = raw.get  # JSON values: anything, or None when absent
     ext = get("external_id")
     if type(ext) is not str or not ext or len(ext) > MAX_EXTERNAL_ID or ext != ext.strip():
         return _slow_row(raw, latest)

@@ -12,9 +12,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from service.kit.errors import Unauthorized
 from service.kit.identity import Scope
@@ -41,7 +41,7 @@ _SET_SCOPE = text(
 
 
 @event.listens_for(Session, "after_begin")
-def _apply_scope(session: Session, transaction, connection) -> None:
+def _apply_scope(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
     scope: Scope | None = session.info.get("scope")
     staff = "on" if scope is not None and scope.staff else ""
     tenant = str(scope.tenant_id) if scope is not None and scope.tenant_id else ""

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Annotated, Any, Generic, TypeVar, get_origin
+from typing import Annotated, Any, Generic, TypeVar, cast, get_origin
 
 import strawberry
 from fastapi import Request
@@ -33,6 +33,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
+from strawberry.types.base import get_object_definition
 
 from graphql import GraphQLError
 from service.kit.access import INJECTED, Roles
@@ -162,14 +163,15 @@ def read_type(model: type[BaseModel], *, name: str, description: str | None = No
               interface: bool = False) -> Callable[[type[T]], type[T]]:
     """The GraphQL object type (or interface) of a read model: every field of MODEL, with its
     description; the class body may add resolver fields or override a field's GraphQL type."""
-    decorator = strawberry.experimental.pydantic.interface if interface else strawberry.experimental.pydantic.type
+    decorator = (strawberry.experimental.pydantic.interface if interface
+                 else strawberry.experimental.pydantic.type)
     derive = decorator(model=model, all_fields=True, name=name, description=description or _doc(model))
 
     def decorate(cls: type[T]) -> type[T]:
         derived = derive(cls)
-        fields = derived.__strawberry_definition__.fields  # type: ignore[attr-defined]
+        fields = get_object_definition(derived, strict=True).fields
         fields.sort(key=lambda f: f.base_resolver is not None)  # the model's fields first, resolvers after
-        return derived  # type: ignore[no-any-return]
+        return cast("type[T]", derived)  # strawberry types the class it derives as its own protocol
 
     return decorate
 
@@ -191,7 +193,7 @@ def create_input(model: type[BaseModel], *, name: str, description: str | None =
     body = type(name, (), namespace)
     derived = strawberry.experimental.pydantic.input(model=model, name=name,
                                                      description=description or _doc(model))(body)
-    for f in derived.__strawberry_definition__.fields:
+    for f in get_object_definition(derived, strict=True).fields:
         kind, default = replace.get(f.python_name, (None, UNSET))
         if kind is not None and default is not UNSET:  # the model's default would not fit the GraphQL shape
             f.default = f.default_value = getattr(default, "default", default)
@@ -205,7 +207,8 @@ def update_input(model: type[BaseModel], *, name: str, description: str | None =
     namespace: dict[str, Any] = {"__annotations__": {}}
     for f in typed.__strawberry_definition__.fields:
         namespace["__annotations__"][f.python_name] = f.type
-        namespace[f.python_name] = strawberry.field(default=UNSET, description=f.description, name=f.graphql_name)
+        namespace[f.python_name] = strawberry.field(default=UNSET, description=f.description,
+                                                    name=f.graphql_name)
     return strawberry.input(name=name, description=description or _doc(model))(type(name, (), namespace))
 
 
@@ -306,9 +309,10 @@ class ProblemErrors(SchemaExtension):
                     type(original).__name__ != "PermissionError":
                 _log.error("unhandled resolver error", exc_info=original)
                 result.errors[i] = GraphQLError("an unexpected error occurred", nodes=error.nodes,
-                                                path=error.path, extensions={"code": "INTERNAL", "status": 500})
+                                                path=error.path,
+                                                extensions={"code": "INTERNAL", "status": 500})
 
 
-__all__ = ["UNSET", "GqlContext", "Page", "ProblemErrors", "context_getter", "create_input", "extend_type", "field",
-           "graphql_problem",
-           "mutation", "of", "page", "page_request", "plain", "read_type", "update_input", "validated"]
+__all__ = ["UNSET", "GqlContext", "Page", "ProblemErrors", "context_getter", "create_input", "extend_type",
+           "field", "graphql_problem", "mutation", "of", "page", "page_request", "plain", "read_type",
+           "update_input", "validated"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import cast
 
 import uuid6
 from sqlalchemy import DateTime, func
@@ -27,16 +29,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Field() is typed Any: its FieldInfo stands in for the column's value in the class body, so these two are
+# typed as the value they default.
 def created_at_field() -> datetime:
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True),
-                 sa_column_kwargs={"server_default": func.now(), "nullable": False})
+    return cast(datetime, Field(default_factory=utcnow, sa_type=DateTime(timezone=True),
+                                sa_column_kwargs={"server_default": func.now(), "nullable": False}))
 
 
 def updated_at_field() -> datetime:
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True),
-                 sa_column_kwargs={"server_default": func.now(), "nullable": False, "onupdate": utcnow})
+    return cast(datetime, Field(default_factory=utcnow, sa_type=DateTime(timezone=True),
+                                sa_column_kwargs={"server_default": func.now(), "nullable": False,
+                                                  "onupdate": utcnow}))
 
 
-def check_in(column: str, values) -> str:
+def check_in(column: str, values: Iterable[object]) -> str:
     """SQL for a CHECK constraint limiting COLUMN to VALUES."""
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"

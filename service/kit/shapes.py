@@ -29,13 +29,16 @@ def partial(model: type[BaseModel], *, exclude: Iterable[str] = ()) -> type[Base
             continue
         optional = FieldInfo.merge_field_infos(info, default=None)
         optional.default_factory = None
-        fields[field_name] = (info.annotation | None, optional)
+        annotation = info.annotation
+        assert annotation is not None  # pydantic gives every field of a model its annotation
+        fields[field_name] = (annotation | None, optional)
     validators: dict[str, Any] = {}
     for name, decorator in model.__pydantic_decorators__.field_validators.items():
         kept = [f for f in decorator.info.fields if f in fields]
         if kept:
             validators[name] = field_validator(*kept, mode=decorator.info.mode)(decorator.func)
-    return create_model(f"{model.__name__}Partial", __config__=ConfigDict(**{**model.model_config, "extra": "forbid"}),
+    return create_model(f"{model.__name__}Partial",
+                        __config__=ConfigDict(**{**model.model_config, "extra": "forbid"}),
                         __validators__=validators, **fields)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -87,7 +87,8 @@ class FrtHistograms:
         object.__setattr__(self, "offsets", o)
 
     @classmethod
-    def of(cls, sparse: Sequence[tuple[Sequence[int] | np.ndarray, Sequence[int] | np.ndarray]]) -> FrtHistograms:
+    def of(cls, sparse: Sequence[tuple[Sequence[int] | np.ndarray, Sequence[int] | np.ndarray]]
+           ) -> FrtHistograms:
         """From one (bins, counts) pair per set."""
         pairs = [(np.asarray(b, dtype=np.int64), np.asarray(c, dtype=np.int64)) for b, c in sparse]
         if any(b.ndim != 1 or b.shape != c.shape for b, c in pairs):
@@ -161,25 +162,27 @@ def metrics_of_merged_sets(
 
 def _counts_within(bins: np.ndarray, offsets: np.ndarray, cum: np.ndarray, base: np.ndarray,
                    targets: Sequence[float]) -> list[int]:
-    """FRTs <= T of each set, as the reference count_within: the bins 0..K whose upper bound is <= T (bin_upper
-    increases with k), found for all the sets with one search on (set, bin) keys."""
+    """FRTs <= T of each set, as the reference count_within: the bins 0..K whose upper bound is <= T
+    (bin_upper increases with k), found for all the sets with one search on (set, bin) keys."""
     sets = offsets.size - 1
     if bins.size == 0:
         return [0] * sets
     width = int(bins.max()) + 1
-    last = np.searchsorted(bin_upper(np.arange(width)), np.asarray(targets, dtype=np.float64), side="right") - 1
+    last = np.searchsorted(bin_upper(np.arange(width)), np.asarray(targets, dtype=np.float64),
+                           side="right") - 1
     row = np.arange(sets, dtype=np.int64) * width
     keys = np.repeat(row, np.diff(offsets)) + bins
-    return (cum[np.searchsorted(keys, row + last, side="right")] - base).tolist()
+    return cast("list[int]", (cum[np.searchsorted(keys, row + last, side="right")] - base).tolist())
 
 
 def _percentiles(bins: np.ndarray, counts: np.ndarray, cum: np.ndarray, base: list[int], n: list[int],
                  ps: Sequence[float]) -> list[list[float | None]]:
-    """Each percentile of PS for every set, as tests/sla/reference.py's percentile_from_histogram: the j-th FRT of set i
-    is in the first element whose cumulative count exceeds base[i] + j, one search for them all."""
+    """Each percentile of PS for every set, as tests/sla/reference.py's percentile_from_histogram: the
+    j-th FRT of set i is in the first element whose cumulative count exceeds base[i] + j, one search for
+    them all."""
     out: list[list[float | None]] = [[None] * len(n) for _ in ps]
     plan = []  # (set, percentile, f, j, j1)
-    targets = []
+    targets: list[int] = []
     for i, k in enumerate(n):
         if k:
             for q, p in enumerate(ps):
