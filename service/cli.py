@@ -112,10 +112,12 @@ def demo() -> None:
 
 @app.command()
 def serve(
-    demo: Annotated[bool, typer.Option("--demo", help="Load the demo data when the database is empty.")] = False,
+    demo: Annotated[bool, typer.Option("--demo",
+                                       help="Load the demo data when the database is empty.")] = False,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Server processes (one per core: ingest parses in Python).")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes (one per core: ingest parses in "
+                                                     "Python).")] = 1,
 ) -> None:
     """Run the API (REST under /v1, GraphQL at /graphql)."""
     import uvicorn
@@ -134,8 +136,8 @@ def serve(
     token = issue_token(resolve_jwt_secret(settings), subject="demo-admin", role=Role.admin, tenant_id=None,
                         ttl=parse_ttl("8h"), issuer=settings.jwt_issuer)
     base = f"http://{host}:{port}"
-    err.print(f"[bold green]Seatwise[/bold green] ready in {time.perf_counter() - started:.1f} s "
-              f"({'embedded PostgreSQL in ' + str(settings.data_dir) if settings.embedded else 'external PostgreSQL'})")
+    where = f"embedded PostgreSQL in {settings.data_dir}" if settings.embedded else "external PostgreSQL"
+    err.print(f"[bold green]Seatwise[/bold green] ready in {time.perf_counter() - started:.1f} s ({where})")
     err.print(f"  REST docs   {base}/docs")
     err.print(f"  GraphiQL    {base}/graphql")
     err.print("  staff token (admin, 8h):")
@@ -154,7 +156,8 @@ def serve(
 def plan(
     promotion: Annotated[str, typer.Option(help="Promotion name (or id); the latest one with that name")],
     seats: Annotated[int, typer.Option(min=0, help="Seats available in every interval")],
-    name: Annotated[str | None, typer.Option(help="Plan name (default: '<promotion> <year>, <seats> seats')")] = None,
+    name: Annotated[str | None,
+                    typer.Option(help="Plan name (default: '<promotion> <year>, <seats> seats')")] = None,
     year: Annotated[int | None, typer.Option(help="Which year's promotion")] = None,
     model: Annotated[str, typer.Option(help="erlang_c or erlang_a")] = "erlang_c",
     patience_s: Annotated[float | None, typer.Option("--patience-s", help="Mean patience (erlang_a)")] = None,
@@ -197,8 +200,8 @@ def plan(
 
 @app.command()
 def ingest(
-    files: Annotated[list[Path], typer.Argument(help="NDJSON (.ndjson/.jsonl) or CSV (.csv) files", exists=True,
-                                                dir_okay=False, readable=True)],
+    files: Annotated[list[Path], typer.Argument(help="NDJSON (.ndjson/.jsonl) or CSV (.csv) files",
+                                                exists=True, dir_okay=False, readable=True)],
 ) -> None:
     """Ingest conversation files through the same service path as POST /v1/conversations, in batches
     of up to 100,000 records, with a progress bar and a final summary."""

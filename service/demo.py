@@ -36,7 +36,8 @@ BRANDS = [
         ("tmall", "北峰户外旗舰店", "outdoor"), ("jd", "北峰户外京东旗舰店", "outdoor"),
         ("taobao", "北峰户外工厂店", "outdoor"), ("douyin", "北峰户外抖音旗舰店", "outdoor")]),
     ("mochi-home", "Mochi Home 麻糬家居", Tier.standard, 1.5, [
-        ("tmall", "麻糬家居旗舰店", "home"), ("pdd", "麻糬家居品牌店", "home"), ("jd", "麻糬家居京东店", "home")]),
+        ("tmall", "麻糬家居旗舰店", "home"), ("pdd", "麻糬家居品牌店", "home"),
+        ("jd", "麻糬家居京东店", "home")]),
     ("zest-kitchen", "Zest Kitchen 热厨电器", Tier.standard, 1.2, [
         ("jd", "热厨电器京东旗舰店", "appliances"), ("tmall", "热厨电器天猫旗舰店", "appliances")]),
     ("pawsome", "Pawsome Pets 爪爪宠物", Tier.longtail, 1.0, [
@@ -49,12 +50,15 @@ SITES = [("杭州西溪职场", "Hangzhou", 420), ("合肥高新职场", "Hefei"
 
 # level, share of headcount, loaded hourly cost range in CNY (wage + social insurance + housing fund)
 LEVELS = [
-    (AgentLevel.trainee, 0.15, (30, 36)), (AgentLevel.agent, 0.45, (38, 47)), (AgentLevel.senior, 0.22, (48, 60)),
-    (AgentLevel.lead, 0.10, (60, 72)), (AgentLevel.supervisor, 0.06, (75, 90)), (AgentLevel.manager, 0.02, (95, 120)),
+    (AgentLevel.trainee, 0.15, (30, 36)), (AgentLevel.agent, 0.45, (38, 47)),
+    (AgentLevel.senior, 0.22, (48, 60)), (AgentLevel.lead, 0.10, (60, 72)),
+    (AgentLevel.supervisor, 0.06, (75, 90)), (AgentLevel.manager, 0.02, (95, 120)),
 ]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
-GIVEN = ["静", "敏", "婷", "雪", "丽", "磊", "洋", "勇", "芳", "娜", "欣怡", "梓涵", "子轩", "浩然", "佳琪", "雨桐", "思远", "晓峰"]
-SKILLS = ["presale", "aftersale", "beauty", "outdoor", "home", "appliances", "pets", "live-commerce", "english"]
+GIVEN = ["静", "敏", "婷", "雪", "丽", "磊", "洋", "勇", "芳", "娜", "欣怡", "梓涵", "子轩", "浩然", "佳琪",
+         "雨桐", "思远", "晓峰"]
+SKILLS = ["presale", "aftersale", "beauty", "outdoor", "home", "appliances", "pets", "live-commerce",
+          "english"]
 
 
 @dataclass
@@ -78,12 +82,14 @@ async def load_demo(db: Database, seed: int = SEED) -> DemoSummary | None:
             return None
         shops = 0
         for slug, name, tier, weight, shop_specs in BRANDS:
-            tenant = await create_tenant(session, TenantCreate(slug=slug, name=name, tier=tier, priority_weight=weight))
+            tenant = await create_tenant(session, TenantCreate(slug=slug, name=name, tier=tier,
+                                                               priority_weight=weight))
             for platform, shop_name, category in shop_specs:
                 await create_shop(session, ShopCreate(tenant_id=tenant.id, platform=platform, name=shop_name,
                                                       category=category))
                 shops += 1
-        sites = [await create_site(session, SiteCreate(name=n, city=c, seat_capacity=cap)) for n, c, cap in SITES]
+        sites = [await create_site(session, SiteCreate(name=n, city=c, seat_capacity=cap))
+                 for n, c, cap in SITES]
         agents = _agents(rng, sites)
         for agent in agents:
             await create_agent(session, agent)
@@ -144,12 +150,14 @@ async def load_capacity_demo(db: Database, now: datetime | None = None) -> None:
                                                         uplift_from="Double 11"))
         if (await session.execute(text("SELECT EXISTS (SELECT 1 FROM shop_interval_stats)"))).scalar_one():
             sites = {name: None for name, _, _ in SITES}
-            full = await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR, PlanCreate(name="Double 12, every site", promotion="Double 12",
-                                                               seats={"per_site": sites}), now=now)
+            full = await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR,
+                                     PlanCreate(name="Double 12, every site", promotion="Double 12",
+                                                seats={"per_site": sites}), now=now)
             # The demo brands need far fewer than 880 seats: a floor of 65% of the peak makes KA-first show.
             seats = max(1, int(full.summary["peak_required"] * 0.65))
-            await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR, PlanCreate(name=f"Double 12, {seats} seats", promotion="Double 12",
-                                                        seats=seats), now=now)
+            await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR,
+                              PlanCreate(name=f"Double 12, {seats} seats", promotion="Double 12",
+                                         seats=seats), now=now)
 
 
 def _agents(rng: random.Random, sites, count: int = 120) -> list[AgentCreate]:

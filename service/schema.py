@@ -20,8 +20,8 @@ from tenants.gql import TenantMutation, TenantQuery
 extend_type(ShopType, ShopSlaFields)
 
 Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery))
-Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, WorkforceMutation, SlaMutation, CapacityMutation,
-                                   ConversationMutation))
+Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, WorkforceMutation, SlaMutation,
+                                    CapacityMutation, ConversationMutation))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

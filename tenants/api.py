@@ -18,7 +18,8 @@ router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
 @router.get("", response_model=Page[TenantRead], summary="List client brands", dependencies=[auth.read.rest])
 async def list_tenants(session: Session, page: Annotated[PageRequest, Depends(page_params)],
                        tier: Tier | None = None, status: TenantStatus | None = None,
-                       q: Annotated[str | None, Query(max_length=100, description="Name or slug contains")] = None):
+                       q: Annotated[str | None, Query(max_length=100,
+                                                      description="Name or slug contains")] = None):
     return await service.list_tenants(session, TenantFilter(tier=tier, status=status, q=q), page)
 
 

@@ -52,7 +52,8 @@ class TenantQuery:
 
     @gql.field(auth.read)
     async def tenants(self, session: Session, tier: Tier | None = None, status: TenantStatus | None = None,
-                      q: str | None = None, first: int = 50, after: str | None = None) -> gql.Page[TenantType]:
+                      q: str | None = None, first: int = 50,
+                      after: str | None = None) -> gql.Page[TenantType]:
         found = await service.list_tenants(session, TenantFilter(tier=tier, status=status, q=q),
                                            gql.page_request(first, after))
         return gql.page(TenantType, found)

@@ -32,11 +32,7 @@ async def find_tenant(session: AsyncSession, key: str | uuid.UUID) -> Tenant | N
 
 
 async def list_tenants(session: AsyncSession, filters: TenantFilter, page: PageRequest) -> Paged[Tenant]:
-    stmt = select(Tenant)
-    if filters.tier:
-        stmt = stmt.where(Tenant.tier == filters.tier)
-    if filters.status:
-        stmt = stmt.where(Tenant.status == filters.status)
+    stmt = select(Tenant).filter_by(**filters.model_dump(include={"tier", "status"}, exclude_none=True))
     if filters.q:
         stmt = stmt.where(Tenant.name.ilike(f"%{filters.q}%") | Tenant.slug.ilike(f"%{filters.q}%"))
     return await list_page(session, stmt, Tenant.id, page)

@@ -1,4 +1,5 @@
-"""REST: staffing what-ifs, promotions and capacity plans. Thin, over capacity.service; roles in capacity.auth.
+"""REST: staffing what-ifs, promotions and capacity plans. Thin, over capacity.service; roles in
+capacity.auth.
 
 An unknown plan id is a 404 for everyone; a plan without the client's shops is an empty page (plans are the
 outsourcer's and name no brand); another brand's shop in `?shop=` is a 404, like everywhere else.
@@ -51,7 +52,8 @@ async def create_promotion(session: Session, body: PromotionCreate):
 
 @router.get("/v1/promotions", response_model=Page[PromotionRead], summary="Promotions",
             dependencies=[auth.staff.rest])
-async def list_promotions(session: Session, page: Pages, name: Annotated[str | None, Query(max_length=100)] = None,
+async def list_promotions(session: Session, page: Pages,
+                          name: Annotated[str | None, Query(max_length=100)] = None,
                           year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
     return await service.list_promotions(session, page, name, year)
 
@@ -75,15 +77,18 @@ async def get_plan(session: Session, plan_id: uuid.UUID):
     return await service.plan_detail(session, plan_id)
 
 
-@router.get("/v1/capacity-plans/{plan_id}/lines", response_model=Page[PlanLineRead], dependencies=[auth.lines.rest],
+@router.get("/v1/capacity-plans/{plan_id}/lines", response_model=Page[PlanLineRead],
+            dependencies=[auth.lines.rest],
             summary="A plan's lines per shop and interval (a client: its own shops)")
 async def list_lines(session: Session, caller: Caller, plan_id: uuid.UUID, page: Pages, shop: OneShop = None):
     return await service.list_lines(session, caller, plan_id, shop, page)
 
 
 @router.get("/v1/capacity-plans/{plan_id}/lines.csv", response_class=StreamingResponse,
-            dependencies=[auth.lines.rest], summary="The same lines as CSV, streamed (a client: its own shops)")
-async def lines_csv(session: Session, sessions: Sessions, caller: Caller, plan_id: uuid.UUID, shop: OneShop = None):
+            dependencies=[auth.lines.rest],
+            summary="The same lines as CSV, streamed (a client: its own shops)")
+async def lines_csv(session: Session, sessions: Sessions, caller: Caller, plan_id: uuid.UUID,
+                    shop: OneShop = None):
     await service.check_lines_visible(session, caller, plan_id, shop)
     name = f"capacity-plan-{plan_id}{'-' + str(shop) if shop else ''}.csv"
     return StreamingResponse(service.lines_csv(sessions, caller, plan_id, shop), media_type="text/csv",

@@ -25,14 +25,15 @@ def print_report(detail: PlanDetail, out: Console, top: int = 10) -> None:
     plan = detail
     s = detail.summary
     out.print(f"[bold]{plan.name}[/bold]  plan {plan.id}")
-    out.print(f"{plan.starts_at:%Y-%m-%d %H:%M} .. {plan.ends_at:%Y-%m-%d %H:%M} UTC, {s.intervals} intervals x "
-              f"{s.shops} shops of {s.tenants} brands; uplift {s.uplift_source}; forecast "
+    out.print(f"{plan.starts_at:%Y-%m-%d %H:%M} .. {plan.ends_at:%Y-%m-%d %H:%M} UTC, {s.intervals} "
+              f"intervals x {s.shops} shops of {s.tenants} brands; uplift {s.uplift_source}; forecast "
               f"{s.forecast_volume:,.0f} contacts")
     if not s.intervals_short:
         out.print(f"[green]no shortfall[/green]: peak requirement {s.peak_required} seats")
         return
-    out.print(f"[red]{s.intervals_short} of {s.intervals} intervals short[/red], {s.seats_missing:,} seat-intervals "
-              f"missing ({s.seats_missing / 4:,.0f} seat-hours), worst interval {s.peak_shortfall} seats short")
+    out.print(f"[red]{s.intervals_short} of {s.intervals} intervals short[/red], {s.seats_missing:,} "
+              f"seat-intervals missing ({s.seats_missing / 4:,.0f} seat-hours), worst interval "
+              f"{s.peak_shortfall} seats short")
 
     tiers = Table(title="By tier (seat-intervals)")
     for col in ("tier", "shops", "required", "allocated", "missing", "shops short", "intervals short"):
@@ -42,7 +43,8 @@ def print_report(detail: PlanDetail, out: Console, top: int = 10) -> None:
                       str(t.shops_short), str(t.intervals_short))
     out.print(tiers)
 
-    worst = sorted((i for i in detail.intervals if i.shortfall > 0), key=lambda i: (-i.shortfall, i.interval_start))
+    worst = sorted((i for i in detail.intervals if i.shortfall > 0),
+                   key=lambda i: (-i.shortfall, i.interval_start))
     intervals = Table(title=f"Shortest intervals (top {min(top, len(worst))})")
     for col in ("interval (UTC)", "seats", "required", "allocated", "missing", "shops short"):
         intervals.add_column(col, justify="left" if col.startswith("interval") else "right")

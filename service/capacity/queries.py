@@ -62,8 +62,8 @@ async def plan_shops(session: AsyncSession, platform: str | None) -> list[PlanSh
 # index scans per shop on the rollups' key are what is left.
 _HISTORY_SQL = text("""
 SELECT s.i::int AS i,
-       array_send(array_agg((date_part('epoch', r.interval_start - CAST(:start AS timestamptz))::int8 / 900) << 32
-                            | r.offered)) AS cells,
+       array_send(array_agg((date_part('epoch', r.interval_start - CAST(:start AS timestamptz))::int8 / 900)
+                            << 32 | r.offered)) AS cells,
        sum(r.handled)::float8 AS handled, sum(r.handle_sum_s)::float8 AS handle_sum_s
 FROM unnest(CAST(:tenants AS uuid[]), CAST(:shops AS uuid[])) WITH ORDINALITY AS s(tenant_id, shop_id, i)
 CROSS JOIN unnest(CAST(:lo AS timestamptz[]), CAST(:hi AS timestamptz[])) AS w(lo, hi)
@@ -99,7 +99,8 @@ async def read_volumes(session: AsyncSession, shops: Sequence[PlanShop], start: 
     return Volumes(start, offered, present, handled, handle_sum, covered)
 
 
-async def promotion_mask(session: AsyncSession, shops: Sequence[PlanShop], start: datetime, n: int) -> np.ndarray:
+async def promotion_mask(session: AsyncSession, shops: Sequence[PlanShop], start: datetime,
+                         n: int) -> np.ndarray:
     """(S, n): the intervals from START that fall in a promotion of the shop's platform (or of all)."""
     end = start + n * INTERVAL
     mask = np.zeros((len(shops), n), bool)
@@ -124,23 +125,25 @@ INSERT INTO capacity_plan_shops (tenant_id, plan_id, shop_id, tier, priority_wei
 SELECT s.tenant_id, CAST(:plan AS uuid), s.shop_id, s.tier, s.weight, s.aht, s.k, s.sl, s.ans,
        NULLIF(s.patience, 'NaN'::float8), NULLIF(s.abandon, 'NaN'::float8), s.volume, s.required, s.scheduled,
        s.allocated, s.missing, s.min_sl, s.short
-FROM unnest(CAST(:tenants AS uuid[]), CAST(:shops AS uuid[]), CAST(:tiers AS text[]), CAST(:weights AS float8[]),
-            CAST(:aht AS float8[]), CAST(:k AS int[]), CAST(:sl AS float8[]), CAST(:ans AS float8[]),
-            CAST(:patience AS float8[]), CAST(:abandon AS float8[]), CAST(:volume AS float8[]),
-            CAST(:required AS int[]), CAST(:scheduled AS int[]), CAST(:allocated AS int[]), CAST(:missing AS int[]),
-            CAST(:min_sl AS float8[]), CAST(:short AS int[]))
+FROM unnest(CAST(:tenants AS uuid[]), CAST(:shops AS uuid[]), CAST(:tiers AS text[]),
+            CAST(:weights AS float8[]), CAST(:aht AS float8[]), CAST(:k AS int[]), CAST(:sl AS float8[]),
+            CAST(:ans AS float8[]), CAST(:patience AS float8[]), CAST(:abandon AS float8[]),
+            CAST(:volume AS float8[]), CAST(:required AS int[]), CAST(:scheduled AS int[]),
+            CAST(:allocated AS int[]), CAST(:missing AS int[]), CAST(:min_sl AS float8[]),
+            CAST(:short AS int[]))
      AS s(tenant_id, shop_id, tier, weight, aht, k, sl, ans, patience, abandon, volume, required, scheduled,
           allocated, missing, min_sl, short)
 """)
 
-# Per shop (WITH ORDINALITY i), its n consecutive cells are slice i of the flat shop-major arrays; an unbounded
-# ASA travels as NaN (arrays without NULLs slice in O(1)) and is stored as NULL. (Measured alternatives: text
-# array literals cost more to format than the driver's binary encoding saves; one unnest joined to the shops
-# by index is no faster.)
+# Per shop (WITH ORDINALITY i), its n consecutive cells are slice i of the flat shop-major arrays; an
+# unbounded ASA travels as NaN (arrays without NULLs slice in O(1)) and is stored as NULL. (Measured
+# alternatives: text array literals cost more to format than the driver's binary encoding saves; one unnest
+# joined to the shops by index is no faster.)
 _INSERT_LINES = text("""
 INSERT INTO capacity_plan_lines (tenant_id, plan_id, shop_id, interval_start, forecast_volume, required,
                                  scheduled, allocated, expected_service_level, expected_asa_s)
-SELECT s.tenant_id, CAST(:plan AS uuid), s.shop_id, CAST(:start AS timestamptz) + (c.t - 1) * interval '15 minutes',
+SELECT s.tenant_id, CAST(:plan AS uuid), s.shop_id,
+       CAST(:start AS timestamptz) + (c.t - 1) * interval '15 minutes',
        c.volume, c.required, c.scheduled, c.allocated, c.sl, NULLIF(c.asa, 'NaN'::float8)
 FROM unnest(CAST(:tenants AS uuid[]), CAST(:shops AS uuid[])) WITH ORDINALITY AS s(tenant_id, shop_id, i)
 CROSS JOIN LATERAL unnest((CAST(:volume AS float8[]))[(s.i - 1) * :n + 1 : s.i * :n],
@@ -180,10 +183,11 @@ async def store_numbers(session: AsyncSession, plan_id: uuid.UUID, start: dateti
     await session.execute(_INSERT_LINES, ids | {
         "start": start, "n": n, "volume": shop_major(x.forecast), "required": shop_major(x.required),
         "scheduled": shop_major(x.scheduled), "allocated": shop_major(x.allocated),
-        "sl": shop_major(x.service_level), "asa": shop_major(np.where(np.isfinite(x.asa_s), x.asa_s, np.nan))})
+        "sl": shop_major(x.service_level),
+        "asa": shop_major(np.where(np.isfinite(x.asa_s), x.asa_s, np.nan))})
     await session.execute(text("""
-        INSERT INTO capacity_plan_intervals (plan_id, interval_start, seats_available, seats_required, allocated,
-                                             shortfall, shops_short)
+        INSERT INTO capacity_plan_intervals (plan_id, interval_start, seats_available, seats_required,
+                                             allocated, shortfall, shops_short)
         SELECT CAST(:plan AS uuid), CAST(:start AS timestamptz) + (c.t - 1) * interval '15 minutes', c.seats,
                c.required, c.allocated, c.short, c.shops_short
         FROM unnest(CAST(:seats AS int[]), CAST(:required AS int[]), CAST(:allocated AS int[]),
@@ -194,10 +198,12 @@ async def store_numbers(session: AsyncSession, plan_id: uuid.UUID, start: dateti
         "shops_short": (short > 0).sum(1).tolist()})
 
 
-async def intervals_of_plans(session: AsyncSession, plan_ids: list[uuid.UUID]) -> list[list[CapacityPlanInterval]]:
+async def intervals_of_plans(session: AsyncSession,
+                             plan_ids: list[uuid.UUID]) -> list[list[CapacityPlanInterval]]:
     rows = (await session.execute(select(CapacityPlanInterval)
                                   .where(CapacityPlanInterval.plan_id.in_(set(plan_ids)))
-                                  .order_by(CapacityPlanInterval.plan_id, CapacityPlanInterval.interval_start))
+                                  .order_by(CapacityPlanInterval.plan_id,
+                                            CapacityPlanInterval.interval_start))
             ).scalars().all()
     grouped: dict[uuid.UUID, list[CapacityPlanInterval]] = {p: [] for p in plan_ids}
     for row in rows:
@@ -254,20 +260,22 @@ async def line_scope(session: AsyncSession, principal: Principal, plan_id: uuid.
 _LINE_KEY = (uuid.UUID, uuid.UUID, datetime)
 
 
-async def list_lines(session: AsyncSession, principal: Principal, plan_id: uuid.UUID, shop_id: uuid.UUID | None,
-                     page: PageRequest) -> Paged[PlanLineRead]:
+async def list_lines(session: AsyncSession, principal: Principal, plan_id: uuid.UUID,
+                     shop_id: uuid.UUID | None, page: PageRequest) -> Paged[PlanLineRead]:
     """A page of the plan's lines the caller may read, in key order (tenant, shop, interval)."""
     after = page.after(*_LINE_KEY)
     where, params = await line_scope(session, principal, plan_id, shop_id)
     if after is not None:
         # The full key prefix in a row comparison: an index condition on the primary key.
-        where += " AND (l.tenant_id, l.plan_id, l.shop_id, l.interval_start) > (:a_tenant, :plan, :a_shop, :a_at)"
+        where += (" AND (l.tenant_id, l.plan_id, l.shop_id, l.interval_start)"
+                  " > (:a_tenant, :plan, :a_shop, :a_at)")
         params |= {"a_tenant": after[0], "a_shop": after[1], "a_at": after[2]}
     rows = (await session.execute(text(f"""
         SELECT l.tenant_id, l.shop_id, l.interval_start, l.forecast_volume, p.aht_s, l.required, l.scheduled,
                l.allocated, l.required - l.allocated AS shortfall, l.expected_service_level, l.expected_asa_s
         FROM capacity_plan_lines l
-        JOIN capacity_plan_shops p ON p.tenant_id = l.tenant_id AND p.plan_id = l.plan_id AND p.shop_id = l.shop_id
+        JOIN capacity_plan_shops p
+          ON p.tenant_id = l.tenant_id AND p.plan_id = l.plan_id AND p.shop_id = l.shop_id
         WHERE {where}
         ORDER BY l.tenant_id, l.plan_id, l.shop_id, l.interval_start LIMIT :limit"""),
         params | {"limit": page.limit + 1})).all()
@@ -289,7 +297,8 @@ def csv_query(where: str) -> str:
                round(l.expected_service_level::numeric, 4) AS expected_service_level,
                round(l.expected_asa_s::numeric, 2) AS expected_asa_s
         FROM capacity_plan_lines l
-        JOIN capacity_plan_shops p ON p.tenant_id = l.tenant_id AND p.plan_id = l.plan_id AND p.shop_id = l.shop_id
+        JOIN capacity_plan_shops p
+          ON p.tenant_id = l.tenant_id AND p.plan_id = l.plan_id AND p.shop_id = l.shop_id
         JOIN shops s ON s.tenant_id = l.tenant_id AND s.id = l.shop_id
         WHERE {where}
         ORDER BY l.tenant_id, l.plan_id, l.shop_id, l.interval_start"""

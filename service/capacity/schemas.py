@@ -115,7 +115,8 @@ class PromotionCreate(BaseModel):
         Field(default=None, description="Volume over baseline when no history of last year's promotion "
               "exists: one factor per day, or per day 96 factors (one per 15-minute interval)")
     uplift_from: str | None = Field(default=None, max_length=100, description="Learn the uplift from this "
-                                    "earlier promotion (name or id) instead of last year's one of the same name")
+                                    "earlier promotion (name or id) instead of last year's one of the same "
+                                    "name")
 
     @field_validator("timezone")
     @classmethod
@@ -139,7 +140,8 @@ class PromotionCreate(BaseModel):
     @classmethod
     def _uplift(cls, value: list | None, info: ValidationInfo) -> list | None:
         start, end = info.data.get("start_date"), info.data.get("end_date")
-        if value is not None and start is not None and end is not None and len(value) != (end - start).days + 1:
+        if (value is not None and start is not None and end is not None
+                and len(value) != (end - start).days + 1):
             raise ValueError(f"needs one entry per day of the promotion ({(end - start).days + 1})")
         return value
 
@@ -157,7 +159,8 @@ class PromotionRead(BaseModel):
     uplift: list[float] | list[list[float]] | None = Field(
         description="Given uplift: per day, or per day 96 per-interval factors")
     uplift_from_id: uuid.UUID | None = Field(
-        description="The promotion whose history the uplift is learned from, when not last year's of the same name")
+        description="The promotion whose history the uplift is learned from, when not last year's of the "
+                    "same name")
     created_at: datetime
 
 

@@ -58,7 +58,8 @@ WITH delta AS (
 )
 INSERT INTO shop_day_frt (tenant_id, shop_id, day, frt_bins, frt_counts)
 SELECT tenant_id, shop_id, day, bins, counts FROM merged WHERE cardinality(bins) > 0
-ON CONFLICT (tenant_id, shop_id, day) DO UPDATE SET frt_bins = EXCLUDED.frt_bins, frt_counts = EXCLUDED.frt_counts
+ON CONFLICT (tenant_id, shop_id, day)
+  DO UPDATE SET frt_bins = EXCLUDED.frt_bins, frt_counts = EXCLUDED.frt_counts
 """
 
 _DELETE_SHOPS = """

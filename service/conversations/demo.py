@@ -18,8 +18,8 @@ DEMO_END = date(2026, 11, 22)  # last full day of demo history
 DEMO_DAYS = 90
 
 # Share of a day's conversations per local hour: quiet nights, a morning rise, evening peak.
-HOURLY = [0.6, 0.3, 0.15, 0.1, 0.1, 0.15, 0.4, 1.2, 2.6, 4.2, 5.4, 5.6, 4.6, 4.8, 5.6, 5.8, 5.4, 4.8, 4.6, 5.6,
-          7.0, 8.2, 8.4, 5.0]
+HOURLY = [0.6, 0.3, 0.15, 0.1, 0.1, 0.15, 0.4, 1.2, 2.6, 4.2, 5.4, 5.6,
+          4.6, 4.8, 5.6, 5.8, 5.4, 4.8, 4.6, 5.6, 7.0, 8.2, 8.4, 5.0]
 # Double 11: pre-sale deposits (10-20..10-24), the run-up, the spike, the aftersale wave.
 PROMOTION_DAYS = {date(2026, 10, d): 1.8 for d in range(20, 25)} | \
     {date(2026, 11, d): 1.5 for d in range(1, 11)} | \
@@ -42,10 +42,12 @@ class DemoShop:
 
 def daily_volume(shop: DemoShop, day: date) -> float:
     weekly = 1.15 if day.weekday() >= 5 else 1.0
-    return BASE_DAILY.get(shop.platform, 40) * TIER_SCALE.get(shop.tier, 0.3) * weekly * PROMOTION_DAYS.get(day, 1.0)
+    return (BASE_DAILY.get(shop.platform, 40) * TIER_SCALE.get(shop.tier, 0.3) * weekly
+            * PROMOTION_DAYS.get(day, 1.0))
 
 
-def conversations(shops: list[DemoShop], seed: int, end: date = DEMO_END, days: int = DEMO_DAYS) -> Iterator[str]:
+def conversations(shops: list[DemoShop], seed: int, end: date = DEMO_END,
+                  days: int = DEMO_DAYS) -> Iterator[str]:
     rng = random.Random(seed)
     hour_total = sum(HOURLY)
     counter = 0
@@ -75,7 +77,8 @@ def _poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def _record(rng, shop: DemoShop, external_id: str, start: datetime, peak: float, hour: int, low: int, high: int):
+def _record(rng, shop: DemoShop, external_id: str, start: datetime, peak: float, hour: int, low: int,
+            high: int):
     kind = "presale" if rng.random() < (0.7 if peak > 1.2 and peak < 2.4 else 0.55) else "aftersale"
     # Thin shops answer slowly, and everyone slows down at the peak and at night.
     mean_frt = (28.0 if shop.thin else 7.0) * (1 + 0.6 * (peak - 1)) * (1.8 if hour < 8 else 1.0)
@@ -86,7 +89,8 @@ def _record(rng, shop: DemoShop, external_id: str, start: datetime, peak: float,
         frt = rng.expovariate(1 / mean_frt)
         first = start + timedelta(seconds=round(frt, 1))
         rec["first_response_at"] = first.isoformat(timespec="milliseconds")
-        rounds = [round(frt, 1)] + [round(rng.expovariate(1 / (mean_frt * 2.5)), 1) for _ in range(rng.randint(0, 3))]
+        rounds = [round(frt, 1)] + [round(rng.expovariate(1 / (mean_frt * 2.5)), 1)
+                                    for _ in range(rng.randint(0, 3))]
         rec["response_times_s"] = rounds
         rec["ended_at"] = (first + timedelta(seconds=rng.randint(90, 1200))).isoformat(timespec="seconds")
         if kind == "presale" and rng.random() < (0.28 if shop.thin else 0.42):

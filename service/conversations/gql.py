@@ -21,16 +21,16 @@ class RejectionType:
     pass
 
 
-@gql.read_type(IngestAnswer, name="IngestResult", description="`line` is the record's 1-based position in the "
-               "list.")
+@gql.read_type(IngestAnswer, name="IngestResult", description="`line` is the record's 1-based position in "
+               "the list.")
 class IngestResultType:
     pass
 
 
 @strawberry.type
 class ConversationMutation:
-    @gql.mutation(auth.write, description=f"Ingest up to {MAX_GRAPHQL_RECORDS:,} records; idempotent by shop and "
-                  "externalId.")
+    @gql.mutation(auth.write, description=f"Ingest up to {MAX_GRAPHQL_RECORDS:,} records; idempotent by shop "
+                  "and externalId.")
     async def ingest_conversations(self, session: Session, caller: Caller,
                                    records: list[ConversationInput]) -> IngestResultType:
         if len(records) > MAX_GRAPHQL_RECORDS:

@@ -1,6 +1,6 @@
 """Conversation ingest: parse and validate each line in Python with the reference rules
-(service.conversations.records, on its fast path), binary-COPY the typed rows into a staging table, then upsert
-idempotently by (shop, external_id) and move the 15-minute rollups by deltas, set-based, all in the
+(service.conversations.records, on its fast path), binary-COPY the typed rows into a staging table, then
+upsert idempotently by (shop, external_id) and move the 15-minute rollups by deltas, set-based, all in the
 caller's transaction.
 
 Why this split: orjson plus the fast path type a record in a few microseconds, where PostgreSQL's
@@ -106,7 +106,8 @@ CREATE TEMP TABLE ingest_valid (
   converted boolean, order_amount numeric(14, 2), csat smallint
 ) ON COMMIT DROP
 """
-_VISIBLE_SHOPS = "SELECT id, tenant_id FROM shops WHERE id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR tenant_id = $2)"
+_VISIBLE_SHOPS = ("SELECT id, tenant_id FROM shops "
+                  "WHERE id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR tenant_id = $2)")
 
 
 class _Stager:
@@ -185,10 +186,12 @@ class _Stager:
         return staged
 
     async def finish(self) -> None:
-        """The last chunk, then the lines a later line with the same key replaced (a batch applies in order)."""
+        """The last chunk, then the lines a later line with the same key replaced (a batch applies in
+        order)."""
         await self.flush()
         if self.superseded:
-            await self.conn.execute("DELETE FROM ingest_valid WHERE line_no = ANY($1::int[])", self.superseded)
+            await self.conn.execute("DELETE FROM ingest_valid WHERE line_no = ANY($1::int[])",
+                                    self.superseded)
             self.result.rejected += [_rejection(line, "external_id", REASON_SUPERSEDED)
                                      for line in self.superseded]
 
@@ -343,13 +346,15 @@ FROM {source}"""
 # Every staged row's +1 is computed before the per-shop lock (it needs no stored data, so concurrent
 # batches compute theirs in parallel); under the lock, unchanged rows drop out and each replaced
 # version adds its -1 (read before it is deleted).
-_NEW_CONTRIBUTIONS = "CREATE TEMP TABLE ingest_contrib ON COMMIT DROP AS" + _contributions("ingest_valid c", 1)
+_NEW_CONTRIBUTIONS = ("CREATE TEMP TABLE ingest_contrib ON COMMIT DROP AS"
+                      + _contributions("ingest_valid c", 1))
 _REPLACED = """(
   SELECT m.line_no, o.* FROM ingest_matched m JOIN ingest_valid v ON v.line_no = m.line_no
-  JOIN conversations o ON o.tenant_id = v.tenant_id AND o.shop_id = v.shop_id AND o.external_id = v.external_id
-   AND o.started_at = m.old_started_at
+  JOIN conversations o ON o.tenant_id = v.tenant_id AND o.shop_id = v.shop_id
+   AND o.external_id = v.external_id AND o.started_at = m.old_started_at
   WHERE NOT m.same) c"""
-_SETTLE_CONTRIBUTIONS = ("DELETE FROM ingest_contrib c USING ingest_matched m WHERE m.line_no = c.line_no AND m.same;"
+_SETTLE_CONTRIBUTIONS = ("DELETE FROM ingest_contrib c USING ingest_matched m "
+                         "WHERE m.line_no = c.line_no AND m.same;"
                          "INSERT INTO ingest_contrib" + _contributions(_REPLACED, -1))
 
 _ROLLUP_COLUMNS = ", ".join(COUNTERS)
@@ -366,8 +371,8 @@ SELECT tenant_id, shop_id, interval_start,
        sum(sign * rounds) AS rounds, sum(sign * within) AS rounds_within_180,
        sum(sign * capped) AS response_capped_sum_s,
        sum(sign) FILTER (WHERE handle IS NOT NULL) AS handled, sum(sign * handle) AS handle_sum_s,
-       sum(sign) FILTER (WHERE csat IS NOT NULL) AS csat_count, sum(sign) FILTER (WHERE csat >= 4) AS csat_good,
-       sum(sign) FILTER (WHERE csat <= 2) AS csat_bad
+       sum(sign) FILTER (WHERE csat IS NOT NULL) AS csat_count,
+       sum(sign) FILTER (WHERE csat >= 4) AS csat_good, sum(sign) FILTER (WHERE csat <= 2) AS csat_bad
 FROM ingest_contrib GROUP BY 1, 2, 3
 """
 
@@ -383,19 +388,22 @@ WITH hist AS (
       UNION ALL
       SELECT s.tenant_id, s.shop_id, s.interval_start, h.bin, h.n
       FROM shop_interval_stats s
-      JOIN ingest_delta d ON d.tenant_id = s.tenant_id AND d.shop_id = s.shop_id AND d.interval_start = s.interval_start
+      JOIN ingest_delta d
+        ON d.tenant_id = s.tenant_id AND d.shop_id = s.shop_id AND d.interval_start = s.interval_start
       CROSS JOIN LATERAL unnest(s.frt_bins, s.frt_counts) AS h(bin, n)
     ) parts GROUP BY 1, 2, 3, 4
   ) summed GROUP BY 1, 2, 3
 )
 INSERT INTO shop_interval_stats (tenant_id, shop_id, interval_start, {_ROLLUP_COLUMNS}, frt_bins, frt_counts)
 SELECT d.tenant_id, d.shop_id, d.interval_start,
-       {', '.join(f'COALESCE(s.{c.strip()}, 0) + COALESCE(d.{c.strip()}, 0)' for c in _ROLLUP_COLUMNS.split(','))},
+       {', '.join(f'COALESCE(s.{c.strip()}, 0) + COALESCE(d.{c.strip()}, 0)'
+                  for c in _ROLLUP_COLUMNS.split(','))},
        COALESCE(h.bins, '{{}}'), COALESCE(h.counts, '{{}}')
 FROM ingest_delta d
 LEFT JOIN shop_interval_stats s
   ON s.tenant_id = d.tenant_id AND s.shop_id = d.shop_id AND s.interval_start = d.interval_start
-LEFT JOIN hist h ON h.tenant_id = d.tenant_id AND h.shop_id = d.shop_id AND h.interval_start = d.interval_start
+LEFT JOIN hist h
+  ON h.tenant_id = d.tenant_id AND h.shop_id = d.shop_id AND h.interval_start = d.interval_start
 ON CONFLICT (tenant_id, shop_id, interval_start) DO UPDATE SET
   {', '.join(f'{c.strip()} = EXCLUDED.{c.strip()}' for c in _ROLLUP_COLUMNS.split(','))},
   frt_bins = EXCLUDED.frt_bins, frt_counts = EXCLUDED.frt_counts
@@ -404,7 +412,8 @@ ON CONFLICT (tenant_id, shop_id, interval_start) DO UPDATE SET
 # An interval whose every conversation moved elsewhere has no rollup row at all.
 _DROP_EMPTY = """
 DELETE FROM shop_interval_stats s USING ingest_delta d
-WHERE s.tenant_id = d.tenant_id AND s.shop_id = d.shop_id AND s.interval_start = d.interval_start AND s.offered = 0
+WHERE s.tenant_id = d.tenant_id AND s.shop_id = d.shop_id AND s.interval_start = d.interval_start
+  AND s.offered = 0
 """
 
 

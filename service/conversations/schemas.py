@@ -20,18 +20,21 @@ class ConversationIn(BaseModel):
     external_id: str = Field(description="The platform's id of the conversation (with shop_id, the key)")
     shop_id: uuid.UUID
     started_at: str = Field(description="The buyer's first message, ISO 8601 with an offset")
-    first_response_at: str | None = Field(default=None, description="The first human reply; absent: unanswered")
+    first_response_at: str | None = Field(default=None,
+                                          description="The first human reply; absent: unanswered")
     ended_at: str | None = None
     kind: str = Field(description="presale or aftersale")
-    response_times_s: list[float] | None = Field(default=None, description="Each buyer round's human response "
-                                                 "time, seconds (absent: one round, the first response)")
+    response_times_s: list[float] | None = Field(default=None, description="Each buyer round's human "
+                                                 "response time, seconds (absent: one round, the first "
+                                                 "response)")
     agent_code: str | None = None
     converted: bool | None = Field(default=None, description="A paid order is attributed")
     order_amount: Decimal | None = None
     csat: int | None = Field(default=None, description="1-5")
 
 
-REQUIRED: frozenset[str] = frozenset(name for name, f in ConversationIn.model_fields.items() if f.is_required())
+REQUIRED: frozenset[str] = frozenset(name for name, f in ConversationIn.model_fields.items()
+                                     if f.is_required())
 
 
 class Rejection(BaseModel):

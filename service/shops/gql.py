@@ -25,7 +25,8 @@ strawberry.enum(ShopStatus, name="ShopStatus")
 class ShopType:
     @gql.field(auth.read)
     async def tenant(self, info: Info) -> TenantType:
-        return gql.of(TenantType, await info.context.loader("tenant_by_id", tenants_by_ids).load(self.tenant_id))
+        return gql.of(TenantType,
+                      await info.context.loader("tenant_by_id", tenants_by_ids).load(self.tenant_id))
 
 
 ShopCreateInput = gql.create_input(ShopCreate, name="ShopCreateInput")
@@ -39,7 +40,8 @@ class ShopQuery:
                     platform: Platform | None = None, status: ShopStatus | None = None, q: str | None = None,
                     first: int = 50, after: str | None = None) -> gql.Page[ShopType]:
         filters = ShopFilter(tenant=tenant, platform=platform, status=status, q=q)
-        return gql.page(ShopType, await service.list_shops(session, caller, filters, gql.page_request(first, after)))
+        return gql.page(ShopType,
+                        await service.list_shops(session, caller, filters, gql.page_request(first, after)))
 
     @gql.field(auth.read)
     async def shop(self, session: Session, caller: Caller, id: uuid.UUID) -> ShopType:
@@ -50,7 +52,8 @@ class ShopQuery:
 class ShopMutation:
     @gql.mutation(auth.write)
     async def create_shop(self, session: Session, input: ShopCreateInput) -> ShopType:
-        return gql.of(ShopType, await service.create_shop(session, gql.validated(ShopCreate, input, ["input"])))
+        return gql.of(ShopType,
+                      await service.create_shop(session, gql.validated(ShopCreate, input, ["input"])))
 
     @gql.mutation(auth.write)
     async def update_shop(self, session: Session, caller: Caller, id: uuid.UUID,

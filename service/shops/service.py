@@ -43,10 +43,7 @@ async def list_shops(session: AsyncSession, principal: Principal, filters: ShopF
         if tenant is None:  # unknown, or another brand's: the same empty answer
             return Paged([])
         stmt = stmt.where(Shop.tenant_id == tenant.id)
-    if filters.platform:
-        stmt = stmt.where(Shop.platform == filters.platform)
-    if filters.status:
-        stmt = stmt.where(Shop.status == filters.status)
+    stmt = stmt.filter_by(**filters.model_dump(include={"platform", "status"}, exclude_none=True))
     if filters.q:
         stmt = stmt.where(Shop.name.ilike(f"%{filters.q}%"))
     return await list_page(session, stmt, Shop.id, page)
@@ -62,7 +59,8 @@ async def create_shop(session: AsyncSession, data: ShopCreate) -> Shop:
     return shop
 
 
-async def update_shop(session: AsyncSession, principal: Principal, shop_id: uuid.UUID, changes: ShopUpdate) -> Shop:
+async def update_shop(session: AsyncSession, principal: Principal, shop_id: uuid.UUID,
+                      changes: ShopUpdate) -> Shop:
     shop = await get_shop(session, principal, shop_id)
     moved = changes.timezone is not None and changes.timezone != shop.timezone
     apply_changes(shop, changes)

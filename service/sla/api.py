@@ -33,7 +33,8 @@ async def list_policies(session: Session, caller: Caller, shop_id: uuid.UUID, pa
 @router.get("/v1/shops/{shop_id}/sla-policy", response_model=SlaPolicyRead, dependencies=[auth.read.rest],
             summary="The SLA policy in force on a day (the platform default when no version applies)")
 async def policy_in_force(session: Session, caller: Caller, shop_id: uuid.UUID,
-                          on: Annotated[date | None, Query(description="Shop-local day; default today")] = None):
+                          on: Annotated[date | None,
+                                        Query(description="Shop-local day; default today")] = None):
     return await service.policy_in_force(session, caller, shop_id, on)
 
 
@@ -44,7 +45,8 @@ async def create_policy(session: Session, caller: Caller, shop_id: uuid.UUID, bo
 
 
 @router.patch("/v1/shops/{shop_id}/sla-policies/{effective_from}", response_model=SlaPolicyRead,
-              summary="Change a policy version (its targets, T, assessed hours)", dependencies=[auth.write.rest])
+              summary="Change a policy version (its targets, T, assessed hours)",
+              dependencies=[auth.write.rest])
 async def update_policy(session: Session, caller: Caller, shop_id: uuid.UUID, effective_from: date,
                         body: SlaPolicyUpdate):
     return await service.update_policy(session, caller, shop_id, effective_from, body)
@@ -72,14 +74,15 @@ async def list_breaches(
     tenant: Annotated[str | None, Query(description="Tenant id or slug", max_length=100)] = None,
     shop: uuid.UUID | None = None, metric: Metric | None = None, period: PeriodKind | None = None,
 ):
-    filters = service.BreachFilter(start=start, end=end, tenant=tenant, shop=shop, metric=metric, period=period)
+    filters = service.BreachFilter(start=start, end=end, tenant=tenant, shop=shop, metric=metric,
+                                   period=period)
     return await service.list_breaches(session, caller, filters, page)
 
 
 @router.get("/v1/tenants/{tenant}/sla-summary", response_model=TenantSummary, dependencies=[auth.read.rest],
             summary="A brand's shops with their month-to-date SLA attainment")
 async def tenant_summary(session: Session, caller: Caller, tenant: str,
-                         as_of: Annotated[date | None, Query(description="Last day of the month-to-date "
-                                                                         "(default: each shop's local today)")]
-                         = None):
+                         as_of: Annotated[date | None,
+                                          Query(description="Last day of the month-to-date (default: "
+                                                            "each shop's local today)")] = None):
     return await service.tenant_summary(session, caller, tenant, as_of)

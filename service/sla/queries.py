@@ -68,7 +68,8 @@ def _window_sql(k: int, window: tuple[time, time]) -> str:
 
 
 _SPANS = """unnest(CAST(:tenant_ids AS uuid[]), CAST(:shop_ids AS uuid[]), CAST(:tzs AS text[]),
-              CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[])) AS q(tenant_id, shop_id, tz, lo, hi)"""
+              CAST(:los AS timestamptz[]), CAST(:his AS timestamptz[]))
+           AS q(tenant_id, shop_id, tz, lo, hi)"""
 _HISTOGRAMS = ("frt_bins", "frt_counts")
 # The spans with FIXED, the zone's UTC offset when it is the same all over the span (NULL otherwise):
 # rows are then shifted by it (AT TIME ZONE an interval is arithmetic) instead of converted with the zone
@@ -91,11 +92,13 @@ _LOCAL_SQL = ("CASE WHEN q.fixed IS NULL THEN s.interval_start AT TIME ZONE q.tz
 
 def _concatenated(alias: str, where: str = "") -> list[str]:
     having = f" FILTER (WHERE {where})" if where else ""
-    return [f"string_agg(substring(array_send({alias}.{c}) FROM {ARRAY_HEADER + 1}), ''::bytea){having} AS {c}"
+    return [f"string_agg(substring(array_send({alias}.{c}) FROM {ARRAY_HEADER + 1}), "
+            f"''::bytea){having} AS {c}"
             for c in _HISTOGRAMS]
 
 
-def _aggregate_sql(granularity: str, windows: Sequence[tuple[time, time]], day_histograms: bool = False) -> str:
+def _aggregate_sql(granularity: str, windows: Sequence[tuple[time, time]],
+                   day_histograms: bool = False) -> str:
     """The aggregate of the spans per shop and bucket. DAY_HISTOGRAMS (day, week or month buckets of spans
     that start and end at local day starts): the histograms come from shop_day_frt, one row a day, and
     only the counters from the interval rows."""
@@ -203,10 +206,12 @@ class Merged:
     def combine(cls, parts: Sequence[Merged], n_windows: int) -> Merged:
         """The sum of several buckets (a report's total, a month from its days); none: all zero."""
         if not parts:
-            return cls(uuid.UUID(int=0), datetime.min, {**dict.fromkeys(INT_COUNTERS, 0), "gmv": Decimal("0.00"),
-                                                        **dict.fromkeys(FLOAT_COUNTERS, 0.0)},
-                       _NO_BINS, _NO_BINS, [0] * n_windows, [0] * n_windows)
-        counters: dict[str, int | float | Decimal] = {c: sum(p.counters[c] for p in parts) for c in INT_COUNTERS}
+            zero = {**dict.fromkeys(INT_COUNTERS, 0), "gmv": Decimal("0.00"),
+                    **dict.fromkeys(FLOAT_COUNTERS, 0.0)}
+            return cls(uuid.UUID(int=0), datetime.min, zero, _NO_BINS, _NO_BINS, [0] * n_windows,
+                       [0] * n_windows)
+        counters: dict[str, int | float | Decimal] = {c: sum(p.counters[c] for p in parts)
+                                                      for c in INT_COUNTERS}
         counters["gmv"] = sum((p.counters["gmv"] for p in parts), Decimal("0.00"))
         counters.update({c: math.fsum(p.counters[c] for p in parts) for c in FLOAT_COUNTERS})
         bins = np.concatenate([p.bins for p in parts])
@@ -249,7 +254,8 @@ async def aggregate(session: AsyncSession, spans: Sequence[Span], granularity: s
 
 
 @lru_cache(maxsize=256)
-def _aggregate_text(granularity: str, windows: tuple[tuple[time, time], ...], day_histograms: bool) -> TextClause:
+def _aggregate_text(granularity: str, windows: tuple[tuple[time, time], ...],
+                    day_histograms: bool) -> TextClause:
     """The aggregate statement, built and parsed for its parameters once per shape."""
     return text(_aggregate_sql(granularity, windows, day_histograms))
 
@@ -265,7 +271,8 @@ async def load_book(session: AsyncSession, shops: Sequence[ShopRef]) -> PolicyBo
 async def shop_and_book(session: AsyncSession, principal: Principal,
                          shop_id: uuid.UUID) -> tuple[ShopRef, PolicyBook]:
     """A shop the caller may see and its policy versions, in one statement (404 when not visible)."""
-    params = {"shop_id": shop_id} if principal.is_staff else {"shop_id": shop_id, "tenant_id": principal.tenant_id}
+    params = ({"shop_id": shop_id} if principal.is_staff
+              else {"shop_id": shop_id, "tenant_id": principal.tenant_id})
     rows = (await session.execute(_shop_and_policies(principal.is_staff), params)).all()
     if not rows:
         raise NotFound("shop not found")
@@ -278,6 +285,7 @@ def _shop_and_policies(staff: bool) -> Select:
     """A visible shop (parameters: shop_id, and tenant_id for a client) with its policy versions. Built once:
     building the statement cost as much as running it."""
     return shops_visible_to(staff, bindparam("tenant_id")).where(Shop.id == bindparam("shop_id")).add_columns(
-        SlaPolicy).outerjoin(SlaPolicy, (SlaPolicy.tenant_id == Shop.tenant_id) & (SlaPolicy.shop_id == Shop.id))
+        SlaPolicy).outerjoin(SlaPolicy,
+                             (SlaPolicy.tenant_id == Shop.tenant_id) & (SlaPolicy.shop_id == Shop.id))
 
 

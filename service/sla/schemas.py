@@ -73,8 +73,10 @@ class SlaPolicyRead(SlaTerms, SlaPolicyVersion):
     @classmethod
     def of(cls, shop_id: uuid.UUID, terms: Terms) -> SlaPolicyRead:
         t = terms.targets
-        return cls(id=terms.id, shop_id=shop_id, is_default=terms.id is None, effective_from=terms.effective_from,
+        return cls(id=terms.id, shop_id=shop_id, is_default=terms.id is None,
+                   effective_from=terms.effective_from,
                    answer_target_s=int(t.answer_target_s), service_level_target=t.service_level,
                    response_rate_3min_target=t.response_rate_3min, frt_mean_target_s=t.frt_mean_s,
-                   csat_target=t.csat, conversion_rate_target=t.conversion_rate, max_abandon_rate=t.max_abandon_rate,
+                   csat_target=t.csat, conversion_rate_target=t.conversion_rate,
+                   max_abandon_rate=t.max_abandon_rate,
                    assessed_start=terms.window[0], assessed_end=terms.window[1])

@@ -41,7 +41,8 @@ async def create_site(session: Session, body: SiteCreate):
     return await service.create_site(session, body)
 
 
-@router.patch("/sites/{site_id}", response_model=SiteRead, summary="Change a site", dependencies=[auth.write.rest])
+@router.patch("/sites/{site_id}", response_model=SiteRead, summary="Change a site",
+              dependencies=[auth.write.rest])
 async def update_site(session: Session, site_id: uuid.UUID, body: SiteUpdate):
     return await service.update_site(session, site_id, body)
 
@@ -51,12 +52,14 @@ async def list_agents(session: Session, page: Annotated[PageRequest, Depends(pag
                       site_id: uuid.UUID | None = None, level: AgentLevel | None = None,
                       employment_type: EmploymentType | None = None,
                       active: Annotated[bool | None, Query(description="Still employed (no left_on)")] = None,
-                      q: Annotated[str | None, Query(max_length=100, description="Name or code contains")] = None):
+                      q: Annotated[str | None, Query(max_length=100,
+                                                     description="Name or code contains")] = None):
     filters = AgentFilter(site_id=site_id, level=level, employment_type=employment_type, active=active, q=q)
     return await service.list_agents(session, filters, page)
 
 
-@router.get("/agents/{agent_id}", response_model=AgentRead, summary="One agent", dependencies=[auth.read.rest])
+@router.get("/agents/{agent_id}", response_model=AgentRead, summary="One agent",
+            dependencies=[auth.read.rest])
 async def get_agent(session: Session, agent_id: uuid.UUID):
     return await service.get_agent(session, agent_id)
 

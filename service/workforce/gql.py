@@ -35,7 +35,8 @@ class SiteType:
 class AgentType:
     @gql.field(auth.read)
     async def site(self, info: Info) -> SiteType:
-        return gql.of(SiteType, await info.context.loader("site_by_id", service.sites_by_ids).load(self.site_id))
+        return gql.of(SiteType,
+                      await info.context.loader("site_by_id", service.sites_by_ids).load(self.site_id))
 
 
 SiteCreateInput = gql.create_input(SiteCreate, name="SiteCreateInput")
@@ -52,26 +53,32 @@ class WorkforceQuery:
         return gql.page(SiteType, await service.list_sites(session, gql.page_request(first, after), city))
 
     @gql.field(auth.read)
-    async def agents(self, session: Session, site_id: uuid.UUID | None = None, level: AgentLevel | None = None,
+    async def agents(self, session: Session, site_id: uuid.UUID | None = None,
+                     level: AgentLevel | None = None,
                      employment_type: EmploymentType | None = None, active: bool | None = None,
                      q: str | None = None, first: int = 50, after: str | None = None) -> gql.Page[AgentType]:
-        filters = AgentFilter(site_id=site_id, level=level, employment_type=employment_type, active=active, q=q)
-        return gql.page(AgentType, await service.list_agents(session, filters, gql.page_request(first, after)))
+        filters = AgentFilter(site_id=site_id, level=level, employment_type=employment_type,
+                              active=active, q=q)
+        return gql.page(AgentType,
+                        await service.list_agents(session, filters, gql.page_request(first, after)))
 
 
 @strawberry.type
 class WorkforceMutation:
     @gql.mutation(auth.write)
     async def create_site(self, session: Session, input: SiteCreateInput) -> SiteType:
-        return gql.of(SiteType, await service.create_site(session, gql.validated(SiteCreate, input, ["input"])))
+        return gql.of(SiteType,
+                      await service.create_site(session, gql.validated(SiteCreate, input, ["input"])))
 
     @gql.mutation(auth.write)
     async def update_site(self, session: Session, id: uuid.UUID, input: SiteUpdateInput) -> SiteType:
-        return gql.of(SiteType, await service.update_site(session, id, gql.validated(SiteUpdate, input, ["input"])))
+        return gql.of(SiteType,
+                      await service.update_site(session, id, gql.validated(SiteUpdate, input, ["input"])))
 
     @gql.mutation(auth.write)
     async def create_agent(self, session: Session, input: AgentCreateInput) -> AgentType:
-        return gql.of(AgentType, await service.create_agent(session, gql.validated(AgentCreate, input, ["input"])))
+        return gql.of(AgentType,
+                      await service.create_agent(session, gql.validated(AgentCreate, input, ["input"])))
 
     @gql.mutation(auth.write)
     async def update_agent(self, session: Session, id: uuid.UUID, input: AgentUpdateInput) -> AgentType:

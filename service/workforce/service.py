@@ -47,13 +47,8 @@ async def get_agent(session: AsyncSession, agent_id: uuid.UUID) -> Agent:
 
 
 async def list_agents(session: AsyncSession, filters: AgentFilter, page: PageRequest) -> Paged[Agent]:
-    stmt = select(Agent)
-    if filters.site_id:
-        stmt = stmt.where(Agent.site_id == filters.site_id)
-    if filters.level:
-        stmt = stmt.where(Agent.level == filters.level)
-    if filters.employment_type:
-        stmt = stmt.where(Agent.employment_type == filters.employment_type)
+    equal = filters.model_dump(include={"site_id", "level", "employment_type"}, exclude_none=True)
+    stmt = select(Agent).filter_by(**equal)
     if filters.active is not None:
         stmt = stmt.where(Agent.left_on.is_(None) if filters.active else Agent.left_on.is_not(None))
     if filters.q:
