@@ -112,7 +112,8 @@ async def client(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncC
 
 
 def make_token(role: Role | str, tenant_id: uuid.UUID | None = None, ttl: str = "1h") -> str:
-    return issue_token(JWT_SECRET, subject=f"test-{role}", role=Role(role), tenant_id=tenant_id, ttl=parse_ttl(ttl))
+    return issue_token(JWT_SECRET, subject=f"test-{role}", role=Role(role), tenant_id=tenant_id,
+                       ttl=parse_ttl(ttl))
 
 
 def auth(role: Role | str, tenant_id: uuid.UUID | None = None) -> dict[str, str]:
@@ -148,15 +149,17 @@ async def build_world(db: Database, suffix: str = "") -> World:
 
     tag = suffix or uuid.uuid4().hex[:6]
     async with db.system_transaction() as session:
-        a = await create_tenant(session, TenantCreate(slug=f"brand-a-{tag}", name="Brand A", tier="KA", priority_weight=2))
+        a = await create_tenant(session, TenantCreate(slug=f"brand-a-{tag}", name="Brand A", tier="KA",
+                                                      priority_weight=2))
         b = await create_tenant(session, TenantCreate(slug=f"brand-b-{tag}", name="Brand B", tier="standard"))
         shops_a = [await create_shop(session, ShopCreate(tenant_id=a.id, platform=p, name=f"A {p} {tag}"))
                    for p in ("tmall", "jd")]
         shops_b = [await create_shop(session, ShopCreate(tenant_id=b.id, platform=p, name=f"B {p} {tag}"))
                    for p in ("tmall", "douyin")]
         site = await create_site(session, SiteCreate(name=f"Site {tag}", city="Hangzhou", seat_capacity=100))
-        agent = await create_agent(session, AgentCreate(site_id=site.id, code=f"T{tag}", name="测试", level="agent",
-                                                        loaded_hourly_cost=Decimal("42.50"), hired_on=date(2025, 1, 6)))
+        agent = await create_agent(session, AgentCreate(site_id=site.id, code=f"T{tag}", name="测试",
+                                                        level="agent", loaded_hourly_cost=Decimal("42.50"),
+                                                        hired_on=date(2025, 1, 6)))
     return World(a, b, shops_a, shops_b, site, agent)
 
 

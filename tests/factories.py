@@ -18,6 +18,7 @@ from service.capacity.service import create_plan
 from service.conversations.day_rollup import rebuild_day_frt
 from service.conversations.models import ShopIntervalStat
 from service.conversations.records import ConversationRecord
+from service.conversations.rollups import COUNTERS
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
 from tests.conftest import auth
@@ -28,14 +29,16 @@ def assert_problem(response, status: int, field: str | None = None):
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"] and body["type"].startswith("https://")
+    assert body["status"] == status and body["title"] and body["detail"]
+    assert body["type"].startswith("https://")
     if field:
         assert field in {e["field"] for e in body["errors"]}, body
     return body
 
 
 async def gql(client, query: str, variables: dict | None = None, headers: dict | None = None) -> dict:
-    response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+    body = {"query": query, "variables": variables or {}}
+    response = await client.post("/graphql", json=body, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -53,17 +56,21 @@ def graphql_probes(world) -> dict[str, tuple[str, dict]]:
                  "breaches { shopId } slaPolicy { shopId } } }", {"id": b_shop}),
         "sites": ("{ sites { items { id } } }", {}),
         "agents": ("{ agents { items { id site { id } } } }", {}),
-        "createTenant": ("mutation { createTenant(input: {slug: \"evil\", name: \"e\", tier: KA}) { id } }", {}),
+        "createTenant": ("mutation { createTenant(input: {slug: \"evil\", name: \"e\", tier: KA}) { id } }",
+                         {}),
         "updateTenant": ("mutation($s: String!) { updateTenant(slug: $s, input: {name: \"x\"}) { id } }",
                          {"s": world.tenant_b.slug}),
-        "createShop": ("mutation($t: UUID!) { createShop(input: {tenantId: $t, platform: jd, name: \"s\"}) { id } }",
-                       {"t": str(world.tenant_b.id)}),
-        "updateShop": ("mutation($id: UUID!) { updateShop(id: $id, input: {name: \"hijacked\"}) { id } }", {"id": b_shop}),
-        "createSite": ("mutation { createSite(input: {name: \"s\", city: \"c\", seatCapacity: 1}) { id } }", {}),
+        "createShop": ("mutation($t: UUID!) { createShop(input: {tenantId: $t, platform: jd, name: \"s\"}) "
+                       "{ id } }", {"t": str(world.tenant_b.id)}),
+        "updateShop": ("mutation($id: UUID!) { updateShop(id: $id, input: {name: \"hijacked\"}) { id } }",
+                       {"id": b_shop}),
+        "createSite": ("mutation { createSite(input: {name: \"s\", city: \"c\", seatCapacity: 1}) { id } }",
+                       {}),
         "updateSite": ("mutation($id: UUID!) { updateSite(id: $id, input: {seatCapacity: 1}) { id } }",
                        {"id": str(world.site.id)}),
         "createAgent": ("mutation($s: UUID!) { createAgent(input: {siteId: $s, code: \"Z\", name: \"z\", "
-                        "loadedHourlyCost: \"1\", hiredOn: \"2026-01-01\"}) { id } }", {"s": str(world.site.id)}),
+                        "loadedHourlyCost: \"1\", hiredOn: \"2026-01-01\"}) { id } }",
+                        {"s": str(world.site.id)}),
         "updateAgent": ("mutation($id: UUID!) { updateAgent(id: $id, input: {name: \"z\"}) { id } }",
                         {"id": str(world.agent.id)}),
         "breaches": ("query($t: String, $s: UUID) { a: breaches(tenant: $t) { items { shopId } nextCursor } "
@@ -72,24 +79,27 @@ def graphql_probes(world) -> dict[str, tuple[str, dict]]:
                         {"s": b_shop}),
         "slaSummary": ("query($t: String!) { slaSummary(tenant: $t) { tenantId shops { shopId name } } }",
                        {"t": world.tenant_b.slug}),
-        "createSlaPolicy": ("mutation($s: UUID!) { createSlaPolicy(shopId: $s, input: {effectiveFrom: \"2026-01-01\", "
-                            "csatTarget: 0.9}) { id shopId } }", {"s": b_shop}),
-        "updateSlaPolicy": ("mutation($s: UUID!) { updateSlaPolicy(shopId: $s, effectiveFrom: \"2026-01-01\", "
-                            "input: {csatTarget: 0.1}) { id shopId } }", {"s": b_shop}),
-        "staffing": ("{ staffing(input: {model: erlang_c, intervalS: 900, ahtS: 180, targetServiceLevel: 0.8, "
-                     "targetAnswerS: 20, intervals: [{volume: 10}]}) { intervals { agents } } }", {}),
+        "createSlaPolicy": ("mutation($s: UUID!) { createSlaPolicy(shopId: $s, "
+                            "input: {effectiveFrom: \"2026-01-01\", csatTarget: 0.9}) { id shopId } }",
+                            {"s": b_shop}),
+        "updateSlaPolicy": ("mutation($s: UUID!) { updateSlaPolicy(shopId: $s, "
+                            "effectiveFrom: \"2026-01-01\", input: {csatTarget: 0.1}) { id shopId } }",
+                            {"s": b_shop}),
+        "staffing": ("{ staffing(input: {model: erlang_c, intervalS: 900, ahtS: 180, "
+                     "targetServiceLevel: 0.8, targetAnswerS: 20, intervals: [{volume: 10}]}) "
+                     "{ intervals { agents } } }", {}),
         "promotions": ("{ promotions { items { id name } } }", {}),
         "capacityPlans": ("{ capacityPlans { items { id shops { shopId tenantSlug } } } }", {}),
         "capacityPlan": ("query($id: UUID!) { capacityPlan(id: $id) { id shops { shopId shopName tenantId } "
                          "intervals { shortfall } } }", {"id": plan}),
-        "capacityPlanLines": ("query($p: UUID!) { capacityPlanLines(planId: $p, first: 500) { items { tenantId shopId } "
-                              "nextCursor } }", {"p": plan}),
+        "capacityPlanLines": ("query($p: UUID!) { capacityPlanLines(planId: $p, first: 500) "
+                              "{ items { tenantId shopId } nextCursor } }", {"p": plan}),
         "createPromotion": ("mutation { createPromotion(input: {name: \"evil\", startDate: \"2026-12-12\", "
                             "endDate: \"2026-12-11\"}) { id } }", {}),
-        "createCapacityPlan": ("mutation { createCapacityPlan(input: {name: \"evil\", promotion: \"no such\", "
-                               "seats: {total: 1}}) { id } }", {}),
-        "ingestConversations": ("mutation($s: UUID!) { ingestConversations(records: [{externalId: \"x\", shopId: $s, "
-                                "startedAt: \"2026-11-20T10:00:00+08:00\", kind: \"presale\"}]) "
+        "createCapacityPlan": ("mutation { createCapacityPlan(input: {name: \"evil\", "
+                               "promotion: \"no such\", seats: {total: 1}}) { id } }", {}),
+        "ingestConversations": ("mutation($s: UUID!) { ingestConversations(records: [{externalId: \"x\", "
+                                "shopId: $s, startedAt: \"2026-11-20T10:00:00+08:00\", kind: \"presale\"}]) "
                                 "{ inserted rejected { field reason } } }", {"s": b_shop}),
     }
 
@@ -98,7 +108,8 @@ async def plan_for_world(db: Database) -> uuid.UUID:
     """A small plan over whatever shops exist (the world's brands): lines for A's and B's shops."""
     async with db.system_transaction() as session:
         plan = await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR, PlanCreate.model_validate({
-            "name": "world", "from": "2026-12-12T00:00:00+08:00", "to": "2026-12-12T02:00:00+08:00", "seats": 4}))
+            "name": "world", "from": "2026-12-12T00:00:00+08:00",
+            "to": "2026-12-12T02:00:00+08:00", "seats": 4}))
     return plan.id
 
 
@@ -112,9 +123,10 @@ async def make_shop(db: Database, tz: str = "Asia/Shanghai", platform: str = "tm
     tag = uuid.uuid4().hex[:8]
     async with db.system_transaction() as session:
         if tenant is None:
-            tenant = await create_tenant(session, TenantCreate(slug=f"sla-{tag}", name=f"SLA {tag}", tier="KA"))
-        shop = await create_shop(session, ShopCreate(tenant_id=tenant.id, platform=platform, name=f"shop {tag}",
-                                                     timezone=tz))
+            tenant = await create_tenant(session, TenantCreate(slug=f"sla-{tag}", name=f"SLA {tag}",
+                                                               tier="KA"))
+        shop = await create_shop(session, ShopCreate(tenant_id=tenant.id, platform=platform,
+                                                     name=f"shop {tag}", timezone=tz))
     return tenant, shop
 
 
@@ -139,8 +151,10 @@ def random_records(rng: np.random.Generator, shop_id: uuid.UUID, n: int, start: 
         started = start + timedelta(seconds=float(rng.uniform(0, span_s)))
         answered = rng.random() < answered_share
         first = started + timedelta(seconds=round(random_frt(rng), 3)) if answered else None
-        times = [random_frt(rng) for _ in range(rng.integers(1, 4))] if answered and rng.random() < 0.4 else None
-        ended = (first or started) + timedelta(seconds=float(rng.exponential(300))) if rng.random() < 0.8 else None
+        times = ([random_frt(rng) for _ in range(rng.integers(1, 4))]
+                 if answered and rng.random() < 0.4 else None)
+        ended = ((first or started) + timedelta(seconds=float(rng.exponential(300)))
+                 if rng.random() < 0.8 else None)
         kind = "presale" if rng.random() < 0.6 else "aftersale"
         converted = bool(rng.random() < (0.3 if kind == "presale" else 0.05))
         amount = Decimal(int(rng.integers(0, 100_000))) / 100 if converted and rng.random() < 0.9 else None
@@ -153,16 +167,10 @@ def random_records(rng: np.random.Generator, shop_id: uuid.UUID, n: int, start: 
 
 async def insert_rollups(db: Database, tenant_id: uuid.UUID, records: list[ConversationRecord]) -> int:
     """Rollups of RECORDS written directly, and their shops' day histograms rebuilt from them."""
-    rows = []
     rollups = rollup_of(records)
-    for (shop_id, start), r in rollups.items():
-        rows.append(dict(
-            tenant_id=tenant_id, shop_id=shop_id, interval_start=start, offered=r.offered, answered=r.answered,
-            presale_offered=r.presale_offered, presale_converted=r.presale_converted, converted=r.converted,
-            gmv=r.gmv, frt_sum_s=r.frt_sum_s, frt_bins=list(r.frt_bins), frt_counts=list(r.frt_counts),
-            rounds=r.rounds, rounds_within_180=r.rounds_within_180, response_capped_sum_s=r.response_capped_sum_s,
-            handled=r.handled, handle_sum_s=r.handle_sum_s, csat_count=r.csat_count, csat_good=r.csat_good,
-            csat_bad=r.csat_bad))
+    rows = [dict(tenant_id=tenant_id, shop_id=shop_id, interval_start=start, frt_bins=list(r.frt_bins),
+                 frt_counts=list(r.frt_counts), **{c: getattr(r, c) for c in COUNTERS})
+            for (shop_id, start), r in rollups.items()]
     async with db.system_transaction() as session:
         for i in range(0, len(rows), 2000):
             await session.execute(insert(ShopIntervalStat), rows[i:i + 2000])
@@ -199,6 +207,12 @@ async def add_policy(client, shop_id, **body) -> dict:
     return r.json()
 
 
+def cli_env(database, data_dir, **extra: str) -> dict[str, str]:
+    """The environment of a `seatwise` command run against the test DATABASE."""
+    return {"SEATWISE_JWT_SECRET": "k" * 40, "SEATWISE_DATA_DIR": str(data_dir),
+            "DATABASE_URL": database.owner_url, "SEATWISE_APP_DATABASE_URL": database.app_url, **extra}
+
+
 def run_cli(args, env):
     from service.cli import app
     from service.settings import get_settings
@@ -210,8 +224,16 @@ def run_cli(args, env):
         get_settings.cache_clear()
 
 
-async def rls_count(engine, sql: str, staff: str, tenant: str, **params) -> int:
+_SCOPE = text("SELECT set_config('app.staff', :s, true), set_config('app.tenant_id', :t, true)")
+
+
+async def rls_execute(engine, sql: str, staff: str, tenant: str, **params):
+    """Raw SQL in one transaction of ENGINE's role, scoped the way the app scopes a caller: STAFF 'on' (or
+    ''), TENANT a tenant id (or ''). The result is buffered."""
     async with engine.begin() as conn:
-        await conn.execute(text("SELECT set_config('app.staff', :s, true), set_config('app.tenant_id', :t, true)"),
-                           {"s": staff, "t": tenant})
-        return (await conn.execute(text(sql), params)).scalar_one()
+        await conn.execute(_SCOPE, {"s": staff, "t": tenant})
+        return await conn.execute(text(sql), params)
+
+
+async def rls_count(engine, sql: str, staff: str, tenant: str, **params) -> int:
+    return (await rls_execute(engine, sql, staff, tenant, **params)).scalar_one()

@@ -1,4 +1,5 @@
-"""`seatwise serve` as deployed: several worker processes over one database, and the embedded server's tuning."""
+"""`seatwise serve` as deployed: several worker processes over one database, and the embedded server's
+tuning."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def test_serve_with_two_workers_answers_from_both(database, world, tmp_path):
     port = free_port()
     env = os.environ | {"DATABASE_URL": database.owner_url, "SEATWISE_APP_DATABASE_URL": database.app_url,
                         "SEATWISE_JWT_SECRET": JWT_SECRET, "SEATWISE_DATA_DIR": str(tmp_path)}
-    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
+    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
+                               "--workers", "2"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -35,7 +37,8 @@ def test_serve_with_two_workers_answers_from_both(database, world, tmp_path):
                 pass
             assert time.monotonic() < deadline and server.poll() is None, "the server did not become ready"
             time.sleep(0.1)
-        workers = [p for p in psutil.Process(server.pid).children(recursive=True) if "python" in p.name().lower()]
+        workers = [p for p in psutil.Process(server.pid).children(recursive=True)
+                   if "python" in p.name().lower()]
         assert sum("spawn_main" in " ".join(p.cmdline()) for p in workers) == 2
         # Each worker enforces tenancy on its own: a client sees its own shops only, on any connection.
         for _ in range(6):

@@ -14,7 +14,8 @@ OPS = auth("ops")
 
 
 async def test_unknown_field(client):
-    r = await client.post("/v1/sites", headers=OPS, json={"name": "x", "city": "y", "seat_capacity": 1, "colour": "red"})
+    r = await client.post("/v1/sites", headers=OPS,
+                          json={"name": "x", "city": "y", "seat_capacity": 1, "colour": "red"})
     body = assert_problem(r, 422, "body.colour")
     assert body["errors"][0]["reason"] == "unknown field"
 
@@ -23,9 +24,11 @@ async def test_wrong_types(client):
     r = await client.post("/v1/sites", headers=OPS, json={"name": "x", "city": "y", "seat_capacity": "many"})
     assert_problem(r, 422, "body.seat_capacity")
     r = await client.post("/v1/agents", headers=OPS, json={"site_id": "not-a-uuid", "code": "c", "name": "n",
-                                                             "loaded_hourly_cost": "abc", "hired_on": "yesterday"})
+                                                             "loaded_hourly_cost": "abc",
+                                                             "hired_on": "yesterday"})
     body = assert_problem(r, 422)
-    assert {"body.site_id", "body.loaded_hourly_cost", "body.hired_on"} <= {e["field"] for e in body["errors"]}
+    assert ({"body.site_id", "body.loaded_hourly_cost", "body.hired_on"}
+            <= {e["field"] for e in body["errors"]})
     r = await client.get("/v1/shops/not-a-uuid", headers=OPS)
     assert_problem(r, 422, "path.shop_id")
     r = await client.post("/v1/shops", headers=OPS, json={"tenant_id": str(uuid.uuid4()), "platform": "ebay",
@@ -35,13 +38,15 @@ async def test_wrong_types(client):
 
 
 async def test_money_is_never_float(client, world):
-    r = await client.post("/v1/agents", headers=OPS, json={"site_id": str(world.site.id), "code": "M1", "name": "m",
-                                                             "loaded_hourly_cost": "40.123", "hired_on": "2026-01-01"})
+    r = await client.post("/v1/agents", headers=OPS, json={"site_id": str(world.site.id), "code": "M1",
+                                                             "name": "m", "loaded_hourly_cost": "40.123",
+                                                             "hired_on": "2026-01-01"})
     assert_problem(r, 422, "body.loaded_hourly_cost")
 
 
 async def test_malformed_json(client):
-    r = await client.post("/v1/sites", headers=OPS | {"content-type": "application/json"}, content=b"{not json")
+    r = await client.post("/v1/sites", headers=OPS | {"content-type": "application/json"},
+                          content=b"{not json")
     assert_problem(r, 422)
 
 
@@ -49,13 +54,16 @@ async def test_oversized_and_bad_pages(client):
     assert_problem(await client.get("/v1/shops", headers=OPS, params={"limit": 501}), 422, "query.limit")
     assert_problem(await client.get("/v1/shops", headers=OPS, params={"limit": 0}), 422, "query.limit")
     assert_problem(await client.get("/v1/shops", headers=OPS, params={"cursor": "%%%"}), 422, "query.cursor")
-    r = await client.post("/graphql", headers=OPS, json={"query": "{ shops(first: 100000) { items { id } } }"})
-    assert r.json()["errors"][0]["extensions"]["errors"][0]["field"] == "first"  # the GraphQL argument, not the use case's name
+    r = await client.post("/graphql", headers=OPS,
+                          json={"query": "{ shops(first: 100000) { items { id } } }"})
+    # the GraphQL argument, not the use case's name
+    assert r.json()["errors"][0]["extensions"]["errors"][0]["field"] == "first"
 
 
 @pytest.mark.parametrize("header", [
     "Bearer not.a.jwt",
-    "Bearer " + jwt.encode({"sub": "x", "role": "ops", "exp": 9999999999, "jti": "j"}, "wrong-secret-" + "y" * 32, algorithm="HS256"),
+    "Bearer " + jwt.encode({"sub": "x", "role": "ops", "exp": 9999999999, "jti": "j"},
+                           "wrong-secret-" + "y" * 32, algorithm="HS256"),
     "Bearer " + jwt.encode({"sub": "x", "role": "emperor", "exp": 9999999999, "jti": "j", "iss": "seatwise"},
                            JWT_SECRET, algorithm="HS256"),
     "Bearer " + jwt.encode({"sub": "x", "role": "client", "exp": 9999999999, "jti": "j", "iss": "seatwise"},
@@ -93,19 +101,23 @@ async def test_revoked_token_is_401(client, db):
     # Also where the role itself would be refused: the revocation answers first, never a 403.
     finance = make_token("finance")
     headers = {"Authorization": f"Bearer {finance}"}
-    assert (await client.post("/v1/tenants", headers=headers, json={"slug": "x", "name": "X"})).status_code == 403
+    assert (await client.post("/v1/tenants", headers=headers,
+                              json={"slug": "x", "name": "X"})).status_code == 403
     async with db.system_transaction() as session:
         assert await revoke_token(session, decode_token(JWT_SECRET, finance).jti)
-    body = assert_problem(await client.post("/v1/tenants", headers=headers, json={"slug": "x", "name": "X"}), 401)
+    r = await client.post("/v1/tenants", headers=headers, json={"slug": "x", "name": "X"})
+    body = assert_problem(r, 401)
     assert "revoked" in body["detail"]
-    gql = await client.post("/graphql", headers=headers, json={"query": 'mutation { createTenant(input: {slug: "x", '
-                                                                         'name: "X", tier: KA}) { id } }'})
+    gql = await client.post("/graphql", headers=headers,
+                            json={"query": 'mutation { createTenant(input: {slug: "x", name: "X", tier: KA}) '
+                                           '{ id } }'})
     assert gql.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", gql.json()
 
 
 async def test_rejected_write_changes_nothing(client, world):
     before = (await client.get(f"/v1/shops/{world.shops_a[0].id}", headers=OPS)).json()
-    r = await client.patch(f"/v1/shops/{world.shops_a[0].id}", headers=OPS, json={"name": "", "status": "closed"})
+    r = await client.patch(f"/v1/shops/{world.shops_a[0].id}", headers=OPS,
+                           json={"name": "", "status": "closed"})
     assert_problem(r, 422, "body.name")
     assert (await client.get(f"/v1/shops/{world.shops_a[0].id}", headers=OPS)).json() == before
 

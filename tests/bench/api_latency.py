@@ -38,11 +38,13 @@ def main() -> None:
         with seatwise_server(data_dir, demo=True) as server, \
                 httpx.Client(base_url=server.url, timeout=10) as client:
             client_token = subprocess.run(
-                [sys.executable, "-m", "service.cli", "token", "issue", "--role", "client", "--tenant", "lumi-beauty"],
+                [sys.executable, "-m", "service.cli", "token", "issue", "--role", "client", "--tenant",
+                 "lumi-beauty"],
                 env=os.environ | {"SEATWISE_DATA_DIR": str(data_dir)}, capture_output=True, text=True,
                 check=True).stdout.strip()
             figures = {}
-            for name, headers in (("staff", server.headers), ("client", {"Authorization": f"Bearer {client_token}"})):
+            for name, headers in (("staff", server.headers),
+                                  ("client", {"Authorization": f"Bearer {client_token}"})):
                 for _ in range(100):  # warm up
                     client.get("/v1/shops", headers=headers)
                 samples = []
@@ -54,8 +56,8 @@ def main() -> None:
                 figures[name] = (statistics.median(samples), percentile(samples, 95), percentile(samples, 99),
                                  len(r.json()["items"]))
         for name, (p50, p95, p99, n) in figures.items():
-            print(f"GET /v1/shops as {name:6s} ({n:2d} shops): p50 {p50:.2f} ms  p95 {p95:.2f} ms  p99 {p99:.2f} ms "
-                  f"over {args.requests} requests")
+            print(f"GET /v1/shops as {name:6s} ({n:2d} shops): p50 {p50:.2f} ms  p95 {p95:.2f} ms  p99 "
+                  f"{p99:.2f} ms over {args.requests} requests")
         print(f"server start with --demo on an empty data dir: {server.ready_s:.1f} s")
         print(f"RESULT start_s={server.ready_s:.1f} shops_p50_ms={figures['staff'][0]:.2f} "
               f"client_p50_ms={figures['client'][0]:.2f}")

@@ -32,7 +32,8 @@ SECRET = "bench-secret-" + "x" * 40
 
 # Local (Asia/Shanghai) intraday shape and a weekend lift; sizes are contacts per 15 minutes at shape 1.
 SHAPE = """(CASE WHEN g.h < 8 THEN 0.15 WHEN g.h < 10 THEN 0.6 WHEN g.h < 12 THEN 1.0 WHEN g.h < 14 THEN 0.7
-                 WHEN g.h < 18 THEN 0.8 WHEN g.h < 20 THEN 0.9 ELSE 1.0 END * CASE WHEN g.dow >= 6 THEN 1.2 ELSE 1 END)"""
+                 WHEN g.h < 18 THEN 0.8 WHEN g.h < 20 THEN 0.9 ELSE 1.0 END
+           * CASE WHEN g.dow >= 6 THEN 1.2 ELSE 1 END)"""
 # Last year's Double 11 over its own baseline: rising by day; the 11-11 midnight kick-off (00:00-02:00, 40x a
 # quiet night hour) is the peak of the year.
 UPLIFT = """(CASE WHEN g.day = 0 THEN 1.8 WHEN g.day = 1 THEN 2.5 WHEN g.h < 2 THEN 40.0 ELSE 4.0 END)"""
@@ -73,19 +74,23 @@ async def load(owner_url: str, shops: int, tenants: int) -> dict:
         for start, end, growth, uplift in windows:
             result = await conn.execute(text(f"""
                 INSERT INTO shop_interval_stats (tenant_id, shop_id, interval_start, offered, answered,
-                    presale_offered, presale_converted, converted, gmv, frt_sum_s, frt_bins, frt_counts, rounds,
-                    rounds_within_180, response_capped_sum_s, handled, handle_sum_s, csat_count, csat_good, csat_bad)
-                SELECT s.tenant_id, s.id, g.ts, v.n, v.n, 0, 0, 0, 0, 0, '{{}}', '{{}}', 0, 0, 0, v.n, v.n * s.aht, 0, 0, 0
+                    presale_offered, presale_converted, converted, gmv, frt_sum_s, frt_bins, frt_counts,
+                    rounds, rounds_within_180, response_capped_sum_s, handled, handle_sum_s, csat_count,
+                    csat_good, csat_bad)
+                SELECT s.tenant_id, s.id, g.ts, v.n, v.n, 0, 0, 0, 0, 0, '{{}}', '{{}}', 0, 0, 0, v.n,
+                       v.n * s.aht, 0, 0, 0
                 FROM bench_shops s
-                CROSS JOIN (SELECT ts, extract(hour FROM ts AT TIME ZONE 'Asia/Shanghai')::int AS h,
-                                   extract(isodow FROM ts AT TIME ZONE 'Asia/Shanghai')::int AS dow,
-                                   floor(extract(epoch FROM ts - CAST(:start AS timestamptz)) / 86400)::int AS day
-                            FROM generate_series(CAST(:start AS timestamptz), CAST(:end AS timestamptz)
-                                                 - interval '15 minutes', interval '15 minutes') AS ts) g
+                CROSS JOIN (
+                    SELECT ts, extract(hour FROM ts AT TIME ZONE 'Asia/Shanghai')::int AS h,
+                           extract(isodow FROM ts AT TIME ZONE 'Asia/Shanghai')::int AS dow,
+                           floor(extract(epoch FROM ts - CAST(:start AS timestamptz)) / 86400)::int AS day
+                    FROM generate_series(CAST(:start AS timestamptz), CAST(:end AS timestamptz)
+                                         - interval '15 minutes', interval '15 minutes') AS ts) g
                 CROSS JOIN LATERAL (SELECT round(s.size * :growth * {SHAPE} * {UPLIFT if uplift else 1}
                                                  * (0.9 + 0.2 * random()))::int AS n) v
-                WHERE v.n > 0"""), {"start": datetime.fromisoformat(start), "end": datetime.fromisoformat(end),
-                                    "growth": growth})
+                WHERE v.n > 0"""),
+                {"start": datetime.fromisoformat(start), "end": datetime.fromisoformat(end),
+                 "growth": growth})
             counts[f"{start[:10]}..{end[:10]}"] = result.rowcount
         await conn.execute(text("ANALYZE"))
     # Months-old rollups have long been vacuumed (hint bits set, visibility map current); freshly bulk-loaded
@@ -153,8 +158,8 @@ def main() -> None:
                 summary = r.json()["summary"]
                 timings.append(elapsed)
                 peaks.append(max(samples + [idle]))
-                print(f"run {run + 1}: POST /v1/capacity-plans {elapsed:.2f} s, server RSS {idle / 2**20:.0f} MB "
-                      f"before, peak {peaks[-1] / 2**20:.0f} MB", flush=True)
+                print(f"run {run + 1}: POST /v1/capacity-plans {elapsed:.2f} s, server RSS "
+                      f"{idle / 2**20:.0f} MB before, peak {peaks[-1] / 2**20:.0f} MB", flush=True)
             plan_id = r.json()["id"]
             t0 = time.perf_counter()
             detail = client.get(f"/v1/capacity-plans/{plan_id}")
@@ -167,8 +172,8 @@ def main() -> None:
                           for t in summary["tiers"])
         print(f"plan: {summary['shops']} shops x {summary['intervals']} intervals = {lines:,} lines stored; "
               f"uplift {summary['uplift_source']}; peak requirement {summary['peak_required']:,} seats; "
-              f"{summary['intervals_short']} intervals short, {summary['seats_missing']:,} seat-intervals missing "
-              f"(worst {summary['peak_shortfall']:,}); {tiers}")
+              f"{summary['intervals_short']} intervals short, {summary['seats_missing']:,} seat-intervals "
+              f"missing (worst {summary['peak_shortfall']:,}); {tiers}")
         print(f"GET plan detail {detail_s:.2f} s ({len(detail.content) / 1024:.0f} KB); "
               f"CSV export of every line {csv_s:.2f} s ({len(exported.content) / 2**20:.1f} MB)")
         best = min(timings)

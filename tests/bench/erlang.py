@@ -1,4 +1,5 @@
-"""Benchmark: Erlang C required agents on a 96 x 500 grid against pyworkforce 0.5.1; Erlang A at 4,000 Erlangs.
+"""Benchmark: Erlang C required agents on a 96 x 500 grid against pyworkforce 0.5.1; Erlang A at 4,000
+Erlangs.
 
     uv run --group bench python -m tests.bench.erlang [--sample CELLS]
 
@@ -83,10 +84,12 @@ def main() -> None:
     volume, aht = grid()
     load = volume * aht[None, :] / INTERVAL_S
     print(
-        f"grid {INTERVALS} x {SHOPS} = {volume.size} cells; volume per 15 min {volume.min():.0f}..{volume.max():.0f};"
+        f"grid {INTERVALS} x {SHOPS} = {volume.size} cells; volume per 15 min "
+        f"{volume.min():.0f}..{volume.max():.0f};"
     )
     print(
-        f"  offered load {load.min():.0f}..{load.max():.0f} Erlangs; target {TARGET_SL:.0%} in {ANSWER_S:.0f} s"
+        f"  offered load {load.min():.0f}..{load.max():.0f} Erlangs; target {TARGET_SL:.0%} in "
+        f"{ANSWER_S:.0f} s"
     )
 
     def ours_c():

@@ -99,7 +99,8 @@ def post_all(client: httpx.Client, path: Path, headers: dict, concurrency: int =
                     left -= len(chunk)
                     yield chunk
 
-        r = client.post("/v1/conversations", content=body(), headers=headers | {"content-type": "application/x-ndjson"})
+        r = client.post("/v1/conversations", content=body(),
+                        headers=headers | {"content-type": "application/x-ndjson"})
         r.raise_for_status()
         result = r.json()
         with lock:
@@ -152,7 +153,8 @@ class RssSampler(threading.Thread):
     def run(self) -> None:
         # The worker processes are fixed once the server is up: list them once (walking /proc every
         # sample would cost the sender a quarter of a core and skew the CPU figures).
-        procs = [self.process] + [p for p in self.process.children(recursive=True) if "python" in p.name().lower()]
+        procs = [self.process] + [p for p in self.process.children(recursive=True)
+                                  if "python" in p.name().lower()]
         while self.running:
             try:
                 sizes = [p.memory_info().rss for p in procs]
@@ -172,7 +174,8 @@ async def rollup_digest(data_dir: Path) -> str:
     engine = make_engine(embedded.start(data_dir), 1)
     async with engine.connect() as conn:
         digest = (await conn.execute(text(
-            "SELECT md5(string_agg(s::text, '|' ORDER BY tenant_id, shop_id, interval_start)) FROM shop_interval_stats s"
+            "SELECT md5(string_agg(s::text, '|' ORDER BY tenant_id, shop_id, interval_start)) "
+            "FROM shop_interval_stats s"
         ))).scalar_one()
     await engine.dispose()
     return digest
@@ -208,7 +211,8 @@ async def orm_baseline(data_dir: Path, path: Path, n: int) -> float:
                 tenant_id=tenants[rec.shop_id], shop_id=rec.shop_id, external_id=rec.external_id,
                 started_at=rec.started_at, first_response_at=rec.first_response_at, ended_at=rec.ended_at,
                 kind=rec.kind, response_times_s=list(rec.response_times_s) if rec.response_times_s else None,
-                agent_code=rec.agent_code, converted=rec.converted, order_amount=rec.order_amount, csat=rec.csat))
+                agent_code=rec.agent_code, converted=rec.converted, order_amount=rec.order_amount,
+                csat=rec.csat))
             await session.flush()
     elapsed = time.perf_counter() - started
     await db.dispose()
@@ -237,22 +241,24 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="requests in flight")
     parser.add_argument("--workers", type=int, default=1, help="server processes (seatwise serve --workers)")
     parser.add_argument("--shuffled", action="store_true",
-                        help="records in random order instead of time order (every request touches every interval)")
+                        help="records in random order instead of time order (every request touches every "
+                             "interval)")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-ingest-{os.getpid()}"
     data_dir.mkdir(mode=0o755)
     load = data_dir / "load.ndjson"
     try:
-        with seatwise_server(data_dir, demo=True, log=str(data_dir / "server.log"), workers=args.workers) as server:
+        with seatwise_server(data_dir, demo=True, log=str(data_dir / "server.log"),
+                             workers=args.workers) as server:
             headers = server.headers
             with httpx.Client(base_url=server.url, timeout=600) as client:
                 shops = [s["id"] for s in client.get("/v1/shops", headers=headers,
                                                      params={"limit": 500}).json()["items"]]
                 t0 = time.perf_counter()
                 generate(load, shops, args.records, shuffled=args.shuffled)
-                print(f"generated {args.records:,} records ({load.stat().st_size / 1e6:.0f} MB) over {len(shops)} "
-                      f"shops in {time.perf_counter() - t0:.1f} s")
+                print(f"generated {args.records:,} records ({load.stat().st_size / 1e6:.0f} MB) over "
+                      f"{len(shops)} shops in {time.perf_counter() - t0:.1f} s")
                 sampler = RssSampler(server.pid)
                 rss_before = server_rss(psutil.Process(server.pid))
                 sampler.start()
@@ -266,21 +272,21 @@ def main() -> None:
                 sampler.join()
             orm_rate = asyncio.run(orm_baseline(data_dir, load, args.baseline))
         rate = first["received"] / first_s
-        print(f"requests of {BATCH:,} records, {args.concurrency} in flight, {args.workers} server processes, "
-              f"{'random order' if args.shuffled else 'time order'}")
+        print(f"requests of {BATCH:,} records, {args.concurrency} in flight, {args.workers} server "
+              f"processes, {'random order' if args.shuffled else 'time order'}")
         print(f"first load:  {first} in {first_s:.1f} s = {rate:,.0f} records/s")
         print(f"second load: {again} in {again_s:.1f} s = {again['received'] / again_s:,.0f} records/s")
         print(f"rollups identical after re-send: {digest_first == digest_again}")
-        print(f"server RSS (all its processes): {rss_before / 2**20:.0f} MB before, peak {sampler.peak / 2**20:.0f} MB; "
-              f"largest process peak {sampler.peak_process / 2**20:.0f} MB")
+        print(f"server RSS (all its processes): {rss_before / 2**20:.0f} MB before, peak "
+              f"{sampler.peak / 2**20:.0f} MB; largest process peak {sampler.peak_process / 2**20:.0f} MB")
         print(f"row-by-row ORM insert baseline ({args.baseline:,} records): {orm_rate:,.0f} records/s; "
               f"set-based path is {rate / orm_rate:.0f}x faster")
         print(stage_summary(data_dir / "server.log"))
-        print("CPU seconds during the first load: " + ", ".join(
-            f"{k} {cpu_after[k] - cpu_before[k]:.1f}" for k in cpu_before) + f" (wall {first_s:.1f} s, 2 cores)")
-        print(f"RESULT ingest_rps={rate:.0f} resend_inserted={again['inserted']} resend_updated={again['updated']} "
-              f"rollups_identical={digest_first == digest_again} peak_rss_mb={sampler.peak / 2**20:.0f} "
-              f"orm_rps={orm_rate:.0f} ratio={rate / orm_rate:.0f}")
+        cpu = ", ".join(f"{k} {cpu_after[k] - cpu_before[k]:.1f}" for k in cpu_before)
+        print(f"CPU seconds during the first load: {cpu} (wall {first_s:.1f} s, 2 cores)")
+        print(f"RESULT ingest_rps={rate:.0f} resend_inserted={again['inserted']} "
+              f"resend_updated={again['updated']} rollups_identical={digest_first == digest_again} "
+              f"peak_rss_mb={sampler.peak / 2**20:.0f} orm_rps={orm_rate:.0f} ratio={rate / orm_rate:.0f}")
     finally:
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 

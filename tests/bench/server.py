@@ -42,13 +42,13 @@ def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] |
     environment.pop("DATABASE_URL", None)
     port = free_port()
     started = time.perf_counter()
-    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers)] + \
-        (["--demo"] if demo else [])
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers),
+               *(["--demo"] if demo else [])]
     with open(log or os.devnull, "w") as stderr:
         server = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=stderr, text=True)
         try:
-            token = next((line.strip().split("=", 1)[1] for line in server.stdout if line.startswith("export TOKEN=")),
-                         None)
+            token = next((line.strip().split("=", 1)[1] for line in server.stdout
+                          if line.startswith("export TOKEN=")), None)
             assert token, "the server printed no token"
             threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()  # access log
             url = f"http://127.0.0.1:{port}"

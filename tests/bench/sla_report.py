@@ -63,18 +63,19 @@ INSERT INTO conversations (tenant_id, shop_id, external_id, started_at, first_re
                            response_times_s, converted, order_amount, csat)
 SELECT :tenant, :shop, 'c' || x.i, x.started,
        CASE WHEN x.answered THEN x.started + make_interval(secs => x.frt) END,
-       CASE WHEN x.ended THEN x.started + make_interval(secs => CASE WHEN x.answered THEN x.frt ELSE 0 END + x.handle)
-       END,
+       CASE WHEN x.ended
+            THEN x.started + make_interval(secs => CASE WHEN x.answered THEN x.frt ELSE 0 END + x.handle) END,
        x.kind,
        CASE WHEN x.answered AND x.r6 < 0.15 THEN ARRAY[x.frt, x.more1]
             WHEN x.answered AND x.r6 < 0.30 THEN ARRAY[x.frt, x.more1, x.more2] END,
        x.converted,
        CASE WHEN x.converted THEN round((19.9 + x.r10 * 980)::numeric, 2) END,
-       CASE WHEN x.r11 < 0.35 THEN CASE WHEN x.r12 < 0.55 THEN 5 WHEN x.r12 < 0.80 THEN 4 WHEN x.r12 < 0.90 THEN 3
-                                          WHEN x.r12 < 0.95 THEN 2 ELSE 1 END END
+       CASE WHEN x.r11 < 0.35 THEN CASE WHEN x.r12 < 0.55 THEN 5 WHEN x.r12 < 0.80 THEN 4
+                                          WHEN x.r12 < 0.90 THEN 3 WHEN x.r12 < 0.95 THEN 2 ELSE 1 END END
 FROM (
   SELECT g.i,
-         ((DATE '{FIRST_DAY}' + CASE WHEN r.r0 < 0.12 THEN 153 + floor(r.r1 * 11)::int  -- Double 11 (Nov 1-11)
+         -- 12% in Double 11 (Nov 1-11)
+         ((DATE '{FIRST_DAY}' + CASE WHEN r.r0 < 0.12 THEN 153 + floor(r.r1 * 11)::int
                                      ELSE floor(r.r1 * {N_DAYS})::int END)::timestamp
           + make_interval(secs => CASE WHEN r.r2 < 0.85 THEN 8 * 3600 + (r.r3 + r.r4) / 2 * 15 * 3600
                                        ELSE r.r3 * 86400 END)) AT TIME ZONE CAST(:tz AS text) AS started,
@@ -90,13 +91,14 @@ FROM (
   FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS g(i)
   CROSS JOIN LATERAL (SELECT g.i AS i, random() AS r0, random() AS r1, random() AS r2, random() AS r3,
                              random() AS r4, random() AS r5, random() AS r6, random() AS r7, random() AS r8,
-                             random() AS r9, random() AS r10, random() AS r11, random() AS r12, random() AS r13,
-                             random() AS r14, random() AS r15) r
+                             random() AS r9, random() AS r10, random() AS r11, random() AS r12,
+                             random() AS r13, random() AS r14, random() AS r15) r
 ) x
 """
 
-_COLUMNS = ("offered, answered, presale_offered, presale_converted, converted, gmv, frt_sum_s, frt_bins, frt_counts, "
-            "rounds, rounds_within_180, response_capped_sum_s, handled, handle_sum_s, csat_count, csat_good, csat_bad")
+_COLUMNS = ("offered, answered, presale_offered, presale_converted, converted, gmv, frt_sum_s, frt_bins, "
+            "frt_counts, rounds, rounds_within_180, response_capped_sum_s, handled, handle_sum_s, "
+            "csat_count, csat_good, csat_bad")
 _FRT = FRT_SQL.replace("first_response_at", "c.first_response_at").replace("started_at", "c.started_at")
 
 _ROLLUPS = f"""
@@ -104,7 +106,8 @@ INSERT INTO shop_interval_stats (tenant_id, shop_id, interval_start, {_COLUMNS})
 WITH rows AS MATERIALIZED (
   SELECT {INTERVAL_START_SQL.replace('started_at', 'c.started_at')} AS interval_start, c.kind, c.converted,
          c.order_amount, c.csat, c.first_response_at IS NOT NULL AS answered, {_FRT} AS frt,
-         EXTRACT(EPOCH FROM (c.ended_at - c.first_response_at))::float8 AS handle, rt.rounds, rt.within, rt.capped
+         EXTRACT(EPOCH FROM (c.ended_at - c.first_response_at))::float8 AS handle, rt.rounds, rt.within,
+         rt.capped
   FROM conversations c
   CROSS JOIN LATERAL (
     SELECT CASE WHEN c.response_times_s IS NOT NULL THEN cardinality(c.response_times_s) ELSE 1 END AS rounds,
@@ -134,9 +137,10 @@ WITH rows AS MATERIALIZED (
          count(*) FILTER (WHERE csat >= 4) AS csat_good, count(*) FILTER (WHERE csat <= 2) AS csat_bad
   FROM rows GROUP BY 1
 )
-SELECT :tenant, :shop, t.interval_start, t.offered, t.answered, t.presale_offered, t.presale_converted, t.converted,
-       t.gmv, t.frt_sum_s, COALESCE(h.bins, '{{}}'), COALESCE(h.counts, '{{}}'), t.rounds, t.rounds_within_180,
-       t.response_capped_sum_s, t.handled, t.handle_sum_s, t.csat_count, t.csat_good, t.csat_bad
+SELECT :tenant, :shop, t.interval_start, t.offered, t.answered, t.presale_offered, t.presale_converted,
+       t.converted, t.gmv, t.frt_sum_s, COALESCE(h.bins, '{{}}'), COALESCE(h.counts, '{{}}'), t.rounds,
+       t.rounds_within_180, t.response_capped_sum_s, t.handled, t.handle_sum_s, t.csat_count, t.csat_good,
+       t.csat_bad
 FROM totals t LEFT JOIN hist h USING (interval_start)
 """
 
@@ -195,8 +199,8 @@ async def build(server: str, owner: str, n: int) -> list[dict]:
             await conn.execute(text(
                 "INSERT INTO sla_policies (tenant_id, id, shop_id, effective_from, answer_target_s, "
                 "service_level_target, response_rate_3min_target, frt_mean_target_s, csat_target, "
-                "conversion_rate_target, max_abandon_rate, assessed_start, assessed_end) VALUES (:t, :id, :s, "
-                ":eff, 30, :sl, 0.9, 30, 0.8, 0.2, 0.08, :a, :b)"),
+                "conversion_rate_target, max_abandon_rate, assessed_start, assessed_end) "
+                "VALUES (:t, :id, :s, :eff, 30, :sl, 0.9, 30, 0.8, 0.2, 0.08, :a, :b)"),
                 {"t": shops[0]["tenant"], "id": uuid.uuid4(), "s": shops[0]["shop"], "eff": eff, "sl": sl,
                  "a": window[0], "b": window[1]})
     await engine.dispose()
@@ -209,7 +213,8 @@ async def build(server: str, owner: str, n: int) -> list[dict]:
             done[0] += last - first + 1
             print(f"\r  {label}: {done[0]:,}/{total:,}", end="", flush=True)
 
-    for label, sql, chunk in (("conversations", _CONVERSATIONS, 250_000), ("rollups (by conversations)", _ROLLUPS, None)):
+    for label, sql, chunk in (("conversations", _CONVERSATIONS, 250_000),
+                              ("rollups (by conversations)", _ROLLUPS, None)):
         started = time.perf_counter()
         queue: asyncio.Queue = asyncio.Queue()
         for shop in shops:
@@ -240,8 +245,8 @@ async def load_shops(owner: str) -> list[dict]:
     engine = make_engine(owner, 1)
     async with engine.connect() as conn:
         rows = (await conn.execute(text(
-            "SELECT s.tenant_id, s.id, s.timezone, (SELECT count(*) FROM conversations c WHERE c.tenant_id = s.tenant_id "
-            "AND c.shop_id = s.id) AS n FROM shops s ORDER BY n DESC"))).all()
+            "SELECT s.tenant_id, s.id, s.timezone, (SELECT count(*) FROM conversations c "
+            "WHERE c.tenant_id = s.tenant_id AND c.shop_id = s.id) AS n FROM shops s ORDER BY n DESC"))).all()
     await engine.dispose()
     return [{"tenant": r[0], "shop": r[1], "tz": r[2], "n": r[3]} for r in rows]
 
@@ -291,7 +296,8 @@ async def main() -> None:
     rollups = await _scalar(owner, "SELECT count(*) FROM shop_interval_stats")
     days = await _scalar(owner, "SELECT count(*) FROM shop_day_frt")
     print(f"database: {total:,} conversations, {rollups:,} rollup rows, {days:,} day histograms, "
-          f"{len(shops)} shops; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (others' work skews the figures)")
+          f"{len(shops)} shops; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (others' "
+          "work skews the figures)")
 
     from service.app import create_app
     from service.sla import service
@@ -300,16 +306,19 @@ async def main() -> None:
     app = create_app(Settings(jwt_secret=JWT_SECRET), db=db)
     figures = {}
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://bench") as client:
             for label, shop in (("busiest", shops[0]), ("median", shops[len(shops) // 2])):
-                principal = Principal(subject="bench", role=Role.client, tenant_id=shop["tenant"], jti="bench")
+                principal = Principal(subject="bench", role=Role.client, tenant_id=shop["tenant"],
+                                      jti="bench")
                 scope = Scope(staff=False, tenant_id=shop["tenant"])
                 lo, hi = (local_day_start(date.fromisoformat(d), shop["tz"]) for d in MONTH)
                 span = {"t": shop["tenant"], "s": shop["shop"], "lo": lo, "hi": hi}
                 month_n = await _scalar(owner, "SELECT count(*) FROM conversations WHERE tenant_id = :t "
                                         "AND shop_id = :s AND started_at >= :lo AND started_at < :hi", span)
-                month_rows = await _scalar(owner, "SELECT count(*) FROM shop_interval_stats WHERE tenant_id = :t "
-                                           "AND shop_id = :s AND interval_start >= :lo AND interval_start < :hi", span)
+                month_rows = await _scalar(owner, "SELECT count(*) FROM shop_interval_stats "
+                                           "WHERE tenant_id = :t AND shop_id = :s "
+                                           "AND interval_start >= :lo AND interval_start < :hi", span)
 
                 async def via_service(shop=shop, principal=principal, scope=scope):
                     async with db.transaction(scope) as session:
@@ -332,8 +341,9 @@ async def main() -> None:
                 print(f"{label} shop: {shop['n']:,} conversations in 6 months, {month_n:,} in November "
                       f"({month_rows:,} rollup rows), tz {shop['tz']}")
                 for way, samples in figures[label].items():
-                    print(f"  {way:7s}  p50 {statistics.median(samples):6.2f} ms  p95 {pct(samples, 95):6.2f} ms  "
-                          f"p99 {pct(samples, 99):6.2f} ms  over {len(samples)} reports")
+                    print(f"  {way:7s}  p50 {statistics.median(samples):6.2f} ms  "
+                          f"p95 {pct(samples, 95):6.2f} ms  p99 {pct(samples, 99):6.2f} ms  "
+                          f"over {len(samples)} reports")
                 if args.explain and label == "busiest":
                     await explain(db, scope, shop)
     finally:

@@ -103,7 +103,8 @@ def test_local_slots():
     assert list(local_slots(TZ, midnight(date(2026, 11, 9)), 3)) == [0, 1, 2]
     assert local_slots(TZ, datetime.fromisoformat("2026-11-09T00:00:00+00:00"), 1)[0] == 32
     # Sunday 23:45 wraps to Monday 00:00.
-    assert list(local_slots(TZ, midnight(date(2026, 11, 15)) + timedelta(hours=23, minutes=45), 2)) == [671, 0]
+    sunday_late = midnight(date(2026, 11, 15)) + timedelta(hours=23, minutes=45)
+    assert list(local_slots(TZ, sunday_late, 2)) == [671, 0]
     # Berlin leaves summer time on 2026-10-25 at 03:00 local: the quarter hours 02:00-02:45 repeat.
     slots = local_slots("Europe/Berlin", datetime.fromisoformat("2026-10-24T23:00:00+00:00"), 16)
     sunday = 6 * 96

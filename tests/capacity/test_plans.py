@@ -18,11 +18,11 @@ from sqlalchemy import text
 from service.capacity import service
 from service.capacity.erlang import required_agents
 from service.capacity.forecast import local_slots
-from service.kit.time import local_day_start
 from service.kit.db import Database
 from service.kit.identity import Principal, Role
+from service.kit.time import local_day_start
 from tests.conftest import auth
-from tests.factories import assert_problem, gql, plan_for_world, rls_count, run_cli
+from tests.factories import assert_problem, cli_env, gql, plan_for_world, rls_count, rls_execute, run_cli
 
 OPS = auth("ops")
 STAFF = Principal(subject="test-ops", role=Role.ops, tenant_id=None, jti="")
@@ -31,7 +31,8 @@ WEEK_SLOTS = 672
 
 
 def weekly_shape() -> np.ndarray:
-    """Contacts per interval by local interval-of-week: multiples of 10, never 0, busier evenings and weekends."""
+    """Contacts per interval by local interval-of-week: multiples of 10, never 0, busier evenings and
+    weekends."""
     slot = np.arange(WEEK_SLOTS)
     hour = (slot % 96) // 4
     level = np.select([hour < 8, hour < 12, hour < 18], [10, 40, 30], 60)
@@ -65,11 +66,13 @@ async def put_rollups(db: Database, shop, start: datetime, offered: np.ndarray, 
     """Rollup rows of consecutive intervals from START (none where offered is 0, like the real ones)."""
     async with db.system_transaction() as session:
         await session.execute(text("""
-            INSERT INTO shop_interval_stats (tenant_id, shop_id, interval_start, offered, answered, presale_offered,
-              presale_converted, converted, gmv, frt_sum_s, frt_bins, frt_counts, rounds, rounds_within_180,
-              response_capped_sum_s, handled, handle_sum_s, csat_count, csat_good, csat_bad)
+            INSERT INTO shop_interval_stats (tenant_id, shop_id, interval_start, offered, answered,
+              presale_offered, presale_converted, converted, gmv, frt_sum_s, frt_bins, frt_counts, rounds,
+              rounds_within_180, response_capped_sum_s, handled, handle_sum_s, csat_count, csat_good,
+              csat_bad)
             SELECT :tenant, :shop, CAST(:start AS timestamptz) + (x.i - 1) * interval '15 minutes', x.offered,
-                   x.offered, 0, 0, 0, 0, 0, '{}', '{}', 0, 0, 0, x.offered, x.offered * CAST(:aht AS float8), 0, 0, 0
+                   x.offered, 0, 0, 0, 0, 0, '{}', '{}', 0, 0, 0, x.offered, x.offered * CAST(:aht AS float8),
+                   0, 0, 0
             FROM unnest(CAST(:offered AS int[])) WITH ORDINALITY AS x(offered, i) WHERE x.offered > 0"""),
             {"tenant": shop.tenant_id, "shop": shop.id, "start": start, "offered": [int(v) for v in offered],
              "aht": aht_s})
@@ -99,7 +102,8 @@ async def promotion(client, name: str, start: date, end: date, **extra) -> dict:
 async def all_lines(client, plan_id: str, headers: dict, shop=None, limit: int = 500) -> list[dict]:
     items, cursor = [], None
     while True:
-        params = {"limit": limit} | ({"cursor": cursor} if cursor else {}) | ({"shop": str(shop)} if shop else {})
+        params = ({"limit": limit} | ({"cursor": cursor} if cursor else {})
+                  | ({"shop": str(shop)} if shop else {}))
         r = await client.get(f"/v1/capacity-plans/{plan_id}/lines", headers=headers, params=params)
         assert r.status_code == 200, r.text
         page = r.json()
@@ -162,8 +166,8 @@ async def test_forecast_recovers_baseline_times_learned_uplift(client, db):
     assert [x["required"] for x in lines] == want.agents.tolist()
     assert [x["scheduled"] for x in lines] == np.ceil(np.round(want.agents / 0.7, 9)).astype(int).tolist()
     lines1 = await all_lines(client, plan["id"], OPS, shop=shops[1].id)
-    want1 = required_agents("erlang_c", np.array([x["forecast_volume"] for x in lines1]), 360.0, 900, 0.8, 30, 3,
-                            0.85)
+    want1 = required_agents("erlang_c", np.array([x["forecast_volume"] for x in lines1]),
+                            360.0, 900, 0.8, 30, 3, 0.85)
     assert [x["required"] for x in lines1] == want1.agents.tolist()
 
 
@@ -183,7 +187,8 @@ async def test_a_brand_that_promoted_harder_keeps_its_share(client, db):
     plan = (await client.post("/v1/capacity-plans", headers=OPS,
                               json={"name": "spring", "promotion": name, "seats": 100_000})).json()
     hard_fc = np.array([x["forecast_volume"] for x in await all_lines(client, plan["id"], OPS, shop=hard.id)])
-    calm_fc = np.array([x["forecast_volume"] for x in await all_lines(client, plan["id"], OPS, shop=calm[0].id)])
+    calm_fc = np.array([x["forecast_volume"]
+                        for x in await all_lines(client, plan["id"], OPS, shop=calm[0].id)])
     assert np.allclose(hard_fc / calm_fc, 2.0, rtol=0.01)  # same baseline, twice the promotion
     pooled = (hard_fc + 2 * calm_fc) / (4 * local_series(weekly, this_start, 288))
     assert np.allclose(pooled, u, rtol=0.01)  # and the three shops together rise as they did
@@ -284,13 +289,16 @@ async def test_plan_detail_and_list(client, scarce):
     assert len(detail["shops"]) == plan["summary"]["shops"]
     assert sum(s["missing"] for s in detail["shops"]) == plan["summary"]["seats_missing"]
     first = next(s for s in detail["shops"] if s["shop_id"] == str(scarce["brands"][0][1][1].id))
-    assert (first["tier"], first["priority_weight"], first["aht_s"], first["concurrency"]) == ("KA", 3.0, 240.0, 3)
+    assert (first["tier"], first["priority_weight"], first["aht_s"],
+            first["concurrency"]) == ("KA", 3.0, 240.0, 3)
     assert (first["target_service_level"], first["target_answer_s"], first["patience_s"]) == (0.8, 30, None)
     mine = {str(s.id) for s in scarce["brands"][4][1]}
     assert all(s["intervals_short"] > 0 for s in detail["shops"] if s["shop_id"] in mine)  # long-tail waits
-    listed = (await client.get("/v1/capacity-plans", headers=OPS, params={"promotion": scarce["promotion"]["id"]}))
+    listed = (await client.get("/v1/capacity-plans", headers=OPS,
+                               params={"promotion": scarce["promotion"]["id"]}))
     assert {p["id"] for p in listed.json()["items"]} == {plan["id"], scarce["full"]["id"]}
-    promos = (await client.get("/v1/promotions", headers=OPS, params={"name": scarce["promotion"]["name"]})).json()
+    promos = (await client.get("/v1/promotions", headers=OPS,
+                               params={"name": scarce["promotion"]["name"]})).json()
     assert [p["uplift"] for p in promos["items"]] == [GIVEN]
     assert (await client.get(f"/v1/capacity-plans/{uuid.uuid4()}", headers=OPS)).status_code == 404
 
@@ -335,9 +343,11 @@ async def test_csv_export(client, scarce):
     assert len(rows) == plan["summary"]["shops"] * 288
     assert sum(int(x["shortfall"]) for x in rows) == plan["summary"]["seats_missing"]
     assert rows[0]["interval_start"] == "2026-06-15T16:00:00Z"
-    assert {x["expected_asa_s"] for x in rows if x["allocated"] == "0" and float(x["forecast_volume"]) > 0} == {""}
+    unserved = [x for x in rows if x["allocated"] == "0" and float(x["forecast_volume"]) > 0]
+    assert {x["expected_asa_s"] for x in unserved} == {""}
     _, shops = scarce["brands"][3]
-    one = await client.get(f"/v1/capacity-plans/{plan['id']}/lines.csv", headers=OPS, params={"shop": str(shops[0].id)})
+    one = await client.get(f"/v1/capacity-plans/{plan['id']}/lines.csv", headers=OPS,
+                           params={"shop": str(shops[0].id)})
     assert len(one.text.strip().splitlines()) == 289
     assert (await client.get(f"/v1/capacity-plans/{uuid.uuid4()}/lines.csv", headers=OPS)).status_code == 404
 
@@ -370,26 +380,24 @@ async def test_graphql_plan_is_batched(client, db, scarce):
 # --- bad input ----------------------------------------------------------------------------------------
 
 
+DAY = {"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00"}
+
+
 @pytest.mark.parametrize(("body", "field"), [
-    ({"promotion": "No Such Fest", "seats": 10}, "body.promotion"),  # a use case's field, at its REST location
+    ({"promotion": "No Such Fest", "seats": 10}, "body.promotion"),  # a use case's field at its REST location
     ({"seats": 10}, "body"),  # neither a promotion nor from/to
-    ({"promotion": "x", "from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": 1}, "body"),
-    ({"from": "2026-12-12T00:00:00", "to": "2026-12-13T00:00:00+08:00", "seats": 1}, "body.from"),
-    ({"from": "2026-12-12T00:10:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": 1}, "body.from"),
-    ({"from": "2026-12-12T00:00:00+08:00", "to": "2027-03-13T00:00:00+08:00", "seats": 1}, "body"),
-    ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": {"series": [1, 2]}},
-     "body.seats.series"),
-    ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": {"per_site": {"Mars": 3}}},
-     "body.seats.per_site.Mars"),
-    ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": -1}, "body.seats.number"),
-    ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": 5, "model": "erlang_a"},
-     "body.patience_s"),
-    ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": 5,
-      "params": {str(uuid.UUID(int=7)): {"aht_s": 100}}}, f"body.params.{uuid.UUID(int=7)}"),
-    ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": 5, "shrinkage": 1},
-     "body.shrinkage"),
-    ({"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-13T00:00:00+08:00", "seats": 5, "colour": 1},
-     "body.colour"),
+    ({"promotion": "x", "seats": 1} | DAY, "body"),
+    (DAY | {"from": "2026-12-12T00:00:00", "seats": 1}, "body.from"),
+    (DAY | {"from": "2026-12-12T00:10:00+08:00", "seats": 1}, "body.from"),
+    (DAY | {"to": "2027-03-13T00:00:00+08:00", "seats": 1}, "body"),
+    (DAY | {"seats": {"series": [1, 2]}}, "body.seats.series"),
+    (DAY | {"seats": {"per_site": {"Mars": 3}}}, "body.seats.per_site.Mars"),
+    (DAY | {"seats": -1}, "body.seats.number"),
+    (DAY | {"seats": 5, "model": "erlang_a"}, "body.patience_s"),
+    (DAY | {"seats": 5, "params": {str(uuid.UUID(int=7)): {"aht_s": 100}}},
+     f"body.params.{uuid.UUID(int=7)}"),
+    (DAY | {"seats": 5, "shrinkage": 1}, "body.shrinkage"),
+    (DAY | {"seats": 5, "colour": 1}, "body.colour"),
 ])
 async def test_bad_plan_input(client, world, body, field):
     r = await client.post("/v1/capacity-plans", headers=OPS, json={"name": "bad"} | body)
@@ -402,7 +410,8 @@ async def test_promotion_rules(client):
     dup = await client.post("/v1/promotions", headers=OPS, json={"name": name, "start_date": "2027-05-01",
                                                                  "end_date": "2027-05-02"})
     assert_problem(dup, 409)
-    for extra, field in (({"end_date": "2027-05-31"}, "body.end_date"), ({"platform": "ebay"}, "body.platform"),
+    for extra, field in (({"end_date": "2027-05-31"}, "body.end_date"),
+                         ({"platform": "ebay"}, "body.platform"),
                          ({"uplift": [1, 2]}, "body.uplift"), ({"timezone": "Mars/Base"}, "body.timezone")):
         r = await client.post("/v1/promotions", headers=OPS, json={"name": "x", "start_date": "2027-06-01",
                                                                    "end_date": "2027-06-03"} | extra)
@@ -422,8 +431,8 @@ async def test_erlang_a_plan_over_a_range_with_per_site_seats(client, db, world)
                                                      seat_capacity=12))
     r = await client.post("/v1/capacity-plans", headers=OPS, json={
         "name": "range", "from": "2026-09-07T00:00:00+08:00", "to": "2026-09-07T06:00:00+08:00",
-        "seats": {"per_site": {site.name: None, str(world.site.id): 3}}, "model": "erlang_a", "patience_s": 90,
-        "params": {str(shop.id): {"concurrency": 2, "target_service_level": 0.7}}})
+        "seats": {"per_site": {site.name: None, str(world.site.id): 3}}, "model": "erlang_a",
+        "patience_s": 90, "params": {str(shop.id): {"concurrency": 2, "target_service_level": 0.7}}})
     assert r.status_code == 201, r.text
     plan = r.json()
     assert plan["summary"]["uplift_source"] == "none" and plan["summary"]["intervals"] == 24
@@ -433,14 +442,14 @@ async def test_erlang_a_plan_over_a_range_with_per_site_seats(client, db, world)
 
 
 async def test_cli_plan_prints_the_shortfall(database, client, scarce, tmp_path):
-
-    env = {"SEATWISE_JWT_SECRET": "k" * 40, "SEATWISE_DATA_DIR": str(tmp_path), "DATABASE_URL": database.owner_url,
-           "SEATWISE_APP_DATABASE_URL": database.app_url, "COLUMNS": "200"}
+    env = cli_env(database, tmp_path, COLUMNS="200")
     name = scarce["promotion"]["name"]
-    result = await asyncio.to_thread(run_cli, ["plan", "--promotion", name, "--seats", "40", "--name", "cli"], env)
+    result = await asyncio.to_thread(run_cli, ["plan", "--promotion", name, "--seats", "40", "--name", "cli"],
+                                     env)
     assert result.exit_code == 0, result.output
-    assert "intervals short" in result.output and "longtail" in result.output and "Shops short" in result.output
-    listed = (await client.get("/v1/capacity-plans", headers=OPS, params={"promotion": scarce["promotion"]["id"]}))
+    assert all(words in result.output for words in ("intervals short", "longtail", "Shops short"))
+    listed = (await client.get("/v1/capacity-plans", headers=OPS,
+                               params={"promotion": scarce["promotion"]["id"]}))
     assert "cli" in {p["name"] for p in listed.json()["items"]}
     missing = await asyncio.to_thread(run_cli, ["plan", "--promotion", "Nope", "--seats", "1"], env)
     assert missing.exit_code == 2 and "no promotion" in missing.output
@@ -472,18 +481,13 @@ async def test_raw_sql_rls_on_plan_lines(database, db, world):
         assert await rls_count(engine, shops_sql, "", a, p=plan) == 2  # the plan's shops: the same rule
         assert await rls_count(engine, shops_sql, "", "", p=plan) == 0
         with pytest.raises(DBAPIError, match="row-level security"):
-            async with engine.begin() as conn:
-                await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": a})
-                await conn.execute(text(
-                    "INSERT INTO capacity_plan_lines (tenant_id, plan_id, shop_id, interval_start, forecast_volume, "
-                    "required, scheduled, allocated, expected_service_level) "
-                    "VALUES (:b, :p, :s, '2030-01-01', 1, 1, 1, 1, 1)"), {"b": b, "p": plan,
-                                                                              "s": str(world.shops_b[0].id)})
-        async with engine.begin() as conn:
-            await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": a})
-            changed = await conn.execute(text("UPDATE capacity_plan_lines SET allocated = 0 WHERE tenant_id = :b"),
-                                         {"b": b})
-            assert changed.rowcount == 0
+            await rls_execute(engine, "INSERT INTO capacity_plan_lines (tenant_id, plan_id, shop_id, "
+                              "interval_start, forecast_volume, required, scheduled, allocated, "
+                              "expected_service_level) VALUES (:b, :p, :s, '2030-01-01', 1, 1, 1, 1, 1)",
+                              "", a, b=b, p=plan, s=str(world.shops_b[0].id))
+        changed = await rls_execute(engine, "UPDATE capacity_plan_lines SET allocated = 0 "
+                                    "WHERE tenant_id = :b", "", a, b=b)
+        assert changed.rowcount == 0
     finally:
         await engine.dispose()
 
@@ -494,7 +498,8 @@ async def test_graphql_client_lines_of_another_brand_are_not_found(client, db, w
     mine = await gql(client, q, {"p": str(plan), "s": str(world.shops_a[0].id)}, world.client_of("a"))
     assert len(mine["data"]["capacityPlanLines"]["items"]) == 8
     theirs = await gql(client, q, {"p": str(plan), "s": str(world.shops_b[0].id)}, world.client_of("a"))
-    assert theirs["errors"][0]["extensions"]["code"] == "NOT_FOUND" and str(world.shops_b[0].id) not in str(theirs)
+    assert theirs["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert str(world.shops_b[0].id) not in str(theirs)
     bad = await gql(client, "mutation { createCapacityPlan(input: {name: \"x\", promotion: \"nope\", "
                             "seats: {total: 1, series: [1]}}) { id } }", headers=OPS)
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

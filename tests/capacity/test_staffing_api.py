@@ -32,8 +32,9 @@ async def test_published_reference(client):
 
 
 async def test_given_agents_and_required_mix(client):
-    body = REFERENCE | {"intervals": [{"volume": 100, "agents": 13}, {"volume": 100}, {"volume": 100, "agents": 10},
-                                      {"volume": 0}, {"volume": 100, "agents": 0}]}
+    body = REFERENCE | {"intervals": [{"volume": 100, "agents": 13}, {"volume": 100},
+                                      {"volume": 100, "agents": 10}, {"volume": 0},
+                                      {"volume": 100, "agents": 0}]}
     r = await client.post(URL, headers=auth("finance"), json=body)
     assert r.status_code == 200, r.text
     given13, required, at_load, idle, nobody = r.json()["intervals"]

@@ -24,7 +24,7 @@ from service.sla.periods import period_of
 from service.sla.policies import ShopRef
 from service.sla.queries import shop_ref
 from tests.conftest import auth
-from tests.factories import make_shop
+from tests.factories import make_shop, rls_count, rls_execute
 from tests.sla.reference import frt_bin, interval_start_of
 
 OPS = auth("ops")
@@ -87,7 +87,8 @@ async def stored_days(db, shop_ids) -> Histograms:
             "SELECT shop_id, day, frt_bins, frt_counts FROM shop_day_frt WHERE shop_id = ANY(:ids)"),
             {"ids": list(shop_ids)})).all()
     for _, _, bins, counts in rows:  # the stored form: sorted bins, no zero counts
-        assert bins == sorted(set(bins)) and len(bins) == len(counts) and all(c > 0 for c in counts), (bins, counts)
+        assert bins == sorted(set(bins)) and len(bins) == len(counts), (bins, counts)
+        assert all(c > 0 for c in counts), (bins, counts)
     return {(shop, day): dict(zip(bins, counts, strict=True)) for shop, day, bins, counts in rows}
 
 
@@ -95,7 +96,8 @@ async def regrouped_intervals(db, shop_ids) -> Histograms:
     """The interval histograms summed per local day of each shop's current timezone."""
     async with db.system_transaction() as session:
         rows = (await session.execute(text(
-            "SELECT r.shop_id, r.interval_start, s.timezone, r.frt_bins, r.frt_counts FROM shop_interval_stats r "
+            "SELECT r.shop_id, r.interval_start, s.timezone, r.frt_bins, r.frt_counts "
+            "FROM shop_interval_stats r "
             "JOIN shops s ON s.tenant_id = r.tenant_id AND s.id = r.shop_id WHERE r.shop_id = ANY(:ids)"),
             {"ids": list(shop_ids)})).all()
     out: Histograms = defaultdict(Counter)
@@ -163,7 +165,8 @@ async def history(client, db, shops):
     for r in changes + edges:
         current[(r["shop_id"], r["external_id"])] = r
     assert (berlin.id, emptied) not in from_records(list(current.values()), zones)
-    extra = answered({"external_id": "late-extra", "shop_id": str(berlin.id), "started_at": "2025-10-26T01:30:00Z",
+    extra = answered({"external_id": "late-extra", "shop_id": str(berlin.id),
+                      "started_at": "2025-10-26T01:30:00Z",
                       "kind": "aftersale"}, 44.0)  # in the hour Berlin repeats
     again = await send(client, changes[:-3] + edges + [extra])  # only the extra line is new
     assert (again["unchanged"], again["inserted"]) == (len(changes), 1)
@@ -198,8 +201,8 @@ async def test_delta_from_contributions(db, shops):
     async def apply(batch) -> None:
         async with db.system_transaction() as session:
             await session.execute(text(
-                "CREATE TEMP TABLE ingest_contrib (tenant_id uuid, shop_id uuid, interval_start timestamptz, sign int, "
-                "answered bool, frt float8) ON COMMIT DROP"))
+                "CREATE TEMP TABLE ingest_contrib (tenant_id uuid, shop_id uuid, interval_start timestamptz, "
+                "sign int, answered bool, frt float8) ON COMMIT DROP"))
             await session.execute(text("INSERT INTO ingest_contrib VALUES (:t, :s, :i, :sign, :a, :f)"),
                                   [{"t": tenant.id, "s": shop.id, "i": i, "sign": sign, "a": a, "f": f}
                                    for i, sign, a, f in batch])
@@ -209,8 +212,8 @@ async def test_delta_from_contributions(db, shops):
         return {k: v for k, v in days.items() if k[0] == shop.id and k[1] >= date(2025, 12, 1)}
 
     await apply(rows)
-    assert december(await stored_days(db, [shop.id])) == {(shop.id, date(2025, 12, 1)): {4: 1},
-                                                         (shop.id, date(2025, 12, 2)): {frt_bin(700.0): 1, 4: 1}}
+    assert december(await stored_days(db, [shop.id])) == {
+        (shop.id, date(2025, 12, 1)): {4: 1}, (shop.id, date(2025, 12, 2)): {frt_bin(700.0): 1, 4: 1}}
     await apply(replaced)
     assert december(await stored_days(db, [shop.id])) == {(shop.id, date(2025, 12, 1)): {0: 1},
                                                          (shop.id, date(2025, 12, 2)): {frt_bin(700.0): 1}}
@@ -257,9 +260,11 @@ async def both_ways(db, monkeypatch, call):
 
 
 @pytest.mark.parametrize("granularity", ["day", "week", "month"])
-async def test_reports_through_days_equal_reports_through_intervals(db, shops, history, monkeypatch, granularity):
+async def test_reports_through_days_equal_reports_through_intervals(db, shops, history,
+                                                                    monkeypatch, granularity):
     ranges = [_range(s, "2025-10-20", "2025-11-10") for s in shops["shops"]] + \
-        [_range(shops["shops"][1], "2025-10-26", "2025-10-27"), _range(shops["shops"][2], "2025-11-02", "2025-11-04")]
+        [_range(shops["shops"][1], "2025-10-26", "2025-10-27"),
+         _range(shops["shops"][2], "2025-11-02", "2025-11-04")]
     fast, slow = await both_ways(db, monkeypatch, lambda session: sla.reports(session, ranges, granularity))
     assert sum(len(r.buckets) for r in fast) > len(ranges)
     for a, b in zip(fast, slow, strict=True):
@@ -274,9 +279,11 @@ async def test_breaches_and_attainments_through_days(db, shops, history, monkeyp
         assert r.status_code == 201, r.text
     refs = [shop_ref(s) for s in shops["shops"]]
     fast, slow = await both_ways(db, monkeypatch,
-                                 lambda session: sla.shop_breaches(session, refs, date(2025, 10, 20), date(2025, 11, 10)))
+                                 lambda session: sla.shop_breaches(session, refs, date(2025, 10, 20),
+                                                                   date(2025, 11, 10)))
     assert fast == slow and any(fast)
-    fast, slow = await both_ways(db, monkeypatch, lambda session: sla.attainments(session, refs, date(2025, 10, 29)))
+    fast, slow = await both_ways(db, monkeypatch,
+                                 lambda session: sla.attainments(session, refs, date(2025, 10, 29)))
     assert fast == slow
 
 
@@ -284,7 +291,8 @@ async def test_unaligned_ranges_read_intervals(db, shops, history):
     shop = shops["shops"][0]
     for granularity, start in (("day", "2025-10-25T06:00"), ("hour", "2025-10-25")):
         span = _range(shop, start, "2025-11-02")
-        report, statements = await traced(db, lambda session, s=span, g=granularity: sla.reports(session, [s], g))
+        report, statements = await traced(db,
+                                          lambda session, s=span, g=granularity: sla.reports(session, [s], g))
         assert not any("shop_day_frt" in s for s in statements)
         assert report[0].total.offered > 0 and report[0].total.frt_p50_s is not None
 
@@ -292,17 +300,20 @@ async def test_unaligned_ranges_read_intervals(db, shops, history):
 async def test_timezone_change_rebuilds_days(client, db, shops, history, monkeypatch):
     shop = shops["shops"][0]
     before = await stored_days(db, [shop.id])
-    same = await client.patch(f"/v1/shops/{shop.id}", headers=OPS, json={"timezone": shop.timezone, "name": "kept"})
+    same = await client.patch(f"/v1/shops/{shop.id}", headers=OPS,
+                              json={"timezone": shop.timezone, "name": "kept"})
     assert same.status_code == 200, same.text
     assert await stored_days(db, [shop.id]) == before
-    changed = await client.patch(f"/v1/shops/{shop.id}", headers=OPS, json={"timezone": "America/Los_Angeles"})
+    changed = await client.patch(f"/v1/shops/{shop.id}", headers=OPS,
+                                 json={"timezone": "America/Los_Angeles"})
     assert changed.status_code == 200, changed.text
     after = await stored_days(db, [shop.id])
     assert after != before and after == await regrouped_intervals(db, [shop.id])
     moved_shop = changed.json()
     ref = ShopRef(shop.tenant_id, shop.id, moved_shop["name"], moved_shop["platform"], "America/Los_Angeles")
     lo, hi = period_of(ref.timezone, "day", "2025-10-20", "2025-11-10")
-    fast, slow = await both_ways(db, monkeypatch, lambda session: sla.reports(session, [(ref, lo, hi)], "day"))
+    fast, slow = await both_ways(db, monkeypatch,
+                                 lambda session: sla.reports(session, [(ref, lo, hi)], "day"))
     _same(fast[0], slow[0])
     # A rebuild of nothing, or of the same shops again, changes nothing.
     async with db.system_transaction() as session:
@@ -313,21 +324,13 @@ async def test_timezone_change_rebuilds_days(client, db, shops, history, monkeyp
 
 async def test_day_histograms_are_tenant_isolated(database, shops, history):
     (a, b), engine = shops["tenants"], make_engine(database.app_url, 1)
-
-    async def count(tenant: str, sql: str, **params) -> int:
-        async with engine.begin() as conn:
-            await conn.execute(text("SELECT set_config('app.staff', '', true), set_config('app.tenant_id', :t, true)"),
-                               {"t": tenant})
-            return (await conn.execute(text(sql), params)).scalar_one()
-
+    sql = "SELECT count(*) FROM shop_day_frt"
     try:
-        assert await count(str(a.id), "SELECT count(*) FROM shop_day_frt WHERE tenant_id = :b", b=b.id) == 0
-        assert await count(str(a.id), "SELECT count(*) FROM shop_day_frt WHERE tenant_id = :a", a=a.id) > 0
-        assert await count("", "SELECT count(*) FROM shop_day_frt") == 0
+        assert await rls_count(engine, sql + " WHERE tenant_id = :b", "", str(a.id), b=b.id) == 0
+        assert await rls_count(engine, sql + " WHERE tenant_id = :a", "", str(a.id), a=a.id) > 0
+        assert await rls_count(engine, sql, "", "") == 0
         with pytest.raises(DBAPIError, match="row-level security"):
-            async with engine.begin() as conn:
-                await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(a.id)})
-                await conn.execute(text("INSERT INTO shop_day_frt VALUES (:b, :s, DATE '2025-01-01', '{1}', '{1}')"),
-                                   {"b": b.id, "s": shops["shops"][2].id})
+            await rls_execute(engine, "INSERT INTO shop_day_frt VALUES (:b, :s, DATE '2025-01-01', '{1}', "
+                              "'{1}')", "", str(a.id), b=b.id, s=shops["shops"][2].id)
     finally:
         await engine.dispose()

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from service.conversations import records as r
 from service.conversations.records import validate_record
 from tests.conftest import auth
-from tests.factories import gql
+from tests.factories import gql, rls_count
 from tests.sla.reference import IntervalRollup, rollup_of
 
 OPS = auth("ops")
@@ -30,7 +30,8 @@ def make_records(shop_ids, n: int, seed: int = 1, start: datetime | None = None)
         answered = rng.random() < 0.9
         frt = rng.choice([0, 0.4, 1, 3, 7.5, 12, 29.9, 30, 31, 45, 120, 200, 700, 1500]) * rng.random() * 2
         rec = {"external_id": f"ext-{seed}-{i}", "shop_id": str(rng.choice(shop_ids)),
-               "started_at": began.astimezone().isoformat() if i % 3 else began.isoformat().replace("+00:00", "Z"),
+               "started_at": (began.astimezone().isoformat() if i % 3
+                              else began.isoformat().replace("+00:00", "Z")),
                "kind": rng.choice(["presale", "aftersale"])}
         if answered:
             first = began + timedelta(seconds=frt)
@@ -38,7 +39,8 @@ def make_records(shop_ids, n: int, seed: int = 1, start: datetime | None = None)
             if rng.random() < 0.8:
                 rec["ended_at"] = (first + timedelta(seconds=rng.randint(30, 900))).isoformat()
             if rng.random() < 0.4:
-                rec["response_times_s"] = [round(frt, 3)] + [rng.uniform(0, 400) for _ in range(rng.randint(0, 4))]
+                rec["response_times_s"] = [round(frt, 3)] + [rng.uniform(0, 400)
+                                                             for _ in range(rng.randint(0, 4))]
         if rng.random() < 0.3:
             rec["converted"] = True
             rec["order_amount"] = str(Decimal(rng.randint(100, 99999)) / 100)
@@ -57,7 +59,8 @@ def ndjson(records) -> bytes:
 async def stored_rollups(db, shop_ids) -> dict:
     async with db.system_transaction() as session:
         rows = (await session.execute(text(
-            "SELECT * FROM shop_interval_stats WHERE shop_id = ANY(:ids)"), {"ids": list(shop_ids)})).mappings().all()
+            "SELECT * FROM shop_interval_stats WHERE shop_id = ANY(:ids)"),
+            {"ids": list(shop_ids)})).mappings().all()
     out = {}
     for row in rows:
         data = {k: row[k] for k in row.keys() if k not in ("tenant_id", "shop_id", "interval_start")}
@@ -98,10 +101,12 @@ async def test_ingest_idempotent_and_exact(client, db, world):
     # Change some records: one moves to another month, one loses its answer, one gains an order.
     changed = [dict(x) for x in records[:3]]
     changed[0]["started_at"] = "2026-11-20T00:00:00+08:00"  # another month
-    changed[0].pop("first_response_at", None), changed[0].pop("ended_at", None), changed[0].pop("response_times_s", None)
-    changed[1].pop("first_response_at", None), changed[1].pop("ended_at", None), changed[1].pop("response_times_s", None)
+    for unanswered in changed[:2]:
+        for key in ("first_response_at", "ended_at", "response_times_s"):
+            unanswered.pop(key, None)
     changed[2]["converted"], changed[2]["order_amount"] = True, "88.80"
-    replaced = await client.post("/v1/conversations", headers=OPS | NDJSON, content=ndjson(changed + records[3:10]))
+    replaced = await client.post("/v1/conversations", headers=OPS | NDJSON,
+                                 content=ndjson(changed + records[3:10]))
     assert replaced.json() == {"received": 10, "inserted": 0, "updated": 3, "unchanged": 7, "rejected": []}
     current = changed + records[3:]
     assert_rollups_equal(await stored_rollups(db, shops), reference(current))
@@ -113,7 +118,8 @@ async def test_ingest_idempotent_and_exact(client, db, world):
 
 async def test_csv_ingest(client, db, world):
     shop = world.shops_a[1].id
-    lines = ["external_id,shop_id,started_at,first_response_at,kind,response_times_s,converted,order_amount,csat",
+    lines = ["external_id,shop_id,started_at,first_response_at,kind,response_times_s,converted,order_amount,"
+             "csat",
              f"csv-1,{shop},2026-11-11T00:00:05+08:00,2026-11-11T00:00:15+08:00,presale,10;200,yes,128.50,5",
              f"csv-2,{shop},2026-11-11T00:01:00+08:00,,aftersale,,,,",
              f"csv-3,{shop},2026-11-11 00:02:00+08,2026-11-11T00:02:40+08:00,presale,\"[40, 5]\",0,,2",
@@ -127,7 +133,8 @@ async def test_csv_ingest(client, db, world):
                                 {"line": 6, "field": None, "reason": r.REASON_MALFORMED}]
     async with db.system_transaction() as session:
         row = (await session.execute(text(
-            "SELECT response_times_s, converted, order_amount, csat FROM conversations WHERE external_id = 'csv-1'"))).one()
+            "SELECT response_times_s, converted, order_amount, csat FROM conversations "
+            "WHERE external_id = 'csv-1'"))).one()
     assert row == ([10.0, 200.0], True, Decimal("128.50"), 5)
 
 
@@ -184,14 +191,16 @@ async def test_every_rejection_reason_and_good_rows_kept(client, db, world):
     lines.append(json.dumps(_good(shop, "ok-1")))
     lines.append("")  # a blank line is no record
     lines.append(json.dumps(_good(shop, "ok-2")))
-    result = (await client.post("/v1/conversations", headers=OPS | NDJSON, content="\n".join(lines).encode())).json()
+    result = (await client.post("/v1/conversations", headers=OPS | NDJSON,
+                                content="\n".join(lines).encode())).json()
     assert result["received"] == len(REJECTIONS) + 2 and result["inserted"] == 2
     got = [(x["line"], x["field"], x["reason"]) for x in result["rejected"]]
     assert got == [(i + 1, field, reason) for i, (_, field, reason) in enumerate(REJECTIONS)]
 
 
 async def test_reference_validator_agrees_on_reasons(world):
-    # Ingest answers with service.conversations.records' own reasons (only the shop's visibility is its own rule).
+    # Ingest answers with service.conversations.records' own reasons (only the shop's visibility is its
+    # own rule).
     shop = world.shops_a[0].id
     for make, field, reason in REJECTIONS:
         line = make(_good(shop, 0))
@@ -207,7 +216,8 @@ async def test_duplicates_in_one_batch_last_wins(client, db, world):
     result = (await client.post("/v1/conversations", headers=OPS | NDJSON, content=ndjson([a, b]))).json()
     assert result["inserted"] == 1 and result["rejected"][0]["line"] == 1
     async with db.system_transaction() as session:
-        assert (await session.execute(text("SELECT csat FROM conversations WHERE external_id = 'bad-dup'"))).scalar_one() == 5
+        assert (await session.execute(text("SELECT csat FROM conversations "
+                                           "WHERE external_id = 'bad-dup'"))).scalar_one() == 5
 
 
 async def test_client_writes_only_own_shops(client, db, world):
@@ -219,7 +229,8 @@ async def test_client_writes_only_own_shops(client, db, world):
 
 
 async def test_content_type_and_size_limits(client):
-    r415 = await client.post("/v1/conversations", headers=OPS | {"content-type": "application/xml"}, content=b"<x/>")
+    r415 = await client.post("/v1/conversations", headers=OPS | {"content-type": "application/xml"},
+                             content=b"<x/>")
     assert r415.status_code == 415 and r415.headers["content-type"] == "application/problem+json"
     too_many = b"{}\n" * 100_001
     r413 = await client.post("/v1/conversations", headers=OPS | NDJSON, content=too_many)
@@ -232,20 +243,16 @@ async def test_content_type_and_size_limits(client):
 async def test_rls_on_conversation_tables(database, world, client):
     from service.kit.db import make_engine
 
-    await client.post("/v1/conversations", headers=OPS | NDJSON, content=ndjson([_good(world.shops_b[1].id, "rls")]))
+    await client.post("/v1/conversations", headers=OPS | NDJSON,
+                      content=ndjson([_good(world.shops_b[1].id, "rls")]))
     engine = make_engine(database.app_url, 1)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(world.tenant_a.id)})
-            for table in ("conversations", "shop_interval_stats"):
-                n = (await conn.execute(text(f"SELECT count(*) FROM {table} WHERE tenant_id = :b"),
-                                        {"b": str(world.tenant_b.id)})).scalar_one()
-                assert n == 0, table
-        async with engine.begin() as conn:
-            await conn.execute(text("SELECT set_config('app.staff', 'on', true)"))
-            n = (await conn.execute(text("SELECT count(*) FROM conversations WHERE tenant_id = :b"),
-                                    {"b": str(world.tenant_b.id)})).scalar_one()
-            assert n >= 1
+        a, b = str(world.tenant_a.id), str(world.tenant_b.id)
+        for table in ("conversations", "shop_interval_stats"):
+            sql = f"SELECT count(*) FROM {table} WHERE tenant_id = :b"
+            assert await rls_count(engine, sql, "", a, b=b) == 0, table
+        assert await rls_count(engine, "SELECT count(*) FROM conversations WHERE tenant_id = :b", "on", "",
+                               b=b) >= 1
     finally:
         await engine.dispose()
 
@@ -254,11 +261,13 @@ async def test_graphql_ingest_same_path(client, db, world):
 
     query = """mutation($r: [ConversationInput!]!) { ingestConversations(records: $r) {
       received inserted updated unchanged rejected { line field reason } } }"""
-    good = {"externalId": "gql-1", "shopId": str(world.shops_a[1].id), "startedAt": "2026-11-20T10:00:00+08:00",
+    good = {"externalId": "gql-1", "shopId": str(world.shops_a[1].id),
+            "startedAt": "2026-11-20T10:00:00+08:00",
             "kind": "presale", "responseTimesS": [5, 40], "firstResponseAt": "2026-11-20T10:00:05+08:00"}
     bad = {"externalId": "gql-2", "shopId": str(world.shops_b[0].id), "startedAt": "2026-11-20T10:00:00",
            "kind": "presale"}
-    first = (await gql(client, query, {"r": [good, bad]}, world.client_of("a")))["data"]["ingestConversations"]
+    answer = await gql(client, query, {"r": [good, bad]}, world.client_of("a"))
+    first = answer["data"]["ingestConversations"]
     assert (first["received"], first["inserted"]) == (2, 1)
     assert first["rejected"] == [{"line": 2, "field": "started_at", "reason": r.REASON_NO_TIMEZONE}]
     again = (await gql(client, query, {"r": [good]}, world.client_of("a")))["data"]["ingestConversations"]
@@ -269,7 +278,8 @@ async def test_graphql_ingest_same_path(client, db, world):
 
 async def test_escapes_and_bytes_never_fail_the_batch(client, world):
     shop = str(world.shops_a[0].id)
-    base = '{"external_id": "%s", "shop_id": "' + shop + '", "started_at": "2026-11-05T10:00:00+08:00", "kind": "presale"'
+    base = ('{"external_id": "%s", "shop_id": "' + shop + '", "started_at": "2026-11-05T10:00:00+08:00", '
+            '"kind": "presale"')
     lines = [
         (base % "esc-1") + ', "agent_code": "\\u4e2d\\u6587"}',  # escaped CJK: fine
         (base % "esc-2") + ', "agent_code": "\\ud800"}',  # lone surrogate

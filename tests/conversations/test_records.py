@@ -70,7 +70,8 @@ def test_csv_rows_all_strings():
     text = (
         "external_id,shop_id,started_at,first_response_at,ended_at,kind,response_times_s,agent_code,"
         "converted,order_amount,csat\n"
-        f"c1,{SHOP},2024-03-01 10:00:00+08:00,2024-03-01 10:00:20+08:00,,presale,12;30.5; 7 ,A1,yes,10.005,4\n"
+        f"c1,{SHOP},2024-03-01 10:00:00+08:00,2024-03-01 10:00:20+08:00,"
+        ",presale,12;30.5; 7 ,A1,yes,10.005,4\n"
         f'c2,{SHOP},2024-03-01T10:00:00Z,2024-03-01T10:00:01Z,,aftersale,"[1, 2.5]",,false,,\n'
         f"c3,{SHOP},2024-03-01T10:00:00Z,,,aftersale,,,0,,\n"
         f"c4,{SHOP},2024-03-01T10:00:00Z,2024-03-01T10:00:01Z,,aftersale,[],,,,\n"
@@ -266,18 +267,21 @@ from hypothesis import strategies as st  # noqa: E402
 _LATEST = datetime(2026, 11, 25, tzinfo=UTC)
 _stamps = st.one_of(
     st.datetimes(min_value=datetime(1998, 1, 1), max_value=datetime(2030, 1, 1),
-                 timezones=st.sampled_from([UTC, CST, timezone(timedelta(hours=-5))])).map(datetime.isoformat),
+                 timezones=st.sampled_from([UTC, CST, timezone(timedelta(hours=-5))])
+                 ).map(datetime.isoformat),
     st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2025, 1, 1)).map(datetime.isoformat),
-    st.sampled_from(["", " ", "2024-11-11T00:00:05Z", " 2024-11-11T00:00:05+08:00", "2024-11-11", "now", "2024-W46-1"]),
+    st.sampled_from(["", " ", "2024-11-11T00:00:05Z", " 2024-11-11T00:00:05+08:00", "2024-11-11",
+                     "now", "2024-W46-1"]),
     st.integers(), st.none())
-_texts = st.one_of(st.text(max_size=3), st.text(min_size=60, max_size=130), st.sampled_from(["a", " a", "a\u3000", ""]),
+_texts = st.one_of(st.text(max_size=3), st.text(min_size=60, max_size=130),
+                   st.sampled_from(["a", " a", "a\u3000", ""]),
                    st.integers(), st.floats(), st.none(), st.lists(st.integers(), max_size=1))
 _numbers = st.one_of(st.integers(min_value=-3, max_value=2**70), st.floats(allow_nan=True), st.booleans(),
                      st.sampled_from(["1.005", " 2 ", "", "1e999", "-0", "12,5", "NaN"]), st.none())
 _records = st.fixed_dictionaries({}, optional={
     "external_id": _texts,
-    "shop_id": st.one_of(st.just(SHOP), st.just(" " + SHOP), st.just(SHOP.replace("-", "")), st.just("{" + SHOP + "}"),
-                         st.just(SHOP.upper()), _texts),
+    "shop_id": st.one_of(st.just(SHOP), st.just(" " + SHOP), st.just(SHOP.replace("-", "")),
+                         st.just("{" + SHOP + "}"), st.just(SHOP.upper()), _texts),
     "started_at": _stamps, "first_response_at": _stamps, "ended_at": _stamps,
     "kind": st.sampled_from(["presale", "aftersale", "Presale", " presale", "refund", 1, None, ""]),
     "response_times_s": st.one_of(st.lists(_numbers, max_size=3), st.sampled_from(["1;2", "[1, 2]", "", "x"]),

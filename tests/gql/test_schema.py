@@ -37,14 +37,17 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
         "brand": ({"slug": world.tenant_a.slug}, ops),
         "brands-by-tier": ({"tier": "KA"}, ops),
         "onboard-brand": ({"brand": {"slug": f"new-{tag}", "name": "新品牌", "tier": "longtail"}}, ops),
-        "add-shop": ({"shop": {"tenantId": str(world.tenant_b.id), "platform": "pdd", "name": f"B pdd {tag}"}}, ops),
+        "add-shop": ({"shop": {"tenantId": str(world.tenant_b.id), "platform": "pdd",
+                               "name": f"B pdd {tag}"}}, ops),
         "floor": ({"siteId": str(world.site.id)}, auth("finance")),
-        "hire-agent": ({"agent": {"siteId": str(world.site.id), "code": f"H{tag}", "name": "周敏", "level": "trainee",
-                                  "loadedHourlyCost": "33.50", "hiredOn": "2026-11-01"}}, ops),
+        "hire-agent": ({"agent": {"siteId": str(world.site.id), "code": f"H{tag}", "name": "周敏",
+                                  "level": "trainee", "loadedHourlyCost": "33.50",
+                                  "hiredOn": "2026-11-01"}}, ops),
         "shop-sla": ({"shopId": str(world.shops_a[0].id), "from": "2026-10-01", "to": "2026-11-01"},
                      world.client_of("a")),
         "send-conversations": ({"records": [
-            {"externalId": f"gql-{tag}", "shopId": str(world.shops_a[0].id), "startedAt": "2026-11-20T10:00:00+08:00",
+            {"externalId": f"gql-{tag}", "shopId": str(world.shops_a[0].id),
+             "startedAt": "2026-11-20T10:00:00+08:00",
              "firstResponseAt": "2026-11-20T10:00:08+08:00", "kind": "presale", "converted": True,
              "orderAmount": "199.00", "csat": 5}]}, world.client_of("a")),
         "breaches": ({"from": "2026-10-01", "to": "2026-11-01", "metric": "service_level"}, auth("finance")),
@@ -52,14 +55,16 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
             "effectiveFrom": f"{2030 + int(tag, 16) % 900}-01-01", "serviceLevelTarget": 0.8,
             "responseRate3minTarget": 0.9, "csatTarget": 0.85}}, ops),
         "brand-sla-summary": ({"tenant": world.tenant_a.slug, "asOf": "2026-10-15"}, world.client_of("a")),
-        "staffing-what-if": ({"input": {"model": "erlang_c", "intervalS": 1800, "ahtS": 180, "targetServiceLevel": 0.8,
-                                        "targetAnswerS": 20, "shrinkage": 0.3,
-                                        "intervals": [{"volume": 100}, {"volume": 100, "agents": 10}]}}, auth("finance")),
-        "add-promotion": ({"promotion": {"name": f"Double 12 {tag}", "startDate": "2026-12-10", "endDate": "2026-12-12",
-                                         "upliftByDay": [1.5, 2, 4]}}, ops),
+        "staffing-what-if": ({"input": {"model": "erlang_c", "intervalS": 1800, "ahtS": 180,
+                                        "targetServiceLevel": 0.8, "targetAnswerS": 20, "shrinkage": 0.3,
+                                        "intervals": [{"volume": 100}, {"volume": 100, "agents": 10}]}},
+                             auth("finance")),
+        "add-promotion": ({"promotion": {"name": f"Double 12 {tag}", "startDate": "2026-12-10",
+                                         "endDate": "2026-12-12", "upliftByDay": [1.5, 2, 4]}}, ops),
         "promotions": ({"year": 2026}, auth("finance")),
         "plan-seats": ({"plan": {"name": f"what if {tag}", "from": "2026-12-12T00:00:00+08:00",
-                                 "to": "2026-12-12T06:00:00+08:00", "seats": {"total": 40}, "shrinkage": 0.25}}, ops),
+                                 "to": "2026-12-12T06:00:00+08:00", "seats": {"total": 40},
+                                 "shrinkage": 0.25}}, ops),
         "capacity-plan": ({"id": str(plan)}, auth("finance")),
         "my-plan-lines": ({"planId": str(plan), "first": 5}, world.client_of("a")),
     }
@@ -76,7 +81,8 @@ async def _capacity_plan(db, world):
 def test_every_operation_has_variables():
     from types import SimpleNamespace
 
-    fake = SimpleNamespace(tenant_a=SimpleNamespace(slug="a", id=uuid.uuid4()), tenant_b=SimpleNamespace(id=uuid.uuid4()),
+    fake = SimpleNamespace(tenant_a=SimpleNamespace(slug="a", id=uuid.uuid4()),
+                           tenant_b=SimpleNamespace(id=uuid.uuid4()),
                            site=SimpleNamespace(id=uuid.uuid4()), client_of=lambda _: {},
                            shops_a=[SimpleNamespace(id=uuid.uuid4())])
     for path in OPERATIONS:
@@ -92,7 +98,8 @@ async def test_documented_operation_runs(client, world, path):
 
 
 async def test_client_operation_sees_own_brand(client, world):
-    result = await gql(client, (ROOT / "operations" / "my-shops.graphql").read_text(), {}, world.client_of("a"))
+    query = (ROOT / "operations" / "my-shops.graphql").read_text()
+    result = await gql(client, query, {}, world.client_of("a"))
     slugs = {s["tenant"]["slug"] for s in result["data"]["shops"]["items"]}
     assert slugs == {world.tenant_a.slug}
 
@@ -140,9 +147,11 @@ async def test_graphql_update_clears_with_null_and_keeps_what_is_omitted(client,
     column may not be empty), with literal arguments and with variables alike."""
     shop = world.shops_a[1]
     ops = auth("ops")
-    set_category = 'mutation($id: UUID!) { updateShop(id: $id, input: {category: "beauty"}) { category name } }'
+    set_category = ('mutation($id: UUID!) { updateShop(id: $id, input: {category: "beauty"}) '
+                    '{ category name } }')
     literal_clear = 'mutation($id: UUID!) { updateShop(id: $id, input: {category: null}) { category name } }'
-    variables_update = "mutation($id: UUID!, $in: ShopUpdateInput!) { updateShop(id: $id, input: $in) { category name } }"
+    variables_update = ("mutation($id: UUID!, $in: ShopUpdateInput!) { updateShop(id: $id, input: $in) "
+                        "{ category name } }")
     ident = {"id": str(shop.id)}
     for clear in ((literal_clear, ident), (variables_update, ident | {"in": {"category": None}})):
         assert (await gql(client, set_category, ident, ops))["data"]["updateShop"]["category"] == "beauty"

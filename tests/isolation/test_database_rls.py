@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from service.kit.db import Scope, make_engine
-from tests.factories import rls_count
+from tests.factories import rls_count, rls_execute
 
 
 async def test_app_role_is_not_privileged(database):
@@ -31,7 +31,8 @@ async def test_raw_sql_with_client_tenant_sees_only_its_rows(database, world):
         assert await rls_count(engine, "SELECT count(*) FROM shops", "", "") == 0
         assert await rls_count(engine, "SELECT count(*) FROM tenants", "", "") == 0
         # Staff: every tenant.
-        assert await rls_count(engine, "SELECT count(*) FROM shops WHERE tenant_id IN (:a, :b)", "on", "", a=a, b=b) == 4
+        assert await rls_count(engine, "SELECT count(*) FROM shops WHERE tenant_id IN (:a, :b)",
+                               "on", "", a=a, b=b) == 4
     finally:
         await engine.dispose()
 
@@ -39,17 +40,14 @@ async def test_raw_sql_with_client_tenant_sees_only_its_rows(database, world):
 async def test_client_cannot_write_into_another_tenant(database, world):
     engine = make_engine(database.app_url, 1)
     try:
+        a, b = str(world.tenant_a.id), str(world.tenant_b.id)
         with pytest.raises(DBAPIError, match="row-level security"):
-            async with engine.begin() as conn:
-                await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(world.tenant_a.id)})
-                await conn.execute(text("INSERT INTO shops (tenant_id, id, platform, name, timezone, status) "
-                                        "VALUES (:b, gen_random_uuid(), 'jd', 'smuggled', 'Asia/Shanghai', 'active')"),
-                                   {"b": str(world.tenant_b.id)})
-        async with engine.begin() as conn:
-            await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(world.tenant_a.id)})
-            result = await conn.execute(text("UPDATE shops SET name = 'hijacked' WHERE tenant_id = :b"),
-                                        {"b": str(world.tenant_b.id)})
-            assert result.rowcount == 0
+            await rls_execute(engine, "INSERT INTO shops (tenant_id, id, platform, name, timezone, status) "
+                              "VALUES (:b, gen_random_uuid(), 'jd', 'smuggled', 'Asia/Shanghai', 'active')",
+                              "", a, b=b)
+        result = await rls_execute(engine, "UPDATE shops SET name = 'hijacked' WHERE tenant_id = :b",
+                                   "", a, b=b)
+        assert result.rowcount == 0
     finally:
         await engine.dispose()
 

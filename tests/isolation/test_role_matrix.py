@@ -122,8 +122,9 @@ EXPECTED_GQL = {
     "Query.breaches": ALL, "Query.slaPolicies": ALL, "Query.slaSummary": ALL,
     "Mutation.createSlaPolicy": WRITERS, "Mutation.updateSlaPolicy": WRITERS,
     "Shop.sla": ALL, "Shop.breaches": ALL, "Shop.slaPolicy": ALL,
-    "Query.staffing": STAFF, "Query.promotions": STAFF, "Query.capacityPlans": STAFF, "Query.capacityPlan": STAFF,
-    "Query.capacityPlanLines": ALL, "Mutation.createPromotion": WRITERS, "Mutation.createCapacityPlan": WRITERS,
+    "Query.staffing": STAFF, "Query.promotions": STAFF, "Query.capacityPlans": STAFF,
+    "Query.capacityPlan": STAFF, "Query.capacityPlanLines": ALL,
+    "Mutation.createPromotion": WRITERS, "Mutation.createCapacityPlan": WRITERS,
     "CapacityPlan.intervals": STAFF, "CapacityPlan.shops": STAFF,
 }
 
@@ -151,7 +152,8 @@ def test_every_graphql_field_declares_the_expected_roles():
     assert declared_fields() == expected
 
 
-ROOT_CASES = [(field, role) for field in EXPECTED_GQL if field.startswith(("Query.", "Mutation.")) for role in Role]
+ROOT_CASES = [(field, role) for field in EXPECTED_GQL if field.startswith(("Query.", "Mutation."))
+              for role in Role]
 
 
 @pytest.mark.parametrize(("field", "role"), ROOT_CASES, ids=[f"{f} {r.value}" for f, r in ROOT_CASES])
@@ -172,5 +174,6 @@ async def test_graphql_anonymous_is_refused(client):
 
     result = await gql(client, "{ shops { items { id } } }")
     assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    bad = await client.post("/graphql", json={"query": "{ me { role } }"}, headers={"Authorization": "Bearer nope"})
+    bad = await client.post("/graphql", json={"query": "{ me { role } }"},
+                            headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401 and bad.headers["content-type"] == "application/problem+json"

@@ -22,7 +22,8 @@ def _fill(path: str, world) -> str:
     # Every path parameter points at B's object (or at staff-only things, which clients may not reach).
     return (path.replace("{tenant}", world.tenant_b.slug).replace("{shop_id}", str(world.shops_b[0].id))
             .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id))
-            .replace("{effective_from}", "2026-01-01").replace("{plan_id}", str(getattr(world, "plan_id", ""))))
+            .replace("{effective_from}", "2026-01-01")
+            .replace("{plan_id}", str(getattr(world, "plan_id", ""))))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -33,7 +34,8 @@ async def _capacity_plan(db, world):
 
 
 def _bodies(world) -> list[dict]:
-    return [{}, {"tenant_id": str(world.tenant_b.id), "platform": "jd", "name": "smuggled"}, {"name": "hijacked"}]
+    return [{}, {"tenant_id": str(world.tenant_b.id), "platform": "jd", "name": "smuggled"},
+            {"name": "hijacked"}]
 
 
 async def test_every_rest_route_hides_b(client, world):
@@ -44,14 +46,16 @@ async def test_every_rest_route_hides_b(client, world):
             for method in route.methods:
                 path = _fill(route.path, world)
                 for body in _bodies(world) if method in ("POST", "PATCH", "PUT") else [None]:
-                    params = {"tenant": world.tenant_b.slug} if method == "GET" and "{" not in route.path else None
+                    listing = method == "GET" and "{" not in route.path
+                    params = {"tenant": world.tenant_b.slug} if listing else None
                     r = await client.request(method, path, headers=headers, params=params,
                                              **({"json": body} if body is not None else {}))
                     where = f"{method} {route.path} {body}"
                     assert r.status_code in (200, 403, 404, 415, 422), where + r.text
                     if "{shop_id}" in route.path and r.status_code != 403:
                         assert r.status_code == 404, where  # B's shop: not found, not forbidden
-                    answer = r.json() if "json" in r.headers.get("content-type", "") else r.text  # CSV exports
+                    json_body = "json" in r.headers.get("content-type", "")  # not the CSV exports
+                    answer = r.json() if json_body else r.text
                     if isinstance(answer, dict):
                         answer.pop("instance", None)  # echoes the caller's own request path
                     text = json.dumps(answer, ensure_ascii=False)
@@ -60,7 +64,8 @@ async def test_every_rest_route_hides_b(client, world):
 
 
 async def test_b_is_unchanged(client, world):
-    shops = (await client.get("/v1/shops", headers=auth("ops"), params={"tenant": world.tenant_b.slug})).json()
+    shops = (await client.get("/v1/shops", headers=auth("ops"),
+                              params={"tenant": world.tenant_b.slug})).json()
     assert {s["name"] for s in shops["items"]} == {s.name for s in world.shops_b}
     tenant = (await client.get(f"/v1/tenants/{world.tenant_b.slug}", headers=auth("ops"))).json()
     assert tenant["name"] == world.tenant_b.name
@@ -73,7 +78,8 @@ def test_probes_cover_every_root_field():
     import uuid
     from types import SimpleNamespace
 
-    fake = SimpleNamespace(tenant_b=SimpleNamespace(id=uuid.uuid4(), slug="b"), shops_b=[SimpleNamespace(id=1)],
+    fake = SimpleNamespace(tenant_b=SimpleNamespace(id=uuid.uuid4(), slug="b"),
+                           shops_b=[SimpleNamespace(id=1)],
                            site=SimpleNamespace(id=1), agent=SimpleNamespace(id=1))
     from strawberry.utils.str_converters import to_camel_case
 
@@ -83,8 +89,8 @@ def test_probes_cover_every_root_field():
 ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "createTenant", "updateTenant",
                "createShop", "updateShop", "createSite", "updateSite", "createAgent", "updateAgent",
                "breaches", "slaPolicies", "slaSummary", "createSlaPolicy", "updateSlaPolicy",
-               "staffing", "promotions", "capacityPlans", "capacityPlan", "capacityPlanLines", "createPromotion",
-               "createCapacityPlan", "ingestConversations"]
+               "staffing", "promotions", "capacityPlans", "capacityPlan", "capacityPlanLines",
+               "createPromotion", "createCapacityPlan", "ingestConversations"]
 
 
 @pytest.mark.parametrize("field", ROOT_FIELDS)
@@ -102,7 +108,8 @@ async def test_every_graphql_field_hides_b(client, world, field):
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     if field == "breaches":
         assert result["data"]["a"] == {"items": [], "nextCursor": None} and result["data"]["b"]["items"] == []
-    if field in ("staffing", "promotions", "capacityPlans", "capacityPlan", "createPromotion", "createCapacityPlan"):
+    if field in ("staffing", "promotions", "capacityPlans", "capacityPlan", "createPromotion",
+                 "createCapacityPlan"):
         assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # plan headers are not a brand's
     if field == "capacityPlanLines":  # A's own lines, and only those
         lines = result["data"]["capacityPlanLines"]["items"]

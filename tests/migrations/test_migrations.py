@@ -28,8 +28,10 @@ async def scratch(server_url):
 async def _tables(url: str) -> set[str]:
     engine = make_engine(url, 1)
     async with engine.connect() as conn:
-        rows = await conn.execute(text("SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                                       "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"))
+        rows = await conn.execute(text("SELECT relname FROM pg_class c "
+                                       "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                       "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') "
+                                       "AND NOT c.relispartition"))
         names = {r[0] for r in rows}
     await engine.dispose()
     return names
@@ -70,7 +72,8 @@ async def test_every_tenant_table_has_forced_rls_and_a_policy(database):
 
 async def test_policies_never_open_up_when_unset(database):
     for (qual,) in await _rows(database, "SELECT qual FROM pg_policies WHERE schemaname = 'public'"):
-        assert "NULLIF(current_setting('app.tenant_id'" in qual and "current_setting('app.staff'" in qual, qual
+        assert "NULLIF(current_setting('app.tenant_id'" in qual, qual
+        assert "current_setting('app.staff'" in qual, qual
 
 
 async def test_citus_rules(database):
@@ -87,9 +90,11 @@ async def test_citus_rules(database):
             assert first_col == "tenant_id", f"{tbl}: primary key must start with tenant_id"
     fks = await _rows(database, """
         SELECT c.conname, c.conrelid::regclass::text, c.confrelid::regclass::text,
-               ARRAY(SELECT attname FROM pg_attribute WHERE attrelid = c.conrelid AND attnum = ANY(c.conkey)) AS cols
+               ARRAY(SELECT attname FROM pg_attribute
+                     WHERE attrelid = c.conrelid AND attnum = ANY(c.conkey)) AS cols
         FROM pg_constraint c WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace""")
     for name, tbl, ref, cols in fks:
         if tbl in tenant_owned and ref in tenant_owned:
-            assert "tenant_id" in cols, f"{name}: a foreign key between tenant-owned tables must include tenant_id"
+            assert "tenant_id" in cols, (f"{name}: a foreign key between tenant-owned tables must include "
+                                         "tenant_id")
     assert pks, "no primary keys found"

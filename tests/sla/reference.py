@@ -144,8 +144,8 @@ def percentile_from_histogram(
     x[j+1]. Each of those order statistics is estimated inside its bin by linear interpolation
     (the m-th of the c values of a bin, from 0, is read at lower + (upper-lower)·(m+1)/c: a lone
     value is read at its bin's upper bound, exact for whole-second FRTs, and otherwise the estimate
-    leans high, the conservative side for a response time), then the two are interpolated. Since the true value lies in
-    [L, U] (the same interpolation of the bin bounds), the estimate is finally clamped to
+    leans high, the conservative side for a response time), then the two are interpolated. Since the
+    true value lies in [L, U] (the same interpolation of the bin bounds), the estimate is finally clamped to
     [U - tol(U), L + tol(L)] with tol(x) = max(1 s, 2 % of x): that range is never empty for this
     binning, and any estimate inside it is within tol of every value in [L, U].
     """
@@ -381,7 +381,8 @@ def metrics_from_merged(
     """
     if (assessed_rounds is None) != (assessed_within is None):
         raise ValueError("give both assessed_rounds and assessed_within, or neither")
-    assessed = None if assessed_rounds is None or assessed_within is None else (assessed_rounds, assessed_within)
+    assessed = (None if assessed_rounds is None or assessed_within is None
+                else (assessed_rounds, assessed_within))
     counters = {name: getattr(total, name) for name in COUNTERS}
     return metrics_of_merged_sets([counters], FrtHistograms.of([(total.frt_bins, total.frt_counts)]),
                                   [answer_target_s], [assessed])[0]

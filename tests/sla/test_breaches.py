@@ -51,14 +51,17 @@ async def data(db, client):
 
 
 def _terms(data, shop, day: date) -> tuple[SlaTargets, tuple[time, time]]:
-    versions = [v for v in data["policies"].get(shop.id, []) if date.fromisoformat(v["effective_from"]) <= day]
+    versions = [v for v in data["policies"].get(shop.id, [])
+                if date.fromisoformat(v["effective_from"]) <= day]
     if not versions:
         return SlaTargets(), DEFAULT_WINDOW[shop.platform]
     v = versions[-1]
-    targets = SlaTargets(answer_target_s=v.get("answer_target_s", 30), service_level=v.get("service_level_target"),
+    targets = SlaTargets(answer_target_s=v.get("answer_target_s", 30),
+                         service_level=v.get("service_level_target"),
                          response_rate_3min=v.get("response_rate_3min_target"),
                          frt_mean_s=v.get("frt_mean_target_s"), csat=v.get("csat_target"),
-                         conversion_rate=v.get("conversion_rate_target"), max_abandon_rate=v.get("max_abandon_rate"))
+                         conversion_rate=v.get("conversion_rate_target"),
+                         max_abandon_rate=v.get("max_abandon_rate"))
     window = (time.fromisoformat(v["assessed_start"]), time.fromisoformat(v["assessed_end"])) \
         if "assessed_start" in v else DEFAULT_WINDOW[shop.platform]
     return targets, window
@@ -96,7 +99,8 @@ async def all_pages(client, headers, **params) -> list[dict]:
 
 
 def as_tuples(items: list[dict]) -> list[tuple]:
-    return [(b["shop_id"], b["period_start"], b["period"], b["metric"], b["target"], b["actual"]) for b in items]
+    return [(b["shop_id"], b["period_start"], b["period"], b["metric"], b["target"], b["actual"])
+            for b in items]
 
 
 def assert_same(got: list[tuple], expected: list[tuple]) -> None:
@@ -106,12 +110,12 @@ def assert_same(got: list[tuple], expected: list[tuple]) -> None:
 
 
 async def test_breaches_match_the_reference(client, data):
-    got = await all_pages(client, auth("client", data["ta"].id), **{"from": FROM.isoformat(), "to": TO.isoformat()},
-                          limit=500)
+    got = await all_pages(client, auth("client", data["ta"].id),
+                          **{"from": FROM.isoformat(), "to": TO.isoformat()}, limit=500)
     expected = expected_breaches(data, [data["sh"], data["ny"], data["quiet"]])
     assert expected and {e[2] for e in expected} == {"day", "month"}
     assert_same(as_tuples(got), expected)
-    assert {b["shop_id"] for b in got} <= {str(data["sh"].id), str(data["ny"].id)}  # no policy: nothing judged
+    assert {b["shop_id"] for b in got} <= {str(data["sh"].id), str(data["ny"].id)}  # no policy: not judged
     assert all(b["tenant_id"] == str(data["ta"].id) for b in got)
 
 
@@ -123,7 +127,8 @@ async def test_a_breach_is_judged_by_the_policy_of_its_day(client, data):
     assert days and max(days) < date(2024, 2, 10) and min(days) == FROM
     assert {b["policy_effective_from"] for b in items if b["period"] == "day"} == {"2024-01-01"}
     # February is judged by the policy in force on Feb 1 (0.99): breached; March by Feb 10's: met.
-    assert [(b["period_start"], b["target"]) for b in items if b["period"] == "month"] == [("2024-02-01", 0.99)]
+    months = [(b["period_start"], b["target"]) for b in items if b["period"] == "month"]
+    assert months == [("2024-02-01", 0.99)]
     rr = await all_pages(client, auth("ops"), **{"from": FROM.isoformat(), "to": TO.isoformat()},
                          shop=str(data["sh"].id), metric="response_rate_3min", period="day")
     assert rr and all(b["period_start"] >= "2024-02-10" and b["period"] == "day" for b in rr)
@@ -142,7 +147,8 @@ async def test_clients_see_only_their_own(client, data):
     params = {"from": FROM.isoformat(), "to": TO.isoformat()}
     mine = await all_pages(client, a, **params)
     assert str(data["b_shop"].id) not in {b["shop_id"] for b in mine}
-    for extra in ({"tenant": data["tb"].slug}, {"tenant": str(data["tb"].id)}, {"shop": str(data["b_shop"].id)}):
+    for extra in ({"tenant": data["tb"].slug}, {"tenant": str(data["tb"].id)},
+                  {"shop": str(data["b_shop"].id)}):
         r = await client.get("/v1/sla/breaches", params={**params, **extra}, headers=a)
         assert r.status_code == 200 and r.json() == {"items": [], "next_cursor": None}, extra
     # Staff see brand B's breaches.
@@ -171,13 +177,15 @@ async def test_graphql_breaches(client, data):
     query = """query($from: Date, $to: Date, $after: String) {
         breaches(from: $from, to: $to, first: 500, after: $after) {
           items { shopId periodStart period metric target actual } nextCursor } }"""
-    r = await gql(client, query, {"from": FROM.isoformat(), "to": TO.isoformat()}, auth("client", data["ta"].id))
+    r = await gql(client, query, {"from": FROM.isoformat(), "to": TO.isoformat()},
+                  auth("client", data["ta"].id))
     assert "errors" not in r, r
     items = r["data"]["breaches"]["items"]
     got = [(b["shopId"], b["periodStart"], b["period"], b["metric"], b["target"], b["actual"]) for b in items]
     assert_same(got, expected_breaches(data, [data["sh"], data["ny"]]))
     per_shop = await gql(client, """query($a: UUID!, $b: UUID!) {
-        a: shop(id: $a) { breaches(from: "2024-01-25", to: "2024-03-05", period: month) { periodStart metric } }
+        a: shop(id: $a) { breaches(from: "2024-01-25", to: "2024-03-05", period: month) {
+          periodStart metric } }
         b: shop(id: $b) { breaches(from: "2024-01-25", to: "2024-03-05") { periodStart } } }""",
                          {"a": str(data["sh"].id), "b": str(data["quiet"].id)}, auth("client", data["ta"].id))
     assert "errors" not in per_shop, per_shop
@@ -196,31 +204,36 @@ async def test_tenant_summary_is_the_month_to_date(client, data):
     assert r.status_code == 200, r.text
     summary = r.json()
     assert summary["tenant_id"] == str(ta.id) and summary["as_of"] == "2024-02-20"
-    assert {s["shop_id"] for s in summary["shops"]} == {str(data["sh"].id), str(data["ny"].id), str(data["quiet"].id)}
+    assert {s["shop_id"] for s in summary["shops"]} == {str(data["sh"].id), str(data["ny"].id),
+                                                        str(data["quiet"].id)}
     for s in summary["shops"]:
         shop = next(x for x in (data["sh"], data["ny"], data["quiet"]) if str(x.id) == s["shop_id"])
         zone = ZoneInfo(shop.timezone)
         assert (s["period_start"], s["period_end"]) == ("2024-02-01", "2024-02-21")
         recs = [x for x in data["records"][shop.id]
-                if date(2024, 2, 1) <= interval_start_of(x.started_at).astimezone(zone).date() <= date(2024, 2, 20)]
+                if date(2024, 2, 1) <= interval_start_of(x.started_at).astimezone(zone).date()
+                <= date(2024, 2, 20)]
         targets, window = _terms(data, shop, date(2024, 2, 1))
         ref = reference_metrics(recs, targets.answer_target_s, window, zone)
         assert_bucket_matches(s, ref, shop.timezone)
-        assert [(v["metric"], v["met"]) for v in s["verdicts"]] == [(v.metric, v.met) for v in judge(ref, targets)]
+        expected = [(v.metric, v.met) for v in judge(ref, targets)]
+        assert [(v["metric"], v["met"]) for v in s["verdicts"]] == expected
     # Another brand's summary does not exist for A; staff read any; unknown is 404 for everyone.
     assert (await client.get(f"/v1/tenants/{data['tb'].slug}/sla-summary", headers=auth("client", ta.id))
             ).status_code == 404
-    assert (await client.get(f"/v1/tenants/{data['tb'].id}/sla-summary", headers=auth("finance"))).status_code == 200
+    assert (await client.get(f"/v1/tenants/{data['tb'].id}/sla-summary",
+                             headers=auth("finance"))).status_code == 200
     assert (await client.get("/v1/tenants/nobody/sla-summary", headers=auth("ops"))).status_code == 404
     today = (await client.get(f"/v1/tenants/{ta.slug}/sla-summary", headers=auth("ops"))).json()
     assert today["as_of"] is None and all(s["offered"] == 0 for s in today["shops"])
     gq = await gql(client, """query($t: String!) { slaSummary(tenant: $t, asOf: "2024-02-20") {
-        slug shops { name offered serviceLevel verdicts { metric met } } } }""", {"t": ta.slug}, auth("client", ta.id))
+        slug shops { name offered serviceLevel verdicts { metric met } } } }""",
+                   {"t": ta.slug}, auth("client", ta.id))
     assert gq["data"]["slaSummary"]["slug"] == ta.slug
     assert sorted(s["offered"] for s in gq["data"]["slaSummary"]["shops"]) == \
         sorted(s["offered"] for s in summary["shops"])
-    other = await gql(client, """query($t: String!) { slaSummary(tenant: $t) { slug } }""", {"t": data["tb"].slug},
-                      auth("client", ta.id))
+    other = await gql(client, """query($t: String!) { slaSummary(tenant: $t) { slug } }""",
+                      {"t": data["tb"].slug}, auth("client", ta.id))
     assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 

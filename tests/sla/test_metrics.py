@@ -171,7 +171,8 @@ def test_frt_bin_sql_matches_python_in_postgresql(server_url):
         try:
             rows = await conn.fetch(
                 f"SELECT {FRT_BIN_SQL} AS bin, {frt_bin_sql('s.x * 1')} AS bin2"
-                " FROM unnest($1::double precision[]) WITH ORDINALITY AS t(frt, i), LATERAL (SELECT t.frt AS x) s"
+                " FROM unnest($1::double precision[]) WITH ORDINALITY AS t(frt, i),"
+                " LATERAL (SELECT t.frt AS x) s"
                 " ORDER BY i",
                 values,
             )
@@ -409,14 +410,16 @@ def _counters_of(rollup: IntervalRollup) -> dict:
     sets=st.lists(st.tuples(st.lists(frt_values, max_size=60), st.integers(0, 5), st.integers(0, 50)),
                   min_size=1, max_size=8),
     targets=st.lists(st.one_of(st.integers(0, 600), st.floats(0, 2e5)), min_size=8, max_size=8),
-    assessed=st.lists(st.one_of(st.none(), st.tuples(st.integers(0, 40), st.integers(0, 40))), min_size=8, max_size=8),
+    assessed=st.lists(st.one_of(st.none(), st.tuples(st.integers(0, 40), st.integers(0, 40))),
+                      min_size=8, max_size=8),
 )
 def test_sets_at_once_read_each_histogram_like_one_set(sets, targets, assessed):
     rows, hists = [], []
     for values, unanswered, rounds in sets:
         bins, counts = histogram(values) if values else ([], [])
-        rows.append(IntervalRollup(offered=len(values) + unanswered, answered=len(values), frt_sum_s=math.fsum(values),
-                                   frt_bins=bins, frt_counts=counts, rounds=rounds, rounds_within_180=rounds // 2,
+        rows.append(IntervalRollup(offered=len(values) + unanswered, answered=len(values),
+                                   frt_sum_s=math.fsum(values), frt_bins=bins, frt_counts=counts,
+                                   rounds=rounds, rounds_within_180=rounds // 2,
                                    response_capped_sum_s=float(rounds), csat_count=3, csat_good=2, csat_bad=1,
                                    converted=1, gmv=Decimal("10.05")))
         hists.append((bins, counts))
@@ -440,7 +443,8 @@ def test_sets_at_once_edge_cases():
     lone = IntervalRollup(offered=1, answered=1, frt_bins=[700], frt_counts=[1], rounds=1)
     rows = [empty, only_unanswered, lone, empty]
     got = metrics_of_merged_sets([_counters_of(r) for r in rows],
-                                 FrtHistograms.of([(r.frt_bins, r.frt_counts) for r in rows]), [30, 30, 1e9, 0])
+                                 FrtHistograms.of([(r.frt_bins, r.frt_counts) for r in rows]),
+                                 [30, 30, 1e9, 0])
     assert got == [metrics_from_merged(r, t) for r, t in zip(rows, [30, 30, 1e9, 0], strict=True)]
     assert got[2].frt_p50_s == bin_upper(700) and got[2].service_level == 1.0
     assert metrics_of_merged_sets([], FrtHistograms.of([]), []) == []
@@ -460,7 +464,7 @@ def test_frt_histograms_check_every_set():
         with pytest.raises(ValueError):
             FrtHistograms.of(bad)
     with pytest.raises(ValueError):
-        FrtHistograms(np.array([1, 2]), np.array([1, 1]), np.array([0, 1]))  # offsets must end at the last bin
+        FrtHistograms(np.array([1, 2]), np.array([1, 1]), np.array([0, 1]))  # offsets end at the last bin
 
 
 # --- assessed hours --------------------------------------------------------------------------------

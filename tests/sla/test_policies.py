@@ -4,12 +4,11 @@ database itself (raw SQL as the application role)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from service.kit.db import make_engine
 from tests.conftest import auth
-from tests.factories import gql, make_shop, rls_count
+from tests.factories import gql, make_shop, rls_count, rls_execute
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +28,9 @@ async def test_platform_defaults(client, brands):
     r = (await client.get(url(jd, "sla-policy"), headers=auth("client", ta.id))).json()
     assert r["is_default"] and (r["assessed_start"], r["assessed_end"], r["answer_target_s"]) == \
         ("09:00:00", "23:00:00", 30)
-    assert all(r[k] is None for k in ("service_level_target", "response_rate_3min_target", "frt_mean_target_s",
-                                      "csat_target", "conversion_rate_target", "max_abandon_rate"))
+    assert all(r[k] is None for k in ("service_level_target", "response_rate_3min_target",
+                                      "frt_mean_target_s", "csat_target", "conversion_rate_target",
+                                      "max_abandon_rate"))
     r = (await client.get(url(pdd, "sla-policy"), headers=auth("finance"))).json()
     assert (r["assessed_start"], r["assessed_end"]) == ("00:00:00", "00:00:00")  # the whole day
     r = (await client.get(url(other, "sla-policy"), headers=auth("ops"))).json()
@@ -55,7 +55,8 @@ async def test_versions_and_the_policy_in_force(client, brands):
     listed = (await client.get(url(jd), headers=auth("client", ta.id))).json()
     assert [p["effective_from"] for p in listed["items"]] == ["2025-01-01", "2025-03-01"]
     page1 = (await client.get(url(jd), params={"limit": 1}, headers=ops)).json()
-    page2 = (await client.get(url(jd), params={"limit": 1, "cursor": page1["next_cursor"]}, headers=ops)).json()
+    page2 = (await client.get(url(jd), params={"limit": 1, "cursor": page1["next_cursor"]},
+                              headers=ops)).json()
     assert [p["effective_from"] for p in page1["items"] + page2["items"]] == ["2025-01-01", "2025-03-01"]
     assert page2["next_cursor"] is None
 
@@ -77,13 +78,14 @@ async def test_patch_a_version(client, brands):
     ops = auth("ops")
     assert (await client.post(url(pdd), json={"effective_from": "2025-05-01", "csat_target": 0.8},
                               headers=ops)).status_code == 201
-    r = await client.patch(url(pdd, "sla-policies/2025-05-01"), json={"csat_target": None, "service_level_target": 0.7,
-                                                                      "assessed_start": "08:15"}, headers=ops)
+    r = await client.patch(url(pdd, "sla-policies/2025-05-01"), headers=ops,
+                           json={"csat_target": None, "service_level_target": 0.7, "assessed_start": "08:15"})
     assert r.status_code == 200, r.text
     assert (r.json()["csat_target"], r.json()["service_level_target"], r.json()["assessed_start"]) == \
         (None, 0.7, "08:15:00")
     for body, field in (({}, "body"), ({"answer_target_s": None}, "body.answer_target_s"),
-                        ({"assessed_end": "09:10"}, "body.assessed_end"), ({"csat_target": 1.5}, "body.csat_target"),
+                        ({"assessed_end": "09:10"}, "body.assessed_end"),
+                        ({"csat_target": 1.5}, "body.csat_target"),
                         ({"effective_from": "2025-06-01"}, "body.effective_from")):
         bad = await client.patch(url(pdd, "sla-policies/2025-05-01"), json=body, headers=ops)
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == field, (body, bad.text)
@@ -100,7 +102,8 @@ BAD_CREATE = [
     ({"effective_from": "2025-01-01", "max_abandon_rate": -0.1}, "body.max_abandon_rate"),
     ({"effective_from": "2025-01-01", "answer_target_s": 0}, "body.answer_target_s"),
     ({"effective_from": "2025-01-01", "answer_target_s": 601}, "body.answer_target_s"),
-    ({"effective_from": "2025-01-01", "assessed_start": "08:10", "assessed_end": "23:00"}, "body.assessed_start"),
+    ({"effective_from": "2025-01-01", "assessed_start": "08:10", "assessed_end": "23:00"},
+     "body.assessed_start"),
     ({"effective_from": "2025-01-01", "assessed_start": "08:00"}, "body.assessed_end"),
     ({"effective_from": "2025-01-01", "frt_mean_target_s": -1}, "body.frt_mean_target_s"),
     ({"effective_from": "2025-13-01"}, "body.effective_from"),
@@ -127,7 +130,8 @@ async def test_roles_and_other_brands(client, brands):
         r = await client.get(url(other, suffix), headers=auth("client", ta.id))
         assert r.status_code == 404, (suffix, r.text)
     assert (await client.get(url(other), headers=auth("client", tb.id))).status_code == 200
-    r = await client.post(url(other), json={"effective_from": "2025-01-01", "csat_target": 0.7}, headers=auth("ops"))
+    r = await client.post(url(other), json={"effective_from": "2025-01-01", "csat_target": 0.7},
+                          headers=auth("ops"))
     assert r.status_code == 201
 
 
@@ -136,8 +140,8 @@ async def test_graphql_policies(client, brands):
     create = """mutation($shop: UUID!, $p: SlaPolicyCreateInput!) {
         createSlaPolicy(shopId: $shop, input: $p) { id effectiveFrom answerTargetS assessedStart assessedEnd
                                                     serviceLevelTarget isDefault } }"""
-    r = await gql(client, create, {"shop": str(jd.id), "p": {"effectiveFrom": "2027-01-01", "answerTargetS": 45,
-                                                              "serviceLevelTarget": 0.85}}, auth("ops"))
+    policy = {"effectiveFrom": "2027-01-01", "answerTargetS": 45, "serviceLevelTarget": 0.85}
+    r = await gql(client, create, {"shop": str(jd.id), "p": policy}, auth("ops"))
     assert "errors" not in r, r
     made = r["data"]["createSlaPolicy"]
     assert (made["answerTargetS"], made["assessedStart"], made["isDefault"]) == (45, "09:00:00", False)
@@ -152,7 +156,8 @@ async def test_graphql_policies(client, brands):
     r = await gql(client, update, {"shop": str(jd.id)}, auth("admin"))
     assert r["data"]["updateSlaPolicy"] == {"csatTarget": 0.75, "serviceLevelTarget": 0.85}
 
-    listed = await gql(client, "query($s: UUID!) { slaPolicies(shopId: $s) { items { effectiveFrom } nextCursor } }",
+    listed = await gql(client,
+                       "query($s: UUID!) { slaPolicies(shopId: $s) { items { effectiveFrom } nextCursor } }",
                        {"s": str(jd.id)}, auth("client", ta.id))
     assert "2027-01-01" in [p["effectiveFrom"] for p in listed["data"]["slaPolicies"]["items"]]
     hidden = await gql(client, "query($s: UUID!) { slaPolicies(shopId: $s) { items { effectiveFrom } } }",
@@ -167,26 +172,25 @@ async def test_graphql_policies(client, brands):
 
 async def test_database_enforces_tenancy_on_policies(database, client, brands):
     ta, jd, pdd, tb, other = brands
-    r = await client.post(url(other), json={"effective_from": "2025-09-01", "csat_target": 0.6}, headers=auth("ops"))
+    r = await client.post(url(other), json={"effective_from": "2025-09-01", "csat_target": 0.6},
+                          headers=auth("ops"))
     assert r.status_code == 201
     engine = make_engine(database.app_url, 1)
     a, b = str(ta.id), str(tb.id)
     try:
         # Client A, raw SQL: none of B's versions, even asked for by tenant id; its own are there.
-        assert await rls_count(engine, "SELECT count(*) FROM sla_policies WHERE tenant_id = :b", "", a, b=b) == 0
-        assert await rls_count(engine, "SELECT count(*) FROM sla_policies WHERE tenant_id = :a", "", a, a=a) > 0
-        assert await rls_count(engine, "SELECT count(*) FROM sla_policies", "", "") == 0  # unset: nothing
-        assert await rls_count(engine, "SELECT count(*) FROM sla_policies WHERE tenant_id = :b", "on", "", b=b) > 0
+        sql = "SELECT count(*) FROM sla_policies"
+        assert await rls_count(engine, sql + " WHERE tenant_id = :b", "", a, b=b) == 0
+        assert await rls_count(engine, sql + " WHERE tenant_id = :a", "", a, a=a) > 0
+        assert await rls_count(engine, sql, "", "") == 0  # unset: nothing
+        assert await rls_count(engine, sql + " WHERE tenant_id = :b", "on", "", b=b) > 0
         with pytest.raises(DBAPIError, match="row-level security"):
-            async with engine.begin() as conn:
-                await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": a})
-                await conn.execute(text(
-                    "INSERT INTO sla_policies (tenant_id, id, shop_id, effective_from, answer_target_s, "
-                    "assessed_start, assessed_end) VALUES (:b, gen_random_uuid(), :shop, '2030-01-01', 30, "
-                    "'08:00', '23:00')"), {"b": b, "shop": str(other.id)})
-        async with engine.begin() as conn:
-            await conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": a})
-            changed = await conn.execute(text("UPDATE sla_policies SET csat_target = 0 WHERE tenant_id = :b"), {"b": b})
-            assert changed.rowcount == 0
+            await rls_execute(engine, "INSERT INTO sla_policies (tenant_id, id, shop_id, effective_from, "
+                              "answer_target_s, assessed_start, assessed_end) "
+                              "VALUES (:b, gen_random_uuid(), :shop, '2030-01-01', 30, '08:00', '23:00')",
+                              "", a, b=b, shop=str(other.id))
+        changed = await rls_execute(engine, "UPDATE sla_policies SET csat_target = 0 WHERE tenant_id = :b",
+                                    "", a, b=b)
+        assert changed.rowcount == 0
     finally:
         await engine.dispose()

@@ -67,8 +67,10 @@ async def policies(client, shops):
                          max_abandon_rate=0.1, conversion_rate_target=0.2,
                          assessed_start="22:00", assessed_end="02:15")
     return {
-        "Europe/Berlin": [(date(2024, 1, 1), 30, (time(8), time(23))), (date(2024, 3, 5), 60, (time(22), time(2, 15)))],
-        "America/New_York": [(date(2024, 1, 1), 30, (time(9), time(23))), (date(2024, 3, 5), 60, (time(22), time(2, 15)))],
+        "Europe/Berlin": [(date(2024, 1, 1), 30, (time(8), time(23))),
+                          (date(2024, 3, 5), 60, (time(22), time(2, 15)))],
+        "America/New_York": [(date(2024, 1, 1), 30, (time(9), time(23))),
+                             (date(2024, 3, 5), 60, (time(22), time(2, 15)))],
         "Asia/Shanghai": [(date(1, 1, 1), 30, (time(8), time(23)))],  # tmall platform default
     }
 
@@ -92,7 +94,8 @@ CASES = [
 @pytest.mark.parametrize(("granularity", "start", "end"), CASES, ids=[c[0] for c in CASES])
 async def test_report_matches_reference(client, shops, policies, tz, granularity, start, end):
     tenant, shop, records = shops[tz]
-    r = await client.get(f"/v1/shops/{shop.id}/sla", params={"from": start, "to": end, "granularity": granularity},
+    r = await client.get(f"/v1/shops/{shop.id}/sla",
+                         params={"from": start, "to": end, "granularity": granularity},
                          headers=auth("finance"))
     assert r.status_code == 200, r.text
     # The answer is serialized without building the read model: it must be what the model would answer.
@@ -133,14 +136,16 @@ async def test_verdicts_follow_the_policy_of_each_day(client, shops, policies):
         "service_level", "response_rate_3min", "frt_mean_s", "conversion_rate", "abandon_rate"}
     zone = ZoneInfo("Europe/Berlin")
     for day, targets in (("2024-03-04", SlaTargets(answer_target_s=30, service_level=0.7, csat=0.5)),
-                         ("2024-03-05", SlaTargets(answer_target_s=60, service_level=0.75, response_rate_3min=0.6,
-                                                   frt_mean_s=5000, max_abandon_rate=0.1, conversion_rate=0.2))):
+                         ("2024-03-05", SlaTargets(answer_target_s=60, service_level=0.75,
+                                                   response_rate_3min=0.6, frt_mean_s=5000,
+                                                   max_abandon_rate=0.1, conversion_rate=0.2))):
         d = date.fromisoformat(day)
         recs = [r for r in records if r.started_at.astimezone(zone).date() == d]
         window = (time(8), time(23)) if day == "2024-03-04" else (time(22), time(2, 15))
         expected = judge(reference_metrics(recs, targets.answer_target_s, window, zone), targets)
         got = by_day[day]["verdicts"]
-        assert [(v["metric"], v["target"], v["met"]) for v in got] == [(v.metric, v.target, v.met) for v in expected]
+        assert [(v["metric"], v["target"], v["met"]) for v in got] == [(v.metric, v.target, v.met)
+                                                                       for v in expected]
         for g, e in zip(got, expected, strict=True):
             assert g["actual"] == pytest.approx(e.actual, rel=1e-9)
 
@@ -168,7 +173,8 @@ async def test_offsets_and_defaults(client, shops):
     tenant, shop, records = shops["Asia/Shanghai"]
     # A datetime with an offset is the same instant as the shop-local one.
     a = (await client.get(f"/v1/shops/{shop.id}/sla", params={"from": "2024-03-01T00:00+08:00",
-                                                              "to": "2024-03-01T08:00Z"}, headers=auth("ops"))).json()
+                                                              "to": "2024-03-01T08:00Z"},
+                          headers=auth("ops"))).json()
     b = (await client.get(f"/v1/shops/{shop.id}/sla", params={"from": "2024-03-01", "to": "2024-03-01T16:00"},
                           headers=auth("ops"))).json()
     assert a["total"] == b["total"] and a["from"] == b["from"] and a["to"] == b["to"]
@@ -224,8 +230,8 @@ async def test_graphql_report_matches_rest(client, shops, policies):
     query = """query($id: UUID!, $from: String, $to: String) {
       shop(id: $id) { sla(from: $from, to: $to, granularity: day) {
         from to timezone granularity
-        buckets { start offered serviceLevel frtP90S gmv aov responseRate3min policyEffectiveFrom answerTargetS
-                  verdicts { metric target actual met } }
+        buckets { start offered serviceLevel frtP90S gmv aov responseRate3min policyEffectiveFrom
+                  answerTargetS verdicts { metric target actual met } }
         total { offered serviceLevel gmv verdicts { metric met } } } } }"""
     result = await gql(client, query, {"id": str(shop.id), "from": params["from"], "to": params["to"]},
                        auth("client", tenant.id))
@@ -239,7 +245,8 @@ async def test_graphql_report_matches_rest(client, shops, policies):
         assert Decimal(g["gmv"]) == Decimal(r["gmv"]) and g["answerTargetS"] == r["answer_target_s"]
         assert [v["met"] for v in g["verdicts"]] == [v["met"] for v in r["verdicts"]]
     assert sla["total"]["offered"] == rest["total"]["offered"]
-    bad = await gql(client, query, {"id": str(shop.id), "from": "2024-03-15", "to": "2024-03-01"}, auth("ops"))
+    bad = await gql(client, query,
+                    {"id": str(shop.id), "from": "2024-03-15", "to": "2024-03-01"}, auth("ops"))
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
@@ -266,7 +273,8 @@ async def test_graphql_sla_of_many_shops_is_one_batch(client, db, shops):
 
 
 def test_reference_helpers_agree_with_themselves():
-    # The bucket grouping of the tests is bucket_start's: a day in New York across the DST change has 23 hours.
+    # The bucket grouping of the tests is bucket_start's: a day in New York across the DST change has
+    # 23 hours.
     recs = random_records(np.random.default_rng(1), uuid.uuid4(), 200, datetime(2024, 3, 9, 12, tzinfo=UTC),
                           datetime(2024, 3, 11, 12, tzinfo=UTC))
     groups = reference_buckets(recs, "day", "America/New_York", datetime(2024, 3, 10, 5, tzinfo=UTC),
@@ -283,7 +291,7 @@ def test_rollup_accepts_merged_numpy_histograms_with_the_same_checks():
     r = IntervalRollup(offered=3, answered=3, frt_bins=np.array([2, 30, 700]), frt_counts=np.array([1, 1, 1]))
     assert r.frt_bins == (2, 30, 700) and all(type(b) is int for b in r.frt_bins)
     assert r == IntervalRollup(offered=3, answered=3, frt_bins=[2, 30, 700], frt_counts=[1, 1, 1])
-    for bins, counts in (([2, 2], [1, 2]), ([5, 3], [1, 2]), ([-1, 3], [1, 2]), ([1, 2], [3, 0]), ([1, 2, 3], [1, 2]),
-                         ([1, 2], [1, 1])):
+    for bins, counts in (([2, 2], [1, 2]), ([5, 3], [1, 2]), ([-1, 3], [1, 2]),
+                         ([1, 2], [3, 0]), ([1, 2, 3], [1, 2]), ([1, 2], [1, 1])):
         with pytest.raises(ValueError):
             IntervalRollup(offered=3, answered=3, frt_bins=np.array(bins), frt_counts=np.array(counts))

@@ -10,7 +10,7 @@ import pytest
 from service.kit.errors import Unauthorized
 from service.kit.identity import Role, decode_token, issue_token, parse_ttl
 from service.settings import ConfigurationError, Settings, resolve_jwt_secret
-from tests.factories import run_cli
+from tests.factories import cli_env, run_cli
 
 
 def test_parse_ttl():
@@ -30,14 +30,15 @@ def test_token_round_trip():
                                                  ttl=timedelta(minutes=5)))
     assert (principal.subject, principal.role, principal.tenant_id) == ("u1", Role.client, tenant)
     assert not principal.is_staff and principal.scope.tenant_id == tenant
-    staff = decode_token(secret, issue_token(secret, subject="o", role=Role.ops, tenant_id=None, ttl=timedelta(hours=1)))
+    ops_token = issue_token(secret, subject="o", role=Role.ops, tenant_id=None, ttl=timedelta(hours=1))
+    staff = decode_token(secret, ops_token)
     assert staff.is_staff and staff.scope.staff
     with pytest.raises(ValueError):
         issue_token(secret, subject="x", role=Role.client, tenant_id=None, ttl=timedelta(hours=1))
     with pytest.raises(ValueError):
         issue_token(secret, subject="x", role=Role.ops, tenant_id=tenant, ttl=timedelta(hours=1))
     with pytest.raises(Unauthorized):
-        decode_token("other" * 10, issue_token(secret, subject="o", role=Role.ops, tenant_id=None, ttl=timedelta(hours=1)))
+        decode_token("other" * 10, ops_token)
 
 
 def test_production_without_secret_refuses(tmp_path):
@@ -77,9 +78,9 @@ def test_token_issue_refuses_bad_arguments(tmp_path):
 async def test_client_token_and_revoke_through_the_cli(database, world, tmp_path):
     import asyncio
 
-    env = {"SEATWISE_JWT_SECRET": "k" * 40, "SEATWISE_DATA_DIR": str(tmp_path), "DATABASE_URL": database.owner_url,
-           "SEATWISE_APP_DATABASE_URL": database.app_url}
-    result = await asyncio.to_thread(run_cli, ["token", "issue", "--role", "client", "--tenant", world.tenant_a.slug], env)
+    env = cli_env(database, tmp_path)
+    issue = ["token", "issue", "--role", "client", "--tenant", world.tenant_a.slug]
+    result = await asyncio.to_thread(run_cli, issue, env)
     assert result.exit_code == 0, result.output
     principal = decode_token("k" * 40, result.stdout.strip())
     assert principal.tenant_id == world.tenant_a.id
