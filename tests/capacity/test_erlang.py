@@ -153,13 +153,14 @@ def test_broadcasting_matches_cellwise():
 # ---------------------------------------------------------------- Erlang C properties
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    a=st.floats(0.05, 3000),
-    aht=st.floats(10, 900),
-    t=st.floats(0, 120),
-    k=st.integers(1, 4),
-)
+def _intervals(examples: int, a, aht, t, k, **more):
+    """EXAMPLES property cases of one interval: offered load A (Erlangs), AHT and T (s) and concurrency K,
+    each drawn from its (low, high) range, and the MORE strategies."""
+    cases = given(a=st.floats(*a), aht=st.floats(*aht), t=st.floats(*t), k=st.integers(*k), **more)
+    return lambda test: settings(max_examples=examples, deadline=None)(cases(test))
+
+
+@_intervals(60, a=(0.05, 3000), aht=(10, 900), t=(0, 120), k=(1, 4))
 def test_erlang_c_sl_rises_with_agents(a, aht, t, k):
     n = np.arange(0, int(a / k) + 60)
     m = erlang_c_metrics(a * 900 / aht, aht, 900, n, t, k)
@@ -177,16 +178,8 @@ def _meets(m, tsl, tasa, cap, tab=None):
     return bool(ok)
 
 
-@settings(max_examples=80, deadline=None)
-@given(
-    a=st.floats(0.01, 5000),
-    aht=st.floats(10, 900),
-    t=st.floats(0, 120),
-    k=st.integers(1, 4),
-    tsl=st.floats(0, 0.99),
-    tasa=st.none() | st.floats(0.5, 120),
-    cap=st.floats(0.5, 1.0),
-)
+@_intervals(80, a=(0.01, 5000), aht=(10, 900), t=(0, 120), k=(1, 4),
+            tsl=st.floats(0, 0.99), tasa=st.none() | st.floats(0.5, 120), cap=st.floats(0.5, 1.0))
 def test_erlang_c_required_is_smallest(a, aht, t, k, tsl, tasa, cap):
     vol = a * 900 / aht
     r = required_agents("erlang_c", vol, aht, 900, tsl, t, k, cap, tasa)
@@ -385,18 +378,9 @@ def test_erlang_a_staffs_below_load_fast():
     assert abs(int(a.agents) - int(c.agents)) <= 2
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    a=st.floats(0.05, 400),
-    aht=st.floats(30, 600),
-    t=st.floats(0, 90),
-    k=st.integers(1, 3),
-    pat=st.floats(5, 2000),
-    tsl=st.floats(0, 0.95),
-    tasa=st.none() | st.floats(1, 120),
-    tab=st.none() | st.floats(0.01, 0.5),
-    cap=st.floats(0.5, 1.0),
-)
+@_intervals(40, a=(0.05, 400), aht=(30, 600), t=(0, 90), k=(1, 3), pat=st.floats(5, 2000),
+            tsl=st.floats(0, 0.95), tasa=st.none() | st.floats(1, 120), tab=st.none() | st.floats(0.01, 0.5),
+            cap=st.floats(0.5, 1.0))
 def test_erlang_a_required_is_smallest(a, aht, t, k, pat, tsl, tasa, tab, cap):
     vol = a * 900 / aht
     r = required_agents("erlang_a", vol, aht, 900, tsl, t, k, cap, tasa, tab, pat)

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, tzinfo
 from decimal import Decimal
-from typing import Any, overload
 from uuid import UUID
 
 import numpy as np
@@ -76,11 +75,7 @@ def _check_interval_start(ts: datetime) -> datetime:
     return u
 
 
-@overload
-def frt_bin(frt_s: float) -> int: ...
-@overload
-def frt_bin(frt_s: np.ndarray | Sequence[float]) -> np.ndarray: ...
-def frt_bin(frt_s: Any) -> Any:
+def frt_bin(frt_s: float | np.ndarray | Sequence[float]) -> int | np.ndarray:
     """Histogram bin of a first response time in seconds (a scalar gives an int, an array an
     int64 array). Matches :data:`FRT_BIN_SQL` evaluated by PostgreSQL on the same double."""
     if np.ndim(frt_s) == 0:
@@ -107,12 +102,10 @@ def frt_bin(frt_s: Any) -> Any:
         out[big] = LINEAR_BINS + k.astype(np.int64)
     return out
 
-@overload
-def bin_lower(k: int) -> float: ...
-@overload
-def bin_lower(k: np.ndarray | Sequence[int]) -> np.ndarray: ...
-def bin_lower(k: Any) -> Any:
-    """Lower bound (exclusive, except bin 0 which is the single point 0) of bin k in seconds."""
+
+def bin_lower(k: int | np.ndarray | Sequence[int]) -> float | np.ndarray:
+    """Lower bound (exclusive, except bin 0 which is the single point 0) of bin k in seconds (a float for
+    an int, an array for an array)."""
     arr = np.asarray(k, dtype=np.int64)
     _check_bins(arr)
     geo = LINEAR_BINS * GEOMETRIC_RATIO ** (np.maximum(arr, LINEAR_BINS + 1) - LINEAR_BINS - 1).astype(
@@ -135,9 +128,8 @@ def count_within(bins: Sequence[int] | np.ndarray, counts: Sequence[int] | np.nd
         return 0
     return int(c[bin_upper(b) <= t_s].sum())
 
-def percentile_from_histogram(
-    bins: Sequence[int] | np.ndarray, counts: Sequence[int] | np.ndarray, p: float
-) -> float | None:
+def percentile_from_histogram(bins: Sequence[int] | np.ndarray, counts: Sequence[int] | np.ndarray,
+                              p: float) -> float | None:
     """Percentile p (0..100) of the FRTs in a histogram, None when it is empty.
 
     Follows numpy's 'linear' method: rank h = (n-1)·p/100 between the sorted values x[j] and
@@ -338,12 +330,10 @@ def in_assessed_window(local_interval_start: time, window_start: time, window_en
         return window_start <= t < window_end
     return t >= window_start or t < window_end
 
-def metrics_from_rollups(
-    rows: Iterable[IntervalRollup],
-    answer_target_s: float = DEFAULT_ANSWER_TARGET_S,
-    assessed_window: AssessedWindow | None = None,
-    tz: str | tzinfo = DEFAULT_TZ,
-) -> SlaMetrics:
+
+def metrics_from_rollups(rows: Iterable[IntervalRollup], answer_target_s: float = DEFAULT_ANSWER_TARGET_S,
+                         assessed_window: AssessedWindow | None = None,
+                         tz: str | tzinfo = DEFAULT_TZ) -> SlaMetrics:
     """Metrics of a set of rollup rows (normally one shop over a period).
 
     The service level counts FRTs <= answer_target_s through the histogram: exact for an integer
@@ -367,12 +357,8 @@ def metrics_from_rollups(
     return metrics_from_merged(total, answer_target_s, assessed_rounds, assessed_within)
 
 
-def metrics_from_merged(
-    total: IntervalRollup,
-    answer_target_s: float = DEFAULT_ANSWER_TARGET_S,
-    assessed_rounds: int | None = None,
-    assessed_within: int | None = None,
-) -> SlaMetrics:
+def metrics_from_merged(total: IntervalRollup, answer_target_s: float = DEFAULT_ANSWER_TARGET_S,
+                        assessed_rounds: int | None = None, assessed_within: int | None = None) -> SlaMetrics:
     """Metrics of rollup rows already merged into one (by :func:`merge`, or summed in SQL).
 
     ``assessed_rounds`` / ``assessed_within`` are the rounds, and rounds answered within 180 s, of
@@ -387,12 +373,10 @@ def metrics_from_merged(
     return metrics_of_merged_sets([counters], FrtHistograms.of([(total.frt_bins, total.frt_counts)]),
                                   [answer_target_s], [assessed])[0]
 
-def reference_metrics(
-    records: Iterable[ConversationRecord],
-    answer_target_s: float = DEFAULT_ANSWER_TARGET_S,
-    assessed_window: AssessedWindow | None = None,
-    tz: str | tzinfo = DEFAULT_TZ,
-) -> SlaMetrics:
+
+def reference_metrics(records: Iterable[ConversationRecord], answer_target_s: float = DEFAULT_ANSWER_TARGET_S,
+                      assessed_window: AssessedWindow | None = None,
+                      tz: str | tzinfo = DEFAULT_TZ) -> SlaMetrics:
     """The straightforward computation over raw records, written independently of the rollups.
 
     Exact everywhere: the service level counts FRT <= answer_target_s directly and the
@@ -447,13 +431,10 @@ def reference_metrics(
         aov=_aov(gmv, len(converted)),
     )
 
-def bucketed_metrics(
-    rows: Iterable[IntervalRollup],
-    granularity: str,
-    tz: str | tzinfo,
-    answer_target_s: float = DEFAULT_ANSWER_TARGET_S,
-    assessed_window: AssessedWindow | None = None,
-) -> list[tuple[datetime, SlaMetrics]]:
+
+def bucketed_metrics(rows: Iterable[IntervalRollup], granularity: str, tz: str | tzinfo,
+                     answer_target_s: float = DEFAULT_ANSWER_TARGET_S,
+                     assessed_window: AssessedWindow | None = None) -> list[tuple[datetime, SlaMetrics]]:
     """Metrics per local bucket, in time order; buckets without rows are left out.
 
     Rows should be one shop's (or shops sharing ``tz``); each needs its ``interval_start``.

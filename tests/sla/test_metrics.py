@@ -625,31 +625,12 @@ def test_bucket_start_rejects_bad_input():
 
 
 def test_judge_directions_and_missing_data():
-    m = SlaMetrics(
-        offered=10,
-        answered=9,
-        abandon_rate=0.1,
-        service_level=0.8,
-        frt_mean_s=25.0,
-        frt_p50_s=20.0,
-        frt_p90_s=40.0,
-        response_rate_3min=None,
-        avg_response_s=30.0,
-        handle_mean_s=300.0,
-        csat=0.9,
-        dsat=0.05,
-        conversion_rate=0.2,
-        gmv=Decimal("10.00"),
-        aov=Decimal("5.00"),
-    )
-    targets = SlaTargets(
-        service_level=0.8,
-        response_rate_3min=0.95,
-        frt_mean_s=20,
-        csat=0.95,
-        conversion_rate=0.15,
-        max_abandon_rate=0.1,
-    )
+    m = SlaMetrics(offered=10, answered=9, abandon_rate=0.1, service_level=0.8, frt_mean_s=25.0,
+                   frt_p50_s=20.0, frt_p90_s=40.0, response_rate_3min=None, avg_response_s=30.0,
+                   handle_mean_s=300.0, csat=0.9, dsat=0.05, conversion_rate=0.2, gmv=Decimal("10.00"),
+                   aov=Decimal("5.00"))
+    targets = SlaTargets(service_level=0.8, response_rate_3min=0.95, frt_mean_s=20, csat=0.95,
+                         conversion_rate=0.15, max_abandon_rate=0.1)
     assert judge(m, targets) == [
         Verdict(metric=Metric.service_level, target=0.8, actual=0.8, met=True),  # inclusive
         Verdict(metric=Metric.frt_mean_s, target=20, actual=25.0, met=False),  # lower is better
