@@ -21,8 +21,7 @@ strawberry.enum(Role, name="Role")
 
 
 @gql.read_type(TenantRead, name="Tenant", description="A client brand.")
-class TenantType:
-    pass
+class TenantType: ...
 
 
 TenantCreateInput = gql.create_input(TenantCreate, name="TenantCreateInput")

@@ -58,13 +58,11 @@ StaffingInput = gql.create_input(StaffingRequest, name="StaffingInput", descript
 
 
 @gql.read_type(StaffingIntervalRead, name="StaffingInterval")
-class StaffingIntervalType:
-    pass
+class StaffingIntervalType: ...
 
 
 @gql.read_type(StaffingRead, name="Staffing")
-class StaffingType:
-    pass
+class StaffingType: ...
 
 
 # --- promotions ---------------------------------------------------------------------------------------
@@ -96,8 +94,7 @@ def _promotion_body(input: Any) -> dict[str, Any]:
 
 
 @gql.read_type(TierSummary, name="CapacityTierSummary")
-class TierSummaryType:
-    pass
+class TierSummaryType: ...
 
 
 @gql.read_type(PlanSummary, name="CapacityPlanSummary")
@@ -106,14 +103,12 @@ class PlanSummaryType:
 
 
 @gql.read_type(PlanIntervalRead, name="CapacityPlanInterval")
-class PlanIntervalType:
-    pass
+class PlanIntervalType: ...
 
 
 @gql.read_type(PlanShopRead, name="CapacityPlanShop", description="A shop's totals over the plan "
                "(seat-intervals).")
-class PlanShopType:
-    pass
+class PlanShopType: ...
 
 
 @gql.read_type(PlanRead, name="CapacityPlan")
@@ -134,8 +129,7 @@ class PlanType:
 
 @gql.read_type(PlanLineRead, name="CapacityPlanLine", description="One shop's forecast and staffing for one "
                "interval.")
-class PlanLineType:
-    pass
+class PlanLineType: ...
 
 
 @strawberry.input
@@ -151,7 +145,8 @@ class SeatsInput:
     series: list[int] | None = strawberry.field(default=None, description="Seats per interval, in order")
 
 
-ShopParamsInput = gql.create_input(ShopParams, name="ShopParamsInput", replace={"shop_id": (uuid.UUID, gql.UNSET)})
+ShopParamsInput = gql.create_input(ShopParams, name="ShopParamsInput",
+                                   replace={"shop_id": (uuid.UUID, gql.UNSET)})
 CapacityPlanInput = gql.create_input(PlanCreate, name="CapacityPlanInput", description="The body of POST "
                                      "/v1/capacity-plans: a promotion, or from and to.", replace={
                                          "seats": (SeatsInput, gql.UNSET),
@@ -194,7 +189,8 @@ class CapacityQuery:
     @gql.field(auth.staff)
     async def capacity_plans(self, session: Session, promotion_id: uuid.UUID | None = None, first: int = 50,
                              after: str | None = None) -> gql.Page[PlanType]:
-        return gql.page(PlanType, await service.list_plans(session, gql.page_request(first, after), promotion_id))
+        return gql.page(PlanType,
+                        await service.list_plans(session, gql.page_request(first, after), promotion_id))
 
     @gql.field(auth.staff, description="A plan with its summary (staff).")
     async def capacity_plan(self, session: Session, id: uuid.UUID) -> PlanType:
@@ -204,7 +200,8 @@ class CapacityQuery:
     async def capacity_plan_lines(
         self, session: Session, caller: Caller, plan_id: uuid.UUID, shop_id: uuid.UUID | None = None,
         first: int = 50,
-        after: Annotated[str | None, strawberry.argument(description="nextCursor of the previous page")] = None,
+        after: Annotated[str | None,
+                         strawberry.argument(description="nextCursor of the previous page")] = None,
     ) -> gql.Page[PlanLineType]:
         found = await service.list_lines(session, caller, plan_id, shop_id, gql.page_request(first, after))
         return gql.page(PlanLineType, found)

@@ -222,7 +222,8 @@ async def create_plan(session: AsyncSession, sessions: ScopedSessions, principal
 
     async def small_reads() -> tuple[list[np.ndarray], list[Any]]:
         masks = [await promotion_mask(session, shops, w_start, w_n) for w_start, w_n, _ in windows]
-        # The policy in force on the plan's first local day (the promotion's timezone, or the offset of `from`).
+        # The policy in force on the plan's first local day (the promotion's timezone, or the offset of
+        # `from`).
         first_day = start.astimezone(ZoneInfo(promotion.timezone)).date() if promotion else data.start.date()
         return masks, await policies_in_force(session, [s.ref for s in shops], first_day)
 
@@ -258,8 +259,8 @@ def _jsonable_seats(spec: int | SeatsPerSite | SeatsSeries) -> object:
 def _params_json(data: PlanCreate) -> dict[str, Any]:
     return data.model_dump(mode="json", include={"shrinkage", "max_occupancy", "concurrency", "patience_s",
                                                  "history_weeks", "params"}) | {
-        "interval_s": INTERVAL_S, "default_concurrency": DEFAULT_CONCURRENCY, "default_aht_s": fc.DEFAULT_AHT_S,
-        "default_service_level": DEFAULT_SERVICE_LEVEL}
+        "interval_s": INTERVAL_S, "default_concurrency": DEFAULT_CONCURRENCY,
+        "default_aht_s": fc.DEFAULT_AHT_S, "default_service_level": DEFAULT_SERVICE_LEVEL}
 
 
 # --- reading plans ------------------------------------------------------------------------------------
@@ -280,8 +281,10 @@ async def get_plan(session: AsyncSession, plan_id: uuid.UUID) -> CapacityPlan:
 async def plan_detail(session: AsyncSession, plan_id: uuid.UUID) -> PlanDetail:
     """A plan's header with its seats per interval and its shops (KA first)."""
     plan = PlanRead.model_validate(await get_plan(session, plan_id))
-    intervals = [PlanIntervalRead.model_validate(i) for i in (await intervals_of_plans(session, [plan_id]))[0]]
-    return PlanDetail(**plan.__dict__, intervals=intervals, shops=(await shops_of_plans(session, [plan_id]))[0])
+    intervals = (await intervals_of_plans(session, [plan_id]))[0]
+    shops = (await shops_of_plans(session, [plan_id]))[0]
+    return PlanDetail(**plan.__dict__, intervals=[PlanIntervalRead.model_validate(i) for i in intervals],
+                      shops=shops)
 
 
 # --- plan lines: a client sees its own shops' lines only -----------------------------------------------
@@ -309,7 +312,8 @@ async def lines_csv(sessions: ScopedSessions, principal: Principal, plan_id: uui
                 conn = await session.connection()
                 raw = (await conn.get_raw_connection()).driver_connection
                 args = [params[k] for k in ("plan", "tenant", "shop_tenant", "shop") if k in params]
-                await raw.copy_from_query(csv_query(where), *args, output=queue.put, format="csv", header=True)
+                await raw.copy_from_query(csv_query(where), *args, output=queue.put,
+                                          format="csv", header=True)
             await queue.put(done)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             await queue.put(exc)

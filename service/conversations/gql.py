@@ -17,14 +17,12 @@ ConversationInput = gql.create_input(ConversationIn, name="ConversationInput")
 
 
 @gql.read_type(Rejection, name="IngestRejection")
-class RejectionType:
-    pass
+class RejectionType: ...
 
 
 @gql.read_type(IngestAnswer, name="IngestResult", description="`line` is the record's 1-based position in "
                "the list.")
-class IngestResultType:
-    pass
+class IngestResultType: ...
 
 
 @strawberry.type

@@ -24,7 +24,8 @@ def media_type(content_type: str | None) -> str:
     kind = CONTENT_TYPES.get((content_type or "").split(";")[0].strip().lower())
     if kind is None:
         raise UnsupportedMediaType(
-            f"send conversations as application/x-ndjson or text/csv (got {content_type or 'no Content-Type'})")
+            "send conversations as application/x-ndjson or text/csv (got "
+            f"{content_type or 'no Content-Type'})")
     return kind
 
 

@@ -46,61 +46,53 @@ strawberry.enum(PeriodKind, name="SlaPeriod")
 
 @gql.read_type(SlaPolicyRead, name="SlaPolicy", description="A policy version, or the platform default "
                "(isDefault).")
-class SlaPolicyType:
-    pass
+class SlaPolicyType: ...
 
 
 @gql.read_type(Verdict, name="SlaVerdict")
-class VerdictType:
-    pass
+class VerdictType: ...
 
 
 @gql.read_type(JudgedMetrics, name="SlaFigures", interface=True)
-class FiguresType:
-    pass
+class FiguresType: ...
 
 
 @gql.read_type(Bucket, name="SlaBucket")
-class BucketType(FiguresType):
-    pass
+class BucketType(FiguresType): ...
 
 
 @gql.read_type(Total, name="SlaTotal")
-class TotalType(FiguresType):
-    pass
+class TotalType(FiguresType): ...
 
 
 @gql.read_type(SlaReport, name="SlaReport")
-class ReportType:
-    pass
+class ReportType: ...
 
 
 @gql.read_type(Breach, name="SlaBreach")
-class BreachType:
-    pass
+class BreachType: ...
 
 
 @gql.read_type(ShopAttainment, name="SlaShopAttainment")
-class AttainmentType(FiguresType):
-    pass
+class AttainmentType(FiguresType): ...
 
 
 @gql.read_type(TenantSummary, name="SlaSummary")
-class SummaryType:
-    pass
+class SummaryType: ...
 
 
 PolicyCreateInput = gql.create_input(SlaPolicyCreate, name="SlaPolicyCreateInput")
 PolicyUpdateInput = gql.update_input(SlaPolicyUpdate, name="SlaPolicyUpdateInput")
 
 FromArg = Annotated[str | None, strawberry.argument(
-    name="from", description="Inclusive: a date (YYYY-MM-DD) or a shop-local datetime (YYYY-MM-DDTHH:MM) on a "
-    "quarter hour. Default: the start of the local month holding `to`.")]
-ToArg = Annotated[str | None, strawberry.argument(description="Exclusive, like `from`. Default: the end of the "
-                                                              "shop's local today.")]
+    name="from", description="Inclusive: a date (YYYY-MM-DD) or a shop-local datetime (YYYY-MM-DDTHH:MM) on "
+    "a quarter hour. Default: the start of the local month holding `to`.")]
+ToArg = Annotated[str | None, strawberry.argument(description="Exclusive, like `from`. Default: the end of "
+                                                              "the shop's local today.")]
 FromDay = Annotated[date | None, strawberry.argument(name="from", description="First local day (default: the "
                                                                                   "first of this month)")]
-ToDay = Annotated[date | None, strawberry.argument(description="Local day after the last (default: tomorrow)")]
+ToDay = Annotated[date | None, strawberry.argument(description="Local day after the last (default: "
+                                                               "tomorrow)")]
 OnDay = Annotated[date | None, strawberry.argument(description="Shop-local day (default: today)")]
 
 
@@ -169,15 +161,16 @@ class ShopSlaFields:
         return gql.of(ReportType, await info.context.loader("sla_report", _load_reports).load(key))
 
     @gql.field(auth.read, description="The shop's daily and monthly breaches.")
-    async def breaches(self, info: Info, from_: FromDay = None, to: ToDay = None, metric: Metric | None = None,
-                       period: PeriodKind | None = None) -> list[BreachType]:
+    async def breaches(self, info: Info, from_: FromDay = None, to: ToDay = None,
+                       metric: Metric | None = None, period: PeriodKind | None = None) -> list[BreachType]:
         key = (shop_ref(self), from_, to, metric, period)
-        return [gql.of(BreachType, b) for b in await info.context.loader("sla_breaches", _load_breaches).load(key)]
+        found = await info.context.loader("sla_breaches", _load_breaches).load(key)
+        return [gql.of(BreachType, b) for b in found]
 
     @gql.field(auth.read, description="The SLA policy in force on a day (else the platform default).")
     async def sla_policy(self, info: Info, on: OnDay = None) -> SlaPolicyType:
-        return gql.of(SlaPolicyType, await info.context.loader("sla_policy", _load_policies).load((shop_ref(self),
-                                                                                                  on)))
+        policy = await info.context.loader("sla_policy", _load_policies).load((shop_ref(self), on))
+        return gql.of(SlaPolicyType, policy)
 
 
 # --- root fields ----------------------------------------------------------------------------------
@@ -185,13 +178,14 @@ class ShopSlaFields:
 
 @strawberry.type
 class SlaQuery:
-    @gql.field(auth.read, description="Daily and monthly breaches of the shops you may see (a client: its own; "
-               "naming another brand or shop gives an empty list).")
+    @gql.field(auth.read, description="Daily and monthly breaches of the shops you may see (a client: its "
+               "own; naming another brand or shop gives an empty list).")
     async def breaches(self, session: Session, caller: Caller, from_: FromDay = None, to: ToDay = None,
                        tenant: str | None = None, shop: uuid.UUID | None = None, metric: Metric | None = None,
                        period: PeriodKind | None = None, first: int = 50,
                        after: str | None = None) -> gql.Page[BreachType]:
-        filters = service.BreachFilter(start=from_, end=to, tenant=tenant, shop=shop, metric=metric, period=period)
+        filters = service.BreachFilter(start=from_, end=to, tenant=tenant, shop=shop,
+                                       metric=metric, period=period)
         return gql.page(BreachType, await service.list_breaches(session, caller, filters,
                                                                 gql.page_request(first, after)))
 
@@ -201,8 +195,8 @@ class SlaQuery:
         return gql.page(SlaPolicyType, await service.list_policies(session, caller, shop_id,
                                                                    gql.page_request(first, after)))
 
-    @gql.field(auth.read, description="A brand's shops with their month-to-date SLA attainment (a client: its "
-               "own brand).")
+    @gql.field(auth.read, description="A brand's shops with their month-to-date SLA attainment (a client: "
+               "its own brand).")
     async def sla_summary(self, session: Session, caller: Caller, tenant: str,
                           as_of: date | None = None) -> SummaryType:
         return gql.of(SummaryType, await service.tenant_summary(session, caller, tenant, as_of))
@@ -210,15 +204,16 @@ class SlaQuery:
 
 @strawberry.type
 class SlaMutation:
-    @gql.mutation(auth.write, description="Add a policy version applying from a shop-local date (assessed hours "
-                  "default to the platform's).")
+    @gql.mutation(auth.write, description="Add a policy version applying from a shop-local date (assessed "
+                  "hours default to the platform's).")
     async def create_sla_policy(self, session: Session, caller: Caller, shop_id: uuid.UUID,
                                 input: PolicyCreateInput) -> SlaPolicyType:
         data = gql.validated(SlaPolicyCreate, input, ["input"])
         return gql.of(SlaPolicyType, await service.create_policy(session, caller, shop_id, data))
 
     @gql.mutation(auth.write, description="Change a policy version (fields given; null clears a target).")
-    async def update_sla_policy(self, session: Session, caller: Caller, shop_id: uuid.UUID, effective_from: date,
-                                input: PolicyUpdateInput) -> SlaPolicyType:
+    async def update_sla_policy(self, session: Session, caller: Caller, shop_id: uuid.UUID,
+                                effective_from: date, input: PolicyUpdateInput) -> SlaPolicyType:
         data = gql.validated(SlaPolicyUpdate, input, ["input"])
-        return gql.of(SlaPolicyType, await service.update_policy(session, caller, shop_id, effective_from, data))
+        return gql.of(SlaPolicyType,
+                      await service.update_policy(session, caller, shop_id, effective_from, data))

@@ -56,7 +56,8 @@ async def policy_in_force(session: AsyncSession, principal: Principal, shop_id: 
     return SlaPolicyRead.of(shop.id, (await policies_in_force(session, [shop], on))[0])
 
 
-async def policies_in_force(session: AsyncSession, shops: Sequence[ShopRef], on: date | None = None) -> list[Terms]:
+async def policies_in_force(session: AsyncSession, shops: Sequence[ShopRef],
+                            on: date | None = None) -> list[Terms]:
     """The terms in force on day ON (default: each shop's local today), one per shop, in one query."""
     book = await load_book(session, shops)
     return [book.on(s.id, on or local_today(s.timezone)) for s in shops]
@@ -180,12 +181,13 @@ async def reports(session: AsyncSession, ranges: Sequence[tuple[ShopRef, datetim
             items.append((m, book.on(s.id, start.date())))
         items.append((Merged.combine(by_shop[s.id], len(windows)), book.on(s.id, lo.astimezone(zone).date())))
         *judged, total = _judged(items, slot)
-        buckets = sorted((Bucket.model_construct(**j.fields(), start=start) for start, j in zip(starts, judged,
-                                                                                                strict=True)),
+        buckets = sorted((Bucket.model_construct(**j.fields(), start=start)
+                          for start, j in zip(starts, judged, strict=True)),
                          key=lambda b: b.start.astimezone(UTC))
         out.append(SlaReport.model_construct(
-            shop_id=s.id, timezone=s.timezone, granularity=Granularity(granularity), from_=lo.astimezone(zone),
-            to=hi.astimezone(zone), buckets=buckets, total=Total.model_construct(**total.fields())))
+            shop_id=s.id, timezone=s.timezone, granularity=Granularity(granularity),
+            from_=lo.astimezone(zone), to=hi.astimezone(zone), buckets=buckets,
+            total=Total.model_construct(**total.fields())))
     return out
 
 
@@ -278,7 +280,8 @@ async def list_breaches(session: AsyncSession, principal: Principal, filters: Br
     last: uuid.UUID | None = None
     while len(found) <= page.limit:
         batch_stmt = stmt.where(Shop.id > last) if last else stmt
-        shops = [shop_ref(s) for s in (await session.execute(batch_stmt.order_by(Shop.id).limit(_BATCH))).scalars()]
+        rows = await session.execute(batch_stmt.order_by(Shop.id).limit(_BATCH))
+        shops = [shop_ref(s) for s in rows.scalars()]
         if not shops:
             break
         for items in await shop_breaches(session, shops, start, end, filters.metric, filters.period):
@@ -315,7 +318,8 @@ async def attainments(session: AsyncSession, shops: Sequence[ShopRef], as_of: da
     for s in shops:
         day = as_of or local_today(s.timezone)
         days[s.id] = (day.replace(day=1), day + timedelta(days=1))
-        spans.append(Span(s, local_day_start(days[s.id][0], s.timezone), local_day_start(days[s.id][1], s.timezone)))
+        spans.append(Span(s, local_day_start(days[s.id][0], s.timezone),
+                          local_day_start(days[s.id][1], s.timezone)))
     terms = [book.on(s.id, days[s.id][0]) for s in shops]
     windows, slot = _slots(terms)
     merged = {m.shop_id: m for m in await aggregate(session, spans, "month", windows)}

@@ -27,8 +27,7 @@ strawberry.enum(EmploymentType, name="EmploymentType")
 
 
 @gql.read_type(SiteRead, name="Site")
-class SiteType:
-    pass
+class SiteType: ...
 
 
 @gql.read_type(AgentRead, name="Agent")
