@@ -74,7 +74,7 @@ SELECT :tenant, :shop, 'c' || x.i, x.started,
                                           WHEN x.r12 < 0.90 THEN 3 WHEN x.r12 < 0.95 THEN 2 ELSE 1 END END
 FROM (
   SELECT g.i,
-         -- 12% in Double 11 (Nov 1-11)
+         -- Double 11 (Nov 1-11) for r0 < 0.12
          ((DATE '{FIRST_DAY}' + CASE WHEN r.r0 < 0.12 THEN 153 + floor(r.r1 * 11)::int
                                      ELSE floor(r.r1 * {N_DAYS})::int END)::timestamp
           + make_interval(secs => CASE WHEN r.r2 < 0.85 THEN 8 * 3600 + (r.r3 + r.r4) / 2 * 15 * 3600
