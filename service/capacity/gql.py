@@ -20,7 +20,6 @@ from strawberry.types import Info
 
 from service.capacity import auth, service
 from service.capacity.models import PlanModel, PlanStatus
-from service.capacity.queries import intervals_of_plans, shops_of_plans
 from service.capacity.schemas import (
     PlanCreate,
     PlanIntervalRead,
@@ -118,12 +117,12 @@ class PlanType:
 
     @gql.field(auth.staff, description="Seats against requirements per interval.")
     async def intervals(self, info: Info) -> list[PlanIntervalType]:
-        rows = await info.context.loader("capacity_plan_intervals", intervals_of_plans).load(self.id)
+        rows = await info.context.loader("capacity_plan_intervals", service.intervals_of_plans).load(self.id)
         return [gql.of(PlanIntervalType, i) for i in rows]
 
     @gql.field(auth.staff, description="Per-shop totals, KA first.")
     async def shops(self, info: Info) -> list[PlanShopType]:
-        rows = await info.context.loader("capacity_plan_shops", shops_of_plans).load(self.id)
+        rows = await info.context.loader("capacity_plan_shops", service.shops_of_plans).load(self.id)
         return [gql.of(PlanShopType, s) for s in rows]
 
 

@@ -334,5 +334,6 @@ async def lines_csv(sessions: ScopedSessions, principal: Principal, plan_id: uui
 
 
 __all__ = ["CSV_COLUMNS", "MAX_PLAN_CELLS", "check_lines_visible", "create_plan",
-           "create_promotion", "find_promotion", "get_plan", "lines_csv", "list_lines", "list_plans", "list_promotions",
-           "plan_detail", "plan_exists", "promotion_window"]
+           "create_promotion", "find_promotion", "get_plan", "lines_csv", "list_lines", "list_plans",
+           "list_promotions", "intervals_of_plans", "plan_detail", "plan_exists", "promotion_window",
+           "shops_of_plans"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from service.conversations import auth, service
-from service.conversations.ingest import MAX_RECORDS
 from service.conversations.schemas import ConversationIn, IngestAnswer
 from service.kit.access import Caller, Session
 
@@ -14,9 +13,9 @@ router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 _BODY_DOC = {
     "requestBody": {
         "required": True,
-        "description": f"Up to {MAX_RECORDS:,} conversation records: NDJSON (one JSON object a line, each a "
-                       "ConversationIn) or CSV with a header row naming the same fields. Timestamps are ISO "
-                       "8601 with an offset.",
+        "description": f"Up to {service.MAX_RECORDS:,} conversation records: NDJSON (one JSON object a line, "
+                       "each a ConversationIn) or CSV with a header row naming the same fields. Timestamps "
+                       "are ISO 8601 with an offset.",
         "content": {
             "application/x-ndjson": {"schema": ConversationIn.model_json_schema(), "example":
                 '{"external_id": "c-1", "shop_id": "…", "started_at": "2026-11-11T00:01:02+08:00", '

@@ -9,10 +9,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.conversations.ingest import CSV, NDJSON, ingest
+from service.conversations.ingest import CSV, MAX_RECORDS, NDJSON, ingest
 from service.conversations.schemas import IngestAnswer
 from service.kit.errors import UnsupportedMediaType
 from service.kit.identity import Principal
+
+__all__ = ["MAX_RECORDS", "ingest_batch", "ingest_records", "media_type"]
 
 CONTENT_TYPES = {
     "application/x-ndjson": NDJSON, "application/ndjson": NDJSON, "application/jsonl": NDJSON,

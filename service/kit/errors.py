@@ -42,6 +42,14 @@ class Problem(Exception):
     status = 400
     type_suffix = "bad-request"
 
+    def __init_subclass__(cls, status: int | None = None, suffix: str | None = None, **kwargs: Any) -> None:
+        # `class NotFound(Problem, status=404, suffix="not-found")`: a kind of problem in one line.
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if suffix is not None:
+            cls.type_suffix = suffix
+
     def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, status: int | None = None):
         super().__init__(detail)
         self.detail = detail
@@ -65,44 +73,19 @@ class Problem(Exception):
         return moved
 
 
-class NotFound(Problem):
-    status = 404
-    type_suffix = "not-found"
+class NotFound(Problem, status=404, suffix="not-found"): ...
+class Conflict(Problem, status=409, suffix="conflict"): ...
+class Unauthorized(Problem, status=401, suffix="unauthorized"): ...
+class Forbidden(Problem, status=403, suffix="forbidden"): ...
+class TooLarge(Problem, status=413, suffix="too-large"): ...
+class UnsupportedMediaType(Problem, status=415, suffix="unsupported-media-type"): ...
 
 
-class Conflict(Problem):
-    status = 409
-    type_suffix = "conflict"
-
-
-class Unauthorized(Problem):
-    status = 401
-    type_suffix = "unauthorized"
-
-
-class Forbidden(Problem):
-    status = 403
-    type_suffix = "forbidden"
-
-
-class Invalid(Problem):
+class Invalid(Problem, status=422, suffix="validation"):
     """Input that parsed but breaks a rule; `field` names what to fix (the use case's parameter name)."""
-
-    status = 422
-    type_suffix = "validation"
 
     def __init__(self, field: str, reason: str):
         super().__init__(f"{field}: {reason}", errors=[{"field": field, "reason": reason}])
-
-
-class TooLarge(Problem):
-    status = 413
-    type_suffix = "too-large"
-
-
-class UnsupportedMediaType(Problem):
-    status = 415
-    type_suffix = "unsupported-media-type"
 
 
 def wire_field(field: str, where: Mapping[str, str] | None = None, rename: Mapping[str, str] | None = None,

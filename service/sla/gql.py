@@ -35,9 +35,8 @@ from service.sla.figures import (
     Total,
     Verdict,
 )
-from service.sla.periods import breach_range, period_of
-from service.sla.queries import shop_ref
 from service.sla.schemas import SlaPolicyCreate, SlaPolicyRead, SlaPolicyUpdate
+from service.sla.service import shop_ref
 
 strawberry.enum(Granularity, name="SlaGranularity")
 strawberry.enum(Metric, name="SlaMetric", description="A metric a policy can target")
@@ -122,29 +121,15 @@ def _grouped(batch: Callable[[AsyncSession, list[Any], tuple[Any, ...]], Awaitab
 
 
 async def _reports(session: AsyncSession, shops: Sequence[Any], args: tuple[Any, ...]) -> list[Any]:
-    start, end, granularity = args
-    out: list[Any] = []
-    ranges = []
-    for shop in shops:
-        try:
-            ranges.append((shop, *period_of(shop.timezone, granularity, start, end)))
-            out.append(None)
-        except Problem as exc:
-            out.append(exc)
-    done = iter(await service.reports(session, ranges, granularity))
-    return [next(done) if value is None else value for value in out]
+    return list(await service.shop_reports(session, shops, *args))
 
 
 async def _breaches(session: AsyncSession, shops: Sequence[Any], args: tuple[Any, ...]) -> list[Any]:
-    start, end, metric, period = args
-    first, last = breach_range(start, end)
-    return list(await service.shop_breaches(session, list(shops), first, last, metric, period))
+    return await service.breaches_of_shops(session, shops, *args)
 
 
 async def _policies(session: AsyncSession, shops: Sequence[Any], args: tuple[Any, ...]) -> list[Any]:
-    (on,) = args
-    return [SlaPolicyRead.of(s.id, t) for s, t in zip(shops, await service.policies_in_force(session, shops, on),
-                                                      strict=True)]
+    return list(await service.shop_policies(session, shops, *args))
 
 
 _load_reports, _load_breaches, _load_policies = _grouped(_reports), _grouped(_breaches), _grouped(_policies)

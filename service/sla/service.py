@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.crud import apply_changes, flush, one_or_404
-from service.kit.errors import Invalid, NotFound
+from service.kit.errors import Invalid, NotFound, Problem
 from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest, keyset, page_of
 from service.kit.time import INTERVAL, local_day_start, local_today, next_month
@@ -191,6 +191,29 @@ async def reports(session: AsyncSession, ranges: Sequence[tuple[ShopRef, datetim
     return out
 
 
+async def shop_reports(session: AsyncSession, shops: Sequence[ShopRef], start: str | None, end: str | None,
+                       granularity: str) -> list[SlaReport | Problem]:
+    """Each shop's report over the same [start, end) as the shop reads it (its own local dates), in one
+    query: GraphQL's Shop.sla batches through this. A shop whose period is invalid gets its problem."""
+    answers: list[SlaReport | Problem | None] = []
+    ranges = []
+    for shop in shops:
+        try:
+            ranges.append((shop, *period_of(shop.timezone, granularity, start, end)))
+            answers.append(None)
+        except Problem as exc:
+            answers.append(exc)
+    done = iter(await reports(session, ranges, granularity))
+    return [next(done) if a is None else a for a in answers]
+
+
+async def shop_policies(session: AsyncSession, shops: Sequence[ShopRef],
+                        on: date | None) -> list[SlaPolicyRead]:
+    """Each shop's policy in force on ON (default: its local today), in one query."""
+    return [SlaPolicyRead.of(s.id, t) for s, t in zip(shops, await policies_in_force(session, shops, on),
+                                                      strict=True)]
+
+
 # --- breaches -------------------------------------------------------------------------------------
 
 
@@ -255,6 +278,14 @@ async def shop_breaches(session: AsyncSession, shops: Sequence[ShopRef], start: 
     for found in out:
         found.sort(key=lambda b: b.key)
     return out
+
+
+async def breaches_of_shops(session: AsyncSession, shops: Sequence[ShopRef], start: date | None,
+                            end: date | None, metric: Metric | None = None,
+                            period: PeriodKind | None = None) -> list[list[Breach]]:
+    """shop_breaches over a caller's [from, to) (default: the month to date)."""
+    first, last = breach_range(start, end)
+    return await shop_breaches(session, shops, first, last, metric, period)
 
 
 _BREACH_KEY = (uuid.UUID, date, str, str)
@@ -331,6 +362,7 @@ async def attainments(session: AsyncSession, shops: Sequence[ShopRef], as_of: da
             for s, r in zip(shops, results, strict=True)]
 
 
-__all__ = ["BreachFilter", "attainments", "create_policy", "list_breaches", "list_policies",
-           "policies_in_force", "policy_in_force", "policy_read", "reports", "shop_breaches", "shop_report",
-           "tenant_summary", "update_policy"]
+__all__ = ["BreachFilter", "breaches_of_shops", "shop_policies", "shop_reports", "attainments",
+           "create_policy", "list_breaches", "list_policies", "policies_in_force", "policy_in_force",
+           "policy_read", "reports", "shop_breaches", "shop_report",
+           "shop_ref", "tenant_summary", "update_policy"]
