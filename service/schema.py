@@ -14,13 +14,13 @@ from service.kit.gql import ProblemErrors, extend_type
 from service.settings import Settings
 from service.shops.gql import ShopMutation, ShopQuery, ShopType
 from service.sla.gql import ShopSlaFields, SlaMutation, SlaQuery
-from service.workforce.gql import WorkforceMutation, WorkforceQuery
+from service.workforce.gql import AgentMutations, SiteMutations, WorkforceQuery
 from tenants.gql import TenantMutation, TenantQuery
 
 extend_type(ShopType, ShopSlaFields)
 
 Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery))
-Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, WorkforceMutation, SlaMutation,
+Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, SiteMutations, AgentMutations, SlaMutation,
                                     CapacityMutation, ConversationMutation))
 
 

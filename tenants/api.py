@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from service.kit.access import Session
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.rest import Resource, object_routes
 from tenants import auth, service
 from tenants.models import TenantStatus, Tier
 from tenants.schemas import TenantCreate, TenantFilter, TenantRead, TenantUpdate
@@ -23,19 +24,6 @@ async def list_tenants(session: Session, page: Annotated[PageRequest, Depends(pa
     return await service.list_tenants(session, TenantFilter(tier=tier, status=status, q=q), page)
 
 
-@router.get("/{tenant}", response_model=TenantRead, summary="One client brand, by id or slug",
-            dependencies=[auth.read.rest])
-async def get_tenant(session: Session, tenant: str):
-    return await service.get_tenant(session, tenant)
-
-
-@router.post("", response_model=TenantRead, status_code=201, summary="Onboard a client brand",
-             dependencies=[auth.write.rest])
-async def create_tenant(session: Session, body: TenantCreate):
-    return await service.create_tenant(session, body)
-
-
-@router.patch("/{tenant}", response_model=TenantRead, summary="Change a client brand",
-              dependencies=[auth.write.rest])
-async def update_tenant(session: Session, tenant: str, body: TenantUpdate):
-    return await service.update_tenant(session, tenant, body)
+object_routes(router, Resource("", "tenant", str, "tenant", TenantRead, TenantCreate, TenantUpdate),
+              service, auth,
+              ("One client brand, by id or slug", "Onboard a client brand", "Change a client brand"))

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime
 from sqlmodel import Field, SQLModel
 
-from service.kit.models import check_in, created_at_field, new_id, updated_at_field
+from service.kit.models import created_at_field, new_id, one_of, updated_at_field
 
 Tier = enum.StrEnum("Tier", {"KA": "KA", "standard": "standard", "longtail": "longtail"})
 TIER_RANK = {Tier.KA: 0, Tier.standard: 1, Tier.longtail: 2}
@@ -19,8 +19,7 @@ TenantStatus = enum.StrEnum("TenantStatus", ["active", "suspended", "offboarded"
 class Tenant(SQLModel, table=True):
     __tablename__ = "tenants"
     __table_args__ = (
-        CheckConstraint(check_in("tier", Tier), name="tier"),
-        CheckConstraint(check_in("status", TenantStatus), name="status"),
+        *one_of(tier=Tier, status=TenantStatus),
         CheckConstraint("priority_weight > 0", name="priority_weight_positive"),
     )
 

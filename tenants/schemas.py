@@ -36,8 +36,6 @@ class TenantUpdate(partial(TenantFields)):  # type: ignore[misc]
 class TenantRead(Stamped, TenantCreate, Identified):
     """A client brand."""
 
-    model_config = ConfigDict(from_attributes=True, extra="ignore")
-
 
 class TenantFilter(BaseModel):
     tier: Tier | None = None

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from service.kit.models import check_in, created_at_field, new_id
+from service.kit.models import created_at_field, new_id, one_of
 from service.shops.models import Platform
 
 ALL_PLATFORMS = "all"
@@ -46,7 +46,7 @@ class Promotion(SQLModel, table=True):
         UniqueConstraint("name", "year"),
         CheckConstraint("end_date >= start_date", name="dates_ordered"),
         CheckConstraint("year = date_part('year', start_date)::int", name="year_of_start"),
-        CheckConstraint(check_in("platform", PROMOTION_PLATFORMS), name="platform"),
+        *one_of(platform=PROMOTION_PLATFORMS),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -70,8 +70,7 @@ class CapacityPlan(SQLModel, table=True):
 
     __tablename__ = "capacity_plans"
     __table_args__ = (
-        CheckConstraint(check_in("model", PlanModel), name="model"),
-        CheckConstraint(check_in("status", PlanStatus), name="status"),
+        *one_of(model=PlanModel, status=PlanStatus),
         CheckConstraint("ends_at > starts_at", name="window_ordered"),
     )
 

@@ -17,6 +17,7 @@ import enum
 import functools
 import inspect
 import logging
+import types
 import typing
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack
@@ -36,7 +37,7 @@ from strawberry.types import Info
 from strawberry.types.base import get_object_definition
 
 from graphql import GraphQLError
-from service.kit.access import INJECTED, Roles
+from service.kit.access import INJECTED, Roles, Session
 from service.kit.db import Database
 from service.kit.errors import Problem, field_errors, summary
 from service.kit.identity import Principal, principal_from_header
@@ -98,15 +99,42 @@ def _injected(fn: Callable[..., Any]) -> tuple[dict[str, str], dict[str, Any]]:
     return found, hints
 
 
+# A create or update model's GraphQL input (filled by create_input/update_input): a resolver parameter
+# annotated with the model is exposed as the input and receives the validated model.
+_INPUTS: dict[type[BaseModel], Any] = {}
+
+
+def _shaped(hint: Any) -> Callable[[Any], Any] | None:
+    """How to turn a use case's answer into the resolver's declared GraphQL return: a read type (`of`), a
+    `Page` of one (`page`), a list or an optional of one; None when nothing needs converting."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if isinstance(hint, type) and hasattr(hint, "_pydantic_type"):
+        return lambda value: value if value is None or isinstance(value, hint) else of(hint, value)
+    if origin is Page and args:
+        item = args[0]
+        return lambda value: value if isinstance(value, Page) else page(item, value)
+    if origin is list and args and (inner := _shaped(args[0])) is not None:
+        return lambda value: [inner(v) for v in value]
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return _shaped(rest[0]) if len(rest) == 1 else None
+    return None
+
+
 def _injecting(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """FN with its Caller/Session/Sessions parameters hidden from the schema and filled in per call."""
+    """FN as a resolver written like a REST handler: its Caller/Session/Sessions parameters hidden from the
+    schema and filled in per call; a parameter annotated with a create or update model exposed as that
+    model's GraphQL input and validated into it (errors named under the argument); its answer (a row, a
+    read model, a Paged) turned into the GraphQL type it declares."""
     injected, hints = _injected(fn)
-    if not injected:
+    models = {n: h for n, h in hints.items() if n != "return" and isinstance(h, type) and h in _INPUTS}
+    shape = _shaped(hints.get("return"))
+    if not injected and not models and shape is None:
         return fn
     sig = inspect.signature(fn)
     takes_info = "info" in sig.parameters
-    params = [p.replace(annotation=hints.get(n, p.annotation)) for n, p in sig.parameters.items()
-              if n not in injected]
+    params = [p.replace(annotation=_INPUTS[models[n]] if n in models else hints.get(n, p.annotation))
+              for n, p in sig.parameters.items() if n not in injected]
     if not takes_info:
         params.append(inspect.Parameter("info", inspect.Parameter.KEYWORD_ONLY, annotation=Info))
 
@@ -114,6 +142,8 @@ def _injecting(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any
     async def resolver(*args: Any, **kwargs: Any) -> Any:
         info: Info = kwargs["info"] if takes_info else kwargs.pop("info")
         context: GqlContext = info.context
+        for name, model in models.items():
+            kwargs[name] = validated(model, kwargs[name], [name])
         async with AsyncExitStack() as stack:
             for name, what in injected.items():
                 if what == "caller":
@@ -123,11 +153,13 @@ def _injecting(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any
                 else:
                     assert context.db is not None and context.principal is not None
                     kwargs[name] = context.db.sessions(context.principal.scope)
-            return await fn(*args, **kwargs)
+            answer = await fn(*args, **kwargs)
+            return answer if shape is None else shape(answer)  # inside the transaction: rows still bound
 
     resolver.__signature__ = sig.replace(  # type: ignore[attr-defined]
         parameters=params, return_annotation=hints.get("return", sig.return_annotation))
-    resolver.__annotations__ = {k: v for k, v in hints.items() if k not in injected}
+    resolver.__annotations__ = {k: (_INPUTS[v] if k in models else v) for k, v in hints.items()
+                                if k not in injected}
     return resolver
 
 
@@ -147,6 +179,26 @@ def field(roles: Roles | None, *, description: str | None = None, name: str | No
 def mutation(roles: Roles, *, description: str | None = None, name: str | None = None
              ) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
     return field(roles, description=description, name=name, mutation=True)
+
+
+def object_mutations(noun: str, read: type, create: type[BaseModel], update: type[BaseModel], key: type,
+                     use_cases: Any, roles: Any) -> type:
+    """A strawberry type with the mutations `create_<noun>(input)` and `update_<noun>(id, input)` over the
+    use cases of the same names in USE_CASES (a service module), allowed to `write` of ROLES (the domain's
+    auth module): the GraphQL twin of kit.rest.object_routes."""
+    add, change = getattr(use_cases, f"create_{noun}"), getattr(use_cases, f"update_{noun}")
+
+    async def create_one(self: Any, session: Any, input: Any) -> Any:
+        return await add(session, input)
+
+    async def update_one(self: Any, session: Any, id: Any, input: Any) -> Any:
+        return await change(session, id, input)
+
+    create_one.__annotations__ = {"session": Session, "input": create, "return": read}
+    update_one.__annotations__ = {"session": Session, "id": key, "input": update, "return": read}
+    namespace = {f"create_{noun}": mutation(roles.write)(create_one),
+                 f"update_{noun}": mutation(roles.write)(update_one)}
+    return strawberry.type(type(f"{noun.title()}Mutations", (), namespace))
 
 
 # --- shapes derived from the pydantic models ------------------------------------------------------------
@@ -193,6 +245,8 @@ def create_input(model: type[BaseModel], *, name: str, description: str | None =
     body = type(name, (), namespace)
     derived = strawberry.experimental.pydantic.input(model=model, name=name,
                                                      description=description or _doc(model))(body)
+    if not replace:  # the model's own shape: a resolver may take the model and receive it validated
+        _INPUTS[model] = derived
     for f in get_object_definition(derived, strict=True).fields:
         kind, default = replace.get(f.python_name, (None, UNSET))
         if kind is not None and default is not UNSET:  # the model's default would not fit the GraphQL shape
@@ -209,7 +263,9 @@ def update_input(model: type[BaseModel], *, name: str, description: str | None =
         namespace["__annotations__"][f.python_name] = f.type
         namespace[f.python_name] = strawberry.field(default=UNSET, description=f.description,
                                                     name=f.graphql_name)
-    return strawberry.input(name=name, description=description or _doc(model))(type(name, (), namespace))
+    derived = strawberry.input(name=name, description=description or _doc(model))(type(name, (), namespace))
+    _INPUTS[model] = derived
+    return derived
 
 
 def plain(value: Any) -> Any:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 import uuid6
-from sqlalchemy import DateTime, func
+from sqlalchemy import CheckConstraint, DateTime, func
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -45,3 +45,9 @@ def updated_at_field() -> datetime:
 def check_in(column: str, values: Iterable[object]) -> str:
     """SQL for a CHECK constraint limiting COLUMN to VALUES."""
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+def one_of(**columns: Iterable[object]) -> tuple[CheckConstraint, ...]:
+    """A CHECK constraint per column limiting it to its values (an enum's, usually), named after it:
+    `__table_args__ = (*one_of(level=AgentLevel, employment_type=EmploymentType), ...)`."""
+    return tuple(CheckConstraint(check_in(column, values), name=column) for column, values in columns.items())

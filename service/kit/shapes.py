@@ -43,9 +43,10 @@ def partial(model: type[BaseModel], *, exclude: Iterable[str] = ()) -> type[Base
 
 
 class Identified(BaseModel):
-    """The id of a stored row (a read model's first field: list it last among the bases)."""
+    """The id of a stored row (a read model's first field: list it last among the bases). As the last base,
+    its config is the read model's: read from attributes (rows), and tolerant of extra ones."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
 
     id: uuid.UUID
 

@@ -6,10 +6,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, UniqueConstraint
+from sqlalchemy import ForeignKeyConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from service.kit.models import check_in, created_at_field, new_id, updated_at_field
+from service.kit.models import created_at_field, new_id, one_of, updated_at_field
 
 Platform = enum.StrEnum("Platform", ["tmall", "taobao", "jd", "pdd", "douyin", "other"])
 ShopStatus = enum.StrEnum("ShopStatus", ["active", "paused", "closed"])
@@ -20,8 +20,7 @@ class Shop(SQLModel, table=True):
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="RESTRICT"),
         UniqueConstraint("tenant_id", "platform", "name"),
-        CheckConstraint(check_in("platform", Platform), name="platform"),
-        CheckConstraint(check_in("status", ShopStatus), name="status"),
+        *one_of(platform=Platform, status=ShopStatus),
         # Staff look shops up by id alone; clients always with their tenant (the primary key).
         Index(None, "id"),
     )

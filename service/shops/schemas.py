@@ -40,8 +40,6 @@ class ShopUpdate(partial(ShopFields)):  # type: ignore[misc]
 class ShopRead(Stamped, ShopCreate, Identified):
     """A brand's store on one platform."""
 
-    model_config = ConfigDict(from_attributes=True, extra="ignore")
-
 
 class ShopFilter(BaseModel):
     tenant: str | None = None

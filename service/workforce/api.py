@@ -9,68 +9,38 @@ from fastapi import APIRouter, Depends, Query
 
 from service.kit.access import Session
 from service.kit.pagination import Page, PageRequest, page_params
-from service.workforce import auth, service
+from service.kit.rest import Resource, object_routes
+from service.workforce import auth, schemas, service
 from service.workforce.models import AgentLevel, EmploymentType
-from service.workforce.schemas import (
-    AgentCreate,
-    AgentFilter,
-    AgentRead,
-    AgentUpdate,
-    SiteCreate,
-    SiteRead,
-    SiteUpdate,
-)
 
 router = APIRouter(prefix="/v1", tags=["workforce"])
 
 
-@router.get("/sites", response_model=Page[SiteRead], summary="List sites", dependencies=[auth.read.rest])
+@router.get("/sites", response_model=Page[schemas.SiteRead], summary="List sites",
+            dependencies=[auth.read.rest])
 async def list_sites(session: Session, page: Annotated[PageRequest, Depends(page_params)],
                      city: Annotated[str | None, Query(max_length=100)] = None):
     return await service.list_sites(session, page, city)
 
 
-@router.get("/sites/{site_id}", response_model=SiteRead, summary="One site", dependencies=[auth.read.rest])
-async def get_site(session: Session, site_id: uuid.UUID):
-    return await service.get_site(session, site_id)
+object_routes(router, Resource("/sites", "site_id", uuid.UUID, "site", schemas.SiteRead, schemas.SiteCreate,
+                               schemas.SiteUpdate), service, auth,
+              ("One site", "Open a site", "Change a site"))
 
 
-@router.post("/sites", response_model=SiteRead, status_code=201, summary="Open a site",
-             dependencies=[auth.write.rest])
-async def create_site(session: Session, body: SiteCreate):
-    return await service.create_site(session, body)
-
-
-@router.patch("/sites/{site_id}", response_model=SiteRead, summary="Change a site",
-              dependencies=[auth.write.rest])
-async def update_site(session: Session, site_id: uuid.UUID, body: SiteUpdate):
-    return await service.update_site(session, site_id, body)
-
-
-@router.get("/agents", response_model=Page[AgentRead], summary="List agents", dependencies=[auth.read.rest])
+@router.get("/agents", response_model=Page[schemas.AgentRead], summary="List agents",
+            dependencies=[auth.read.rest])
 async def list_agents(session: Session, page: Annotated[PageRequest, Depends(page_params)],
                       site_id: uuid.UUID | None = None, level: AgentLevel | None = None,
                       employment_type: EmploymentType | None = None,
                       active: Annotated[bool | None, Query(description="Still employed (no left_on)")] = None,
                       q: Annotated[str | None, Query(max_length=100,
                                                      description="Name or code contains")] = None):
-    filters = AgentFilter(site_id=site_id, level=level, employment_type=employment_type, active=active, q=q)
+    filters = schemas.AgentFilter(site_id=site_id, level=level, employment_type=employment_type,
+                                  active=active, q=q)
     return await service.list_agents(session, filters, page)
 
 
-@router.get("/agents/{agent_id}", response_model=AgentRead, summary="One agent",
-            dependencies=[auth.read.rest])
-async def get_agent(session: Session, agent_id: uuid.UUID):
-    return await service.get_agent(session, agent_id)
-
-
-@router.post("/agents", response_model=AgentRead, status_code=201, summary="Hire an agent",
-             dependencies=[auth.write.rest])
-async def create_agent(session: Session, body: AgentCreate):
-    return await service.create_agent(session, body)
-
-
-@router.patch("/agents/{agent_id}", response_model=AgentRead, summary="Change an agent",
-              dependencies=[auth.write.rest])
-async def update_agent(session: Session, agent_id: uuid.UUID, body: AgentUpdate):
-    return await service.update_agent(session, agent_id, body)
+object_routes(router, Resource("/agents", "agent_id", uuid.UUID, "agent", schemas.AgentRead,
+                               schemas.AgentCreate, schemas.AgentUpdate), service, auth,
+              ("One agent", "Hire an agent", "Change an agent"))

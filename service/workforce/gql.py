@@ -38,10 +38,10 @@ class AgentType:
                       await info.context.loader("site_by_id", service.sites_by_ids).load(self.site_id))
 
 
-SiteCreateInput = gql.create_input(SiteCreate, name="SiteCreateInput")
-SiteUpdateInput = gql.update_input(SiteUpdate, name="SiteUpdateInput")
-AgentCreateInput = gql.create_input(AgentCreate, name="AgentCreateInput")
-AgentUpdateInput = gql.update_input(AgentUpdate, name="AgentUpdateInput")
+gql.create_input(SiteCreate, name="SiteCreateInput")
+gql.update_input(SiteUpdate, name="SiteUpdateInput")
+gql.create_input(AgentCreate, name="AgentCreateInput")
+gql.update_input(AgentUpdate, name="AgentUpdateInput")
 
 
 @strawberry.type
@@ -49,37 +49,17 @@ class WorkforceQuery:
     @gql.field(auth.read)
     async def sites(self, session: Session, city: str | None = None, first: int = 50,
                     after: str | None = None) -> gql.Page[SiteType]:
-        return gql.page(SiteType, await service.list_sites(session, gql.page_request(first, after), city))
+        return await service.list_sites(session, gql.page_request(first, after), city)
 
     @gql.field(auth.read)
     async def agents(self, session: Session, site_id: uuid.UUID | None = None,
-                     level: AgentLevel | None = None,
-                     employment_type: EmploymentType | None = None, active: bool | None = None,
-                     q: str | None = None, first: int = 50, after: str | None = None) -> gql.Page[AgentType]:
-        filters = AgentFilter(site_id=site_id, level=level, employment_type=employment_type,
-                              active=active, q=q)
-        return gql.page(AgentType,
-                        await service.list_agents(session, filters, gql.page_request(first, after)))
+                     level: AgentLevel | None = None, employment_type: EmploymentType | None = None,
+                     active: bool | None = None, q: str | None = None, first: int = 50,
+                     after: str | None = None) -> gql.Page[AgentType]:
+        filters = AgentFilter(site_id=site_id, level=level, employment_type=employment_type, active=active,
+                              q=q)
+        return await service.list_agents(session, filters, gql.page_request(first, after))
 
 
-@strawberry.type
-class WorkforceMutation:
-    @gql.mutation(auth.write)
-    async def create_site(self, session: Session, input: SiteCreateInput) -> SiteType:
-        return gql.of(SiteType,
-                      await service.create_site(session, gql.validated(SiteCreate, input, ["input"])))
-
-    @gql.mutation(auth.write)
-    async def update_site(self, session: Session, id: uuid.UUID, input: SiteUpdateInput) -> SiteType:
-        return gql.of(SiteType,
-                      await service.update_site(session, id, gql.validated(SiteUpdate, input, ["input"])))
-
-    @gql.mutation(auth.write)
-    async def create_agent(self, session: Session, input: AgentCreateInput) -> AgentType:
-        return gql.of(AgentType,
-                      await service.create_agent(session, gql.validated(AgentCreate, input, ["input"])))
-
-    @gql.mutation(auth.write)
-    async def update_agent(self, session: Session, id: uuid.UUID, input: AgentUpdateInput) -> AgentType:
-        changes = gql.validated(AgentUpdate, input, ["input"])
-        return gql.of(AgentType, await service.update_agent(session, id, changes))
+SiteMutations = gql.object_mutations("site", SiteType, SiteCreate, SiteUpdate, uuid.UUID, service, auth)
+AgentMutations = gql.object_mutations("agent", AgentType, AgentCreate, AgentUpdate, uuid.UUID, service, auth)

@@ -11,7 +11,7 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, Numeric, String
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
-from service.kit.models import check_in, created_at_field, new_id, updated_at_field
+from service.kit.models import created_at_field, new_id, one_of, updated_at_field
 
 AgentLevel = enum.StrEnum("AgentLevel", ["trainee", "agent", "senior", "lead", "supervisor", "manager"])
 EmploymentType = enum.StrEnum("EmploymentType", ["full_time", "part_time", "contractor", "intern"])
@@ -33,8 +33,7 @@ class Site(SQLModel, table=True):
 class Agent(SQLModel, table=True):
     __tablename__ = "agents"
     __table_args__ = (
-        CheckConstraint(check_in("level", AgentLevel), name="level"),
-        CheckConstraint(check_in("employment_type", EmploymentType), name="employment_type"),
+        *one_of(level=AgentLevel, employment_type=EmploymentType),
         CheckConstraint("loaded_hourly_cost >= 0", name="cost_nonnegative"),
         CheckConstraint("max_concurrency BETWEEN 1 AND 20", name="concurrency_range"),
         CheckConstraint("left_on IS NULL OR left_on >= hired_on", name="left_after_hired"),

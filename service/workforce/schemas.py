@@ -37,8 +37,6 @@ class SiteUpdate(partial(SiteFields, exclude={"timezone"})):  # type: ignore[mis
 class SiteRead(Stamped, SiteFields, Identified):
     """A floor with seats."""
 
-    model_config = ConfigDict(from_attributes=True, extra="ignore")
-
 
 class AgentFields(BaseModel):
     """An employee answering chats."""
@@ -67,8 +65,6 @@ class AgentUpdate(partial(AgentFields, exclude={"code", "hired_on"})):  # type: 
 
 class AgentRead(Stamped, AgentFields, Identified):
     """An employee answering chats."""
-
-    model_config = ConfigDict(from_attributes=True, extra="ignore")
 
 
 class AgentFilter(BaseModel):

@@ -1,0 +1,72 @@
+"""REST helpers: the one-object routes of a resource (read one, create, change), declared in one call, so
+every resource's doors are the same few lines and its OpenAPI operations keep their names."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from service.kit.access import Session
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource's REST shape: its path, the name and type of its key in the path, the
+    noun its operations and use cases are named after (`get_site`, `create_site`, ...), and its read, create
+    and update models."""
+
+    path: str
+    key: str
+    key_type: type
+    noun: str
+    read: type[BaseModel]
+    create: type[BaseModel]
+    update: type[BaseModel]
+
+
+def _endpoint(call: Callable[..., Awaitable[Any]], params: list[inspect.Parameter]) -> Callable[..., Any]:
+    async def endpoint(**kwargs: Any) -> Any:
+        return await call(**kwargs)
+
+    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return endpoint
+
+
+def object_routes(router: APIRouter, r: Resource, use_cases: Any, roles: Any,
+                  summaries: tuple[str, str, str]) -> None:
+    """GET {path}/{key}, POST {path} (201) and PATCH {path}/{key} over the use cases `get_<noun>`,
+    `create_<noun>` and `update_<noun>` of USE_CASES (a service module; each takes the caller's session
+    first), allowed to `read` and `write` of ROLES (the domain's auth module)."""
+    get: Callable[..., Awaitable[Any]] = getattr(use_cases, f"get_{r.noun}")
+    create: Callable[..., Awaitable[Any]] = getattr(use_cases, f"create_{r.noun}")
+    update: Callable[..., Awaitable[Any]] = getattr(use_cases, f"update_{r.noun}")
+    kw = inspect.Parameter.KEYWORD_ONLY
+    session = inspect.Parameter("session", kw, annotation=Session)
+    key = inspect.Parameter(r.key, kw, annotation=r.key_type)
+    one = f"{r.path}/{{{r.key}}}"
+
+    async def read_one(session: Any, **keys: Any) -> Any:
+        return await get(session, keys[r.key])
+
+    async def create_one(session: Any, body: Any) -> Any:
+        return await create(session, body)
+
+    async def update_one(session: Any, body: Any, **keys: Any) -> Any:
+        return await update(session, keys[r.key], body)
+
+    body_of = {"create": inspect.Parameter("body", kw, annotation=r.create),
+               "update": inspect.Parameter("body", kw, annotation=r.update)}
+    read_roles, write_roles = roles.read.rest, roles.write.rest
+    router.add_api_route(one, _endpoint(read_one, [session, key]), methods=["GET"], response_model=r.read,
+                         summary=summaries[0], name=f"get_{r.noun}", dependencies=[read_roles])
+    router.add_api_route(r.path, _endpoint(create_one, [session, body_of["create"]]), methods=["POST"],
+                         response_model=r.read, status_code=201, summary=summaries[1],
+                         name=f"create_{r.noun}", dependencies=[write_roles])
+    router.add_api_route(one, _endpoint(update_one, [session, key, body_of["update"]]), methods=["PATCH"],
+                         response_model=r.read, summary=summaries[2], name=f"update_{r.noun}",
+                         dependencies=[write_roles])
