@@ -28,7 +28,7 @@ def test_serve_with_two_workers_answers_from_both(database, world, tmp_path):
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # generous: a loaded 2-core CI machine spawns slowly
         while True:
             try:
                 if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:

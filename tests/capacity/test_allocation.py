@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -241,8 +240,9 @@ def test_validation():
         allocate_plan([1], [1], [0], [1], table_curve([[[0, 1]]]))
 
 
-def test_full_plan_speed():
-    # 288 intervals x 500 shops, 4,000 seats, peaks far beyond the seats (most intervals short).
+def test_full_plan_invariants():
+    # 288 intervals x 500 shops, 4,000 seats, peaks far beyond the seats (most intervals short). Its speed is
+    # a benchmark's figure (tests/bench/capacity_plan.py), not an assertion here.
     rng = np.random.default_rng(3)
     n_t, n_s = 288, 500
     size = rng.lognormal(0, 1.0, n_s)
@@ -255,14 +255,11 @@ def test_full_plan_speed():
     weight = rng.uniform(0.5, 2, n_s)
     req = required_agents("erlang_c", vol, aht, 900, 0.8, 30)
     curve = erlang_curve(vol, aht, 900, 30)
-    t0 = time.perf_counter()
     res = allocate_plan(
         4000, req.agents, tier, weight, curve, sl_at_required=req.service_level, asa_at_required=req.asa_s
     )
-    elapsed = time.perf_counter() - t0
     short = res.missing_seats > 0
     assert short.sum() > 100
     assert np.all(res.allocated.sum(axis=1)[short] == 4000)
     assert np.all(res.allocated <= req.agents)
     assert not np.isnan(res.service_level).any()
-    assert elapsed < 1.5  # ~0.2 s measured
