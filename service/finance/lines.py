@@ -15,7 +15,9 @@ Kinds, and whether they count in a statement's total:
 - "adjustment": a correction, in an open period, of a line of a closed one (statements.adjustments):
   amount = recomputed - closed. Counts.
 
-For charges and adjustments, amount = round_line(quantity x rate). A credit's quantity is its allocation
+For charges, amount = round_line(quantity x rate). An adjustment's amount is recomputed minus closed
+amount, its quantity the difference in quantity and its rate the recomputed rate (so quantity x rate
+differs from the amount when the rate itself was corrected). A credit's quantity is its allocation
 (the share of the at-risk pool), its rate the pool, and its amount minus allocation x pool, scaled down
 pro rata when the month's credits exceed the pool (the source words say so).
 
@@ -23,8 +25,10 @@ Public:
 
 - ``LineKind``, ``LINE_KINDS``, ``COUNTED_KINDS``
 - ``LineKey(component: str, shop: Ref | None, unit: str)``
-- ``Line(component, shop, quantity, unit, rate, amount, source, kind="charge", corrects=None, reason=None)``,
-  ``.key``, ``.counts``
+- ``Line(component, shop, quantity, unit, rate, amount, source, kind="charge", corrects=None,
+  corrects_month=None, reason=None)``, ``.key``, ``.counts``. An adjustment has a reason; one that corrects
+  a closed line has ``corrects`` (that line's key) and ``corrects_month`` (its statement's month); one for
+  a component the closed statement did not have has ``corrects=None`` and ``corrects_month`` set.
 - ``quantity_words(quantity: Decimal | int, unit: str) -> str``: "2,340 seat-hours", "1 month".
 """
 
@@ -35,14 +39,20 @@ from decimal import Decimal
 from typing import Literal
 
 from service.finance.money import is_rounded, to_decimal
+from service.finance.periods import Month
 from service.finance.refs import Ref
 
 LineKind = Literal["charge", "credit", "credit_pending", "credit_forgiven", "adjustment"]
 LINE_KINDS: tuple[LineKind, ...] = ("charge", "credit", "credit_pending", "credit_forgiven", "adjustment")
 COUNTED_KINDS: frozenset[LineKind] = frozenset({"charge", "credit", "adjustment"})
 
-_PLURAL = {"seat-hour": "seat-hours", "seat-month": "seat-months", "conversation": "conversations",
-           "month": "months", "seat-day": "seat-days"}
+_PLURAL = {
+    "seat-hour": "seat-hours",
+    "seat-month": "seat-months",
+    "conversation": "conversations",
+    "month": "months",
+    "seat-day": "seat-days",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,7 @@ class Line:
     source: str
     kind: LineKind = "charge"
     corrects: LineKey | None = None  # adjustments: the closed line corrected (None: a new component)
+    corrects_month: Month | None = None  # adjustments: the closed statement's month
     reason: str | None = None  # adjustments: the reason code
 
     def __post_init__(self) -> None:
@@ -77,8 +88,10 @@ class Line:
             raise ValueError(f"a line's amount is rounded to the fen: {self.amount}")
         if self.kind not in LINE_KINDS:
             raise ValueError(f"kind must be one of {LINE_KINDS}")
-        if self.kind == "adjustment" and not self.reason:
-            raise ValueError("an adjustment carries a reason")
+        if self.kind == "adjustment" and (not self.reason or self.corrects_month is None):
+            raise ValueError("an adjustment carries a reason and the month it corrects")
+        if self.kind != "adjustment" and (self.corrects or self.corrects_month or self.reason):
+            raise ValueError("only adjustments correct lines")
 
     @property
     def key(self) -> LineKey:
