@@ -144,6 +144,7 @@ class Credit:
     at_risk_share: Decimal
     fees: Decimal  # the charges the pool was taken from
     pool: Decimal
+    pool_scope: PoolScope
     uncapped: Decimal  # -(allocation x pool), rounded; <= 0
     amount: Decimal  # after the cap; <= 0
     status: CreditStatus
@@ -186,7 +187,7 @@ class Credit:
             component=f"{CREDIT_COMPONENT}.{b.metric}",
             shop=b.shop,
             quantity=self.allocation,
-            unit=f"share of {b.month} pool",
+            unit=f"share of {b.month} {'shop ' if self.pool_scope == 'shop' else ''}pool",
             rate=self.pool,
             amount=self.amount,
             source=words,
@@ -244,6 +245,7 @@ def assess(
                     at_risk_share=policy.at_risk_share,
                     fees=fees,
                     pool=pool,
+                    pool_scope=policy.pool_scope,
                     uncapped=u,
                     amount=amount,
                     status="pending" if held else "applied",

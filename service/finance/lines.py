@@ -18,7 +18,8 @@ Kinds, and whether they count in a statement's total:
 For charges, amount = round_line(quantity x rate). An adjustment's amount is recomputed minus closed
 amount, its quantity the difference in quantity and its rate the recomputed rate (so quantity x rate
 differs from the amount when the rate itself was corrected). A credit's quantity is its allocation
-(the share of the at-risk pool), its rate the pool, and its amount minus allocation x pool, scaled down
+(the share of the at-risk pool), its unit names the pool ("share of 2026-11 pool", or "share of 2026-11
+shop pool" when each shop has its own), its rate the pool, and its amount minus allocation x pool, scaled down
 pro rata when the month's credits exceed the pool (the source words say so).
 
 Public:

@@ -50,7 +50,9 @@ USAGE = Usage(
             assisted_gmv=D("1234567.89"),
             promotion_seat_days=96,
         ),
-        ShopUsage("jd-store", seat_hours=D("412.25"), seat_hours_source="roster", handled_conversations=7_001),
+        ShopUsage(
+            "jd-store", seat_hours=D("412.25"), seat_hours_source="roster", handled_conversations=7_001
+        ),
     ),
 )
 
@@ -68,13 +70,21 @@ def test_every_component_is_quantity_times_rate_rounded_once():
     dedicated = got[("dedicated_seats", "tmall-flagship")]
     assert (dedicated.unit, dedicated.amount) == ("seat-month", D("27200.00"))
     conv = got[("conversations", "tmall-flagship")]
-    assert (conv.unit, conv.amount, conv.source) == ("conversation", D("21431.90"), "61,234 conversations handled")
+    assert (conv.unit, conv.amount, conv.source) == (
+        "conversation",
+        D("21431.90"),
+        "61,234 conversations handled",
+    )
     gmv = got[("gmv_commission", "tmall-flagship")]
     # 1,234,567.89 x 1.5 % = 18,518.51835 -> 18,518.52
     assert (gmv.unit, gmv.rate, gmv.amount) == ("CNY GMV", D("0.015"), D("18518.52"))
     assert gmv.source == "CNY 1,234,567.89 assisted GMV from converted conversations"
     peak = got[("peak_surcharge", "tmall-flagship")]
-    assert (peak.unit, peak.amount, peak.source) == ("seat-day", D("7680.00"), "96 seat-days on promotion days")
+    assert (peak.unit, peak.amount, peak.source) == (
+        "seat-day",
+        D("7680.00"),
+        "96 seat-days on promotion days",
+    )
     # Zero quantities make no line (jd-store has no seats, GMV or promotion days).
     assert ("dedicated_seats", "jd-store") not in got and ("gmv_commission", "jd-store") not in got
     assert len(lines) == 8
@@ -120,7 +130,9 @@ def test_a_contract_starting_within_the_month_prorates_its_base_fee():
 
 def test_shop_contracts_take_their_shop_out_of_the_brand_contract():
     brand = contract((date(2026, 1, 1), ContractTerms(seat_hour_rate=D("38.50"), monthly_base_fee=D("1000"))))
-    own = contract((date(2026, 1, 1), ContractTerms(per_conversation_rate=D("0.30"))), shop="jd-store", cid="C2")
+    own = contract(
+        (date(2026, 1, 1), ContractTerms(per_conversation_rate=D("0.30"))), shop="jd-store", cid="C2"
+    )
     assert covered_shops([brand, own], ["tmall-flagship", "jd-store", "douyin"], NOV) == {
         "C1": ["douyin", "tmall-flagship"],
         "C2": ["jd-store"],

@@ -23,7 +23,10 @@ def rates(**extra_agents: RateBook[LoadedHourlyCost]) -> CostRates:
             "B": RateBook([(date(2026, 1, 1), LoadedHourlyCost(D("20"), D("6"), D("2")))]),  # loaded 28
             **extra_agents,
         },
-        seat_costs={"S1": RateBook([(date(2026, 1, 1), D("5"))]), "S2": RateBook([(date(2026, 1, 1), D("3"))])},
+        seat_costs={
+            "S1": RateBook([(date(2026, 1, 1), D("5"))]),
+            "S2": RateBook([(date(2026, 1, 1), D("3"))]),
+        },
         overhead={"S1": RateBook([(date(2026, 1, 1), OverheadRule(D("0.10")))])},
     )
 
@@ -75,8 +78,15 @@ def test_amounts_are_exact_until_the_line():
 
 
 def test_the_rate_in_force_that_day_is_used():
-    r = rates(C=RateBook([(date(2026, 1, 1), LoadedHourlyCost(D("30"))), (date(2026, 11, 15), LoadedHourlyCost(D("36")))]))
-    segs = [WorkedSegment("C", "X", "S2", date(2026, 11, 14), 60), WorkedSegment("C", "X", "S2", date(2026, 11, 15), 60)]
+    r = rates(
+        C=RateBook(
+            [(date(2026, 1, 1), LoadedHourlyCost(D("30"))), (date(2026, 11, 15), LoadedHourlyCost(D("36")))]
+        )
+    )
+    segs = [
+        WorkedSegment("C", "X", "S2", date(2026, 11, 14), 60),
+        WorkedSegment("C", "X", "S2", date(2026, 11, 15), 60),
+    ]
     (line,) = cost_lines(segs, r)
     assert line.labour_base == D("66.00")
 

@@ -54,8 +54,10 @@ def test_pieces_clip_versions_to_a_range():
     assert book.pieces(date(2026, 10, 20), date(2026, 11, 5)) == [(date(2026, 11, 1), date(2026, 11, 5), "a")]
 
 
-@given(st.lists(st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 1, 1)), min_size=1, unique=True),
-       st.dates(min_value=date(2019, 1, 1), max_value=date(2031, 1, 1)))
+@given(
+    st.lists(st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 1, 1)), min_size=1, unique=True),
+    st.dates(min_value=date(2019, 1, 1), max_value=date(2031, 1, 1)),
+)
 def test_in_force_is_the_latest_version_not_after_the_day(days, day):
     book = RateBook([(d, d) for d in days])
     eligible = [d for d in days if d <= day]
@@ -68,7 +70,9 @@ def test_loaded_cost_and_components():
     with pytest.raises(ValueError):
         LoadedHourlyCost(wage=D("-1"))
     # Exact to 50 digits: 5000 / 174 = 28.7356321839...
-    assert abs(hourly_from_monthly(D("5000")) - D("28.73563218390804597701149425287356321839080459770")) < D("1e-45")
+    assert abs(hourly_from_monthly(D("5000")) - D("28.73563218390804597701149425287356321839080459770")) < D(
+        "1e-45"
+    )
 
 
 def test_overtime_multipliers_and_overhead_rule():
