@@ -15,7 +15,9 @@ month by 0.01. Two readings are reported:
 - ``extra_agent_hours``: the same lift with agents interpolated linearly between the whole numbers
   around the target (N* - 1 + (target - SL(N* - 1)) / (SL(N*) - SL(N* - 1))), a rate of change rather
   than a roster; priced as ``cost_per_point``. This is the figure that rises smoothly towards high
-  service levels, where each point costs more agents (the curve is concave above the load).
+  service levels, where each point costs more agents (the curve is concave above the load). Just above
+  the load it is S-shaped instead: there the first agents buy a stable queue, so a point is dear at a
+  service level near 0 and gets cheaper before it gets dearer again.
 
 Agent-hours are priced at the loaded hourly cost plus, if given, the seat cost per seat-hour (an extra
 agent holds a seat), and divided by (1 - shrinkage) when given (paid time per productive hour). An
