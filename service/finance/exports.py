@@ -99,35 +99,48 @@ def _cells(columns: Sequence[Column], row: Row) -> list[object]:
     return values
 
 
-def _number(value: object, column: Column) -> Decimal:
-    if isinstance(value, bool) or isinstance(value, float):
+def _number(value: object, column: Column) -> Decimal | int:
+    kind = type(value)
+    if kind is Decimal or kind is int:
+        return value  # type: ignore[return-value]
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float | bool):
         raise TypeError(f"column {column.key}: numbers are Decimal or int, never float")
-    if isinstance(value, Decimal | int):
-        return Decimal(value)
     raise TypeError(f"column {column.key}: {type(value).__name__} is not a number")
 
 
+def _number_text(value: Decimal | int) -> str:
+    return str(value) if type(value) is int else f"{value:f}"
+
+
 def _text(value: object) -> str:
+    if isinstance(value, str):
+        return value
     if value is None:
         return ""
     if isinstance(value, Decimal):
         return f"{value:f}"
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, str | int | UUID | Month):
+    if isinstance(value, int | UUID | Month):
         return str(value)
     raise TypeError(f"cannot export a {type(value).__name__}")
 
 
 class _Totals:
+    """Decimal sums of the summed columns, kept while rows stream past."""
+
     def __init__(self, columns: Sequence[Column]) -> None:
         self.columns = columns
-        self.sums = [Decimal(0) for _ in columns]
+        self.summed = [i for i, c in enumerate(columns) if c.summed]
+        self.sums: list[Decimal] = [Decimal(0) for _ in columns]
 
     def add(self, cells: Sequence[object]) -> None:
-        for i, (col, value) in enumerate(zip(self.columns, cells, strict=True)):
-            if col.summed and value is not None:
-                self.sums[i] += _number(value, col)
+        for i in self.summed:
+            value = cells[i]
+            if value is not None:
+                self.sums[i] += _number(value, self.columns[i])
 
 
 def write_csv(
@@ -142,14 +155,17 @@ def write_csv(
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([c.header for c in columns])
     sums = _Totals(columns)
+    numeric = [c.numeric for c in columns]
     count = 0
     for row in rows:
         cells = _cells(columns, row)
         sums.add(cells)
         out_cells = []
-        for col, value in zip(columns, cells, strict=True):
-            if col.numeric and value is not None:
-                out_cells.append(f"{_number(value, col):f}")
+        for col, is_number, value in zip(columns, numeric, cells, strict=True):
+            if value is None:
+                out_cells.append("")
+            elif is_number:
+                out_cells.append(_number_text(_number(value, col)))
             else:
                 text = _text(value)
                 out_cells.append("'" + text if text.startswith(_FORMULA_START) else text)
@@ -203,12 +219,10 @@ def write_xlsx(
             )
             for c in columns
         ]
+        kinds = ["number" if c.numeric else "date" if c.kind == "date" else "text" for c in columns]
         sums = _Totals(columns)
         per_sheet = XLSX_MAX_ROWS - 2  # room for the header, and the totals row on the last sheet
-        sheets: list[tuple[str, int]] = []  # (name, last data row index, 0-based)
-        sheet = None
-        row_index = 0
-        count = 0
+        sheets: list[tuple[str, int]] = []  # (name, data rows)
 
         def new_sheet() -> Any:
             name = sheet_name if not sheets else f"{sheet_name} ({len(sheets) + 1})"
@@ -222,6 +236,8 @@ def write_xlsx(
             return ws
 
         sheet = new_sheet()
+        row_index = 0
+        count = 0
         for row in rows:
             if row_index == per_sheet:
                 _finish(sheet, sheets, row_index, len(columns))
@@ -230,12 +246,13 @@ def write_xlsx(
             cells = _cells(columns, row)
             sums.add(cells)
             r = row_index + 1
-            for i, (col, value) in enumerate(zip(columns, cells, strict=True)):
+            for i, value in enumerate(cells):
                 if value is None:
                     continue
-                if col.numeric:
-                    sheet.write_number(r, i, float(_number(value, col)), formats[i])
-                elif col.kind == "date" and isinstance(value, date):
+                kind = kinds[i]
+                if kind == "number":
+                    sheet.write_number(r, i, float(_number(value, columns[i])), formats[i])
+                elif kind == "date" and isinstance(value, date):
                     sheet.write_datetime(r, i, value, formats[i])
                 else:
                     sheet.write_string(r, i, _text(value))
@@ -246,9 +263,10 @@ def write_xlsx(
             r = row_index + 1
             sheet.write_string(r, 0, totals_label, total_formats[0])
             for i, col in enumerate(columns):
-                if i == 0 or not col.summed:
-                    if i:
-                        sheet.write_blank(r, i, None, total_formats[i])
+                if i == 0:
+                    continue
+                if not col.summed:
+                    sheet.write_blank(r, i, None, total_formats[i])
                     continue
                 letter = xl_col_to_name(i)
                 ranges = [

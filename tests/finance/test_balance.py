@@ -38,7 +38,12 @@ def test_marginal_cost_of_a_point_by_hand():
     assert m.whole_agent_cost == D("20.00")  # one agent for half an hour at 40/h
     # Seat cost and shrinkage raise the price of an agent-hour: (40 + 10) / (1 - 0.2) = 62.5.
     priced = marginal_cost(
-        [IntervalLoad(100, 180, 14)], D("40"), seat_hour_cost=D("10"), shrinkage=0.2, answer_s=20, interval_s=1800
+        [IntervalLoad(100, 180, 14)],
+        D("40"),
+        seat_hour_cost=D("10"),
+        shrinkage=0.2,
+        answer_s=20,
+        interval_s=1800,
     )
     assert priced.whole_agent_cost == D("31.25")
 
@@ -86,7 +91,10 @@ def test_shop_balance_counts_applied_and_held_credits_as_exposure():
     fees = [Line("seat_hours", "X", D(1), "seat-hour", D("50000"), D("50000.00"), "t")]
     policy = CreditPolicy(
         D("0.10"),
-        (MetricAllocation("service_level", D("0.5"), earn_back_target=0.9), MetricAllocation("csat", D("0.2"))),
+        (
+            MetricAllocation("service_level", D("0.5"), earn_back_target=0.9),
+            MetricAllocation("csat", D("0.2")),
+        ),
         earn_back_months=1,
     )
     credits = assess(

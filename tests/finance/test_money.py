@@ -78,7 +78,7 @@ weights = st.lists(
 ).filter(lambda ws: sum(ws) > 0)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(money, weights)
 def test_allocate_always_sums_to_the_rounded_total(total, ws):
     parts = allocate(total, ws)

@@ -211,7 +211,7 @@ def _lines(items) -> list[Line]:  # type: ignore[no-untyped-def]
     return [Line(c, s, q, "u", r, line_amount(q, r), "t") for c, s, q, r in items]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(lines_strategy, lines_strategy)
 def test_closed_plus_adjustments_is_the_recomputed_month(closed_items, new_items):
     closed, new = _lines(closed_items), _lines(new_items)
