@@ -42,6 +42,9 @@ Public:
 - ``Usage(month: Month, shops: tuple[ShopUsage, ...])``, ``.of(shop)``
 - ``billable_hours(minutes: int) -> Decimal``: minutes as hours to 0.01 h (ROUND_HALF_UP), the seat-hour
   quantity's precision, so that a seat-hour line stays checkable as quantity x rate.
+- ``usage_from_segments(segments, month, *, handled_conversations=None, assisted_gmv=None,
+  dedicated_seats=None, promotion_days=()) -> Usage``: seat-hours and promotion seat-days from the same
+  worked segments the costing reads, so revenue and cost rest on one set of hours.
 - ``statement_lines(contract, usage, month) -> list[Line]``
 - ``covered_shops(contracts, shops, month) -> dict[Ref, list[Ref]]``: contract id -> the shops it bills.
 - ``brand_lines(contracts, usage, month) -> list[Line]``: every contract's lines for its shops.
@@ -50,11 +53,13 @@ Public:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
+from service.finance.costing import WorkedSegment
 from service.finance.credits import CreditPolicy
 from service.finance.lines import Line, quantity_words
 from service.finance.money import EXACT, line_amount, round_line, to_decimal
@@ -76,6 +81,7 @@ __all__ = [
     "covered_shops",
     "statement_lines",
     "terms_for_month",
+    "usage_from_segments",
 ]
 
 COMPONENTS: tuple[str, ...] = (
@@ -209,6 +215,63 @@ def billable_hours(minutes: int) -> Decimal:
     """Minutes as hours to 0.01 h, ROUND_HALF_UP: 100 min -> 1.67."""
     with localcontext(EXACT):
         return (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def usage_from_segments(
+    segments: Iterable[WorkedSegment],
+    month: Month,
+    *,
+    handled_conversations: Mapping[Ref, int] | None = None,
+    assisted_gmv: Mapping[Ref, Decimal] | None = None,
+    dedicated_seats: Mapping[Ref, Decimal] | None = None,
+    promotion_days: Iterable[date] = (),
+) -> Usage:
+    """A month's usage from the worked segments the costing reads (one source of hours for both sides).
+
+    Seat-hours per shop are its worked minutes in `month` as billable_hours, their source in words
+    ("attendance", "roster", or "attendance (2,100 h) and roster (240 h)"); promotion seat-days are the
+    distinct (agent, day) pairs worked on the shop on promotion days. Pass segments already reduced by
+    costing.prefer_attendance. Shops appear if they have segments or any of the other quantities.
+    """
+    minutes: dict[str, dict[str, int]] = defaultdict(lambda: {"attendance": 0, "roster": 0})
+    shop_of: dict[str, Ref] = {}
+    promo = set(promotion_days)
+    seat_days: dict[str, set[tuple[str, date]]] = defaultdict(set)
+    for seg in segments:
+        if not month.contains(seg.day):
+            continue
+        key = str(seg.shop)
+        shop_of[key] = seg.shop
+        minutes[key][seg.source] += seg.minutes
+        if seg.day in promo and seg.minutes:
+            seat_days[key].add((str(seg.agent), seg.day))
+    conversations = handled_conversations or {}
+    gmv = assisted_gmv or {}
+    seats = dedicated_seats or {}
+    for extra in (conversations, gmv, seats):
+        for shop in extra:
+            shop_of.setdefault(str(shop), shop)
+    rows = []
+    for key in sorted(shop_of, key=lambda k: ref_order(shop_of[k])):
+        shop = shop_of[key]
+        by_source = minutes.get(key, {"attendance": 0, "roster": 0})
+        used = [(src, m) for src, m in by_source.items() if m]
+        if len(used) == 2:
+            source = " and ".join(f"{src} ({billable_hours(m):,f} h)" for src, m in used)
+        else:
+            source = used[0][0] if used else "no worked time"
+        rows.append(
+            ShopUsage(
+                shop=shop,
+                seat_hours=billable_hours(sum(by_source.values())),
+                seat_hours_source=source,
+                dedicated_seats=to_decimal(seats.get(shop, Decimal(0))),
+                handled_conversations=conversations.get(shop, 0),
+                assisted_gmv=to_decimal(gmv.get(shop, Decimal(0))),
+                promotion_seat_days=len(seat_days.get(key, ())),
+            )
+        )
+    return Usage(month, tuple(rows))
 
 
 def _line(component: str, shop: Ref | None, quantity: Decimal | int, rate: Decimal, source: str) -> Line:

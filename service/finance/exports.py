@@ -32,6 +32,8 @@ Public:
   the long format accountants ask for, one row per statement line. "Amount (CNY)" holds the lines that
   count (its total is the statements' total); pending and forgiven credits are in "Shown, not counted".
 - ``MARGIN_COLUMNS``; ``margin_rows(margins: Iterable[Margin]) -> Iterator[dict[str, object]]``
+- ``COST_COLUMNS``; ``cost_rows(lines: Iterable[CostLine]) -> Iterator[dict[str, object]]``: one row per
+  (shop, site, month) with the hours behind the amounts.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from uuid import UUID
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
+from service.finance.costing import CostLine
 from service.finance.periods import Month
 from service.finance.statements import Margin, Statement
 
@@ -363,4 +366,46 @@ def margin_rows(margins: Iterable[Margin]) -> Iterator[dict[str, object]]:
             "overhead": m.overhead,
             "margin": m.margin,
             "margin_pct": m.margin_pct,
+        }
+
+
+COST_COLUMNS: tuple[Column, ...] = (
+    Column("month", "Month", width=9),
+    Column("shop", "Shop", width=38),
+    Column("site", "Site", width=38),
+    Column("hours", "Worked hours", "decimal"),
+    Column("attendance_hours", "From attendance (h)", "decimal"),
+    Column("roster_hours", "From roster (h)", "decimal"),
+    Column("overtime_workday_hours", "Overtime workday (h)", "decimal"),
+    Column("overtime_rest_day_hours", "Overtime rest day (h)", "decimal"),
+    Column("overtime_holiday_hours", "Overtime holiday (h)", "decimal"),
+    Column("labour_base", "Labour base (CNY)", "money"),
+    Column("overtime_premium", "Overtime premium (CNY)", "money"),
+    Column("seat", "Seat (CNY)", "money"),
+    Column("overhead", "Overhead (CNY)", "money"),
+    Column("total", "Total (CNY)", "money"),
+)
+
+
+def _h(minutes: int) -> Decimal:
+    return (Decimal(minutes) / 60).quantize(Decimal("0.0001"))
+
+
+def cost_rows(lines: Iterable[CostLine]) -> Iterator[dict[str, object]]:
+    for c in lines:
+        yield {
+            "month": c.month,
+            "shop": c.shop,
+            "site": c.site,
+            "hours": c.hours,
+            "attendance_hours": _h(c.minutes_by_source.get("attendance", 0)),
+            "roster_hours": _h(c.minutes_by_source.get("roster", 0)),
+            "overtime_workday_hours": _h(c.overtime_minutes.get("workday", 0)),
+            "overtime_rest_day_hours": _h(c.overtime_minutes.get("rest_day", 0)),
+            "overtime_holiday_hours": _h(c.overtime_minutes.get("statutory_holiday", 0)),
+            "labour_base": c.labour_base,
+            "overtime_premium": c.overtime_premium,
+            "seat": c.seat,
+            "overhead": c.overhead,
+            "total": c.total,
         }
