@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from service.finance.money import is_rounded, to_decimal
+from service.finance.money import NUMERIC_MAX, is_rounded, to_decimal
 from service.finance.periods import Month
 from service.finance.refs import Ref
 
@@ -87,6 +87,8 @@ class Line:
             to_decimal(getattr(self, name))
         if not is_rounded(self.amount):
             raise ValueError(f"a line's amount is rounded to the fen: {self.amount}")
+        if abs(self.amount) > NUMERIC_MAX:
+            raise ValueError(f"a line's amount must fit numeric(14,2): {self.amount}")
         if self.kind not in LINE_KINDS:
             raise ValueError(f"kind must be one of {LINE_KINDS}")
         if self.kind == "adjustment" and (not self.reason or self.corrects_month is None):

@@ -15,7 +15,7 @@ The policy (DESIGN.md section 5, the way Lago keeps amounts precise and rounds a
 
 Public:
 
-- ``CURRENCY``, ``FEN``, ``RATE_QUANTUM``, ``ROUNDING``, ``ZERO``, ``EXACT``
+- ``CURRENCY``, ``FEN``, ``RATE_QUANTUM``, ``ROUNDING``, ``ZERO``, ``EXACT``, ``NUMERIC_MAX``
 - ``to_decimal(value: Decimal | int | str) -> Decimal``: refuses float (a float has already lost the fen).
 - ``round_line(amount: Decimal) -> Decimal``: the policy, to the fen.
 - ``line_amount(quantity: Decimal | int, rate: Decimal) -> Decimal``: ``round_line(quantity * rate)``.
@@ -37,6 +37,8 @@ FEN = Decimal("0.01")
 RATE_QUANTUM = Decimal("0.0001")
 ROUNDING = ROUND_HALF_UP
 ZERO = Decimal("0.00")
+#: The largest amount numeric(14,2) holds.
+NUMERIC_MAX = Decimal("999999999999.99")
 #: Context for exact intermediate sums: 50 digits hold any numeric(14,2) x rate product without loss.
 EXACT = Context(prec=50, rounding=ROUND_HALF_UP)
 

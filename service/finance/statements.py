@@ -29,7 +29,8 @@ Public:
 
 - ``Statement(brand, month, lines: tuple[Line, ...], number: str | None = None)``: ``.charges``,
   ``.subtotal`` (= charges), ``.credits``, ``.adjustments``, ``.total``, ``.pending_credits``,
-  ``.forgiven_credits``, ``.counted_lines``, ``.line(key) -> Line | None``
+  ``.forgiven_credits``, ``.counted_lines``, ``.line(key) -> Line | None``, ``.status`` ("draft" or
+  "finalized"), ``.finalized(number) -> Statement``
 - ``assemble_statement(brand, month, lines, credits=(), adjustment_lines=(), number=None) -> Statement``
 - ``build_statement(brand, month, contracts, usage, breaches=(), held=(), observations=(),
   adjustment_lines=(), number=None) -> tuple[Statement, tuple[Credit, ...]]`` (the credits still held)
@@ -40,6 +41,7 @@ Public:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -136,6 +138,17 @@ class Statement:
     @property
     def counted_lines(self) -> tuple[Line, ...]:
         return tuple(line for line in self.lines if line.counts)
+
+    @property
+    def status(self) -> Literal["draft", "finalized"]:
+        """Draft until the database gives it a number (closing the month is the database's state)."""
+        return "draft" if self.number is None else "finalized"
+
+    def finalized(self, number: str) -> Statement:
+        """The same statement with its number; a finalized statement is never numbered again."""
+        if self.number is not None:
+            raise ValueError(f"statement already finalized as {self.number}")
+        return dataclasses.replace(self, number=number)
 
     def line(self, key: LineKey) -> Line | None:
         """The statement's own (non-adjustment) line with this key."""

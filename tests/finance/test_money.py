@@ -97,3 +97,13 @@ def test_allocate_always_sums_to_the_rounded_total(total, ws):
 @given(money, weights)
 def test_allocate_is_deterministic(total, ws):
     assert allocate(total, ws) == allocate(total, list(ws))
+
+
+def test_a_line_amount_fits_the_database_column():
+    from service.finance.lines import Line
+
+    Line("base_fee", None, D(1), "month", D("999999999999.99"), D("999999999999.99"), "max")
+    with pytest.raises(ValueError, match="numeric"):
+        Line("base_fee", None, D(1), "month", D("1e12"), D("1000000000000.00"), "too much")
+    with pytest.raises(ValueError, match="rounded"):
+        Line("base_fee", None, D(1), "month", D("1.005"), D("1.005"), "unrounded")

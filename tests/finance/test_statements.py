@@ -251,6 +251,16 @@ def test_statement_numbers():
     with pytest.raises(ValueError):
         format_number(2026, 1_000_000)
     assert Statement("acme", NOV, (), "SW-2026-000001").number == "SW-2026-000001"
+    draft = Statement("acme", NOV, tuple(CLOSED))
+    final = draft.finalized(format_number(2026, 42))
+    assert (draft.status, final.status, final.number, final.total) == (
+        "draft",
+        "finalized",
+        "SW-2026-000042",
+        draft.total,
+    )
+    with pytest.raises(ValueError, match="already finalized"):
+        final.finalized("SW-2026-000043")
     with pytest.raises(ValueError):
         Statement("acme", NOV, (), "2026-1")
 
