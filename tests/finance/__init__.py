@@ -1,0 +1,1 @@
+"""Finance: pure maths of costs, contracts, credits, statements, balance and exports."""
