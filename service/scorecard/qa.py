@@ -167,7 +167,8 @@ def score_review(template: Template, ratings: Ratings) -> ReviewScore:
             failed.append(category.key)
     if not scores:
         return ReviewScore(None, scores, ())
-    return ReviewScore(0.0 if failed else weighted / weights, scores, tuple(failed))
+    # A weighted mean of 100s can come out as 100.00000000000001 in floats: clamp to the scale.
+    return ReviewScore(0.0 if failed else min(100.0, weighted / weights), scores, tuple(failed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +205,7 @@ def score_matrix(template: Template, selected: ArrayLike) -> MatrixScores:
     weight_sum = (applies * weights).sum(axis=1)
     weighted = (np.where(applies, scores, 0.0) * weights).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        review = np.where(weight_sum > 0, weighted / weight_sum, np.nan)
+        review = np.where(weight_sum > 0, np.minimum(weighted / weight_sum, 100.0), np.nan)
     review[failed] = 0.0
     return MatrixScores(review, scores, failed)
 
