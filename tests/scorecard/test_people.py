@@ -88,7 +88,12 @@ def test_total_below_threshold_hides_everything():
 
 def test_a_site_hidden_to_protect_another_hides_its_teams():
     # s2 (3) is hidden, so s1 (10) is hidden beside it; s1's teams would add up to s1 and expose s2.
-    data = responses("s1", "t1", 5) + responses("s1", "t2", 5) + responses("s2", "t3", 3) + responses("s3", "t4", 20)
+    data = (
+        responses("s1", "t1", 5)
+        + responses("s1", "t2", 5)
+        + responses("s2", "t3", 3)
+        + responses("s3", "t4", 20)
+    )
     report = pulse_report(data)
     assert isinstance(report.sites["s2"], Suppressed) and isinstance(report.sites["s1"], Suppressed)
     assert isinstance(report.teams["t1"], Suppressed) and isinstance(report.teams["t2"], Suppressed)
@@ -194,7 +199,10 @@ APRIL = Period.month(date(2025, 4, 1))  # 30 days
 
 def test_attrition_annualised_over_a_30_day_month():
     stayers = [Tenure(f"a{i}", date(2024, 1, 1), None) for i in range(18)]
-    leavers = [Tenure("l1", date(2024, 5, 1), date(2025, 4, 10)), Tenure("l2", date(2023, 1, 1), date(2025, 4, 10))]
+    leavers = [
+        Tenure("l1", date(2024, 5, 1), date(2025, 4, 10)),
+        Tenure("l2", date(2023, 1, 1), date(2025, 4, 10)),
+    ]
     result = attrition(stayers + leavers, APRIL)
     # 20 on April 1-10 (the leave day is their last day), 18 on April 11-30.
     assert result.average_headcount == pytest.approx((20 * 10 + 18 * 20) / 30)
@@ -215,7 +223,9 @@ def test_attrition_hires_transfers_and_empty():
     assert result.rate == 0.0
     empty = attrition([], APRIL)
     assert empty.rate is None and empty.annualised is None
-    by_team = attrition_by_group([("t1", tenures[0]), ("t2", Tenure("e", date(2025, 1, 1), date(2025, 4, 30)))], APRIL)
+    by_team = attrition_by_group(
+        [("t1", tenures[0]), ("t2", Tenure("e", date(2025, 1, 1), date(2025, 4, 30)))], APRIL
+    )
     assert by_team["t2"].leavers == 1 and by_team["t2"].average_headcount == 1.0
     assert by_team["t2"].annualised == pytest.approx(365 / 30)
 
@@ -271,16 +281,36 @@ def test_attrition_matches_a_day_by_day_loop(rows):
 
 def test_workload_measures_and_flags():
     inputs = WorkloadInputs(
-        agents=10, worked_hours=1800, overtime_hours=180, overtime_cap_hours=360, short_rests=2, max_consecutive_days=8,
+        agents=10,
+        worked_hours=1800,
+        overtime_hours=180,
+        overtime_cap_hours=360,
+        short_rests=2,
+        max_consecutive_days=8,
         late_schedule_changes=3,
     )
     m = workload_measures(inputs)
-    assert (m.overtime_share, m.overtime_vs_cap, m.short_rests_per_agent, m.late_changes_per_agent) == (0.1, 0.5, 0.2, 0.3)
+    assert (m.overtime_share, m.overtime_vs_cap, m.short_rests_per_agent, m.late_changes_per_agent) == (
+        0.1,
+        0.5,
+        0.2,
+        0.3,
+    )
     flags = {f.kind: f for f in workload_flags(inputs, APRIL)}
     assert set(flags) == {FlagKind.SHORT_RESTS, FlagKind.CONSECUTIVE_DAYS}
     [e] = flags[FlagKind.CONSECUTIVE_DAYS].evidence
-    assert (e.metric, e.value, e.comparison, e.threshold, e.period) == ("max_consecutive_days", 8, ">", 6, APRIL)
-    lenient = workload_flags(inputs, APRIL, WorkloadLimits(short_rests_per_agent=0.5, consecutive_days=10, late_changes_per_agent=0.2))
+    assert (e.metric, e.value, e.comparison, e.threshold, e.period) == (
+        "max_consecutive_days",
+        8,
+        ">",
+        6,
+        APRIL,
+    )
+    lenient = workload_flags(
+        inputs,
+        APRIL,
+        WorkloadLimits(short_rests_per_agent=0.5, consecutive_days=10, late_changes_per_agent=0.2),
+    )
     assert [f.kind for f in lenient] == [FlagKind.LATE_CHANGES]
     none = workload_measures(WorkloadInputs(0, 0, 0, 0, 0, 0, 0))
     assert none.overtime_share is None and none.short_rests_per_agent is None

@@ -84,9 +84,13 @@ def test_failed_binary_critical_category_zeroes_the_review():
 
 
 def test_critical_threshold_is_below_half():
-    three = Template("t", (Category("x", 1, RatingScale.points(3), critical=True), Category("y", 1, RatingScale.binary())))
+    three = Template(
+        "t", (Category("x", 1, RatingScale.points(3), critical=True), Category("y", 1, RatingScale.binary()))
+    )
     assert score_review(three, {"x": 2, "y": 1}).score == 75  # 50 % is not below 50 %
-    four = Template("t", (Category("x", 1, RatingScale.points(4), critical=True), Category("y", 1, RatingScale.binary())))
+    four = Template(
+        "t", (Category("x", 1, RatingScale.points(4), critical=True), Category("y", 1, RatingScale.binary()))
+    )
     assert score_review(four, {"x": 2, "y": 1}).score == 0  # 33 %
     assert score_review(four, {"x": None, "y": 1}).score == 100  # a critical N/A does not zero
 
@@ -104,7 +108,9 @@ def test_na_where_not_allowed_unknown_category_and_no_category_applying():
         score_review(TEMPLATE, {"greeting": 3, "compliance": None})
     with pytest.raises(ValueError, match="not in template"):
         score_review(TEMPLATE, {"greeting": 3, "compliance": 1, "speed": 2})
-    all_optional = Template("t", (Category("x", 1, RatingScale.points(5)), Category("y", 2, RatingScale.binary())))
+    all_optional = Template(
+        "t", (Category("x", 1, RatingScale.points(5)), Category("y", 2, RatingScale.binary()))
+    )
     empty = score_review(all_optional, {"x": None})
     assert empty.score is None and empty.category_scores == {}
 
@@ -135,9 +141,15 @@ def test_iqs_and_pass_rate_exclude_calibration_and_unscored():
 
 def test_pass_mark_is_inclusive():
     template = Template("chat", (Category("x", 1, RatingScale.points(5)),))
-    scored = score_reviews([Review("1", "chat", "c1", date(2025, 3, 1), "a", "r", {"x": 5})], {"chat": template})
-    eighty = Template("chat", (Category("x", 4, RatingScale.points(5)), Category("y", 1, RatingScale.binary())))
-    scored += score_reviews([Review("2", "chat", "c2", date(2025, 3, 1), "a", "r", {"x": 5, "y": 0})], {"chat": eighty})
+    scored = score_reviews(
+        [Review("1", "chat", "c1", date(2025, 3, 1), "a", "r", {"x": 5})], {"chat": template}
+    )
+    eighty = Template(
+        "chat", (Category("x", 4, RatingScale.points(5)), Category("y", 1, RatingScale.binary()))
+    )
+    scored += score_reviews(
+        [Review("2", "chat", "c2", date(2025, 3, 1), "a", "r", {"x": 5, "y": 0})], {"chat": eighty}
+    )
     assert scored[1].score == pytest.approx(80)
     assert quality_summary(scored).pass_rate == 1.0
 
@@ -145,20 +157,50 @@ def test_pass_mark_is_inclusive():
 def test_calibration_alignment():
     session = "cal-7"
     reviews = [
-        review("b1", {"greeting": 3, "solution": 4, "tone": 5, "compliance": 1}, reviewer="bench", conversation="c1", calibration=session),
-        review("b2", {"greeting": 1, "solution": 2, "compliance": 1}, reviewer="bench", conversation="c2", calibration=session),
-        # x: greeting 50 vs 100, solution 100 vs 100, tone 75 vs 100 on c1; on c2 tone rated where bench said N/A.
-        review("x1", {"greeting": 2, "solution": 4, "tone": 4, "compliance": 1}, reviewer="x", conversation="c1", calibration=session),
-        review("x2", {"greeting": 1, "solution": 2, "tone": 3, "compliance": 1}, reviewer="x", conversation="c2", calibration=session),
+        review(
+            "b1",
+            {"greeting": 3, "solution": 4, "tone": 5, "compliance": 1},
+            reviewer="bench",
+            conversation="c1",
+            calibration=session,
+        ),
+        review(
+            "b2",
+            {"greeting": 1, "solution": 2, "compliance": 1},
+            reviewer="bench",
+            conversation="c2",
+            calibration=session,
+        ),
+        # x: greeting 50 vs 100, solution 100 vs 100, tone 75 vs 100 on c1; on c2 tone rated, bench said N/A.
+        review(
+            "x1",
+            {"greeting": 2, "solution": 4, "tone": 4, "compliance": 1},
+            reviewer="x",
+            conversation="c1",
+            calibration=session,
+        ),
+        review(
+            "x2",
+            {"greeting": 1, "solution": 2, "tone": 3, "compliance": 1},
+            reviewer="x",
+            conversation="c2",
+            calibration=session,
+        ),
         # y fails compliance on c1: review 0 against 100.
-        review("y1", {"greeting": 3, "solution": 4, "tone": 5, "compliance": 0}, reviewer="y", conversation="c1", calibration=session),
+        review(
+            "y1",
+            {"greeting": 3, "solution": 4, "tone": 5, "compliance": 0},
+            reviewer="y",
+            conversation="c1",
+            calibration=session,
+        ),
         # Not in the session: ignored.
         review("z1", {"greeting": 1, "solution": 1, "compliance": 0}, reviewer="x", conversation="c1"),
     ]
     alignment = calibration_alignment(score_reviews(reviews, TEMPLATES), session, "bench")
     assert set(alignment) == {"x", "y"}
     x = alignment["x"]
-    # Category pairs: c1 greeting 50, solution 0, tone 25, compliance 0; c2 greeting 0, solution 0, compliance 0.
+    # Differences: c1 greeting 50, solution 0, tone 25, compliance 0; c2 greeting, solution, compliance 0.
     assert (x.conversations, x.category_pairs, x.na_mismatches) == (2, 7, 1)
     assert x.category_alignment == pytest.approx(100 - 75 / 7)
     c1_bench, c1_x = 100.0, (50 + 200 + 75 + 100) / 5
@@ -184,7 +226,13 @@ def test_coaching_effect():
     session = CoachingSession("s1", "a1", "coach", held, ("solution",))
 
     def r(rid: str, day: date, solution: int, agent: str = "a1", calibration: str | None = None) -> Review:
-        return review(rid, {"greeting": 1, "solution": solution, "compliance": 1}, agent=agent, on=day, calibration=calibration)
+        return review(
+            rid,
+            {"greeting": 1, "solution": solution, "compliance": 1},
+            agent=agent,
+            on=day,
+            calibration=calibration,
+        )
 
     reviews = [
         r("1", held - timedelta(days=3), 2),  # 33.3
@@ -220,7 +268,10 @@ def test_category_aggregates_and_coverage():
     per_team = category_aggregates(scored, group_of={"a1": "t", "a2": "t"})
     assert per_team["t"]["greeting"].ratings == 3 and per_team["t"]["greeting"].mean_score == 50
     march = Period.month(date(2025, 3, 1))
-    sessions = [CoachingSession("s", "a1", "c", date(2025, 3, 2), ("greeting",)), CoachingSession("t", "a3", "c", date(2025, 2, 2), ())]
+    sessions = [
+        CoachingSession("s", "a1", "c", date(2025, 3, 2), ("greeting",)),
+        CoachingSession("t", "a3", "c", date(2025, 2, 2), ()),
+    ]
     assert coaching_coverage(sessions, ["a1", "a2", "a3", "a4"], march) == 0.25
     assert coaching_coverage(sessions, [], march) is None
 
@@ -295,11 +346,24 @@ def test_review_scores_match_reference_and_matrix(case):
 
 
 @settings(max_examples=150, deadline=None)
-@given(templates_and_ratings(), st.lists(st.integers(0, 40), min_size=20, max_size=20), st.lists(st.booleans(), min_size=20, max_size=20))
+@given(
+    templates_and_ratings(),
+    st.lists(st.integers(0, 40), min_size=20, max_size=20),
+    st.lists(st.booleans(), min_size=20, max_size=20),
+)
 def test_iqs_and_pass_rate_match_reference(case, day_offsets, calibration):
     template, rows = case
     reviews = [
-        Review(str(i), "t", f"c{i}", date(2025, 3, 1) + timedelta(days=day_offsets[i]), f"a{i % 3}", "r", row, "cal" if calibration[i] else None)
+        Review(
+            str(i),
+            "t",
+            f"c{i}",
+            date(2025, 3, 1) + timedelta(days=day_offsets[i]),
+            f"a{i % 3}",
+            "r",
+            row,
+            "cal" if calibration[i] else None,
+        )
         for i, row in enumerate(rows)
     ]
     scored = score_reviews(reviews, {"t": template})
