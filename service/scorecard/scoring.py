@@ -105,9 +105,11 @@ measure. Agent scopes have no client view (``ValueError``).
 from __future__ import annotations
 
 import enum
+import gc
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from typing import Any, NamedTuple
@@ -250,6 +252,8 @@ class DefinitionBook:
         starts = [d.effective_from for d in ordered]
         if len(set(starts)) != len(starts):
             raise ValueError("two definitions take effect in the same month")
+        if len({d.version for d in ordered}) != len(ordered):
+            raise ValueError("two definitions share a version name")
         self._definitions = tuple(ordered)
         self._starts = tuple(starts)
 
@@ -600,7 +604,12 @@ class Scorecard:
     as_of: date
     definition: ScorecardDefinition
     thresholds: Thresholds
-    kpis: tuple[KpiScore, ...]
+    # Per KPI, in definition.kpis order (the kpis property pairs them with their specs): the raw value,
+    # the 0-100 score (None: no data) and the share of its side's index. Kept as plain rows because a
+    # batch builds tens of thousands of scorecards and most readers want a few numbers, not every KPI.
+    kpi_values: tuple[float | None, ...]
+    kpi_scores: tuple[float | None, ...]
+    kpi_shares: tuple[float, ...]
     client_index: float | None
     employee_index: float | None
     process_index: float | None
@@ -608,6 +617,18 @@ class Scorecard:
     quadrant: Quadrant | None
     flags: tuple[Flag, ...]
     recoveries: tuple[RecoveryStatus, ...]
+
+    @property
+    def kpis(self) -> tuple[KpiScore, ...]:
+        return tuple(
+            KpiScore(spec.key, spec.side, value, score, spec.weight, share)
+            for spec, value, score, share in zip(
+                self.definition.kpis, self.kpi_values, self.kpi_scores, self.kpi_shares, strict=True
+            )
+        )
+
+    def kpi(self, key: str) -> KpiScore | None:
+        return next((k for k in self.kpis if k.key == key), None)
 
     def flag(self, kind: FlagKind) -> Flag | None:
         return next((f for f in self.flags if f.kind is kind), None)
@@ -631,90 +652,46 @@ def _f(x: float) -> str:
 
 
 def _hot_evidence(
-    i: int, triggers: HotTriggers, w: WorkloadColumns, t: Thresholds, month: Period, promo_days: Period | None
+    fired: tuple[bool, bool, bool, bool, bool], x: ScopeMonthInputs, t: Thresholds, month: Period
 ) -> list[Evidence]:
+    """The evidence of the running-hot tests that fired for one scope (from its Python inputs: only
+    flagged scopes get here, so this need not be vectorised)."""
+    occupancy, overtime_ordinary, overtime_promotion, enps_drop, understaffed = fired
     out: list[Evidence] = []
-    promo = promo_days or month
-    if triggers.occupancy[i]:
-        ordinary = np.nan_to_num(w.hot_intervals[i])
-        promotion = np.nan_to_num(w.promotion_hot_intervals[i])
-        note = f"intervals above {_f(t.occupancy * 100)} % occupancy on ordinary days: {_f(ordinary)}"
+    promo = _promotion_days(x.promotions, month) or month
+    e = Side.employee
+    if occupancy:
+        ordinary, promotion = x.hot_intervals or 0, x.promotion_hot_intervals or 0
+        note = f"intervals above {_f(t.occupancy * 100)} % occupancy on ordinary days: {ordinary}"
         if promotion:
-            note += (
-                f"; above {_f(t.promotion_occupancy * 100)} % on promotion days ({promo}): {_f(promotion)}"
-            )
+            note += f"; above {_f(t.promotion_occupancy * 100)} % on promotion days ({promo}): {promotion}"
+        out.append(Evidence("hot_intervals", ordinary + promotion, ">=", t.hot_intervals, month, e, note))
+    cap = x.overtime_cap_hours or 0.0
+    if overtime_ordinary:
+        ordinary_ot = (x.overtime_hours or 0.0) - (x.promotion_overtime_hours or 0.0)
+        note = f"normal cap {_f(cap)} h x {_f(t.overtime_cap_share)}"
         out.append(
             Evidence(
-                "hot_intervals",
-                float(ordinary + promotion),
-                ">=",
-                t.hot_intervals,
-                month,
-                Side.employee,
-                note,
+                "overtime_hours_ordinary_days", ordinary_ot, ">", t.overtime_cap_share * cap, month, e, note
             )
         )
-    cap = float(w.overtime_cap_hours[i])
-    if triggers.overtime_ordinary[i]:
-        ordinary_ot = float(w.overtime_hours[i] - np.nan_to_num(w.promotion_overtime_hours[i]))
+    if overtime_promotion:
+        value = x.promotion_overtime_hours or 0.0
+        note = f"relaxed: promotion days may use {_f(t.promotion_overtime_cap_share)} x the {_f(cap)} h cap"
+        limit = t.promotion_overtime_cap_share * cap
+        out.append(Evidence("overtime_hours_promotion_days", value, ">", limit, promo, e, note))
+    if enps_drop:
+        current, previous = x.kpis.get(ENPS) or 0.0, x.previous_enps or 0.0
+        note = f"eNPS from {_f(previous)} last month to {_f(current)}"
+        out.append(Evidence("enps_change", current - previous, "<", -t.enps_drop, month, e, note))
+    if understaffed:
+        count = x.understaffed_intervals or 0
+        limit = t.understaffed_intervals
+        note = "intervals rostered below requirement"
+        out.append(Evidence("understaffed_intervals", count, ">=", limit, month, e, note))
+        note = "SLA met anyway: the team absorbed the gap"
         out.append(
-            Evidence(
-                "overtime_hours_ordinary_days",
-                ordinary_ot,
-                ">",
-                t.overtime_cap_share * cap,
-                month,
-                Side.employee,
-                f"normal cap {_f(cap)} h x {_f(t.overtime_cap_share)}",
-            )
-        )
-    if triggers.overtime_promotion[i]:
-        out.append(
-            Evidence(
-                "overtime_hours_promotion_days",
-                float(w.promotion_overtime_hours[i]),
-                ">",
-                t.promotion_overtime_cap_share * cap,
-                promo,
-                Side.employee,
-                f"relaxed: promotion days may use {_f(t.promotion_overtime_cap_share)} x the {_f(cap)} h cap",
-            )
-        )
-    if triggers.enps_drop[i]:
-        current, previous = float(w.enps[i]), float(w.previous_enps[i])
-        out.append(
-            Evidence(
-                "enps_change",
-                current - previous,
-                "<",
-                -t.enps_drop,
-                month,
-                Side.employee,
-                f"eNPS from {_f(previous)} last month to {_f(current)}",
-            )
-        )
-    if triggers.understaffed[i]:
-        out.append(
-            Evidence(
-                "understaffed_intervals",
-                float(w.understaffed_intervals[i]),
-                ">=",
-                t.understaffed_intervals,
-                month,
-                Side.employee,
-                "intervals rostered below requirement",
-            )
-        )
-        out.append(
-            Evidence(
-                SLA_ATTAINMENT,
-                float(w.sla_attainment[i]),
-                ">=",
-                t.sla_met,
-                month,
-                Side.employee,
-                "SLA met anyway: the team absorbed the gap",
-            )
+            Evidence(SLA_ATTAINMENT, x.kpis.get(SLA_ATTAINMENT) or 0.0, ">=", t.sla_met, month, e, note)
         )
     return out
 
@@ -785,18 +762,42 @@ def _column(items: Sequence[ScopeMonthInputs], name: str) -> FloatArray:
     return np.array([getattr(x, name) for x in items], dtype=np.float64)
 
 
-def _nan_to_none(values: list[float]) -> list[float | None]:
-    return [None if v != v else v for v in values]
+def _nan_to_none(values: FloatArray) -> list[float | None]:
+    return [None if v != v else v for v in values.tolist()]
+
+
+def _rows_with_none(values: FloatArray) -> list[list[float | None]]:
+    """Rows of Python floats with None for NaN, converted in one numpy pass."""
+    table = values.astype(object)
+    table[np.isnan(values)] = None
+    rows: list[list[float | None]] = table.tolist()
+    return rows
+
+
+_FLAG_KINDS = {FLAG_BURN: FlagKind.BURN, FLAG_SERVICE_RISK: FlagKind.SERVICE_RISK, FLAG_BOTH: FlagKind.BOTH}
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """A batch allocates some twenty objects per scorecard that all live to the end; letting the cyclic
+    GC rescan them over and over costs as much as building them (the ingest path pauses it likewise)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _score_group(
-    items: Sequence[ScopeMonthInputs], month: date, definition: ScorecardDefinition, policy: ThresholdPolicy
+    items: Sequence[ScopeMonthInputs], definition: ScorecardDefinition, policy: ThresholdPolicy
 ) -> list[Scorecard]:
-    period = Period.month(month)
+    """Score inputs that share a definition (any months) in one vectorised pass."""
+    periods: dict[date, Period] = {}
     keys = definition.keys
-    raw = np.array([[x.kpis.get(k) for k in keys] for x in items], dtype=np.float64).reshape(
-        len(items), len(keys)
-    )
+    raw = np.array([[x.kpis.get(k) for k in keys] for x in items], dtype=np.float64)
+    raw = raw.reshape(len(items), len(keys))
     columns = score_columns(definition, raw)
     thresholds = [policy.for_scope(x.scope, x.parents) for x in items]
     t = ThresholdColumns.of(thresholds)
@@ -814,45 +815,42 @@ def _score_group(
     triggers = running_hot(w, t)
     codes = flag_codes(columns.client, triggers.any, t.client_target).tolist()
     quadrants = quadrant_codes(columns.client, columns.employee, t.client_target, t.employee_target).tolist()
-    client = _nan_to_none(columns.client.tolist())
-    employee = _nan_to_none(columns.employee.tolist())
-    process = _nan_to_none(columns.process.tolist())
-    headline = _nan_to_none(columns.headline.tolist())
-    raw_rows, score_rows, share_rows = raw.tolist(), columns.scores.tolist(), columns.shares.tolist()
-    specs = [(k.key, k.side, k.weight) for k in definition.kpis]
+    client, employee = _nan_to_none(columns.client), _nan_to_none(columns.employee)
+    process, headline = _nan_to_none(columns.process), _nan_to_none(columns.headline)
+    fired = list(
+        zip(
+            triggers.occupancy.tolist(),
+            triggers.overtime_ordinary.tolist(),
+            triggers.overtime_promotion.tolist(),
+            triggers.enps_drop.tolist(),
+            triggers.understaffed.tolist(),
+            strict=True,
+        )
+    )
+    raw_rows, score_rows, share_rows = (
+        _rows_with_none(raw),
+        _rows_with_none(columns.scores),
+        columns.shares.tolist(),
+    )
 
     out: list[Scorecard] = []
     for i, x in enumerate(items):
         th = thresholds[i]
-        as_of = min(x.as_of, period.end) if x.as_of is not None else period.end
+        month = month_start(x.month)
+        period = periods.get(month) or periods.setdefault(month, Period.month(month))
+        as_of = period.end if x.as_of is None else min(x.as_of, period.end)
         if as_of < period.start:
             raise ValueError(f"{x.scope}: as_of {as_of} is before the month {period}")
-        kpis = tuple(
-            KpiScore(key, side, None if v != v else v, None if s != s else s, weight, share)
-            for (key, side, weight), v, s, share in zip(
-                specs, raw_rows[i], score_rows[i], share_rows[i], strict=True
-            )
-        )
         flags: list[Flag] = []
         code = codes[i]
         if code != FLAG_NONE:
             c = client[i]
             assert c is not None  # a flag needs a client index
-            below = code != FLAG_BURN
-            index_evidence = Evidence(
-                "client_index", c, "<" if below else ">=", th.client_target, period, Side.client
-            )
-            hot = (
-                _hot_evidence(i, triggers, w, th, period, _promotion_days(x.promotions, period))
-                if code != FLAG_SERVICE_RISK
-                else []
-            )
-            kind = {
-                FLAG_BURN: FlagKind.BURN,
-                FLAG_SERVICE_RISK: FlagKind.SERVICE_RISK,
-                FLAG_BOTH: FlagKind.BOTH,
-            }[code]
-            flags.append(Flag(kind, (index_evidence, *hot)))
+            comparison = ">=" if code == FLAG_BURN else "<"
+            evidence = [Evidence("client_index", c, comparison, th.client_target, period, Side.client)]
+            if code != FLAG_SERVICE_RISK:
+                evidence += _hot_evidence(fired[i], x, th, period)
+            flags.append(Flag(_FLAG_KINDS[code], tuple(evidence)))
         recoveries: list[RecoveryStatus] = []
         for r in x.recoveries:
             window = r.promotion.recovery_window(th.recovery_weeks)
@@ -871,7 +869,9 @@ def _score_group(
                 as_of,
                 definition,
                 th,
-                kpis,
+                tuple(raw_rows[i]),
+                tuple(score_rows[i]),
+                tuple(share_rows[i]),
                 client[i],
                 employee[i],
                 process[i],
@@ -888,16 +888,22 @@ def score_month(
     inputs: Sequence[ScopeMonthInputs], book: DefinitionBook, policy: ThresholdPolicy | None = None
 ) -> list[Scorecard]:
     """One scorecard per input (any scopes, any months), in input order; each month is scored under the
-    definition in force then, all scopes of a month in one vectorised pass."""
+    definition in force then, all inputs sharing a definition in one vectorised pass."""
     policy = policy or ThresholdPolicy()
-    groups: dict[date, list[int]] = defaultdict(list)
+    in_force: dict[date, ScorecardDefinition] = {}
+    groups: dict[int, list[int]] = defaultdict(list)
+    definitions: dict[int, ScorecardDefinition] = {}
     for i, x in enumerate(inputs):
-        groups[month_start(x.month)].append(i)
+        month = month_start(x.month)
+        definition = in_force.get(month) or in_force.setdefault(month, book.in_force(month))
+        definitions[id(definition)] = definition
+        groups[id(definition)].append(i)
     out: list[Scorecard | None] = [None] * len(inputs)
-    for month, rows in groups.items():
-        cards = _score_group([inputs[i] for i in rows], month, book.in_force(month), policy)
-        for i, card in zip(rows, cards, strict=True):
-            out[i] = card
+    with _gc_paused():
+        for key, rows in groups.items():
+            cards = _score_group([inputs[i] for i in rows], definitions[key], policy)
+            for i, card in zip(rows, cards, strict=True):
+                out[i] = card
     return [c for c in out if c is not None]
 
 
