@@ -314,3 +314,30 @@ def test_workload_measures_and_flags():
     assert [f.kind for f in lenient] == [FlagKind.LATE_CHANGES]
     none = workload_measures(WorkloadInputs(0, 0, 0, 0, 0, 0, 0))
     assert none.overtime_share is None and none.short_rests_per_agent is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 50),
+    st.integers(0, 30),
+    st.integers(0, 15),
+    st.integers(0, 40),
+    st.floats(0, 2),
+    st.integers(1, 14),
+    st.floats(0, 3),
+)
+def test_workload_flags_match_plain_rules(agents, short, days, late, rest_limit, day_limit, late_limit):
+    inputs = WorkloadInputs(agents, 160.0 * agents, 5.0 * agents, 36.0 * agents, short, days, late)
+    limits = WorkloadLimits(rest_limit, day_limit, late_limit)
+    expected = []
+    if agents > 0 and short / agents > rest_limit:
+        expected.append(FlagKind.SHORT_RESTS)
+    if days > day_limit:
+        expected.append(FlagKind.CONSECUTIVE_DAYS)
+    if agents > 0 and late / agents > late_limit:
+        expected.append(FlagKind.LATE_CHANGES)
+    flags = workload_flags(inputs, APRIL, limits)
+    assert [f.kind for f in flags] == expected
+    for f in flags:
+        [e] = f.evidence
+        assert e.value > e.threshold and e.period == APRIL

@@ -384,3 +384,102 @@ def test_iqs_and_pass_rate_match_reference(case, day_offsets, calibration):
             if s >= 80:
                 passed += 1
         assert summary.pass_rate == pytest.approx(passed / len(scores))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    templates_and_ratings(),
+    st.lists(st.integers(0, 3), min_size=20, max_size=20),
+    st.lists(st.integers(0, 4), min_size=20, max_size=20),
+)
+def test_calibration_alignment_matches_reference(case, reviewers, conversations):
+    template, rows = case
+    reviews = []
+    seen = set()
+    for i, row in enumerate(rows):
+        key = (reviewers[i], conversations[i])
+        if key in seen:
+            continue
+        seen.add(key)
+        reviews.append(
+            Review(str(i), "t", f"c{conversations[i]}", date(2025, 3, 1), "a", f"r{reviewers[i]}", row, "cal")
+        )
+    got = calibration_alignment(score_reviews(reviews, {"t": template}), "cal", "r0")
+    bench = {r.conversation_id: r for r in reviews if r.reviewer_id == "r0"}
+
+    def category_scores(rv: Review) -> dict[str, float]:
+        out = {}
+        for c in template.categories:
+            v = rv.ratings.get(c.key)
+            if v is not None:
+                out[c.key] = (v - min(c.scale.values)) / (max(c.scale.values) - min(c.scale.values)) * 100
+        return out
+
+    others = {r.reviewer_id for r in reviews} - {"r0"}
+    assert set(got) == others
+    for reviewer in others:
+        diffs, review_diffs = [], []
+        for rv in reviews:
+            if rv.reviewer_id != reviewer or rv.conversation_id not in bench:
+                continue
+            b = bench[rv.conversation_id]
+            mine, theirs = category_scores(rv), category_scores(b)
+            for k in mine:
+                if k in theirs:
+                    diffs.append(abs(mine[k] - theirs[k]))
+            s1, s2 = (
+                reference_review_score(template, dict(rv.ratings)),
+                reference_review_score(template, dict(b.ratings)),
+            )
+            if s1 is not None and s2 is not None:
+                review_diffs.append(abs(s1 - s2))
+        a = got[reviewer]
+        if diffs:
+            assert a.category_alignment == pytest.approx(100 - sum(diffs) / len(diffs))
+        else:
+            assert a.category_alignment is None
+        if review_diffs:
+            assert a.review_alignment == pytest.approx(100 - sum(review_diffs) / len(review_diffs))
+        else:
+            assert a.review_alignment is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    templates_and_ratings(),
+    st.lists(st.integers(-40, 40), min_size=20, max_size=20),
+    st.lists(st.booleans(), min_size=20, max_size=20),
+    st.integers(1, 30),
+)
+def test_coaching_effect_matches_reference(case, offsets, other_agent, window):
+    template, rows = case
+    held = date(2025, 3, 15)
+    coached = template.keys[:2]
+    reviews = [
+        Review(
+            str(i), "t", f"c{i}", held + timedelta(days=offsets[i]), "b" if other_agent[i] else "a", "r", row
+        )
+        for i, row in enumerate(rows)
+    ]
+    effect = coaching_effect(
+        CoachingSession("s", "a", "coach", held, coached), score_reviews(reviews, {"t": template}), window
+    )
+    before, after = [], []
+    for rv, row in zip(reviews, rows, strict=True):
+        if rv.agent_id != "a":
+            continue
+        delta = (rv.conversation_on - held).days
+        for c in template.categories:
+            v = row.get(c.key)
+            if c.key not in coached or v is None:
+                continue
+            score = (v - min(c.scale.values)) / (max(c.scale.values) - min(c.scale.values)) * 100
+            if -window <= delta <= -1:
+                before.append(score)
+            elif 1 <= delta <= window:
+                after.append(score)
+    assert (effect.ratings_before, effect.ratings_after) == (len(before), len(after))
+    if before and after:
+        assert effect.change == pytest.approx(sum(after) / len(after) - sum(before) / len(before))
+    else:
+        assert effect.change is None

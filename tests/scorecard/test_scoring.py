@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
@@ -591,3 +591,85 @@ def test_scorecards_match_a_plain_computation(batch, method, target):
             assert [m for m in evidence[1:] if m != SLA_ATTAINMENT] == (
                 fired if kinds != [FlagKind.SERVICE_RISK] else []
             )
+
+
+def ref_recovery(r: RecoveryInputs, t: Thresholds, as_of: date) -> str:
+    deadline = r.promotion.end + timedelta(days=7 * t.recovery_weeks)
+    if as_of < deadline:
+        return "pending"
+    occupancy = None if r.hot_intervals is None else r.hot_intervals < t.hot_intervals
+    rest = (
+        None if r.compensatory_rest_hours is None else r.compensatory_rest_hours >= r.promotion_overtime_hours
+    )
+    under = None
+    if r.overtime_hours is not None and r.overtime_cap_hours is not None:
+        under = r.overtime_hours <= t.overtime_cap_share * r.overtime_cap_hours
+    if rest is True or under is True:
+        compensated = True
+    elif rest is False and under is False:
+        compensated = False
+    else:
+        compensated = None
+    if occupancy is False or compensated is False:
+        return "failed"
+    if occupancy is True and compensated is True:
+        return "met"
+    return "no_data"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 60),  # promotion start, days after Oct 1
+    st.integers(0, 12),  # promotion length - 1
+    st.none() | st.integers(0, 20),
+    st.floats(0, 60),
+    st.none() | st.floats(0, 60),
+    st.none() | st.floats(0, 40),
+    st.none() | st.floats(0, 60),
+    st.integers(1, 4),
+    st.integers(0, 3),  # scorecard month, months after October
+    st.none() | st.integers(0, 30),  # as_of day offset in the month
+)
+def test_recovery_matches_a_plain_computation(
+    start, length, hot, promo_ot, ot, cap, rest, weeks, month_offset, as_of_day
+):
+    first = date(2025, 10, 1) + timedelta(days=start)
+    promotion = Promotion("p", "Promo", first, first + timedelta(days=length))
+    r = RecoveryInputs(promotion, promo_ot, hot, ot, cap, rest)
+    month = date(2025, 10 + month_offset, 1) if month_offset < 3 else date(2026, 1, 1)
+    period = Period.month(month)
+    as_of = None if as_of_day is None else min(period.start + timedelta(days=as_of_day), period.end)
+    policy = ThresholdPolicy(Thresholds(recovery_weeks=weeks))
+    card = one(inputs(month, recoveries=(r,), as_of=as_of), policy=policy)
+    window_start = promotion.end + timedelta(days=1)
+    deadline = promotion.end + timedelta(days=7 * weeks)
+    reported = promotion.start <= period.end and (promotion.end >= period.start or deadline >= period.start)
+    if not reported:
+        assert card.recoveries == ()
+        return
+    [status] = card.recoveries
+    assert status.window == Period(window_start, deadline)
+    expected = ref_recovery(r, Thresholds(recovery_weeks=weeks), as_of or period.end)
+    assert status.state == expected
+    failed_flags = [f for f in card.flags if f.kind is FlagKind.RECOVERY_FAILED]
+    assert len(failed_flags) == (expected == "failed")
+    if failed_flags:
+        assert failed_flags[0].evidence  # a failure always says why
+
+
+def test_score_month_keeps_input_order_across_months_and_restores_gc():
+    import gc
+
+    v2 = replace(DEFINITION, version="test-2", effective_from=date(2025, 7, 1))
+    book = DefinitionBook([DEFINITION, v2])
+    batch = [inputs(date(2025, m, 1), scope=ScopeRef(ScopeKind.team, f"t{m}")) for m in (9, 2, 7, 1, 12)]
+    cards = score_month(batch, book)
+    assert [(c.scope, c.month) for c in cards] == [(x.scope, x.month) for x in batch]
+    assert [c.definition.version for c in cards] == ["test-2", "test-1", "test-2", "test-1", "test-2"]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        score_month(batch, book)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
