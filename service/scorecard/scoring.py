@@ -95,6 +95,15 @@ Thresholds are per scope
 thresholds apply its parents' overrides from the farthest to the nearest, then its own
 (``ScopeMonthInputs.parents``: nearest first, e.g. an agent's team then its site; a shop's brand).
 
+Performance
+-----------
+:func:`score_month` makes one vectorised pass per definition in force (not per scope or month): numpy
+for normalisation, indices, headline, quadrant and the running-hot tests; Python only to build the result
+objects, and evidence only for flagged scopes. A scorecard keeps its KPI rows as plain tuples
+(``kpi_values``, ``kpi_scores``, ``kpi_shares``; :attr:`Scorecard.kpis` pairs them with their specs on
+demand). The cyclic GC is paused for the batch (restored after). ``tests/scorecard/bench_scoring.py``
+has the figures.
+
 Client view
 -----------
 :func:`client_view` keeps the client index, the client KPIs and SERVICE_RISK (BOTH shown as SERVICE_RISK)
@@ -317,16 +326,25 @@ class Thresholds:
     sla_met: float = 1.0  # ... while SLA attainment was at least this
     recovery_weeks: int = 2  # after a promotion's last day
 
+    def __post_init__(self) -> None:
+        if min(self.hot_intervals, self.understaffed_intervals, self.recovery_weeks) < 1:
+            raise ValueError("hot_intervals, understaffed_intervals and recovery_weeks must be at least 1")
+
 
 _THRESHOLD_FIELDS = tuple(f.name for f in fields(Thresholds))
 
 
 @dataclass(frozen=True)
 class ThresholdPolicy:
-    """Default thresholds and partial overrides per scope (field name -> value)."""
+    """Default thresholds and partial overrides per scope (field name -> value). Build one per batch or
+    request from the stored settings: it remembers each scope it resolved."""
 
     defaults: Thresholds = field(default_factory=Thresholds)
     overrides: Mapping[ScopeRef, Mapping[str, float]] = field(default_factory=dict)
+    # One Thresholds object per distinct scope: cheap to gather into columns, and built once per policy.
+    _resolved: dict[tuple[ScopeRef, tuple[ScopeRef, ...]], Thresholds] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         for scope, values in self.overrides.items():
@@ -335,6 +353,13 @@ class ThresholdPolicy:
                 raise ValueError(f"unknown thresholds for {scope}: {sorted(unknown)}")
 
     def for_scope(self, scope: ScopeRef, parents: Sequence[ScopeRef] = ()) -> Thresholds:
+        key = (scope, tuple(parents))
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._merge(scope, parents)
+        return found
+
+    def _merge(self, scope: ScopeRef, parents: Sequence[ScopeRef]) -> Thresholds:
         merged: dict[str, float] = {}
         for ref in (*reversed(parents), scope):
             merged.update(self.overrides.get(ref, {}))
@@ -378,7 +403,25 @@ class RecoveryInputs:
 
 @dataclass(frozen=True, slots=True)
 class ScopeMonthInputs:
-    """Everything one scope's scorecard for one month needs. ``None`` means no data."""
+    """Everything one scope's scorecard for one month needs. ``None`` means no data.
+
+    Where each input comes from (the wiring's job; these modules do no I/O):
+
+    - ``kpis``: client KPIs from the SLA rollups (SLA attainment, CSAT, DSAT, conversion) and the brand's
+      rating; employee KPIs from :mod:`service.scorecard.people` (eNPS and wellbeing of
+      :func:`~service.scorecard.people.pulse_report`, ``None`` where suppressed; attrition annualised;
+      workload measures) and the seating domain (occupancy, overtime vs cap); process KPIs from
+      :mod:`service.scorecard.qa` (IQS, coaching coverage) and attendance (adherence).
+    - ``hot_intervals``, ``promotion_hot_intervals``, ``overtime_*``, ``understaffed_intervals``: the
+      seating and capacity domains, counted against this scope's :class:`Thresholds` (occupancy and
+      promotion occupancy) and split by the days of ``promotions``.
+    - ``previous_enps``: last month's value, under the same suppression.
+    - ``recoveries``: one per promotion whose promotion days or recovery window touch the month, measured
+      over the window up to ``as_of``.
+
+    Promotion-day inputs without a declared promotion in the month are refused: relaxation is what a
+    declaration buys, and it creates the recovery obligation.
+    """
 
     scope: ScopeRef
     month: date  # any day of the month
@@ -394,6 +437,17 @@ class ScopeMonthInputs:
     promotions: tuple[Promotion, ...] = ()  # declared promotions with days in this month
     recoveries: tuple[RecoveryInputs, ...] = ()
     as_of: date | None = None  # the day the scorecard is computed for; None: the month's last day
+
+    def __post_init__(self) -> None:
+        promotion_inputs = bool(self.promotion_hot_intervals) or bool(self.promotion_overtime_hours)
+        if not self.promotions:
+            if promotion_inputs:
+                raise ValueError(f"{self.scope}: promotion-day inputs without a declared promotion")
+            return
+        month = Period.month(self.month)
+        for p in self.promotions:
+            if p.period.overlap(month) is None:
+                raise ValueError(f"{self.scope}: promotion {p.promotion_id!r} has no day in {month}")
 
 
 # ------------------------------------------------------------------------------------ columnar core

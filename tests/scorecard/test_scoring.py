@@ -274,7 +274,12 @@ def test_promotion_relaxes_occupancy_and_overtime_on_its_days():
     )
     assert one(relaxed).flags == ()
     # The same month without a declared promotion: 50 h overtime is over the cap.
-    assert one(replace(relaxed, promotion_overtime_hours=None, promotions=())).flags[0].kind is FlagKind.BURN
+    assert (
+        one(replace(relaxed, promotion_hot_intervals=None, promotion_overtime_hours=None, promotions=()))
+        .flags[0]
+        .kind
+        is FlagKind.BURN
+    )
     # Past the relaxed limits, the evidence says so and names the promotion days.
     [flag] = one(
         replace(relaxed, promotion_hot_intervals=4, promotion_overtime_hours=40.0, overtime_hours=45.0)
@@ -509,6 +514,7 @@ def ref_hot(x: ScopeMonthInputs, t: Thresholds) -> list[str]:
 
 
 optional = st.none() | st.floats(0, 1)
+MARCH_PROMOTION = Promotion("p3", "Spring sale", date(2025, 3, 5), date(2025, 3, 8))
 scope_month = st.builds(
     lambda i, sla, csat, enps_now, occ, qa, hot, promo_hot, ot, promo_ot, cap, prev, under: ScopeMonthInputs(
         ScopeRef(ScopeKind.team, f"t{i}"),
@@ -521,6 +527,7 @@ scope_month = st.builds(
         overtime_cap_hours=cap,
         previous_enps=prev,
         understaffed_intervals=under,
+        promotions=(MARCH_PROMOTION,) if promo_hot is not None or promo_ot is not None else (),
     ),
     st.integers(0, 5),
     st.none() | st.floats(0.3, 1.0) | st.just(1.0),
@@ -673,3 +680,11 @@ def test_score_month_keeps_input_order_across_months_and_restores_gc():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_relaxation_needs_a_declared_promotion_in_the_month():
+    with pytest.raises(ValueError, match="without a declared promotion"):
+        inputs(NOV, promotion_hot_intervals=3)
+    with pytest.raises(ValueError, match="no day in"):
+        inputs(MARCH, promotions=(DOUBLE_11,))
+    assert inputs(NOV, promotion_hot_intervals=0).promotions == ()
