@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,3 @@ def add_months(month: date, months: int) -> date:
 def last_months(month: date, count: int = 12) -> tuple[date, ...]:
     """The ``count`` months ending with the month of ``month``, oldest first (a trend's months)."""
     return tuple(add_months(month, -i) for i in range(count - 1, -1, -1))
-
-
-def days_after(day: date, days: int) -> date:
-    return day + timedelta(days=days)
