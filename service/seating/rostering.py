@@ -83,6 +83,7 @@ _OVERTIME_PREMIUM = 0.2  # per overtime interval at 150 %, proportionally more a
 _PREFERENCE_BONUS = 0.05  # relative bonus of intervals inside an agent's preferred windows
 _MIN_SCORE = 0.5  # a shape must cover at least about one seat-interval of the lowest tier
 _STRETCH = 4  # an agent leaves its shop for a higher tier only if that lacks agents this long (1 h)
+_TOLERATED = 2  # agent-intervals of a chunk's candidate left idle (taken by an earlier one) before deferring
 _FAR = -(10**6)  # "long ago" in intervals
 
 
@@ -257,20 +258,20 @@ class _Clock:
 
 
 @dataclass
-class _Group:
+class _Candidate:
+    """An agent free to start a shift on the day being built, with what the day allows it."""
+
+    agent: int
     site: int
-    classes: NDArray[np.int64]  # shop classes the members may serve
-    shapes: _RuleShapes
-    normal_iv: int
-    max_iv: int
+    sig: int  # index of its set of eligible classes
+    rtype: int  # index of its rules
+    earliest: int  # first start
+    latest: int  # end limit (window end, rest before a pinned shift)
+    normal_iv: int  # intervals workable without overtime
+    max_iv: int  # intervals workable at all
     ot_penalty: float  # per overtime interval
-    day_start: int
-    day_end: int  # starts lie in [day_start, day_end)
-    latest_end: int
     unavailable: tuple[Span, ...]
     preferred: tuple[Span, ...]
-    members: list[tuple[int, int, float, int]]  # (earliest start, level, -cost, -agent), ascending
-    order: tuple[object, ...]
 
 
 @dataclass
@@ -284,6 +285,60 @@ class _Draft:
     breaks: tuple[Span, ...]
     pieces: list[tuple[int, int, int]]  # (class, start, end), outside the break
     shops: list[tuple[int, int, int]]  # (shop, start, end)
+
+
+@dataclass(frozen=True)
+class _Menu:
+    """Shift lengths offered, over the union of every rule set's lengths (columns)."""
+
+    lengths: NDArray[np.int64]  # (L,)
+    offered: NDArray[np.bool_]  # (R, L) per rule set
+    worked: NDArray[np.int64]  # (R, L)
+    needs_break: NDArray[np.bool_]  # (R, L)
+    break_len: NDArray[np.int64]  # (R,)
+    break_earliest: NDArray[np.int64]  # (R,)
+    break_latest_end: NDArray[np.int64]  # (R,)
+
+
+def _menu(shapes: Sequence[_RuleShapes]) -> _Menu:
+    """Every hour of each rule set's lengths, plus its shortest, its longest, its longest without a meal
+    break and the 8-hour day with its half-hour break (the rules allow any quarter hour; the builder
+    offers this menu)."""
+    chosen: list[set[int]] = []
+    for sh in shapes:
+        ls = sh.lengths.tolist()
+        keep = {x for x in ls if x % 4 == 0}
+        if ls:
+            keep |= {ls[0], ls[-1]}
+            needs = dict(zip(ls, sh.needs_break.tolist(), strict=True))
+            no_break = [x for x in ls if not needs[x]]
+            if no_break:
+                keep.add(no_break[-1])
+            day = 32 + sh.break_len  # 8 h worked and the break
+            if day in needs:
+                keep.add(day)
+        chosen.append(keep)
+    lengths = np.array(sorted(set().union(*chosen)) if chosen else [], np.int64)
+    R, L = len(shapes), lengths.size
+    offered = np.zeros((R, L), bool)
+    worked = np.zeros((R, L), np.int64)
+    needs = np.zeros((R, L), bool)
+    for r, sh in enumerate(shapes):
+        pos = {x: i for i, x in enumerate(sh.lengths.tolist())}
+        for j, x in enumerate(lengths.tolist()):
+            if x in chosen[r]:
+                offered[r, j] = True
+                worked[r, j] = int(sh.worked[pos[x]])
+                needs[r, j] = bool(sh.needs_break[pos[x]])
+    return _Menu(
+        lengths,
+        offered,
+        worked,
+        needs,
+        np.array([sh.break_len for sh in shapes], np.int64),
+        np.array([sh.break_earliest for sh in shapes], np.int64),
+        np.array([sh.break_latest_end for sh in shapes], np.int64),
+    )
 
 
 class _Builder:
@@ -302,35 +357,57 @@ class _Builder:
         for i, shop in enumerate(problem.shops):
             key = (shop.required_skills, shop.tier)
             self.class_of_shop[i] = class_index.setdefault(key, len(class_index))
-        self.C = len(class_index)
-        self.class_w = np.zeros(self.C)
+        self.C = C = len(class_index)
+        self.class_w = np.zeros(C)
         self.class_w[self.class_of_shop] = shop_w
         self.class_skills = [k[0] for k in class_index]
-        self.shops_of_class = [np.flatnonzero(self.class_of_shop == c) for c in range(self.C)]
+        self.shops_of_class = [np.flatnonzero(self.class_of_shop == c) for c in range(C)]
+        # Tiers of classes, lowest weight first, for the encoded score (see _evaluate).
+        self.weights = sorted(set(self.class_w.tolist()))
+        self.base = float(C + 1)
+        exponent = np.array([self.weights.index(w) for w in self.class_w.tolist()], np.int64)
+        self.code = self.base ** exponent.astype(float)
         self.R = problem.demand.astype(np.int32, copy=True)  # residual per shop (T, S), after pinned shifts
         self.occupancy = np.zeros((len(problem.sites), T), np.int32)
         self.cap = np.array([s.seat_capacity for s in problem.sites], np.int32)
         self.full = np.zeros((len(problem.sites), T), bool)
-        self.shapes: dict[LabourRules, _RuleShapes] = {}
-        self.eligible: dict[frozenset[str], NDArray[np.int64]] = {}
-        self.tables: dict[tuple[object, ...], tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
+        # Rule sets and eligible-class sets, indexed.
+        rule_index: dict[LabourRules, int] = {}
+        sig_index: dict[bytes, int] = {}
+        sig_rows: list[NDArray[np.int64]] = []
+        by_skills: dict[frozenset[str], int] = {}
+        self.agent_rtype: list[int] = []
+        self.agent_sig: list[int] = []
+        for agent in problem.agents:
+            self.agent_rtype.append(rule_index.setdefault(agent.rules, len(rule_index)))
+            sig = by_skills.get(agent.skills)
+            if sig is None:
+                classes = np.array([c for c, need in enumerate(self.class_skills) if need <= agent.skills], np.int64)
+                sig = sig_index.get(classes.tobytes())
+                if sig is None:
+                    sig = sig_index[classes.tobytes()] = len(sig_rows)
+                    sig_rows.append(classes)
+                by_skills[agent.skills] = sig
+            self.agent_sig.append(sig)
+        self.rules_list = list(rule_index)
+        self.shapes = [_RuleShapes.of(r) for r in self.rules_list]
+        self.menu = _menu(self.shapes)
+        self.sig_classes = sig_rows
+        self.eligible = np.zeros((len(sig_rows), C))
+        for i, classes in enumerate(sig_rows):
+            self.eligible[i, classes] = 1.0
+        self.sig_code = self.eligible * self.code[None, :]
+        self.sig_width = np.array([c.size for c in sig_rows], np.int64)
+        self.sig_pad = np.full((len(sig_rows), int(self.sig_width.max(initial=1)) or 1), C, np.int64)
+        for i, classes in enumerate(sig_rows):
+            self.sig_pad[i, : classes.size] = classes
+        top = float(self.class_w.max()) if C else 0.0
+        self.sig_top = np.array([float(self.class_w[c].max()) if c.size else 0.0 for c in sig_rows])
+        self.sig_flex = [int(sum(self.shops_of_class[c].size for c in cl.tolist())) for cl in sig_rows]
+        self.sig_ka = [bool(cl.size) and float(self.class_w[cl].max()) >= top for cl in sig_rows]
+        self.max_len = int(self.menu.lengths.max(initial=0))
+        self.tables: dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
         self.drafts: list[_Draft] = []
-        self.max_len = max((int(self._shapes(a.rules).lengths.max(initial=0)) for a in problem.agents), default=0)
-
-    def _shapes(self, rules: LabourRules) -> _RuleShapes:
-        got = self.shapes.get(rules)
-        if got is None:
-            got = self.shapes[rules] = _RuleShapes.of(rules)
-        return got
-
-    def _eligible(self, skills: frozenset[str]) -> NDArray[np.int64]:
-        """Shop classes an agent with these skills may serve."""
-        got = self.eligible.get(skills)
-        if got is None:
-            got = self.eligible[skills] = np.array(
-                [c for c, need in enumerate(self.class_skills) if need <= skills], np.int64
-            )
-        return got
 
     # ------------------------------------------------------------ the day loop
 
@@ -359,17 +436,17 @@ class _Builder:
         np.add.at(self.Rc.T, self.class_of_shop, self.R.T)
         # Tier weight of every class where it still lacks agents, 0 where it does not.
         self.Lw = np.where(self.Rc > 0, self.class_w[None, :], 0.0)
-        self.static = self._static()
 
         for d in range(len(clock.days)):
             for agent in sorted(pinned_on[d]):
                 for shift in sorted(pinned_on[d][agent], key=lambda s: s.start):
                     self._book(agent, d, shift)
-            groups = self._groups(d, set(pinned_on[d]))
-            for allow_overtime in (False, True):
-                for g in groups:
-                    if g.members:
-                        self._serve(g, d, allow_overtime)
+            by_range: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
+            for cand in self._candidates(d, set(pinned_on[d])):
+                by_range[clock.ranges[cand.site][d]].append(cand)
+            for (t0, t1), cands in sorted(by_range.items()):
+                for overtime in (False, True):
+                    cands = self._serve(d, t0, t1, cands, overtime)
         self._split_classes()
         shifts = list(p.pinned)
         for dr in self.drafts:
@@ -379,7 +456,7 @@ class _Builder:
         return shifts
 
     def _book(self, agent: int, d: int, shift: Shift) -> None:
-        """Record a pinned shift in the agent's state (rest, days, hours)."""
+        """Record a pinned shift in the agent's state (rest, hours)."""
         k = self.p.agents[agent].site
         self.ledgers[agent].add(self.clock.days[d], self.clock.kinds[k][d], shift.worked_minutes)
         self.last_end[agent] = max(self.last_end[agent], shift.end)
@@ -402,38 +479,21 @@ class _Builder:
             x += 1
         if left + 1 + right > rules.max_consecutive_days:
             return False
-        day = self.clock.days[d]
-        monday = d - day.weekday()
+        monday = d - self.clock.days[d].weekday()
         count = sum(1 for x in days if monday <= x < monday + 7)
         if monday <= self.first_index[agent.site]:  # the window's first week: days before it count
             count += agent.history.days_worked_this_week
         return count + 1 <= 7 - rules.min_rest_days_per_week
 
-    def _static(self) -> list[tuple[_RuleShapes, NDArray[np.int64], bytes, int, int]]:
-        """Per agent: its shapes, classes (and their key), seniority band and flexibility."""
-        top = float(self.class_w.max()) if self.C else 0.0
-        by_skills: dict[frozenset[str], tuple[NDArray[np.int64], bytes, bool, int]] = {}
-        out = []
-        for agent in self.p.agents:
-            got = by_skills.get(agent.skills)
-            if got is None:
-                classes = self._eligible(agent.skills)
-                ka = bool(classes.size) and float(self.class_w[classes].max()) >= top
-                flex = int(sum(self.shops_of_class[c].size for c in classes.tolist()))
-                got = by_skills[agent.skills] = (classes, classes.tobytes(), ka, flex)
-            classes, key, ka, flex = got
-            band = (2 if agent.level >= 2 else 1) if ka else 0  # seniority matters for KA work only
-            out.append((self._shapes(agent.rules), classes, key, band, flex))
-        return out
-
-    def _groups(self, d: int, busy: set[int]) -> list[_Group]:
+    def _candidates(self, d: int, busy: set[int]) -> list[_Candidate]:
+        """Agents who may start a shift on day d, most important first: those who can serve KA shops, seniors
+        before juniors (KA shops get senior agents first), then the least flexible; then the latest earliest
+        start (the most constrained), the most senior, the cheapest."""
         p = self.p
         clock = self.clock
         T = self.T
-        groups: dict[tuple[object, ...], _Group] = {}
         day = clock.days[d]
-        static = self.static
-        last_end = self.last_end
+        out: list[tuple[tuple[object, ...], _Candidate]] = []
         for a, agent in enumerate(p.agents):
             if a in busy:
                 continue
@@ -442,10 +502,12 @@ class _Builder:
             if rng is None:
                 continue
             t0, t1 = rng
-            shapes, classes, ckey, band, flex = static[a]
-            if not shapes.lengths.size or not classes.size:
+            rt = self.agent_rtype[a]
+            sig = self.agent_sig[a]
+            shapes = self.shapes[rt]
+            if not shapes.lengths.size or not self.sig_classes[sig].size:
                 continue
-            earliest = max(t0, last_end[a] + shapes.rest)
+            earliest = max(t0, self.last_end[a] + shapes.rest)
             if earliest >= t1 or not self._may_work(agent, a, d):
                 continue
             latest = T
@@ -458,7 +520,7 @@ class _Builder:
                 continue
             kind = clock.kinds[k][d]
             normal_min, max_min = self.ledgers[a].room(day, kind)
-            normal_iv, max_iv = normal_min // INTERVAL_MINUTES, max_min // INTERVAL_MINUTES
+            max_iv = max_min // INTERVAL_MINUTES
             if max_iv < int(shapes.worked[0]):
                 continue
             unavailable: tuple[Span, ...] = ()
@@ -477,223 +539,236 @@ class _Builder:
                 ot_class = PayClass.rest_day
             else:
                 ot_class = PayClass.workday
-            key = (k, ckey, agent.rules, band, normal_iv, max_iv, ot_class, latest, unavailable, preferred)
-            g = groups.get(key)
-            if g is None:
-                mult = float(p.multipliers[ot_class])
-                g = groups[key] = _Group(
-                    site=k,
-                    classes=classes,
-                    shapes=shapes,
-                    normal_iv=normal_iv,
-                    max_iv=max_iv,
-                    ot_penalty=_OVERTIME_PREMIUM * max(0.0, mult - 1.0) / 0.5,
-                    day_start=t0,
-                    day_end=t1,
-                    latest_end=latest,
-                    unavailable=unavailable,
-                    preferred=preferred,
-                    members=[],
-                    order=(
-                        -float(self.class_w[classes].max()),
-                        -band,
-                        flex,
-                        k,
-                        tuple(classes.tolist()),
-                        agent.rules.name,
-                        -normal_iv,
-                        -max_iv,
-                        latest,
-                        unavailable,
-                        preferred,
-                        str(ot_class),
-                    ),
-                )
-            g.members.append((earliest, agent.level, -float(agent.hourly_cost), -a))
-        out = sorted(groups.values(), key=lambda g: g.order)  # type: ignore[arg-type, return-value]
-        for g in out:
-            g.members.sort()
-        return out
+            mult = float(p.multipliers[ot_class])
+            band = (2 if agent.level >= 2 else 1) if self.sig_ka[sig] else 0
+            order = (-self.sig_top[sig], -band, self.sig_flex[sig], sig, -earliest, -agent.level, agent.hourly_cost, a)
+            cand = _Candidate(
+                a, k, sig, rt, earliest, latest, normal_min // INTERVAL_MINUTES, max_iv,
+                _OVERTIME_PREMIUM * max(0.0, mult - 1.0) / 0.5, unavailable, preferred,
+            )
+            out.append((order, cand))
+        out.sort(key=lambda x: x[0])  # type: ignore[arg-type, return-value]
+        # Within a segment of equal importance (tier, seniority), take the eligible-class sets in turns,
+        # least flexible first: consecutive candidates then rarely want the very same agents-intervals.
+        ordered: list[_Candidate] = []
+        i = 0
+        while i < len(out):
+            seg = out[i][0][:2]
+            j = i
+            queues: dict[int, list[_Candidate]] = {}
+            while j < len(out) and out[j][0][:2] == seg:
+                queues.setdefault(out[j][1].sig, []).append(out[j][1])
+                j += 1
+            lanes = list(queues.values())
+            depth = 0
+            while lanes:
+                for lane in lanes:
+                    ordered.append(lane[depth])
+                depth += 1
+                lanes = [lane for lane in lanes if len(lane) > depth]
+            i = j
+        return ordered
 
     # ------------------------------------------------------------ stage 1: shapes and class pieces
 
-    def _serve(self, g: _Group, d: int, allow_overtime: bool) -> None:
-        shapes = g.shapes
-        limit = g.max_iv if allow_overtime else g.normal_iv
-        usable = shapes.worked <= limit
-        if not usable.any():
-            return
-        lengths = shapes.lengths[usable]
-        needs = shapes.needs_break[usable]
-        overtime = np.maximum(0, shapes.worked[usable] - g.normal_iv)
-        penalty = _INTERVAL_COST * lengths + g.ot_penalty * overtime
-        best: tuple[float, int, int] | None = None
-        while g.members:
-            if best is not None:
-                # Scores only fall as agents are placed: a shape that kept its score is still the best.
-                s, col = best[1], best[2]
-                if s < g.members[0][0] or self._score_one(g, s, int(lengths[col])) - penalty[col] < best[0] - 1e-9:
-                    best = None
-            if best is None:
-                best = self._best(g, lengths, penalty, allow_overtime)
-                if best is None or best[0] < _MIN_SCORE:
-                    return
-            s, col = best[1], best[2]
-            able = bisect.bisect_right(g.members, (s, 1 << 30))
-            if not self._place(g, d, s, int(lengths[col]), bool(needs[col]), able):
-                return
+    def _serve(self, d: int, t0: int, t1: int, todo: list[_Candidate], overtime: bool) -> list[_Candidate]:
+        """Place shifts for the candidates, chunk by chunk; returns those still free."""
+        chunk_size = 32
+        free: list[_Candidate] = []
+        while todo:
+            chunk, todo = todo[:chunk_size], todo[chunk_size:]
+            placed, deferred, idle = self._chunk(d, t0, t1, chunk, overtime)
+            free.extend(idle)
+            todo = deferred + todo
+            # Few conflicts: larger chunks (cheaper); many: smaller (each sees the others' work).
+            if len(deferred) * 8 < len(chunk):
+                chunk_size = min(128, chunk_size * 2)
+            elif len(deferred) * 3 > len(chunk):
+                chunk_size = max(4, chunk_size // 2)
+        return free
 
-    def _profile(self, g: _Group, r0: int, r1: int) -> NDArray[np.float64]:
-        """Per interval of [r0, r1): the best tier weight among the group's classes still lacking agents."""
-        v = self.Lw[r0:r1, g.classes].max(axis=1)
-        if g.preferred:
-            bonus = np.ones(r1 - r0)
-            for u0, u1 in g.preferred:
-                bonus[max(0, u0 - r0) : max(0, u1 - r0)] += _PREFERENCE_BONUS
-            v *= bonus
-        return v
+    def _table(self, ns: int, n: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        got = self.tables.get((ns, n))
+        if got is None:
+            ends = np.arange(ns)[:, None] + self.menu.lengths[None, :]
+            got = self.tables[(ns, n)] = (ends, np.minimum(ends, n))
+        return got
 
-    def _blocked(self, g: _Group, r0: int, r1: int) -> NDArray[np.bool_] | None:
-        """Intervals of [r0, r1) a shift of the group may not cover (full site, unavailability); None if none."""
-        full = self.full[g.site, r0:r1]
-        if not g.unavailable and not full.any():
-            return None
-        blocked = full.copy()
-        for u0, u1 in g.unavailable:
-            blocked[max(0, u0 - r0) : max(0, u1 - r0)] = True
-        return blocked
+    def _chunk(
+        self, d: int, t0: int, t1: int, chunk: list[_Candidate], overtime: bool
+    ) -> tuple[list[_Candidate], list[_Candidate], list[_Candidate]]:
+        """Score every candidate's shapes on the same residual, then commit them in order; a candidate whose
+        shift would take agents or seats an earlier one of the chunk took is deferred (scored again on the
+        residual left). The first candidate never is, so every chunk makes progress.
 
-    def _best(
-        self, g: _Group, lengths: NDArray[np.int64], penalty: NDArray[np.float64], overtime: bool
-    ) -> tuple[float, int, int] | None:
-        """The best (score, start, length column) for the group's most flexible member.
+        Returns (placed, deferred, idle: no useful shape left for them in this pass)."""
+        menu = self.menu
+        B = len(chunk)
+        r0 = max(t0, min(c.earliest for c in chunk))  # no candidate of the chunk starts before
+        r1 = min(self.T, t1 - 1 + self.max_len)
+        n = r1 - r0
+        ns = t1 - r0
+        sig = np.array([c.sig for c in chunk])
+        rt = np.array([c.rtype for c in chunk])
+        site = np.array([c.site for c in chunk])
+        earliest = np.array([c.earliest - r0 for c in chunk])
+        latest = np.array([min(c.latest, r1) - r0 for c in chunk])
+        normal = np.array([c.normal_iv for c in chunk])
+        limit = np.array([c.max_iv if overtime else c.normal_iv for c in chunk])
+        ot_pen = np.array([c.ot_penalty for c in chunk])
 
-        The meal break is left out of the score (it goes where it costs least, see `_breaks`)."""
-        s_lo = max(g.day_start, g.members[0][0])
-        r1 = min(g.latest_end, g.day_end - 1 + int(lengths[-1]))
-        n = r1 - s_lo
-        ns = g.day_end - s_lo
-        if n < int(lengths[0]) or ns <= 0:
-            return None
-        key = (id(g.shapes), overtime, g.normal_iv, g.max_iv, g.ot_penalty, ns, n)
-        table = self.tables.get(key)
-        if table is None:
-            ends = np.arange(ns)[:, None] + lengths[None, :]
-            cost = np.where(ends <= n, penalty[None, :], np.inf) + np.zeros((ns, 1))
-            table = self.tables[key] = (np.minimum(ends, n), cost)
-        ends, cost = table
-        csum = np.zeros(n + 1)
-        np.cumsum(self._profile(g, s_lo, r1), out=csum[1:])
-        score = csum[ends] - (csum[:ns, None] + cost)
-        blocked = self._blocked(g, s_lo, r1)
-        if blocked is not None:
-            bsum = np.zeros(n + 1, np.int64)
-            np.cumsum(blocked, out=bsum[1:])
-            score[bsum[ends] != bsum[:ns, None]] = -np.inf
-        flat = int(np.argmax(score))
-        i, j = divmod(flat, lengths.size)
-        top = float(score[i, j])
-        if not math.isfinite(top):
-            return None
-        return top, s_lo + i, j
+        # Score per interval: the best tier weight among the candidate's classes still lacking agents. One
+        # product gives it for all: class codes are powers of (classes + 1) by tier, so the sum's magnitude
+        # tells the highest tier present.
+        Lw = self.Lw[r0:r1]
+        lacking = Lw > 0
+        enc = self.sig_code[sig] @ lacking.T  # (B, n)
+        v = np.zeros((B, n))
+        for i, w in enumerate(self.weights):
+            v[enc >= self.base**i] = w
+        bonus_rows = [b for b, c in enumerate(chunk) if c.preferred]
+        for b in bonus_rows:
+            for u0, u1 in chunk[b].preferred:
+                v[b, max(0, u0 - r0) : max(0, u1 - r0)] *= 1 + _PREFERENCE_BONUS
+        csum = np.zeros((B, n + 1))
+        np.cumsum(v, axis=1, out=csum[:, 1:])
 
-    def _score_one(self, g: _Group, s: int, length: int) -> float:
-        if self._blocked(g, s, s + length) is not None and bool(self._blocked(g, s, s + length).any()):  # type: ignore[union-attr]
-            return -math.inf
-        return float(self._profile(g, s, s + length).sum())
+        worked = menu.worked[rt]  # (B, L)
+        usable = menu.offered[rt] & (worked <= limit[:, None])
+        penalty = _INTERVAL_COST * menu.lengths[None, :] + ot_pen[:, None] * np.maximum(0, worked - normal[:, None])
+        penalty = np.where(usable, penalty, np.inf)
+        ends, ends_c = self._table(ns, n)
+        score = csum[:, ends_c] - csum[:, :ns, None] - penalty[:, None, :]  # (B, ns, L)
+        bad = (ends[None, :, :] > latest[:, None, None]) | (np.arange(ns)[None, :, None] < earliest[:, None, None])
+        blocked = self.full[site, r0:r1]
+        for b, c in enumerate(chunk):
+            for u0, u1 in c.unavailable:
+                blocked[b, max(0, u0 - r0) : max(0, u1 - r0)] = True
+        if blocked.any():
+            bsum = np.zeros((B, n + 1), np.int32)
+            np.cumsum(blocked, axis=1, out=bsum[:, 1:])
+            bad |= bsum[:, ends_c] != bsum[:, :ns, None]
+        score[bad] = -np.inf
+        flat = score.reshape(B, -1)
+        pick = flat.argmax(axis=1)
+        top = flat[np.arange(B), pick]
+        start = pick // menu.lengths.size  # relative to r0
+        col = pick % menu.lengths.size
+        length = menu.lengths[col]
+        active = top >= _MIN_SCORE
 
-    def _breaks(self, g: _Group, s: int, length: int, want: int) -> list[int]:
-        """Up to `want` break starts, best first: least score lost, then fewest agents lacking there (the
-        copies' breaks are staggered over these)."""
-        bl = g.shapes.break_len
-        key = self._profile(g, s, s + length) * 1e6 + self.Rc[s : s + length, g.classes].sum(axis=1)
-        c = np.zeros(length + 1)
-        np.cumsum(key, out=c[1:])
-        lo = g.shapes.break_earliest
-        hi = length - g.shapes.break_latest_end - bl + 1
-        lost = c[lo + bl : hi + bl] - c[lo:hi]
-        order = np.argsort(lost, kind="stable")[:want]
-        return (order + (s + lo)).tolist()
-
-    def _walk(self, g: _Group, s: int, e: int) -> list[tuple[int, int, int]]:
-        """Split [s, e) into (class, start, end) pieces: the highest tier lacking agents first, then the class
-        that lacks them longest; stay until it is covered, or until a higher tier lacks agents for a stretch
-        (at least _STRETCH intervals, or to the end of the shift)."""
-        sub = self.Lw[s:e, g.classes]  # (n, m): weight where lacking, else 0
-        n = e - s
+        # Classes per interval of each shape: the highest tier lacking agents, then the class lacking them the
+        # longest from there (switches only when it is covered or a longer need starts); ties broken per
+        # candidate so that a chunk spreads over equal classes.
+        J = int(length[active].max()) if active.any() else 1
         steps = np.arange(n)
-        nxt = np.where(sub > 0, n, steps[:, None])
+        nxt = np.where(lacking, n, steps[:, None])
         np.minimum.accumulate(nxt[::-1], axis=0, out=nxt[::-1])
-        run = nxt - steps[:, None]  # intervals each class keeps lacking from each point
-        best = (sub * (n + 1) + run).argmax(axis=1).tolist()  # top tier first, then the longest run
-        top = sub.max(axis=1).tolist()
-        classes = g.classes.tolist()
-        out: list[tuple[int, int, int]] = []
-        pos = 0
-        while pos < n:
-            w = top[pos]
-            if w <= 0:
-                pos += 1
-                continue
-            c = best[pos]
-            stop = pos + int(run[pos, c])
-            h = pos + 1
-            while h < stop:
-                if top[h] > w:
-                    higher = int(run[h, best[h]])
-                    if higher >= _STRETCH or h + higher >= n:
-                        stop = h
-                        break
-                h += 1
-            out.append((classes[c], s + pos, s + stop))
-            pos = stop
-        return out
+        key = Lw * (n + 2) + (nxt - steps[:, None])  # (n, C)
+        jj = np.arange(J)
+        rows = np.minimum(start[:, None] + jj[None, :], n - 1)  # (B, J)
+        # Each candidate's own classes, padded with a column that never lacks.
+        width = int(self.sig_width[sig].max())
+        own = self.sig_pad[sig, :width]
+        key = np.concatenate((key, np.zeros((n, 1))), axis=1)
+        jitter = ((np.arange(B)[:, None] * 7919 + own * 104729) % 97) / 200.0
+        gathered = key[rows[:, :, None], own[:, None, :]]  # (B, J, width)
+        gathered += (gathered > 0) * jitter[:, None, :]
+        pick_col = gathered.argmax(axis=2)
+        cls = np.take_along_axis(own, pick_col, axis=1)
+        found = np.take_along_axis(gathered, pick_col[:, :, None], axis=2)[:, :, 0] > 0
+        cls = np.where(found, cls, 0)
+        weight = np.where(found, Lw[rows, cls], 0.0)
+        inside = jj[None, :] < length[:, None]
+        work = inside & (weight > 0) & active[:, None]
 
-    def _place(self, g: _Group, d: int, s: int, length: int, need_break: bool, able: int) -> bool:
-        e = s + length
-        pieces = self._walk(g, s, e)
-        if not pieces or able <= 0:
-            return False
-        k = g.site
-        room = int(self.cap[k] - self.occupancy[k, s:e].max())
-        depth = min(int(self.Rc[a:b, c].min()) for c, a, b in pieces)
-        copies = max(1, min(able, room, depth))
-        bl = g.shapes.break_len
-        breaks = self._breaks(g, s, length, copies) if need_break else []
-        Rc, Lw = self.Rc, self.Lw
-        for c, a, b in pieces:
-            Rc[a:b, c] -= copies
-        self.occupancy[k, s:e] += copies
-        self.full[k, s:e] = self.occupancy[k, s:e] >= self.cap[k]
+        # Meal breaks: where the least weight is lost, then nearest the window's middle (staggered a little
+        # across the chunk).
+        needs = menu.needs_break[rt, col] & active
+        brk = np.full(B, -1)
+        if needs.any():
+            for bl in sorted(set(menu.break_len[rt[needs]].tolist())):
+                rows_b = np.flatnonzero(needs & (menu.break_len[rt] == bl))
+                cw = np.zeros((rows_b.size, J + 1))
+                np.cumsum(weight[rows_b] * inside[rows_b], axis=1, out=cw[:, 1:])
+                lost = cw[:, bl:] - cw[:, :-bl]  # (nb, J - bl + 1)
+                pos = np.arange(lost.shape[1])
+                lo = menu.break_earliest[rt[rows_b]]
+                hi = length[rows_b] - menu.break_latest_end[rt[rows_b]] - bl
+                mid = (lo + hi) / 2 + (rows_b % 5) - 2
+                k2 = lost * (4 * J) + np.abs(pos[None, :] - mid[:, None])
+                k2[(pos[None, :] < lo[:, None]) | (pos[None, :] > hi[:, None])] = np.inf
+                brk[rows_b] = k2.argmin(axis=1)
+                on_break = (jj[None, :] >= brk[rows_b][:, None]) & (jj[None, :] < brk[rows_b][:, None] + bl)
+                work[rows_b] &= ~on_break
+
+        # Conflicts: rank each claim (class cell, seat cell) among the chunk, in order. A seat beyond the
+        # site's room defers the candidate; a few agent-intervals beyond a class's need are left idle.
+        wb, wj = np.nonzero(work)
+        t_claim = r0 + start[wb] + wj
+        c_claim = cls[wb, wj]
+        cell = t_claim * self.C + c_claim
+        over = _over(cell, wb, self.Rc.ravel()[cell])
+        rej = np.bincount(wb[over], minlength=B) > _TOLERATED
+        sb, sj = np.nonzero(inside & active[:, None])
+        t_seat = r0 + start[sb] + sj
+        seat_cell = site[sb] * self.T + t_seat
+        room = (self.cap[site[sb]] - self.occupancy.ravel()[seat_cell]).astype(np.int64)
+        rej |= np.bincount(sb[_over(seat_cell, sb, room)], minlength=B) > 0
+
+        keep = active & ~rej
+        kw = keep[wb] & ~over
+        if over.any():
+            work[wb[over], wj[over]] = False
+        # Commit: counts per cell (a chunk's claims of one cell add up), then the range's weights again.
+        taken = np.bincount(cell[kw] - r0 * self.C, minlength=n * self.C).reshape(n, self.C)
+        self.Rc[r0:r1] -= taken.astype(np.int32)
+        self.Lw[r0:r1] = (self.Rc[r0:r1] > 0) * self.class_w[None, :]
+        ks = keep[sb]
+        seats = np.bincount(seat_cell[ks], minlength=self.occupancy.size).reshape(self.occupancy.shape)
+        self.occupancy += seats.astype(np.int32)
+        self.full = self.occupancy >= self.cap[:, None]
+
+        placed: list[_Candidate] = []
+        deferred: list[_Candidate] = []
+        idle: list[_Candidate] = []
         day = self.clock.days[d]
-        kind = self.clock.kinds[k][d]
-        worked = (length - (bl if need_break else 0)) * INTERVAL_MINUTES
-        for i in range(copies):
-            idx = bisect.bisect_right(g.members, (s, 1 << 30)) - 1
-            agent = -g.members.pop(idx)[3]
-            if breaks:
-                b0 = breaks[i % len(breaks)]
-                b1 = b0 + bl
-                own: list[tuple[int, int, int]] = []
-                for c, a, b in pieces:
-                    lo, hi = max(a, b0), min(b, b1)
-                    if lo >= hi:
-                        own.append((c, a, b))
-                        continue
-                    Rc[lo:hi, c] += 1  # the break gives this copy's share back
-                    if a < lo:
-                        own.append((c, a, lo))
-                    if hi < b:
-                        own.append((c, hi, b))
-                self.drafts.append(_Draft(agent, k, s, e, ((b0, b1),), own, []))
-            else:
-                self.drafts.append(_Draft(agent, k, s, e, (), list(pieces), []))
-            self.ledgers[agent].add(day, kind, worked)
-            self.last_end[agent] = e
-            self.worked_days[agent].add(d)
-        for c, a, b in pieces:
-            Lw[a:b, c] = (Rc[a:b, c] > 0) * self.class_w[c]
-        return True
+        keep_list = keep.tolist()
+        for b, cand in enumerate(chunk):
+            if not active[b]:
+                idle.append(cand)
+                continue
+            if not keep_list[b]:
+                deferred.append(cand)
+                continue
+            s = r0 + int(start[b])
+            L = int(length[b])
+            classes_row = cls[b, :L].tolist()
+            work_row = work[b, :L].tolist()
+            pieces: list[tuple[int, int, int]] = []
+            i = 0
+            while i < L:
+                if not work_row[i]:
+                    i += 1
+                    continue
+                c = classes_row[i]
+                j = i + 1
+                while j < L and work_row[j] and classes_row[j] == c:
+                    j += 1
+                pieces.append((c, s + i, s + j))
+                i = j
+            breaks: tuple[Span, ...] = ()
+            minutes = L
+            if brk[b] >= 0:
+                bl = int(menu.break_len[cand.rtype])
+                breaks = ((s + int(brk[b]), s + int(brk[b]) + bl),)
+                minutes -= bl
+            self.drafts.append(_Draft(cand.agent, cand.site, s, s + L, breaks, pieces, []))
+            self.ledgers[cand.agent].add(day, self.clock.kinds[cand.site][d], minutes * INTERVAL_MINUTES)
+            self.last_end[cand.agent] = s + L
+            self.worked_days[cand.agent].add(d)
+            placed.append(cand)
+        return placed, deferred, idle
 
     # ------------------------------------------------------------ stage 2: shops inside classes
 
@@ -787,6 +862,21 @@ class _Builder:
             else:
                 shop_pieces.append((shop, since, t))
         last_shop[di] = j
+
+
+def _over(cell: NDArray[np.int64], who: NDArray[np.int64], room: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Which claims (claimant `who`, in priority order) fall beyond their cell's room: ranked per cell."""
+    over = np.zeros(cell.size, bool)
+    if not cell.size:
+        return over
+    order = np.lexsort((who, cell))
+    sorted_cells = cell[order]
+    first = np.ones(order.size, bool)
+    first[1:] = sorted_cells[1:] != sorted_cells[:-1]
+    starts = np.maximum.accumulate(np.where(first, np.arange(order.size), 0))
+    rank = np.arange(order.size) - starts
+    over[order] = rank >= room[order]
+    return over
 
 
 # ---------------------------------------------------------------- results
