@@ -198,32 +198,31 @@ class _Ledger:
         cap = rules.normal_per_day + rules.overtime_cap_per_day - self.day_worked
         return min(normal, cap), max(0, min(cap, normal + budget))
 
-    def add(self, day: date, kind: DayKind, minutes: int) -> None:
+    def add(self, day: date, kind: DayKind, minutes: int) -> tuple[PayClass, int]:
+        """Book worked minutes on `day`; returns the pay class and minutes of the overtime among them."""
         self._roll(day)
         rules = self.rules
         self.worked += minutes
         self.day_worked += minutes
         if kind is DayKind.holiday:
-            self.ot[PayClass.holiday] += minutes
-            self.month_ot += minutes
-            return
-        if rules.comprehensive:
+            cls, ot = PayClass.holiday, minutes
+        elif rules.comprehensive:
             self.cum += minutes
             excess = max(0, self.cum - period_allowance(rules, day, through=True))
-            new = max(0, excess - self.recognised)
+            cls, ot = PayClass.workday, max(0, excess - self.recognised)
             self.recognised = max(self.recognised, excess)
-            self.ot[PayClass.workday] += new
-            self.month_ot += new
-            return
-        if kind is DayKind.rest_day:
-            self.ot[PayClass.rest_day] += minutes
-            self.month_ot += minutes
-            return
-        normal = max(0, min(minutes, rules.normal_per_day - self.day_normal, rules.normal_per_week - self.week_normal))
-        self.day_normal += normal
-        self.week_normal += normal
-        self.ot[PayClass.workday] += minutes - normal
-        self.month_ot += minutes - normal
+        elif kind is DayKind.rest_day:
+            cls, ot = PayClass.rest_day, minutes
+        else:
+            normal = max(
+                0, min(minutes, rules.normal_per_day - self.day_normal, rules.normal_per_week - self.week_normal)
+            )
+            self.day_normal += normal
+            self.week_normal += normal
+            cls, ot = PayClass.workday, minutes - normal
+        self.ot[cls] += ot
+        self.month_ot += ot
+        return cls, ot
 
 
 class _Clock:
@@ -773,95 +772,93 @@ class _Builder:
     # ------------------------------------------------------------ stage 2: shops inside classes
 
     def _split_classes(self) -> None:
-        """Give every class piece to the class's shops, interval by interval, keeping agents where they are.
+        split_classes(self.drafts, self.R, self.shops_of_class, self.T)
 
-        Per class, time runs forward: pieces that end leave their shop; a shop whose demand fell below its
-        agents sends the latest arrivals elsewhere; arrivals (new pieces, agents back from a break, those
-        sent away) go to the shop they were on before the break if it has room, else to the shop with the
-        most room. Stage 1 never put more agents on a class than its shops lack, so there is room for all."""
-        T = self.T
-        by_class: dict[int, list[int]] = defaultdict(list)
-        flat: list[tuple[int, int, int, int]] = []  # (draft, class, start, end)
-        for di, dr in enumerate(self.drafts):
-            for c, a, b in dr.pieces:
-                by_class[c].append(len(flat))
-                flat.append((di, c, a, b))
-        for c in sorted(by_class):
-            shops = self.shops_of_class[c]
-            if shops.size == 1:
-                shop = int(shops[0])
-                for pi in by_class[c]:
-                    di, _, a, b = flat[pi]
-                    self.drafts[di].shops.append((shop, a, b))
-                continue
-            demand = self.R[:, shops]
-            rows = demand.tolist()
-            starts: dict[int, list[int]] = defaultdict(list)
-            ends: dict[int, list[int]] = defaultdict(list)
+
+def split_classes(
+    drafts: Sequence[_Draft], demand: NDArray[np.int32], shops_of_class: Sequence[NDArray[np.int64]], T: int
+) -> None:
+    """Give every class piece of the drafts to the class's shops (filling each draft's `shops`), interval
+    by interval, keeping agents where they are.
+
+    Per class, time runs forward: pieces that end leave their shop; a shop whose demand fell below its
+    agents sends the latest arrivals elsewhere; arrivals (new pieces, agents back from a break, those sent
+    away) go to the shop they were on before the break if it has room, else to the shop with the most
+    room. The pieces never put more agents on a class than its shops' `demand` (T, S), so there is room
+    for all; an agent finding none waits, idle, until some frees up."""
+    by_class: dict[int, list[int]] = defaultdict(list)
+    flat: list[tuple[int, int, int, int]] = []  # (draft, class, start, end)
+    for di, dr in enumerate(drafts):
+        for c, a, b in dr.pieces:
+            by_class[c].append(len(flat))
+            flat.append((di, c, a, b))
+    for c in sorted(by_class):
+        shops = shops_of_class[c]
+        if shops.size == 1:
+            shop = int(shops[0])
             for pi in by_class[c]:
-                _, _, a, b = flat[pi]
-                starts[a].append(pi)
-                ends[b].append(pi)
-            changes = set(np.flatnonzero(np.any(demand[1:] != demand[:-1], axis=1)).tolist())
-            times = sorted(set(starts) | set(ends) | {t + 1 for t in changes})
-            m = shops.size
-            on: list[list[int]] = [[] for _ in range(m)]
-            where: dict[int, tuple[int, int]] = {}  # piece -> (shop position, since)
-            last_shop: dict[int, int] = {}  # draft -> shop position of its last piece of this class
-            waiting: list[int] = []
-            for t in times:
-                if t >= T:
-                    for pi in list(where):
-                        self._close(flat, shops, where, pi, t, on, last_shop)
-                    break
-                for pi in ends.get(t, ()):
-                    if pi in where:
-                        self._close(flat, shops, where, pi, t, on, last_shop)
-                    elif pi in waiting:
-                        waiting.remove(pi)
-                room = [want - len(x) for want, x in zip(rows[t], on, strict=True)]
-                movers: list[int] = []
-                for j in range(m):
-                    while room[j] < 0 and on[j]:
-                        pi = on[j][-1]
-                        self._close(flat, shops, where, pi, t, on, last_shop)
-                        movers.append(pi)
-                        room[j] += 1
-                for pi in [*waiting, *movers, *starts.get(t, ())]:
-                    di = flat[pi][0]
-                    back = last_shop.get(di)
-                    j = back if back is not None and room[back] > 0 else room.index(max(room))
-                    if room[j] <= 0:
-                        if pi not in waiting:
-                            waiting.append(pi)
-                        continue
-                    if pi in waiting:
-                        waiting.remove(pi)
-                    on[j].append(pi)
-                    where[pi] = (j, t)
-                    room[j] -= 1
+                di, _, a, b = flat[pi]
+                drafts[di].shops.append((shop, a, b))
+            continue
+        rows = demand[:, shops].tolist()
+        starts: dict[int, list[int]] = defaultdict(list)
+        ends: dict[int, list[int]] = defaultdict(list)
+        for pi in by_class[c]:
+            _, _, a, b = flat[pi]
+            starts[a].append(pi)
+            ends[b].append(pi)
+        d = demand[:, shops]
+        changes = set(np.flatnonzero(np.any(d[1:] != d[:-1], axis=1)).tolist())
+        times = sorted(set(starts) | set(ends) | {t + 1 for t in changes})
+        m = shops.size
+        on: list[list[int]] = [[] for _ in range(m)]
+        where: dict[int, tuple[int, int]] = {}  # piece -> (shop position, since)
+        last_shop: dict[int, int] = {}  # draft -> shop position of its last piece of this class
+        waiting: list[int] = []
 
-    def _close(
-        self,
-        flat: list[tuple[int, int, int, int]],
-        shops: NDArray[np.int64],
-        where: dict[int, tuple[int, int]],
-        pi: int,
-        t: int,
-        on: list[list[int]],
-        last_shop: dict[int, int],
-    ) -> None:
-        j, since = where.pop(pi)
-        on[j].remove(pi)
-        di = flat[pi][0]
-        if t > since:
-            shop_pieces = self.drafts[di].shops
-            shop = int(shops[j])
-            if shop_pieces and shop_pieces[-1][0] == shop and shop_pieces[-1][2] == since:
-                shop_pieces[-1] = (shop, shop_pieces[-1][1], t)
-            else:
-                shop_pieces.append((shop, since, t))
-        last_shop[di] = j
+        def close(pi: int, t: int) -> None:
+            j, since = where.pop(pi)
+            on[j].remove(pi)
+            di = flat[pi][0]
+            if t > since:
+                pieces = drafts[di].shops
+                shop = int(shops[j])
+                if pieces and pieces[-1][0] == shop and pieces[-1][2] == since:
+                    pieces[-1] = (shop, pieces[-1][1], t)
+                else:
+                    pieces.append((shop, since, t))
+            last_shop[di] = j
+
+        for t in times:
+            if t >= T:
+                for pi in list(where):
+                    close(pi, t)
+                break
+            for pi in ends.get(t, ()):
+                if pi in where:
+                    close(pi, t)
+                elif pi in waiting:
+                    waiting.remove(pi)
+            room = [want - len(x) for want, x in zip(rows[t], on, strict=True)]
+            movers: list[int] = []
+            for j in range(m):
+                while room[j] < 0 and on[j]:
+                    pi = on[j][-1]
+                    close(pi, t)
+                    movers.append(pi)
+                    room[j] += 1
+            for pi in [*waiting, *movers, *starts.get(t, ())]:
+                back = last_shop.get(flat[pi][0])
+                j = back if back is not None and room[back] > 0 else room.index(max(room))
+                if room[j] <= 0:
+                    if pi not in waiting:
+                        waiting.append(pi)
+                    continue
+                if pi in waiting:
+                    waiting.remove(pi)
+                on[j].append(pi)
+                where[pi] = (j, t)
+                room[j] -= 1
 
 
 def _over(cell: NDArray[np.int64], who: NDArray[np.int64], room: NDArray[np.int64]) -> NDArray[np.bool_]:

@@ -1,0 +1,577 @@
+"""The optimise path: CP-SAT improves on the fast roster, within a time limit, and falls back to it.
+
+`optimise(problem, start_from, time_limit_s, workers=1, seed=0, deterministic_time=None)`.
+
+The model keeps the fast answer's shift shapes (start, end, meal break) and optimises the rest:
+- which of the fast shifts to keep (a shift may be dropped: it costs its pay and may cover little once the
+  others are reassigned); pinned shifts are fixed, with their assignments;
+- new shifts for agents the fast answer left without any: agents alike (same eligible classes, site, rules,
+  history, unavailability, preferences) form a type with an integer count per candidate shape (every half
+  hour of each day they may start, 4 h, 6 h and 8.5 h with the break in the middle of its window, each
+  checked against the type's rules and day); at most one new shift per agent;
+- the assignment of working agents to shops, aggregated: agents with the same eligible shop classes form
+  a pool, and x[pool, interval, class] counts the pool's agents working a class (shops with the same
+  required skills and tier). Within a class shops are interchangeable and weigh the same, so this loses
+  nothing for the objective; shops are split inside classes afterwards, as in the fast path.
+
+Constraints: per pool and interval, the agents assigned <= the pool's agents working (kept shifts and
+new ones, breaks excluded); per class and interval, assigned + uncovered == demand (after pinned
+coverage); per site and interval, shifts present (breaks included) <= seats. Rules hold by construction:
+dropping a shift never breaks one (rest, days in a row, hours only shrink) and new shifts go to agents
+with no other shift, checked as the fast path checks them.
+
+Objective, lexicographic, in two solves: first the tier-weighted uncovered seat-intervals, then, holding
+that at the best value found, the labour cost in cents (each kept shift at its cost in the fast answer,
+overtime premium included; each new one at its rate and overtime class). The fast answer is the hint of
+both solves. Multi-threaded search is not deterministic and a hint need not come back (OR-Tools' own
+issue tracker says so), so the answer is rebuilt as a roster, summarised and checked with
+`rules.check_roster`, and its objective compared with the fast one: the better is returned (ties keep the
+fast one). Status: "optimal" (better and both solves proven optimal), "improved" (better), "kept_fast".
+`SolverReport.gap` is the relative gap (objective - bound) / max(1, |objective|) of the first solve, or of
+the second when the first is proven optimal. With one worker, a fixed seed and `deterministic_time`
+(CP-SAT's deterministic time limit, split 60/40 between the solves) the result is reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+import numpy as np
+from numpy.typing import NDArray
+from ortools.sat.python import cp_model
+
+from service.seating.calendar import DayKind, PayClass
+from service.seating.problem import (
+    INTERVAL_MINUTES,
+    Assignment,
+    RosterProblem,
+    RosterResult,
+    Shift,
+    SolverReport,
+)
+from service.seating.rostering import _Builder, _Draft, _Ledger, split_classes, summarise
+from service.seating.rules import check_roster
+
+_NEW_LENGTHS = (16, 24, 34)  # 4 h, 6 h (no break), 8.5 h (8 h and the break)
+_SHARE_FIRST = 0.7  # of the time limit for the first solve
+_COST_OVER_CHANGES = 64  # a cent of labour cost outweighs this many agent-intervals moved off the fast answer
+
+
+@dataclass
+class _NewType:
+    agents: list[int]
+    sig: int
+    site: int
+    shapes: list[tuple[int, int, int | None, int]]  # (start, end, break start or None, cost in cents)
+
+
+def optimise(
+    problem: RosterProblem,
+    start_from: RosterResult,
+    time_limit_s: float = 30.0,
+    workers: int = 1,
+    seed: int = 0,
+    deterministic_time: float | None = None,
+) -> RosterResult:
+    """A roster at least as good as `start_from` (see the module docstring)."""
+    started = time.perf_counter()
+    b = _Builder(problem)
+    T, C = problem.n_intervals, b.C
+    pinned = [s for s in start_from.shifts if s.pinned]
+    movable = [s for s in start_from.shifts if not s.pinned]
+
+    # Demand left for the model, per class: shops' demand after pinned coverage.
+    residual = problem.demand.astype(np.int64).copy()
+    occupied = np.zeros((len(problem.sites), T), np.int64)
+    for s in pinned:
+        for a in s.assignments:
+            residual[max(0, a.start) : min(T, a.end), a.shop] -= 1
+        occupied[s.site, max(0, s.start) : min(T, s.end)] += 1
+    residual = np.maximum(residual, 0)
+    need = np.zeros((T, C), np.int64)
+    np.add.at(need.T, b.class_of_shop, residual.T)
+    weight_scale = _integer_scale(b.class_w)
+    class_weight = np.round(b.class_w * weight_scale).astype(np.int64)
+
+    costs = _shift_costs(problem, b, start_from.shifts)
+    new_types = _new_types(problem, b, start_from, need)
+
+    model = cp_model.CpModel()
+    keep = [model.new_bool_var(f"keep{i}") for i in range(len(movable))]
+    new_vars: list[list[cp_model.IntVar]] = []
+    for ti, nt in enumerate(new_types):
+        row = [model.new_int_var(0, len(nt.agents), f"new{ti}_{j}") for j in range(len(nt.shapes))]
+        new_vars.append(row)
+        if row:
+            model.add(sum(row) <= len(nt.agents))
+
+    # Pools: who works when.
+    working: dict[tuple[int, int], list[cp_model.LinearExprT]] = defaultdict(list)
+    seats: dict[tuple[int, int], list[cp_model.LinearExprT]] = defaultdict(list)
+    for i, s in enumerate(movable):
+        sig = b.agent_sig[s.agent]
+        for t in _worked(s):
+            working[(sig, t)].append(keep[i])
+        for t in range(max(0, s.start), min(T, s.end)):
+            seats[(s.site, t)].append(keep[i])
+    for ti, nt in enumerate(new_types):
+        for j, (s0, s1, brk, _) in enumerate(nt.shapes):
+            var = new_vars[ti][j]
+            for t in range(s0, s1):
+                seats[(nt.site, t)].append(var)
+                if brk is None or not brk <= t < brk + _break_len(b, nt):
+                    working[(nt.sig, t)].append(var)
+    x: dict[tuple[int, int, int], cp_model.IntVar] = {}
+    x_top: dict[tuple[int, int, int], int] = {}  # upper bounds (the proto's repeated fields refuse [-1])
+    by_cell: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
+    for (sig, t), people in sorted(working.items(), key=lambda kv: kv[0]):
+        cells = [int(c) for c in b.sig_classes[sig] if need[t, c] > 0]
+        if not cells:
+            continue
+        row = []
+        for c in cells:
+            top = int(min(need[t, c], len(people)))
+            var = model.new_int_var(0, top, f"x{sig}_{t}_{c}")
+            x[(sig, t, c)] = var
+            x_top[(sig, t, c)] = top
+            by_cell[(t, c)].append(var)
+            row.append(var)
+        model.add(sum(row) <= sum(people))
+    uncovered: dict[tuple[int, int], cp_model.IntVar] = {}
+    for t, c in zip(*np.nonzero(need), strict=True):
+        t, c = int(t), int(c)
+        u = model.new_int_var(0, int(need[t, c]), f"u{t}_{c}")
+        uncovered[(t, c)] = u
+        model.add(sum(by_cell.get((t, c), [])) + u == int(need[t, c]))
+    for (k, t), present in seats.items():
+        model.add(sum(present) <= int(problem.sites[k].seat_capacity - occupied[k, t]))
+
+    # The fast answer as the hint.
+    hint_x = _fast_counts(b, movable, need)
+    for i in range(len(movable)):
+        model.add_hint(keep[i], 1)
+    for row in new_vars:
+        for var in row:
+            model.add_hint(var, 0)
+    covered: dict[tuple[int, int], int] = defaultdict(int)
+    for key, var in x.items():
+        h = hint_x.get(key, 0)
+        model.add_hint(var, h)
+        covered[(key[1], key[2])] += h
+    for (t, c), u in uncovered.items():
+        model.add_hint(u, int(need[t, c]) - covered[(t, c)])
+
+    under_expr = sum(int(class_weight[c]) * u for (t, c), u in uncovered.items())
+    cost_expr = sum(costs[s] * keep[i] for i, s in enumerate(movable)) + sum(
+        nt.shapes[j][3] * var for ti, nt in enumerate(new_types) for j, var in enumerate(new_vars[ti])
+    )
+    stats = model.proto
+    variables, constraints = len(stats.variables), len(stats.constraints)
+
+    def solve(limit: float, det: float | None) -> tuple[cp_model.CpSolver, int]:
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = workers
+        solver.parameters.random_seed = seed
+        solver.parameters.max_time_in_seconds = max(0.1, limit)
+        if det is not None:
+            solver.parameters.max_deterministic_time = det
+        return solver, solver.solve(model)
+
+    # Rebuilding the answer (counts near the fast ones, shops, checks) takes time too: keep some for it.
+    reserve = min(3.0, 0.15 * time_limit_s)
+    budget = time_limit_s - reserve - (time.perf_counter() - started)
+    model.minimize(under_expr)
+    first, status1 = solve(budget * _SHARE_FIRST, None if deterministic_time is None else deterministic_time * _SHARE_FIRST)
+    if status1 not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return _kept(start_from, started, first, status1, variables, constraints)
+    under_value = int(round(first.objective_value))
+    under_bound = float(first.best_objective_bound)
+    values = {id(v): first.value(v) for v in [*keep, *[v for r in new_vars for v in r], *x.values(), *uncovered.values()]}
+    model.clear_hints()
+    for var in [*keep, *[v for r in new_vars for v in r], *x.values(), *uncovered.values()]:
+        model.add_hint(var, values[id(var)])
+    model.add(under_expr <= under_value)
+    model.minimize(cost_expr)
+    budget = time_limit_s - reserve - (time.perf_counter() - started)
+    second, status2 = solve(budget, None if deterministic_time is None else deterministic_time * (1 - _SHARE_FIRST))
+    solver = second if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE) else first
+    cost_value = float(second.value(cost_expr)) if solver is second else math.nan
+    cost_bound = float(second.best_objective_bound) / _COST_OVER_CHANGES if solver is second else math.nan
+    proven = status1 == cp_model.OPTIMAL and status2 == cp_model.OPTIMAL
+    if status1 != cp_model.OPTIMAL:
+        gap = (under_value - under_bound) / max(1.0, abs(under_value))
+    else:
+        gap = (cost_value - cost_bound) / max(1.0, abs(cost_value)) if solver is second else math.nan
+
+    counts = _near_fast(b, movable, new_types, keep, new_vars, x, x_top, hint_x, solver, T)
+    shifts = _rebuild(problem, b, pinned, movable, new_types, keep, new_vars, counts, solver, residual)
+    report = SolverReport(
+        status=solver.status_name(status2 if solver is second else status1),
+        under_coverage_objective=under_value / weight_scale,
+        under_coverage_bound=under_bound / weight_scale,
+        cost_objective=cost_value,
+        cost_bound=cost_bound,
+        gap=gap,
+        wall_seconds=time.perf_counter() - started,
+        variables=variables,
+        constraints=constraints,
+    )
+    candidate = summarise(problem, shifts, status="improved", started=started, bound=start_from.bound, solver=report)
+    better = (candidate.under_coverage, candidate.labour_cost) < (start_from.under_coverage, start_from.labour_cost)
+    if not better or check_roster(candidate, problem):
+        return replace(start_from, status="kept_fast", solver=report, seconds=time.perf_counter() - started)
+    return replace(candidate, status="optimal" if proven else "improved", seconds=time.perf_counter() - started)
+
+
+def _kept(
+    fast: RosterResult, started: float, solver: cp_model.CpSolver, status: int, variables: int, constraints: int
+) -> RosterResult:
+    report = SolverReport(
+        status=solver.status_name(status),
+        under_coverage_objective=math.nan,
+        under_coverage_bound=math.nan,
+        cost_objective=math.nan,
+        cost_bound=math.nan,
+        gap=math.nan,
+        wall_seconds=time.perf_counter() - started,
+        variables=variables,
+        constraints=constraints,
+    )
+    return replace(fast, status="kept_fast", solver=report, seconds=time.perf_counter() - started)
+
+
+def _integer_scale(weights: NDArray[np.float64]) -> float:
+    """A factor making the tier weights integers (1 when they already are)."""
+    for scale in (1.0, 10.0, 100.0, 1000.0):
+        scaled = weights * scale
+        if np.allclose(scaled, np.round(scaled)):
+            return scale
+    return 1000.0
+
+
+def _worked(s: Shift) -> list[int]:
+    out = []
+    for t in range(s.start, s.end):
+        if not any(b0 <= t < b1 for b0, b1 in s.breaks):
+            out.append(t)
+    return out
+
+
+def _break_len(b: _Builder, nt: _NewType) -> int:
+    return b.shapes[b.agent_rtype[nt.agents[0]]].break_len
+
+
+def _cents(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
+def _shift_costs(problem: RosterProblem, b: _Builder, shifts: Sequence[Shift]) -> dict[Shift, int]:
+    """Each shift's pay in cents: its normal minutes at the agent's rate, its overtime at the multiplier
+    (overtime attributed by the fast path's ledger, shifts in time order)."""
+    by_agent: dict[int, list[Shift]] = defaultdict(list)
+    for s in shifts:
+        by_agent[s.agent].append(s)
+    out: dict[Shift, int] = {}
+    clock = b.clock
+    for a, its in by_agent.items():
+        agent = problem.agents[a]
+        ledger = _Ledger(agent, clock.first_day[agent.site])
+        for s in sorted(its, key=lambda s: (s.start, s.end)):
+            d = int(clock.day_of[agent.site][min(max(s.start, 0), problem.n_intervals - 1)])
+            cls, ot = ledger.add(clock.days[d], clock.kinds[agent.site][d], s.worked_minutes)
+            minutes = s.worked_minutes
+            pay = agent.hourly_cost * (Decimal(minutes - ot) + Decimal(ot) * problem.multipliers[cls]) / 60
+            out[s] = _cents(pay)
+    return out
+
+
+def _new_types(problem: RosterProblem, b: _Builder, fast: RosterResult, need: NDArray[np.int64]) -> list[_NewType]:
+    """Agents the fast answer left without a shift, in types, with their candidate shapes."""
+    busy = {s.agent for s in fast.shifts}
+    clock = b.clock
+    T = problem.n_intervals
+    types: dict[tuple[object, ...], _NewType] = {}
+    b.worked_days = [set() for _ in problem.agents]
+    useful: dict[int, NDArray[np.int64]] = {}  # per pool: prefix counts of intervals where it is needed
+    for a, agent in enumerate(problem.agents):
+        if a in busy:
+            continue
+        sig, rt = b.agent_sig[a], b.agent_rtype[a]
+        if not b.sig_classes[sig].size:
+            continue
+        key = (sig, agent.site, agent.rules, agent.history, agent.unavailable, agent.preferred)
+        if key in types:
+            types[key].agents.append(a)
+            continue
+        shapes_of_rules = b.shapes[rt]
+        rules = agent.rules
+        out: list[tuple[int, int, int | None, int]] = []
+        if sig not in useful:
+            wanted = need[:, b.sig_classes[sig]].any(axis=1)
+            useful[sig] = np.concatenate(([0], np.cumsum(wanted)))
+        prefix = useful[sig]
+        for d, (t0, t1) in sorted(clock.ranges[agent.site].items()):
+            if not b._may_work(agent, a, d):
+                continue
+            last = agent.history.last_shift_end
+            earliest = t0 if last is None else max(t0, last + shapes_of_rules.rest)
+            ledger = _Ledger(agent, clock.first_day[agent.site])
+            kind = clock.kinds[agent.site][d]
+            normal_min, max_min = ledger.room(clock.days[d], kind)
+            lengths = {int(x): (bool(nb), int(w)) for x, nb, w in zip(
+                shapes_of_rules.lengths.tolist(), shapes_of_rules.needs_break.tolist(), shapes_of_rules.worked.tolist(),
+                strict=True,
+            )}
+            for length in _NEW_LENGTHS:
+                if length not in lengths:
+                    continue
+                needs_break, worked = lengths[length]
+                if worked * INTERVAL_MINUTES > max_min:
+                    continue
+                ot = max(0, worked * INTERVAL_MINUTES - normal_min)
+                if kind is DayKind.holiday:
+                    cls = PayClass.holiday
+                elif kind is DayKind.rest_day and not rules.comprehensive:
+                    cls = PayClass.rest_day
+                else:
+                    cls = PayClass.workday
+                pay = agent.hourly_cost * (
+                    Decimal(worked * INTERVAL_MINUTES - ot) + Decimal(ot) * problem.multipliers[cls]
+                ) / 60
+                for s0 in range(earliest + (earliest - t0) % 2, t1, 2):
+                    s1 = s0 + length
+                    if s1 > T or any(u0 < s1 and s0 < u1 for u0, u1 in agent.unavailable):
+                        continue
+                    brk = None
+                    if needs_break:
+                        lo = s0 + shapes_of_rules.break_earliest
+                        hi = s1 - shapes_of_rules.break_latest_end - shapes_of_rules.break_len
+                        brk = (lo + hi) // 2
+                    if prefix[s1] == prefix[s0]:
+                        continue
+                    out.append((s0, s1, brk, _cents(pay)))
+        types[key] = _NewType([a], sig, agent.site, out)
+    return [nt for nt in types.values() if nt.shapes]
+
+
+def _fast_counts(b: _Builder, movable: Sequence[Shift], need: NDArray[np.int64]) -> dict[tuple[int, int, int], int]:
+    """The fast answer's agents per (pool, interval, class), within the need."""
+    counts: dict[tuple[int, int, int], int] = defaultdict(int)
+    for s in movable:
+        sig = b.agent_sig[s.agent]
+        for a in s.assignments:
+            c = int(b.class_of_shop[a.shop])
+            for t in range(a.start, a.end):
+                counts[(sig, t, c)] += 1
+    total: dict[tuple[int, int], int] = defaultdict(int)
+    out: dict[tuple[int, int, int], int] = {}
+    for (sig, t, c), n in sorted(counts.items()):
+        n = min(n, int(need[t, c]) - total[(t, c)])
+        if n > 0:
+            out[(sig, t, c)] = n
+            total[(t, c)] += n
+    return out
+
+
+def _near_fast(
+    b: _Builder,
+    movable: Sequence[Shift],
+    new_types: Sequence[_NewType],
+    keep: Sequence[cp_model.IntVar],
+    new_vars: Sequence[Sequence[cp_model.IntVar]],
+    x: dict[tuple[int, int, int], cp_model.IntVar],
+    x_top: dict[tuple[int, int, int], int],
+    fast: dict[tuple[int, int, int], int],
+    solver: cp_model.CpSolver,
+    T: int,
+) -> dict[tuple[int, int, int], int]:
+    """The model's class counts moved as close to the fast answer's as they can go, interval by interval,
+    keeping every class's total and every pool's agents at work: a transportation problem per interval
+    (minimise the units moved off the fast counts), solved as a linear programme whose vertices are
+    integral. Staying near the fast answer keeps its agents on their shops. An interval whose answer is
+    not integral keeps the model's counts."""
+    from scipy.optimize import linprog  # noqa: PLC0415  (only this path needs it)
+
+    capacity: dict[tuple[int, int], int] = defaultdict(int)
+    for i, s in enumerate(movable):
+        if solver.value(keep[i]):
+            sig = b.agent_sig[s.agent]
+            for t in _worked(s):
+                capacity[(sig, t)] += 1
+    for ti, nt in enumerate(new_types):
+        bl = _break_len(b, nt)
+        for j, (s0, s1, brk, _) in enumerate(nt.shapes):
+            n = int(solver.value(new_vars[ti][j]))
+            if n:
+                for t in range(s0, s1):
+                    if brk is None or not brk <= t < brk + bl:
+                        capacity[(nt.sig, t)] += n
+    by_t: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    for key in x:
+        by_t[key[1]].append(key)
+    out: dict[tuple[int, int, int], int] = {}
+    for t in range(T):
+        keys = sorted(by_t.get(t, []))
+        if not keys:
+            continue
+        model_counts = [int(solver.value(x[k])) for k in keys]
+        h = np.array([fast.get(k, 0) for k in keys], float)
+        m = len(keys)
+        cost = np.concatenate((np.zeros(m), np.ones(m)))
+        eye = np.eye(m)
+        a_ub = [np.hstack((eye, -eye)), np.hstack((-eye, -eye))]
+        b_ub = [h, -h]
+        pools = sorted({k[0] for k in keys})
+        rows = np.zeros((len(pools), 2 * m))
+        for j, k in enumerate(keys):
+            rows[pools.index(k[0]), j] = 1
+        a_ub.append(rows)
+        b_ub.append(np.array([capacity[(p, t)] for p in pools], float))
+        classes = sorted({k[2] for k in keys})
+        a_eq = np.zeros((len(classes), 2 * m))
+        totals = np.zeros(len(classes))
+        for j, k in enumerate(keys):
+            a_eq[classes.index(k[2]), j] = 1
+            totals[classes.index(k[2])] += model_counts[j]
+        bounds = [(0, x_top[k]) for k in keys] + [(0, None)] * m
+        res = linprog(cost, np.vstack(a_ub), np.concatenate(b_ub), a_eq, totals, bounds, method="highs")
+        values = res.x[:m] if res.status == 0 else None
+        if values is None or not np.allclose(values, np.round(values), atol=1e-6):
+            out.update(zip(keys, model_counts, strict=True))
+        else:
+            out.update(zip(keys, np.round(values).astype(int).tolist(), strict=True))
+    return out
+
+
+def _smooth(b: _Builder, x: dict[tuple[int, int, int], int], T: int) -> dict[tuple[int, int, int], int]:
+    """Fewer changes of pools' class counts from one interval to the next, every class's total and every
+    pool's total kept: where pool p moved from class c2 to c1 while pool q moved from c1 to c2, and each
+    may work the other's class, they trade back (each trade removes four units of change)."""
+    out: dict[tuple[int, int, int], int] = defaultdict(int, x)
+    eligible = [set(c.tolist()) for c in b.sig_classes]
+    pools_at: dict[int, set[int]] = defaultdict(set)
+    for sig, t, _ in x:
+        pools_at[t].add(sig)
+    for t in range(1, T):
+        pools = sorted(pools_at[t] & pools_at[t - 1])
+        while True:
+            gain = {}
+            for p in pools:
+                for c in eligible[p]:
+                    g = out.get((p, t, c), 0) - out.get((p, t - 1, c), 0)
+                    if g:
+                        gain[(p, c)] = g
+            traded = False
+            for (p, c1), g1 in sorted(gain.items()):
+                if g1 <= 0:
+                    continue
+                for (p2, c2), g2 in sorted(gain.items()):
+                    if p2 != p or g2 >= 0:
+                        continue
+                    for q in pools:
+                        if q == p or c1 not in eligible[q] or gain.get((q, c2), 0) <= 0 or gain.get((q, c1), 0) >= 0:
+                            continue
+                        out[(p, t, c1)] -= 1
+                        out[(p, t, c2)] += 1
+                        out[(q, t, c2)] -= 1
+                        out[(q, t, c1)] += 1
+                        traded = True
+                        break
+                    if traded:
+                        break
+                if traded:
+                    break
+            if not traded:
+                break
+    return out
+
+
+def _rebuild(
+    problem: RosterProblem,
+    b: _Builder,
+    pinned: Sequence[Shift],
+    movable: Sequence[Shift],
+    new_types: Sequence[_NewType],
+    keep: Sequence[cp_model.IntVar],
+    new_vars: Sequence[Sequence[cp_model.IntVar]],
+    x: dict[tuple[int, int, int], int],
+    solver: cp_model.CpSolver,
+    residual: NDArray[np.int64],
+) -> list[Shift]:
+    """The model's answer as named shifts: pools' class counts go to their agents interval by interval,
+    keeping each where it was (or where the fast answer had it), then shops inside classes."""
+    T = problem.n_intervals
+    drafts: list[_Draft] = []
+    fast_class: list[dict[int, int]] = []
+    for i, s in enumerate(movable):
+        if solver.value(keep[i]):
+            drafts.append(_Draft(s.agent, s.site, s.start, s.end, s.breaks, [], []))
+            fast_class.append({t: int(b.class_of_shop[a.shop]) for a in s.assignments for t in range(a.start, a.end)})
+    for ti, nt in enumerate(new_types):
+        free = list(nt.agents)
+        bl = _break_len(b, nt)
+        for j, (s0, s1, brk, _) in enumerate(nt.shapes):
+            for _ in range(int(solver.value(new_vars[ti][j]))):
+                agent = free.pop(0)
+                breaks = () if brk is None else ((brk, brk + bl),)
+                drafts.append(_Draft(agent, nt.site, s0, s1, breaks, [], []))
+                fast_class.append({})
+    counts = _smooth(b, x, T)
+    # Interval by interval, per pool.
+    by_pool: dict[int, list[int]] = defaultdict(list)
+    for di, dr in enumerate(drafts):
+        by_pool[b.agent_sig[dr.agent]].append(di)
+    classes_of: list[list[int]] = [[-1] * (dr.end - dr.start) for dr in drafts]
+    for sig, members in sorted(by_pool.items()):
+        current: dict[int, int] = {}
+        for t in range(T):
+            present = [
+                di for di in members
+                if drafts[di].start <= t < drafts[di].end and not any(b0 <= t < b1 for b0, b1 in drafts[di].breaks)
+            ]
+            if not present:
+                current.clear()
+                continue
+            left = {c: counts[(sig, t, c)] for c in b.sig_classes[sig].tolist() if (sig, t, c) in counts}
+            chosen: dict[int, int] = {}
+            for di in present:  # stay where it was
+                c = current.get(di, -1)
+                if left.get(c, 0) > 0:
+                    chosen[di] = c
+                    left[c] -= 1
+            for di in present:  # else where the fast answer had it
+                c = fast_class[di].get(t, -1)
+                if di not in chosen and left.get(c, 0) > 0:
+                    chosen[di] = c
+                    left[c] -= 1
+            for di in present:  # else where most is left
+                if di not in chosen and left:
+                    c = max(sorted(left), key=lambda k: left[k])
+                    if left[c] > 0:
+                        chosen[di] = c
+                        left[c] -= 1
+            current = dict(chosen)
+            for di, c in chosen.items():
+                classes_of[di][t - drafts[di].start] = c
+    for di, dr in enumerate(drafts):
+        row = classes_of[di]
+        i = 0
+        while i < len(row):
+            if row[i] < 0:
+                i += 1
+                continue
+            j = i + 1
+            while j < len(row) and row[j] == row[i]:
+                j += 1
+            dr.pieces.append((row[i], dr.start + i, dr.start + j))
+            i = j
+    split_classes(drafts, residual.astype(np.int32), b.shops_of_class, T)
+    shifts = list(pinned)
+    for dr in drafts:
+        shifts.append(Shift(dr.agent, dr.site, dr.start, dr.end, dr.breaks, tuple(Assignment(*p) for p in dr.shops)))
+    return shifts
