@@ -240,9 +240,7 @@ def logged_in_seconds(
     return out[:n_intervals]
 
 
-def occupancy(
-    sessions: Sequence[Session], handle_seconds: NDArray[np.float64], start: datetime
-) -> Occupancy:
+def occupancy(sessions: Sequence[Session], handle_seconds: NDArray[np.float64], start: datetime) -> Occupancy:
     """Occupancy per (interval, shop) of `handle_seconds` (T, S): the handle time of conversations in each
     interval (the rollups' handle_sum_s), over the logged-in chat-slot time."""
     handle = np.asarray(handle_seconds, float)
@@ -286,6 +284,10 @@ def actual_overtime(
             m[2] += d.holiday
         first = before.as_of if before and before.as_of else (days[0].day if days else None)
         for (year, month), (wd, rd, hd) in sorted(months.items()):
-            earlier = before.month_overtime_minutes if before and first and (first.year, first.month) == (year, month) else 0
+            earlier = (
+                before.month_overtime_minutes
+                if before and first and (first.year, first.month) == (year, month)
+                else 0
+            )
             out.append(MonthOvertime(agent, year, month, wd, rd, hd, earlier, r.overtime_cap_per_month))
     return out

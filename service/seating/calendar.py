@@ -42,7 +42,11 @@ OVERTIME_MULTIPLIERS: Mapping[PayClass, Decimal] = MappingProxyType(
 )
 
 PAY_CLASS_OF_DAY: Mapping[DayKind, PayClass] = MappingProxyType(
-    {DayKind.workday: PayClass.workday, DayKind.rest_day: PayClass.rest_day, DayKind.holiday: PayClass.holiday}
+    {
+        DayKind.workday: PayClass.workday,
+        DayKind.rest_day: PayClass.rest_day,
+        DayKind.holiday: PayClass.holiday,
+    }
 )
 
 

@@ -45,8 +45,30 @@ SHANGHAI = "Asia/Shanghai"
 
 # Share of the evening peak by local hour (value at the start of the hour, linear within it).
 _PROFILE = (
-    0.40, 0.28, 0.14, 0.08, 0.06, 0.06, 0.07, 0.12, 0.30, 0.50, 0.68, 0.75,
-    0.62, 0.66, 0.70, 0.70, 0.70, 0.72, 0.76, 0.86, 1.00, 1.00, 1.00, 0.92,
+    0.40,
+    0.28,
+    0.14,
+    0.08,
+    0.06,
+    0.06,
+    0.07,
+    0.12,
+    0.30,
+    0.50,
+    0.68,
+    0.75,
+    0.62,
+    0.66,
+    0.70,
+    0.70,
+    0.70,
+    0.72,
+    0.76,
+    0.86,
+    1.00,
+    1.00,
+    1.00,
+    0.92,
 )
 _SPIKE = (1.15, 1.12, 0.55)  # the 11-11 kick-off, 00:00-03:00, in units of that day's evening peak
 
@@ -179,7 +201,9 @@ def _profile(hours: NDArray[np.float64]) -> NDArray[np.float64]:
     return prof[h] * (1 - frac) + prof[(h + 1) % 24] * frac
 
 
-def _requirement(spec: InstanceSpec, rng: np.random.Generator, shops: list[Shop], T: int) -> NDArray[np.int64]:
+def _requirement(
+    spec: InstanceSpec, rng: np.random.Generator, shops: list[Shop], T: int
+) -> NDArray[np.int64]:
     zone = ZoneInfo(SHANGHAI)
     local = [spec.start.astimezone(zone) + timedelta(minutes=15 * t) for t in range(T)]
     hours = np.array([x.hour + x.minute / 60 for x in local])
@@ -191,7 +215,10 @@ def _requirement(spec: InstanceSpec, rng: np.random.Generator, shops: list[Shop]
         spike = np.array(_SPIKE)[np.minimum(hours[on].astype(np.int64), 2)]
         base[on] = spike * growth[on]
     size = np.array(
-        [rng.uniform(8, 24) if s.tier == 0 else rng.uniform(3, 8) if s.tier == 1 else rng.uniform(1, 3) for s in shops]
+        [
+            rng.uniform(8, 24) if s.tier == 0 else rng.uniform(3, 8) if s.tier == 1 else rng.uniform(1, 3)
+            for s in shops
+        ]
     )
     # Hourly noise per shop, smoothed over the neighbouring hours; douyin shops peak later (live streams).
     n_hours = T // 4 + 2
@@ -203,8 +230,9 @@ def _requirement(spec: InstanceSpec, rng: np.random.Generator, shops: list[Shop]
     evening = ((hours >= 19) & (hours < 23)).astype(float)[:, None]
     shape = np.where(douyin[None, :], shape * (1 + 0.15 * evening), shape)
     raw = shape * size[None, :]
-    scale = spec.peak_agents / raw.sum(axis=1).max()
-    return np.round(raw * scale).astype(np.int64)
+    scale = spec.peak_agents / float(raw.sum(axis=1).max())
+    out: NDArray[np.int64] = np.round(raw * scale).astype(np.int64)
+    return out
 
 
 def _allocate(required: NDArray[np.int64], tiers: NDArray[np.int64], seats: int) -> NDArray[np.int64]:
@@ -299,7 +327,9 @@ def _agents(
             skills[a] |= {"presale", "aftersale"}
             # One or two of the brand's platforms, by their demand; at most three platforms in all.
             own_count = min(int(np.count_nonzero(share)), 1 + int(rng.random() < 0.5))
-            brand_platforms = {PLATFORMS[int(x)] for x in rng.choice(len(PLATFORMS), own_count, False, p=share)}
+            brand_platforms = {
+                PLATFORMS[int(x)] for x in rng.choice(len(PLATFORMS), own_count, False, p=share)
+            }
             others = sorted(x for x in skills[a] if x in PLATFORMS and x not in brand_platforms)
             rng.shuffle(others)
             skills[a] -= set(PLATFORMS)

@@ -40,6 +40,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -173,7 +174,7 @@ def optimise(
     stats = model.proto
     variables, constraints = len(stats.variables), len(stats.constraints)
 
-    def solve(limit: float, det: float | None) -> tuple[cp_model.CpSolver, int]:
+    def solve(limit: float, det: float | None) -> tuple[cp_model.CpSolver, Any]:
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = workers
         solver.parameters.random_seed = seed
@@ -186,19 +187,26 @@ def optimise(
     reserve = min(3.0, 0.15 * time_limit_s)
     budget = time_limit_s - reserve - (time.perf_counter() - started)
     model.minimize(under_expr)
-    first, status1 = solve(budget * _SHARE_FIRST, None if deterministic_time is None else deterministic_time * _SHARE_FIRST)
+    first, status1 = solve(
+        budget * _SHARE_FIRST, None if deterministic_time is None else deterministic_time * _SHARE_FIRST
+    )
     if status1 not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return _kept(start_from, started, first, status1, variables, constraints)
     under_value = int(round(first.objective_value))
     under_bound = float(first.best_objective_bound)
-    values = {id(v): first.value(v) for v in [*keep, *[v for r in new_vars for v in r], *x.values(), *uncovered.values()]}
-    model.clear_hints()
+    values = {
+        id(v): first.value(v)
+        for v in [*keep, *[v for r in new_vars for v in r], *x.values(), *uncovered.values()]
+    }
+    model.clear_hints()  # type: ignore[no-untyped-call]
     for var in [*keep, *[v for r in new_vars for v in r], *x.values(), *uncovered.values()]:
         model.add_hint(var, values[id(var)])
     model.add(under_expr <= under_value)
     model.minimize(cost_expr)
     budget = time_limit_s - reserve - (time.perf_counter() - started)
-    second, status2 = solve(budget, None if deterministic_time is None else deterministic_time * (1 - _SHARE_FIRST))
+    second, status2 = solve(
+        budget, None if deterministic_time is None else deterministic_time * (1 - _SHARE_FIRST)
+    )
     solver = second if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE) else first
     cost_value = float(second.value(cost_expr)) if solver is second else math.nan
     cost_bound = float(second.best_objective_bound) / _COST_OVER_CHANGES if solver is second else math.nan
@@ -221,15 +229,27 @@ def optimise(
         variables=variables,
         constraints=constraints,
     )
-    candidate = summarise(problem, shifts, status="improved", started=started, bound=start_from.bound, solver=report)
-    better = (candidate.under_coverage, candidate.labour_cost) < (start_from.under_coverage, start_from.labour_cost)
+    candidate = summarise(
+        problem, shifts, status="improved", started=started, bound=start_from.bound, solver=report
+    )
+    better = (candidate.under_coverage, candidate.labour_cost) < (
+        start_from.under_coverage,
+        start_from.labour_cost,
+    )
     if not better or check_roster(candidate, problem):
         return replace(start_from, status="kept_fast", solver=report, seconds=time.perf_counter() - started)
-    return replace(candidate, status="optimal" if proven else "improved", seconds=time.perf_counter() - started)
+    return replace(
+        candidate, status="optimal" if proven else "improved", seconds=time.perf_counter() - started
+    )
 
 
 def _kept(
-    fast: RosterResult, started: float, solver: cp_model.CpSolver, status: int, variables: int, constraints: int
+    fast: RosterResult,
+    started: float,
+    solver: cp_model.CpSolver,
+    status: int,
+    variables: int,
+    constraints: int,
 ) -> RosterResult:
     report = SolverReport(
         status=solver.status_name(status),
@@ -290,7 +310,9 @@ def _shift_costs(problem: RosterProblem, b: _Builder, shifts: Sequence[Shift]) -
     return out
 
 
-def _new_types(problem: RosterProblem, b: _Builder, fast: RosterResult, need: NDArray[np.int64]) -> list[_NewType]:
+def _new_types(
+    problem: RosterProblem, b: _Builder, fast: RosterResult, need: NDArray[np.int64]
+) -> list[_NewType]:
     """Agents the fast answer left without a shift, in types, with their candidate shapes."""
     busy = {s.agent for s in fast.shifts}
     clock = b.clock
@@ -323,10 +345,15 @@ def _new_types(problem: RosterProblem, b: _Builder, fast: RosterResult, need: ND
             ledger = _Ledger(agent, clock.first_day[agent.site])
             kind = clock.kinds[agent.site][d]
             normal_min, max_min = ledger.room(clock.days[d], kind)
-            lengths = {int(x): (bool(nb), int(w)) for x, nb, w in zip(
-                shapes_of_rules.lengths.tolist(), shapes_of_rules.needs_break.tolist(), shapes_of_rules.worked.tolist(),
-                strict=True,
-            )}
+            lengths = {
+                int(x): (bool(nb), int(w))
+                for x, nb, w in zip(
+                    shapes_of_rules.lengths.tolist(),
+                    shapes_of_rules.needs_break.tolist(),
+                    shapes_of_rules.worked.tolist(),
+                    strict=True,
+                )
+            }
             for length in _NEW_LENGTHS:
                 if length not in lengths:
                     continue
@@ -340,9 +367,11 @@ def _new_types(problem: RosterProblem, b: _Builder, fast: RosterResult, need: ND
                     cls = PayClass.rest_day
                 else:
                     cls = PayClass.workday
-                pay = agent.hourly_cost * (
-                    Decimal(worked * INTERVAL_MINUTES - ot) + Decimal(ot) * problem.multipliers[cls]
-                ) / 60
+                pay = (
+                    agent.hourly_cost
+                    * (Decimal(worked * INTERVAL_MINUTES - ot) + Decimal(ot) * problem.multipliers[cls])
+                    / 60
+                )
                 for s0 in range(earliest + (earliest - t0) % 2, t1, 2):
                     s1 = s0 + length
                     if s1 > T or any(u0 < s1 and s0 < u1 for u0, u1 in agent.unavailable):
@@ -359,7 +388,9 @@ def _new_types(problem: RosterProblem, b: _Builder, fast: RosterResult, need: ND
     return [nt for nt in types.values() if nt.shapes]
 
 
-def _fast_counts(b: _Builder, movable: Sequence[Shift], need: NDArray[np.int64]) -> dict[tuple[int, int, int], int]:
+def _fast_counts(
+    b: _Builder, movable: Sequence[Shift], need: NDArray[np.int64]
+) -> dict[tuple[int, int, int], int]:
     """The fast answer's agents per (pool, interval, class), within the need."""
     counts: dict[tuple[int, int, int], int] = defaultdict(int)
     for s in movable:
@@ -474,7 +505,12 @@ def _smooth(b: _Builder, x: dict[tuple[int, int, int], int], T: int) -> dict[tup
                     if p2 != p or g2 >= 0:
                         continue
                     for q in pools:
-                        if q == p or c1 not in eligible[q] or gain.get((q, c2), 0) <= 0 or gain.get((q, c1), 0) >= 0:
+                        if (
+                            q == p
+                            or c1 not in eligible[q]
+                            or gain.get((q, c2), 0) <= 0
+                            or gain.get((q, c1), 0) >= 0
+                        ):
                             continue
                         out[(p, t, c1)] -= 1
                         out[(p, t, c2)] += 1
@@ -511,7 +547,9 @@ def _rebuild(
     for i, s in enumerate(movable):
         if solver.value(keep[i]):
             drafts.append(_Draft(s.agent, s.site, s.start, s.end, s.breaks, [], []))
-            fast_class.append({t: int(b.class_of_shop[a.shop]) for a in s.assignments for t in range(a.start, a.end)})
+            fast_class.append(
+                {t: int(b.class_of_shop[a.shop]) for a in s.assignments for t in range(a.start, a.end)}
+            )
     for ti, nt in enumerate(new_types):
         free = list(nt.agents)
         bl = _break_len(b, nt)
@@ -531,8 +569,10 @@ def _rebuild(
         current: dict[int, int] = {}
         for t in range(T):
             present = [
-                di for di in members
-                if drafts[di].start <= t < drafts[di].end and not any(b0 <= t < b1 for b0, b1 in drafts[di].breaks)
+                di
+                for di in members
+                if drafts[di].start <= t < drafts[di].end
+                and not any(b0 <= t < b1 for b0, b1 in drafts[di].breaks)
             ]
             if not present:
                 current.clear()
@@ -573,5 +613,7 @@ def _rebuild(
     split_classes(drafts, residual.astype(np.int32), b.shops_of_class, T)
     shifts = list(pinned)
     for dr in drafts:
-        shifts.append(Shift(dr.agent, dr.site, dr.start, dr.end, dr.breaks, tuple(Assignment(*p) for p in dr.shops)))
+        shifts.append(
+            Shift(dr.agent, dr.site, dr.start, dr.end, dr.breaks, tuple(Assignment(*p) for p in dr.shops))
+        )
     return shifts

@@ -69,7 +69,9 @@ class Move:
     from_after: float | None
 
 
-def _envelope_gain(shop_id: str, n: int, now: float, available: int, sl: Callable[[str, int], float]) -> float:
+def _envelope_gain(
+    shop_id: str, n: int, now: float, available: int, sl: Callable[[str, int], float]
+) -> float:
     """Service level gained per agent by the best block of 1..available more agents (Erlang C stays at 0
     until the servers exceed the load, so one agent alone may show no gain where a few do)."""
     best = 0.0
@@ -80,7 +82,9 @@ def _envelope_gain(shop_id: str, n: int, now: float, available: int, sl: Callabl
 
 def expected_service_level(shop: ShopSnapshot, agents: int, interval_s: float = 900.0) -> float:
     """Erlang C service level of the next interval with `agents` on the shop (see the module docstring)."""
-    m = erlang_c_metrics(shop.expected_volume, shop.aht_s, interval_s, agents, shop.answer_s, shop.concurrency)
+    m = erlang_c_metrics(
+        shop.expected_volume, shop.aht_s, interval_s, agents, shop.answer_s, shop.concurrency
+    )
     return float(m.service_level)
 
 
@@ -112,6 +116,7 @@ def propose_moves(
     for agent in sorted(agents, key=lambda a: (-a.level, a.id)):
         if agent.shop is None or (agent.shop in by_id and by_id[agent.shop].tier > 0):
             on.setdefault(agent.shop, []).append(agent)
+
     def movable(ka: ShopSnapshot) -> int:
         """Agents who could still come to the KA shop."""
         return sum(
@@ -134,8 +139,8 @@ def propose_moves(
             if gain <= 0:
                 continue
             for donor_id, people in sorted(on.items(), key=lambda kv: (kv[0] is not None, kv[0] or "")):
-                agent = next((a for a in people if ka.required_skills <= a.skills), None)
-                if agent is None:
+                skilled = next((a for a in people if ka.required_skills <= a.skills), None)
+                if skilled is None:
                     continue
                 if donor_id is None:
                     loss, d_before, d_after = 0.0, None, None
@@ -152,8 +157,8 @@ def propose_moves(
                     continue
                 key = (-gain, loss, -(d_after if d_after is not None else 2.0), ka.id, donor_id or "")
                 if best is None or key < best[0]:
-                    move = Move(agent.id, donor_id, ka.id, before, after, d_before, d_after)
-                    best = (key, move, agent)
+                    move = Move(skilled.id, donor_id, ka.id, before, after, d_before, d_after)
+                    best = (key, move, skilled)
         if best is None:
             break
         _, move, agent = best

@@ -42,7 +42,6 @@ summaries per tier and shop, hours, overtime by pay class, cost, the bound); the
 from __future__ import annotations
 
 import bisect
-import math
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -137,8 +136,19 @@ class _Ledger:
     The builder's own implementation of the overtime definition in `rules` (same results, tested)."""
 
     __slots__ = (
-        "rules", "week", "week_normal", "month", "month_ot", "period", "cum", "recognised",
-        "day", "day_worked", "day_normal", "ot", "worked",
+        "rules",
+        "week",
+        "week_normal",
+        "month",
+        "month_ot",
+        "period",
+        "cum",
+        "recognised",
+        "day",
+        "day_worked",
+        "day_normal",
+        "ot",
+        "worked",
     )
 
     def __init__(self, agent: Agent, first_day: date) -> None:
@@ -148,7 +158,9 @@ class _Ledger:
         self.week = first_day.isocalendar()[:2]
         wn = history.normal_minutes_this_week
         self.week_normal = (
-            min(history.days_worked_this_week * rules.normal_per_day, rules.normal_per_week) if wn is None else wn
+            min(history.days_worked_this_week * rules.normal_per_day, rules.normal_per_week)
+            if wn is None
+            else wn
         )
         self.month = (first_day.year, first_day.month)
         self.month_ot = history.overtime_minutes_this_month
@@ -194,7 +206,9 @@ class _Ledger:
             return normal, normal + budget
         normal = 0
         if kind is DayKind.workday:
-            normal = max(0, min(rules.normal_per_day - self.day_normal, rules.normal_per_week - self.week_normal))
+            normal = max(
+                0, min(rules.normal_per_day - self.day_normal, rules.normal_per_week - self.week_normal)
+            )
         cap = rules.normal_per_day + rules.overtime_cap_per_day - self.day_worked
         return min(normal, cap), max(0, min(cap, normal + budget))
 
@@ -215,7 +229,10 @@ class _Ledger:
             cls, ot = PayClass.rest_day, minutes
         else:
             normal = max(
-                0, min(minutes, rules.normal_per_day - self.day_normal, rules.normal_per_week - self.week_normal)
+                0,
+                min(
+                    minutes, rules.normal_per_day - self.day_normal, rules.normal_per_week - self.week_normal
+                ),
             )
             self.day_normal += normal
             self.week_normal += normal
@@ -253,7 +270,9 @@ class _Clock:
             self.ranges.append(r)
         self.kinds = [[problem.calendar.kind(d) for d in self.days] for _ in problem.sites]
         self.first_index = [int(self.day_of[k][0]) if T else 0 for k in range(len(problem.sites))]
-        self.first_day = [self.days[int(self.day_of[k][0])] if T else self.days[0] for k in range(len(problem.sites))]
+        self.first_day = [
+            self.days[int(self.day_of[k][0])] if T else self.days[0] for k in range(len(problem.sites))
+        ]
 
 
 @dataclass
@@ -309,12 +328,12 @@ def _menu(shapes: Sequence[_RuleShapes]) -> _Menu:
         keep = {x for x in ls if x % 4 == 0}
         if ls:
             keep |= {ls[0], ls[-1]}
-            needs = dict(zip(ls, sh.needs_break.tolist(), strict=True))
-            no_break = [x for x in ls if not needs[x]]
+            breaks = dict(zip(ls, sh.needs_break.tolist(), strict=True))
+            no_break = [x for x in ls if not breaks[x]]
             if no_break:
                 keep.add(no_break[-1])
             day = 32 + sh.break_len  # 8 h worked and the break
-            if day in needs:
+            if day in breaks:
                 keep.add(day)
         chosen.append(keep)
     lengths = np.array(sorted(set().union(*chosen)) if chosen else [], np.int64)
@@ -381,7 +400,9 @@ class _Builder:
             self.agent_rtype.append(rule_index.setdefault(agent.rules, len(rule_index)))
             sig = by_skills.get(agent.skills)
             if sig is None:
-                classes = np.array([c for c, need in enumerate(self.class_skills) if need <= agent.skills], np.int64)
+                classes = np.array(
+                    [c for c, need in enumerate(self.class_skills) if need <= agent.skills], np.int64
+                )
                 sig = sig_index.get(classes.tobytes())
                 if sig is None:
                     sig = sig_index[classes.tobytes()] = len(sig_rows)
@@ -415,7 +436,9 @@ class _Builder:
         clock = self.clock
         A = len(p.agents)
         self.ledgers = [_Ledger(a, clock.first_day[a.site]) for a in p.agents]
-        self.last_end = [_FAR if a.history.last_shift_end is None else a.history.last_shift_end for a in p.agents]
+        self.last_end = [
+            _FAR if a.history.last_shift_end is None else a.history.last_shift_end for a in p.agents
+        ]
         self.worked_days: list[set[int]] = [set() for _ in range(A)]
         pinned_on: dict[int, dict[int, list[Shift]]] = defaultdict(lambda: defaultdict(list))
         self.pinned_starts: list[list[int]] = [[] for _ in range(A)]
@@ -527,7 +550,9 @@ class _Builder:
             if agent.unavailable or agent.preferred:
                 horizon = min(T, t1 + self.max_len)
                 unavailable = tuple(
-                    (max(u0, t0), min(u1, horizon)) for u0, u1 in agent.unavailable if u0 < horizon and u1 > t0
+                    (max(u0, t0), min(u1, horizon))
+                    for u0, u1 in agent.unavailable
+                    if u0 < horizon and u1 > t0
                 )
                 preferred = tuple(
                     (max(u0, t0), min(u1, horizon)) for u0, u1 in agent.preferred if u0 < horizon and u1 > t0
@@ -540,13 +565,31 @@ class _Builder:
                 ot_class = PayClass.workday
             mult = float(p.multipliers[ot_class])
             band = (2 if agent.level >= 2 else 1) if self.sig_ka[sig] else 0
-            order = (-self.sig_top[sig], -band, self.sig_flex[sig], sig, -earliest, -agent.level, agent.hourly_cost, a)
+            order = (
+                -self.sig_top[sig],
+                -band,
+                self.sig_flex[sig],
+                sig,
+                -earliest,
+                -agent.level,
+                agent.hourly_cost,
+                a,
+            )
             cand = _Candidate(
-                a, k, sig, rt, earliest, latest, normal_min // INTERVAL_MINUTES, max_iv,
-                _OVERTIME_PREMIUM * max(0.0, mult - 1.0) / 0.5, unavailable, preferred,
+                a,
+                k,
+                sig,
+                rt,
+                earliest,
+                latest,
+                normal_min // INTERVAL_MINUTES,
+                max_iv,
+                _OVERTIME_PREMIUM * max(0.0, mult - 1.0) / 0.5,
+                unavailable,
+                preferred,
             )
             out.append((order, cand))
-        out.sort(key=lambda x: x[0])  # type: ignore[arg-type, return-value]
+        out.sort(key=lambda x: x[0])
         # Within a segment of equal importance (tier, seniority), take the eligible-class sets in turns,
         # least flexible first: consecutive candidates then rarely want the very same agents-intervals.
         ordered: list[_Candidate] = []
@@ -634,11 +677,15 @@ class _Builder:
 
         worked = menu.worked[rt]  # (B, L)
         usable = menu.offered[rt] & (worked <= limit[:, None])
-        penalty = _INTERVAL_COST * menu.lengths[None, :] + ot_pen[:, None] * np.maximum(0, worked - normal[:, None])
+        penalty = _INTERVAL_COST * menu.lengths[None, :] + ot_pen[:, None] * np.maximum(
+            0, worked - normal[:, None]
+        )
         penalty = np.where(usable, penalty, np.inf)
         ends, ends_c = self._table(ns, n)
         score = csum[:, ends_c] - csum[:, :ns, None] - penalty[:, None, :]  # (B, ns, L)
-        bad = (ends[None, :, :] > latest[:, None, None]) | (np.arange(ns)[None, :, None] < earliest[:, None, None])
+        bad = (ends[None, :, :] > latest[:, None, None]) | (
+            np.arange(ns)[None, :, None] < earliest[:, None, None]
+        )
         blocked = self.full[site, r0:r1]
         for b, c in enumerate(chunk):
             for u0, u1 in c.unavailable:
@@ -800,65 +847,76 @@ def split_classes(
                 di, _, a, b = flat[pi]
                 drafts[di].shops.append((shop, a, b))
             continue
-        rows = demand[:, shops].tolist()
-        starts: dict[int, list[int]] = defaultdict(list)
-        ends: dict[int, list[int]] = defaultdict(list)
-        for pi in by_class[c]:
-            _, _, a, b = flat[pi]
-            starts[a].append(pi)
-            ends[b].append(pi)
-        d = demand[:, shops]
-        changes = set(np.flatnonzero(np.any(d[1:] != d[:-1], axis=1)).tolist())
-        times = sorted(set(starts) | set(ends) | {t + 1 for t in changes})
-        m = shops.size
-        on: list[list[int]] = [[] for _ in range(m)]
-        where: dict[int, tuple[int, int]] = {}  # piece -> (shop position, since)
-        last_shop: dict[int, int] = {}  # draft -> shop position of its last piece of this class
-        waiting: list[int] = []
+        _split_class(drafts, flat, by_class[c], shops, demand[:, shops], T)
 
-        def close(pi: int, t: int) -> None:
-            j, since = where.pop(pi)
-            on[j].remove(pi)
-            di = flat[pi][0]
-            if t > since:
-                pieces = drafts[di].shops
-                shop = int(shops[j])
-                if pieces and pieces[-1][0] == shop and pieces[-1][2] == since:
-                    pieces[-1] = (shop, pieces[-1][1], t)
-                else:
-                    pieces.append((shop, since, t))
-            last_shop[di] = j
 
-        for t in times:
-            if t >= T:
-                for pi in list(where):
-                    close(pi, t)
-                break
-            for pi in ends.get(t, ()):
-                if pi in where:
-                    close(pi, t)
-                elif pi in waiting:
-                    waiting.remove(pi)
-            room = [want - len(x) for want, x in zip(rows[t], on, strict=True)]
-            movers: list[int] = []
-            for j in range(m):
-                while room[j] < 0 and on[j]:
-                    pi = on[j][-1]
-                    close(pi, t)
-                    movers.append(pi)
-                    room[j] += 1
-            for pi in [*waiting, *movers, *starts.get(t, ())]:
-                back = last_shop.get(flat[pi][0])
-                j = back if back is not None and room[back] > 0 else room.index(max(room))
-                if room[j] <= 0:
-                    if pi not in waiting:
-                        waiting.append(pi)
-                    continue
-                if pi in waiting:
-                    waiting.remove(pi)
-                on[j].append(pi)
-                where[pi] = (j, t)
-                room[j] -= 1
+def _split_class(
+    drafts: Sequence[_Draft],
+    flat: list[tuple[int, int, int, int]],
+    mine: list[int],
+    shops: NDArray[np.int64],
+    demand: NDArray[np.int32],
+    T: int,
+) -> None:
+    """`split_classes` for one class of several shops: `mine` indexes its pieces in `flat`."""
+    rows = demand.tolist()
+    starts: dict[int, list[int]] = defaultdict(list)
+    ends: dict[int, list[int]] = defaultdict(list)
+    for pi in mine:
+        _, _, a, b = flat[pi]
+        starts[a].append(pi)
+        ends[b].append(pi)
+    changes = set(np.flatnonzero(np.any(demand[1:] != demand[:-1], axis=1)).tolist())
+    times = sorted(set(starts) | set(ends) | {t + 1 for t in changes})
+    m = shops.size
+    on: list[list[int]] = [[] for _ in range(m)]
+    where: dict[int, tuple[int, int]] = {}  # piece -> (shop position, since)
+    last_shop: dict[int, int] = {}  # draft -> shop position of its last piece of this class
+    waiting: list[int] = []
+
+    def close(pi: int, t: int) -> None:
+        j, since = where.pop(pi)
+        on[j].remove(pi)
+        di = flat[pi][0]
+        if t > since:
+            pieces = drafts[di].shops
+            shop = int(shops[j])
+            if pieces and pieces[-1][0] == shop and pieces[-1][2] == since:
+                pieces[-1] = (shop, pieces[-1][1], t)
+            else:
+                pieces.append((shop, since, t))
+        last_shop[di] = j
+
+    for t in times:
+        if t >= T:
+            for pi in list(where):
+                close(pi, t)
+            break
+        for pi in ends.get(t, ()):
+            if pi in where:
+                close(pi, t)
+            elif pi in waiting:
+                waiting.remove(pi)
+        room = [want - len(x) for want, x in zip(rows[t], on, strict=True)]
+        movers: list[int] = []
+        for j in range(m):
+            while room[j] < 0 and on[j]:
+                pi = on[j][-1]
+                close(pi, t)
+                movers.append(pi)
+                room[j] += 1
+        for pi in [*waiting, *movers, *starts.get(t, ())]:
+            back = last_shop.get(flat[pi][0])
+            j = back if back is not None and room[back] > 0 else room.index(max(room))
+            if room[j] <= 0:
+                if pi not in waiting:
+                    waiting.append(pi)
+                continue
+            if pi in waiting:
+                waiting.remove(pi)
+            on[j].append(pi)
+            where[pi] = (j, t)
+            room[j] -= 1
 
 
 def _over(cell: NDArray[np.int64], who: NDArray[np.int64], room: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -915,13 +973,17 @@ def agent_hours(
     return overtime, worked
 
 
-def labour_cost(problem: RosterProblem, overtime: Mapping[int, Mapping[PayClass, int]], worked: Mapping[int, int]) -> Decimal:
+def labour_cost(
+    problem: RosterProblem, overtime: Mapping[int, Mapping[PayClass, int]], worked: Mapping[int, int]
+) -> Decimal:
     """Loaded rate per worked hour, overtime minutes at their class multiplier instead."""
     total = Decimal(0)
     for a, minutes in worked.items():
         ot = overtime[a]
         normal = minutes - sum(ot.values())
-        weighted = Decimal(normal) + sum((Decimal(m) * problem.multipliers[c] for c, m in ot.items()), Decimal(0))
+        weighted = Decimal(normal) + sum(
+            (Decimal(m) * problem.multipliers[c] for c, m in ot.items()), Decimal(0)
+        )
         total += problem.agents[a].hourly_cost * weighted / 60
     return _cents(total)
 
@@ -1050,7 +1112,9 @@ def compute_bound(problem: RosterProblem) -> Bound:
         full_days: tuple[int, ...] = ()
         if agent.unavailable:
             full_days = tuple(
-                d for d, (t0, t1) in sorted(clock.ranges[k].items()) if _fully_unavailable(agent.unavailable, t0, t1)
+                d
+                for d, (t0, t1) in sorted(clock.ranges[k].items())
+                if _fully_unavailable(agent.unavailable, t0, t1)
             )
         h = agent.history
         key = (agent.rules, h.consecutive_days, h.days_worked_this_week, k, full_days)
@@ -1058,12 +1122,12 @@ def compute_bound(problem: RosterProblem) -> Bound:
         if got is None:
             got = cache[key] = _most_minutes(clock, agent, set(full_days), problem.n_intervals)
         by_day, normal = got
-        minutes = by_day
+        minutes: int = by_day
         if not agent.rules.comprehensive:
             months = {(clock.days[d].year, clock.days[d].month) for d in clock.ranges[k]}
-            cap = agent.rules.overtime_cap_per_month
-            budget = cap * len(months) - min(h.overtime_minutes_this_month, cap)
-            minutes = min(minutes, normal + max(0, budget))
+            month_cap = agent.rules.overtime_cap_per_month
+            budget = month_cap * len(months) - min(h.overtime_minutes_this_month, month_cap)
+            minutes = min(minutes, int(normal) + max(0, budget))
         most += minutes // INTERVAL_MINUTES
     overall = int(min(int(demand_t.sum()), most))
     return Bound(per_interval, overall)

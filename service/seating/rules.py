@@ -179,7 +179,9 @@ class PriorWork:
     as_of: date | None = None
     week_normal_minutes: int = 0  # normal minutes already worked in the ISO week of as_of
     month_overtime_minutes: int = 0  # overtime already worked in the month of as_of (for the cap)
-    period_worked_minutes: int | None = None  # comprehensive: worked in the period before as_of; None: on pace
+    period_worked_minutes: int | None = (
+        None  # comprehensive: worked in the period before as_of; None: on pace
+    )
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,11 @@ class DayOvertime:
         return self.workday + self.rest_day + self.holiday
 
     def by_class(self) -> dict[PayClass, int]:
-        return {PayClass.workday: self.workday, PayClass.rest_day: self.rest_day, PayClass.holiday: self.holiday}
+        return {
+            PayClass.workday: self.workday,
+            PayClass.rest_day: self.rest_day,
+            PayClass.holiday: self.holiday,
+        }
 
 
 def period_bounds(rules: LabourRules, day: date) -> tuple[date, date]:
@@ -442,7 +448,10 @@ def _check_shape(shift: Shift, problem: RosterProblem, out: list[Violation]) -> 
             continue
         length = (b1 - b0) * 15
         if not rules.meal_break_min <= length <= rules.meal_break_max:
-            bad("meal_break_length", f"break {length} min, allowed {rules.meal_break_min}-{rules.meal_break_max}")
+            bad(
+                "meal_break_length",
+                f"break {length} min, allowed {rules.meal_break_min}-{rules.meal_break_max}",
+            )
         after_start = (b0 - shift.start) * 15
         before_end = (shift.end - b1) * 15
         if after_start < rules.meal_break_earliest or before_end < rules.meal_break_latest_end:
@@ -455,14 +464,20 @@ def _check_shape(shift: Shift, problem: RosterProblem, out: list[Violation]) -> 
         if n0 < p1:
             bad("break_overlap", f"breaks {p0}-{p1} and {n0}-{n1} overlap")
     if span > rules.meal_break_after and not breaks:
-        bad("meal_break_count", f"a {span} min shift needs a meal break (longer than {rules.meal_break_after})")
+        bad(
+            "meal_break_count",
+            f"a {span} min shift needs a meal break (longer than {rules.meal_break_after})",
+        )
     if len(breaks) > rules.max_meal_breaks:
         bad("meal_break_count", f"{len(breaks)} breaks, at most {rules.max_meal_breaks}")
 
     pieces = sorted((x.start, x.end, x.shop) for x in shift.assignments)
     for s0, s1, shop in pieces:
         if s1 <= s0 or s0 < shift.start or s1 > shift.end:
-            bad("assignment_outside_shift", f"shop {shop} {s0}-{s1} not inside shift {shift.start}-{shift.end}")
+            bad(
+                "assignment_outside_shift",
+                f"shop {shop} {s0}-{s1} not inside shift {shift.start}-{shift.end}",
+            )
         for b0, b1 in breaks:
             if s0 < b1 and b0 < s1:
                 bad("assignment_in_break", f"shop {shop} {s0}-{s1} overlaps break {b0}-{b1}")
@@ -497,8 +512,11 @@ def _check_agent(agent: int, shifts: list[Shift], problem: RosterProblem, clock:
         if gap < rest:
             out.append(
                 Violation(
-                    "rest_between_shifts", agent, (first,),
-                    f"{gap} min after the last shift before the window, needs {rest}", f"interval {first.start}",
+                    "rest_between_shifts",
+                    agent,
+                    (first,),
+                    f"{gap} min after the last shift before the window, needs {rest}",
+                    f"interval {first.start}",
                 )
             )
     latest: Shift | None = None
@@ -507,8 +525,11 @@ def _check_agent(agent: int, shifts: list[Shift], problem: RosterProblem, clock:
             if shift.start < latest.end:
                 out.append(
                     Violation(
-                        "shift_overlap", agent, (latest, shift),
-                        f"{latest.start}-{latest.end} and {shift.start}-{shift.end}", f"interval {shift.start}",
+                        "shift_overlap",
+                        agent,
+                        (latest, shift),
+                        f"{latest.start}-{latest.end} and {shift.start}-{shift.end}",
+                        f"interval {shift.start}",
                     )
                 )
             else:
@@ -516,8 +537,11 @@ def _check_agent(agent: int, shifts: list[Shift], problem: RosterProblem, clock:
                 if gap < rest:
                     out.append(
                         Violation(
-                            "rest_between_shifts", agent, (latest, shift),
-                            f"{gap} min between shifts, needs {rest}", f"interval {shift.start}",
+                            "rest_between_shifts",
+                            agent,
+                            (latest, shift),
+                            f"{gap} min between shifts, needs {rest}",
+                            f"interval {shift.start}",
                         )
                     )
         if latest is None or shift.end > latest.end:
@@ -548,7 +572,9 @@ def _check_agent(agent: int, shifts: list[Shift], problem: RosterProblem, clock:
             concerned = tuple(s for d in sorted(its_days) for s in days[d])
             out.append(
                 Violation(
-                    "weekly_rest_days", agent, concerned,
+                    "weekly_rest_days",
+                    agent,
+                    concerned,
                     f"{count} days worked in week {week[0]}-W{week[1]:02d}, at most {allowed}",
                     f"{week[0]}-W{week[1]:02d}",
                 )
@@ -562,7 +588,9 @@ def _check_agent(agent: int, shifts: list[Shift], problem: RosterProblem, clock:
             if minutes > cap:
                 out.append(
                     Violation(
-                        "daily_overtime_cap", agent, tuple(its),
+                        "daily_overtime_cap",
+                        agent,
+                        tuple(its),
                         f"{minutes} min worked on {day}, at most {cap} ({rules.normal_per_day} + "
                         f"{rules.overtime_cap_per_day} overtime)",
                         day.isoformat(),
@@ -571,7 +599,9 @@ def _check_agent(agent: int, shifts: list[Shift], problem: RosterProblem, clock:
     week_normal = history.normal_minutes_this_week
     if week_normal is None:
         week_normal = min(history.days_worked_this_week * rules.normal_per_day, rules.normal_per_week)
-    prior = PriorWork(first_day, week_normal, history.overtime_minutes_this_month, history.period_worked_minutes)
+    prior = PriorWork(
+        first_day, week_normal, history.overtime_minutes_this_month, history.period_worked_minutes
+    )
     spans = [s.span(problem.start) for s in ordered]
     months: dict[tuple[int, int], int] = defaultdict(int)
     months[(first_day.year, first_day.month)] = history.overtime_minutes_this_month
@@ -579,11 +609,15 @@ def _check_agent(agent: int, shifts: list[Shift], problem: RosterProblem, clock:
         months[(d.day.year, d.day.month)] += d.overtime
     for (year, month), minutes in sorted(months.items()):
         if minutes > rules.overtime_cap_per_month:
-            concerned = tuple(s for d, its in sorted(days.items()) if (d.year, d.month) == (year, month) for s in its)
+            concerned = tuple(
+                s for d, its in sorted(days.items()) if (d.year, d.month) == (year, month) for s in its
+            )
             if concerned:
                 out.append(
                     Violation(
-                        "monthly_overtime_cap", agent, concerned,
+                        "monthly_overtime_cap",
+                        agent,
+                        concerned,
                         f"{minutes} min of overtime in {year}-{month:02d} (earlier work included), "
                         f"at most {rules.overtime_cap_per_month}",
                         f"{year}-{month:02d}",
@@ -599,7 +633,9 @@ def _report_run(
         concerned = tuple(s for d in run if d in days for s in days[d])
         out.append(
             Violation(
-                "consecutive_days", agent, concerned,
+                "consecutive_days",
+                agent,
+                concerned,
                 f"{len(run)} days in a row ({run[0]} to {run[-1]}, earlier work included), "
                 f"at most {rules.max_consecutive_days}",
                 run[0].isoformat(),
@@ -623,8 +659,10 @@ def _seat_violations(
                 peak = max(row[t0:t])
                 out.append(
                     Violation(
-                        "seat_capacity", None, shifts,
-                        f"site {site.id}: up to {peak} agents on {site.seat_capacity} seats in intervals {t0}-{t}",
+                        "seat_capacity",
+                        None,
+                        shifts,
+                        f"site {site.id}: {peak} agents, {site.seat_capacity} seats, intervals {t0}-{t}",
                         f"site {k} intervals {t0}-{t}",
                     )
                 )

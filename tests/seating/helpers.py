@@ -28,7 +28,9 @@ def agent(
     unavailable: tuple[tuple[int, int], ...] = (),
     id: str = "a",
 ) -> Agent:
-    return Agent(id, site, level, frozenset(skills), rules, unavailable=unavailable, history=history or AgentHistory())
+    return Agent(
+        id, site, level, frozenset(skills), rules, unavailable=unavailable, history=history or AgentHistory()
+    )
 
 
 def problem(

@@ -25,7 +25,9 @@ def test_adherence_by_hand() -> None:
     plan = [(0, WorkSpan(at(9, 9), at(9, 17), ((at(9, 12), at(9, 12, 30)),)))]  # 450 scheduled minutes
     sessions = [
         Session(0, 1, at(9, 9, 10), at(9, 12)),  # late by 10 minutes, then lunch
-        Session(0, 1, at(9, 12, 40), at(9, 17, 20), ((at(9, 15), at(9, 15, 10)),)),  # back late, a break, stays late
+        Session(
+            0, 1, at(9, 12, 40), at(9, 17, 20), ((at(9, 15), at(9, 15, 10)),)
+        ),  # back late, a break, stays late
     ]
     (row,) = adherence(plan, sessions, "Asia/Shanghai")
     assert row.day == date(2026, 11, 9)
@@ -59,7 +61,18 @@ def test_occupancy_by_hand() -> None:
     sessions = [
         Session(0, 0, at(9, 0), at(9, 0, 15), concurrency=3),
         Session(1, 0, at(9, 0), at(9, 0, 30), ((at(9, 0, 20), at(9, 0, 25)),), concurrency=2),
-        Session(2, 1, at(9, 0, 7, ) + timedelta(seconds=30), at(9, 0, 15), concurrency=2),
+        Session(
+            2,
+            1,
+            at(
+                9,
+                0,
+                7,
+            )
+            + timedelta(seconds=30),
+            at(9, 0, 15),
+            concurrency=2,
+        ),
     ]
     handle = np.array([[3600.0, 850.0], [700.0, 0.0]])
     occ = occupancy(sessions, handle, start)

@@ -13,7 +13,14 @@ A = Assignment
 
 def good(start: int = 36, agent_index: int = 0, shop: int = 1) -> Shift:
     """09:00-17:30, a 30-minute break at 12:00, on shop `shop` outside the break."""
-    return Shift(agent_index, 0, start, start + 34, ((start + 12, start + 14),), (A(shop, start, start + 12), A(shop, start + 14, start + 34)))
+    return Shift(
+        agent_index,
+        0,
+        start,
+        start + 34,
+        ((start + 12, start + 14),),
+        (A(shop, start, start + 12), A(shop, start + 14, start + 34)),
+    )
 
 
 def rules_of(shifts: list[Shift], p=None) -> set[str]:
@@ -71,7 +78,9 @@ def test_break_overlap() -> None:
 
 
 def test_assignment_outside_shift() -> None:
-    assert rules_of([good()._replace(assignments=(A(1, 36, 48), A(1, 50, 72)))]) == {"assignment_outside_shift"}
+    assert rules_of([good()._replace(assignments=(A(1, 36, 48), A(1, 50, 72)))]) == {
+        "assignment_outside_shift"
+    }
 
 
 def test_assignment_in_break() -> None:
@@ -126,7 +135,9 @@ def test_consecutive_days() -> None:
     assert rules_of([good()], p) == {"consecutive_days"}
     assert rules_of([good(36 + 96)], p) == set()  # a day off first breaks the run
     # Wednesday to the next Tuesday: seven days in a row, five then two in each week.
-    assert rules_of([good(36 + 96 * d) for d in range(2, 9)], problem([agent()], days=10)) == {"consecutive_days"}
+    assert rules_of([good(36 + 96 * d) for d in range(2, 9)], problem([agent()], days=10)) == {
+        "consecutive_days"
+    }
 
 
 def test_weekly_rest_days() -> None:
@@ -166,7 +177,9 @@ def test_check_shift_reports_only_what_the_move_adds() -> None:
     seats = check_shift(good(36 + 96 * 3), p, mine, site_occupancy=others)
     assert {v.rule for v in seats} == {"seat_capacity"}
     # Seats counted from the existing shifts when no occupancy is given.
-    assert {v.rule for v in check_shift(good(36 + 96 * 3), p, [*mine, good(36 + 96 * 3, 1)])} == {"seat_capacity"}
+    assert {v.rule for v in check_shift(good(36 + 96 * 3), p, [*mine, good(36 + 96 * 3, 1)])} == {
+        "seat_capacity"
+    }
     # A day already over its cap without the move is not the move's fault.
     broken = [Shift(0, 0, 0, 16, (), (Assignment(1, 0, 16),)), Shift(0, 0, 60, 94, ((72, 74),), ())]
     assert {v.rule for v in check_shift(good(36 + 96 * 2), p, broken)} == set()

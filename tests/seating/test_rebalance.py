@@ -9,11 +9,24 @@ KA_SKILLS = frozenset({"tmall", "cert:lumi"})
 
 
 def ka(agents: int = 0, waiting: int = 8, volume: float = 0.0) -> ShopSnapshot:
-    return ShopSnapshot("ka", 0, KA_SKILLS, waiting, agents, volume, aht_s=900, concurrency=1, answer_s=30, target_sl=0.8)
+    return ShopSnapshot(
+        "ka", 0, KA_SKILLS, waiting, agents, volume, aht_s=900, concurrency=1, answer_s=30, target_sl=0.8
+    )
 
 
 def donor(id: str, tier: int, agents: int, volume: float) -> ShopSnapshot:
-    return ShopSnapshot(id, tier, frozenset({"tmall"}), 0, agents, volume, aht_s=300, concurrency=2, answer_s=30, target_sl=0.8)
+    return ShopSnapshot(
+        id,
+        tier,
+        frozenset({"tmall"}),
+        0,
+        agents,
+        volume,
+        aht_s=300,
+        concurrency=2,
+        answer_s=30,
+        target_sl=0.8,
+    )
 
 
 def people(shop: str, n: int, skills: frozenset[str] = KA_SKILLS, level: int = 1) -> list[LiveAgent]:

@@ -89,7 +89,9 @@ def test_overtime_and_cost_follow_the_rules() -> None:
             h.overtime_minutes_this_month,
             h.period_worked_minutes,
         )
-        for c, m in overtime_by_class([s.span(p.start) for s in shifts], ag.rules, CHINA_2026, zone, prior).items():
+        for c, m in overtime_by_class(
+            [s.span(p.start) for s in shifts], ag.rules, CHINA_2026, zone, prior
+        ).items():
             total[c] += m
     assert dict(r.overtime_minutes) == total
     # The cost: every worked hour at the loaded rate, overtime hours at the multiplier instead.
@@ -108,7 +110,9 @@ def test_pinned_shifts_are_kept_as_they_are() -> None:
     p, r = medium()
     first_day = [s for s in r.shifts if s.start < 96]
     pinned = tuple(s._replace(pinned=True) for s in first_day[::3])
-    p2 = RosterProblem(p.start, p.n_intervals, p.shops, p.demand, p.required, p.agents, p.sites, pinned=pinned)
+    p2 = RosterProblem(
+        p.start, p.n_intervals, p.shops, p.demand, p.required, p.agents, p.sites, pinned=pinned
+    )
     r2 = build_roster(p2)
     assert set(pinned) <= set(r2.shifts)
     assert sum(1 for s in r2.shifts if s.pinned) == len(pinned)
@@ -146,7 +150,9 @@ def test_ka_coverage_never_below_a_lower_tier_on_the_same_agents(n_agents, ka, o
     demand = np.zeros((96, 2), np.int64)
     demand[20 + peak // 2 : 80, 0] = ka
     demand[20:90, 1] = other
-    p = problem([agent(("jd",), id=f"a{i}", level=i % 4) for i in range(n_agents)], shops=shops, days=1, demand=demand)
+    p = problem(
+        [agent(("jd",), id=f"a{i}", level=i % 4) for i in range(n_agents)], shops=shops, days=1, demand=demand
+    )
     r = build_roster(p)
     assert check_roster(r, p) == []
     cov = np.minimum(r.coverage, demand)

@@ -34,7 +34,9 @@ def local(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=SH)
 
 
-def span(day: date, start_h: float, hours: float, break_at: float | None = None, break_min: int = 60) -> WorkSpan:
+def span(
+    day: date, start_h: float, hours: float, break_at: float | None = None, break_min: int = 60
+) -> WorkSpan:
     s = datetime(day.year, day.month, day.day, tzinfo=SH) + timedelta(hours=start_h)
     e = s + timedelta(hours=hours)
     breaks = ()
@@ -44,14 +46,19 @@ def span(day: date, start_h: float, hours: float, break_at: float | None = None,
     return WorkSpan(s, e, breaks)
 
 
-def ot(spans: list[WorkSpan], rules: LabourRules = CHINA_STANDARD, prior: PriorWork | None = None) -> dict[PayClass, int]:
+def ot(
+    spans: list[WorkSpan], rules: LabourRules = CHINA_STANDARD, prior: PriorWork | None = None
+) -> dict[PayClass, int]:
     return overtime_by_class(spans, rules, CHINA_2026, "Asia/Shanghai", prior)
 
 
 def test_worked_minutes_excludes_breaks_once_and_inside_only() -> None:
     s = local(2026, 11, 9, 9)
     e = local(2026, 11, 9, 19)
-    overlapping = ((local(2026, 11, 9, 12), local(2026, 11, 9, 13)), (local(2026, 11, 9, 12, 30), local(2026, 11, 9, 13, 30)))
+    overlapping = (
+        (local(2026, 11, 9, 12), local(2026, 11, 9, 13)),
+        (local(2026, 11, 9, 12, 30), local(2026, 11, 9, 13, 30)),
+    )
     assert worked_minutes(WorkSpan(s, e)) == 600
     assert worked_minutes(WorkSpan(s, e, overlapping)) == 600 - 90
     outside = ((local(2026, 11, 9, 8), local(2026, 11, 9, 9, 30)),)
@@ -82,7 +89,9 @@ def test_make_up_sunday_is_a_workday() -> None:
     assert ot([span(date(2026, 1, 4), 9, 9, 12)]) == {W: 0, R: 0, H: 0}
     assert ot([span(date(2026, 1, 11), 9, 9, 12)]) == {W: 0, R: 480, H: 0}
     # The make-up day shares its ISO week (2025-12-29..2026-01-04) with four other working days.
-    week = [span(date(2025, 12, 29) + timedelta(days=i), 9, 9, 12) for i in range(3)] + [span(date(2026, 1, 4), 9, 9, 12)]
+    week = [span(date(2025, 12, 29) + timedelta(days=i), 9, 9, 12) for i in range(3)] + [
+        span(date(2026, 1, 4), 9, 9, 12)
+    ]
     assert ot(week) == {W: 0, R: 0, H: 0}
 
 
@@ -124,7 +133,9 @@ def test_comprehensive_hours_pro_rata() -> None:
 
 
 def test_quarter_periods() -> None:
-    rules = LabourRules(hours_system=CHINA_COMPREHENSIVE_MONTH.hours_system.comprehensive_quarter, normal_per_period=31320)
+    rules = LabourRules(
+        hours_system=CHINA_COMPREHENSIVE_MONTH.hours_system.comprehensive_quarter, normal_per_period=31320
+    )
     assert rules.comprehensive
     # Q4 2026 has 92 days; on pace before 11-09 (39 days): 13276; through 11-09: 13617 allowed.
     result = overtime_by_day([span(date(2026, 11, 9), 8, 10)], rules, CHINA_2026, SH)
@@ -173,8 +184,13 @@ def rosters(draw: st.DrawFn) -> tuple[RosterProblem, list[Shift]]:
         shifts.append(Shift(0, 0, start, start + length, brk))
     T = 96 * 16
     problem = RosterProblem(
-        START, T, (Shop("s", 1, frozenset({"tmall"})),), np.zeros((T, 1), np.int64), np.zeros((T, 1), np.int64),
-        (agent,), (Site("x", 10),),
+        START,
+        T,
+        (Shop("s", 1, frozenset({"tmall"})),),
+        np.zeros((T, 1), np.int64),
+        np.zeros((T, 1), np.int64),
+        (agent,),
+        (Site("x", 10),),
     )
     return problem, shifts
 
