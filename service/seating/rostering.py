@@ -48,6 +48,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -82,6 +83,9 @@ _OVERTIME_PREMIUM = 0.2  # per overtime interval at 150 %, proportionally more a
 _PREFERENCE_BONUS = 0.05  # relative bonus of intervals inside an agent's preferred windows
 _MIN_SCORE = 0.5  # a shape must cover at least about one seat-interval of the lowest tier
 _STRETCH = 4  # an agent leaves its shop for a higher tier only if that lacks agents this long (1 h)
+_BLOCKED = -1e9  # score of an interval a shift may not cover
+_LANES = 4
+_START_STEP = 2  # shifts start on the half hour (the rules allow any quarter hour)
 _TOLERATED = 2  # agent-intervals of a chunk's candidate left idle (taken by an earlier one) before deferring
 _FAR = -(10**6)  # "long ago" in intervals
 
@@ -128,6 +132,11 @@ class _RuleShapes:
             late,
             _iv_ceil(rules.min_rest_between_shifts),
         )
+
+
+@lru_cache(maxsize=4096)
+def _iso_week(day: date) -> tuple[int, int]:
+    return day.isocalendar()[:2]
 
 
 class _Ledger:
@@ -183,7 +192,7 @@ class _Ledger:
         if day == self.day:
             return
         self.day, self.day_worked, self.day_normal = day, 0, 0
-        week = day.isocalendar()[:2]
+        week = _iso_week(day)
         if week != self.week:
             self.week, self.week_normal = week, 0
         month = (day.year, day.month)
@@ -385,6 +394,9 @@ class _Builder:
         self.base = float(C + 1)
         exponent = np.array([self.weights.index(w) for w in self.class_w.tolist()], np.int64)
         self.code = self.base ** exponent.astype(float)
+        # digitize(sum of codes, steps) - 1 is the highest tier present (0: none): its weight, 0 for none.
+        self.code_steps = np.array([0.5, *[self.base**i for i in range(1, len(self.weights))]])
+        self.weight_of_code = np.array([0.0, *self.weights])
         self.R = problem.demand.astype(np.int32, copy=True)  # residual per shop (T, S), after pinned shifts
         self.occupancy = np.zeros((len(problem.sites), T), np.int32)
         self.cap = np.array([s.seat_capacity for s in problem.sites], np.int32)
@@ -417,6 +429,8 @@ class _Builder:
         for i, classes in enumerate(sig_rows):
             self.eligible[i, classes] = 1.0
         self.sig_code = self.eligible * self.code[None, :]
+        if self.base ** len(self.weights) < 2**24:
+            self.sig_code = self.sig_code.astype(np.float32)  # exact, and twice as fast
         self.sig_width = np.array([c.size for c in sig_rows], np.int64)
         self.sig_pad = np.full((len(sig_rows), int(self.sig_width.max(initial=1)) or 1), C, np.int64)
         for i, classes in enumerate(sig_rows):
@@ -458,6 +472,10 @@ class _Builder:
         np.add.at(self.Rc.T, self.class_of_shop, self.R.T)
         # Tier weight of every class where it still lacks agents, 0 where it does not.
         self.Lw = np.where(self.Rc > 0, self.class_w[None, :], 0.0)
+        # Per eligible-class set and interval, the sum of the codes of its classes lacking agents (kept up to
+        # date as classes stop lacking: residual only falls).
+        self.enc = (self.Rc > 0).astype(self.sig_code.dtype) @ self.sig_code.T  # (T, signatures)
+        self.code_rows = np.ascontiguousarray(self.sig_code.T)  # (C, signatures)
 
         for d in range(len(clock.days)):
             for agent in sorted(pinned_on[d]):
@@ -487,6 +505,15 @@ class _Builder:
         """Consecutive days and weekly rest days allow a shift on day d."""
         rules = agent.rules
         days = self.worked_days[a]
+        history = agent.history
+        if not days:  # nothing in the window yet: only the history counts
+            return (
+                history.consecutive_days + 1 <= rules.max_consecutive_days
+                or d > self.first_index[agent.site]
+            ) and (
+                history.days_worked_this_week + 1 <= 7 - rules.min_rest_days_per_week
+                or d - self.clock.days[d].weekday() > self.first_index[agent.site]
+            )
         left = 0
         x = d - 1
         while x in days:
@@ -630,10 +657,13 @@ class _Builder:
         return free
 
     def _table(self, ns: int, n: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Starts offered in the first ns intervals of a range of n (every _START_STEP), and the end of every
+        (start, length): n + 1 (which reads -inf) when past the range."""
         got = self.tables.get((ns, n))
         if got is None:
-            ends = np.arange(ns)[:, None] + self.menu.lengths[None, :]
-            got = self.tables[(ns, n)] = (ends, np.minimum(ends, n))
+            starts = np.arange(0, ns, _START_STEP)
+            ends = starts[:, None] + self.menu.lengths[None, :]
+            got = self.tables[(ns, n)] = (starts, np.where(ends > n, n + 1, ends))
         return got
 
     def _chunk(
@@ -664,42 +694,47 @@ class _Builder:
         # tells the highest tier present.
         Lw = self.Lw[r0:r1]
         lacking = Lw > 0
-        enc = self.sig_code[sig] @ lacking.T  # (B, n)
-        v = np.zeros((B, n))
-        for i, w in enumerate(self.weights):
-            v[enc >= self.base**i] = w
+        enc = self.enc[r0:r1, sig].T  # (B, n)
+        tier = np.zeros((B, n), np.int64)
+        for step in self.code_steps:
+            tier += enc >= step
+        v = self.weight_of_code.take(tier)
         bonus_rows = [b for b, c in enumerate(chunk) if c.preferred]
         for b in bonus_rows:
             for u0, u1 in chunk[b].preferred:
                 v[b, max(0, u0 - r0) : max(0, u1 - r0)] *= 1 + _PREFERENCE_BONUS
-        csum = np.zeros((B, n + 1))
-        np.cumsum(v, axis=1, out=csum[:, 1:])
-
-        worked = menu.worked[rt]  # (B, L)
-        usable = menu.offered[rt] & (worked <= limit[:, None])
-        penalty = _INTERVAL_COST * menu.lengths[None, :] + ot_pen[:, None] * np.maximum(
-            0, worked - normal[:, None]
-        )
-        penalty = np.where(usable, penalty, np.inf)
-        ends, ends_c = self._table(ns, n)
-        score = csum[:, ends_c] - csum[:, :ns, None] - penalty[:, None, :]  # (B, ns, L)
-        bad = (ends[None, :, :] > latest[:, None, None]) | (
-            np.arange(ns)[None, :, None] < earliest[:, None, None]
-        )
+        # Intervals a candidate may not cover (a full site, its unavailability) weigh so much against a
+        # shape that no shape over one wins.
         blocked = self.full[site, r0:r1]
         for b, c in enumerate(chunk):
             for u0, u1 in c.unavailable:
                 blocked[b, max(0, u0 - r0) : max(0, u1 - r0)] = True
         if blocked.any():
-            bsum = np.zeros((B, n + 1), np.int32)
-            np.cumsum(blocked, axis=1, out=bsum[:, 1:])
-            bad |= bsum[:, ends_c] != bsum[:, :ns, None]
-        score[bad] = -np.inf
+            v[blocked] = _BLOCKED
+        # Prefix sums; an end past the candidate's latest end reads -inf, a start before its earliest +inf.
+        csum = np.empty((B, n + 2))
+        csum[:, 0] = 0.0
+        np.cumsum(v, axis=1, out=csum[:, 1 : n + 1])
+        csum[np.arange(n + 2)[None, :] > latest[:, None]] = -np.inf
+        offered, ends = self._table(ns, n)
+        first = np.where(offered[None, :] < earliest[:, None], np.inf, csum[:, offered])
+
+        worked = menu.worked[rt]  # (B, L)
+        usable = menu.offered[rt] & (worked <= limit[:, None])
+        cols = np.flatnonzero(usable.any(axis=0))  # lengths someone in the chunk may work
+        if not cols.size:
+            return [], [], list(chunk)
+        worked, usable = worked[:, cols], usable[:, cols]
+        lengths = menu.lengths[cols]
+        penalty = _INTERVAL_COST * lengths[None, :] + ot_pen[:, None] * np.maximum(0, worked - normal[:, None])
+        penalty = np.where(usable, penalty, np.inf)
+        ends = ends[:, cols]
+        score = csum[:, ends] - first[:, :, None] - penalty[:, None, :]  # (B, ns, L)
         flat = score.reshape(B, -1)
         pick = flat.argmax(axis=1)
         top = flat[np.arange(B), pick]
-        start = pick // menu.lengths.size  # relative to r0
-        col = pick % menu.lengths.size
+        start = offered[pick // lengths.size]  # relative to r0
+        col = cols[pick % lengths.size]
         length = menu.lengths[col]
         active = top >= _MIN_SCORE
 
@@ -716,15 +751,19 @@ class _Builder:
         # Each candidate's own classes, padded with a column that never lacks.
         width = int(self.sig_width[sig].max())
         own = self.sig_pad[sig, :width]
-        key = np.concatenate((key, np.zeros((n, 1))), axis=1)
-        jitter = ((np.arange(B)[:, None] * 7919 + own * 104729) % 97) / 200.0
-        gathered = key[rows[:, :, None], own[:, None, :]]  # (B, J, width)
-        gathered += (gathered > 0) * jitter[:, None, :]
+        key = np.concatenate((key, np.zeros((n, 1))), axis=1).astype(np.float32)
+        # Ties between classes broken differently in a few lanes, so that a chunk spreads over equal classes.
+        lanes = np.arange(_LANES)[:, None] * 7919 + np.arange(self.C + 1)[None, :] * 104729
+        jitter = ((lanes % 97) / 200.0).astype(np.float32)
+        key4 = key[None, :, :] + (key[None, :, :] > 0) * jitter[:, None, :]
+        lane = np.arange(B) % _LANES
+        flat_rows = (lane[:, None] * n + rows) * (self.C + 1)  # (B, J)
+        gathered = key4.ravel().take(flat_rows[:, :, None] + own[:, None, :])  # (B, J, width)
         pick_col = gathered.argmax(axis=2)
         cls = np.take_along_axis(own, pick_col, axis=1)
         found = np.take_along_axis(gathered, pick_col[:, :, None], axis=2)[:, :, 0] > 0
         cls = np.where(found, cls, 0)
-        weight = np.where(found, Lw[rows, cls], 0.0)
+        weight = np.where(found, Lw.ravel().take(rows * self.C + cls), 0.0)
         inside = jj[None, :] < length[:, None]
         work = inside & (weight > 0) & active[:, None]
 
@@ -754,13 +793,16 @@ class _Builder:
         t_claim = r0 + start[wb] + wj
         c_claim = cls[wb, wj]
         cell = t_claim * self.C + c_claim
-        over = _over(cell, wb, self.Rc.ravel()[cell])
+        over = _over(cell, self.Rc.ravel()[cell])
         rej = np.bincount(wb[over], minlength=B) > _TOLERATED
         sb, sj = np.nonzero(inside & active[:, None])
         t_seat = r0 + start[sb] + sj
         seat_cell = site[sb] * self.T + t_seat
-        room = (self.cap[site[sb]] - self.occupancy.ravel()[seat_cell]).astype(np.int64)
-        rej |= np.bincount(sb[_over(seat_cell, sb, room)], minlength=B) > 0
+        # Seats: only a site that the whole chunk could fill needs its claims ranked.
+        headroom = self.cap - self.occupancy[:, r0:r1].max(axis=1)
+        if (np.bincount(site, minlength=headroom.size) > headroom).any():
+            room = (self.cap[site[sb]] - self.occupancy.ravel()[seat_cell]).astype(np.int64)
+            rej |= np.bincount(sb[_over(seat_cell, room)], minlength=B) > 0
 
         keep = active & ~rej
         kw = keep[wb] & ~over
@@ -769,12 +811,30 @@ class _Builder:
         # Commit: counts per cell (a chunk's claims of one cell add up), then the range's weights again.
         taken = np.bincount(cell[kw] - r0 * self.C, minlength=n * self.C).reshape(n, self.C)
         self.Rc[r0:r1] -= taken.astype(np.int32)
-        self.Lw[r0:r1] = (self.Rc[r0:r1] > 0) * self.class_w[None, :]
+        still = self.Rc[r0:r1] > 0
+        self.Lw[r0:r1] = still * self.class_w[None, :]
+        gone_t, gone_c = np.nonzero(lacking & ~still)  # classes that stopped lacking (row-major: t sorted)
+        if gone_t.size:
+            heads = np.flatnonzero(np.r_[True, gone_t[1:] != gone_t[:-1]])
+            # Summed per interval without a matrix product (BLAS threads cost more than they save here).
+            self.enc[r0 + gone_t[heads]] -= np.add.reduceat(self.code_rows[gone_c], heads, axis=0)
         ks = keep[sb]
         seats = np.bincount(seat_cell[ks], minlength=self.occupancy.size).reshape(self.occupancy.shape)
         self.occupancy += seats.astype(np.int32)
         self.full = self.occupancy >= self.cap[:, None]
 
+        # Runs of one class in each committed shift, found for all at once.
+        code = np.where(work & keep[:, None], cls, -1)
+        head = code >= 0
+        head[:, 1:] &= code[:, 1:] != code[:, :-1]
+        tail = code >= 0
+        tail[:, :-1] &= code[:, :-1] != code[:, 1:]
+        hb, hj = np.nonzero(head)
+        _, tj = np.nonzero(tail)
+        runs: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+        offset = (start + r0).tolist()
+        for b, j0, j1, c in zip(hb.tolist(), hj.tolist(), tj.tolist(), code[hb, hj].tolist(), strict=True):
+            runs[b].append((c, offset[b] + j0, offset[b] + j1 + 1))
         placed: list[_Candidate] = []
         deferred: list[_Candidate] = []
         idle: list[_Candidate] = []
@@ -787,22 +847,9 @@ class _Builder:
             if not keep_list[b]:
                 deferred.append(cand)
                 continue
-            s = r0 + int(start[b])
+            s = offset[b]
             L = int(length[b])
-            classes_row = cls[b, :L].tolist()
-            work_row = work[b, :L].tolist()
-            pieces: list[tuple[int, int, int]] = []
-            i = 0
-            while i < L:
-                if not work_row[i]:
-                    i += 1
-                    continue
-                c = classes_row[i]
-                j = i + 1
-                while j < L and work_row[j] and classes_row[j] == c:
-                    j += 1
-                pieces.append((c, s + i, s + j))
-                i = j
+            pieces = runs.get(b, [])
             breaks: tuple[Span, ...] = ()
             minutes = L
             if brk[b] >= 0:
@@ -869,14 +916,14 @@ def _split_class(
     changes = set(np.flatnonzero(np.any(demand[1:] != demand[:-1], axis=1)).tolist())
     times = sorted(set(starts) | set(ends) | {t + 1 for t in changes})
     m = shops.size
-    on: list[list[int]] = [[] for _ in range(m)]
+    on: list[dict[int, None]] = [{} for _ in range(m)]  # pieces on each shop, in arrival order
     where: dict[int, tuple[int, int]] = {}  # piece -> (shop position, since)
     last_shop: dict[int, int] = {}  # draft -> shop position of its last piece of this class
-    waiting: list[int] = []
+    waiting: dict[int, None] = {}
 
     def close(pi: int, t: int) -> None:
         j, since = where.pop(pi)
-        on[j].remove(pi)
+        del on[j][pi]
         di = flat[pi][0]
         if t > since:
             pieces = drafts[di].shops
@@ -895,13 +942,13 @@ def _split_class(
         for pi in ends.get(t, ()):
             if pi in where:
                 close(pi, t)
-            elif pi in waiting:
-                waiting.remove(pi)
+            else:
+                waiting.pop(pi, None)
         room = [want - len(x) for want, x in zip(rows[t], on, strict=True)]
         movers: list[int] = []
         for j in range(m):
             while room[j] < 0 and on[j]:
-                pi = on[j][-1]
+                pi = next(reversed(on[j]))
                 close(pi, t)
                 movers.append(pi)
                 room[j] += 1
@@ -909,22 +956,20 @@ def _split_class(
             back = last_shop.get(flat[pi][0])
             j = back if back is not None and room[back] > 0 else room.index(max(room))
             if room[j] <= 0:
-                if pi not in waiting:
-                    waiting.append(pi)
+                waiting[pi] = None
                 continue
-            if pi in waiting:
-                waiting.remove(pi)
-            on[j].append(pi)
+            waiting.pop(pi, None)
+            on[j][pi] = None
             where[pi] = (j, t)
             room[j] -= 1
 
 
-def _over(cell: NDArray[np.int64], who: NDArray[np.int64], room: NDArray[np.int64]) -> NDArray[np.bool_]:
-    """Which claims (claimant `who`, in priority order) fall beyond their cell's room: ranked per cell."""
+def _over(cell: NDArray[np.int64], room: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Which claims (listed in their claimants' priority order) fall beyond their cell's room."""
     over = np.zeros(cell.size, bool)
     if not cell.size:
         return over
-    order = np.lexsort((who, cell))
+    order = np.argsort(cell, kind="stable")  # claims come in claimant order
     sorted_cells = cell[order]
     first = np.ones(order.size, bool)
     first[1:] = sorted_cells[1:] != sorted_cells[:-1]
