@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
 from service.seating.calendar import DayKind, PayClass
@@ -152,8 +153,12 @@ def optimise(
     for (k, t), present in seats.items():
         model.add(sum(present) <= int(problem.sites[k].seat_capacity - occupied[k, t]))
 
-    # The fast answer as the hint.
-    hint_x = _fast_counts(b, movable, need)
+    # The hint: the fast shifts, all kept, with the best assignment they allow (a flow per interval, which
+    # is at least as good as the fast answer's own assignment, and stays near it).
+    fast_x = _fast_counts(b, movable, need)
+    hint_x = _assign(
+        _capacity(b, movable, [True] * len(movable), new_types, []), need, class_weight, x_top, fast_x
+    )
     for i in range(len(movable)):
         model.add_hint(keep[i], 1)
     for row in new_vars:
@@ -216,7 +221,9 @@ def optimise(
     else:
         gap = (cost_value - cost_bound) / max(1.0, abs(cost_value)) if solver is second else math.nan
 
-    counts = _near_fast(b, movable, new_types, keep, new_vars, x, x_top, hint_x, solver, T)
+    kept = [bool(solver.value(v)) for v in keep]
+    added = [[int(solver.value(v)) for v in row] for row in new_vars]
+    counts = _assign(_capacity(b, movable, kept, new_types, added), need, class_weight, x_top, fast_x)
     shifts = _rebuild(problem, b, pinned, movable, new_types, keep, new_vars, counts, solver, residual)
     report = SolverReport(
         status=solver.status_name(status2 if solver is second else status1),
@@ -409,121 +416,84 @@ def _fast_counts(
     return out
 
 
-def _near_fast(
+def _capacity(
     b: _Builder,
     movable: Sequence[Shift],
+    kept: Sequence[bool],
     new_types: Sequence[_NewType],
-    keep: Sequence[cp_model.IntVar],
-    new_vars: Sequence[Sequence[cp_model.IntVar]],
-    x: dict[tuple[int, int, int], cp_model.IntVar],
-    x_top: dict[tuple[int, int, int], int],
-    fast: dict[tuple[int, int, int], int],
-    solver: cp_model.CpSolver,
-    T: int,
-) -> dict[tuple[int, int, int], int]:
-    """The model's class counts moved as close to the fast answer's as they can go, interval by interval,
-    keeping every class's total and every pool's agents at work: a transportation problem per interval
-    (minimise the units moved off the fast counts), solved as a linear programme whose vertices are
-    integral. Staying near the fast answer keeps its agents on their shops. An interval whose answer is
-    not integral keeps the model's counts."""
-    from scipy.optimize import linprog  # noqa: PLC0415  (only this path needs it)
-
-    capacity: dict[tuple[int, int], int] = defaultdict(int)
+    added: Sequence[Sequence[int]],
+) -> dict[tuple[int, int], int]:
+    """Agents working (not on a break) per (pool, interval): the kept shifts and the new ones."""
+    out: dict[tuple[int, int], int] = defaultdict(int)
     for i, s in enumerate(movable):
-        if solver.value(keep[i]):
+        if kept[i]:
             sig = b.agent_sig[s.agent]
             for t in _worked(s):
-                capacity[(sig, t)] += 1
+                out[(sig, t)] += 1
     for ti, nt in enumerate(new_types):
+        if ti >= len(added):
+            continue
         bl = _break_len(b, nt)
         for j, (s0, s1, brk, _) in enumerate(nt.shapes):
-            n = int(solver.value(new_vars[ti][j]))
+            n = added[ti][j]
             if n:
                 for t in range(s0, s1):
                     if brk is None or not brk <= t < brk + bl:
-                        capacity[(nt.sig, t)] += n
-    by_t: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
-    for key in x:
-        by_t[key[1]].append(key)
-    out: dict[tuple[int, int, int], int] = {}
-    for t in range(T):
-        keys = sorted(by_t.get(t, []))
-        if not keys:
-            continue
-        model_counts = [int(solver.value(x[k])) for k in keys]
-        h = np.array([fast.get(k, 0) for k in keys], float)
-        m = len(keys)
-        cost = np.concatenate((np.zeros(m), np.ones(m)))
-        eye = np.eye(m)
-        a_ub = [np.hstack((eye, -eye)), np.hstack((-eye, -eye))]
-        b_ub = [h, -h]
-        pools = sorted({k[0] for k in keys})
-        rows = np.zeros((len(pools), 2 * m))
-        for j, k in enumerate(keys):
-            rows[pools.index(k[0]), j] = 1
-        a_ub.append(rows)
-        b_ub.append(np.array([capacity[(p, t)] for p in pools], float))
-        classes = sorted({k[2] for k in keys})
-        a_eq = np.zeros((len(classes), 2 * m))
-        totals = np.zeros(len(classes))
-        for j, k in enumerate(keys):
-            a_eq[classes.index(k[2]), j] = 1
-            totals[classes.index(k[2])] += model_counts[j]
-        bounds = [(0, x_top[k]) for k in keys] + [(0, None)] * m
-        res = linprog(cost, np.vstack(a_ub), np.concatenate(b_ub), a_eq, totals, bounds, method="highs")
-        values = res.x[:m] if res.status == 0 else None
-        if values is None or not np.allclose(values, np.round(values), atol=1e-6):
-            out.update(zip(keys, model_counts, strict=True))
-        else:
-            out.update(zip(keys, np.round(values).astype(int).tolist(), strict=True))
+                        out[(nt.sig, t)] += n
     return out
 
 
-def _smooth(b: _Builder, x: dict[tuple[int, int, int], int], T: int) -> dict[tuple[int, int, int], int]:
-    """Fewer changes of pools' class counts from one interval to the next, every class's total and every
-    pool's total kept: where pool p moved from class c2 to c1 while pool q moved from c1 to c2, and each
-    may work the other's class, they trade back (each trade removes four units of change)."""
-    out: dict[tuple[int, int, int], int] = defaultdict(int, x)
-    eligible = [set(c.tolist()) for c in b.sig_classes]
-    pools_at: dict[int, set[int]] = defaultdict(set)
-    for sig, t, _ in x:
-        pools_at[t].add(sig)
-    for t in range(1, T):
-        pools = sorted(pools_at[t] & pools_at[t - 1])
-        while True:
-            gain = {}
-            for p in pools:
-                for c in eligible[p]:
-                    g = out.get((p, t, c), 0) - out.get((p, t - 1, c), 0)
-                    if g:
-                        gain[(p, c)] = g
-            traded = False
-            for (p, c1), g1 in sorted(gain.items()):
-                if g1 <= 0:
-                    continue
-                for (p2, c2), g2 in sorted(gain.items()):
-                    if p2 != p or g2 >= 0:
-                        continue
-                    for q in pools:
-                        if (
-                            q == p
-                            or c1 not in eligible[q]
-                            or gain.get((q, c2), 0) <= 0
-                            or gain.get((q, c1), 0) >= 0
-                        ):
-                            continue
-                        out[(p, t, c1)] -= 1
-                        out[(p, t, c2)] += 1
-                        out[(q, t, c2)] -= 1
-                        out[(q, t, c1)] += 1
-                        traded = True
-                        break
-                    if traded:
-                        break
-                if traded:
-                    break
-            if not traded:
-                break
+def _assign(
+    capacity: dict[tuple[int, int], int],
+    need: NDArray[np.int64],
+    class_weight: NDArray[np.int64],
+    cells: dict[tuple[int, int, int], int],
+    fast: dict[tuple[int, int, int], int],
+) -> dict[tuple[int, int, int], int]:
+    """The best class counts per (pool, interval, class) for given working agents, interval by interval:
+    a min-cost flow from pools (their agents at work) to classes (their need) that first maximises the
+    tier-weighted seat-intervals covered, then keeps as many of the fast answer's counts as it can (the
+    first units of a pool's fast count on a class are rewarded), so that its agents stay on their shops.
+    `cells` gives the (pool, interval, class) that may be used, with their upper bounds."""
+    by_t: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    for key in cells:
+        by_t[key[1]].append(key)
+    out: dict[tuple[int, int, int], int] = {}
+    for t in sorted(by_t):
+        keys = [k for k in sorted(by_t[t]) if capacity.get((k[0], t), 0) > 0]
+        if not keys:
+            continue
+        pools = sorted({k[0] for k in keys})
+        classes = sorted({k[2] for k in keys})
+        pool_node = {p: 2 + i for i, p in enumerate(pools)}
+        class_node = {c: 2 + len(pools) + i for i, c in enumerate(classes)}
+        supply = sum(capacity[(p, t)] for p in pools)
+        big = supply + 1  # a seat-interval of the lowest tier outweighs every reward for staying
+        flow = min_cost_flow.SimpleMinCostFlow()
+        source, sink = 0, 1
+        flow.add_arc_with_capacity_and_unit_cost(source, sink, supply, 0)  # agents left idle
+        for p in pools:
+            flow.add_arc_with_capacity_and_unit_cost(source, pool_node[p], capacity[(p, t)], 0)
+        arcs = []
+        for k in keys:
+            h = min(fast.get(k, 0), cells[k])
+            near = flow.add_arc_with_capacity_and_unit_cost(pool_node[k[0]], class_node[k[2]], h, -1)
+            rest = flow.add_arc_with_capacity_and_unit_cost(
+                pool_node[k[0]], class_node[k[2]], cells[k] - h, 0
+            )
+            arcs.append((k, near, rest))
+        for c in classes:
+            flow.add_arc_with_capacity_and_unit_cost(
+                class_node[c], sink, int(need[t, c]), -int(class_weight[c]) * big
+            )
+        flow.set_node_supply(source, supply)
+        flow.set_node_supply(sink, -supply)
+        if flow.solve() != flow.OPTIMAL:
+            raise RuntimeError("the assignment flow has no optimum")  # it always has one: idling is free
+        for k, near, rest in arcs:
+            n = flow.flow(near) + flow.flow(rest)
+            if n:
+                out[k] = n
     return out
 
 
@@ -559,7 +529,7 @@ def _rebuild(
                 breaks = () if brk is None else ((brk, brk + bl),)
                 drafts.append(_Draft(agent, nt.site, s0, s1, breaks, [], []))
                 fast_class.append({})
-    counts = _smooth(b, x, T)
+    counts = x
     # Interval by interval, per pool.
     by_pool: dict[int, list[int]] = defaultdict(list)
     for di, dr in enumerate(drafts):

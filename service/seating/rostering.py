@@ -508,8 +508,7 @@ class _Builder:
         history = agent.history
         if not days:  # nothing in the window yet: only the history counts
             return (
-                history.consecutive_days + 1 <= rules.max_consecutive_days
-                or d > self.first_index[agent.site]
+                history.consecutive_days + 1 <= rules.max_consecutive_days or d > self.first_index[agent.site]
             ) and (
                 history.days_worked_this_week + 1 <= 7 - rules.min_rest_days_per_week
                 or d - self.clock.days[d].weekday() > self.first_index[agent.site]
@@ -726,7 +725,9 @@ class _Builder:
             return [], [], list(chunk)
         worked, usable = worked[:, cols], usable[:, cols]
         lengths = menu.lengths[cols]
-        penalty = _INTERVAL_COST * lengths[None, :] + ot_pen[:, None] * np.maximum(0, worked - normal[:, None])
+        penalty = _INTERVAL_COST * lengths[None, :] + ot_pen[:, None] * np.maximum(
+            0, worked - normal[:, None]
+        )
         penalty = np.where(usable, penalty, np.inf)
         ends = ends[:, cols]
         score = csum[:, ends] - first[:, :, None] - penalty[:, None, :]  # (B, ns, L)

@@ -33,7 +33,8 @@ def describe(name: str, r: RosterResult) -> None:
     tiers = ", ".join(f"tier {t} {s.ratio:.1%}" for t, s in sorted(r.tiers.items()))
     print(
         f"{name}: {len(r.shifts):,} shifts, {r.agents_used:,} agents, covered {r.total.covered:,} of "
-        f"{r.total.allocated:,} allocated seat-intervals ({r.total.ratio:.1%}; {tiers}); bound {r.bound.value:,} "
+        f"{r.total.allocated:,} allocated seat-intervals ({r.total.ratio:.1%}; {tiers}); "
+        f"bound {r.bound.value:,} "
         f"({r.bound.kind}: per interval {r.bound.per_interval:,}, overall {r.bound.overall:,}), "
         f"coverage vs bound {r.coverage_vs_bound:.2%}; {r.switches:,} switches; "
         f"overtime {sum(r.overtime_minutes.values()) / 60:,.0f} h; labour cost {r.labour_cost:,} CNY"
@@ -55,7 +56,8 @@ def main() -> None:
         f"Double 11 instance: {len(problem.shops)} shops x {problem.n_intervals} intervals, "
         f"{len(problem.agents):,} agents, {len(problem.sites)} sites "
         f"({', '.join(f'{s.id} {s.seat_capacity}' for s in problem.sites)} seats), "
-        f"demand {int(problem.demand.sum()):,} seat-intervals (peak {int(problem.demand.sum(axis=1).max()):,}, "
+        f"demand {int(problem.demand.sum()):,} seat-intervals "
+        f"(peak {int(problem.demand.sum(axis=1).max()):,}, "
         f"required peak {int(problem.required.sum(axis=1).max()):,}); generated in {made:.2f} s"
     )
     times = []
@@ -93,14 +95,17 @@ def main() -> None:
         f"CP-SAT {report.status}, {report.variables:,} variables, {report.constraints:,} constraints; "
         f"weighted under-coverage {fast.under_coverage:,.0f} -> {opt.under_coverage:,.0f} "
         f"(CP-SAT bound {report.under_coverage_bound:,.0f}, gap {report.gap:.2%}); "
-        f"covered {fast.total.covered:,} -> {opt.total.covered:,}; cost {fast.labour_cost:,} -> {opt.labour_cost:,} CNY; "
+        f"covered {fast.total.covered:,} -> {opt.total.covered:,}; "
+        f"cost {fast.labour_cost:,} -> {opt.labour_cost:,} CNY; "
         f"{opt_violations} violations"
     )
     print(
-        f"SUMMARY fast_s={fast_s:.3f} violations={len(violations)} coverage_vs_bound={result.coverage_vs_bound:.4f} "
+        f"SUMMARY fast_s={fast_s:.3f} violations={len(violations)} "
+        f"coverage_vs_bound={result.coverage_vs_bound:.4f} "
         f"bound={result.bound.value} bound_kind={result.bound.kind} covered={result.total.covered} "
         f"peak_rss_mb={rss:.0f} opt_status={opt.status} opt_s={opt_s:.1f} "
-        f"opt_coverage_vs_bound={opt.coverage_vs_bound:.4f} fast_coverage_vs_bound={fast.coverage_vs_bound:.4f} "
+        f"opt_coverage_vs_bound={opt.coverage_vs_bound:.4f} "
+        f"fast_coverage_vs_bound={fast.coverage_vs_bound:.4f} "
         f"opt_cost={opt.labour_cost} fast_cost={fast.labour_cost} opt_gap={report.gap:.4f} "
         f"opt_violations={opt_violations}"
     )
