@@ -8,7 +8,8 @@ The model keeps the fast answer's shift shapes (start, end, meal break) and opti
 - new shifts for agents the fast answer left without any: agents alike (same eligible classes, site, rules,
   history, unavailability, preferences) form a type with an integer count per candidate shape (every half
   hour of each day they may start, 4 h, 6 h and 8.5 h with the break in the middle of its window, each
-  checked against the type's rules and day); at most one new shift per agent;
+  checked against the type's rules and day, and kept only if it meets some need); at most one new shift
+  per agent;
 - the assignment of working agents to shops, aggregated: agents with the same eligible shop classes form
   a pool, and x[pool, interval, class] counts the pool's agents working a class (shops with the same
   required skills and tier). Within a class shops are interchangeable and weigh the same, so this loses
@@ -22,14 +23,23 @@ with no other shift, checked as the fast path checks them.
 
 Objective, lexicographic, in two solves: first the tier-weighted uncovered seat-intervals, then, holding
 that at the best value found, the labour cost in cents (each kept shift at its cost in the fast answer,
-overtime premium included; each new one at its rate and overtime class). The fast answer is the hint of
-both solves. Multi-threaded search is not deterministic and a hint need not come back (OR-Tools' own
-issue tracker says so), so the answer is rebuilt as a roster, summarised and checked with
-`rules.check_roster`, and its objective compared with the fast one: the better is returned (ties keep the
-fast one). Status: "optimal" (better and both solves proven optimal), "improved" (better), "kept_fast".
-`SolverReport.gap` is the relative gap (objective - bound) / max(1, |objective|) of the first solve, or of
-the second when the first is proven optimal. With one worker, a fixed seed and `deterministic_time`
-(CP-SAT's deterministic time limit, split 60/40 between the solves) the result is reproducible.
+overtime premium included; each new one at its rate and overtime class).
+
+With the shifts fixed, the assignment alone is a flow problem per interval (pools' working agents to
+classes' need), solved exactly as a min-cost flow (OR-Tools): first the tier-weighted coverage, then as
+many of the fast answer's own counts as can stay (so its agents keep their shops; few new switches). The
+hint of the first solve is the fast shifts, all kept, with that flow's assignment; it is already at least
+as good as the fast answer. CP-SAT then searches drops and new shifts. The answer's counts are the same
+flow on the shifts CP-SAT keeps and adds.
+
+Multi-threaded search is not deterministic and a hint need not come back (OR-Tools' own issue tracker
+says so), so the answer is rebuilt as a roster, summarised and checked with `rules.check_roster`, and its
+objective compared with the fast one: the better is returned (ties keep the fast one). Status: "optimal"
+(better, both solves proven optimal), "improved" (better), "kept_fast". `SolverReport.gap` is the relative
+gap (objective - bound) / max(1, |objective|) of the first solve, or of the second when the first is
+proven optimal. With one worker, a fixed seed and `deterministic_time` (CP-SAT's deterministic time
+limit, split 70/30 between the solves) the result is reproducible; a part of `time_limit_s` (15 %, at
+most 3 s) is kept for rebuilding the answer.
 """
 
 from __future__ import annotations

@@ -1,42 +1,50 @@
 """A roster from a capacity plan: the fast deterministic path.
 
-`build_roster(problem)` always answers: the best roster it finds plus what is still uncovered. Two stages,
-as schedulers do, interleaved day by day (local days, in order):
+`build_roster(problem) -> RosterResult` always answers: the best roster it finds plus what is still
+uncovered. Two stages, as schedulers do, run local day by local day (in order), each day twice: first with
+shifts without overtime, then with overtime for the agents still free.
 
-1. Choose shifts. Agents who are interchangeable on a day (same site, skills, rules and level, the same
-   room for normal and overtime minutes, the same unavailability and preferences inside the day) form a
-   group; agents within a group differ only in their earliest start (rest after their previous shift).
-   For a group, every shift shape is scored at once with numpy: any quarter-hour start of the day, every
-   length its rules allow, the meal break (on long shifts) at the best place of its window. A shape's
-   score is the sum over its worked intervals of the best tier weight among the shop classes the group
-   can serve that still lack agents there, minus a small cost per interval and an overtime premium; shapes
-   over a full site (seats) or meeting unavailability score nothing. Groups are served in order: those
-   that can serve KA shops first, seniors before juniors (so KA shops get senior agents first), then the
-   least flexible (fewest shops they can serve) first. Each day runs twice: first with shapes without
-   overtime, then with overtime for the agents still free.
-2. Assign named agents and shops. The best shape goes to the group's most constrained agent that can
-   start it (the latest earliest start, then the cheapest); the shift's worked time is split into
-   assignments by walking it: at each point the agent takes, among the shops of the highest tier that
-   still lack agents, the one that lacks them the longest, and switches only when that shop is covered
-   or a higher tier needs it (few switches, KA first at every interval). As long as every shop of the
-   walk still lacks several agents, the same shape and walk go to several agents at once, their breaks
-   staggered over the best break positions. Scores only fall as agents are placed, so a shape whose
-   score did not drop is still the group's best and is reused without rescoring.
+Shop classes: shops with the same required skills and tier are interchangeable for every agent, so stage 1
+works on classes (83 for the Double 11 instance's 500 shops) and stage 2 splits them into shops. Residual
+demand is kept per class and interval; a class "lacks agents" where its residual is positive.
 
-Shop classes aggregate shops with the same required skills and tier (the score only needs to know
-whether some eligible shop of a tier still lacks agents). Residual demand is kept per shop and per class.
+1. Choose shifts and what they serve. The agents free to start a shift on the day are candidates, in order
+   of importance: those who can serve KA shops first, seniors before juniors (so KA shops get senior agents
+   first), then the least flexible (fewest shops they can serve); within that, eligible-class sets take
+   turns (consecutive candidates rarely want the same agent-intervals), the latest earliest start first.
+   Candidates are scored in chunks, all at once with numpy, on the same residual:
+   - a shape is a start (every half hour the candidate may start: after the rest from its previous shift,
+     history or pinned included) and a length from its rules' menu (every hour, the longest, the longest
+     without a meal break, 8 h plus the break), ending before the rest its next pinned shift needs; shapes
+     over a full site or the candidate's unavailability are out;
+   - its score is the sum over its intervals of the best tier weight among the candidate's classes still
+     lacking agents (one lookup per interval: per eligible-class set, the sum of codes (classes + 1)^tier of
+     its lacking classes is kept up to date, and its size tells the highest tier present), minus a small
+     cost per interval and a premium per overtime interval (by pay class); preferred windows weigh a bit
+     more;
+   - along the best shape, each interval goes to the class of the highest tier lacking agents, then the one
+     lacking them longest from there (switches only when it is covered or a longer need starts); the meal
+     break goes where the least weight is lost, near the middle of its window.
+   The chunk is then committed in order: a candidate whose shape would need seats, or more than two
+   agent-intervals, that an earlier candidate of the chunk already took is deferred to the next chunk (the
+   first one never is, so every chunk makes progress; chunks grow while conflicts are rare and shrink when
+   they are not). A candidate with no useful shape left waits for the overtime pass, then the next day.
+2. Assign shops inside classes (`split_classes`): per class, time runs forward; pieces that end leave their
+   shop, a shop whose demand fell sends its latest arrivals elsewhere, arrivals go back to their shop
+   after a break if it has room, else to the shop with the most room: agents stay on a shop for stretches.
 
-Labour rules are respected as they are built: a shape is offered only if its length and meal break fit
-the rules, its day stays within the daily cap and the month's overtime cap (the builder keeps its own
-ledger of normal and overtime minutes per agent: a second implementation of `rules`' definition, which
-the tests compare), it starts after the rest from the agent's previous shift (history or pinned
-included) and ends before the rest needed by its next pinned shift, and the day keeps the consecutive
-days and weekly rest days within bounds. Pinned shifts are kept as they are, their coverage, seats and
-hours counted first.
+Labour rules are respected as the roster is built: a shape is offered only if its length and meal break
+fit the rules, its day stays within the daily cap and the month's overtime cap (the builder keeps its own
+ledger of normal and overtime minutes per agent: a second implementation of `rules`' definition, which the
+tests compare), it starts after the rest from the agent's previous shift and ends before the rest its
+next pinned shift needs, and the day keeps the consecutive days and weekly rest days within bounds. Pinned
+shifts are kept as they are, their coverage, seats and hours counted first. Shifts start on the half hour
+(the rules and the checker allow any quarter hour: manual moves may use them).
 
-`summarise(problem, shifts, ...)` computes the result of any roster (coverage, what is uncovered,
-summaries per tier and shop, hours, overtime by pay class, cost, the bound); the optimiser uses it too.
-`compute_bound(problem)` is the bound described on `problem.Bound`.
+`summarise(problem, shifts, ...)` computes the result of any roster (coverage, what is uncovered, summaries
+per tier and shop, hours, overtime by pay class, cost, the bound); the optimiser uses it too.
+`compute_bound(problem)` is the bound described on `problem.Bound`. `agent_hours`, `labour_cost`,
+`coverage_of` and `objective` are the pieces it uses.
 """
 
 from __future__ import annotations
@@ -85,6 +93,7 @@ _MIN_SCORE = 0.5  # a shape must cover at least about one seat-interval of the l
 _STRETCH = 4  # an agent leaves its shop for a higher tier only if that lacks agents this long (1 h)
 _BLOCKED = -1e9  # score of an interval a shift may not cover
 _LANES = 4
+_CHUNK, _CHUNK_MAX, _CHUNK_SHRINK = 32, 128, 3  # chunk sizes: first, largest; halve past 1/3 deferred
 _START_STEP = 2  # shifts start on the half hour (the rules allow any quarter hour)
 _TOLERATED = 2  # agent-intervals of a chunk's candidate left idle (taken by an earlier one) before deferring
 _FAR = -(10**6)  # "long ago" in intervals
@@ -641,7 +650,7 @@ class _Builder:
 
     def _serve(self, d: int, t0: int, t1: int, todo: list[_Candidate], overtime: bool) -> list[_Candidate]:
         """Place shifts for the candidates, chunk by chunk; returns those still free."""
-        chunk_size = 32
+        chunk_size = _CHUNK
         free: list[_Candidate] = []
         while todo:
             chunk, todo = todo[:chunk_size], todo[chunk_size:]
@@ -650,8 +659,8 @@ class _Builder:
             todo = deferred + todo
             # Few conflicts: larger chunks (cheaper); many: smaller (each sees the others' work).
             if len(deferred) * 8 < len(chunk):
-                chunk_size = min(128, chunk_size * 2)
-            elif len(deferred) * 3 > len(chunk):
+                chunk_size = min(_CHUNK_MAX, chunk_size * 2)
+            elif len(deferred) * _CHUNK_SHRINK > len(chunk):
                 chunk_size = max(4, chunk_size // 2)
         return free
 
