@@ -859,7 +859,7 @@ class _Builder:
                 continue
             s = offset[b]
             L = int(length[b])
-            pieces = runs.get(b, [])
+            pieces = self._smooth(runs.get(b, []))
             breaks: tuple[Span, ...] = ()
             minutes = L
             if brk[b] >= 0:
@@ -872,6 +872,57 @@ class _Builder:
             self.worked_days[cand.agent].add(d)
             placed.append(cand)
         return placed, deferred, idle
+
+    def _smooth(self, pieces: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        """Fewer switches: a piece shorter than _STRETCH next to a piece of a tier as high goes to that piece's
+        class if it still lacks agents there (the agent-intervals move from one class to the other)."""
+        if len(pieces) < 2:
+            return pieces
+        out = list(pieces)
+        Rc = self.Rc
+        i = 0
+        while i < len(out):
+            c, a, e = out[i]
+            if e - a >= _STRETCH:
+                i += 1
+                continue
+            merged = False
+            for j in (i - 1, i + 1):
+                if not 0 <= j < len(out):
+                    continue
+                nc, na, ne = out[j]
+                if nc == c or not (ne == a or na == e) or self.class_w[nc] < self.class_w[c]:
+                    continue  # never away from a higher tier
+                if not bool((Rc[a:e, nc] > 0).all()):
+                    continue
+                for t in range(a, e):
+                    self._move(t, c, nc)
+                out[j] = (nc, min(na, a), max(ne, e))
+                del out[i]
+                merged = True
+                break
+            if not merged:
+                i += 1
+        # Neighbours now of one class join up.
+        joined: list[tuple[int, int, int]] = []
+        for c, a, e in out:
+            if joined and joined[-1][0] == c and joined[-1][2] == a:
+                joined[-1] = (c, joined[-1][1], e)
+            else:
+                joined.append((c, a, e))
+        return joined
+
+    def _move(self, t: int, old: int, new: int) -> None:
+        """One agent-interval moves from class `old` to class `new` (which lacks agents at t)."""
+        Rc = self.Rc
+        if Rc[t, old] == 0:  # old lacks again
+            self.Lw[t, old] = self.class_w[old]
+            self.enc[t] += self.code_rows[old]
+        Rc[t, old] += 1
+        Rc[t, new] -= 1
+        if Rc[t, new] == 0:  # new lacks no more
+            self.Lw[t, new] = 0.0
+            self.enc[t] -= self.code_rows[new]
 
     # ------------------------------------------------------------ stage 2: shops inside classes
 
