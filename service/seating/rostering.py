@@ -874,8 +874,8 @@ class _Builder:
         return placed, deferred, idle
 
     def _smooth(self, pieces: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-        """Fewer switches: a piece shorter than _STRETCH next to a piece of a tier as high goes to that piece's
-        class if it still lacks agents there (the agent-intervals move from one class to the other)."""
+        """Fewer switches: a piece shorter than _STRETCH next to a piece of a tier as high goes to that
+        piece's class if it still lacks agents there (the agent-intervals move from one class to the other)."""
         if len(pieces) < 2:
             return pieces
         out = list(pieces)
