@@ -875,7 +875,7 @@ class _Builder:
 
     def _smooth(self, pieces: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         """Fewer switches: a piece shorter than _STRETCH next to a piece of a tier as high goes to that
-        piece's class if it still lacks agents there (the agent-intervals move from one class to the other)."""
+        piece's class if it still lacks agents there (its agent-intervals move to that class)."""
         if len(pieces) < 2:
             return pieces
         out = list(pieces)
