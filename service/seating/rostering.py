@@ -144,8 +144,9 @@ class _RuleShapes:
 
 
 @lru_cache(maxsize=4096)
-def _iso_week(day: date) -> tuple[int, int]:
-    return day.isocalendar()[:2]
+def _day_keys(day: date) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The ISO week and the month of a day."""
+    return day.isocalendar()[:2], (day.year, day.month)
 
 
 class _Ledger:
@@ -155,6 +156,7 @@ class _Ledger:
 
     __slots__ = (
         "rules",
+        "comprehensive",
         "week",
         "week_normal",
         "month",
@@ -173,6 +175,7 @@ class _Ledger:
         rules = agent.rules
         history = agent.history
         self.rules = rules
+        self.comprehensive = rules.comprehensive
         self.week = first_day.isocalendar()[:2]
         wn = history.normal_minutes_this_week
         self.week_normal = (
@@ -201,13 +204,12 @@ class _Ledger:
         if day == self.day:
             return
         self.day, self.day_worked, self.day_normal = day, 0, 0
-        week = _iso_week(day)
+        week, month = _day_keys(day)
         if week != self.week:
             self.week, self.week_normal = week, 0
-        month = (day.year, day.month)
         if month != self.month:
             self.month, self.month_ot = month, 0
-        if self.rules.comprehensive:
+        if self.comprehensive:
             period = period_bounds(self.rules, day)
             if period != self.period:
                 self.period, self.cum, self.recognised = period, 0, 0
@@ -217,7 +219,7 @@ class _Ledger:
         self._roll(day)
         rules = self.rules
         budget = max(0, rules.overtime_cap_per_month - self.month_ot)
-        if rules.comprehensive:
+        if self.comprehensive:
             if kind is DayKind.holiday:
                 return 0, budget
             normal = max(0, period_allowance(rules, day, through=True) + self.recognised - self.cum)
@@ -238,7 +240,7 @@ class _Ledger:
         self.day_worked += minutes
         if kind is DayKind.holiday:
             cls, ot = PayClass.holiday, minutes
-        elif rules.comprehensive:
+        elif self.comprehensive:
             self.cum += minutes
             excess = max(0, self.cum - period_allowance(rules, day, through=True))
             cls, ot = PayClass.workday, max(0, excess - self.recognised)
@@ -484,6 +486,7 @@ class _Builder:
         # Per eligible-class set and interval, the sum of the codes of its classes lacking agents (kept up to
         # date as classes stop lacking: residual only falls).
         self.enc = (self.Rc > 0).astype(self.sig_code.dtype) @ self.sig_code.T  # (T, signatures)
+        self.static = self._statics()
         self.code_rows = np.ascontiguousarray(self.sig_code.T)  # (C, signatures)
 
         for d in range(len(clock.days)):
@@ -509,6 +512,47 @@ class _Builder:
         k = self.p.agents[agent].site
         self.ledgers[agent].add(self.clock.days[d], self.clock.kinds[k][d], shift.worked_minutes)
         self.last_end[agent] = max(self.last_end[agent], shift.end)
+
+    def _statics(self) -> list[tuple[int, int, int, int, int, int, tuple[float, int, int, int], int, float]]:
+        """Per agent, what never changes: site, rules, eligible-class set, rest, shortest length and its
+        worked intervals, the importance prefix of its order, level and cost."""
+        out = []
+        for a, agent in enumerate(self.p.agents):
+            rt, sig = self.agent_rtype[a], self.agent_sig[a]
+            shapes = self.shapes[rt]
+            usable = bool(shapes.lengths.size) and bool(self.sig_classes[sig].size)
+            band = (2 if agent.level >= 2 else 1) if self.sig_ka[sig] else 0
+            prefix = (-float(self.sig_top[sig]), -band, self.sig_flex[sig], sig)
+            out.append(
+                (
+                    agent.site,
+                    rt,
+                    sig,
+                    shapes.rest,
+                    int(shapes.lengths[0]) if usable else 0,
+                    int(shapes.worked[0]) if usable else 0,
+                    prefix,
+                    agent.level,
+                    float(agent.hourly_cost),
+                )
+            )
+        return out
+
+    def _penalties(self, d: int) -> dict[tuple[int, int], float]:
+        """Score premium per overtime interval on day d, per (site, rules): its pay class's multiplier."""
+        out = {}
+        for k in range(len(self.p.sites)):
+            kind = self.clock.kinds[k][d]
+            for rt, rules in enumerate(self.rules_list):
+                if kind is DayKind.holiday:
+                    ot_class = PayClass.holiday
+                elif kind is DayKind.rest_day and not rules.comprehensive:
+                    ot_class = PayClass.rest_day
+                else:
+                    ot_class = PayClass.workday
+                mult = float(self.p.multipliers[ot_class])
+                out[(k, rt)] = _OVERTIME_PREMIUM * max(0.0, mult - 1.0) / 0.5
+        return out
 
     def _may_work(self, agent: Agent, a: int, d: int) -> bool:
         """Consecutive days and weekly rest days allow a shift on day d."""
@@ -550,21 +594,18 @@ class _Builder:
         clock = self.clock
         T = self.T
         day = clock.days[d]
+        penalties = self._penalties(d)
         out: list[tuple[tuple[object, ...], _Candidate]] = []
+        last_end, ledgers, static = self.last_end, self.ledgers, self.static
         for a, agent in enumerate(p.agents):
             if a in busy:
                 continue
-            k = agent.site
+            k, rt, sig, rest, first_len, first_worked, prefix, level, cost = static[a]
             rng = clock.ranges[k].get(d)
-            if rng is None:
+            if rng is None or first_len == 0:
                 continue
             t0, t1 = rng
-            rt = self.agent_rtype[a]
-            sig = self.agent_sig[a]
-            shapes = self.shapes[rt]
-            if not shapes.lengths.size or not self.sig_classes[sig].size:
-                continue
-            earliest = max(t0, self.last_end[a] + shapes.rest)
+            earliest = max(t0, last_end[a] + rest)
             if earliest >= t1 or not self._may_work(agent, a, d):
                 continue
             latest = T
@@ -572,13 +613,13 @@ class _Builder:
             if pins:
                 i = bisect.bisect_left(pins, t1)
                 if i < len(pins):
-                    latest = min(latest, pins[i] - shapes.rest)
-            if latest - earliest < int(shapes.lengths[0]):
+                    latest = min(latest, pins[i] - rest)
+            if latest - earliest < first_len:
                 continue
             kind = clock.kinds[k][d]
-            normal_min, max_min = self.ledgers[a].room(day, kind)
+            normal_min, max_min = ledgers[a].room(day, kind)
             max_iv = max_min // INTERVAL_MINUTES
-            if max_iv < int(shapes.worked[0]):
+            if max_iv < first_worked:
                 continue
             unavailable: tuple[Span, ...] = ()
             preferred: tuple[Span, ...] = ()
@@ -592,24 +633,6 @@ class _Builder:
                 preferred = tuple(
                     (max(u0, t0), min(u1, horizon)) for u0, u1 in agent.preferred if u0 < horizon and u1 > t0
                 )
-            if kind is DayKind.holiday:
-                ot_class = PayClass.holiday
-            elif kind is DayKind.rest_day and not agent.rules.comprehensive:
-                ot_class = PayClass.rest_day
-            else:
-                ot_class = PayClass.workday
-            mult = float(p.multipliers[ot_class])
-            band = (2 if agent.level >= 2 else 1) if self.sig_ka[sig] else 0
-            order = (
-                -self.sig_top[sig],
-                -band,
-                self.sig_flex[sig],
-                sig,
-                -earliest,
-                -agent.level,
-                agent.hourly_cost,
-                a,
-            )
             cand = _Candidate(
                 a,
                 k,
@@ -619,11 +642,11 @@ class _Builder:
                 latest,
                 normal_min // INTERVAL_MINUTES,
                 max_iv,
-                _OVERTIME_PREMIUM * max(0.0, mult - 1.0) / 0.5,
+                penalties[(k, rt)],
                 unavailable,
                 preferred,
             )
-            out.append((order, cand))
+            out.append(((*prefix, -earliest, -level, cost, a), cand))
         out.sort(key=lambda x: x[0])
         # Within a segment of equal importance (tier, seniority), take the eligible-class sets in turns,
         # least flexible first: consecutive candidates then rarely want the very same agents-intervals.
