@@ -14,12 +14,18 @@ within the short tier.
 
 People: agents at sites in proportion to their seats; levels trainee 10 %, agent 55 %, senior 20 %, lead
 8 %, supervisor 5 %, manager 2 %; 1-3 platforms drawn by the platforms' share of demand, presale 75 %,
-aftersale 55 %. Each KA brand has a team: about two agents per seat of the brand's peak demand (people
-work about half the day), seniors first, then agents, who get the brand's certificate, a platform of the
-brand's shops and both presale and aftersale. Rules: mostly CHINA_STANDARD, part-timers (CHINA_PART_TIME,
-half of them preferring evenings or daytime) and comprehensive-hours agents; some on leave for a day, some
-unavailable for a few hours. History: most worked the day before (ending between 17:00 and 24:00), one or
-two days in a row, some overtime earlier in the month. Loaded hourly cost by level.
+aftersale 55 %. Each KA brand has a team of `team_ratio` (2.4) agents per seat of the brand's peak demand
+(people work a third to half of the day, and the 11-11 needs the same people the night before), seniors
+first, then agents: they get the brand's certificate, one or two of the brand's platforms (by their
+demand) and both queues; leads and above may hold a second brand's certificate. Rules: mostly
+CHINA_STANDARD, part-timers (CHINA_PART_TIME, at most 4 h a day; half of them prefer evenings or daytime)
+and comprehensive-hours agents (CHINA_COMPREHENSIVE_MONTH); some on leave for a day, some unavailable for
+a few hours. History: most worked the day before, ending between 17:00 and 24:00 (one in ten, the night
+crew, in the morning), one or two days in a row, up to 15 h of overtime earlier in the month. Loaded
+hourly cost by level (38-100 CNY), part-timers 32.
+
+The Double 11 instance has 2,182 seats on three sites for a requirement peaking at 2,297 (the kick-off),
+4,000 agents and about 71,000 agent-hours of allocated demand over the three days.
 """
 
 from __future__ import annotations
