@@ -848,9 +848,10 @@ class _Builder:
         self.Lw[r0:r1] = still * self.class_w[None, :]
         gone_t, gone_c = np.nonzero(lacking & ~still)  # classes that stopped lacking (row-major: t sorted)
         if gone_t.size:
-            heads = np.flatnonzero(np.r_[True, gone_t[1:] != gone_t[:-1]])
-            # Summed per interval without a matrix product (BLAS threads cost more than they save here).
-            self.enc[r0 + gone_t[heads]] -= np.add.reduceat(self.code_rows[gone_c], heads, axis=0)
+            # Row by row (no matrix product: BLAS threads cost more than they save at this size).
+            enc, code_rows = self.enc, self.code_rows
+            for t, c in zip((r0 + gone_t).tolist(), gone_c.tolist(), strict=True):
+                enc[t] -= code_rows[c]
         ks = keep[sb]
         seats = np.bincount(seat_cell[ks], minlength=self.occupancy.size).reshape(self.occupancy.shape)
         self.occupancy += seats.astype(np.int32)
@@ -899,7 +900,7 @@ class _Builder:
     def _smooth(self, pieces: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         """Fewer switches: a piece shorter than _STRETCH next to a piece of a tier as high goes to that
         piece's class if it still lacks agents there (its agent-intervals move to that class)."""
-        if len(pieces) < 2:
+        if len(pieces) < 2 or all(e - a >= _STRETCH for _, a, e in pieces):
             return pieces
         out = list(pieces)
         Rc = self.Rc
