@@ -851,8 +851,8 @@ class _Builder:
         if gone_t.size:
             # Row by row (no matrix product: BLAS threads cost more than they save at this size).
             enc, code_rows = self.enc, self.code_rows
-            for t, c in zip((r0 + gone_t).tolist(), gone_c.tolist(), strict=True):
-                enc[t] -= code_rows[c]
+            for row, gone in zip((r0 + gone_t).tolist(), gone_c.tolist(), strict=True):
+                enc[row] -= code_rows[gone]
         ks = keep[sb]
         seats = np.bincount(seat_cell[ks], minlength=self.occupancy.size).reshape(self.occupancy.shape)
         self.occupancy += seats.astype(np.int32)
