@@ -486,9 +486,16 @@ class _Builder:
         self.Lw = np.where(self.Rc > 0, self.class_w[None, :], 0.0)
         # Per eligible-class set and interval, the sum of the codes of its classes lacking agents (kept up to
         # date as classes stop lacking: residual only falls).
-        self.enc = (self.Rc > 0).astype(self.sig_code.dtype) @ self.sig_code.T  # (T, signatures)
-        self.static = self._statics()
+        # Summed class by class, not as a matrix product: OpenBLAS's threads keep spinning after one and take
+        # a core from the build on a busy machine.
         self.code_rows = np.ascontiguousarray(self.sig_code.T)  # (C, signatures)
+        self.enc = np.zeros((self.T, len(self.sig_classes)), self.sig_code.dtype)  # (T, signatures)
+        lacking_now = self.Rc > 0
+        for c in range(self.C):
+            rows = np.flatnonzero(lacking_now[:, c])
+            if rows.size:
+                self.enc[rows] += self.code_rows[c]
+        self.static = self._statics()
 
         for d in range(len(clock.days)):
             for agent in sorted(pinned_on[d]):
@@ -849,7 +856,7 @@ class _Builder:
         self.Lw[r0:r1] = still * self.class_w[None, :]
         gone_t, gone_c = np.nonzero(lacking & ~still)  # classes that stopped lacking (row-major: t sorted)
         if gone_t.size:
-            # Row by row (no matrix product: BLAS threads cost more than they save at this size).
+            # Row by row (no matrix product: see the note on self.enc).
             enc, code_rows = self.enc, self.code_rows
             for row, gone in zip((r0 + gone_t).tolist(), gone_c.tolist(), strict=True):
                 enc[row] -= code_rows[gone]
