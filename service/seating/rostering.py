@@ -1007,6 +1007,7 @@ def _split_class(
         starts[a].append(pi)
         ends[b].append(pi)
     changes = set(np.flatnonzero(np.any(demand[1:] != demand[:-1], axis=1)).tolist())
+    drops = {t + 1 for t in np.flatnonzero(np.any(demand[1:] < demand[:-1], axis=1)).tolist()}
     times = sorted(set(starts) | set(ends) | {t + 1 for t in changes})
     m = shops.size
     on: list[dict[int, None]] = [{} for _ in range(m)]  # pieces on each shop, in arrival order
@@ -1037,6 +1038,9 @@ def _split_class(
                 close(pi, t)
             else:
                 waiting.pop(pi, None)
+        arrivals = starts.get(t, ())
+        if not arrivals and not waiting and t not in drops:
+            continue  # only departures: nobody to place, nobody to send away
         room = [want - len(x) for want, x in zip(rows[t], on, strict=True)]
         movers: list[int] = []
         for j in range(m):
@@ -1045,7 +1049,7 @@ def _split_class(
                 close(pi, t)
                 movers.append(pi)
                 room[j] += 1
-        for pi in [*waiting, *movers, *starts.get(t, ())]:
+        for pi in [*waiting, *movers, *arrivals]:
             back = last_shop.get(flat[pi][0])
             j = back if back is not None and room[back] > 0 else room.index(max(room))
             if room[j] <= 0:
