@@ -11,6 +11,16 @@ References are indices, not ids: `Shift.agent` indexes `RosterProblem.agents`, `
 A shift belongs to the local day (in its site's timezone) on which it starts. Its breaks are unpaid and
 hold the seat: an agent on a meal break keeps its seat for the whole shift (nobody else sits there while
 the agent eats), so seat capacity counts every interval of [start, end).
+
+Where these shapes go beyond the brief, for the integrator:
+- `Site` and `Shop` carry an `id`; `Agent.history` is an `AgentHistory` with two optional fields more
+  (`normal_minutes_this_week`, `period_worked_minutes`: defaults documented there);
+- `RosterProblem.multipliers` (the overtime multipliers, default `calendar.OVERTIME_MULTIPLIERS`);
+  `calendar` is anything with `kind(day)` (`HolidayCalendar` or `CalendarBook`, for windows over a new year);
+- `Shift` and `Assignment` are named tuples (hashable, cheap); `Shift.span(origin)` gives the `WorkSpan`
+  the overtime functions of `rules` take;
+- `RosterResult` adds `total` (the whole plan's summary), `under_coverage` (the first objective),
+  `switches`, and `solver` (the optimiser's report); worked time is `worked_minutes` (hours / 60).
 """
 
 from __future__ import annotations
