@@ -29,8 +29,9 @@ With the shifts fixed, the assignment alone is a flow problem per interval (pool
 classes' need), solved exactly as a min-cost flow (OR-Tools): first the tier-weighted coverage, then as
 many of the fast answer's own counts as can stay (so its agents keep their shops; few new switches). The
 hint of the first solve is the fast shifts, all kept, with that flow's assignment; it is already at least
-as good as the fast answer. CP-SAT then searches drops and new shifts. The answer's counts are the same
-flow on the shifts CP-SAT keeps and adds.
+as good as the fast answer (and is the candidate answer when CP-SAT finds nothing in time, as on large
+instances where presolve alone takes the limit). CP-SAT then searches drops and new shifts. The answer's
+counts are the same flow on the shifts CP-SAT keeps and adds.
 
 Multi-threaded search is not deterministic and a hint need not come back (OR-Tools' own issue tracker
 says so), so the answer is rebuilt as a roster, summarised and checked with `rules.check_roster`, and its
@@ -71,7 +72,6 @@ from service.seating.rules import check_roster
 
 _NEW_LENGTHS = (16, 24, 34)  # 4 h, 6 h (no break), 8.5 h (8 h and the break)
 _SHARE_FIRST = 0.7  # of the time limit for the first solve
-_COST_OVER_CHANGES = 64  # a cent of labour cost outweighs this many agent-intervals moved off the fast answer
 
 
 @dataclass
@@ -205,8 +205,31 @@ def optimise(
     first, status1 = solve(
         budget * _SHARE_FIRST, None if deterministic_time is None else deterministic_time * _SHARE_FIRST
     )
+
+    def finish(kept: list[bool], added: list[list[int]], report: SolverReport, proven: bool) -> RosterResult:
+        """The answer for these kept and added shifts, if it beats the fast one and passes the checker."""
+        counts = _assign(_capacity(b, movable, kept, new_types, added), need, class_weight, x_top, fast_x)
+        shifts = _rebuild(problem, b, pinned, movable, new_types, kept, added, counts, residual)
+        candidate = summarise(
+            problem, shifts, status="improved", started=started, bound=start_from.bound, solver=report
+        )
+        better = (candidate.under_coverage, candidate.labour_cost) < (
+            start_from.under_coverage,
+            start_from.labour_cost,
+        )
+        if not better or check_roster(candidate, problem):
+            return replace(
+                start_from, status="kept_fast", solver=report, seconds=time.perf_counter() - started
+            )
+        return replace(
+            candidate, status="optimal" if proven else "improved", seconds=time.perf_counter() - started
+        )
+
     if status1 not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return _kept(start_from, started, first, status1, variables, constraints)
+        # No answer from CP-SAT in time: the hint itself (every fast shift, the best assignment of them)
+        # may still beat the fast roster.
+        report = _report(first, status1, started, variables, constraints)
+        return finish([True] * len(movable), [[0] * len(r) for r in new_vars], report, False)
     under_value = int(round(first.objective_value))
     under_bound = float(first.best_objective_bound)
     values = {
@@ -224,17 +247,12 @@ def optimise(
     )
     solver = second if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE) else first
     cost_value = float(second.value(cost_expr)) if solver is second else math.nan
-    cost_bound = float(second.best_objective_bound) / _COST_OVER_CHANGES if solver is second else math.nan
+    cost_bound = float(second.best_objective_bound) if solver is second else math.nan
     proven = status1 == cp_model.OPTIMAL and status2 == cp_model.OPTIMAL
     if status1 != cp_model.OPTIMAL:
         gap = (under_value - under_bound) / max(1.0, abs(under_value))
     else:
         gap = (cost_value - cost_bound) / max(1.0, abs(cost_value)) if solver is second else math.nan
-
-    kept = [bool(solver.value(v)) for v in keep]
-    added = [[int(solver.value(v)) for v in row] for row in new_vars]
-    counts = _assign(_capacity(b, movable, kept, new_types, added), need, class_weight, x_top, fast_x)
-    shifts = _rebuild(problem, b, pinned, movable, new_types, keep, new_vars, counts, solver, residual)
     report = SolverReport(
         status=solver.status_name(status2 if solver is second else status1),
         under_coverage_objective=under_value / weight_scale,
@@ -246,29 +264,16 @@ def optimise(
         variables=variables,
         constraints=constraints,
     )
-    candidate = summarise(
-        problem, shifts, status="improved", started=started, bound=start_from.bound, solver=report
-    )
-    better = (candidate.under_coverage, candidate.labour_cost) < (
-        start_from.under_coverage,
-        start_from.labour_cost,
-    )
-    if not better or check_roster(candidate, problem):
-        return replace(start_from, status="kept_fast", solver=report, seconds=time.perf_counter() - started)
-    return replace(
-        candidate, status="optimal" if proven else "improved", seconds=time.perf_counter() - started
-    )
+    kept = [bool(solver.value(v)) for v in keep]
+    added = [[int(solver.value(v)) for v in row] for row in new_vars]
+    return finish(kept, added, report, proven)
 
 
-def _kept(
-    fast: RosterResult,
-    started: float,
-    solver: cp_model.CpSolver,
-    status: int,
-    variables: int,
-    constraints: int,
-) -> RosterResult:
-    report = SolverReport(
+def _report(
+    solver: cp_model.CpSolver, status: Any, started: float, variables: int, constraints: int
+) -> SolverReport:
+    """A report for a solve that found nothing."""
+    return SolverReport(
         status=solver.status_name(status),
         under_coverage_objective=math.nan,
         under_coverage_bound=math.nan,
@@ -279,7 +284,6 @@ def _kept(
         variables=variables,
         constraints=constraints,
     )
-    return replace(fast, status="kept_fast", solver=report, seconds=time.perf_counter() - started)
 
 
 def _integer_scale(weights: NDArray[np.float64]) -> float:
@@ -513,10 +517,9 @@ def _rebuild(
     pinned: Sequence[Shift],
     movable: Sequence[Shift],
     new_types: Sequence[_NewType],
-    keep: Sequence[cp_model.IntVar],
-    new_vars: Sequence[Sequence[cp_model.IntVar]],
+    kept: Sequence[bool],
+    added: Sequence[Sequence[int]],
     x: dict[tuple[int, int, int], int],
-    solver: cp_model.CpSolver,
     residual: NDArray[np.int64],
 ) -> list[Shift]:
     """The model's answer as named shifts: pools' class counts go to their agents interval by interval,
@@ -525,7 +528,7 @@ def _rebuild(
     drafts: list[_Draft] = []
     fast_class: list[dict[int, int]] = []
     for i, s in enumerate(movable):
-        if solver.value(keep[i]):
+        if kept[i]:
             drafts.append(_Draft(s.agent, s.site, s.start, s.end, s.breaks, [], []))
             fast_class.append(
                 {t: int(b.class_of_shop[a.shop]) for a in s.assignments for t in range(a.start, a.end)}
@@ -534,7 +537,7 @@ def _rebuild(
         free = list(nt.agents)
         bl = _break_len(b, nt)
         for j, (s0, s1, brk, _) in enumerate(nt.shapes):
-            for _ in range(int(solver.value(new_vars[ti][j]))):
+            for _ in range(added[ti][j]):
                 agent = free.pop(0)
                 breaks = () if brk is None else ((brk, brk + bl),)
                 drafts.append(_Draft(agent, nt.site, s0, s1, breaks, [], []))
