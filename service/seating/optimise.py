@@ -67,7 +67,7 @@ from service.seating.problem import (
     Shift,
     SolverReport,
 )
-from service.seating.rostering import _Builder, _Draft, _Ledger, split_classes, summarise
+from service.seating.rostering import _Builder, _Draft, _Ledger, _split_shops, summarise
 from service.seating.rules import check_roster
 
 _NEW_LENGTHS = (16, 24, 34)  # 4 h, 6 h (no break), 8.5 h (8 h and the break)
@@ -593,7 +593,7 @@ def _rebuild(
                 j += 1
             dr.pieces.append((row[i], dr.start + i, dr.start + j))
             i = j
-    split_classes(drafts, residual.astype(np.int32), b.shops_of_class, T)
+    _split_shops(drafts, residual.astype(np.int32), b.shops_of_class, T)
     shifts = list(pinned)
     for dr in drafts:
         shifts.append(

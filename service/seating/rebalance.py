@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from service.capacity.erlang import erlang_c_metrics
 
-DEFAULT_TIER_WEIGHTS: Mapping[int, float] = {0: 100.0, 1: 10.0, 2: 1.0}
+DEFAULT_TIER_WEIGHTS: Mapping[int, float] = MappingProxyType({0: 100.0, 1: 10.0, 2: 1.0})
 _LOOKAHEAD = 60  # agents considered at once for a KA shop's gain
 
 

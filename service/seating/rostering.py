@@ -29,7 +29,7 @@ demand is kept per class and interval; a class "lacks agents" where its residual
    agent-intervals, that an earlier candidate of the chunk already took is deferred to the next chunk (the
    first one never is, so every chunk makes progress; chunks grow while conflicts are rare and shrink when
    they are not). A candidate with no useful shape left waits for the overtime pass, then the next day.
-2. Assign shops inside classes (`split_classes`): per class, time runs forward; pieces that end leave their
+2. Assign shops inside classes (`_split_shops`): per class, time runs forward; pieces that end leave their
    shop, a shop whose demand fell sends its latest arrivals elsewhere, arrivals go back to their shop
    after a break if it has room, else to the shop with the most room: agents stay on a shop for stretches.
 
@@ -959,10 +959,10 @@ class _Builder:
     # ------------------------------------------------------------ stage 2: shops inside classes
 
     def _split_classes(self) -> None:
-        split_classes(self.drafts, self.R, self.shops_of_class, self.T)
+        _split_shops(self.drafts, self.R, self.shops_of_class, self.T)
 
 
-def split_classes(
+def _split_shops(
     drafts: Sequence[_Draft], demand: NDArray[np.int32], shops_of_class: Sequence[NDArray[np.int64]], T: int
 ) -> None:
     """Give every class piece of the drafts to the class's shops (filling each draft's `shops`), interval
@@ -998,7 +998,7 @@ def _split_class(
     demand: NDArray[np.int32],
     T: int,
 ) -> None:
-    """`split_classes` for one class of several shops: `mine` indexes its pieces in `flat`."""
+    """`_split_shops` for one class of several shops: `mine` indexes its pieces in `flat`."""
     rows = demand.tolist()
     starts: dict[int, list[int]] = defaultdict(list)
     ends: dict[int, list[int]] = defaultdict(list)
