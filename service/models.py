@@ -7,8 +7,8 @@ import service.kit.models  # noqa: F401  (sets the constraint naming convention 
 # isort: split
 
 import service.capacity.models  # noqa: F401
-import service.seating.models  # noqa: F401
 import service.conversations.models  # noqa: F401
+import service.seating.models  # noqa: F401
 import service.shops.models  # noqa: F401
 import service.sla.models  # noqa: F401
 import service.workforce.models  # noqa: F401

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import uuid6
-from sqlalchemy import CheckConstraint, DateTime, func
+from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKey, func
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -51,3 +51,9 @@ def one_of(**columns: Iterable[object]) -> tuple[CheckConstraint, ...]:
     """A CHECK constraint per column limiting it to its values (an enum's, usually), named after it:
     `__table_args__ = (*one_of(level=AgentLevel, employment_type=EmploymentType), ...)`."""
     return tuple(CheckConstraint(check_in(column, values), name=column) for column, values in columns.items())
+
+
+def ref(target: str, *, ondelete: str = "RESTRICT", nullable: bool = False, **column: Any) -> Any:
+    """A column referring to TARGET (`table.column`) by a foreign key named by the convention."""
+    return Field(default=None if nullable else ..., sa_column=Column(ForeignKey(target, ondelete=ondelete),
+                                                                     nullable=nullable, **column))

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZMULTIRANGE, TSTZRANGE, ExcludeConstraint
 from sqlmodel import Field, SQLModel
 
-from service.kit.models import created_at_field, new_id, one_of, updated_at_field
+from service.kit.models import created_at_field, new_id, one_of, ref, updated_at_field
 from service.seating.calendar import DayKind
 from service.seating.rules import HoursSystem
 from service.workforce.models import EmploymentType
@@ -50,7 +50,8 @@ class LabourRuleSet(SQLModel, table=True):
         *one_of(hours_system=HoursSystem),
         CheckConstraint("shift_min > 0 AND shift_min <= shift_max", name="shift_bounds"),
         CheckConstraint("meal_break_min > 0 AND meal_break_min <= meal_break_max", name="meal_break_bounds"),
-        CheckConstraint("hours_system = 'standard' OR normal_per_period > 0", name="period_for_comprehensive"),
+        CheckConstraint("hours_system = 'standard' OR normal_per_period > 0",
+                        name="period_for_comprehensive"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -83,8 +84,7 @@ class EmploymentTypeRules(SQLModel, table=True):
     __table_args__ = (*one_of(employment_type=EmploymentType),)
 
     employment_type: str = Field(primary_key=True, max_length=16)
-    rule_set_id: uuid.UUID = Field(sa_column=Column(ForeignKey("labour_rule_sets.id", ondelete="RESTRICT"),
-                                                    nullable=False))
+    rule_set_id: uuid.UUID = ref("labour_rule_sets.id", ondelete="RESTRICT")
 
 
 class AgentRules(SQLModel, table=True):
@@ -92,9 +92,8 @@ class AgentRules(SQLModel, table=True):
 
     __tablename__ = "agent_rule_sets"
 
-    agent_id: uuid.UUID = Field(sa_column=Column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True))
-    rule_set_id: uuid.UUID = Field(sa_column=Column(ForeignKey("labour_rule_sets.id", ondelete="RESTRICT"),
-                                                    nullable=False))
+    agent_id: uuid.UUID = ref("agents.id", ondelete="CASCADE", primary_key=True)
+    rule_set_id: uuid.UUID = ref("labour_rule_sets.id", ondelete="RESTRICT")
 
 
 class ShopRequirements(SQLModel, table=True):
@@ -134,7 +133,7 @@ class AgentAvailability(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    agent_id: uuid.UUID = Field(sa_column=Column(ForeignKey("agents.id", ondelete="CASCADE"), nullable=False))
+    agent_id: uuid.UUID = ref("agents.id", ondelete="CASCADE")
     kind: str = Field(max_length=16)
     during: Any = Field(sa_column=Column(TSTZRANGE, nullable=False))
     note: str | None = Field(default=None, max_length=200)
@@ -154,8 +153,7 @@ class Roster(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    plan_id: uuid.UUID = Field(sa_column=Column(ForeignKey("capacity_plans.id", ondelete="RESTRICT"),
-                                                nullable=False, index=True))
+    plan_id: uuid.UUID = ref("capacity_plans.id", ondelete="RESTRICT", index=True)
     replaces_id: uuid.UUID | None = Field(default=None, sa_column=Column(ForeignKey("rosters.id",
                                                                                     ondelete="SET NULL")))
     name: str = Field(max_length=200)
@@ -186,14 +184,14 @@ class Shift(SQLModel, table=True):
                           using="gist", where=text("status = 'published'")),
         ExcludeConstraint(("roster_id", "="), ("agent_id", "="), ("during", "&&"),
                           name="no_overlap_in_roster", using="gist", where=text("roster_id IS NOT NULL")),
-        Index(None, "site_id", "during", postgresql_using="gist", postgresql_where=text("status = 'published'")),
+        Index(None, "site_id", "during", postgresql_using="gist",
+              postgresql_where=text("status = 'published'")),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    roster_id: uuid.UUID | None = Field(default=None, sa_column=Column(ForeignKey("rosters.id",
-                                                                                  ondelete="CASCADE")))
-    agent_id: uuid.UUID = Field(sa_column=Column(ForeignKey("agents.id", ondelete="RESTRICT"), nullable=False))
-    site_id: uuid.UUID = Field(sa_column=Column(ForeignKey("sites.id", ondelete="RESTRICT"), nullable=False))
+    roster_id: uuid.UUID | None = ref("rosters.id", ondelete="CASCADE", nullable=True)
+    agent_id: uuid.UUID = ref("agents.id", ondelete="RESTRICT")
+    site_id: uuid.UUID = ref("sites.id", ondelete="RESTRICT")
     status: str = Field(default="draft", max_length=16)
     source: str = Field(max_length=16)
     during: Any = Field(sa_column=Column(TSTZRANGE, nullable=False))
@@ -218,8 +216,7 @@ class ShiftAssignment(SQLModel, table=True):
 
     tenant_id: uuid.UUID = Field(primary_key=True)
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    shift_id: uuid.UUID = Field(sa_column=Column(ForeignKey("shifts.id", ondelete="CASCADE"), nullable=False,
-                                                 index=True))
+    shift_id: uuid.UUID = ref("shifts.id", ondelete="CASCADE", index=True)
     shop_id: uuid.UUID
     during: Any = Field(sa_column=Column(TSTZRANGE, nullable=False))
 
@@ -240,7 +237,7 @@ class WorkSession(SQLModel, table=True):
     tenant_id: uuid.UUID = Field(primary_key=True)
     shop_id: uuid.UUID = Field(primary_key=True)
     external_id: str = Field(sa_column=Column(String(128, collation="C"), primary_key=True))
-    agent_id: uuid.UUID = Field(sa_column=Column(ForeignKey("agents.id", ondelete="RESTRICT"), nullable=False))
+    agent_id: uuid.UUID = ref("agents.id", ondelete="RESTRICT")
     during: Any = Field(sa_column=Column(TSTZRANGE, nullable=False))
     breaks: Any = Field(sa_column=Column(TSTZMULTIRANGE, nullable=False, server_default=text("'{}'")))
     ingested_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False,
