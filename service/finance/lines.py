@@ -53,6 +53,7 @@ _PLURAL = {
     "conversation": "conversations",
     "month": "months",
     "seat-day": "seat-days",
+    "seat": "seats",
 }
 
 

@@ -23,14 +23,16 @@ Public:
 - ``is_rounded(amount: Decimal) -> bool``: True when the amount has no digit below the fen.
 - ``allocate(total: Decimal, weights: Sequence[Decimal | int]) -> list[Decimal]``
 - ``allocate_by(total: Decimal, weights: Mapping[K, Decimal | int]) -> dict[K, Decimal]``
+- ``Summed(items: str, where=None)``: a read-only attribute that sums the same-named amount over the
+  object's `items` (lines, shops), optionally only those `where` accepts: totals are sums of rounded parts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from fractions import Fraction
-from typing import TypeVar
+from typing import Any, TypeVar
 
 CURRENCY = "CNY"
 FEN = Decimal("0.01")
@@ -120,3 +122,21 @@ def allocate_by(total: Decimal, weights: Mapping[K, Decimal | int]) -> dict[K, D
     """:func:`allocate` over a mapping; ties go to the key met first in the mapping's order."""
     keys = list(weights)
     return dict(zip(keys, allocate(total, [weights[k] for k in keys]), strict=True))
+
+
+class Summed:
+    """A total attribute: ``labour = Summed("shops")`` is the sum of ``s.labour`` over ``self.shops``;
+    ``Summed("lines", "amount", lambda x: x.kind == "credit")`` sums another attribute over some items."""
+
+    def __init__(self, items: str, attribute: str | None = None,
+                 where: Callable[[Any], bool] | None = None) -> None:
+        self.items, self.attribute, self.where = items, attribute, where
+        self.name = attribute or ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = self.attribute or name
+
+    def __get__(self, obj: object, owner: type | None = None) -> Decimal:
+        parts = getattr(obj, self.items)
+        where = self.where
+        return sum((getattr(p, self.name) for p in parts if where is None or where(p)), ZERO)

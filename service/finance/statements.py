@@ -60,7 +60,7 @@ from service.finance.billing import (
 from service.finance.costing import CostLine
 from service.finance.credits import Breach, Credit, Observation, assess, resolve
 from service.finance.lines import Line, LineKey
-from service.finance.money import EXACT, ZERO, allocate
+from service.finance.money import EXACT, ZERO, Summed, allocate
 from service.finance.periods import Month
 from service.finance.refs import Ref, ref_order
 
@@ -101,39 +101,18 @@ class Statement:
         if self.number is not None:
             parse_number(self.number)
 
-    def _sum(self, *kinds: str) -> Decimal:
-        return sum((line.amount for line in self.lines if line.kind in kinds), ZERO)
-
-    @property
-    def charges(self) -> Decimal:
-        return self._sum("charge")
+    # Sums of the lines' amounts by kind (see lines.py for which count).
+    charges = Summed("lines", "amount", lambda line: line.kind == "charge")
+    credits = Summed("lines", "amount", lambda line: line.kind == "credit")  # applied, <= 0
+    adjustments = Summed("lines", "amount", lambda line: line.kind == "adjustment")
+    pending_credits = Summed("lines", "amount", lambda line: line.kind == "credit_pending")  # not counted
+    forgiven_credits = Summed("lines", "amount", lambda line: line.kind == "credit_forgiven")  # not counted
+    total = Summed("lines", "amount", lambda line: line.counts)
 
     @property
     def subtotal(self) -> Decimal:
         """The month's charges, before credits and adjustments."""
         return self.charges
-
-    @property
-    def credits(self) -> Decimal:
-        """Applied credits (<= 0)."""
-        return self._sum("credit")
-
-    @property
-    def adjustments(self) -> Decimal:
-        return self._sum("adjustment")
-
-    @property
-    def total(self) -> Decimal:
-        return sum((line.amount for line in self.counted_lines), ZERO)
-
-    @property
-    def pending_credits(self) -> Decimal:
-        """Credits held for earn-back (shown, not counted)."""
-        return self._sum("credit_pending")
-
-    @property
-    def forgiven_credits(self) -> Decimal:
-        return self._sum("credit_forgiven")
 
     @property
     def counted_lines(self) -> tuple[Line, ...]:

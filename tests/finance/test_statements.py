@@ -70,6 +70,7 @@ def terms(draw: st.DrawFn) -> ContractTerms:
     commission = draw(st.none() | st.decimals(min_value=D(0), max_value=D("0.05"), places=4))
     return ContractTerms(
         seat_hour_rate=draw(maybe_rate),
+        dedicated_seats=draw(st.integers(0, 8)),
         dedicated_seat_monthly_rate=draw(maybe_rate),
         per_conversation_rate=draw(maybe_rate),
         monthly_base_fee=draw(st.none() | st.decimals(min_value=D(0), max_value=D("50000"), places=2)),
@@ -100,7 +101,6 @@ def years(draw: st.DrawFn) -> tuple[list[Contract], dict[Month, Usage], list[Bre
                 ShopUsage(
                     s,
                     seat_hours=draw(st.decimals(min_value=D(0), max_value=D("5000"), places=2)),
-                    dedicated_seats=D(draw(st.integers(0, 8))),
                     handled_conversations=draw(st.integers(0, 100_000)),
                     assisted_gmv=draw(st.decimals(min_value=D(0), max_value=D("3000000"), places=2)),
                     promotion_seat_days=draw(st.integers(0, 50)),
