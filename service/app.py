@@ -13,6 +13,7 @@ from strawberry.fastapi import GraphQLRouter
 from service import __version__
 from service.capacity.api import router as capacity_router
 from service.conversations.api import router as conversations_router
+from service.finance.api import router as finance_router
 from service.kit import errors
 from service.kit.db import Database, app_url, make_engine
 from service.kit.gql import context_getter
@@ -24,7 +25,8 @@ from service.workforce.api import router as workforce_router
 from tenants.api import router as tenants_router
 
 # Every REST router; the role x route matrix test walks these.
-ROUTERS = (tenants_router, shops_router, workforce_router, conversations_router, sla_router, capacity_router)
+ROUTERS = (tenants_router, shops_router, workforce_router, conversations_router, sla_router, capacity_router,
+           finance_router)
 
 DESCRIPTION = """
 Seatwise runs the operations of an e-commerce customer-service outsourcer: client brands' shops,

@@ -237,3 +237,101 @@ async def rls_execute(engine, sql: str, staff: str, tenant: str, **params):
 
 async def rls_count(engine, sql: str, staff: str, tenant: str, **params) -> int:
     return (await rls_execute(engine, sql, staff, tenant, **params)).scalar_one()
+
+
+# --- finance ----------------------------------------------------------------------------------------------
+
+FINANCE_MONTH = "2026-10"
+
+
+def _work(agent, start: str, end: str, breaks: tuple[str, str] | None = None) -> dict:
+    """A work span on an October 2026 day of Asia/Shanghai: 'DD HH:MM' strings."""
+    def at(x: str) -> datetime:
+        return datetime.fromisoformat(f"2026-10-{x}:00+08:00".replace(" ", "T"))
+    return {"agent": agent, "lo": at(start), "hi": at(end),
+            "blo": at(breaks[0]) if breaks else None, "bhi": at(breaks[1]) if breaks else None}
+
+
+async def add_work_session(db: Database, tenant_id, shop_id, external_id: str, span: dict) -> None:
+    """Attendance written straight into the seating domain's table."""
+    async with db.system_transaction() as session:
+        await session.execute(text(
+            "INSERT INTO work_sessions (tenant_id, shop_id, external_id, agent_id, during, breaks) VALUES "
+            "(:t, :s, :x, :agent, tstzrange(:lo, :hi), CASE WHEN CAST(:blo AS timestamptz) IS NULL "
+            "THEN '{}'::tstzmultirange ELSE tstzmultirange(tstzrange(:blo, :bhi)) END)"),
+            {"t": tenant_id, "s": shop_id, "x": external_id, **span})
+
+
+async def finance_world(db: Database, world) -> dict:
+    """October 2026 of the world's two brands, for the books: cost rates; attendance of two agents (overtime
+    on a workday and on the National Day holiday), a published roster shift on a day without attendance (and
+    one under attendance, ignored);
+    the 2026 holiday calendar; conversations on three shops and an unreachable service-level target on A's
+    first shop, so the SLA domain reports a breach (the contracts: finance_contracts)."""
+    from service.seating.calendar import CHINA_2026
+    from service.workforce.schemas import AgentCreate
+    from service.workforce.service import create_agent
+
+    a, b = world.tenant_a, world.tenant_b
+    tag = uuid.uuid4().hex[:6]
+    async with db.system_transaction() as session:
+        second = await create_agent(session, AgentCreate(site_id=world.site.id, code=f"F{tag}", name="第二",
+                                                         level="agent", loaded_hourly_cost=Decimal("36.00"),
+                                                         hired_on=datetime(2025, 3, 1).date()))
+        for kind, days in (("holiday", CHINA_2026.holidays), ("day_off", CHINA_2026.days_off),
+                           ("make_up_workday", CHINA_2026.make_up_workdays)):
+            for day in days:
+                await session.execute(text("INSERT INTO holiday_days (day, kind) VALUES (:d, :k) "
+                                           "ON CONFLICT DO NOTHING"), {"d": day, "k": kind})
+        for sql in (
+            "INSERT INTO agent_cost_versions (agent_id, effective_from, wage, social_insurance, "
+            "housing_fund, created_by) VALUES (:agent, DATE '2026-01-01', 30, 9, 3, 'test')",
+            "INSERT INTO seat_cost_versions (site_id, effective_from, seat_hour_cost, created_by) "
+            "VALUES (:site, DATE '2026-01-01', 6, 'test')",
+            "INSERT INTO overhead_versions (site_id, effective_from, management_share, created_by) "
+            "VALUES (:site, DATE '2026-01-01', 0.08, 'test')",
+        ):
+            await session.execute(text(sql), {"agent": world.agent.id, "site": world.site.id})
+        shift = uuid.uuid4()
+        for day, shift_id in (("15", shift), ("14", uuid.uuid4())):
+            span = _work(second.id, f"{day} 09:00", f"{day} 17:00")
+            await session.execute(text(
+                "INSERT INTO shifts (id, agent_id, site_id, status, source, during, created_by, updated_by) "
+                "VALUES (:id, :agent, :site, 'published', 'manual', tstzrange(:lo, :hi), 't', 't')"),
+                {"id": shift_id, "site": world.site.id, **span})
+            await session.execute(text(
+                "INSERT INTO shift_assignments (tenant_id, id, shift_id, shop_id, during) "
+                "VALUES (:t, gen_random_uuid(), :shift, :s, tstzrange(:lo, :hi))"),
+                {"t": b.id, "s": world.shops_b[1].id, "shift": shift_id, **span})
+    sessions = [
+        (a, world.shops_a[0], _work(world.agent.id, "12 09:00", "12 18:00", ("12 12:00", "12 13:00"))),  # 480
+        (a, world.shops_a[1], _work(world.agent.id, "13 09:00", "13 19:30", ("13 12:00", "13 12:30"))),  # 600
+        (b, world.shops_b[0], _work(world.agent.id, "03 10:00", "03 14:00")),  # 240, National Day
+        (b, world.shops_b[1], _work(second.id, "14 09:00", "14 17:00")),  # 480
+    ]
+    for i, (tenant, shop, span) in enumerate(sessions):
+        await add_work_session(db, tenant.id, shop.id, f"ws-{tag}-{i}", span)
+    rng = np.random.default_rng(7)
+    start, end = (datetime.fromisoformat(f"2026-{m}-01T00:00+08:00") for m in (10, 11))
+    volumes = ((a, world.shops_a[0], 300), (a, world.shops_a[1], 120), (b, world.shops_b[0], 200))
+    for tenant, shop, n in volumes:
+        await insert_rollups(db, tenant.id, random_records(rng, shop.id, n, start, end))
+    async with db.system_transaction() as session:
+        await session.execute(text(
+            "INSERT INTO sla_policies (tenant_id, id, shop_id, effective_from, answer_target_s, "
+            "service_level_target, assessed_start, assessed_end) "
+            "VALUES (:t, gen_random_uuid(), :s, DATE '2026-01-01', 30, 0.999, '08:00', '23:00')"),
+            {"t": a.id, "s": world.shops_a[0].id})
+    return {"second": second, "sessions": sessions}
+
+
+def finance_contracts(world) -> list[dict]:
+    """The world's contracts as REST bodies: A brand-wide, B's first shop on its own."""
+    return [
+        {"tenant_id": str(world.tenant_a.id), "name": "A 2026", "effective_from": "2026-01-01",
+         "seat_hour_rate": "45.00", "monthly_base_fee": "5000.00", "per_conversation_rate": "0.50",
+         "credit_policy": {"at_risk_share": "0.10", "allocations": [
+             {"metric": "service_level", "allocation": "0.6"}]}},
+        {"tenant_id": str(world.tenant_b.id), "shop_id": str(world.shops_b[0].id), "name": "B tmall",
+         "effective_from": "2026-01-01", "per_conversation_rate": "1.20", "gmv_commission_share": "0.01"},
+    ]

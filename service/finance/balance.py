@@ -313,7 +313,7 @@ def estimate_plan(
     targets: Mapping[Ref, float] | None = None,
     assisted_gmv: Mapping[Ref, Decimal] | None = None,
     promotion_days: Iterable[date] = (),
-    queue: Queue = Queue(),
+    queue: Queue | Mapping[Ref, Queue] = Queue(),
 ) -> PlanEstimate:
     """Cost, and with a contract revenue, credits and margin, of a month's plan or roster, per shop.
 
@@ -328,7 +328,7 @@ def estimate_plan(
             raise ValueError("agents must be >= 0")
         by_shop[i.shop].append(i)
     shops = sorted(by_shop, key=ref_order)
-    minutes_per_interval = Decimal(str(queue.interval_s)) / 60
+    queues = queue if isinstance(queue, Mapping) else dict.fromkeys(by_shop, queue)
     promo = set(promotion_days)
     targets = targets or {}
     gmv = assisted_gmv or {}
@@ -338,6 +338,8 @@ def estimate_plan(
     for shop in shops:
         items = by_shop[shop]
         rate = hourly_cost[shop] if isinstance(hourly_cost, Mapping) else hourly_cost
+        shop_queue = queues[shop]
+        minutes_per_interval = Decimal(str(shop_queue.interval_s)) / 60
         with localcontext(EXACT):
             minutes = sum((i.agents * minutes_per_interval for i in items), Decimal(0))
             labour = round_line(minutes * to_decimal(rate) / 60)
@@ -347,7 +349,7 @@ def estimate_plan(
         expected: float | None = None
         answered = 0
         if vol.size:
-            sl, ab = queue.metrics(vol, aht, n)
+            sl, ab = shop_queue.metrics(vol, aht, n)
             expected = float((vol * sl).sum() / vol.sum())
             answered = int(round(float((vol * (1 - ab)).sum())))
         peak: dict[date, int] = defaultdict(int)

@@ -25,7 +25,8 @@ Public:
 - ``ColumnKind = Literal["text", "integer", "decimal", "money", "percent", "date"]``
 - ``Column(key: str, header: str, kind: ColumnKind = "text", width: float | None = None,
   total: bool | None = None)`` (total defaults to True for money columns)
-- ``write_csv(out: TextIO, columns, rows, *, totals: bool = False, totals_label: str = "Total") -> int``
+- ``write_csv(out: TextIO, columns, rows, *, totals: bool = False, totals_label: str = "Total",
+  header: bool = True) -> int``
 - ``write_xlsx(out: BinaryIO | str, columns, rows, *, sheet_name: str = "Lines", totals: bool = True,
   totals_label: str = "Total") -> int``; both return the number of data rows written.
 - ``LINE_COLUMNS``; ``statement_line_rows(statements: Iterable[Statement]) -> Iterator[dict[str, object]]``:
@@ -158,10 +159,13 @@ def write_csv(
     *,
     totals: bool = False,
     totals_label: str = "Total",
+    header: bool = True,
 ) -> int:
-    """Header, one line per row as it comes, and optionally a totals line; returns the rows written."""
+    """Header (unless a later part of one file), one line per row as it comes, and optionally a totals line;
+    returns the rows written."""
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([c.header for c in columns])
+    if header:
+        writer.writerow([c.header for c in columns])
     sums = _Totals(columns)
     numeric = [c.numeric for c in columns]
     count = 0

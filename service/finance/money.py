@@ -23,6 +23,8 @@ Public:
 - ``is_rounded(amount: Decimal) -> bool``: True when the amount has no digit below the fen.
 - ``allocate(total: Decimal, weights: Sequence[Decimal | int]) -> list[Decimal]``
 - ``allocate_by(total: Decimal, weights: Mapping[K, Decimal | int]) -> dict[K, Decimal]``
+- ``split_units(total: int, weights: Sequence[int]) -> list[int]``: the same split for whole units (minutes
+  of overtime over the shops of an agent's day).
 - ``Summed(items: str, where=None)``: a read-only attribute that sums the same-named amount over the
   object's `items` (lines, shops), optionally only those `where` accepts: totals are sums of rounded parts.
 """
@@ -116,6 +118,11 @@ def allocate(total: Decimal, weights: Sequence[Decimal | int]) -> list[Decimal]:
     for i in order[:left]:
         floors[i] += 1
     return [(Decimal(sign * f) * FEN).quantize(FEN) for f in floors]
+
+
+def split_units(total: int, weights: Sequence[Decimal | int]) -> list[int]:
+    """:func:`allocate` of a whole number of units (each counted as one fen): the parts sum to `total`."""
+    return [int(part / FEN) for part in allocate(Decimal(total) * FEN, weights)]
 
 
 def allocate_by(total: Decimal, weights: Mapping[K, Decimal | int]) -> dict[K, Decimal]:

@@ -27,8 +27,8 @@ finalized, and freezes it when the month closes. This module is the arithmetic o
 
 Public:
 
-- ``Statement(brand, month, lines: tuple[Line, ...], number: str | None = None)``: ``.charges``,
-  ``.subtotal`` (= charges), ``.credits``, ``.adjustments``, ``.total``, ``.pending_credits``,
+- ``Statement(brand, month, lines: tuple[Line, ...], number: str | None = None, credit_terms=())``:
+  ``.charges``, ``.subtotal`` (= charges), ``.credits``, ``.adjustments``, ``.total``, ``.pending_credits``,
   ``.forgiven_credits``, ``.counted_lines``, ``.line(key) -> Line | None``, ``.status`` ("draft" or
   "finalized"), ``.finalized(number) -> Statement``
 - ``assemble_statement(brand, month, lines, credits=(), adjustment_lines=(), number=None) -> Statement``
@@ -36,7 +36,7 @@ Public:
   adjustment_lines=(), number=None) -> tuple[Statement, tuple[Credit, ...]]`` (the credits still held)
 - ``REASON_CODES``; ``adjustments(closed_lines, recomputed_lines, reason, closed_month) -> list[Line]``
 - ``format_number(year: int, sequence: int) -> str``; ``parse_number(text: str) -> tuple[int, int]``
-- ``Margin``; ``margins(statements, costs, by, shop_brand) -> list[Margin]``
+- ``Margin``; ``margins(statements, costs, by, shop_brand, shops=None) -> list[Margin]``
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Literal
@@ -82,6 +82,7 @@ class Statement:
     month: Month
     lines: tuple[Line, ...]
     number: str | None = None  # set when finalized
+    credit_terms: tuple[Credit, ...] = ()  # the credits whose lines it shows (their terms, for earn-back)
 
     def __post_init__(self) -> None:
         own: set[LineKey] = set()
@@ -152,8 +153,8 @@ def assemble_statement(
     fixes = list(adjustment_lines)
     if any(line.kind != "adjustment" for line in fixes):
         raise ValueError("adjustment_lines are adjustments")
-    credit_lines = [c.line() for c in credits]
-    return Statement(brand, month, (*charges, *credit_lines, *fixes), number)
+    shown = tuple(credits)
+    return Statement(brand, month, (*charges, *(c.line() for c in shown), *fixes), number, shown)
 
 
 def build_statement(
@@ -268,7 +269,8 @@ def _by_key(lines: Iterable[Line], side: str) -> dict[LineKey, Line]:
 
 
 def _describe(line: Line) -> str:
-    return f"{line.component} {line.quantity:,f} {line.unit} x {line.rate:f} = {line.amount:,f}"
+    # No rate: the words travel to the brand, which reads quantities and amounts, never rates.
+    return f"{line.component} {line.quantity:,f} {line.unit} = {line.amount:,f}"
 
 
 def _adjustment(
@@ -384,10 +386,13 @@ def margins(
     costs: Iterable[CostLine],
     by: MarginBy,
     shop_brand: Mapping[Ref, Ref],
+    shops: Callable[[Ref], bool] | None = None,
 ) -> list[Margin]:
     """Margin per (shop | brand | site, month) from statements and cost lines of any months.
 
-    Costs of a shop without a statement count too (cost with no revenue is a negative margin).
+    Costs of a shop without a statement count too (cost with no revenue is a negative margin). With
+    `shops`, only the shops it accepts count (a platform's, say): brand-level lines are spread over all the
+    brand's shops first, so a shop keeps its share whatever the filter.
     """
     cost_list = list(costs)
     # Worked minutes: per (month, brand) by shop, and per (month, shop) by site.
@@ -422,6 +427,8 @@ def margins(
 
     groups: dict[tuple[Month, str], tuple[Ref | None, list[_Cell]]] = {}
     for (month, brand, shop, site), cell in cells.items():
+        if shops is not None and (shop is None or not shops(shop)):
+            continue
         key: Ref | None = brand if by == "brand" else shop if by == "shop" else site
         groups.setdefault((month, "" if key is None else f"k{key}"), (key, []))[1].append(cell)
     out = []
