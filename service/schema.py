@@ -10,6 +10,7 @@ from strawberry.tools import merge_types
 
 from service.capacity.gql import CapacityMutation, CapacityQuery
 from service.conversations.gql import ConversationMutation
+from service.finance.gql import FinanceMutation, FinanceQuery
 from service.kit.gql import ProblemErrors, extend_type
 from service.settings import Settings
 from service.shops.gql import ShopMutation, ShopQuery, ShopType
@@ -19,9 +20,9 @@ from tenants.gql import TenantMutation, TenantQuery
 
 extend_type(ShopType, ShopSlaFields)
 
-Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery))
+Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery, FinanceQuery))
 Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, SiteMutations, AgentMutations, SlaMutation,
-                                    CapacityMutation, ConversationMutation))
+                                    CapacityMutation, ConversationMutation, FinanceMutation))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -101,6 +101,65 @@ def graphql_probes(world) -> dict[str, tuple[str, dict]]:
         "ingestConversations": ("mutation($s: UUID!) { ingestConversations(records: [{externalId: \"x\", "
                                 "shopId: $s, startedAt: \"2026-11-20T10:00:00+08:00\", kind: \"presale\"}]) "
                                 "{ inserted rejected { field reason } } }", {"s": b_shop}),
+        **finance_probes(world),
+    }
+
+
+def finance_probes(world) -> dict[str, tuple[str, dict]]:
+    """The finance root fields, each asking for brand B's things (or for staff-only figures). Mutations are
+    given input the use cases refuse (422) or ids that do not exist, so an allowed role changes nothing."""
+    nothing = "00000000-0000-0000-0000-000000000000"
+    b_slug, month = world.tenant_b.slug, getattr(world, "month", "2026-12")
+    contract, statement = (str(getattr(world, k, nothing)) for k in ("contract_b", "statement_b"))
+    return {
+        "agentCosts": ("{ agentCosts { items { agentId wage loaded } } }", {}),
+        "seatCosts": ("{ seatCosts { items { siteId seatHourCost } } }", {}),
+        "overheads": ("{ overheads { items { siteId managementShare } } }", {}),
+        "overtimeMultipliers": ("{ overtimeMultipliers { items { effectiveFrom holiday } } }", {}),
+        "contracts": ("query($t: String) { contracts(tenant: $t) { items { id tenantId versions "
+                      "{ seatHourRate } } } }", {"t": b_slug}),
+        "contract": ("query($id: UUID!) { contract(id: $id) { id tenantId } }", {"id": contract}),
+        "financePeriods": ("{ financePeriods { items { month status } } }", {}),
+        "financePeriod": ("query($m: String!) { financePeriod(month: $m) { month drafts } }", {"m": month}),
+        "statements": ("query($t: String) { statements(tenant: $t) { items { id tenantId total } } }",
+                       {"t": b_slug}),
+        "statement": ("query($id: UUID!) { statement(id: $id) { id lines { rate amount shopId } } }",
+                      {"id": statement}),
+        "brandStatements": ("query($t: String!) { brandStatements(tenant: $t) { items { tenantId total "
+                            "lines { shopId amount } } } }", {"t": b_slug}),
+        "brandStatement": ("query($t: String!, $m: String!) { brandStatement(tenant: $t, month: $m) "
+                           "{ tenantId total } }", {"t": b_slug, "m": month}),
+        "costReport": ("query($t: String) { costReport(tenant: $t, by: \"shop\") { rows { key total } } }",
+                       {"t": b_slug}),
+        "marginReport": ("query($t: String) { marginReport(tenant: $t) { rows { key margin } } }",
+                         {"t": b_slug}),
+        "shopBalance": ("query($t: String) { shopBalance(tenant: $t) { items { shopId cost } } }",
+                        {"t": b_slug}),
+        "planEstimate": ("query($p: UUID!) { planEstimate(planId: $p) { shops { shopId cost } } }",
+                         {"p": str(getattr(world, "plan_id", nothing))}),
+        "rosterEstimate": ("query($r: UUID!) { rosterEstimate(rosterId: $r) { shops { shopId cost } } }",
+                           {"r": str(getattr(world, "roster_id", nothing))}),
+        "addAgentCost": ("mutation($a: UUID!) { addAgentCost(input: {agentId: $a, effectiveFrom: "
+                         "\"2026-01-01\", wage: \"-1\"}) { agentId } }", {"a": str(world.agent.id)}),
+        "addSeatCost": ("mutation($s: UUID!) { addSeatCost(input: {siteId: $s, "
+                        "effectiveFrom: \"1999-01-01\", seatHourCost: \"5\"}) { siteId } }",
+                        {"s": str(world.site.id)}),
+        "addOverhead": ("mutation($s: UUID!) { addOverhead(input: {siteId: $s, "
+                        "effectiveFrom: \"2026-01-01\", managementShare: \"2\"}) { siteId } }",
+                        {"s": str(world.site.id)}),
+        "addOvertimeMultipliers": ("mutation { addOvertimeMultipliers(input: {effectiveFrom: \"2026-01-01\", "
+                                   "workday: \"0.5\", restDay: \"2\", holiday: \"3\"}) { holiday } }", {}),
+        "createContract": ("mutation($t: UUID!) { createContract(input: {tenantId: $t, name: \"\", "
+                           "effectiveFrom: \"2026-01-01\"}) { id } }", {"t": str(world.tenant_b.id)}),
+        "addContractVersion": ("mutation($c: UUID!) { addContractVersion(contractId: $c, input: "
+                               "{effectiveFrom: \"2026-01-01\", seatHourRate: \"-1\"}) { id } }",
+                               {"c": contract}),
+        "computePeriod": ("mutation { computePeriod(month: \"2026-13\") { month } }", {}),
+        "finalizePeriod": ("mutation { finalizePeriod(month: \"2026-13\") { month } }", {}),
+        "closePeriod": ("mutation { closePeriod(month: \"2099-01\") { month } }", {}),
+        "reopenPeriod": ("mutation { reopenPeriod(month: \"2026-13\", reason: \"test\") { month } }", {}),
+        "finalizeStatement": ("mutation($id: UUID!) { finalizeStatement(id: $id) { number } }",
+                              {"id": nothing}),
     }
 
 
@@ -335,3 +394,46 @@ def finance_contracts(world) -> list[dict]:
         {"tenant_id": str(world.tenant_b.id), "shop_id": str(world.shops_b[0].id), "name": "B tmall",
          "effective_from": "2026-01-01", "per_conversation_rate": "1.20", "gmv_commission_share": "0.01"},
     ]
+
+
+async def roster_for_plan(db: Database, world, plan_id) -> uuid.UUID:
+    """A roster of PLAN: the world's agent on A's first shop for its first hour (seating's tables, as SQL)."""
+    roster, shift = uuid.uuid4(), uuid.uuid4()
+    lo, hi = (datetime.fromisoformat(f"2026-12-12T0{h}:00+08:00") for h in (0, 1))
+    async with db.system_transaction() as session:
+        await session.execute(text(
+            "INSERT INTO rosters (id, plan_id, name, status, mode, starts_at, ends_at, summary, created_by) "
+            "VALUES (:id, :plan, 'r', 'draft', 'fast', :lo, :hi, '{}', 'test')"),
+            {"id": roster, "plan": plan_id, "lo": lo, "hi": hi})
+        await session.execute(text(
+            "INSERT INTO shifts (id, roster_id, agent_id, site_id, status, source, during, created_by, "
+            "updated_by) VALUES (:id, :r, :agent, :site, 'draft', 'roster', tstzrange(:lo, :hi), 't', 't')"),
+            {"id": shift, "r": roster, "agent": world.agent.id, "site": world.site.id, "lo": lo, "hi": hi})
+        await session.execute(text(
+            "INSERT INTO shift_assignments (tenant_id, id, shift_id, shop_id, during) "
+            "VALUES (:t, gen_random_uuid(), :shift, :s, tstzrange(:lo, :hi))"),
+            {"t": world.tenant_a.id, "s": world.shops_a[0].id, "shift": shift, "lo": lo, "hi": hi})
+    return roster
+
+
+async def finance_books(db: Database, world) -> None:
+    """The world's books for the role matrix and the isolation probes: its contracts, this month computed and
+    its statements finalized (a client reads its own; the month stays open, so no door closes it twice), a
+    roster of the world's plan. Sets world.contract_a/_b, statement_a/_b, roster_id and month."""
+    from service.finance.periods import Month
+    from service.finance.schemas import ContractCreate
+    from service.finance.service import compute_month, create_contract, finalize_month
+    from service.kit.time import DEFAULT_TZ, local_today
+
+    world.month = str(Month.of(local_today(DEFAULT_TZ)))
+    async with db.system_transaction() as session:
+        made = [await create_contract(session, OPERATOR, ContractCreate.model_validate(body))
+                for body in finance_contracts(world)]
+        await compute_month(session, db.sessions(SYSTEM_SCOPE), OPERATOR, world.month)
+        await finalize_month(session, OPERATOR, world.month)
+        ids = {r[0]: r[1] for r in await session.execute(text(
+            "SELECT tenant_id, id FROM statements WHERE month = :m"),
+            {"m": Month.parse(world.month).first_day})}
+    world.contract_a, world.contract_b = made[0].id, made[1].id
+    world.statement_a, world.statement_b = ids[world.tenant_a.id], ids[world.tenant_b.id]
+    world.roster_id = await roster_for_plan(db, world, world.plan_id)

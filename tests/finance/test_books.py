@@ -20,6 +20,8 @@ from tests.factories import (
     assert_problem,
     finance_contracts,
     finance_world,
+    plan_for_world,
+    roster_for_plan,
 )
 
 D = Decimal
@@ -183,3 +185,48 @@ async def test_reopening_is_an_admins_and_recorded(client, world, books):
     assert_problem(await client.post(f"/v1/finance/periods/{OCT}/close", headers=FINANCE), 409)
     for path in ("/v1/finance/periods/2099-01/close", "/v1/finance/periods/2026-13/compute"):
         assert_problem(await client.post(path, headers=FINANCE), 422, "path.month")
+
+
+async def test_the_balance_view_prices_a_point(client, world, books):
+    r = await client.get("/v1/finance/balance", params={"month": OCT, "tenant": world.tenant_a.slug},
+                         headers=auth("ops"))
+    assert r.status_code == 200, r.text
+    rows = {x["shop_id"]: x for x in r.json()["items"]}
+    short = rows[str(world.shops_a[0].id)]
+    assert short["target_sl"] == 0.999 and short["met"] is False and short["gap"] < 0
+    assert D(short["credit_exposure"]) > 0 and D(short["cost"]) > 0 and D(short["agent_hours"]) > 0
+    assert short["marginal"] is not None and D(short["marginal"]["cost_per_point"]) > 0
+    assert_problem(await client.get("/v1/finance/balance", params={"month": "10-2026"}, headers=FINANCE),
+                   422, "query.month")
+
+
+async def test_exports_stream_the_long_format(client, world, books):
+    r = await client.get("/v1/finance/exports/statements", params={"from": OCT, "to": "2026-11"},
+                         headers=FINANCE)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = r.text.strip().split("\r\n")
+    assert rows[0].startswith("Statement,Brand,Month,Kind,Component")
+    assert any(",adjustment,seat_hours," in row for row in rows)
+    x = await client.get("/v1/finance/exports/margins", params={"from": OCT, "format": "xlsx", "by": "shop"},
+                         headers=auth("ops"))
+    assert x.status_code == 200 and x.content[:2] == b"PK"  # a zip: the workbook
+    assert "attachment" in x.headers["content-disposition"]
+    assert_problem(await client.get("/v1/finance/exports/wages", headers=FINANCE), 422)
+
+
+async def test_a_plan_and_its_roster_get_a_cost_estimate_and_a_margin(client, db, world, books):
+    plan = await plan_for_world(db)
+    r = await client.get(f"/v1/finance/capacity-plans/{plan}/estimate", headers=FINANCE)
+    assert r.status_code == 200, r.text
+    est = r.json()
+    assert est["shops"] and D(est["cost"]) == sum(D(s["cost"]) for s in est["shops"])
+    assert D(est["margin"]) == D(est["revenue"]) + D(est["credits"]) - D(est["cost"])
+    ka = est["ka_first"]
+    assert ka is not None and {s["tier"] for s in ka["shops"]} <= {"KA", "standard", "longtail"}
+    assert D(ka["net"]) == sum(D(s["margin"]) for s in ka["shops"])
+    roster = await roster_for_plan(db, world, plan)
+    r = await client.get(f"/v1/finance/rosters/{roster}/estimate", headers=auth("ops"))
+    assert r.status_code == 200, r.text
+    assert r.json()["roster_id"] == str(roster) and r.json()["ka_first"] is None
+    assert D(r.json()["hourly_cost"]) == D("42.00")  # the named agent's cost version
+    assert_problem(await client.get(f"/v1/finance/rosters/{plan}/estimate", headers=FINANCE), 404)

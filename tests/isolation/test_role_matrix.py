@@ -10,9 +10,10 @@ import pytest
 from service.app import ROUTERS
 from service.kit.identity import Role
 from tests.conftest import auth
-from tests.factories import gql, graphql_probes, plan_for_world
+from tests.factories import finance_books, gql, graphql_probes, plan_for_world
 
 STAFF, WRITERS, ALL = "admin ops finance", "admin ops", "admin ops finance client"
+BOOKS = "admin finance"  # finance writes: rates, contracts, the books
 
 EXPECTED = {
     ("GET", "/v1/tenants"): STAFF,
@@ -47,6 +48,36 @@ EXPECTED = {
     ("GET", "/v1/capacity-plans/{plan_id}"): STAFF,
     ("GET", "/v1/capacity-plans/{plan_id}/lines"): ALL,  # a client: its own shops' lines only
     ("GET", "/v1/capacity-plans/{plan_id}/lines.csv"): ALL,
+    # finance: staff read costs, margins and the books; finance and admins write; admins alone reopen
+    ("POST", "/v1/finance/agent-costs"): BOOKS,
+    ("GET", "/v1/finance/agent-costs"): STAFF,
+    ("POST", "/v1/finance/seat-costs"): BOOKS,
+    ("GET", "/v1/finance/seat-costs"): STAFF,
+    ("POST", "/v1/finance/overheads"): BOOKS,
+    ("GET", "/v1/finance/overheads"): STAFF,
+    ("POST", "/v1/finance/overtime-multipliers"): BOOKS,
+    ("GET", "/v1/finance/overtime-multipliers"): STAFF,
+    ("POST", "/v1/finance/contracts"): BOOKS,
+    ("GET", "/v1/finance/contracts"): STAFF,
+    ("GET", "/v1/finance/contracts/{contract_id}"): STAFF,
+    ("POST", "/v1/finance/contracts/{contract_id}/versions"): BOOKS,
+    ("GET", "/v1/finance/periods"): STAFF,
+    ("GET", "/v1/finance/periods/{month}"): STAFF,
+    ("POST", "/v1/finance/periods/{month}/compute"): BOOKS,
+    ("POST", "/v1/finance/periods/{month}/finalize"): BOOKS,
+    ("POST", "/v1/finance/periods/{month}/close"): BOOKS,
+    ("POST", "/v1/finance/periods/{month}/reopen"): "admin",
+    ("GET", "/v1/finance/statements"): STAFF,
+    ("GET", "/v1/finance/statements/{statement_id}"): STAFF,
+    ("POST", "/v1/finance/statements/{statement_id}/finalize"): BOOKS,
+    ("GET", "/v1/tenants/{tenant}/statements"): ALL,  # a brand: its own finalized statements, without rates
+    ("GET", "/v1/tenants/{tenant}/statements/{month}"): ALL,
+    ("GET", "/v1/finance/costs"): STAFF,
+    ("GET", "/v1/finance/margins"): STAFF,
+    ("GET", "/v1/finance/balance"): STAFF,
+    ("GET", "/v1/finance/capacity-plans/{plan_id}/estimate"): STAFF,
+    ("GET", "/v1/finance/rosters/{roster_id}/estimate"): STAFF,
+    ("GET", "/v1/finance/exports/{report}"): STAFF,
 }
 
 
@@ -69,14 +100,19 @@ def test_every_route_declares_the_expected_roles():
 def _path(template: str, world) -> str:
     return (template.replace("{tenant}", world.tenant_a.slug).replace("{shop_id}", str(world.shops_a[0].id))
             .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id))
-            .replace("{effective_from}", "2026-01-01").replace("{plan_id}", str(world.plan_id)))
+            .replace("{effective_from}", "2026-01-01").replace("{plan_id}", str(world.plan_id))
+            .replace("{contract_id}", str(world.contract_a)).replace("{statement_id}", str(world.statement_a))
+            .replace("{roster_id}", str(world.roster_id)).replace("{month}", world.month)
+            .replace("{report}", "statements"))
 
 
 @pytest.fixture(scope="module", autouse=True)
 async def _capacity_plan(db, world):
-    """A stored capacity plan over the world's shops, so {plan_id} routes answer 200 to allowed roles."""
+    """A stored capacity plan over the world's shops, so {plan_id} routes answer 200 to allowed roles, and
+    the world's books: contracts, this month's statements finalized, a roster of the plan."""
 
     world.plan_id = await plan_for_world(db)
+    await finance_books(db, world)
 
 
 CASES = [(method, path, role) for (method, path) in EXPECTED for role in Role]
@@ -126,6 +162,16 @@ EXPECTED_GQL = {
     "Query.capacityPlan": STAFF, "Query.capacityPlanLines": ALL,
     "Mutation.createPromotion": WRITERS, "Mutation.createCapacityPlan": WRITERS,
     "CapacityPlan.intervals": STAFF, "CapacityPlan.shops": STAFF,
+    "Query.agentCosts": STAFF, "Query.seatCosts": STAFF, "Query.overheads": STAFF,
+    "Query.overtimeMultipliers": STAFF, "Query.contracts": STAFF, "Query.contract": STAFF,
+    "Query.financePeriods": STAFF, "Query.financePeriod": STAFF, "Query.statements": STAFF,
+    "Query.statement": STAFF, "Query.brandStatements": ALL, "Query.brandStatement": ALL,
+    "Query.costReport": STAFF, "Query.marginReport": STAFF, "Query.shopBalance": STAFF,
+    "Query.planEstimate": STAFF, "Query.rosterEstimate": STAFF,
+    "Mutation.addAgentCost": BOOKS, "Mutation.addSeatCost": BOOKS, "Mutation.addOverhead": BOOKS,
+    "Mutation.addOvertimeMultipliers": BOOKS, "Mutation.createContract": BOOKS,
+    "Mutation.addContractVersion": BOOKS, "Mutation.computePeriod": BOOKS, "Mutation.finalizePeriod": BOOKS,
+    "Mutation.closePeriod": BOOKS, "Mutation.reopenPeriod": "admin", "Mutation.finalizeStatement": BOOKS,
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 from service.app import ROUTERS
 from service.schema import build_schema
 from tests.conftest import auth
-from tests.factories import gql, graphql_probes, plan_for_world
+from tests.factories import finance_books, gql, graphql_probes, plan_for_world
 
 
 def _b_markers(world) -> list[str]:
@@ -23,14 +23,19 @@ def _fill(path: str, world) -> str:
     return (path.replace("{tenant}", world.tenant_b.slug).replace("{shop_id}", str(world.shops_b[0].id))
             .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id))
             .replace("{effective_from}", "2026-01-01")
-            .replace("{plan_id}", str(getattr(world, "plan_id", ""))))
+            .replace("{plan_id}", str(getattr(world, "plan_id", "")))
+            .replace("{contract_id}", str(world.contract_b)).replace("{statement_id}", str(world.statement_b))
+            .replace("{roster_id}", str(world.roster_id)).replace("{month}", world.month)
+            .replace("{report}", "statements"))
 
 
 @pytest.fixture(scope="module", autouse=True)
 async def _capacity_plan(db, world):
-    """A stored capacity plan with lines for A's and B's shops: A's client must only ever see A's."""
+    """A stored capacity plan with lines for A's and B's shops: A's client must only ever see A's. And the
+    books of both brands (contracts, statements): A's client must never see B's, nor any cost or rate."""
 
     world.plan_id = await plan_for_world(db)
+    await finance_books(db, world)
 
 
 def _bodies(world) -> list[dict]:
@@ -86,11 +91,18 @@ def test_probes_cover_every_root_field():
     assert {to_camel_case(f) for f in fields} == set(graphql_probes(fake))
 
 
+# Finance: staff fields refuse a client outright; a brand's statements of another brand are not found.
+FINANCE_FIELDS = ["agentCosts", "seatCosts", "overheads", "overtimeMultipliers", "contracts", "contract",
+                  "financePeriods", "financePeriod", "statements", "statement", "brandStatements",
+                  "brandStatement", "costReport", "marginReport", "shopBalance", "planEstimate",
+                  "rosterEstimate", "addAgentCost", "addSeatCost", "addOverhead", "addOvertimeMultipliers",
+                  "createContract", "addContractVersion", "computePeriod", "finalizePeriod", "closePeriod",
+                  "reopenPeriod", "finalizeStatement"]
 ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "createTenant", "updateTenant",
                "createShop", "updateShop", "createSite", "updateSite", "createAgent", "updateAgent",
                "breaches", "slaPolicies", "slaSummary", "createSlaPolicy", "updateSlaPolicy",
                "staffing", "promotions", "capacityPlans", "capacityPlan", "capacityPlanLines",
-               "createPromotion", "createCapacityPlan", "ingestConversations"]
+               "createPromotion", "createCapacityPlan", "ingestConversations", *FINANCE_FIELDS]
 
 
 @pytest.mark.parametrize("field", ROOT_FIELDS)
@@ -111,6 +123,10 @@ async def test_every_graphql_field_hides_b(client, world, field):
     if field in ("staffing", "promotions", "capacityPlans", "capacityPlan", "createPromotion",
                  "createCapacityPlan"):
         assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # plan headers are not a brand's
+    if field in FINANCE_FIELDS and field not in ("brandStatements", "brandStatement"):
+        assert {e["extensions"]["code"] for e in result["errors"]} == {"FORBIDDEN"}  # costs, rates, books
+    if field in ("brandStatements", "brandStatement"):
+        assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"  # B's, asked for by A
     if field == "capacityPlanLines":  # A's own lines, and only those
         lines = result["data"]["capacityPlanLines"]["items"]
         assert lines and {x["tenantId"] for x in lines} == {str(world.tenant_a.id)}
