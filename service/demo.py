@@ -14,8 +14,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.finance.demo import load_finance_demo
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
+from service.kit.time import DEFAULT_TZ, local_today
 from service.shops.schemas import ShopCreate
 from service.shops.service import create_shop
 from service.workforce.models import AgentLevel, EmploymentType
@@ -95,6 +97,7 @@ async def load_demo(db: Database, seed: int = SEED) -> DemoSummary | None:
             await create_agent(session, agent)
     conversations = await load_demo_conversations(db, seed)
     await load_capacity_demo(db)
+    await load_finance_demo(db, local_today(DEFAULT_TZ))
     return DemoSummary(tenants=len(BRANDS), shops=shops, sites=len(sites), agents=len(agents),
                        conversations=conversations)
 

@@ -59,7 +59,7 @@ from service.finance.billing import (
 )
 from service.finance.costing import CostLine
 from service.finance.credits import Breach, Credit, Observation, assess, resolve
-from service.finance.lines import Line, LineKey
+from service.finance.lines import Line, LineKey, quantity_words
 from service.finance.money import EXACT, ZERO, Summed, allocate
 from service.finance.periods import Month
 from service.finance.refs import Ref, ref_order
@@ -270,7 +270,7 @@ def _by_key(lines: Iterable[Line], side: str) -> dict[LineKey, Line]:
 
 def _describe(line: Line) -> str:
     # No rate: the words travel to the brand, which reads quantities and amounts, never rates.
-    return f"{line.component} {line.quantity:,f} {line.unit} = {line.amount:,f}"
+    return f"{line.component} {quantity_words(line.quantity, line.unit)} = {line.amount:,f}"
 
 
 def _adjustment(

@@ -20,6 +20,7 @@ from tests.factories import (
     assert_problem,
     finance_contracts,
     finance_world,
+    gql,
     plan_for_world,
     roster_for_plan,
 )
@@ -230,3 +231,33 @@ async def test_a_plan_and_its_roster_get_a_cost_estimate_and_a_margin(client, db
     assert r.json()["roster_id"] == str(roster) and r.json()["ka_first"] is None
     assert D(r.json()["hourly_cost"]) == D("42.00")  # the named agent's cost version
     assert_problem(await client.get(f"/v1/finance/rosters/{plan}/estimate", headers=FINANCE), 404)
+
+
+BRAND_FIELDS = {"tenant_id", "month", "number", "finalized_at", "lines", "charges", "credits", "adjustments",
+                "total", "pending_credits", "forgiven_credits"}
+BRAND_LINE_FIELDS = {"position", "kind", "component", "shop_id", "quantity", "unit", "amount", "source",
+                     "corrects_month", "reason"}
+
+
+async def test_a_brand_sees_charges_credits_and_quantities_field_by_field(client, world, books):
+    """REST and GraphQL give a brand exactly the fields of its view: no rate, cost or margin anywhere."""
+    a = world.client_of("a")
+    page = (await client.get(f"/v1/tenants/{world.tenant_a.slug}/statements", headers=a)).json()
+    assert page["items"] and all(set(s) == BRAND_FIELDS for s in page["items"])
+    assert all(set(x) == BRAND_LINE_FIELDS for s in page["items"] for x in s["lines"])
+    assert {s["tenant_id"] for s in page["items"]} == {str(world.tenant_a.id)}
+    query = ("query($t: String!, $m: String!) { brandStatement(tenant: $t, month: $m) { number total "
+             "lines { kind component quantity unit amount source } } }")
+    ok = await gql(client, query, {"t": world.tenant_a.slug, "m": OCT}, a)
+    assert "errors" not in ok and ok["data"]["brandStatement"]["lines"]
+    for field in ("rate", "correctsStatementId", "credit"):
+        asked = await gql(client, query.replace("source", field), {"t": world.tenant_a.slug, "m": OCT}, a)
+        assert "Cannot query field" in asked["errors"][0]["message"]
+    schema = await gql(client, '{ __type(name: "BrandStatementLine") { fields { name } } }', {}, a)
+    names = {f["name"] for f in schema["data"]["__type"]["fields"]}
+    assert not names & {"rate", "cost", "margin", "credit", "labour"}
+    for refused in ('{ marginReport { total { margin } } }', '{ costReport { rows { total } } }',
+                    '{ statements { items { id } } }', '{ contracts { items { id } } }'):
+        assert (await gql(client, refused, {}, a))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    other = await gql(client, query, {"t": world.tenant_b.slug, "m": OCT}, a)
+    assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"

@@ -177,8 +177,8 @@ def test_adjustments_link_to_the_lines_they_correct():
     ]
     assert all(f.kind == "adjustment" and f.reason == "late_data" and f.corrects_month == OCT for f in fixes)
     # The words name quantities and amounts, never a rate (a brand reads them).
-    assert fixes[0].source == ("late_data: 2026-10 seat_hours 2,340 seat-hour = 90,090.00, "
-                               "recomputed seat_hours 2,400 seat-hour = 92,400.00")
+    assert fixes[0].source == ("late_data: 2026-10 seat_hours 2,340 seat-hours = 90,090.00, "
+                               "recomputed seat_hours 2,400 seat-hours = 92,400.00")
     # The open month carries them; its own line of the same component is a different line.
     nov = assemble_statement("acme", NOV, [charge("seat_hours", "X", "100", "seat-hour", "38.50")], (), fixes)
     assert nov.subtotal == D("3850.00")
