@@ -258,6 +258,41 @@ def ingest(
         raise typer.Exit(1)
 
 
+@app.command("export")
+def export_command(
+    what: Annotated[str, typer.Argument(help="statements (one row per line), margins or costs")],
+    period: Annotated[str, typer.Option(help="A month (2026-11), a year (2026) or 2026-01..2026-06")],
+    format: Annotated[str, typer.Option("--format", help="csv or xlsx")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="File to write (default: <what>-<period>.<format>)")]
+    = None,
+    by: Annotated[str, typer.Option(help="Margins and costs per shop, brand or site")] = "brand",
+) -> None:
+    """Export a period's statements, margins or costs to CSV or XLSX, streamed, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from service.finance.cli import export_file, rows_expected
+    from service.kit.errors import Problem
+
+    settings = _settings()
+    _, url = _prepare(settings)
+    target = out or Path(f"{what}-{period.replace('..', '_')}.{format}")
+
+    async def run(db) -> int:
+        with Progress(TextColumn(f"{what} {period}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err) as bar:
+            task = bar.add_task("rows", total=await rows_expected(db, what, period))
+            return await export_file(db, what, period, format, target, by,
+                                     lambda n: bar.update(task, completed=n))
+
+    started = time.perf_counter()
+    try:
+        rows = asyncio.run(_with_db(url, run))
+    except Problem as exc:
+        err.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(2) from None
+    err.print(f"[green]{rows:,} rows[/green] written to {target} ({time.perf_counter() - started:.1f} s)")
+
+
 @app.command("graphql-schema")
 def graphql_schema() -> None:
     """Print the GraphQL SDL (what graphql/schema.graphql holds)."""

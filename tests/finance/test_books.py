@@ -5,7 +5,9 @@ rates."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import zipfile
 from datetime import date
 from decimal import Decimal
 
@@ -18,11 +20,13 @@ from tests.factories import (
     _work,
     add_work_session,
     assert_problem,
+    cli_env,
     finance_contracts,
     finance_world,
     gql,
     plan_for_world,
     roster_for_plan,
+    run_cli,
 )
 
 D = Decimal
@@ -261,3 +265,21 @@ async def test_a_brand_sees_charges_credits_and_quantities_field_by_field(client
         assert (await gql(client, refused, {}, a))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     other = await gql(client, query, {"t": world.tenant_b.slug, "m": OCT}, a)
     assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_the_export_command_writes_csv_and_xlsx(database, tmp_path, books):
+    env = cli_env(database, tmp_path / "data")
+    out = tmp_path / "statements.xlsx"
+    result = await asyncio.to_thread(run_cli, ["export", "statements", "--period", "2026-10..2026-11",
+                                               "--format", "xlsx", "--out", str(out)], env)
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    assert "Statement" in sheet and "<pane" in sheet and "SUM(" in sheet  # header, frozen panes, totals row
+    csv_out = tmp_path / "margins.csv"
+    result = await asyncio.to_thread(run_cli, ["export", "margins", "--period", "2026", "--by", "shop",
+                                               "--out", str(csv_out)], env)
+    assert result.exit_code == 0, result.output
+    assert csv_out.read_text().startswith("By,Key,Month,Revenue (CNY)")
+    bad = await asyncio.to_thread(run_cli, ["export", "margins", "--period", "last-year"], env)
+    assert bad.exit_code == 2 and "period" in bad.output
