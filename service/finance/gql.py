@@ -4,205 +4,116 @@ finance.service; shapes from finance.schemas, roles from finance.auth.
 A brand reads its finalized statements through `brandStatements` / `brandStatement`, whose types have no
 rate (BrandStatementLine); the staff types (Statement, StatementLine) carry the rates and links. Exports are
 files: REST only (GET /v1/finance/exports/...) and the `seatwise export` command.
+
+The four rate books have the same two fields each (its versions, a new version): they are made by one
+factory (`_versions`, `_adder`), as the REST door makes their routes.
 """
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from typing import Annotated, Any
 
 import strawberry
 
 from service.finance import auth, service
-from service.finance.schemas import (
-    AgentCostCreate,
-    AgentCostRead,
-    CloseRead,
-    ComputeRead,
-    ContractCreate,
-    ContractRead,
-    ContractVersionCreate,
-    ContractVersionRead,
-    CostReport,
-    CostRow,
-    CreditAllocationFields,
-    CreditPolicyFields,
-    FinalizeRead,
-    KaFirstRead,
-    LineRead,
-    LineView,
-    MarginalCostRead,
-    MarginReport,
-    MarginRow,
-    OverheadCreate,
-    OverheadRead,
-    OvertimeCreate,
-    OvertimeRead,
-    PeriodEventRead,
-    PeriodRead,
-    PlanDeltaRead,
-    PlanEstimateRead,
-    PlanShopRead,
-    ReopenRequest,
-    RevenueComponent,
-    SeatCostCreate,
-    SeatCostRead,
-    ShopBalanceRead,
-    StatementRead,
-    StatementSummary,
-    StatementView,
-)
+from service.finance import schemas as shapes
 from service.kit import gql
 from service.kit.access import Caller, Session, Sessions
 from service.kit.errors import Invalid
 from service.sla import gql as sla_gql  # noqa: F401  (registers the SlaMetric enum of the credit policy)
 
-# --- rates and contracts ----------------------------------------------------------------------------------
+
+def _type(model: type[Any], name: str, **fields: Any) -> Any:
+    """The GraphQL type of a read model; FIELDS retype what GraphQL cannot say as the model does (its text
+    literals are strings here)."""
+    return gql.read_type(model, name=name)(type(f"{name}Type", (), {"__annotations__": fields}))
 
 
-@gql.read_type(AgentCostRead, name="AgentCost")
-class AgentCostType: ...
+# Types nested in others (each model's type is found by strawberry when the holder is derived), and the
+# rate books' version types.
+for _model, _name, _fields in (
+    (shapes.CreditAllocationFields, "CreditAllocation", {}), (shapes.CreditPolicyFields, "CreditPolicy",
+                                                             {"pool_scope": str}),
+    (shapes.ContractVersionRead, "ContractVersion", {}), (shapes.PeriodEventRead, "FinancePeriodEvent",
+                                                          {"action": str}),
+    (shapes.LineView, "BrandStatementLine", {"kind": str}), (shapes.LineRead, "StatementLine", {"kind": str}),
+    (shapes.RevenueComponent, "RevenueComponent", {}), (shapes.CostRow, "CostRow", {"by": str}),
+    (shapes.MarginRow, "MarginRow", {"by": str}), (shapes.MarginalCostRead, "MarginalCost", {}),
+    (shapes.PlanShopRead, "PlanShopEstimate", {}), (shapes.PlanDeltaRead, "PlanShopDelta", {}),
+    (shapes.KaFirstRead, "KaFirst", {}),
+):
+    _type(_model, _name, **_fields)
+RATES = {kind: (_type(read, name), create, gql.create_input(create, name=f"{name}Input"))
+         for kind, read, create, name in (
+             ("agent", shapes.AgentCostRead, shapes.AgentCostCreate, "AgentCost"),
+             ("seat", shapes.SeatCostRead, shapes.SeatCostCreate, "SeatCost"),
+             ("overhead", shapes.OverheadRead, shapes.OverheadCreate, "Overhead"),
+             ("overtime", shapes.OvertimeRead, shapes.OvertimeCreate, "OvertimeMultipliers"))}
 
 
-@gql.read_type(SeatCostRead, name="SeatCost")
-class SeatCostType: ...
-
-
-@gql.read_type(OverheadRead, name="Overhead")
-class OverheadType: ...
-
-
-@gql.read_type(OvertimeRead, name="OvertimeMultipliers")
-class OvertimeType: ...
-
-
-@gql.read_type(CreditAllocationFields, name="CreditAllocation")
-class CreditAllocationType: ...
-
-
-@gql.read_type(CreditPolicyFields, name="CreditPolicy")
-class CreditPolicyType:
-    pool_scope: str  # brand or shop
-
-
-@gql.read_type(ContractVersionRead, name="ContractVersion")
-class ContractVersionType: ...
-
-
-@gql.read_type(ContractRead, name="Contract")
+@gql.read_type(shapes.ContractRead, name="Contract")
 class ContractType: ...
 
 
-AgentCostInput = gql.create_input(AgentCostCreate, name="AgentCostInput")
-SeatCostInput = gql.create_input(SeatCostCreate, name="SeatCostInput")
-OverheadInput = gql.create_input(OverheadCreate, name="OverheadInput")
-OvertimeInput = gql.create_input(OvertimeCreate, name="OvertimeMultipliersInput")
-CreditAllocationInput = gql.create_input(CreditAllocationFields, name="CreditAllocationInput")
-CreditPolicyInput = gql.create_input(CreditPolicyFields, name="CreditPolicyInput", replace={
+CreditAllocationInput = gql.create_input(shapes.CreditAllocationFields, name="CreditAllocationInput")
+CreditPolicyInput = gql.create_input(shapes.CreditPolicyFields, name="CreditPolicyInput", replace={
     "allocations": (list[CreditAllocationInput], gql.UNSET),  # type: ignore[valid-type]
     "pool_scope": (str, strawberry.field(default="brand", description="brand or shop"))})
 _POLICY = {"credit_policy": (CreditPolicyInput | None, None)}
-ContractInput = gql.create_input(ContractCreate, name="ContractInput", replace=_POLICY)
-ContractVersionInput = gql.create_input(ContractVersionCreate, name="ContractVersionInput", replace=_POLICY)
+ContractInput = gql.create_input(shapes.ContractCreate, name="ContractInput", replace=_POLICY)
+ContractVersionInput = gql.create_input(shapes.ContractVersionCreate, name="ContractVersionInput",
+                                        replace=_POLICY)
 
 
-# --- the books and statements -----------------------------------------------------------------------------
-
-
-@gql.read_type(PeriodEventRead, name="FinancePeriodEvent")
-class PeriodEventType:
-    action: str  # close or reopen
-
-
-@gql.read_type(PeriodRead, name="FinancePeriod")
+@gql.read_type(shapes.PeriodRead, name="FinancePeriod")
 class PeriodType:
     status: str  # open or closed
 
 
-@gql.read_type(ComputeRead, name="FinanceComputation")
+@gql.read_type(shapes.ComputeRead, name="FinanceComputation")
 class ComputeType: ...
 
 
-@gql.read_type(CloseRead, name="FinanceClose")
+@gql.read_type(shapes.CloseRead, name="FinanceClose", description="A month closed: computed once more, "
+               "every draft numbered, every figure frozen.")
 class CloseType: ...
 
 
-@gql.read_type(FinalizeRead, name="FinanceFinalization")
+@gql.read_type(shapes.FinalizeRead, name="FinanceFinalization", description="The numbers given.")
 class FinalizeType: ...
 
 
-@gql.read_type(LineView, name="BrandStatementLine", description="A statement line as its brand reads it.")
-class BrandLineType:
-    kind: str  # charge, credit, credit_pending, credit_forgiven or adjustment
-
-
-@gql.read_type(LineRead, name="StatementLine")
-class LineType:
-    kind: str
-
-
-@gql.read_type(StatementView, name="BrandStatement")
+@gql.read_type(shapes.StatementView, name="BrandStatement")
 class BrandStatementType: ...
 
 
-@gql.read_type(StatementSummary, name="StatementSummary")
+@gql.read_type(shapes.StatementSummary, name="StatementSummary")
 class StatementSummaryType:
     status: str  # draft or finalized
 
 
-@gql.read_type(StatementRead, name="Statement")
+@gql.read_type(shapes.StatementRead, name="Statement")
 class StatementType:
     status: str
 
 
-# --- reports ------------------------------------------------------------------------------------------------
-
-
-@gql.read_type(RevenueComponent, name="RevenueComponent")
-class RevenueComponentType: ...
-
-
-@gql.read_type(CostRow, name="CostRow")
-class CostRowType:
+@gql.read_type(shapes.CostReport, name="CostReport", description="Cost rows of whole months.")
+class CostReportType:
     by: str  # shop, brand or site
 
 
-@gql.read_type(MarginRow, name="MarginRow")
-class MarginRowType:
-    by: str
-
-
-@gql.read_type(CostReport, name="CostReport")
-class CostReportType:
-    by: str
-
-
-@gql.read_type(MarginReport, name="MarginReport")
+@gql.read_type(shapes.MarginReport, name="MarginReport")
 class MarginReportType:
     by: str
 
 
-@gql.read_type(MarginalCostRead, name="MarginalCost")
-class MarginalCostType: ...
-
-
-@gql.read_type(ShopBalanceRead, name="ShopBalance")
+@gql.read_type(shapes.ShopBalanceRead, name="ShopBalance")
 class ShopBalanceType: ...
 
 
-@gql.read_type(PlanShopRead, name="PlanShopEstimate")
-class PlanShopType: ...
-
-
-@gql.read_type(PlanDeltaRead, name="PlanShopDelta")
-class PlanDeltaType: ...
-
-
-@gql.read_type(KaFirstRead, name="KaFirst")
-class KaFirstType: ...
-
-
-@gql.read_type(PlanEstimateRead, name="PlanEstimate")
+@gql.read_type(shapes.PlanEstimateRead, name="PlanEstimate")
 class PlanEstimateType: ...
 
 
@@ -212,38 +123,68 @@ ToArg = Annotated[str | None, strawberry.argument(description="Last month, inclu
 ByArg = Annotated[str, strawberry.argument(description="shop, brand or site")]
 
 
-def _report(from_: str | None, to: str | None, by: str, tier: str | None, platform: str | None,
-            tenant: str | None) -> Any:
-    if by not in ("shop", "brand", "site"):
-        raise gql.graphql_problem(Invalid("by", "shop, brand or site"))
-    return service.report_filter(from_, to, by, tier, platform, tenant)
+def _report_field(use_case: Any, read: Any, description: str) -> Any:
+    """A report over whole months (cost or margin), its filters the same as REST's."""
+
+    async def report(self: Any, session: Any, from_: str | None = None, to: str | None = None,
+                     by: str = "brand", tier: str | None = None, platform: str | None = None,
+                     tenant: str | None = None) -> Any:
+        if by not in ("shop", "brand", "site"):
+            raise gql.graphql_problem(Invalid("by", "shop, brand or site"))
+        filters = service.report_filter(from_, to, by, tier, platform, tenant)
+        return gql.of(read, await use_case(session, filters))
+
+    empty = inspect.Parameter.empty
+    params = [("session", Session, empty), ("from_", FromArg, None), ("to", ToArg, None),
+              ("by", ByArg, "brand"), ("tier", str | None, None), ("platform", str | None, None),
+              ("tenant", str | None, None)]
+    return gql.field(auth.read, description=description)(_signed(report, params, read))
+
+
+def _signed(fn: Any, params: list[tuple[str, Any, Any]], returns: Any) -> Any:
+    """FN with the signature the kit reads: (self, *PARAMS as (name, annotation, default)) -> RETURNS."""
+    kw = inspect.Parameter.KEYWORD_ONLY
+    fn.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         *(inspect.Parameter(n, kw, annotation=a, default=d) for n, a, d in params)],
+        return_annotation=returns)
+    fn.__annotations__ = {**{n: a for n, a, _ in params}, "return": returns}
+    return fn
+
+
+def _versions(kind: str, owner: str | None, description: str) -> Any:
+    """The field listing a rate book's versions (by agent or site when OWNER names the argument)."""
+    read = RATES[kind][0]
+
+    async def versions(self: Any, session: Any, first: int = 50, after: str | None = None, **kw: Any) -> Any:
+        found = await service.list_rates(session, kind, gql.page_request(first, after), kw.get(owner or ""))
+        return gql.page(read, found)
+
+    empty = inspect.Parameter.empty
+    params = [("session", Session, empty), *([(owner, uuid.UUID | None, None)] if owner else []),
+              ("first", int, 50), ("after", str | None, None)]
+    page_type = gql.Page[read]  # type: ignore[valid-type]
+    return gql.field(auth.read, description=description)(_signed(versions, params, page_type))
+
+
+def _adder(kind: str, description: str) -> Any:
+    """The mutation adding a version to a rate book."""
+    read, create, _ = RATES[kind]
+
+    async def add(self: Any, session: Any, caller: Any, input: Any) -> Any:
+        return gql.of(read, await service.add_rate(session, caller, kind, input))
+
+    empty = inspect.Parameter.empty
+    params = [("session", Session, empty), ("caller", Caller, empty), ("input", create, empty)]
+    return gql.mutation(auth.write, description=description)(_signed(add, params, read))
 
 
 @strawberry.type
 class FinanceQuery:
-    @gql.field(auth.read, description="Agents' loaded hourly cost versions.")
-    async def agent_costs(self, session: Session, agent_id: uuid.UUID | None = None, first: int = 50,
-                          after: str | None = None) -> gql.Page[AgentCostType]:
-        page = gql.page_request(first, after)
-        return gql.page(AgentCostType, await service.list_rates(session, "agent", page, agent_id))
-
-    @gql.field(auth.read, description="Sites' seat cost versions.")
-    async def seat_costs(self, session: Session, site_id: uuid.UUID | None = None, first: int = 50,
-                         after: str | None = None) -> gql.Page[SeatCostType]:
-        page = gql.page_request(first, after)
-        return gql.page(SeatCostType, await service.list_rates(session, "seat", page, site_id))
-
-    @gql.field(auth.read, description="Sites' overhead versions.")
-    async def overheads(self, session: Session, site_id: uuid.UUID | None = None, first: int = 50,
-                        after: str | None = None) -> gql.Page[OverheadType]:
-        page = gql.page_request(first, after)
-        return gql.page(OverheadType, await service.list_rates(session, "overhead", page, site_id))
-
-    @gql.field(auth.read, description="Versions of the overtime multipliers by pay class.")
-    async def overtime_multipliers(self, session: Session, first: int = 50,
-                                   after: str | None = None) -> gql.Page[OvertimeType]:
-        page = gql.page_request(first, after)
-        return gql.page(OvertimeType, await service.list_rates(session, "overtime", page))
+    agent_costs = _versions("agent", "agent_id", "Agents' loaded hourly cost versions.")
+    seat_costs = _versions("seat", "site_id", "Sites' seat cost versions.")
+    overheads = _versions("overhead", "site_id", "Sites' overhead versions.")
+    overtime_multipliers = _versions("overtime", None, "Versions of the overtime multipliers by pay class.")
 
     @gql.field(auth.read, description="Contracts with their versions.")
     async def contracts(self, session: Session, tenant: str | None = None, first: int = 50,
@@ -289,19 +230,10 @@ class FinanceQuery:
                               month: str) -> BrandStatementType:
         return gql.of(BrandStatementType, await service.brand_statement(session, caller, tenant, month))
 
-    @gql.field(auth.read, description="Cost per shop, brand or site and month, with unit costs.")
-    async def cost_report(self, session: Session, from_: FromArg = None, to: ToArg = None,
-                          by: ByArg = "brand", tier: str | None = None, platform: str | None = None,
-                          tenant: str | None = None) -> CostReportType:
-        filters = _report(from_, to, by, tier, platform, tenant)
-        return gql.of(CostReportType, await service.cost_report(session, filters))
-
-    @gql.field(auth.read, description="Revenue, credits, costs and margin per shop, brand or site and month.")
-    async def margin_report(self, session: Session, from_: FromArg = None, to: ToArg = None,
-                            by: ByArg = "brand", tier: str | None = None, platform: str | None = None,
-                            tenant: str | None = None) -> MarginReportType:
-        filters = _report(from_, to, by, tier, platform, tenant)
-        return gql.of(MarginReportType, await service.margin_report(session, filters))
+    cost_report = _report_field(service.cost_report, CostReportType,
+                                "Cost per shop, brand or site and month, with unit costs.")
+    margin_report = _report_field(service.margin_report, MarginReportType,
+                                  "Revenue, credits, costs and margin per shop, brand or site and month.")
 
     @gql.field(auth.read, description="Service level against cost per shop for a month.")
     async def shop_balance(self, session: Session, month: str | None = None, tenant: str | None = None,
@@ -321,34 +253,10 @@ class FinanceQuery:
 
 @strawberry.type
 class FinanceMutation:
-    @gql.mutation(auth.write, description="Add a version of an agent's loaded hourly cost.")
-    async def add_agent_cost(self, session: Session, caller: Caller, input: AgentCostCreate) -> AgentCostType:
-        return gql.of(AgentCostType, await service.add_rate(session, caller, "agent", input))
-
-    @gql.mutation(auth.write, description="Add a version of a site's seat cost per seat-hour.")
-    async def add_seat_cost(self, session: Session, caller: Caller, input: SeatCostCreate) -> SeatCostType:
-        return gql.of(SeatCostType, await service.add_rate(session, caller, "seat", input))
-
-    @gql.mutation(auth.write, description="Add a version of a site's management overhead share.")
-    async def add_overhead(self, session: Session, caller: Caller, input: OverheadCreate) -> OverheadType:
-        return gql.of(OverheadType, await service.add_rate(session, caller, "overhead", input))
-
-    @gql.mutation(auth.write, description="Add a version of the overtime multipliers.")
-    async def add_overtime_multipliers(self, session: Session, caller: Caller,
-                                       input: OvertimeCreate) -> OvertimeType:
-        return gql.of(OvertimeType, await service.add_rate(session, caller, "overtime", input))
-
-    @gql.mutation(auth.write, description="A contract (a brand's, or one shop's) with its first version.")
-    async def create_contract(self, session: Session, caller: Caller,
-                              input: ContractInput) -> ContractType:  # type: ignore[valid-type]
-        data = gql.validated(ContractCreate, input, ["input"])
-        return gql.of(ContractType, await service.create_contract(session, caller, data))
-
-    @gql.mutation(auth.write, description="A new version of a contract's prices from a day on.")
-    async def add_contract_version(self, session: Session, caller: Caller, contract_id: uuid.UUID,
-                                   input: ContractVersionInput) -> ContractType:  # type: ignore[valid-type]
-        data = gql.validated(ContractVersionCreate, input, ["input"])
-        return gql.of(ContractType, await service.add_contract_version(session, caller, contract_id, data))
+    add_agent_cost = _adder("agent", "Add a version of an agent's loaded hourly cost.")
+    add_seat_cost = _adder("seat", "Add a version of a site's seat cost per seat-hour.")
+    add_overhead = _adder("overhead", "Add a version of a site's management overhead share.")
+    add_overtime_multipliers = _adder("overtime", "Add a version of the overtime multipliers.")
 
     @gql.mutation(auth.write, description="Compute an open month's drafts and cost figures.")
     async def compute_period(self, session: Session, sessions: Sessions, caller: Caller,
@@ -366,9 +274,21 @@ class FinanceMutation:
 
     @gql.mutation(auth.reopen, description="Open a closed month again (admins; recorded with the reason).")
     async def reopen_period(self, session: Session, caller: Caller, month: str, reason: str) -> PeriodType:
-        body = gql.validated(ReopenRequest, {"reason": reason}, [])
+        body = gql.validated(shapes.ReopenRequest, {"reason": reason}, [])
         return gql.of(PeriodType, await service.reopen_month(session, caller, month, body.reason))
 
     @gql.mutation(auth.write, description="Finalize a draft statement with its number (idempotent).")
     async def finalize_statement(self, session: Session, caller: Caller, id: uuid.UUID) -> StatementType:
         return gql.of(StatementType, await service.finalize_statement(session, caller, id))
+
+    @gql.mutation(auth.write, description="A contract (a brand's, or one shop's) with its first version.")
+    async def create_contract(self, session: Session, caller: Caller,
+                              input: ContractInput) -> ContractType:  # type: ignore[valid-type]
+        data = gql.validated(shapes.ContractCreate, input, ["input"])
+        return gql.of(ContractType, await service.create_contract(session, caller, data))
+
+    @gql.mutation(auth.write, description="A new version of a contract's prices from a day on.")
+    async def add_contract_version(self, session: Session, caller: Caller, contract_id: uuid.UUID,
+                                   input: ContractVersionInput) -> ContractType:  # type: ignore[valid-type]
+        data = gql.validated(shapes.ContractVersionCreate, input, ["input"])
+        return gql.of(ContractType, await service.add_contract_version(session, caller, contract_id, data))

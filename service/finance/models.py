@@ -72,9 +72,17 @@ def _versioned() -> tuple[Any, ...]:
 # --- cost rates: operator-level, versioned by effective date, append-only ---------------------------------
 
 
-class AgentCostVersion(SQLModel, table=True):
-    """An agent's loaded hourly cost from `effective_from` on: wage plus the employer's social insurance and
-    housing fund, CNY per worked hour."""
+class _Version(SQLModel):
+    """A version of a rate: in force from `effective_from` until the next one's; who added it, and when."""
+
+    effective_from: date = Field(primary_key=True)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = created_at_field()
+
+
+class AgentCostVersion(_Version, table=True):
+    """An agent's loaded hourly cost: wage plus the employer's social insurance and housing fund, CNY per
+    worked hour."""
 
     __tablename__ = "agent_cost_versions"
     __table_args__ = (
@@ -83,54 +91,42 @@ class AgentCostVersion(SQLModel, table=True):
     )
 
     agent_id: uuid.UUID = ref("agents.id", ondelete="RESTRICT", primary_key=True)
-    effective_from: date = Field(primary_key=True)
     wage: Decimal = money()
     social_insurance: Decimal = money()
     housing_fund: Decimal = money()
-    created_by: str = Field(max_length=200)
-    created_at: datetime = created_at_field()
 
 
-class SeatCostVersion(SQLModel, table=True):
-    """A site's seat cost per seat-hour (rent, equipment, licences) from `effective_from` on."""
+class SeatCostVersion(_Version, table=True):
+    """A site's seat cost per seat-hour (rent, equipment, licences)."""
 
     __tablename__ = "seat_cost_versions"
     __table_args__ = (*_versioned(), CheckConstraint("seat_hour_cost >= 0", name="nonnegative"))
 
     site_id: uuid.UUID = ref("sites.id", ondelete="RESTRICT", primary_key=True)
-    effective_from: date = Field(primary_key=True)
     seat_hour_cost: Decimal = money()
-    created_by: str = Field(max_length=200)
-    created_at: datetime = created_at_field()
 
 
-class OverheadVersion(SQLModel, table=True):
-    """A site's management overhead from `effective_from` on: a share of its direct cost (labour + seat)."""
+class OverheadVersion(_Version, table=True):
+    """A site's management overhead: a share of its direct cost (labour + seat)."""
 
     __tablename__ = "overhead_versions"
     __table_args__ = (*_versioned(),
                       CheckConstraint("management_share >= 0 AND management_share <= 1", name="share_range"))
 
     site_id: uuid.UUID = ref("sites.id", ondelete="RESTRICT", primary_key=True)
-    effective_from: date = Field(primary_key=True)
     management_share: Decimal = share(5, 4)
-    created_by: str = Field(max_length=200)
-    created_at: datetime = created_at_field()
 
 
-class OvertimeMultiplierVersion(SQLModel, table=True):
-    """The overtime pay multipliers by the seating domain's pay classes from `effective_from` on."""
+class OvertimeMultiplierVersion(_Version, table=True):
+    """The overtime pay multipliers by the seating domain's pay classes."""
 
     __tablename__ = "overtime_multiplier_versions"
     __table_args__ = (*_versioned(),
                       CheckConstraint("workday >= 1 AND rest_day >= 1 AND holiday >= 1", name="at_least_one"))
 
-    effective_from: date = Field(primary_key=True)
     workday: Decimal = share(5, 3)
     rest_day: Decimal = share(5, 3)
     holiday: Decimal = share(5, 3)
-    created_by: str = Field(max_length=200)
-    created_at: datetime = created_at_field()
 
 
 # --- the period book: operator-level ----------------------------------------------------------------------

@@ -43,6 +43,7 @@ from service.kit.pgbinary import INT4
 from service.kit.pgbinary import values as array_values
 from service.seating.calendar import CalendarBook, HolidayCalendar
 from service.seating.rules import CHINA_PART_TIME, CHINA_STANDARD, HoursSystem, LabourRules
+from service.sla.policies import ShopRef
 
 # SQLSTATEs of the books' triggers (migration 0009_finance).
 REFUSALS = {"SWF01": "versions are never changed", "SWF02": "the month is closed",
@@ -71,12 +72,9 @@ async def refused() -> AsyncIterator[None]:
 
 
 @dataclass(frozen=True)
-class ShopInfo:
-    tenant_id: uuid.UUID
-    id: uuid.UUID
-    name: str
-    platform: str
-    timezone: str
+class ShopInfo(ShopRef):
+    """A shop as the SLA domain refers to it, with its brand's tier and slug."""
+
     tier: str
     slug: str
 
@@ -184,25 +182,25 @@ async def labour_rules(session: AsyncSession) -> dict[uuid.UUID, LabourRules]:
 
 # --- worked time ------------------------------------------------------------------------------------------
 
-_SECONDS_OFF = "COALESCE((SELECT sum(extract(epoch FROM upper(b) - lower(b))) FROM unnest({ranges}) b), 0)"
+
+
+def _worked_minutes(session: str, span: str, breaks: str, site: str, tz: str) -> str:
+    """Agent, shop, site, the local day SESSION (a work session or shift) starts on, and the minutes of SPAN
+    outside BREAKS (a tstzmultirange), each whole minute counted once as seating's worked_minutes does."""
+    off = f"COALESCE((SELECT sum(extract(epoch FROM upper(b) - lower(b))) FROM unnest({breaks}) b), 0)"
+    return (f"SELECT {session}.agent_id, {span.split('.')[0]}.shop_id, {site} AS site_id, "
+            f"(lower({session}.during) AT TIME ZONE {tz})::date AS day, "
+            f"floor((extract(epoch FROM upper({span}) - lower({span})) - {off}) / 60)::int AS minutes")
+
+
 _WORKED_SQL = f"""
 WITH att AS (
-  SELECT w.agent_id, w.tenant_id, w.shop_id, a.site_id,
-         (lower(w.during) AT TIME ZONE st.timezone)::date AS day,
-         floor((extract(epoch FROM upper(w.during) - lower(w.during))
-                - {_SECONDS_OFF.format(ranges="w.breaks")}) / 60)::int AS minutes
-  FROM work_sessions w
-  JOIN agents a ON a.id = w.agent_id
-  JOIN sites st ON st.id = a.site_id
+  {_worked_minutes("w", "w.during", "w.breaks", "a.site_id", "st.timezone")}
+  FROM work_sessions w JOIN agents a ON a.id = w.agent_id JOIN sites st ON st.id = a.site_id
   WHERE w.during && tstzrange(:lo, :hi)
 ), ros AS (
-  SELECT s.agent_id, x.tenant_id, x.shop_id, s.site_id,
-         (lower(s.during) AT TIME ZONE st.timezone)::date AS day,
-         floor((extract(epoch FROM upper(x.during) - lower(x.during))
-                - {_SECONDS_OFF.format(ranges="tstzmultirange(x.during) * s.breaks")}) / 60)::int AS minutes
-  FROM shifts s
-  JOIN shift_assignments x ON x.shift_id = s.id
-  JOIN sites st ON st.id = s.site_id
+  {_worked_minutes("s", "x.during", "tstzmultirange(x.during) * s.breaks", "s.site_id", "st.timezone")}
+  FROM shifts s JOIN shift_assignments x ON x.shift_id = s.id JOIN sites st ON st.id = s.site_id
   WHERE s.status = 'published' AND s.during && tstzrange(:lo, :hi)
 ), worked AS (
   SELECT agent_id, shop_id, site_id, day, 0 AS source, sum(minutes)::int AS minutes

@@ -313,9 +313,9 @@ class ComputeRead(BaseModel):
     month: str
     statements: int = Field(description="Draft statements written")
     kept: int = Field(description="Finalized statements of the month, left as they are")
-    lines: int
+    lines: int = Field(description="Their lines")
     adjustments: int = Field(description="Adjustment lines for closed months (late data)")
-    cost_lines: int
+    cost_lines: int = Field(description="Cost lines: the month's and its corrections of closed months")
     corrected_months: list[str] = Field(description="Closed months recomputed for late data")
     seconds: float
 

@@ -128,7 +128,7 @@ from service.seating.calendar import CalendarBook, DayKind, PayClass
 from service.seating.rules import HoursSystem, LabourRules, WorkSpan, overtime_by_day
 from service.shops.models import Platform
 from service.sla.figures import PeriodKind
-from service.sla.service import policies_in_force, reports, shop_breaches, shop_ref
+from service.sla.service import policies_in_force, reports, shop_breaches
 from tenants.models import Tier
 from tenants.service import find_tenant
 
@@ -481,7 +481,7 @@ async def _observations(session: AsyncSession, held: Mapping[uuid.UUID, list[Cre
         return []
     ranges = [(inputs.shop_of[s], *month.span(inputs.shop_of[s].timezone)) for s in shop_ids  # type: ignore[index]
               if s in inputs.shop_of]
-    found = await reports(session, ranges, "month")  # type: ignore[arg-type]
+    found = await reports(session, ranges, "month")
     out = []
     for (shop, _, _), report in zip(ranges, found, strict=True):
         for s, metric in wanted:
@@ -524,7 +524,7 @@ async def month_figures(session: AsyncSession, sessions: ScopedSessions, month: 
     worked_task = asyncio.ensure_future(own(lambda s: q.worked(s, first, month.after)))
     usage_task = asyncio.ensure_future(own(lambda s: q.rollup_usage(s, inputs.shops, month)))
     breach_task = asyncio.ensure_future(own(lambda s: shop_breaches(
-        s, breach_shops, month.first_day, month.after, period=PeriodKind.month)))  # type: ignore[arg-type]
+        s, breach_shops, month.first_day, month.after, period=PeriodKind.month)))
     calendar = await q.calendar_book(session, first, month.last_day)
     promotions = await q.promotion_days(session, month)
     stored = await q.lines_where(session, "l.credit IS NOT NULL AND l.month >= :a AND l.month < :b",
@@ -1147,7 +1147,7 @@ async def balance(session: AsyncSession, month: str | None, tenant: str | None, 
     found = page_of(ids, page, key=lambda k: (k,))
     chosen = [scope.shops[k] for k in found.items]
     by_shop = {x.key: x for x in await margins_of(session, scope, "shop")}
-    refs = [shop_ref(s) for s in chosen]
+    refs = chosen  # a finance shop is the SLA domain's shop reference
     terms = await policies_in_force(session, refs, m.first_day)
     reached = await reports(session, [(r, *m.span(r.timezone)) for r in refs], "month")
     stored = await q.lines_where(session, "l.month = :m AND l.kind IN ('credit', 'credit_pending')",

@@ -48,36 +48,21 @@ EXPECTED = {
     ("GET", "/v1/capacity-plans/{plan_id}"): STAFF,
     ("GET", "/v1/capacity-plans/{plan_id}/lines"): ALL,  # a client: its own shops' lines only
     ("GET", "/v1/capacity-plans/{plan_id}/lines.csv"): ALL,
-    # finance: staff read costs, margins and the books; finance and admins write; admins alone reopen
-    ("POST", "/v1/finance/agent-costs"): BOOKS,
-    ("GET", "/v1/finance/agent-costs"): STAFF,
-    ("POST", "/v1/finance/seat-costs"): BOOKS,
-    ("GET", "/v1/finance/seat-costs"): STAFF,
-    ("POST", "/v1/finance/overheads"): BOOKS,
-    ("GET", "/v1/finance/overheads"): STAFF,
-    ("POST", "/v1/finance/overtime-multipliers"): BOOKS,
-    ("GET", "/v1/finance/overtime-multipliers"): STAFF,
-    ("POST", "/v1/finance/contracts"): BOOKS,
-    ("GET", "/v1/finance/contracts"): STAFF,
-    ("GET", "/v1/finance/contracts/{contract_id}"): STAFF,
-    ("POST", "/v1/finance/contracts/{contract_id}/versions"): BOOKS,
-    ("GET", "/v1/finance/periods"): STAFF,
-    ("GET", "/v1/finance/periods/{month}"): STAFF,
-    ("POST", "/v1/finance/periods/{month}/compute"): BOOKS,
-    ("POST", "/v1/finance/periods/{month}/finalize"): BOOKS,
-    ("POST", "/v1/finance/periods/{month}/close"): BOOKS,
+    # finance: staff read costs, margins and the books (GET); finance and admins write them (POST), but
+    # admins alone reopen a month; a brand reads its own finalized statements, without rates
+    **{(method, f"/v1/finance/{path}"): STAFF if method == "GET" else BOOKS for method, path in (
+        ("POST", "agent-costs"), ("GET", "agent-costs"), ("POST", "seat-costs"), ("GET", "seat-costs"),
+        ("POST", "overheads"), ("GET", "overheads"), ("POST", "overtime-multipliers"),
+        ("GET", "overtime-multipliers"), ("POST", "contracts"), ("GET", "contracts"),
+        ("GET", "contracts/{contract_id}"), ("POST", "contracts/{contract_id}/versions"), ("GET", "periods"),
+        ("GET", "periods/{month}"), ("POST", "periods/{month}/compute"), ("POST", "periods/{month}/finalize"),
+        ("POST", "periods/{month}/close"), ("GET", "statements"), ("GET", "statements/{statement_id}"),
+        ("POST", "statements/{statement_id}/finalize"), ("GET", "costs"), ("GET", "margins"),
+        ("GET", "balance"), ("GET", "capacity-plans/{plan_id}/estimate"),
+        ("GET", "rosters/{roster_id}/estimate"), ("GET", "exports/{report}"))},
     ("POST", "/v1/finance/periods/{month}/reopen"): "admin",
-    ("GET", "/v1/finance/statements"): STAFF,
-    ("GET", "/v1/finance/statements/{statement_id}"): STAFF,
-    ("POST", "/v1/finance/statements/{statement_id}/finalize"): BOOKS,
-    ("GET", "/v1/tenants/{tenant}/statements"): ALL,  # a brand: its own finalized statements, without rates
+    ("GET", "/v1/tenants/{tenant}/statements"): ALL,
     ("GET", "/v1/tenants/{tenant}/statements/{month}"): ALL,
-    ("GET", "/v1/finance/costs"): STAFF,
-    ("GET", "/v1/finance/margins"): STAFF,
-    ("GET", "/v1/finance/balance"): STAFF,
-    ("GET", "/v1/finance/capacity-plans/{plan_id}/estimate"): STAFF,
-    ("GET", "/v1/finance/rosters/{roster_id}/estimate"): STAFF,
-    ("GET", "/v1/finance/exports/{report}"): STAFF,
 }
 
 
