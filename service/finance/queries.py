@@ -376,7 +376,7 @@ async def month_statements(session: AsyncSession, month: date) -> dict[uuid.UUID
 async def stored_cost_lines(session: AsyncSession, where: str, params: dict[str, Any]) -> list[Any]:
     """Cost line rows (alias c) matching WHERE."""
     return list(await session.execute(text(
-        f"SELECT {', '.join('c.' + n for n, _ in _COST_TYPES)} FROM cost_lines c WHERE {where}"), params))
+        f"SELECT {', '.join('c.' + n for n, _ in COST_TYPES)} FROM cost_lines c WHERE {where}"), params))
 
 
 # --- the period book ----------------------------------------------------------------------------------------
@@ -430,7 +430,7 @@ _LINE_TYPES = (("tenant_id", "uuid"), ("statement_id", "uuid"), ("position", "in
                ("unit", "text"), ("rate", "numeric"), ("amount", "numeric"), ("source", "text"),
                ("corrects_statement_id", "uuid"), ("corrects_position", "int"), ("corrects_month", "date"),
                ("reason", "text"), ("credit", "jsonb"))
-_COST_TYPES = (("tenant_id", "uuid"), ("month", "date"), ("shop_id", "uuid"), ("site_id", "uuid"),
+COST_TYPES = (("tenant_id", "uuid"), ("month", "date"), ("shop_id", "uuid"), ("site_id", "uuid"),
                ("of_month", "date"), ("minutes", "int"), ("attendance_minutes", "int"),
                ("roster_minutes", "int"), ("overtime_workday_minutes", "int"),
                ("overtime_rest_day_minutes", "int"), ("overtime_holiday_minutes", "int"),
@@ -471,7 +471,8 @@ async def replace_month(session: AsyncSession, month: date, statements: Sequence
         ids = [s["id"] for s in statements]
         await session.execute(text("DELETE FROM statements WHERE month = :m AND status = 'draft' "
                                    "AND NOT id = ANY(CAST(:ids AS uuid[]))"), {"m": month, "ids": ids})
-        await session.execute(text("DELETE FROM cost_lines WHERE month = :m"), {"m": month})
+        await session.execute(text("DELETE FROM cost_lines WHERE month = :m"), {"m": month})  # its own and
+        # its corrections of closed months: both are in COST_LINES again
         await session.execute(text("DELETE FROM shop_month_usage WHERE month = :m"), {"m": month})
         if statements:
             names = [n for n, _ in _STATEMENT_TYPES]
@@ -484,7 +485,7 @@ async def replace_month(session: AsyncSession, month: date, statements: Sequence
                 "pending_credits = EXCLUDED.pending_credits, forgiven_credits = EXCLUDED.forgiven_credits, "
                 "computed_at = EXCLUDED.computed_at"), params)
     await insert_rows(session, "statement_lines", _LINE_TYPES, lines)
-    await insert_rows(session, "cost_lines", _COST_TYPES, cost_lines)
+    await insert_rows(session, "cost_lines", COST_TYPES, cost_lines)
     await insert_rows(session, "shop_month_usage", _USAGE_TYPES, usage)
 
 

@@ -18,8 +18,9 @@ A month's figures, computed (``compute_month``) from the data as it stands:
    (of_month the closed month). A closed month itself never changes.
 The reads run on their own transactions of the caller's scope, in parallel; the costing runs in a thread.
 Drafts are replaced in the caller's transaction; finalized statements are left as they are. Closing
-(``close_month``) computes once more, finalizes every draft with its gapless number and freezes the month,
-in one transaction.
+(``close_month``) computes the month's own figures once more (step 4 is the computation of an open month's:
+the corrections its drafts already carry are kept, and late data found after the close goes to the next
+open month), finalizes every draft with its gapless number and freezes the month, in one transaction.
 """
 
 from __future__ import annotations
@@ -678,8 +679,31 @@ def _line_row(tenant: uuid.UUID, statement_id: uuid.UUID, month: Month, position
             "reason": line.reason, "credit": None if credit is None else _credit_json(credit)}
 
 
-async def _compute(session: AsyncSession, sessions: ScopedSessions, principal: Principal, month: Month
-                   ) -> ComputeRead:
+async def _booked_corrections(session: AsyncSession, month: Month, skip: set[uuid.UUID]) -> _Corrections:
+    """The corrections of closed months already on the month's drafts (as last computed), to keep."""
+    out = _Corrections()
+    for x in await q.lines_where(session, "l.month = :m AND l.kind = 'adjustment'", {"m": month.first_day}):
+        if x.tenant_id in skip or x.corrects_month is None or x.reason is None:
+            continue
+        key = LineKey(x.component, x.shop_id, x.unit)
+        fixed = Month.of(x.corrects_month)
+        corrects = key if x.corrects_statement_id is not None else None
+        out.lines[x.tenant_id].append(Line(x.component, x.shop_id, x.quantity, x.unit, x.rate, x.amount,
+                                           x.source, "adjustment", corrects, fixed, x.reason))
+        if x.corrects_statement_id is not None and x.corrects_position is not None:
+            out.links[(x.tenant_id, x.corrects_month, key)] = (x.corrects_statement_id, x.corrects_position)
+        if fixed not in out.months:
+            out.months.append(fixed)
+    for r in await q.stored_cost_lines(session, "c.month = :m AND c.of_month < :m", {"m": month.first_day}):
+        out.costs.append(dict(zip([n for n, _ in q.COST_TYPES], r, strict=True)))
+    return out
+
+
+async def _compute(session: AsyncSession, sessions: ScopedSessions, principal: Principal, month: Month,
+                   correct: bool = True) -> ComputeRead:
+    """The month's figures from the data as it stands, replacing its drafts. CORRECT: the closed months
+    before it are computed again for late data; else the corrections already on its drafts are kept (a
+    close: late data found later goes to the next open month)."""
     started = clock.perf_counter()
     period = await q.lock_period(session, month.first_day)
     if period.status == "closed":
@@ -688,7 +712,10 @@ async def _compute(session: AsyncSession, sessions: ScopedSessions, principal: P
     inputs = await Inputs.read(session)
     existing = await q.month_statements(session, month.first_day)
     finalized = {t for t, (_, status) in existing.items() if status == "finalized"}
-    corrections = await _corrections(session, sessions, month, inputs, finalized)
+    if correct:
+        corrections = await _corrections(session, sessions, month, inputs, finalized)
+    else:
+        corrections = await _booked_corrections(session, month, finalized)
     figures = await month_figures(session, sessions, month, inputs, corrections.lines)
     statements, lines = [], []
     for brand, st in figures.statements.items():
@@ -716,7 +743,7 @@ async def _compute(session: AsyncSession, sessions: ScopedSessions, principal: P
     return ComputeRead(month=str(month), statements=len(statements), kept=len(finalized), lines=len(lines),
                        adjustments=sum(1 for x in lines if x["kind"] == "adjustment"),
                        cost_lines=len(costs) + len(corrections.costs),
-                       corrected_months=[str(m) for m in corrections.months],
+                       corrected_months=[str(m) for m in sorted(corrections.months)] if correct else [],
                        seconds=round(clock.perf_counter() - started, 3))
 
 
@@ -767,12 +794,12 @@ async def finalize_statement(session: AsyncSession, principal: Principal, statem
 
 async def close_month(session: AsyncSession, sessions: ScopedSessions, principal: Principal,
                       month: str) -> CloseRead:
-    """Compute the month once more, finalize every draft with its number, and freeze the month: one
-    transaction."""
+    """Compute the month's own figures once more (keeping the corrections of closed months its drafts carry),
+    finalize every draft with its number, and freeze the month: one transaction."""
     m = parse_month("month", month)
     if m >= Month.of(_today()):
         raise Invalid("month", f"{m} has not ended yet")
-    computed = await _compute(session, sessions, principal, m)
+    computed = await _compute(session, sessions, principal, m, correct=False)
     numbers = await _finalize(session, principal, m)
     await q.record_event(session, m.first_day, "close", principal.subject, None)
     closed_at = (await session.execute(text(

@@ -161,6 +161,12 @@ async def test_closing_numbers_freezes_and_late_data_becomes_adjustments(client,
     a_nov2 = (await _statements(client, "2026-11"))[str(world.tenant_a.id)]
     assert [x for x in a_nov2["lines"] if x["kind"] == "adjustment"] == \
         [x for x in a_nov["lines"] if x["kind"] == "adjustment"]
+    # Closing November keeps the correction it carries; December books no second one.
+    closed_nov = await client.post("/v1/finance/periods/2026-11/close", headers=FINANCE)
+    assert closed_nov.status_code == 200, closed_nov.text
+    assert closed_nov.json()["adjustments"] == nov.json()["adjustments"]
+    dec = await client.post("/v1/finance/periods/2026-12/compute", headers=FINANCE)
+    assert dec.json()["corrected_months"] == ["2026-10", "2026-11"] and dec.json()["adjustments"] == 0
 
     # The brand reads its finalized October: charges, credits, quantities, never a rate.
     mine = await client.get(f"/v1/tenants/{world.tenant_a.slug}/statements/{OCT}", headers=client_a)
