@@ -31,7 +31,7 @@ FUNCTIONS = (
     """
 CREATE FUNCTION finance_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION '% rows are never changed or deleted: add a new one', TG_TABLE_NAME
+  RAISE EXCEPTION '% rows are never changed, deleted or truncated', TG_TABLE_NAME
     USING ERRCODE = 'SWF01';
 END $$;
 """,
@@ -129,6 +129,10 @@ TRIGGERS = [
     "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION finance_refuse_finalized_lines()",
     "CREATE TRIGGER finance_periods_guard BEFORE UPDATE OR DELETE ON finance_periods "
     "FOR EACH ROW EXECUTE FUNCTION finance_guard_period()",
+    # TRUNCATE fires no row or delete trigger: refused on its own (the app role has no TRUNCATE grant either).
+    *(f"CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} "
+      "FOR EACH STATEMENT EXECUTE FUNCTION finance_refuse_change()"
+      for t in (*APPEND_ONLY, *MONTH_ROWS, 'finance_periods')),
 ]
 
 revision: str = '0009_finance'

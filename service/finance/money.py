@@ -31,6 +31,7 @@ Public:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from fractions import Fraction
@@ -96,28 +97,38 @@ def allocate(total: Decimal, weights: Sequence[Decimal | int]) -> list[Decimal]:
     Weights must be >= 0; all-zero weights are allowed only for a zero total.
     """
     fen_total = int(round_line(to_decimal(total)) / FEN)
-    ws = [Fraction(to_decimal(w)) for w in weights]
+    ws = _integral(weights)
     if any(w < 0 for w in ws):
         raise ValueError("weights must be >= 0")
     if not ws:
         if fen_total:
             raise ValueError("cannot allocate a non-zero total over no parts")
         return []
-    weight_sum = sum(ws, Fraction(0))
+    weight_sum = sum(ws)
     if weight_sum == 0:
         if fen_total:
             raise ValueError("cannot allocate a non-zero total over zero weights")
         return [ZERO for _ in ws]
     sign = -1 if fen_total < 0 else 1
     magnitude = abs(fen_total)
-    shares = [magnitude * w / weight_sum for w in ws]
-    floors = [s.numerator // s.denominator for s in shares]
-    left = magnitude - sum(floors)
+    # Exact integer shares: floor(magnitude x w / sum) and the remainder that orders the leftover fen.
+    floors, remainders = zip(*(divmod(magnitude * w, weight_sum) for w in ws), strict=True)
+    parts = list(floors)
+    left = magnitude - sum(parts)
     # Largest remainder first; on equal remainders the earlier part wins (stable and reproducible).
-    order = sorted(range(len(ws)), key=lambda i: (-(shares[i] - floors[i]), i))
+    order = sorted(range(len(ws)), key=lambda i: (-remainders[i], i))
     for i in order[:left]:
-        floors[i] += 1
-    return [(Decimal(sign * f) * FEN).quantize(FEN) for f in floors]
+        parts[i] += 1
+    return [(Decimal(sign * f) * FEN).quantize(FEN) for f in parts]
+
+
+def _integral(weights: Sequence[Decimal | int]) -> list[int]:
+    """The weights as integers in the same proportions (Decimals scaled by a common power of ten)."""
+    if all(type(w) is int for w in weights):
+        return list(weights)  # type: ignore[arg-type]
+    fractions = [Fraction(to_decimal(w)) for w in weights]
+    scale = math.lcm(*(f.denominator for f in fractions)) if fractions else 1
+    return [int(f * scale) for f in fractions]
 
 
 def split_units(total: int, weights: Sequence[Decimal | int]) -> list[int]:

@@ -184,17 +184,28 @@ async def labour_rules(session: AsyncSession) -> dict[uuid.UUID, LabourRules]:
 
 
 
+def _seconds(ranges: str) -> str:
+    """The seconds a tstzmultirange covers: one range (a lunch break, a whole span) read off its bounds, no
+    per-row subquery; several summed over its ranges."""
+    return (f"CASE WHEN isempty({ranges}) THEN 0 WHEN {ranges} = tstzmultirange(range_merge({ranges})) "
+            f"THEN extract(epoch FROM upper({ranges}) - lower({ranges})) "
+            f"ELSE (SELECT sum(extract(epoch FROM upper(b) - lower(b))) FROM unnest({ranges}) b) END")
+
+
 def _worked_minutes(session: str, span: str, breaks: str, site: str, tz: str) -> str:
     """Agent, shop, site, the local day SESSION (a work session or shift) starts on, and the minutes of SPAN
     outside BREAKS (a tstzmultirange), each whole minute counted once as seating's worked_minutes does."""
-    off = f"COALESCE((SELECT sum(extract(epoch FROM upper(b) - lower(b))) FROM unnest({breaks}) b), 0)"
     return (f"SELECT {session}.agent_id, {span.split('.')[0]}.shop_id, {site} AS site_id, "
             f"(lower({session}.during) AT TIME ZONE {tz})::date AS day, "
-            f"floor((extract(epoch FROM upper({span}) - lower({span})) - {off}) / 60)::int AS minutes")
+            f"floor((extract(epoch FROM upper({span}) - lower({span})) - {_seconds(breaks)}) / 60)::int "
+            "AS minutes")
 
 
+# The agents, shops and sites numbered by id: the rows carry those numbers (a join on small tables, no sort
+# of the month's rows) and the answer the ids in that order.
+_NUMBERED = {"ag": "agents", "sh": "shops", "si": "sites"}
 _WORKED_SQL = f"""
-WITH att AS (
+WITH att AS MATERIALIZED (
   {_worked_minutes("w", "w.during", "w.breaks", "a.site_id", "st.timezone")}
   FROM work_sessions w JOIN agents a ON a.id = w.agent_id JOIN sites st ON st.id = a.site_id
   WHERE w.during && tstzrange(:lo, :hi)
@@ -211,20 +222,13 @@ WITH att AS (
   WHERE r.day >= :first AND r.day < :after
     AND NOT EXISTS (SELECT 1 FROM att d WHERE d.agent_id = r.agent_id AND d.day = r.day)
   GROUP BY 1, 2, 3, 4
-), ranked AS (
-  SELECT (dense_rank() OVER (ORDER BY agent_id))::int - 1 AS a,
-         (dense_rank() OVER (ORDER BY shop_id))::int - 1 AS s,
-         (dense_rank() OVER (ORDER BY site_id))::int - 1 AS t,
-         (day - CAST(:first AS date)) AS d, source, minutes
-  FROM worked WHERE minutes > 0
-)
-SELECT (SELECT array_agg(DISTINCT agent_id ORDER BY agent_id) FROM worked WHERE minutes > 0),
-       (SELECT array_agg(DISTINCT shop_id ORDER BY shop_id) FROM worked WHERE minutes > 0),
-       (SELECT array_agg(DISTINCT site_id ORDER BY site_id) FROM worked WHERE minutes > 0),
-       {", ".join(f"array_send(COALESCE(array_agg({c}), '{{}}'::int4[]))" for c in "astd")},
-       array_send(COALESCE(array_agg(source), '{{}}'::int4[])), array_send(COALESCE(array_agg(minutes),
-       '{{}}'::int4[]))
-FROM ranked
+), {", ".join(f"{k} AS (SELECT id, (row_number() OVER (ORDER BY id))::int - 1 AS i FROM {t})"
+             for k, t in _NUMBERED.items())}
+SELECT {", ".join(f"(SELECT array_agg(id ORDER BY i) FROM {k})" for k in _NUMBERED)},
+       {", ".join(f"array_send(COALESCE(array_agg({c}), '{{}}'::int4[]))" for c in (
+           "ag.i", "sh.i", "si.i", "(w.day - CAST(:first AS date))", "w.source", "w.minutes"))}
+FROM worked w JOIN ag ON ag.id = w.agent_id JOIN sh ON sh.id = w.shop_id JOIN si ON si.id = w.site_id
+WHERE w.minutes > 0
 """
 
 
@@ -251,6 +255,7 @@ async def worked(session: AsyncSession, first: date, after: date) -> Worked:
     lo = datetime.combine(first, time(), UTC) - timedelta(days=1)
     hi = datetime.combine(after, time(), UTC) + timedelta(days=1)
     params = {"lo": lo, "hi": hi, "first": first, "after": after}
+    await session.execute(text("SET LOCAL work_mem = '64MB'"))  # a month of sessions hashed, not on disk
     row = (await session.execute(text(_WORKED_SQL), params)).one()
     arrays = [array_values(bytes(b), INT4) for b in row[3:]]
     return Worked(first, list(row[0] or []), list(row[1] or []), list(row[2] or []), *arrays)
@@ -377,6 +382,22 @@ async def stored_cost_lines(session: AsyncSession, where: str, params: dict[str,
     """Cost line rows (alias c) matching WHERE."""
     return list(await session.execute(text(
         f"SELECT {', '.join('c.' + n for n, _ in COST_TYPES)} FROM cost_lines c WHERE {where}"), params))
+
+
+async def cost_sums(session: AsyncSession, fields: Iterable[str], dates: dict[str, Any]) -> list[Any]:
+    """(shop, site, month, the sums of FIELDS) of the cost lines booked in months [a, b)."""
+    sums = ", ".join(f"sum({c})" for c in fields)
+    return list(await session.execute(text(f"SELECT shop_id, site_id, month, {sums} FROM cost_lines "
+                                           "WHERE month >= :a AND month < :b GROUP BY 1, 2, 3"), dates))
+
+
+async def counted_amounts(session: AsyncSession, dates: dict[str, Any]) -> list[Any]:
+    """(tenant, month, kind, component, shop, unit, amount, corrects_month, reason) of the lines counted in
+    totals (charges, credits, adjustments) in months [a, b): what a margin reads."""
+    return list(await session.execute(text(
+        "SELECT tenant_id, month, kind, component, shop_id, unit, amount, corrects_month, reason "
+        "FROM statement_lines WHERE month >= :a AND month < :b AND kind IN ('charge', 'credit', 'adjustment')"),
+        dates))
 
 
 # --- the period book ----------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -327,39 +327,50 @@ def _read_from(month: Month, rules: Iterable[LabourRules]) -> date:
 
 def _overtime(w: q.Worked, n_days: int, inputs: Inputs, calendar: CalendarBook
               ) -> dict[tuple[int, int], dict[PayClass, int]]:
-    """Overtime minutes by pay class per (agent, day) of the worked time, by the seating domain's rules.
+    """Overtime minutes by pay class per (agent, day) of the worked time, by the seating domain's rules
+    (rules.overtime_by_day), evaluated as few times as the rules allow.
 
-    rules.overtime_by_day runs for the agents that can have any: under standard hours an agent whose every
-    worked day is a workday within normal_per_day and whose every ISO week's work is within normal_per_week
-    has none (overtime only arises beyond those), so only the others, and every agent on averaged
-    (comprehensive) hours, are evaluated; that spares most of a month's agent-days.
+    Standard hours reckon each ISO week on its own (its normal minutes, its rest and holiday work), so a
+    week's overtime depends only on its days' kinds, the minutes worked on each and the rules: a week with no
+    rest or holiday work, no day beyond normal_per_day and no more than normal_per_week has none, and weeks of
+    the same shape are evaluated once, the answer reused (the function is pure). Averaged (comprehensive)
+    hours carry their period across weeks: each such agent is evaluated over the whole range.
     """
     n_agents = len(w.agent_ids)
-    totals = np.zeros((n_agents, n_days), np.int64)
-    np.add.at(totals, (w.agent, w.day), w.minutes)
+    totals = np.bincount(w.agent * n_days + w.day, weights=w.minutes, minlength=n_agents * n_days)
+    totals = totals.astype(np.int64).reshape(n_agents, n_days)
     days = [w.first + timedelta(days=i) for i in range(n_days)]
-    workday = np.array([calendar.kind(d) is DayKind.workday for d in days])
-    weeks = np.array([d.isocalendar()[:2] for d in days])
-    _, week_of = np.unique(weeks, axis=0, return_inverse=True)
-    week_sums = np.zeros((n_agents, int(week_of.max()) + 1 if n_days else 0), np.int64)
-    np.add.at(week_sums.T, week_of.ravel(), (totals * workday[None, :]).T)
+    kinds = tuple(calendar.kind(d) for d in days)
+    workday = np.array([k is DayKind.workday for k in kinds])
+    mondays = [i for i, d in enumerate(days) if i == 0 or d.weekday() == 0]  # ISO weeks (a quarter's
+    weeks = list(zip(mondays, [*mondays[1:], n_days], strict=True))  # first day may fall mid-week)
     rules = [inputs.rules.get(a) or inputs.rules.setdefault(a, LabourRules()) for a in w.agent_ids]
-    npd = np.array([r.normal_per_day for r in rules], np.int64)
+    npd = np.array([r.normal_per_day for r in rules], np.int64)[:, None]
     npw = np.array([r.normal_per_week for r in rules], np.int64)
     averaged = np.array([r.comprehensive for r in rules], bool)
-    flagged = averaged | (totals[:, ~workday] > 0).any(axis=1) | (totals > npd[:, None]).any(axis=1) | \
-        (week_sums > npw[:, None]).any(axis=1)
     out: dict[tuple[int, int], dict[PayClass, int]] = {}
     noon = datetime.min.time().replace(hour=12)
-    for a in np.flatnonzero(flagged).tolist():
-        worked_days = np.flatnonzero(totals[a]).tolist()
-        spans = []
-        for d in worked_days:
-            start = datetime.combine(days[d], noon, UTC)
-            spans.append(WorkSpan(start, start + timedelta(minutes=int(totals[a, d]))))
-        for d, day in zip(worked_days, overtime_by_day(spans, rules[a], calendar, UTC), strict=True):
-            if day.overtime:
-                out[(a, d)] = {pc: m for pc, m in day.by_class().items() if m}
+
+    def evaluate(a: int, lo: int, hi: int) -> list[tuple[int, dict[PayClass, int]]]:
+        worked = [d for d in range(lo, hi) if totals[a, d]]
+        spans = [WorkSpan(start, start + timedelta(minutes=int(totals[a, d])))
+                 for d in worked for start in (datetime.combine(days[d], noon, UTC),)]
+        return [(d - lo, {pc: m for pc, m in day.by_class().items() if m})
+                for d, day in zip(worked, overtime_by_day(spans, rules[a], calendar, UTC), strict=True)
+                if day.overtime]
+
+    for a in np.flatnonzero(averaged).tolist():
+        out.update({(a, d): by_class for d, by_class in evaluate(a, 0, n_days)})
+    shapes: dict[tuple[Any, ...], list[tuple[int, dict[PayClass, int]]]] = {}
+    for lo, hi in weeks:
+        week = totals[:, lo:hi]
+        can = ((week[:, ~workday[lo:hi]] > 0).any(axis=1) | (week > npd).any(axis=1)
+               | ((week * workday[lo:hi]).sum(axis=1) > npw)) & ~averaged
+        for a in np.flatnonzero(can).tolist():
+            shape = (rules[a], kinds[lo:hi], tuple(week[a].tolist()))
+            if shape not in shapes:
+                shapes[shape] = evaluate(a, lo, hi)
+            out.update({(a, lo + d): by_class for d, by_class in shapes[shape]})
     return out
 
 
@@ -370,23 +381,7 @@ def _segments(w: q.Worked, month: Month, inputs: Inputs, calendar: CalendarBook,
     offset = (month.first_day - w.first).days
     n_days = offset + month.days
     overtime = _overtime(w, n_days, inputs, calendar)
-    mine = w.day >= offset
-    # Overtime of an agent-day split over its rows (shops, sites) by their minutes.
-    rows = np.flatnonzero(mine)
-    order = rows[np.lexsort((w.day[rows], w.agent[rows]))]
-    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-    if overtime:
-        for i in order.tolist():
-            key = (int(w.agent[i]), int(w.day[i]))
-            if key in overtime:
-                groups[key].append(i)
-    row_overtime: dict[int, dict[PayClass, int]] = defaultdict(dict)
-    for key, members in groups.items():
-        weights = [int(w.minutes[i]) for i in members]
-        for pc, minutes in overtime[key].items():
-            for i, part in zip(members, split_units(minutes, weights), strict=True):
-                if part:
-                    row_overtime[i][pc] = part
+    rows = np.flatnonzero(w.day >= offset)
     # Runs of days over which no rate changes (pieces), and the cells summed over them.
     starts = [month.first_day, *q.rate_changes(inputs.rates, month)]
     bounds = np.array([(d - w.first).days for d in starts], np.int64)
@@ -396,10 +391,21 @@ def _segments(w: q.Worked, month: Month, inputs: Inputs, calendar: CalendarBook,
         len(starts) + piece
     cells, inverse = np.unique(codes, return_inverse=True)
     cell_minutes = np.bincount(inverse, weights=w.minutes[rows], minlength=cells.size).astype(np.int64)
+    # An agent-day's overtime split over its rows (shops, sites) by their minutes, into their cells.
     cell_overtime: dict[int, dict[PayClass, int]] = defaultdict(lambda: defaultdict(int))
-    for j, i in enumerate(rows.tolist()):
-        for pc, m in row_overtime.get(i, {}).items():
-            cell_overtime[int(inverse[j])][pc] += m
+    if overtime:
+        day_key = w.agent[rows] * n_days + w.day[rows]
+        keys = np.array([a * n_days + d for a, d in overtime], np.int64)
+        hit = np.flatnonzero(np.isin(day_key, keys))
+        members: dict[int, list[tuple[int, int]]] = defaultdict(list)  # day key -> (cell, minutes) of rows
+        for key, cell, m in zip(day_key[hit].tolist(), inverse[hit].tolist(), w.minutes[rows[hit]].tolist(),
+                                strict=True):
+            members[key].append((cell, m))
+        for key, found in members.items():
+            for pc, minutes in overtime[divmod(key, n_days)].items():
+                parts = [minutes] if len(found) == 1 else split_units(minutes, [m for _, m in found])
+                for (cell, _), part in zip(found, parts, strict=True):
+                    cell_overtime[cell][pc] += part
     segments = []
     for c, (code, m) in enumerate(zip(cells.tolist(), cell_minutes.tolist(), strict=True)):
         code, p = divmod(code, len(starts))
@@ -1029,18 +1035,13 @@ async def _scope(session: AsyncSession, f: ReportFilter) -> _Scope:
 async def _booked_costs(session: AsyncSession, scope: _Scope) -> list[CostLine]:
     """The cost lines booked in the scope's months (a month's own and its corrections of closed months,
     summed per shop and site)."""
-    cells: dict[tuple[Any, Any, Month], list[Any]] = defaultdict(list)
-    for r in await q.stored_cost_lines(session, "c.month >= :a AND c.month < :b", scope.dates):
-        if r[2] in scope.shops:
-            cells[(r[2], r[3], Month.of(r[1]))].append(r)
-    out = []
-    for (shop, site, month), rows in cells.items():
-        v = [sum(x) for x in zip(*(r[5:] for r in rows), strict=True)]
-        out.append(CostLine(shop=shop, site=site, month=month, minutes=v[0],
-                            minutes_by_source={"attendance": v[1], "roster": v[2]},
-                            overtime_minutes=dict(zip(PayClass, v[3:6], strict=True)),
-                            labour_base=v[6], overtime_premium=v[7], seat=v[8], overhead=v[9]))
-    return out
+    rows = await q.cost_sums(session, _COST_FIELDS, scope.dates)
+    months_of = {m.first_day: m for m in scope.months}
+    return [CostLine(shop=r[0], site=r[1], month=months_of[r[2]], minutes=int(r[3]),
+                     minutes_by_source={"attendance": int(r[4]), "roster": int(r[5])},
+                     overtime_minutes=dict(zip(PayClass, map(int, r[6:9]), strict=True)),
+                     labour_base=r[9], overtime_premium=r[10], seat=r[11], overhead=r[12])
+            for r in rows if r[0] in scope.shops]
 
 
 def _name(scope: _Scope, by: str, key: Any, slugs: Mapping[uuid.UUID, str]) -> str | None:
@@ -1080,25 +1081,24 @@ async def cost_report(session: AsyncSession, f: ReportFilter) -> CostReport:
 
 async def _booked_statements(session: AsyncSession, scope: _Scope) -> list[Statement]:
     """The counted lines of the statements of the scope's months and brands, as statements."""
-    stored = await q.lines_where(session, "l.month >= :a AND l.month < :b AND "
-                                 "l.kind IN ('charge', 'credit', 'adjustment')", scope.dates)
+    rows = await q.counted_amounts(session, scope.dates)
     grouped: dict[tuple[uuid.UUID, date], list[Line]] = defaultdict(list)
-    for x in stored:
-        if x.tenant_id not in scope.brands:
-            continue
-        corrects = Month.of(x.corrects_month) if x.corrects_month else None
-        grouped[(x.tenant_id, x.month)].append(Line(
-            x.component, x.shop_id, x.quantity, x.unit, x.rate, x.amount, "", x.kind,  # type: ignore[arg-type]
-            corrects_month=corrects, reason=x.reason))
+    for tenant, month, kind, component, shop, unit, amount, corrects, reason in rows:
+        if tenant in scope.brands:  # the amounts are what a margin reads (quantity and rate: not here)
+            grouped[(tenant, month)].append(Line(component, shop, ZERO, unit, ZERO, amount, "", kind,
+                                                 corrects_month=Month.of(corrects) if corrects else None,
+                                                 reason=reason))
     return [Statement(brand, Month.of(month), tuple(lines)) for (brand, month), lines in grouped.items()]
 
 
 def _margin_row(m: Margin, by: str, name: str | None) -> MarginRow:
-    return MarginRow(by=m.by, key=m.key, name=name, month=str(m.month), revenue=m.revenue,
-                     revenue_by_component=[RevenueComponent(component=k, amount=v)
-                                           for k, v in m.revenue_by_component.items()],
-                     credits=m.credits, adjustments=m.adjustments, labour=m.labour, seat=m.seat,
-                     overhead=m.overhead, cost=m.cost, margin=m.margin, margin_pct=m.margin_pct)
+    # Built without validation: every value is the maths' own, of the declared types (thousands of rows).
+    return MarginRow.model_construct(
+        by=m.by, key=cast(uuid.UUID | None, m.key), name=name, month=str(m.month), revenue=m.revenue,
+        revenue_by_component=[RevenueComponent.model_construct(component=k, amount=v)
+                              for k, v in m.revenue_by_component.items()],
+        credits=m.credits, adjustments=m.adjustments, labour=m.labour, seat=m.seat, overhead=m.overhead,
+        cost=m.cost, margin=m.margin, margin_pct=m.margin_pct)
 
 
 async def margins_of(session: AsyncSession, scope: _Scope, by: str) -> list[Margin]:

@@ -38,17 +38,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import migrations
 from service.conversations.day_rollup import rebuild_day_frt
-from service.kit.db import Database, Scope, make_engine
-from service.kit.identity import Principal, Role
-from service.settings import APP_ROLE, Settings
-from service.sla.metrics import (
+from service.conversations.rollups import (
     FRT_SQL,
     INTERVAL_START_SQL,
     RESPONSE_CAP_S,
     ROUND_TARGET_S,
     frt_bin_sql,
-    local_day_start,
 )
+from service.kit.db import Database, Scope, make_engine
+from service.kit.identity import Principal, Role
+from service.kit.time import local_day_start
+from service.settings import APP_ROLE, Settings
 from tests.conftest import JWT_SECRET, _admin, _server_url, make_token, with_database
 
 DB_NAME = "sw_bench_sla"

@@ -103,6 +103,8 @@ async def test_versions_are_append_only(app_engine, database, world, books):
         for sql in ("UPDATE contract_versions SET seat_hour_rate = 1", "DELETE FROM contract_versions"):
             await _refused(app_engine, sql, "42501")
             await _refused(owner, sql, "SWF01")
+        for table in ("statement_lines", "cost_lines", "agent_cost_versions"):  # never truncated
+            await _refused(owner, f"TRUNCATE {table} CASCADE", "SWF01")
     finally:
         await owner.dispose()
 
