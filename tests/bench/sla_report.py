@@ -8,9 +8,9 @@ has about 14 % of all conversations), six months of conversations (2025-06-01 ..
 diurnal profile, a Double 11 spike, log-normal first responses, multi-round chats, conversions, CSAT)
 generated set-based with INSERT ... SELECT generate_series into the monthly partitions, then the
 15-minute rollups built from them with one INSERT ... SELECT ... GROUP BY per shop, using the SQL of
-service.sla.metrics (INTERVAL_START_SQL, FRT_SQL, frt_bin_sql), and the per-day FRT histograms from the
-rollups (service.conversations.day_rollup). --reuse keeps a database already built (upgrading its schema,
-and building the day histograms when it has none).
+service.conversations.rollups (INTERVAL_START_SQL, FRT_SQL, frt_bin_sql), and the per-day FRT histograms
+from the rollups (service.conversations.day_rollup). --reuse keeps a database already built (upgrading its
+schema, and building the day histograms when it has none).
 
 Then it times the November daily report of the busiest shop and of a median shop, as a client of the
 shop's brand (application role, RLS on), two ways:
@@ -38,17 +38,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import migrations
 from service.conversations.day_rollup import rebuild_day_frt
-from service.kit.db import Database, Scope, make_engine
-from service.kit.identity import Principal, Role
-from service.settings import APP_ROLE, Settings
-from service.sla.metrics import (
+from service.conversations.rollups import (
     FRT_SQL,
     INTERVAL_START_SQL,
     RESPONSE_CAP_S,
     ROUND_TARGET_S,
     frt_bin_sql,
-    local_day_start,
 )
+from service.kit.db import Database, make_engine
+from service.kit.identity import Principal, Role, Scope
+from service.kit.time import local_day_start
+from service.settings import APP_ROLE, Settings
 from tests.conftest import JWT_SECRET, _admin, _server_url, make_token, with_database
 
 DB_NAME = "sw_bench_sla"
@@ -325,7 +325,7 @@ async def main() -> None:
                         return await service.shop_report(session, principal, shop["shop"], *MONTH, "day")
 
                 report = await via_service()
-                assert report.total.metrics.offered == month_n, (report.total.metrics.offered, month_n)
+                assert report.total.offered == month_n, (report.total.offered, month_n)
                 assert len(report.buckets) == 30
                 headers = {"Authorization": f"Bearer {make_token(Role.client, shop['tenant'])}"}
                 url = f"/v1/shops/{shop['shop']}/sla?from={MONTH[0]}&to={MONTH[1]}&granularity=day"
