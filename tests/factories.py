@@ -237,3 +237,38 @@ async def rls_execute(engine, sql: str, staff: str, tenant: str, **params):
 
 async def rls_count(engine, sql: str, staff: str, tenant: str, **params) -> int:
     return (await rls_execute(engine, sql, staff, tenant, **params)).scalar_one()
+
+
+ROSTER_WINDOW = ("2026-12-12T08:00:00+08:00", "2026-12-12T22:00:00+08:00")
+
+
+async def roster_plan(db: Database, world, agents: int = 8) -> uuid.UUID:
+    """A plan over the world's shops for 2026-12-12 08:00-22:00 (Shanghai) whose allocated agents are set
+    directly (no history needed): A's tmall shop (KA) 2 agents 09:00-21:00, B's tmall shop 1 agent 10:00-18:00
+    and B's douyin shop 1 agent 12:00-20:00; and AGENTS agents at the world's site who can serve them."""
+    from datetime import date
+
+    from service.workforce.schemas import AgentCreate
+    from service.workforce.service import create_agent
+
+    async with db.system_transaction() as session:
+        plan = await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR, PlanCreate.model_validate({
+            "name": "roster world", "from": ROSTER_WINDOW[0], "to": ROSTER_WINDOW[1], "seats": 20}))
+        await session.execute(text("UPDATE capacity_plan_lines SET required = 0, allocated = 0 WHERE plan_id = :p"),
+                              {"p": plan.id})
+        for shop, count, lo, hi in ((world.shops_a[0], 2, "09:00", "21:00"), (world.shops_b[0], 1, "10:00", "18:00"),
+                                    (world.shops_b[1], 1, "12:00", "20:00")):
+            await session.execute(text("""
+                UPDATE capacity_plan_lines SET required = :n + 1, allocated = :n
+                WHERE plan_id = :p AND shop_id = :s AND interval_start >= :lo AND interval_start < :hi"""),
+                {"p": plan.id, "s": shop.id, "n": count,
+                 "lo": datetime.fromisoformat(f"2026-12-12T{lo}:00+08:00"),
+                 "hi": datetime.fromisoformat(f"2026-12-12T{hi}:00+08:00")})
+        tag = uuid.uuid4().hex[:5]
+        world.roster_agents = []
+        for i in range(agents):
+            skills = ["tmall", "presale"] + (["douyin"] if i % 2 else ["jd"])
+            world.roster_agents.append(await create_agent(session, AgentCreate(
+                site_id=world.site.id, code=f"R{tag}{i}", name=f"排班{i}", level="senior" if i < 3 else "agent",
+                skills=skills, loaded_hourly_cost=Decimal("40.00") + i, hired_on=date(2025, 1, 6))))
+    return plan.id

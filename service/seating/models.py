@@ -219,6 +219,11 @@ class ShiftAssignment(SQLModel, table=True):
     shift_id: uuid.UUID = ref("shifts.id", ondelete="CASCADE", index=True)
     shop_id: uuid.UUID
     during: Any = Field(sa_column=Column(TSTZRANGE, nullable=False))
+    # Who made and last changed it (migration 0009): a manual seat move is on record like a shift's.
+    created_by: str = Field(max_length=200)
+    updated_by: str = Field(max_length=200)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
 
 
 class WorkSession(SQLModel, table=True):
