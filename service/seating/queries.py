@@ -316,7 +316,7 @@ async def seat_counts(
     rows = (
         await session.execute(
             text("""
-        SELECT g.t, count(*) AS n
+        SELECT g.t AS at, count(*) AS n
         FROM shifts s
         CROSS JOIN LATERAL generate_series(greatest(lower(s.during), :lo),
                                            least(upper(s.during), :hi) - interval '15 minutes',
@@ -327,7 +327,7 @@ async def seat_counts(
             {"site": site_id, "lo": lo, "hi": hi, "agent": except_agent, "roster": roster_id},
         )
     ).all()
-    return {r.t: r.n for r in rows}
+    return {r.at: r.n for r in rows}
 
 
 async def seats_over(
