@@ -163,3 +163,43 @@ async def test_rule_sets_calendar_availability_requirements(client, world):
     assert (await client.get(f"/v1/shops/{world.shops_b[0].id}/requirements",
                              headers=world.client_of("a"))).status_code == 404
     await client.put(f"/v1/shops/{shop.id}/requirements", headers=OPS, json={"skills": []})
+
+
+async def test_rebalance_protects_a_ka_shop_and_applies(client, world, plan_id):
+    ka, donor = world.shops_a[0], world.shops_b[0]  # A is KA, B standard; both tmall
+    day = "2026-12-16"
+    people = world.roster_agents[3:6]
+    for agent in people:
+        r = await client.post("/v1/shifts", headers=OPS, json={
+            "agent_id": str(agent.id), "from": f"{day}T10:00:00+08:00", "to": f"{day}T14:00:00+08:00",
+            "assignments": [{"shop_id": str(donor.id), "from": f"{day}T10:00:00+08:00",
+                             "to": f"{day}T14:00:00+08:00"}]})
+        assert r.status_code == 201, r.text
+    now = f"{day}T11:05:00+08:00"
+    body = {"at": now, "shops": [{"shop_id": str(ka.id), "waiting": 5, "volume": 10, "agents": 0},
+                                 {"shop_id": str(donor.id), "waiting": 0, "volume": 2}]}
+    r = await client.post("/v1/ops/rebalance", headers=OPS, json=body)
+    assert r.status_code == 200, r.text
+    proposal = r.json()
+    assert proposal["shops_at_risk"] >= 1 and proposal["moves"]
+    move = proposal["moves"][0]
+    assert move["to_shop_id"] == str(ka.id) and move["from_shop_id"] == str(donor.id)
+    assert proposal["moves"][-1]["to_service_level_after"] > move["to_service_level_before"]
+    assert move["from_service_level_before"] >= move["from_service_level_after"]
+    assert proposal["interval_start"].startswith("2026-12-16T03:15")
+    g = await gql(client, "query($i: RebalanceInput!) { rebalance(input: $i) { moves { agentId toShopId } } }",
+                  {"i": {"at": now, "shops": [{"shopId": str(ka.id), "waiting": 5, "volume": 10, "agents": 0},
+                                              {"shopId": str(donor.id), "waiting": 0, "volume": 2}]}}, OPS)
+    assert [m["agentId"] for m in g["data"]["rebalance"]["moves"]] == [m["agent_id"] for m in proposal["moves"]]
+    moves = [{k: m[k] for k in ("agent_id", "from_shop_id", "to_shop_id")} for m in proposal["moves"]]
+    wrong = await client.post("/v1/ops/rebalance/apply", headers=OPS,
+                              json={"at": now, "moves": [{**moves[0], "from_shop_id": str(ka.id)}]})
+    assert_problem(wrong, 422, "body.moves.0.from_shop_id")
+    applied = await client.post("/v1/ops/rebalance/apply", headers=OPS, json={"at": now, "moves": moves})
+    assert applied.status_code == 200, applied.text
+    shifts = (await client.get("/v1/shifts", headers=OPS, params={"agent": moves[0]["agent_id"], "limit": 10,
+                                                                 "from": f"{day}T00:00:00+08:00"})).json()
+    pieces = {(a["shop_id"], a["starts_at"][11:16]) for a in shifts["items"][0]["assignments"]}
+    assert pieces == {(str(donor.id), "02:00"), (str(ka.id), "03:15")}
+    again = await client.post("/v1/ops/rebalance/apply", headers=OPS, json={"at": now, "moves": moves[:1]})
+    assert_problem(again, 422, "body.moves.0.agent_id")  # validated again: its donor stretch is over
