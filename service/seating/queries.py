@@ -191,12 +191,14 @@ LEFT JOIN (SELECT b.k, range_agg(tstzrange(CAST(:start AS timestamptz) + b.lo * 
 """)
 
 _INSERT_ASSIGNMENTS = text("""
-INSERT INTO shift_assignments (tenant_id, id, shift_id, shop_id, during, created_by, updated_by)
-SELECT a.tenant, uuidv7(), a.shift, a.shop,
+INSERT INTO shift_assignments (tenant_id, id, shift_id, shop_id, during, created_by, updated_by, created_at)
+SELECT a.tenant, coalesce(a.id, uuidv7()), a.shift, a.shop,
        tstzrange(CAST(:start AS timestamptz) + a.t0 * interval '15 minutes',
-                 CAST(:start AS timestamptz) + a.t1 * interval '15 minutes'), :by, :by
+                 CAST(:start AS timestamptz) + a.t1 * interval '15 minutes'), coalesce(a.made_by, :by), :by,
+       coalesce(a.made_at, now())
 FROM unnest(CAST(:tenants AS uuid[]), CAST(:shifts AS uuid[]), CAST(:shops AS uuid[]), CAST(:t0 AS int[]),
-            CAST(:t1 AS int[])) AS a(tenant, shift, shop, t0, t1)
+            CAST(:t1 AS int[]), CAST(:keep_ids AS uuid[]), CAST(:made_by AS text[]),
+            CAST(:made_at AS timestamptz[])) AS a(tenant, shift, shop, t0, t1, id, made_by, made_at)
 """)
 
 
@@ -211,7 +213,8 @@ async def store_shifts(
     assignments: dict[str, list[Any]],
 ) -> None:
     """A roster's shifts (ids, agents, sites, t0, t1: intervals from START), their breaks (bk: 1-based
-    position of the shift, blo, bhi) and assignments (tenants, shifts, shops, t0, t1), one statement each."""
+    position of the shift, blo, bhi) and assignments (tenants, shifts, shops, t0, t1; optionally keep_ids,
+    made_by, made_at: an assignment moved keeps its id and who made it), one statement each."""
     common = {
         "roster": roster_id,
         "start": start,
@@ -220,7 +223,9 @@ async def store_shifts(
     }
     await session.execute(_INSERT_SHIFTS, common | {"status": status} | shifts | breaks)
     if assignments["shifts"]:
-        await session.execute(_INSERT_ASSIGNMENTS, {"start": start, "by": by} | assignments)
+        n = len(assignments["shifts"])
+        kept = {k: assignments.get(k) or [None] * n for k in ("keep_ids", "made_by", "made_at")}
+        await session.execute(_INSERT_ASSIGNMENTS, {"start": start, "by": by} | assignments | kept)
 
 
 # --- coverage by interval ------------------------------------------------------------------------------

@@ -717,9 +717,10 @@ async def _store(
     sites: Sequence[uuid.UUID],
     shops: Sequence[tuple[uuid.UUID, uuid.UUID]],
     ids: Sequence[uuid.UUID] | None = None,
+    kept: Sequence[tuple[uuid.UUID, str, datetime] | None] | None = None,
 ) -> None:
     """SHIFTS (the problem's, by index into AGENTS, SITES and SHOPS (tenant, shop) from START) stored as
-    arrays, set-based."""
+    arrays, set-based. KEPT: per assignment in order, the id, maker and time of one that is moved."""
     ids = list(ids) if ids is not None else [new_id() for _ in shifts]
     rows: dict[str, list[Any]] = {"ids": ids, "agents": [], "sites": [], "t0": [], "t1": []}
     breaks: dict[str, list[int]] = {"bk": [], "blo": [], "bhi": []}
@@ -740,6 +741,9 @@ async def _store(
             pieces["shops"].append(shop)
             pieces["t0"].append(a.start)
             pieces["t1"].append(a.end)
+    if kept is not None:
+        pieces |= {"keep_ids": [k[0] if k else None for k in kept], "made_by": [k[1] if k else None for k in kept],
+                   "made_at": [k[2] if k else None for k in kept]}
     await queries.store_shifts(session, roster_id, start, by, status, rows, breaks, pieces)
 
 
@@ -1138,6 +1142,7 @@ async def _write_shift(
     hi: datetime,
     breaks: Sequence[tuple[datetime, datetime]],
     pieces: Sequence[tuple[uuid.UUID, uuid.UUID, datetime, datetime]],
+    kept: Sequence[tuple[uuid.UUID, str, datetime] | None] | None = None,
 ) -> None:
     """Insert one shift with its breaks and assignments (the roster's set-based statements, one row)."""
     start = lo.astimezone(UTC)
@@ -1164,6 +1169,7 @@ async def _write_shift(
         [agent.site_id],
         [(tenant, shop) for tenant, shop, _, _ in pieces],
         [shift_id],
+        kept,
     )
 
 
@@ -1244,17 +1250,18 @@ async def update_shift(
         given = changes.assignments or []
         tenants = await _shop_tenants(session, [a.shop_id for a in given], "assignments.{i}.shop_id")
         pieces = [(tenants[a.shop_id], a.shop_id, a.start, a.end) for a in given]
+        kept = None
     else:
-        pieces = [
-            (a.tenant_id, a.shop_id, *m) for a in current.assignments if (m := moved(a.starts_at, a.ends_at))
-        ]
+        still = [(a, m) for a in current.assignments if (m := moved(a.starts_at, a.ends_at))]
+        pieces = [(a.tenant_id, a.shop_id, *m) for a, m in still]
+        kept = [(a.id, a.created_by, a.created_at) for a, _ in still]
     await queries.lock_sites(session, [current.site_id, agent.site_id])
     roster_id = current.roster_id
 
     async def write() -> None:
         await session.execute(delete(Shift).where(Shift.id == shift_id))
         await _write_shift(
-            session, principal, shift_id, roster_id, current.status, agent, lo, hi, breaks, pieces
+            session, principal, shift_id, roster_id, current.status, agent, lo, hi, breaks, pieces, kept
         )
         await session.execute(
             text("UPDATE shifts SET created_by = :by, created_at = :at WHERE id = :id"),
