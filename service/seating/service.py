@@ -21,6 +21,7 @@ naming the other shift) and the sites' row locks make the seat count exact under
 from __future__ import annotations
 
 import asyncio
+import logging
 import dataclasses
 import uuid
 from collections import defaultdict
@@ -44,6 +45,7 @@ from service.kit.identity import Principal
 from service.kit.models import new_id, utcnow
 from service.kit.pagination import Paged, PageRequest, page_of
 from service.kit.time import local_day_start
+from service.kit.timing import StageClock
 from service.seating import queries
 from service.seating.calendar import CHINA_2026, CalendarBook, HolidayCalendar, PayClass
 from service.seating.inputs import (
@@ -122,6 +124,7 @@ from service.shops.service import get_shop
 from service.workforce.models import Agent, EmploymentType, Site
 from service.workforce.service import get_agent
 
+log = logging.getLogger("seatwise.seating")
 HISTORY_DAYS = 8  # a week and a day of live shifts before the window, at least (runs of days, the week)
 RULE_FIELD = {
     "meal_break_count": "breaks",
@@ -653,13 +656,16 @@ async def create_roster(
 ) -> Roster:
     """Build, summarise and store a draft roster for the plan (see the module docstring). When it replaces
     a published roster, that roster's shifts are pinned and only those that must move move."""
+    step = StageClock(log, "roster stage").lap
     plan = await get_plan(session, plan_id)
     replaced = await _replaced(session, plan, data.replaces)
     cat = await _plan_problem(session, plan, replaced)
+    step("problem")
     released: dict[str, int] = {}
     if replaced is not None:
         cat, released = await asyncio.to_thread(_release_broken, cat, replaced.id)
     result, fast = await asyncio.to_thread(_solve, cat.problem, data)
+    step("solve")
     facts_of = dict(zip(cat.problem.pinned, cat.pinned, strict=True))
     mine = replaced.id if replaced else None
     own_shifts = [s for s in result.shifts if not s.pinned or facts_of[s].roster_id == mine]
@@ -690,6 +696,7 @@ async def create_roster(
         summary=_summary(cat, result, own, fast, data, replan, context).model_dump(mode="json"),
         created_by=principal.subject,
     )
+    step("summary")
     session.add(roster)
     await flush(session, "roster")
     await _store(
@@ -703,6 +710,7 @@ async def create_roster(
         [x.id for x in cat.sites],
         [(x.tenant_id, x.shop_id) for x in cat.shops],
     )
+    step("stored")
     return roster
 
 

@@ -48,9 +48,11 @@ async def test_fast_roster_covers_the_plan_within_the_rules(db, roster):
 
 
 async def test_optimise_keeps_or_improves_and_is_valid(client, db, plan_id, roster):
-    r = await client.post(f"/v1/capacity-plans/{plan_id}/rosters",
-                          json={"mode": "optimise", "time_limit_s": 5, "seed": 1, "deterministic_time": 2},
-                          headers=OPS)
+    r = await client.post(
+        f"/v1/capacity-plans/{plan_id}/rosters",
+        json={"mode": "optimise", "time_limit_s": 5, "seed": 1, "deterministic_time": 2},
+        headers=OPS,
+    )
     assert r.status_code == 201, r.text
     s = r.json()["summary"]
     assert s["solver"]["mode"] == "optimise" and s["solver"]["status"] in ("optimal", "improved", "kept_fast")
@@ -66,37 +68,52 @@ async def test_publish_then_read_back(client, world, roster):
     assert again.status_code == 409
     shifts = (await client.get("/v1/shifts", params={"roster": roster["id"], "limit": 2}, headers=OPS)).json()
     assert len(shifts["items"]) == 2 and shifts["next_cursor"]
-    rest = (await client.get("/v1/shifts", params={"roster": roster["id"], "cursor": shifts["next_cursor"],
-                                                   "limit": 500}, headers=OPS)).json()
+    rest = (
+        await client.get(
+            "/v1/shifts",
+            params={"roster": roster["id"], "cursor": shifts["next_cursor"], "limit": 500},
+            headers=OPS,
+        )
+    ).json()
     assert len(rest["items"]) == roster["summary"]["shifts"] - 2
     one = shifts["items"][0]
     assert one["status"] == "published" and one["assignments"] and one["created_by"] == "test-ops"
-    by_shop = (await client.get("/v1/shifts", params={"shop": str(world.shops_a[0].id), "limit": 500},
-                                headers=OPS)).json()["items"]
-    assert by_shop and all(any(a["shop_id"] == str(world.shops_a[0].id) for a in s["assignments"])
-                           for s in by_shop)
+    by_shop = (
+        await client.get("/v1/shifts", params={"shop": str(world.shops_a[0].id), "limit": 500}, headers=OPS)
+    ).json()["items"]
+    assert by_shop and all(
+        any(a["shop_id"] == str(world.shops_a[0].id) for a in s["assignments"]) for s in by_shop
+    )
     ics = await client.get(f"/v1/agents/{one['agent_id']}/schedule.ics", headers=OPS)
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
     from icalendar import Calendar
 
     events = Calendar.from_ical(ics.content).walk("VEVENT")
-    assert str(events[0]["uid"]) .endswith("@seatwise") and len(events) >= 1
+    assert str(events[0]["uid"]).endswith("@seatwise") and len(events) >= 1
 
 
 COVERAGE_FIELDS = {"tenant_id", "shop_id", "interval_start", "required", "allocated", "rostered", "missing"}
 
 
 async def test_a_client_reads_counts_of_its_own_shops_only(client, world, roster):
-    staff = (await client.get(f"/v1/rosters/{roster['id']}/coverage", params={"limit": 500}, headers=OPS)).json()
+    staff = (
+        await client.get(f"/v1/rosters/{roster['id']}/coverage", params={"limit": 500}, headers=OPS)
+    ).json()
     assert {c["tenant_id"] for c in staff["items"]} >= {str(world.tenant_a.id), str(world.tenant_b.id)}
-    mine = (await client.get(f"/v1/rosters/{roster['id']}/coverage", params={"limit": 500},
-                             headers=world.client_of("a"))).json()["items"]
+    mine = (
+        await client.get(
+            f"/v1/rosters/{roster['id']}/coverage", params={"limit": 500}, headers=world.client_of("a")
+        )
+    ).json()["items"]
     assert mine and {c["tenant_id"] for c in mine} == {str(world.tenant_a.id)}
     for cell in mine:
         assert set(cell) == COVERAGE_FIELDS  # field by field: counts, never an agent
     assert sum(c["rostered"] for c in mine if c["shop_id"] == str(world.shops_a[0].id)) > 0
-    b_shop = await client.get(f"/v1/rosters/{roster['id']}/coverage", params={"shop": str(world.shops_b[0].id)},
-                              headers=world.client_of("a"))
+    b_shop = await client.get(
+        f"/v1/rosters/{roster['id']}/coverage",
+        params={"shop": str(world.shops_b[0].id)},
+        headers=world.client_of("a"),
+    )
     assert b_shop.status_code == 404
     exported = await client.get(f"/v1/rosters/{roster['id']}/coverage.csv", headers=world.client_of("a"))
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
@@ -106,25 +123,38 @@ async def test_a_client_reads_counts_of_its_own_shops_only(client, world, roster
     for role in ("client",):
         denied = await client.get(f"/v1/rosters/{roster['id']}", headers=world.client_of("a"))
         assert denied.status_code == 403, role
-    result = await gql(client, "query($r: UUID!) { rosterCoverage(rosterId: $r, first: 500) { items { tenantId "
-                       "shopId intervalStart required allocated rostered missing } } }", {"r": roster["id"]},
-                       world.client_of("a"))
+    result = await gql(
+        client,
+        "query($r: UUID!) { rosterCoverage(rosterId: $r, first: 500) { items { tenantId "
+        "shopId intervalStart required allocated rostered missing } } }",
+        {"r": roster["id"]},
+        world.client_of("a"),
+    )
     items = result["data"]["rosterCoverage"]["items"]
     assert len(items) == len(mine) and {i["tenantId"] for i in items} == {str(world.tenant_a.id)}
     from service.schema import build_schema
 
     fields = {f.python_name for f in build_schema().get_type_by_name("CoverageCell").fields}
     assert fields == COVERAGE_FIELDS  # the client's only type of seating: no agent, code, cost or skill
-    refused = await gql(client, "query($r: UUID!) { shifts(rosterId: $r) { items { agentId } } }",
-                        {"r": roster["id"]}, world.client_of("a"))
+    refused = await gql(
+        client,
+        "query($r: UUID!) { shifts(rosterId: $r) { items { agentId } } }",
+        {"r": roster["id"]},
+        world.client_of("a"),
+    )
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_replan_moves_only_what_must_move(client, db, world, plan_id, roster):
-    shifts = (await client.get("/v1/shifts", params={"roster": roster["id"], "limit": 500}, headers=OPS)).json()
+    shifts = (
+        await client.get("/v1/shifts", params={"roster": roster["id"], "limit": 500}, headers=OPS)
+    ).json()
     victim = shifts["items"][0]
-    r = await client.post(f"/v1/agents/{victim['agent_id']}/availability", headers=OPS, json={
-        "kind": "leave", "from": victim["starts_at"], "to": victim["ends_at"], "note": "sick"})
+    r = await client.post(
+        f"/v1/agents/{victim['agent_id']}/availability",
+        headers=OPS,
+        json={"kind": "leave", "from": victim["starts_at"], "to": victim["ends_at"], "note": "sick"},
+    )
     assert r.status_code == 201, r.text
     r = await client.post(f"/v1/capacity-plans/{plan_id}/rosters", json={"name": "replan"}, headers=OPS)
     assert r.status_code == 201, r.text
@@ -141,4 +171,6 @@ async def test_replan_moves_only_what_must_move(client, db, world, plan_id, rost
     kept = (await client.get("/v1/shifts", params={"roster": new["id"], "limit": 500}, headers=OPS)).json()
     times = {(s["agent_id"], s["starts_at"], s["ends_at"]) for s in kept["items"]}
     before = {(s["agent_id"], s["starts_at"], s["ends_at"]) for s in shifts["items"]}
-    assert len(before - times) == 1 and (victim["agent_id"], victim["starts_at"], victim["ends_at"]) not in times
+    assert (
+        len(before - times) == 1 and (victim["agent_id"], victim["starts_at"], victim["ends_at"]) not in times
+    )
