@@ -163,8 +163,8 @@ def plan(
     patience_s: Annotated[float | None, typer.Option("--patience-s", help="Mean patience (erlang_a)")] = None,
     shrinkage: Annotated[float, typer.Option(help="Share of paid time off the floor")] = 0.3,
     top: Annotated[int, typer.Option(help="Short intervals and shops to list")] = 10,
-    roster: Annotated[bool, typer.Option("--roster", help="Then build the plan's draft roster (fast path) and "
-                                         "print its coverage")] = False,
+    roster: Annotated[bool, typer.Option("--roster", help="Then build the plan's draft roster (fast path) "
+                                         "and print its coverage")] = False,
 ) -> None:
     """Plan seats for a promotion: forecast, staff, allocate (KA first), store; print the shortfall (and with
     --roster, the roster's coverage)."""

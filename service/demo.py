@@ -201,7 +201,8 @@ async def load_seating_demo(db: Database, plan_id=None):
             select(Tenant).where(Tenant.tier == Tier.KA).order_by(Tenant.slug))).scalars()]
         agents = (await session.execute(select(Agent).order_by(Agent.code))).scalars().all()
         seniors = [a for a in agents if a.level not in (AgentLevel.trainee, AgentLevel.agent)]
-        certified = {a.id: f"cert:{ka[i % len(ka)][1]}" for i, a in enumerate(seniors[:2 * len(seniors) // 3])}
+        chosen = seniors[:2 * len(seniors) // 3]
+        certified = {a.id: f"cert:{ka[i % len(ka)][1]}" for i, a in enumerate(chosen)}
         for i, a in enumerate(agents):
             skills = {*a.skills, PLATFORMS[i % 5], PLATFORMS[(i + 2) % 5], "presale", "aftersale"}
             if a.id in certified:
@@ -212,7 +213,8 @@ async def load_seating_demo(db: Database, plan_id=None):
         shops = (await session.execute(select(Shop, Tenant).join(Tenant, Tenant.id == Shop.tenant_id))).all()
         for shop, tenant in shops:
             if tenant.tier == Tier.KA and shop.platform in ("tmall", "jd"):
-                await set_requirements(session, OPERATOR, shop.id, RequirementsSet(skills=[f"cert:{tenant.slug}"]))
+                await set_requirements(session, OPERATOR, shop.id,
+                                       RequirementsSet(skills=[f"cert:{tenant.slug}"]))
             elif tenant.tier == Tier.standard and shop.platform == "tmall":
                 await set_requirements(session, OPERATOR, shop.id, RequirementsSet(skills=["presale"]))
         if plan_id is None:

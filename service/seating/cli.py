@@ -1,4 +1,4 @@
-"""`seatwise plan --roster`: build the plan's draft roster (fast path) and print its coverage (rich tables)."""
+"""`seatwise plan --roster`: build the plan's draft roster (fast path), print its coverage (rich tables)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def print_coverage(roster: RosterRead, out: Console, top: int = 10) -> None:
     out.print(
         f"[bold]Roster {roster.id}[/bold] ({roster.status}, {s.solver.status} in {s.solver.seconds:.2f} s): "
         f"{s.shifts:,} shifts of {s.agents_used:,} agents, {s.hours:,.0f} h, overtime "
-        f"{s.overtime_hours.workday:,.0f} / {s.overtime_hours.rest_day:,.0f} / {s.overtime_hours.holiday:,.0f} h "
+        f"{s.overtime_hours.workday:,.0f} / {s.overtime_hours.rest_day:,.0f} / "
+        f"{s.overtime_hours.holiday:,.0f} h "
         f"(150 / 200 / 300 %), labour cost {s.labour_cost:,} CNY"
     )
     table = Table(title="Coverage by tier (seat-intervals)")

@@ -211,7 +211,8 @@ class ShiftAssignment(SQLModel, table=True):
         ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"], ondelete="RESTRICT"),
         CheckConstraint("NOT isempty(during)", name="during_not_empty"),
         ExcludeConstraint(("shift_id", "="), ("during", "&&"), name="one_shop_at_a_time", using="gist"),
-        # No GiST index on (tenant, shop, during) since 0009: coverage reads go through the roster's shifts, and
+        # No GiST index on (tenant, shop, during) since 0009: coverage reads go through the roster's shifts,
+        # and
         # a roster stores some 40,000 assignments at once (a GiST insert each).
     )
 

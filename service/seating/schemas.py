@@ -16,6 +16,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.kit.shapes import Identified, Stamped, partial
+from service.kit.time import quarter_hour
 from service.seating.calendar import PayClass
 from service.seating.rules import HoursSystem
 from service.workforce.models import EmploymentType
@@ -23,17 +24,6 @@ from service.workforce.models import EmploymentType
 Minutes = int
 RosterMode = enum.StrEnum("RosterMode", ["fast", "optimise"])
 SKILL_PATTERN = r"^(presale|aftersale|cert:[a-z0-9][a-z0-9-]{0,58})$"
-
-
-def quarter_hour(value: datetime | None) -> datetime | None:
-    """An aware instant on a quarter hour (the unit of rosters), or a clear reason."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("needs an offset (e.g. 2026-12-12T09:00:00+08:00)")
-    if value.minute % 15 or value.second or value.microsecond:
-        raise ValueError("must be on a quarter hour")
-    return value
 
 
 class Span(BaseModel):
@@ -157,7 +147,8 @@ class HolidayCalendarRead(BaseModel):
 class AvailabilityCreate(Span):
     """Leave or unavailability (no work then), or a preferred window (soft)."""
 
-    kind: str = Field(pattern="^(leave|unavailable|preferred)$", description="leave, unavailable or preferred")
+    kind: str = Field(pattern="^(leave|unavailable|preferred)$",
+                      description="leave, unavailable or preferred")
     note: str | None = Field(default=None, max_length=200)
 
 

@@ -21,8 +21,8 @@ naming the other shift) and the sites' row locks make the seat count exact under
 from __future__ import annotations
 
 import asyncio
-import logging
 import dataclasses
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
@@ -750,7 +750,8 @@ async def _store(
             pieces["t0"].append(a.start)
             pieces["t1"].append(a.end)
     if kept is not None:
-        pieces |= {"keep_ids": [k[0] if k else None for k in kept], "made_by": [k[1] if k else None for k in kept],
+        pieces |= {"keep_ids": [k[0] if k else None for k in kept],
+                   "made_by": [k[1] if k else None for k in kept],
                    "made_at": [k[2] if k else None for k in kept]}
     await queries.store_shifts(session, roster_id, start, by, status, rows, breaks, pieces)
 
@@ -763,7 +764,8 @@ async def check_stored_roster(session: AsyncSession, roster_id: uuid.UUID) -> li
     cat = await _plan_problem(session, plan, None)
     own = await queries.roster_shift_facts(session, roster.id)
     ids = {f.id for f in own}
-    # Around it: every other live shift, but those of the roster it replaces (they leave when it is published).
+    # Around it: every other live shift, but those of the roster it replaces (they leave when it is
+    # published).
     others = [i for i, f in enumerate(cat.pinned)
               if f.id not in ids and (roster.replaces_id is None or f.roster_id != roster.replaces_id)]
     problem = dataclasses.replace(cat.problem, pinned=tuple(cat.problem.pinned[i] for i in others))

@@ -5,11 +5,13 @@
 1. fast: the Double 11 instance (service.seating.instances.double11: 500 shops of 60 brands x 288 intervals,
    2026-11-09..11-11, 4,000 agents on 3 sites with their platforms, queues and brand certificates, standard,
    part-time and comprehensive-hours rule sets, leave and preferences) written into the database as brands,
-   shops with requirements, sites, agents with rule sets and availability, and a capacity plan whose lines hold
-   the instance's required and allocated agents. `POST /v1/capacity-plans/{id}/rosters` is timed from the request
+   shops with requirements, sites, agents with rule sets and availability, and a capacity plan whose lines
+   hold the instance's required and allocated agents. `POST /v1/capacity-plans/{id}/rosters` is timed from
+   the request
    to the stored shifts and assignments, with the server's peak RSS; the stored roster is then read back and
    judged by the independent checker (rules.check_roster, via service.check_stored_roster).
-2. optimise: the optimiser's instance (50 shops x 96 intervals x 400 agents) in a database of its own; the fast
+2. optimise: the optimiser's instance (50 shops x 96 intervals x 400 agents) in a database of its own; the
+   fast
    roster, then `mode: optimise` with a `--limit` second limit: coverage and cost against the fast roster's,
    the gap to the bound.
 
@@ -59,7 +61,8 @@ async def load(owner_url: str, problem: RosterProblem, n_brands: int) -> uuid.UU
             text("""
             INSERT INTO tenants (id, slug, name, tier, priority_weight, status, created_at, updated_at)
             SELECT id, slug, slug, tier, 1, 'active', now(), now()
-            FROM unnest(CAST(:ids AS uuid[]), CAST(:slugs AS text[]), CAST(:tiers AS text[])) AS t(id, slug, tier)"""),
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:slugs AS text[]), CAST(:tiers AS text[])) AS t(id,
+                slug, tier)"""),
             {
                 "ids": [tenant[b] for b in brands],
                 "slugs": [f"brand-{b:02d}" for b in brands],
@@ -73,7 +76,8 @@ async def load(owner_url: str, problem: RosterProblem, n_brands: int) -> uuid.UU
             text("""
             INSERT INTO shops (tenant_id, id, platform, name, timezone, status, created_at, updated_at)
             SELECT t, id, p, 'bench shop ' || i, 'Asia/Shanghai', 'active', now(), now()
-            FROM unnest(CAST(:t AS uuid[]), CAST(:ids AS uuid[]), CAST(:p AS text[])) WITH ORDINALITY AS s(t, id, p, i)
+            FROM unnest(CAST(:t AS uuid[]), CAST(:ids AS uuid[]),
+                CAST(:p AS text[])) WITH ORDINALITY AS s(t, id, p, i)
             """),
             {"t": shop_tenants, "ids": shop_ids, "p": platform},
         )
@@ -118,8 +122,10 @@ async def load(owner_url: str, problem: RosterProblem, n_brands: int) -> uuid.UU
             text("""
             INSERT INTO agents (id, site_id, code, name, level, skills, loaded_hourly_cost, max_concurrency,
                                 employment_type, hired_on, created_at, updated_at)
-            SELECT id, site, code, code, lvl, string_to_array(sk, ','), cost, 3, et, '2024-01-01', now(), now()
-            FROM unnest(CAST(:ids AS uuid[]), CAST(:sites AS uuid[]), CAST(:codes AS text[]), CAST(:lvl AS text[]),
+            SELECT id, site, code, code, lvl, string_to_array(sk, ','), cost, 3, et, '2024-01-01',
+                now(), now()
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:sites AS uuid[]), CAST(:codes AS text[]),
+                CAST(:lvl AS text[]),
                         CAST(:sk AS text[]), CAST(:cost AS numeric[]), CAST(:et AS text[]))
                  AS x(id, site, code, lvl, sk, cost, et)"""),
             {
@@ -150,8 +156,10 @@ async def load(owner_url: str, problem: RosterProblem, n_brands: int) -> uuid.UU
             await conn.execute(
                 text("""
                 INSERT INTO agent_availability (id, agent_id, kind, during, created_by, created_at)
-                SELECT gen_random_uuid(), a, k, tstzrange(CAST(:start AS timestamptz) + lo * interval '15 minutes',
-                                                          CAST(:start AS timestamptz) + hi * interval '15 minutes'),
+                SELECT gen_random_uuid(), a, k,
+                    tstzrange(CAST(:start AS timestamptz) + lo * interval '15 minutes',
+                                                          CAST(:start AS timestamptz) + hi * interval
+                                                              '15 minutes'),
                        'bench', now()
                 FROM unnest(CAST(:a AS uuid[]), CAST(:k AS text[]), CAST(:lo AS int[]), CAST(:hi AS int[]))
                      AS s(a, k, lo, hi)"""),
@@ -166,15 +174,19 @@ async def load(owner_url: str, problem: RosterProblem, n_brands: int) -> uuid.UU
         plan = uuid.uuid4()
         await conn.execute(
             text("""
-            INSERT INTO capacity_plans (id, name, starts_at, ends_at, model, seats, params, status, created_by,
+            INSERT INTO capacity_plans (id, name, starts_at, ends_at, model, seats, params, status,
+                created_by,
                                         created_at, summary)
-            VALUES (:id, 'Double 11 bench', :start, :end, 'erlang_c', '0', '{}', 'complete', 'bench', now(), '{}')"""),
+            VALUES (:id, 'Double 11 bench', :start, :end, 'erlang_c', '0', '{}', 'complete', 'bench',
+                now(), '{}')"""),
             {"id": plan, "start": start, "end": start + T * timedelta(minutes=15)},
         )
         await conn.execute(
             text("""
-            INSERT INTO capacity_plan_shops (tenant_id, plan_id, shop_id, tier, priority_weight, aht_s, concurrency,
-                target_service_level, target_answer_s, forecast_volume, required, scheduled, allocated, missing,
+            INSERT INTO capacity_plan_shops (tenant_id, plan_id, shop_id, tier, priority_weight, aht_s,
+                concurrency,
+                target_service_level, target_answer_s, forecast_volume, required, scheduled, allocated,
+                    missing,
                 min_service_level, intervals_short)
             SELECT t, :plan, s, tier, 1, 300, 3, 0.8, 30, 0, 0, 0, 0, 0, 0, 0
             FROM unnest(CAST(:t AS uuid[]), CAST(:s AS uuid[]), CAST(:tier AS text[])) AS x(t, s, tier)"""),
@@ -183,9 +195,11 @@ async def load(owner_url: str, problem: RosterProblem, n_brands: int) -> uuid.UU
         demand, required = problem.demand, problem.required
         await conn.execute(
             text("""
-            INSERT INTO capacity_plan_lines (tenant_id, plan_id, shop_id, interval_start, forecast_volume, required,
+            INSERT INTO capacity_plan_lines (tenant_id, plan_id, shop_id, interval_start,
+                forecast_volume, required,
                                              scheduled, allocated, expected_service_level)
-            SELECT s.t, :plan, s.s, CAST(:start AS timestamptz) + (c.i - 1) * interval '15 minutes', 0, c.r, c.r,
+            SELECT s.t, :plan, s.s, CAST(:start AS timestamptz) + (c.i - 1) * interval '15 minutes', 0,
+                c.r, c.r,
                    c.a, 0
             FROM unnest(CAST(:t AS uuid[]), CAST(:s AS uuid[])) WITH ORDINALITY AS s(t, s, j)
             CROSS JOIN LATERAL unnest((CAST(:req AS int[]))[(s.j - 1) * :n + 1 : s.j * :n],
@@ -252,7 +266,8 @@ def run(part: str, args: argparse.Namespace) -> dict:
         plan = asyncio.run(load(owner, problem, n_brands))
         print(
             f"setup ({part}): {len(problem.shops)} shops x {problem.n_intervals} intervals, "
-            f"{len(problem.agents):,} agents on {len(problem.sites)} sites, demand {int(problem.demand.sum()):,} "
+            f"{len(problem.agents):,} agents on {len(problem.sites)} sites, "
+            f"demand {int(problem.demand.sum()):,} "
             f"seat-intervals, in {time.perf_counter() - t0:.0f} s",
             flush=True,
         )
@@ -271,7 +286,8 @@ def run(part: str, args: argparse.Namespace) -> dict:
                 s = roster["summary"]
                 runs.append((seconds, rss, roster))
                 print(
-                    f"run {i + 1}: POST {path} (fast) {seconds:.2f} s (maths {s['solver']['seconds']:.2f} s), "
+                    f"run {i + 1}: POST {path} (fast) {seconds:.2f} s "
+                    f"(maths {s['solver']['seconds']:.2f} s), "
                     f"server peak RSS {rss / 2**20:.0f} MB; {s['shifts']:,} shifts, {s['assignments']:,} "
                     f"assignments stored",
                     flush=True,

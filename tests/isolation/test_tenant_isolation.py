@@ -26,7 +26,8 @@ def _fill(path: str, world) -> str:
             .replace("{plan_id}", str(getattr(world, "plan_id", "")))
             .replace("{roster_id}", str(world.roster_id))
             .replace("{shift_id}", str(world.shift_id)).replace("{assignment_id}", str(world.assignment_id))
-            .replace("{rule_set_id}", str(world.rule_set_id)).replace("{availability_id}", str(world.shift_id))
+            .replace("{rule_set_id}", str(world.rule_set_id))
+            .replace("{availability_id}", str(world.shift_id))
             .replace("{employment_type}", "intern").replace("{year}", "2026"))
 
 
@@ -97,9 +98,11 @@ ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "c
                "staffing", "promotions", "capacityPlans", "capacityPlan", "capacityPlanLines",
                "createPromotion", "createCapacityPlan", "ingestConversations",
                "labourRuleSets", "labourRuleSet", "employmentTypeRules", "agentRules", "holidayCalendar",
-               "agentAvailability", "shopRequirements", "rosters", "roster", "rosterCoverage", "shifts", "rebalance",
+               "agentAvailability", "shopRequirements", "rosters", "roster", "rosterCoverage", "shifts",
+               "rebalance",
                "createLabourRuleSet", "updateLabourRuleSet", "setEmploymentTypeRuleSet", "setAgentRuleSet",
-               "setHolidayCalendar", "addAvailability", "removeAvailability", "setShopRequirements", "createRoster",
+               "setHolidayCalendar", "addAvailability", "removeAvailability", "setShopRequirements",
+               "createRoster",
                "publishRoster", "createShift", "updateShift", "deleteShift", "createAssignment",
                "updateAssignment", "deleteAssignment", "applyMoves"]
 
