@@ -1056,6 +1056,19 @@ def _shift_conflict(row: Any, constraint: str) -> Conflict:
     )
 
 
+def _shift_conflicts(session: AsyncSession, agent_id: uuid.UUID, lo: datetime, hi: datetime,
+                     not_id: uuid.UUID | None, roster_id: uuid.UUID | None) -> Any:
+    """What a refused shift write conflicts with, by constraint (for _guarded)."""
+
+    async def conflict(constraint: str) -> Conflict:
+        if constraint == "one_shop_at_a_time":
+            return Conflict("two of the shift's assignments overlap", extensions={"constraint": constraint})
+        other = await queries.overlapping_shift(session, agent_id, lo, hi, not_id, roster_id)
+        return _shift_conflict(other, constraint) if other else Conflict(f"conflict ({constraint})")
+
+    return conflict
+
+
 async def _shop_tenants(
     session: AsyncSession, shop_ids: Sequence[uuid.UUID], field: str
 ) -> dict[uuid.UUID, uuid.UUID]:
@@ -1196,11 +1209,7 @@ async def create_shift(session: AsyncSession, principal: Principal, data: ShiftC
     pieces = [(tenants[a.shop_id], a.shop_id, a.start, a.end) for a in data.assignments]
     roster_id = roster.id if roster else None
 
-    async def conflict(constraint: str) -> Conflict:
-        if constraint == "one_shop_at_a_time":
-            return Conflict("two of the shift's assignments overlap", extensions={"constraint": constraint})
-        other = await queries.overlapping_shift(session, agent.id, data.start, data.end, None, roster_id)
-        return _shift_conflict(other, constraint) if other else Conflict(f"conflict ({constraint})")
+    conflict = _shift_conflicts(session, agent.id, data.start, data.end, None, roster_id)
 
     await _guarded(
         session,
@@ -1278,13 +1287,8 @@ async def update_shift(
             {"by": current.created_by, "at": current.created_at, "id": shift_id},
         )
 
-    async def conflict(constraint: str) -> Conflict:
-        if constraint == "one_shop_at_a_time":
-            return Conflict("two of the shift's assignments overlap", extensions={"constraint": constraint})
-        other = await queries.overlapping_shift(
-            session, agent.id, lo, hi, shift_id, roster_id if current.status == "draft" else None
-        )
-        return _shift_conflict(other, constraint) if other else Conflict(f"conflict ({constraint})")
+    conflict = _shift_conflicts(session, agent.id, lo, hi, shift_id,
+                                roster_id if current.status == "draft" else None)
 
     await _guarded(session, write, conflict)
     await _check(session, shift_id)
