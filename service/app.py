@@ -17,6 +17,7 @@ from service.kit import errors
 from service.kit.db import Database, app_url, make_engine
 from service.kit.gql import context_getter
 from service.schema import build_schema
+from service.seating.api import router as seating_router
 from service.settings import Settings, get_settings, resolve_jwt_secret
 from service.shops.api import router as shops_router
 from service.sla.api import router as sla_router
@@ -24,7 +25,8 @@ from service.workforce.api import router as workforce_router
 from tenants.api import router as tenants_router
 
 # Every REST router; the role x route matrix test walks these.
-ROUTERS = (tenants_router, shops_router, workforce_router, conversations_router, sla_router, capacity_router)
+ROUTERS = (tenants_router, shops_router, workforce_router, conversations_router, sla_router, capacity_router,
+           seating_router)
 
 DESCRIPTION = """
 Seatwise runs the operations of an e-commerce customer-service outsourcer: client brands' shops,

@@ -163,8 +163,11 @@ def plan(
     patience_s: Annotated[float | None, typer.Option("--patience-s", help="Mean patience (erlang_a)")] = None,
     shrinkage: Annotated[float, typer.Option(help="Share of paid time off the floor")] = 0.3,
     top: Annotated[int, typer.Option(help="Short intervals and shops to list")] = 10,
+    roster: Annotated[bool, typer.Option("--roster", help="Then build the plan's draft roster (fast path) "
+                                         "and print its coverage")] = False,
 ) -> None:
-    """Plan seats for a promotion: forecast, staff, allocate (KA first), store; print the shortfall."""
+    """Plan seats for a promotion: forecast, staff, allocate (KA first), store; print the shortfall (and with
+    --roster, the roster's coverage)."""
     from pydantic import ValidationError
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -191,8 +194,15 @@ def plan(
                    "staffing and allocation": "storing lines", "stored": "done"}[done]
             bar.update(task, advance=1, description=nxt)
 
+        async def work(db):
+            detail = await plan_and_report(db, body, step, out, top)
+            if roster:
+                from service.seating.cli import roster_and_report
+
+                await roster_and_report(db, detail.id, out, top)
+
         try:
-            asyncio.run(_with_db(url, lambda db: plan_and_report(db, body, step, out, top)))
+            asyncio.run(_with_db(url, work))
         except Problem as exc:
             err.print(f"[red]{exc.detail}[/red]")
             raise typer.Exit(2) from None

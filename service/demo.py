@@ -95,6 +95,7 @@ async def load_demo(db: Database, seed: int = SEED) -> DemoSummary | None:
             await create_agent(session, agent)
     conversations = await load_demo_conversations(db, seed)
     await load_capacity_demo(db)
+    await load_seating_demo(db)
     return DemoSummary(tenants=len(BRANDS), shops=shops, sites=len(sites), agents=len(agents),
                        conversations=conversations)
 
@@ -158,6 +159,73 @@ async def load_capacity_demo(db: Database, now: datetime | None = None) -> None:
             await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR,
                               PlanCreate(name=f"Double 12, {seats} seats", promotion="Double 12",
                                          seats=seats), now=now)
+
+
+PLATFORMS = ("tmall", "jd", "taobao", "pdd", "douyin")
+
+
+async def load_seating_demo(db: Database, plan_id=None):
+    """Seating on top of the capacity demo: the official 2026 holiday calendar; three labour rule sets
+    (standard for full-timers and contractors, part-time for part-timers and interns, comprehensive hours for
+    supervisors and managers); agents' platforms, queues and the KA brands' certificates (seniors and up
+    first); KA shops on tmall and jd require their brand's certificate, standard brands' tmall shops presale;
+    and a published roster for the Double 12 plan (PLAN_ID, default the latest Double 12 plan), built by the
+    fast path. Returns the roster's id (None without a plan)."""
+    from sqlalchemy import text
+
+    from service.seating.rules import CHINA_COMPREHENSIVE_MONTH, CHINA_PART_TIME, CHINA_STANDARD
+    from service.seating.schemas import RequirementsSet, RosterCreate, RuleSetChoice
+    from service.seating.service import (
+        create_roster,
+        ensure_rule_set,
+        load_official_calendar,
+        publish_roster,
+        set_agent_rules,
+        set_employment_type_rules,
+        set_requirements,
+    )
+    from service.shops.models import Shop
+    from service.workforce.models import Agent
+    from service.workforce.schemas import AgentUpdate
+    from service.workforce.service import update_agent
+
+    async with db.system_transaction() as session:
+        await load_official_calendar(session)
+        standard = await ensure_rule_set(session, "standard", CHINA_STANDARD)
+        part_time = await ensure_rule_set(session, "part-time", CHINA_PART_TIME)
+        comprehensive = await ensure_rule_set(session, "comprehensive (month)", CHINA_COMPREHENSIVE_MONTH)
+        for kind, rules in ((EmploymentType.full_time, standard), (EmploymentType.contractor, standard),
+                            (EmploymentType.part_time, part_time), (EmploymentType.intern, part_time)):
+            await set_employment_type_rules(session, kind, RuleSetChoice(rule_set_id=rules.id))
+        ka = [(t.id, t.slug) for t in (await session.execute(
+            select(Tenant).where(Tenant.tier == Tier.KA).order_by(Tenant.slug))).scalars()]
+        agents = (await session.execute(select(Agent).order_by(Agent.code))).scalars().all()
+        seniors = [a for a in agents if a.level not in (AgentLevel.trainee, AgentLevel.agent)]
+        chosen = seniors[:2 * len(seniors) // 3]
+        certified = {a.id: f"cert:{ka[i % len(ka)][1]}" for i, a in enumerate(chosen)}
+        for i, a in enumerate(agents):
+            skills = {*a.skills, PLATFORMS[i % 5], PLATFORMS[(i + 2) % 5], "presale", "aftersale"}
+            if a.id in certified:
+                skills |= {certified[a.id], "tmall", "jd"}
+            await update_agent(session, a.id, AgentUpdate(skills=sorted(skills)))
+            if a.level in (AgentLevel.supervisor, AgentLevel.manager):
+                await set_agent_rules(session, a.id, RuleSetChoice(rule_set_id=comprehensive.id))
+        shops = (await session.execute(select(Shop, Tenant).join(Tenant, Tenant.id == Shop.tenant_id))).all()
+        for shop, tenant in shops:
+            if tenant.tier == Tier.KA and shop.platform in ("tmall", "jd"):
+                await set_requirements(session, OPERATOR, shop.id,
+                                       RequirementsSet(skills=[f"cert:{tenant.slug}"]))
+            elif tenant.tier == Tier.standard and shop.platform == "tmall":
+                await set_requirements(session, OPERATOR, shop.id, RequirementsSet(skills=["presale"]))
+        if plan_id is None:
+            plan_id = (await session.execute(text(
+                "SELECT c.id FROM capacity_plans c JOIN promotions p ON p.id = c.promotion_id "
+                "WHERE p.name = 'Double 12' ORDER BY c.created_at DESC LIMIT 1"))).scalar()
+        if plan_id is None:
+            return None
+        roster = await create_roster(session, OPERATOR, plan_id, RosterCreate(name="Double 12 roster"))
+        await publish_roster(session, OPERATOR, roster.id)
+    return roster.id
 
 
 def _agents(rng: random.Random, sites, count: int = 120) -> list[AgentCreate]:

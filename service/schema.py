@@ -11,6 +11,7 @@ from strawberry.tools import merge_types
 from service.capacity.gql import CapacityMutation, CapacityQuery
 from service.conversations.gql import ConversationMutation
 from service.kit.gql import ProblemErrors, extend_type
+from service.seating.gql import SeatingMutation, SeatingQuery
 from service.settings import Settings
 from service.shops.gql import ShopMutation, ShopQuery, ShopType
 from service.sla.gql import ShopSlaFields, SlaMutation, SlaQuery
@@ -19,9 +20,9 @@ from tenants.gql import TenantMutation, TenantQuery
 
 extend_type(ShopType, ShopSlaFields)
 
-Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery))
+Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery, SeatingQuery))
 Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, SiteMutations, AgentMutations, SlaMutation,
-                                    CapacityMutation, ConversationMutation))
+                                    CapacityMutation, ConversationMutation, SeatingMutation))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

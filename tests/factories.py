@@ -101,6 +101,65 @@ def graphql_probes(world) -> dict[str, tuple[str, dict]]:
         "ingestConversations": ("mutation($s: UUID!) { ingestConversations(records: [{externalId: \"x\", "
                                 "shopId: $s, startedAt: \"2026-11-20T10:00:00+08:00\", kind: \"presale\"}]) "
                                 "{ inserted rejected { field reason } } }", {"s": b_shop}),
+        **seating_probes(world, b_shop, plan),
+    }
+
+
+def seating_probes(world, b_shop: str, plan: str) -> dict[str, tuple[str, dict]]:
+    zero = "00000000-0000-0000-0000-000000000000"
+    roster, shift = str(getattr(world, "roster_id", zero)), str(getattr(world, "shift_id", zero))
+    rule_set, agent = str(getattr(world, "rule_set_id", zero)), str(world.agent.id)
+    assignment = str(getattr(world, "assignment_id", zero))
+    span = 'from: "2026-12-20T09:00:00+08:00", to: "2026-12-20T13:00:00+08:00"'
+    return {
+        "labourRuleSets": ("{ labourRuleSets { items { id name } } }", {}),
+        "labourRuleSet": ("query($id: UUID!) { labourRuleSet(id: $id) { id name } }", {"id": rule_set}),
+        "employmentTypeRules": ("{ employmentTypeRules { employmentType ruleSetId } }", {}),
+        "agentRules": ("query($a: UUID!) { agentRules(agentId: $a) { source ruleSet { name } } }",
+                       {"a": agent}),
+        "holidayCalendar": ("{ holidayCalendar(year: 2026) { year days { day kind } } }", {}),
+        "agentAvailability": ("query($a: UUID!) { agentAvailability(agentId: $a) { items { id kind } } }",
+                              {"a": agent}),
+        "shopRequirements": ("query($s: UUID!) { shopRequirements(shopId: $s) { shopId tenantId skills } }",
+                             {"s": b_shop}),
+        "rosters": ("{ rosters { items { id summary { total { covered } } } } }", {}),
+        "roster": ("query($id: UUID!) { roster(id: $id) { id summary { shopsCoverage { shopId shopName } "
+                   "uncovered { shopId } } } }", {"id": roster}),
+        "rosterCoverage": ("query($r: UUID!) { rosterCoverage(rosterId: $r, first: 500) { items { tenantId "
+                           "shopId intervalStart rostered } nextCursor } }", {"r": roster}),
+        "shifts": ("{ shifts { items { id agentCode assignments { shopId tenantId } } } }", {}),
+        "rebalance": ("{ rebalance(input: {}) { shopsAtRisk moves { agentId toShopId } } }", {}),
+        "createLabourRuleSet": ("mutation { createLabourRuleSet(input: {name: \"evil\", shiftMin: 600, "
+                                "shiftMax: 240}) { id } }", {}),
+        "updateLabourRuleSet": ("mutation($id: UUID!) { updateLabourRuleSet(id: $id, input: {shiftMax: 1}) "
+                                "{ id } }", {"id": rule_set}),
+        "setEmploymentTypeRuleSet": ("mutation($r: UUID) { setEmploymentTypeRuleSet(employmentType: intern, "
+                                     "input: {ruleSetId: $r}) { employmentType } }", {"r": zero}),
+        "setAgentRuleSet": ("mutation($a: UUID!, $r: UUID) { setAgentRuleSet(agentId: $a, "
+                            "input: {ruleSetId: $r}) { source } }", {"a": agent, "r": zero}),
+        "setHolidayCalendar": ("mutation { setHolidayCalendar(year: 2031, input: {days: [{day: "
+                               "\"2031-01-06\", kind: \"make_up_workday\"}]}) { year } }", {}),
+        "addAvailability": ("mutation($a: UUID!) { addAvailability(agentId: $a, input: {kind: \"nope\", "
+                            f"{span}}}) {{ id }} }}", {"a": agent}),
+        "removeAvailability": ("mutation($id: UUID!) { removeAvailability(id: $id) }", {"id": zero}),
+        "setShopRequirements": ("mutation($s: UUID!) { setShopRequirements(shopId: $s, input: {skills: "
+                                "[\"presale\"]}) { skills } }", {"s": b_shop}),
+        "createRoster": ("mutation($p: UUID!, $r: UUID) { createRoster(planId: $p, input: {replaces: $r}) "
+                         "{ id } }", {"p": plan, "r": zero}),
+        "publishRoster": ("mutation($id: UUID!) { publishRoster(id: $id) { id } }", {"id": zero}),
+        "createShift": ("mutation($a: UUID!) { createShift(input: {agentId: $a, "
+                        "from: \"2026-12-20T09:00:00+08:00\", to: \"2026-12-20T09:30:00+08:00\"}) { id } }",
+                        {"a": agent}),
+        "updateShift": ("mutation($id: UUID!) { updateShift(id: $id, input: "
+                        "{from: \"2026-12-20T09:07:00+08:00\"}) { id } }", {"id": shift}),
+        "deleteShift": ("mutation($id: UUID!) { deleteShift(id: $id) }", {"id": zero}),
+        "createAssignment": ("mutation($id: UUID!, $s: UUID!) { createAssignment(shiftId: $id, "
+                             f"input: {{shopId: $s, {span}}}) {{ id }} }}", {"id": zero, "s": b_shop}),
+        "updateAssignment": ("mutation($id: UUID!) { updateAssignment(id: $id, input: {to: "
+                             "\"2026-12-20T09:07:00+08:00\"}) { id } }", {"id": assignment}),
+        "deleteAssignment": ("mutation($id: UUID!) { deleteAssignment(id: $id) }", {"id": zero}),
+        "applyMoves": ("mutation($a: UUID!, $s: UUID!) { applyMoves(input: {moves: [{agentId: $a, "
+                       "fromShopId: null, toShopId: $s}]}) { intervalStart } }", {"a": agent, "s": b_shop}),
     }
 
 
@@ -237,3 +296,63 @@ async def rls_execute(engine, sql: str, staff: str, tenant: str, **params):
 
 async def rls_count(engine, sql: str, staff: str, tenant: str, **params) -> int:
     return (await rls_execute(engine, sql, staff, tenant, **params)).scalar_one()
+
+
+ROSTER_WINDOW = ("2026-12-12T08:00:00+08:00", "2026-12-12T22:00:00+08:00")
+
+
+async def roster_plan(db: Database, world, agents: int = 8) -> uuid.UUID:
+    """A plan over the world's shops for 2026-12-12 08:00-22:00 (Shanghai) whose allocated agents are set
+    directly (no history needed): A's tmall shop (KA) 2 agents 09:00-21:00, B's tmall shop 1 agent 10:00-18:00
+    and B's douyin shop 1 agent 12:00-20:00; and AGENTS agents at the world's site who can serve them."""
+    from datetime import date
+
+    from service.workforce.schemas import AgentCreate
+    from service.workforce.service import create_agent
+
+    async with db.system_transaction() as session:
+        plan = await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR, PlanCreate.model_validate({
+            "name": "roster world", "from": ROSTER_WINDOW[0], "to": ROSTER_WINDOW[1], "seats": 20}))
+        await session.execute(text("UPDATE capacity_plan_lines SET required = 0, allocated = 0 "
+                                   "WHERE plan_id = :p"), {"p": plan.id})
+        for shop, count, lo, hi in ((world.shops_a[0], 2, "09:00", "21:00"),
+                                    (world.shops_b[0], 1, "10:00", "18:00"),
+                                    (world.shops_b[1], 1, "12:00", "20:00")):
+            await session.execute(text("""
+                UPDATE capacity_plan_lines SET required = :n + 1, allocated = :n
+                WHERE plan_id = :p AND shop_id = :s AND interval_start >= :lo AND interval_start < :hi"""),
+                {"p": plan.id, "s": shop.id, "n": count,
+                 "lo": datetime.fromisoformat(f"2026-12-12T{lo}:00+08:00"),
+                 "hi": datetime.fromisoformat(f"2026-12-12T{hi}:00+08:00")})
+        tag = uuid.uuid4().hex[:5]
+        world.roster_agents = []
+        for i in range(agents):
+            skills = ["tmall", "presale"] + (["douyin"] if i % 2 else ["jd"])
+            world.roster_agents.append(await create_agent(session, AgentCreate(
+                site_id=world.site.id, code=f"R{tag}{i}", name=f"排班{i}",
+                level="senior" if i < 3 else "agent",
+                skills=skills, loaded_hourly_cost=Decimal("40.00") + i, hired_on=date(2025, 1, 6))))
+    return plan.id
+
+
+async def seating_world(db: Database, world) -> None:
+    """A roster of the world's plan, a manual shift with an assignment and a rule set, for the routes and
+    fields that take their ids (world.roster_id, shift_id, assignment_id, rule_set_id)."""
+    from service.seating.schemas import RosterCreate, RuleSetCreate, ShiftCreate
+    from service.seating.service import create_roster, create_rule_set, create_shift
+    from service.workforce.schemas import AgentUpdate
+    from service.workforce.service import update_agent
+
+    plan = getattr(world, "plan_id", None) or await plan_for_world(db)
+    world.plan_id = plan
+    async with db.system_transaction() as session:
+        await update_agent(session, world.agent.id, AgentUpdate(skills=["tmall", "jd"]))
+        world.roster_id = (await create_roster(session, OPERATOR, plan, RosterCreate())).id
+        rules = RuleSetCreate(name=f"rules {uuid.uuid4().hex[:6]}")
+        world.rule_set_id = (await create_rule_set(session, rules)).id
+        shift = await create_shift(session, OPERATOR, ShiftCreate.model_validate({
+            "agent_id": str(world.agent.id), "from": "2026-12-21T09:00:00+08:00",
+            "to": "2026-12-21T13:00:00+08:00",
+            "assignments": [{"shop_id": str(world.shops_a[0].id), "from": "2026-12-21T09:00:00+08:00",
+                             "to": "2026-12-21T13:00:00+08:00"}]}))
+    world.shift_id, world.assignment_id = shift.id, shift.assignments[0].id

@@ -284,11 +284,7 @@ async def list_lines(session: AsyncSession, principal: Principal, plan_id: uuid.
 
 
 def csv_query(where: str) -> str:
-    # Positional parameters for asyncpg, in the order of line_scope's keys.
-    n = iter(range(1, 5))
-    for key in ("plan", "tenant", "shop_tenant", "shop"):
-        if f":{key}" in where:
-            where = where.replace(f":{key}", f"${next(n)}")
+    """The CSV export's query over line_scope's WHERE (named parameters)."""
     return f"""
         SELECT l.shop_id, s.name AS shop, s.platform,
                to_char(l.interval_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS interval_start,

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from service.capacity.models import PROMOTION_PLATFORMS, PlanModel, PlanStatus
+from service.kit.time import quarter_hour
 
 MAX_STAFFING_INTERVALS = 100_000
 MAX_PROMOTION_DAYS = 45
@@ -238,13 +239,7 @@ class PlanCreate(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _instant(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("needs an offset (e.g. 2026-12-12T00:00:00+08:00)")
-        if value.minute % 15 or value.second or value.microsecond:
-            raise ValueError("must be on a quarter hour")
-        return value
+        return quarter_hour(value)
 
     @model_validator(mode="after")
     def _window(self) -> PlanCreate:

@@ -80,6 +80,7 @@ from service.capacity.schemas import (
 from service.kit.crud import flush, list_page, one_or_404
 from service.kit.db import ScopedSessions
 from service.kit.errors import Invalid
+from service.kit.export import copy_csv
 from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest
 from service.kit.time import INTERVAL, INTERVAL_S, local_days
@@ -302,35 +303,13 @@ async def check_lines_visible(session: AsyncSession, principal: Principal, plan_
 async def lines_csv(sessions: ScopedSessions, principal: Principal, plan_id: uuid.UUID,
                     shop_id: uuid.UUID | None) -> AsyncIterator[bytes]:
     """The lines as CSV, streamed from PostgreSQL's COPY TO in chunks: the export never sits in memory."""
-    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=8)
-    done = object()
 
-    async def produce() -> None:
-        try:
-            async with sessions() as session:
-                where, params = await line_scope(session, principal, plan_id, shop_id)
-                conn = await session.connection()
-                raw = (await conn.get_raw_connection()).driver_connection
-                args = [params[k] for k in ("plan", "tenant", "shop_tenant", "shop") if k in params]
-                await raw.copy_from_query(csv_query(where), *args, output=queue.put,
-                                          format="csv", header=True)
-            await queue.put(done)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            await queue.put(exc)
+    async def query(session: AsyncSession) -> tuple[str, dict[str, Any]]:
+        where, params = await line_scope(session, principal, plan_id, shop_id)
+        return csv_query(where), params
 
-    task = asyncio.create_task(produce())
-    try:
-        while True:
-            item = await queue.get()
-            if item is done:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield bytes(item)
-    finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async for chunk in copy_csv(sessions, query):
+        yield chunk
 
 
 __all__ = ["CSV_COLUMNS", "MAX_PLAN_CELLS", "check_lines_visible", "create_plan",

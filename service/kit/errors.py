@@ -50,10 +50,14 @@ class Problem(Exception):
         if suffix is not None:
             cls.type_suffix = suffix
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, status: int | None = None):
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, status: int | None = None,
+                 extensions: dict[str, Any] | None = None):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        # RFC 9457 extension members (e.g. the shift a booking conflicts with); GraphQL puts them in the
+        # error's extensions.
+        self.extensions = extensions
         if status is not None:
             self.status = status
 
@@ -129,6 +133,7 @@ def summary(errors: Sequence[Mapping[str, Any]]) -> str:
 def problem_response(
     status: int, detail: str, *, type_suffix: str | None = None, errors: list[dict[str, Any]] | None = None,
     instance: str | None = None, headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "https://seatwise.dev/problems/"
@@ -141,6 +146,8 @@ def problem_response(
         body["instance"] = instance
     if errors:
         body["errors"] = errors
+    for key, value in (extensions or {}).items():
+        body.setdefault(key, value)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -179,7 +186,8 @@ def install(app: FastAPI) -> None:
         exc = rest_problem(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return problem_response(exc.status, exc.detail, type_suffix=exc.type_suffix, errors=exc.errors,
-                                instance=request.url.path, headers=headers)
+                                instance=request.url.path, headers=headers,
+                                extensions=getattr(exc, "extensions", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -287,6 +287,8 @@ def graphql_problem(problem: Problem) -> GraphQLError:
     extensions: dict[str, Any] = {"code": _CODES.get(moved.status, "BAD_REQUEST"), "status": moved.status}
     if moved.errors:
         extensions["errors"] = moved.errors
+    for key, value in (getattr(moved, "extensions", None) or {}).items():
+        extensions.setdefault(key, value)
     return GraphQLError(moved.detail, extensions=extensions)
 
 

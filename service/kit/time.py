@@ -11,6 +11,18 @@ INTERVAL = timedelta(seconds=INTERVAL_S)  # the unit of staffing and of rollups
 DEFAULT_TZ = "Asia/Shanghai"
 
 
+def quarter_hour(value: datetime | None) -> datetime | None:
+    """VALUE as an aware instant on a quarter hour (plans' and rosters' unit), or a ValueError saying why
+    (a pydantic validator's message); None passes."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("needs an offset (e.g. 2026-12-12T00:00:00+08:00)")
+    if value.minute % 15 or value.second or value.microsecond:
+        raise ValueError("must be on a quarter hour")
+    return value
+
+
 def zone(tz: str | tzinfo) -> tzinfo:
     return ZoneInfo(tz) if isinstance(tz, str) else tz
 

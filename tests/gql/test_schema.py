@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from service.schema import sdl
 from tests.conftest import auth
-from tests.factories import gql, plan_for_world
+from tests.factories import gql, plan_for_world, seating_world
 
 ROOT = Path(__file__).resolve().parents[2] / "graphql"
 OPERATIONS = sorted((ROOT / "operations").glob("*.graphql"))
@@ -67,6 +67,17 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
                                  "shrinkage": 0.25}}, ops),
         "capacity-plan": ({"id": str(plan)}, auth("finance")),
         "my-plan-lines": ({"planId": str(plan), "first": 5}, world.client_of("a")),
+        "build-roster": ({"planId": str(plan), "roster": {"name": f"r {tag}", "mode": "fast"}}, ops),
+        "publish-roster": ({"id": str(getattr(world, "roster_id", plan))}, ops),
+        "my-roster-coverage": ({"rosterId": str(getattr(world, "roster_id", plan))}, world.client_of("a")),
+        "agent-shifts": ({"agentId": str(world.site.id if not hasattr(world, "agent") else world.agent.id),
+                          "start": "2026-12-01T00:00:00+08:00"}, auth("finance")),
+        "place-shift": ({"shift": {"agentId": str(getattr(world, "agent", world.site).id),
+                                   "from": f"2026-12-{22 + int(tag, 16) % 6}T09:00:00+08:00",
+                                   "to": f"2026-12-{22 + int(tag, 16) % 6}T13:00:00+08:00"}}, ops),
+        "labour-rules": ({"rules": {"name": f"evening {tag}", "shiftMin": 120, "shiftMax": 360}}, ops),
+        "protect-ka": ({"snapshot": {"at": "2026-12-12T21:00:00+08:00", "shops": [
+            {"shopId": str(world.shops_a[0].id), "waiting": 12, "volume": 40}]}}, ops),
     }
     return table[name]
 
@@ -76,6 +87,7 @@ async def _capacity_plan(db, world):
     """A stored capacity plan over the world's shops for the capacity operations."""
 
     world.plan_id = await plan_for_world(db)
+    await seating_world(db, world)
 
 
 def test_every_operation_has_variables():

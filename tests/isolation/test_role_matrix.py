@@ -10,7 +10,7 @@ import pytest
 from service.app import ROUTERS
 from service.kit.identity import Role
 from tests.conftest import auth
-from tests.factories import gql, graphql_probes, plan_for_world
+from tests.factories import gql, graphql_probes, plan_for_world, seating_world
 
 STAFF, WRITERS, ALL = "admin ops finance", "admin ops", "admin ops finance client"
 
@@ -47,7 +47,41 @@ EXPECTED = {
     ("GET", "/v1/capacity-plans/{plan_id}"): STAFF,
     ("GET", "/v1/capacity-plans/{plan_id}/lines"): ALL,  # a client: its own shops' lines only
     ("GET", "/v1/capacity-plans/{plan_id}/lines.csv"): ALL,
+    ("GET", "/v1/labour-rule-sets"): STAFF,
+    ("GET", "/v1/labour-rule-sets/{rule_set_id}"): STAFF,
+    ("POST", "/v1/labour-rule-sets"): WRITERS,
+    ("PATCH", "/v1/labour-rule-sets/{rule_set_id}"): WRITERS,
+    ("GET", "/v1/employment-type-rules"): STAFF,
+    ("PUT", "/v1/employment-types/{employment_type}/rule-set"): WRITERS,
+    ("GET", "/v1/agents/{agent_id}/rule-set"): STAFF,
+    ("PUT", "/v1/agents/{agent_id}/rule-set"): WRITERS,
+    ("GET", "/v1/holiday-calendars/{year}"): STAFF,
+    ("PUT", "/v1/holiday-calendars/{year}"): WRITERS,
+    ("GET", "/v1/agents/{agent_id}/availability"): STAFF,
+    ("POST", "/v1/agents/{agent_id}/availability"): WRITERS,
+    ("DELETE", "/v1/availability/{availability_id}"): WRITERS,
+    ("GET", "/v1/shops/{shop_id}/requirements"): ALL,  # a client: its own shops' requirements
+    ("PUT", "/v1/shops/{shop_id}/requirements"): WRITERS,
+    ("POST", "/v1/capacity-plans/{plan_id}/rosters"): WRITERS,
+    ("GET", "/v1/rosters"): STAFF,
+    ("GET", "/v1/rosters/{roster_id}"): STAFF,
+    ("POST", "/v1/rosters/{roster_id}/publish"): WRITERS,
+    ("GET", "/v1/rosters/{roster_id}/coverage"): ALL,  # counts per shop and interval: a client, its own shops
+    ("GET", "/v1/rosters/{roster_id}/coverage.csv"): ALL,
+    ("GET", "/v1/shifts"): STAFF,
+    ("GET", "/v1/shifts/{shift_id}"): STAFF,
+    ("POST", "/v1/shifts"): WRITERS,
+    ("PATCH", "/v1/shifts/{shift_id}"): WRITERS,
+    ("DELETE", "/v1/shifts/{shift_id}"): WRITERS,
+    ("POST", "/v1/shifts/{shift_id}/assignments"): WRITERS,
+    ("PATCH", "/v1/assignments/{assignment_id}"): WRITERS,
+    ("DELETE", "/v1/assignments/{assignment_id}"): WRITERS,
+    ("GET", "/v1/agents/{agent_id}/schedule.ics"): STAFF,
+    ("POST", "/v1/ops/rebalance"): WRITERS,
+    ("POST", "/v1/ops/rebalance/apply"): WRITERS,
 }
+# Allowed roles may also get these: a roster is published once (then 409), deletes go to unknown ids (404).
+ALSO = {("POST", "/v1/rosters/{roster_id}/publish"): (409,)}
 
 
 def declared_routes() -> dict[tuple[str, str], frozenset[Role]]:
@@ -66,7 +100,13 @@ def test_every_route_declares_the_expected_roles():
     assert declared == {key: " ".join(sorted(v.split())) for key, v in EXPECTED.items()}
 
 
-def _path(template: str, world) -> str:
+def _path(template: str, world, method: str = "GET") -> str:
+    ids = {"{roster_id}": world.roster_id, "{shift_id}": world.shift_id,
+           "{assignment_id}": world.assignment_id, "{rule_set_id}": world.rule_set_id,
+           "{availability_id}": uuid.uuid4(), "{employment_type}": "intern",
+           "{year}": 2026}
+    for key, value in ids.items():
+        template = template.replace(key, str(uuid.uuid4() if method == "DELETE" and "_id}" in key else value))
     return (template.replace("{tenant}", world.tenant_a.slug).replace("{shop_id}", str(world.shops_a[0].id))
             .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id))
             .replace("{effective_from}", "2026-01-01").replace("{plan_id}", str(world.plan_id)))
@@ -77,6 +117,7 @@ async def _capacity_plan(db, world):
     """A stored capacity plan over the world's shops, so {plan_id} routes answer 200 to allowed roles."""
 
     world.plan_id = await plan_for_world(db)
+    await seating_world(db, world)
 
 
 CASES = [(method, path, role) for (method, path) in EXPECTED for role in Role]
@@ -87,11 +128,12 @@ async def test_matrix(client, world, method, path, role):
     headers = auth(role, world.tenant_a.id if role == Role.client else None)
     # An empty JSON object: allowed roles get past authorization (then 2xx or 422), others stop at 403.
     kwargs = {"json": {}} if method in ("POST", "PATCH") else {}
-    response = await client.request(method, _path(path, world), headers=headers, **kwargs)
+    response = await client.request(method, _path(path, world, method), headers=headers, **kwargs)
     allowed = role.value in EXPECTED[(method, path)].split()
     if allowed:
         assert response.status_code not in (401, 403), response.text
-        assert response.status_code in (200, 201, 415, 422), response.text
+        extra = (204, 404) if method == "DELETE" else ALSO.get((method, path), ())
+        assert response.status_code in (200, 201, 415, 422, *extra), response.text
     else:
         assert response.status_code == 403, response.text
         assert response.headers["content-type"] == "application/problem+json"
@@ -99,7 +141,7 @@ async def test_matrix(client, world, method, path, role):
 
 async def test_unauthenticated_is_401_everywhere(client, world):
     for method, path in EXPECTED:
-        response = await client.request(method, _path(path, world))
+        response = await client.request(method, _path(path, world, method))
         assert response.status_code == 401, (method, path)
         assert response.headers["www-authenticate"] == "Bearer"
 
@@ -126,6 +168,15 @@ EXPECTED_GQL = {
     "Query.capacityPlan": STAFF, "Query.capacityPlanLines": ALL,
     "Mutation.createPromotion": WRITERS, "Mutation.createCapacityPlan": WRITERS,
     "CapacityPlan.intervals": STAFF, "CapacityPlan.shops": STAFF,
+    "Query.labourRuleSets": STAFF, "Query.labourRuleSet": STAFF, "Query.employmentTypeRules": STAFF,
+    "Query.agentRules": STAFF, "Query.holidayCalendar": STAFF, "Query.agentAvailability": STAFF,
+    "Query.shopRequirements": ALL, "Query.rosters": STAFF, "Query.roster": STAFF, "Query.rosterCoverage": ALL,
+    "Query.shifts": STAFF, "Query.rebalance": WRITERS,
+    **{f"Mutation.{name}": WRITERS for name in (
+        "createLabourRuleSet", "updateLabourRuleSet", "setEmploymentTypeRuleSet", "setAgentRuleSet",
+        "setHolidayCalendar", "addAvailability", "removeAvailability", "setShopRequirements", "createRoster",
+        "publishRoster", "createShift", "updateShift", "deleteShift", "createAssignment", "updateAssignment",
+        "deleteAssignment", "applyMoves")},
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 from service.app import ROUTERS
 from service.schema import build_schema
 from tests.conftest import auth
-from tests.factories import gql, graphql_probes, plan_for_world
+from tests.factories import gql, graphql_probes, plan_for_world, seating_world
 
 
 def _b_markers(world) -> list[str]:
@@ -23,7 +23,12 @@ def _fill(path: str, world) -> str:
     return (path.replace("{tenant}", world.tenant_b.slug).replace("{shop_id}", str(world.shops_b[0].id))
             .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id))
             .replace("{effective_from}", "2026-01-01")
-            .replace("{plan_id}", str(getattr(world, "plan_id", ""))))
+            .replace("{plan_id}", str(getattr(world, "plan_id", "")))
+            .replace("{roster_id}", str(world.roster_id))
+            .replace("{shift_id}", str(world.shift_id)).replace("{assignment_id}", str(world.assignment_id))
+            .replace("{rule_set_id}", str(world.rule_set_id))
+            .replace("{availability_id}", str(world.shift_id))
+            .replace("{employment_type}", "intern").replace("{year}", "2026"))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -31,6 +36,7 @@ async def _capacity_plan(db, world):
     """A stored capacity plan with lines for A's and B's shops: A's client must only ever see A's."""
 
     world.plan_id = await plan_for_world(db)
+    await seating_world(db, world)
 
 
 def _bodies(world) -> list[dict]:
@@ -90,7 +96,15 @@ ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "c
                "createShop", "updateShop", "createSite", "updateSite", "createAgent", "updateAgent",
                "breaches", "slaPolicies", "slaSummary", "createSlaPolicy", "updateSlaPolicy",
                "staffing", "promotions", "capacityPlans", "capacityPlan", "capacityPlanLines",
-               "createPromotion", "createCapacityPlan", "ingestConversations"]
+               "createPromotion", "createCapacityPlan", "ingestConversations",
+               "labourRuleSets", "labourRuleSet", "employmentTypeRules", "agentRules", "holidayCalendar",
+               "agentAvailability", "shopRequirements", "rosters", "roster", "rosterCoverage", "shifts",
+               "rebalance",
+               "createLabourRuleSet", "updateLabourRuleSet", "setEmploymentTypeRuleSet", "setAgentRuleSet",
+               "setHolidayCalendar", "addAvailability", "removeAvailability", "setShopRequirements",
+               "createRoster",
+               "publishRoster", "createShift", "updateShift", "deleteShift", "createAssignment",
+               "updateAssignment", "deleteAssignment", "applyMoves"]
 
 
 @pytest.mark.parametrize("field", ROOT_FIELDS)
@@ -111,6 +125,13 @@ async def test_every_graphql_field_hides_b(client, world, field):
     if field in ("staffing", "promotions", "capacityPlans", "capacityPlan", "createPromotion",
                  "createCapacityPlan"):
         assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # plan headers are not a brand's
+    if field == "shopRequirements":
+        assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    if field == "rosterCoverage":  # A's own shops' counts, and only those
+        cells = result["data"]["rosterCoverage"]["items"]
+        assert cells and {c["tenantId"] for c in cells} == {str(world.tenant_a.id)}
+    if field in ("rosters", "roster", "shifts", "labourRuleSets", "rebalance", "createShift", "applyMoves"):
+        assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # seating names agents: staff only
     if field == "capacityPlanLines":  # A's own lines, and only those
         lines = result["data"]["capacityPlanLines"]["items"]
         assert lines and {x["tenantId"] for x in lines} == {str(world.tenant_a.id)}
