@@ -5,6 +5,7 @@ non-superuser application role, so row-level security is really exercised."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import tempfile
 import uuid
@@ -28,6 +29,15 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 JWT_SECRET = "test-secret-" + "x" * 32
 
 
+def test_server_dir() -> Path:
+    """A fixed, traversable place (not a 0700 temp dir: the server runs as another user when we are root),
+    specific to this checkout: other checkouts on the machine run their own suites, and stopping this
+    one's server must never stop theirs."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:8]
+    return Path(tempfile.gettempdir()) / f"seatwise-tests-{os.getuid()}-{digest}"
+
+
 def _server_url() -> str:
     """Owner (superuser) URL of the server the tests use."""
     if os.environ.get("TEST_DATABASE_URL"):
@@ -35,9 +45,7 @@ def _server_url() -> str:
         return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     from service import embedded
 
-    # A fixed, traversable place (not a 0700 temp dir): the server runs as another user when we are root.
-    base = Path(tempfile.gettempdir()) / f"seatwise-tests-{os.getuid()}"
-    return embedded.start(base)
+    return embedded.start(test_server_dir())
 
 
 def with_database(url: str, name: str, user: str | None = None) -> str:
