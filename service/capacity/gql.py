@@ -99,6 +99,7 @@ class TierSummaryType: ...
 @gql.read_type(PlanSummary, name="CapacityPlanSummary")
 class PlanSummaryType:
     uplift_source: str  # learned, given or none
+    units: JSON  # figure -> what it counts (a map: GraphQL has no map type)
 
 
 @gql.read_type(PlanIntervalRead, name="CapacityPlanInterval")

@@ -219,7 +219,8 @@ class PlanCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     promotion: str | None = Field(default=None, max_length=100, description="Promotion name (or id)")
     year: int | None = Field(default=None, ge=2000, le=2100,
-                             description="Which year's promotion; default the latest with that name")
+                             description="Which year's edition of the promotion; default the next upcoming "
+                             "one (not over by its local today), else the latest")
     start: datetime | None = Field(default=None, alias="from", description="Instead of a promotion: the "
                                    "first instant, with offset, on a quarter hour")
     end: datetime | None = Field(default=None, alias="to", description="Exclusive end, with offset")
@@ -260,6 +261,23 @@ class PlanCreate(BaseModel):
         return self
 
 
+# What the plan's numbers count. A seat is one agent position through one 15-minute interval: the seats of
+# a plan (`--seats`, a number per interval), peaks and every per-interval figure count seats; totals over the
+# plan count seat-intervals (seats summed over its intervals: 4 seat-intervals make a seat-hour).
+_SUMS, _AT_ONCE = "seat-intervals", "seats"
+PLAN_UNITS: dict[str, str] = {
+    "intervals": "15-minute intervals", "forecast_volume": "contacts", "seats_available": _SUMS,
+    "seats_required": _SUMS, "allocated": _SUMS, "seats_missing": _SUMS, "peak_required": _AT_ONCE,
+    "peak_shortfall": _AT_ONCE,
+    **{f"{part}.{name}": _SUMS for part, names in (
+        ("tiers", ("required", "allocated", "missing")),
+        ("shops", ("required", "scheduled", "allocated", "missing"))) for name in names},
+    **{f"{part}.{name}": _AT_ONCE for part, names in (
+        ("intervals", ("seats_available", "seats_required", "allocated", "shortfall")),
+        ("lines", ("required", "scheduled", "allocated", "shortfall"))) for name in names},
+}
+
+
 class TierSummary(BaseModel):
     tier: str
     shops: int
@@ -288,6 +306,10 @@ class PlanSummary(BaseModel):
     history_from: datetime = Field(description="The baseline's history: [history_from, history_to)")
     history_to: datetime
     tiers: list[TierSummary]
+    units: dict[str, str] = Field(default_factory=lambda: dict(PLAN_UNITS), description="What each figure "
+                                  "counts: a seat is one agent position through one 15-minute interval; "
+                                  "seat-intervals are seats summed over the plan's intervals (4 make a "
+                                  "seat-hour)")
 
 
 class PlanRead(BaseModel):

@@ -82,7 +82,7 @@ from service.kit.db import ScopedSessions
 from service.kit.errors import Invalid
 from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest
-from service.kit.time import INTERVAL, INTERVAL_S, local_days
+from service.kit.time import INTERVAL, INTERVAL_S, local_days, local_today
 from service.kit.timing import StageClock
 from service.sla.service import policies_in_force
 from service.workforce.models import Site
@@ -123,8 +123,10 @@ async def list_promotions(session: AsyncSession, page: PageRequest, name: str | 
 
 
 async def find_promotion(session: AsyncSession, key: str, year: int | None = None,
-                         before: date | None = None) -> Promotion | None:
-    """By id, or by name: the given year's, else the one starting last (and ending before BEFORE)."""
+                         before: date | None = None, now: datetime | None = None) -> Promotion | None:
+    """By id, or by name: the given year's edition; else (BEFORE given) the one starting last and ending
+    before BEFORE; else the next upcoming edition (the first not over by its local today, NOW), or the
+    latest when none is."""
     try:
         found = await session.get(Promotion, uuid.UUID(key))
         return found if found is None or before is None or found.end_date < before else None
@@ -135,7 +137,12 @@ async def find_promotion(session: AsyncSession, key: str, year: int | None = Non
         stmt = stmt.where(Promotion.year == year)
     if before is not None:
         stmt = stmt.where(Promotion.end_date < before)
-    return (await session.execute(stmt.order_by(Promotion.start_date.desc()).limit(1))).scalars().first()
+    editions = list((await session.execute(stmt.order_by(Promotion.start_date))).scalars())
+    if year is None and before is None:
+        upcoming = [p for p in editions if p.end_date >= local_today(p.timezone, now)]
+        if upcoming:
+            return upcoming[0]
+    return editions[-1] if editions else None
 
 
 def promotion_window(p: Promotion) -> tuple[datetime, datetime]:
@@ -146,11 +153,12 @@ def promotion_window(p: Promotion) -> tuple[datetime, datetime]:
 # --- creating a plan ----------------------------------------------------------------------------------
 
 
-async def _window(session: AsyncSession, data: PlanCreate) -> tuple[datetime, datetime, Promotion | None]:
+async def _window(session: AsyncSession, data: PlanCreate, now: datetime | None = None
+                  ) -> tuple[datetime, datetime, Promotion | None]:
     if data.promotion is None:
         assert data.start is not None and data.end is not None  # the schema guarantees it
         return data.start.astimezone(UTC), data.end.astimezone(UTC), None
-    promotion = await find_promotion(session, data.promotion, data.year)
+    promotion = await find_promotion(session, data.promotion, data.year, now=now)
     if promotion is None:
         raise Invalid("promotion", f"no promotion named {data.promotion!r}"
                       + (f" in {data.year}" if data.year else ""))
@@ -184,7 +192,7 @@ async def create_plan(session: AsyncSession, sessions: ScopedSessions, principal
     further transactions of the caller's scope (SESSIONS), in parallel. NOW (default: the clock) bounds the
     history of a plan in the future."""
     step = progress or StageClock(log, "plan stage").lap
-    start, end, promotion = await _window(session, data)
+    start, end, promotion = await _window(session, data, now)
     n = int((end - start) / INTERVAL)
     shops = await plan_shops(session, promotion.platform if promotion else None)
     if not shops:

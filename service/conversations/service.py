@@ -4,17 +4,18 @@ transaction: one batch, one transaction, every good row kept, every bad one repo
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.conversations import ingest as pipeline
 from service.conversations.ingest import CSV, MAX_RECORDS, NDJSON, ingest
 from service.conversations.schemas import IngestAnswer
 from service.kit.errors import UnsupportedMediaType
 from service.kit.identity import Principal
 
-__all__ = ["MAX_RECORDS", "ingest_batch", "ingest_records", "media_type"]
+__all__ = ["MAX_RECORDS", "ingest_batch", "ingest_records", "ingest_staged", "media_type"]
 
 CONTENT_TYPES = {
     "application/x-ndjson": NDJSON, "application/ndjson": NDJSON, "application/jsonl": NDJSON,
@@ -46,3 +47,9 @@ async def ingest_records(session: AsyncSession, caller: Principal, records: Iter
         yield "\n".join(json.dumps(rec, default=str, ensure_ascii=False) for rec in records).encode()
 
     return await ingest_batch(session, caller, lines(), NDJSON)
+
+
+
+async def ingest_staged(session: AsyncSession, stage: Callable[[Any], Awaitable[None]]) -> IngestAnswer:
+    """A trusted bulk loader's batch (the demo's), staged by STAGE itself: the same pipeline from there."""
+    return await pipeline.ingest_staged(session, stage)

@@ -531,7 +531,7 @@ async def test_demo_double_12_learns_from_double_11(server_url, template_db):
         values[d11] *= 3
         for shop in shops:
             await put_rollups(demo_db, shop, first, values, 300.0)
-        await load_capacity_demo(demo_db, now=today)
+        await load_capacity_demo(demo_db, today=date(2026, 11, 23))
         async with demo_db.system_transaction() as session:
             promos = {p.name: p for p in (await session.execute(text("SELECT * FROM promotions"))).all()}
             plans = (await session.execute(text("SELECT * FROM capacity_plans ORDER BY id"))).all()
@@ -542,7 +542,8 @@ async def test_demo_double_12_learns_from_double_11(server_url, template_db):
         assert promos["Double 12"].uplift_from_id == promos["Double 11"].id
         assert plan.summary["uplift_source"] == "learned"
         assert plan.summary["learned_from"] == str(promos["Double 11"].id)
-        assert plan.summary["history_to"].startswith("2026-11-23")  # a future plan's baseline ends today
+        # A future plan's baseline ends on the day the demo is loaded (its UTC midnight).
+        assert plan.summary["history_to"].startswith("2026-11-22")
         assert plan.summary["seats_available"] == sum(seats for _, _, seats in SITES) * 288
         assert plan.name == "Double 12, every site" and plan.summary["seats_missing"] == 0
         # The second demo plan has 65% of the peak: short, so the allocation shows.
