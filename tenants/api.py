@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from service.kit.access import Session
+from service.kit.access import Caller, Session
 from service.kit.pagination import Page, PageRequest, page_params
 from tenants import auth, service
 from tenants.models import TenantStatus, Tier
@@ -23,10 +23,10 @@ async def list_tenants(session: Session, page: Annotated[PageRequest, Depends(pa
     return await service.list_tenants(session, TenantFilter(tier=tier, status=status, q=q), page)
 
 
-@router.get("/{tenant}", response_model=TenantRead, summary="One client brand, by id or slug",
-            dependencies=[auth.read.rest])
-async def get_tenant(session: Session, tenant: str):
-    return await service.get_tenant(session, tenant)
+@router.get("/{tenant}", response_model=TenantRead, dependencies=[auth.one.rest],
+            summary="One client brand, by id or slug (a client: its own)")
+async def get_tenant(session: Session, caller: Caller, tenant: str):
+    return await service.read_tenant(session, caller, tenant)
 
 
 @router.post("", response_model=TenantRead, status_code=201, summary="Onboard a client brand",

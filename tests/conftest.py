@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import signal
 import tempfile
 import uuid
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,8 +66,20 @@ async def _admin(url: str, *statements: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_url() -> str:
-    return _server_url()
+def server_url() -> Iterator[str]:
+    yield _server_url()
+    if not os.environ.get("TEST_DATABASE_URL"):
+        from service import embedded
+
+        embedded.release(test_server_dir())  # stopped now, unless another run of this checkout uses it
+
+
+def pytest_configure(config) -> None:
+    # `kill` (SIGTERM) ends the run like Ctrl-C: the session's teardown still stops the embedded server.
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.crud import apply_changes, flush, one_or_404
-from service.kit.errors import Invalid, NotFound, Problem
+from service.kit.errors import Invalid, Problem
 from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest, keyset, page_of
 from service.kit.time import INTERVAL, local_day_start, local_today, next_month
@@ -39,13 +39,13 @@ from service.sla.figures import (
     Total,
     Verdict,
 )
-from service.sla.metrics import FrtHistograms, bucket_start, judge, metrics_of_merged_sets
+from service.sla.metrics import FrtHistograms, bucket_end, bucket_start, judge, metrics_of_merged_sets
 from service.sla.models import SlaPolicy
 from service.sla.periods import breach_range, check_day, period_of
 from service.sla.policies import PolicyBook, ShopRef, Terms, Window, platform_default, windows_of
 from service.sla.queries import Merged, Span, aggregate, load_book, shop_and_book, shop_ref
 from service.sla.schemas import SlaPolicyCreate, SlaPolicyRead, SlaPolicyUpdate
-from tenants.service import find_tenant, get_tenant
+from tenants.service import find_tenant, read_tenant
 
 # --- policies -------------------------------------------------------------------------------------
 
@@ -164,8 +164,7 @@ async def reports(session: AsyncSession, ranges: Sequence[tuple[ShopRef, datetim
     terms: list[Terms] = []
     for s, lo, hi in ranges:
         zone = ZoneInfo(s.timezone)
-        first_day = bucket_start(lo, granularity, zone).date()  # a week or month may start before lo
-        terms += book.between(s.id, first_day, (hi - INTERVAL).astimezone(zone).date())
+        terms += book.between(s.id, lo.astimezone(zone).date(), (hi - INTERVAL).astimezone(zone).date())
     windows, slot = _slots(terms)
     merged = await aggregate(session, [Span(s, lo, hi) for s, lo, hi in ranges], granularity, windows)
     by_shop: dict[uuid.UUID, list[Merged]] = defaultdict(list)
@@ -174,15 +173,17 @@ async def reports(session: AsyncSession, ranges: Sequence[tuple[ShopRef, datetim
     out = []
     for s, lo, hi in ranges:
         zone = ZoneInfo(s.timezone)
-        starts, items = [], []
+        spans, items = [], []
         for m in by_shop[s.id]:
-            start = bucket_start(m.first_start, granularity, zone)
-            starts.append(start)
+            # A bucket is clipped to the range: a week or month may begin before `from` or end after `to`.
+            whole = bucket_start(m.first_start, granularity, zone)
+            start = max(whole, lo).astimezone(zone)
+            spans.append((start, min(bucket_end(whole, granularity, zone), hi).astimezone(zone)))
             items.append((m, book.on(s.id, start.date())))
         items.append((Merged.combine(by_shop[s.id], len(windows)), book.on(s.id, lo.astimezone(zone).date())))
         *judged, total = _judged(items, slot)
-        buckets = sorted((Bucket.model_construct(**j.fields(), start=start)
-                          for start, j in zip(starts, judged, strict=True)),
+        buckets = sorted((Bucket.model_construct(**j.fields(), start=start, end=end)
+                          for (start, end), j in zip(spans, judged, strict=True)),
                          key=lambda b: b.start.astimezone(UTC))
         out.append(SlaReport.model_construct(
             shop_id=s.id, timezone=s.timezone, granularity=Granularity(granularity),
@@ -331,9 +332,7 @@ async def tenant_summary(session: AsyncSession, principal: Principal, tenant_key
     """Each of a brand's shops with its month-to-date attainment: the local month holding AS_OF
     (default: the shop's local today) up to the end of that day, judged by the policy in force on
     the month's first day. A client sees its own brand only (another: not found)."""
-    tenant = await get_tenant(session, tenant_key)
-    if not principal.is_staff and tenant.id != principal.tenant_id:
-        raise NotFound("tenant not found")  # RLS hides it too: never confirm another brand exists
+    tenant = await read_tenant(session, principal, tenant_key)
     if as_of is not None:
         check_day("as_of", as_of)
     stmt = select(Shop).where(Shop.tenant_id == tenant.id).order_by(Shop.name, Shop.id)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from service.sla.figures import SlaReport, SlaTargets
-from service.sla.metrics import bucket_start, judge
+from service.sla.metrics import bucket_end, bucket_start, judge
 from tests.conftest import auth
 from tests.factories import add_policy, assert_bucket_matches, gql, insert_rollups, make_shop, random_records
 from tests.sla.reference import interval_start_of, reference_metrics
@@ -108,9 +108,14 @@ async def test_report_matches_reference(client, shops, policies, tz, granularity
         datetime.combine(date.fromisoformat(end), time(), zone)
     assert datetime.fromisoformat(report["from"]) == lo and datetime.fromisoformat(report["to"]) == hi
     assert report["timezone"] == tz and report["granularity"] == granularity
-    groups = reference_buckets(records, granularity, tz, lo.astimezone(UTC), hi.astimezone(UTC))
+    whole = reference_buckets(records, granularity, tz, lo.astimezone(UTC), hi.astimezone(UTC))
+    # Buckets are clipped to the range: a week or month that began before `from` starts at `from`.
+    groups = {max(start, lo.astimezone(UTC)): members for start, members in whole.items()}
     got_starts = [datetime.fromisoformat(b["start"]).astimezone(UTC) for b in report["buckets"]]
     assert got_starts == sorted(groups), "bucket starts"
+    for bucket, whole_start in zip(report["buckets"], sorted(whole), strict=True):
+        end = datetime.fromisoformat(bucket["end"])
+        assert end == min(bucket_end(whole_start, granularity, tz), hi), "bucket end"
     for bucket in report["buckets"]:
         start_utc = datetime.fromisoformat(bucket["start"]).astimezone(UTC)
         day = start_utc.astimezone(zone).date()
