@@ -9,7 +9,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.tools import merge_types
 
 from service.capacity.gql import CapacityMutation, CapacityQuery
-from service.conversations.gql import ConversationMutation
+from service.conversations.gql import ConversationMutation, ConversationQuery
 from service.kit.gql import ProblemErrors, extend_type
 from service.settings import Settings
 from service.shops.gql import ShopMutation, ShopQuery, ShopType
@@ -19,7 +19,8 @@ from tenants.gql import TenantMutation, TenantQuery
 
 extend_type(ShopType, ShopSlaFields)
 
-Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery))
+Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, ConversationQuery, SlaQuery,
+                              CapacityQuery))
 Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, WorkforceMutation, SlaMutation,
                                     CapacityMutation, ConversationMutation))
 

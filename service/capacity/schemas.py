@@ -181,20 +181,32 @@ class SeatsSeries(BaseModel):
         min_length=1, description="Seats per interval of the plan, in order")
 
 
+class SeatsTotal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    total: int = Field(ge=0, le=1_000_000, description="The same seats in every interval")
+
+
+_SEAT_KINDS = {"total": SeatsTotal, "per_site": SeatsPerSite, "series": SeatsSeries}
+
+
 def _seats_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        return "per_site" if "per_site" in value else "series" if "series" in value else None
-    if isinstance(value, SeatsPerSite | SeatsSeries):
-        return "per_site" if isinstance(value, SeatsPerSite) else "series"
+        return next((kind for kind in _SEAT_KINDS if kind in value), None)
+    for kind, model in _SEAT_KINDS.items():
+        if isinstance(value, model):
+            return kind
     return "number" if isinstance(value, int | float | str) else None
 
 
-# One branch validates, so an error names that branch's field only (e.g. body.seats.number).
+# One branch validates, so an error names that branch's field only (e.g. body.seats.number). A number and
+# {"total": n} are the same: GraphQL, which has no union inputs, sends the second.
 Seats = Annotated[
-    Annotated[Annotated[int, Field(ge=0, le=1_000_000)], Tag("number")]
+    Annotated[Annotated[int, Field(ge=0, le=1_000_000)], Tag("number")] | Annotated[SeatsTotal, Tag("total")]
     | Annotated[SeatsPerSite, Tag("per_site")] | Annotated[SeatsSeries, Tag("series")],
     Discriminator(_seats_kind, custom_error_type="seats",
-                  custom_error_message="give a number, {\"per_site\": {...}} or {\"series\": [...]}"),
+                  custom_error_message="give a number, {\"total\": n}, {\"per_site\": {...}} or "
+                                       "{\"series\": [...]}"),
 ]
 
 
@@ -312,7 +324,24 @@ class PlanSummary(BaseModel):
                                   "seat-hour)")
 
 
+class PlanShare(BaseModel):
+    """A brand's shops in a plan, summed: a client's own share of it (seat-intervals, like the shops'
+    totals)."""
+
+    shops: int
+    forecast_volume: float = Field(description="Contacts")
+    required: int = Field(description="Seat-intervals required")
+    scheduled: int
+    allocated: int
+    missing: int = Field(description="Seat-intervals short")
+    shops_short: int
+    min_service_level: float = Field(description="Lowest expected service level of the shops")
+
+
 class PlanRead(BaseModel):
+    """A capacity plan. A client sees the plans that include its shops, with its share of them; the plan's
+    own totals, seats and parameters are the outsourcer's (null for a client)."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -322,11 +351,20 @@ class PlanRead(BaseModel):
     promotion_id: uuid.UUID | None
     starts_at: datetime
     ends_at: datetime
-    seats: Any
+    seats: Any = Field(description="Seats per interval as asked for: {total: n}, {per_site: {site: n}} or "
+                       "{series: [n, ...]}")
     params: Any
-    created_by: str
+    created_by: str | None
     created_at: datetime
-    summary: PlanSummary
+    summary: PlanSummary | None
+    share: PlanShare | None = Field(default=None, description="The caller's brand's shops in the plan (a "
+                                    "client's; null for staff)")
+
+    @field_validator("seats", mode="before")
+    @classmethod
+    def _seats_as_object(cls, value: Any) -> Any:
+        # Stored as asked: a bare number (REST's shorthand) reads like every other spec.
+        return {"total": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class PlanIntervalRead(BaseModel):

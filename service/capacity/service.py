@@ -42,11 +42,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Date, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.capacity import forecast as fc
-from service.capacity.models import CapacityPlan, PlanStatus, Promotion
+from service.capacity.models import CapacityPlan, CapacityPlanShop, PlanStatus, Promotion
 from service.capacity.planning import (
     DEFAULT_CONCURRENCY,
     DEFAULT_SERVICE_LEVEL,
@@ -62,6 +62,7 @@ from service.capacity.queries import (
     line_scope,
     list_lines,
     plan_exists,
+    plan_shares,
     plan_shops,
     promotion_mask,
     read_volumes,
@@ -76,6 +77,7 @@ from service.capacity.schemas import (
     PromotionCreate,
     SeatsPerSite,
     SeatsSeries,
+    SeatsTotal,
 )
 from service.kit.crud import flush, list_page, one_or_404
 from service.kit.db import ScopedSessions
@@ -113,12 +115,17 @@ async def create_promotion(session: AsyncSession, data: PromotionCreate) -> Prom
 
 
 async def list_promotions(session: AsyncSession, page: PageRequest, name: str | None = None,
-                          year: int | None = None) -> Paged[Promotion]:
+                          year: int | None = None, upcoming: bool | None = None) -> Paged[Promotion]:
+    """The promotions calendar (operator-level: every role reads it). UPCOMING: only the editions not over
+    yet by their own local today (or, False, only those over)."""
     stmt = select(Promotion)
     if name:
         stmt = stmt.where(Promotion.name == name)
     if year:
         stmt = stmt.where(Promotion.year == year)
+    if upcoming is not None:
+        local_today_sql = func.timezone(Promotion.timezone, func.now()).cast(Date)
+        stmt = stmt.where((Promotion.end_date >= local_today_sql) == upcoming)
     return await list_page(session, stmt, Promotion.id, page)
 
 
@@ -166,7 +173,10 @@ async def _window(session: AsyncSession, data: PlanCreate, now: datetime | None 
     return start, end, promotion
 
 
-async def _seats(session: AsyncSession, spec: int | SeatsPerSite | SeatsSeries, n: int) -> np.ndarray:
+async def _seats(session: AsyncSession, spec: int | SeatsTotal | SeatsPerSite | SeatsSeries,
+                 n: int) -> np.ndarray:
+    if isinstance(spec, SeatsTotal):
+        return np.full(n, spec.total, np.int64)
     if isinstance(spec, SeatsSeries):
         if len(spec.series) != n:
             raise Invalid("seats.series", f"needs one number per interval of the plan ({n})")
@@ -260,7 +270,7 @@ async def create_plan(session: AsyncSession, sessions: ScopedSessions, principal
     return plan
 
 
-def _jsonable_seats(spec: int | SeatsPerSite | SeatsSeries) -> object:
+def _jsonable_seats(spec: int | SeatsTotal | SeatsPerSite | SeatsSeries) -> object:
     return spec if isinstance(spec, int) else spec.model_dump(mode="json")
 
 
@@ -274,12 +284,25 @@ def _params_json(data: PlanCreate) -> dict[str, Any]:
 # --- reading plans ------------------------------------------------------------------------------------
 
 
-async def list_plans(session: AsyncSession, page: PageRequest, promotion: uuid.UUID | None = None
-                     ) -> Paged[CapacityPlan]:
+async def list_plans(session: AsyncSession, principal: Principal, page: PageRequest,
+                     promotion: uuid.UUID | None = None) -> Paged[PlanRead]:
+    """Plans by creation. Staff: every plan, whole. A client: the plans that include its shops, each with
+    its share and without the outsourcer's totals."""
     stmt = select(CapacityPlan)
     if promotion is not None:
         stmt = stmt.where(CapacityPlan.promotion_id == promotion)
-    return await list_page(session, stmt, CapacityPlan.id, page)
+    if principal.is_staff:
+        found = await list_page(session, stmt, CapacityPlan.id, page)
+        return Paged([PlanRead.model_validate(p) for p in found.items], found.next_cursor)
+    tenant = principal.tenant_id
+    assert tenant is not None  # a client's token always names its brand
+    stmt = stmt.where(exists().where(CapacityPlanShop.tenant_id == tenant,
+                                     CapacityPlanShop.plan_id == CapacityPlan.id))
+    found = await list_page(session, stmt, CapacityPlan.id, page)
+    shares = await plan_shares(session, tenant, [p.id for p in found.items])
+    hidden = dict.fromkeys(("summary", "seats", "params", "created_by"))
+    return Paged([PlanRead.model_validate(p).model_copy(update={**hidden, "share": shares[p.id]})
+                  for p in found.items], found.next_cursor)
 
 
 async def get_plan(session: AsyncSession, plan_id: uuid.UUID) -> CapacityPlan:

@@ -149,6 +149,24 @@ class SlaReport(BaseModel):
     total: Total = Field(description="The whole range, judged by the policy in force at its start")
 
 
+class BrandShopReport(SlaReport):
+    """One shop of a brand's report."""
+
+    name: str
+    platform: str
+
+
+class BrandSlaReport(BaseModel):
+    """Every shop of a brand with its SLA report over the same local dates (each in its own timezone), per
+    bucket and in total: "last month for all my shops" in one call."""
+
+    tenant_id: uuid.UUID
+    slug: str
+    name: str
+    granularity: Granularity
+    shops: list[BrandShopReport]
+
+
 class Breach(BaseModel):
     """A day or month whose metric missed its target."""
 

@@ -27,6 +27,8 @@ from service.kit.time import INTERVAL, local_day_start, local_today, next_month
 from service.shops.models import Shop
 from service.shops.service import get_shop, visible_shops
 from service.sla.figures import (
+    BrandShopReport,
+    BrandSlaReport,
     Breach,
     Bucket,
     Granularity,
@@ -190,6 +192,23 @@ async def reports(session: AsyncSession, ranges: Sequence[tuple[ShopRef, datetim
             from_=lo.astimezone(zone), to=hi.astimezone(zone), buckets=buckets,
             total=Total.model_construct(**total.fields())))
     return out
+
+
+async def brand_report(session: AsyncSession, principal: Principal, tenant_key: str, start: str | None,
+                       end: str | None, granularity: str = "month") -> BrandSlaReport:
+    """GET /v1/tenants/{tenant}/sla: every shop of a brand with its report over [start, end), each shop on its
+    own local dates, in one query. A client sees its own brand only (another: not found)."""
+    tenant = await read_tenant(session, principal, tenant_key)
+    stmt = select(Shop).where(Shop.tenant_id == tenant.id).order_by(Shop.name, Shop.id)
+    shops = [shop_ref(s) for s in (await session.execute(stmt)).scalars()]
+    found = await shop_reports(session, shops, start, end, granularity)
+    for answer in found:
+        if isinstance(answer, Problem):
+            raise answer  # the same from/to for every shop: one is wrong for all
+    return BrandSlaReport.model_construct(
+        tenant_id=tenant.id, slug=tenant.slug, name=tenant.name, granularity=Granularity(granularity),
+        shops=[BrandShopReport.model_construct(**r.__dict__, name=s.name, platform=s.platform)
+               for s, r in zip(shops, found, strict=True)])
 
 
 async def shop_reports(session: AsyncSession, shops: Sequence[ShopRef], start: str | None, end: str | None,
@@ -361,7 +380,8 @@ async def attainments(session: AsyncSession, shops: Sequence[ShopRef], as_of: da
             for s, r in zip(shops, results, strict=True)]
 
 
-__all__ = ["BreachFilter", "breaches_of_shops", "shop_policies", "shop_reports", "attainments",
+__all__ = ["BreachFilter", "brand_report",
+           "breaches_of_shops", "shop_policies", "shop_reports", "attainments",
            "create_policy", "list_breaches", "list_policies", "policies_in_force", "policy_in_force",
            "policy_read", "reports", "shop_breaches", "shop_report",
            "shop_ref", "tenant_summary", "update_policy"]

@@ -324,9 +324,18 @@ async def test_a_client_reads_only_its_own_lines(client, scarce):
     assert len(await all_lines(client, plan["id"], me, shop=shops[1].id)) == 288
     r = await client.get(f"/v1/capacity-plans/{plan['id']}/lines", headers=me, params={"shop": str(other.id)})
     assert r.status_code == 404 and str(other.id) not in r.text
-    for path in ("", "/v1/capacity-plans", f"/v1/capacity-plans/{plan['id']}", "/v1/promotions"):
-        if path:
-            assert (await client.get(path, headers=me)).status_code == 403
+    assert (await client.get(f"/v1/capacity-plans/{plan['id']}", headers=me)).status_code == 403
+    # The list of plans shows a client the plans with its shops, with its share, never the plan's totals.
+    listed = (await client.get("/v1/capacity-plans", headers=me, params={"limit": 500})).json()["items"]
+    mine = next(p for p in listed if p["id"] == plan["id"])
+    assert mine["summary"] is None and mine["seats"] is None and mine["created_by"] is None
+    detail = (await client.get(f"/v1/capacity-plans/{plan['id']}", headers=OPS)).json()
+    shares = [s for s in detail["shops"] if s["tenant_id"] == str(tenant.id)]
+    assert mine["share"]["shops"] == len(shares) == 2
+    assert mine["share"]["missing"] == sum(s["missing"] for s in shares)
+    assert mine["share"]["required"] == sum(s["required"] for s in shares)
+    staff = (await client.get("/v1/capacity-plans", headers=OPS, params={"limit": 500})).json()["items"]
+    assert next(p for p in staff if p["id"] == plan["id"])["share"] is None
     csv_text = (await client.get(f"/v1/capacity-plans/{plan['id']}/lines.csv", headers=me)).text
     rows = list(csv.DictReader(io.StringIO(csv_text)))
     assert len(rows) == 2 * 288 and {r["shop_id"] for r in rows} == {str(s.id) for s in shops}

@@ -59,7 +59,8 @@ def test_every_day_of_the_year_has_a_story_and_a_next_peak():
         peak, upcoming = story_peak(day), next_peak(day)
         assert first <= peak.end <= last, day
         assert upcoming.start > day and upcoming.start - day <= timedelta(days=100), day
-        spikes = [p for p in demo.peaks_touching(first, last) if first <= p.end <= last and p.name == "Double 11"]
+        spikes = [p for p in demo.peaks_touching(first, last)
+                  if first <= p.end <= last and p.name == "Double 11"]
         if spikes:
             assert peak == spikes[-1], day  # the last Double 11 when it is in the history
         day += timedelta(days=1)
@@ -83,14 +84,14 @@ async def test_the_copy_path_stores_exactly_what_was_generated(db):
         answer = await ingest_staged(session, stage)
         assert answer.inserted == len(columns) and not answer.rejected
         rows = (await session.execute(text(
-            "SELECT external_id, shop_id::text, started_at::text, first_response_at::text, ended_at::text, kind,"
-            " response_times_s, agent_code, converted, order_amount::text, csat FROM conversations"
+            "SELECT external_id, shop_id::text, started_at::text, first_response_at::text, ended_at::text,"
+            " kind, response_times_s, agent_code, converted, order_amount::text, csat FROM conversations"
             " WHERE shop_id = :s ORDER BY external_id"), {"s": shop.id})).all()
-        offered = (await session.execute(text("SELECT sum(offered) FROM shop_interval_stats WHERE shop_id = :s"),
-                                          {"s": shop.id})).scalar_one()
+        offered = (await session.execute(text(
+            "SELECT sum(offered) FROM shop_interval_stats WHERE shop_id = :s"), {"s": shop.id})).scalar_one()
     assert offered == len(columns) == len(rows)
-    names = ["external_id", "shop_id", "started_at", "first_response_at", "ended_at", "kind", "response_times_s",
-             "agent_code", "converted", "order_amount", "csat"]
+    names = ["external_id", "shop_id", "started_at", "first_response_at", "ended_at", "kind",
+             "response_times_s", "agent_code", "converted", "order_amount", "csat"]
     for k, row in enumerate(rows):
         record = validate_record({n: v for n, v in zip(names, row, strict=True)},
                                  latest=datetime(2100, 1, 1, tzinfo=UTC))

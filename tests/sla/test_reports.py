@@ -159,7 +159,7 @@ async def test_platform_default_policy(client, shops):
     tenant, shop, _ = shops["Asia/Shanghai"]  # tmall, no versions
     r = (await client.get(f"/v1/shops/{shop.id}/sla-policy", headers=auth("ops"))).json()
     assert r["is_default"] and r["id"] is None and r["effective_from"] is None
-    assert (r["assessed_start"], r["assessed_end"], r["answer_target_s"]) == ("08:00:00", "23:00:00", 30)
+    assert (r["assessed_start"], r["assessed_end"], r["answer_target_s"]) == ("08:00", "23:00", 30)
     report = (await client.get(f"/v1/shops/{shop.id}/sla", params={"from": "2024-03-01", "to": "2024-03-02"},
                                headers=auth("ops"))).json()
     assert report["buckets"][0]["verdicts"] == [] and report["buckets"][0]["policy_effective_from"] is None
