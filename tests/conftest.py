@@ -30,7 +30,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 JWT_SECRET = "test-secret-" + "x" * 32
 
 
-def test_server_dir() -> Path:
+def suite_server_dir() -> Path:
     """A fixed, traversable place (not a 0700 temp dir: the server runs as another user when we are root),
     specific to this checkout: other checkouts on the machine run their own suites, and stopping this
     one's server must never stop theirs."""
@@ -46,7 +46,7 @@ def _server_url() -> str:
         return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     from service import embedded
 
-    return embedded.start(test_server_dir())
+    return embedded.start(suite_server_dir())
 
 
 def with_database(url: str, name: str, user: str | None = None) -> str:
@@ -71,7 +71,7 @@ def server_url() -> Iterator[str]:
     if not os.environ.get("TEST_DATABASE_URL"):
         from service import embedded
 
-        embedded.release(test_server_dir())  # stopped now, unless another run of this checkout uses it
+        embedded.release(suite_server_dir())  # stopped now, unless another run of this checkout uses it
 
 
 def pytest_configure(config) -> None:
