@@ -113,8 +113,14 @@ def guarded(fn: F) -> F:
     return run  # type: ignore[return-value]
 
 
-def _settings() -> Settings:
+def _settings(read_only: bool = False) -> Settings:
+    """The settings, with a token secret: generated into the data dir when it has none, unless READ_ONLY
+    (a command that only reads never makes one: a secret made up on the spot signs tokens no server
+    accepts)."""
     settings = get_settings()
+    if read_only and settings.embedded and not settings.jwt_secret and \
+            not (settings.data_dir / "jwt_secret").exists():
+        raise _no_data_dir(settings)
     try:
         resolve_jwt_secret(settings)
     except ConfigurationError as exc:
@@ -508,14 +514,6 @@ def graphql_schema() -> None:
 # --- tokens -----------------------------------------------------------------------------------------------
 
 
-def _existing_secret(settings: Settings) -> str:
-    """The signing secret of a data dir that `serve` already made: a token signed with a secret made up
-    on the spot (another data dir's) would only ever get a 401."""
-    if settings.embedded and not settings.jwt_secret and not (settings.data_dir / "jwt_secret").exists():
-        raise _no_data_dir(settings)
-    return resolve_jwt_secret(settings)
-
-
 @token_app.command("issue")
 @guarded
 def token_issue(
@@ -528,7 +526,6 @@ def token_issue(
     from service.kit.identity import Role, issue_token, parse_ttl
     from tenants.service import find_tenant
 
-    settings = _settings()
     try:
         role_ = Role(role)
     except ValueError:
@@ -540,7 +537,8 @@ def token_issue(
         raise CliError(f"--ttl: {exc}") from None
     if (role_ == Role.client) != (tenant is not None):
         raise CliError("--tenant: a client token needs --tenant; staff tokens take none")
-    secret = _existing_secret(settings)
+    settings = _settings(read_only=True)
+    secret = resolve_jwt_secret(settings)
     tenant_id = None
     if tenant is not None:
         _, url = _prepare(settings, write=False)
