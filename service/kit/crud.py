@@ -55,8 +55,8 @@ def _columns_of_constraint(name: str) -> list[str]:
 
     for table in SQLModel.metadata.tables.values():
         for item in (*table.constraints, *table.indexes):
-            if item.name == name:
-                return [c.name for c in item.columns]
+            if getattr(item, "name", None) == name:
+                return [c.name for c in getattr(item, "columns", ())]
     return []
 
 

@@ -53,7 +53,7 @@ def documented_app(**kwargs: Any) -> FastAPI:
                           **kwargs)
 
 
-class OfflineGraphQLRouter(GraphQLRouter):  # type: ignore[misc]
+class OfflineGraphQLRouter(GraphQLRouter):
     """strawberry's router, with a GraphiQL page whose scripts this server serves (GRAPHIQL_ASSETS)."""
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
