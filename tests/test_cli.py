@@ -68,3 +68,16 @@ async def test_plan_takes_the_next_edition_warns_and_labels_units(database, db, 
     unknown = await asyncio.to_thread(run_cli, ["plan", "--promotion", "Nope", "--seats", "3"], env)
     assert unknown.exit_code == 2
     assert unknown.output.strip().splitlines()[-1] == "promotion: no promotion named 'Nope'"
+
+
+def test_a_token_from_another_data_dir_is_told_apart():
+    from service.kit.errors import Unauthorized
+    from service.kit.identity import Role, decode_token, issue_token, parse_ttl
+
+    token = issue_token("a" * 40, subject="x", role=Role.ops, tenant_id=None, ttl=parse_ttl("1h"))
+    try:
+        decode_token("b" * 40, token)
+    except Unauthorized as exc:
+        assert "not signed by this server" in exc.detail and "SEATWISE_DATA_DIR" in exc.detail
+    else:
+        raise AssertionError("a token signed with another secret was accepted")
