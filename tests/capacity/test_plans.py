@@ -287,6 +287,11 @@ async def test_plan_detail_and_list(client, scarce):
     tiers = [s["tier"] for s in detail["shops"]]
     assert tiers == sorted(tiers, key=["KA", "standard", "longtail"].index)  # KA first
     assert len(detail["shops"]) == plan["summary"]["shops"]
+    units = detail["summary"]["units"]  # every figure says what it counts
+    assert (units["peak_required"], units["seats_missing"], units["shops.missing"]) == \
+        ("seats", "seat-intervals", "seat-intervals")
+    assert detail["seats"] == {"series": plan["seats"]["series"]} or "total" in detail["seats"] or \
+        "per_site" in detail["seats"]
     assert sum(s["missing"] for s in detail["shops"]) == plan["summary"]["seats_missing"]
     first = next(s for s in detail["shops"] if s["shop_id"] == str(scarce["brands"][0][1][1].id))
     assert (first["tier"], first["priority_weight"], first["aht_s"],
@@ -563,3 +568,16 @@ async def test_demo_double_12_learns_from_double_11(server_url, template_db):
     finally:
         await demo_db.dispose()
         await _admin(server_url, f"DROP DATABASE IF EXISTS {target.name} WITH (FORCE)")
+
+
+async def test_seats_read_the_same_in_both_doors(client, world):
+    """REST takes a number or {"total": n}; both doors answer {"total": n}, as GraphQL's input spells it."""
+    window = {"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-12T01:00:00+08:00"}
+    for seats in (3, {"total": 3}):
+        r = await client.post("/v1/capacity-plans", headers=OPS, json={"name": f"seats {seats}", **window,
+                                                                        "seats": seats})
+        assert r.status_code == 201, r.text
+        assert r.json()["seats"] == {"total": 3} and r.json()["summary"]["seats_available"] == 3 * 4
+        q = "query($id: UUID!) { capacityPlan(id: $id) { seats } }"
+        got = await gql(client, q, {"id": r.json()["id"]}, OPS)
+        assert got["data"]["capacityPlan"]["seats"] == {"total": 3}
