@@ -291,13 +291,14 @@ def serve(
     """Run the API (REST under /v1, GraphQL at /graphql). Stops on Ctrl-C or SIGTERM, and the embedded
     database with it."""
     _stop_on_sigterm()
-    settings = _settings()
-    sock = _bind(host, port)
+    sock = _bind(host, port)  # first: a busy port fails before anything is made or printed
+    settings = None
     try:
+        settings = _settings()
         _serve(settings, sock, demo, host, port, workers)
     finally:
         sock.close()
-        if settings.embedded:
+        if settings is not None and settings.embedded:
             from service import embedded
 
             embedded.release(settings.data_dir)
