@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -352,7 +353,7 @@ def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port:
         err.print(f"  GraphiQL    {base}/graphql")
         if settings.embedded:
             err.print("  another shell uses this data dir with:")
-            print(f"export SEATWISE_DATA_DIR={settings.data_dir}", flush=True)
+            print(f"export SEATWISE_DATA_DIR={shlex.quote(str(settings.data_dir))}", flush=True)
         err.print("  staff token (admin, 8h):")
         print(f"export TOKEN={token}", flush=True)
 
