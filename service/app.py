@@ -5,15 +5,16 @@ from __future__ import annotations
 import gc
 import logging
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from strawberry.fastapi import GraphQLRouter
 
 from service import __version__
 from service.capacity.api import router as capacity_router
 from service.conversations.api import router as conversations_router
-from service.kit import errors
+from service.kit import docs, errors
 from service.kit.db import Database, app_url, make_engine
 from service.kit.gql import context_getter
 from service.schema import build_schema
@@ -71,7 +72,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
             if owned:
                 await app.state.db.dispose()
 
-    app = FastAPI(title="Seatwise", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = docs.documented_app(title="Seatwise", version=__version__, description=DESCRIPTION,
+                              lifespan=lifespan)
     app.state.settings = settings
     app.state.jwt_secret = jwt_secret
     app.state.db = db
@@ -79,9 +81,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
 
     for router in ROUTERS:
         app.include_router(router)
-    graphql = GraphQLRouter(build_schema(settings), context_getter=context_getter,
-                            graphql_ide="graphiql" if settings.graphiql else None)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = errors.document_problems(get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    graphql = docs.OfflineGraphQLRouter(build_schema(settings), context_getter=context_getter,
+                                        graphql_ide="graphiql" if settings.graphiql else None)
     app.include_router(graphql, prefix="/graphql", tags=["graphql"])
+    if settings.graphiql:
+        docs.mount_graphiql_assets(app)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

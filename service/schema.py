@@ -9,7 +9,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from strawberry.tools import merge_types
 
 from service.capacity.gql import CapacityMutation, CapacityQuery
-from service.conversations.gql import ConversationMutation
+from service.conversations.gql import ConversationMutation, ConversationQuery
 from service.kit.gql import ProblemErrors, extend_type
 from service.seating.gql import SeatingMutation, SeatingQuery
 from service.settings import Settings
@@ -20,7 +20,8 @@ from tenants.gql import TenantMutation, TenantQuery
 
 extend_type(ShopType, ShopSlaFields)
 
-Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery, SeatingQuery))
+Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, ConversationQuery, SlaQuery,
+                              CapacityQuery, SeatingQuery))
 Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, SiteMutations, AgentMutations, SlaMutation,
                                     CapacityMutation, ConversationMutation, SeatingMutation))
 

@@ -26,4 +26,5 @@ async def list_tenants(session: Session, page: Annotated[PageRequest, Depends(pa
 
 object_routes(router, Resource("", "tenant", str, "tenant", TenantRead, TenantCreate, TenantUpdate),
               service, auth,
-              ("One client brand, by id or slug", "Onboard a client brand", "Change a client brand"))
+              ("One client brand, by id or slug (a client: its own)", "Onboard a client brand",
+               "Change a client brand"))

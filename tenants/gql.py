@@ -57,9 +57,9 @@ class TenantQuery:
                                            gql.page_request(first, after))
         return gql.page(TenantType, found)
 
-    @gql.field(auth.read)
-    async def tenant(self, session: Session, slug: str) -> TenantType:
-        return gql.of(TenantType, await service.get_tenant(session, slug))
+    @gql.field(auth.one, description="One brand by slug or id (a client: its own).")
+    async def tenant(self, session: Session, caller: Caller, slug: str) -> TenantType:
+        return gql.of(TenantType, await service.read_tenant(session, caller, slug))
 
 
 @strawberry.type

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.kit.shapes import Identified, Stamped, partial
 from tenants.models import TenantStatus, Tier
 
 SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+SLUG_RULE = ("lowercase letters, digits and hyphens, 1 to 63 characters, starting and ending with a letter "
+             "or a digit (e.g. lumi-beauty)")
 
 
 class TenantFields(BaseModel):
@@ -22,7 +26,14 @@ class TenantFields(BaseModel):
 
 
 class TenantSlug(BaseModel):
-    slug: str = Field(pattern=SLUG, description="URL-safe short name, e.g. `lumi-beauty`.")
+    slug: str = Field(description=f"URL-safe short name: {SLUG_RULE}.", json_schema_extra={"pattern": SLUG})
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not re.fullmatch(SLUG, value):
+            raise ValueError(f"must be {SLUG_RULE}")
+        return value
 
 
 class TenantCreate(TenantFields, TenantSlug):

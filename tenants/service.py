@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.crud import apply_changes, by_ids, flush, list_page, one_or_404
+from service.kit.errors import NotFound
+from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest
 from tenants.models import Tenant, TokenRevocation
 from tenants.schemas import TenantCreate, TenantFilter, TenantUpdate
@@ -25,6 +27,15 @@ def _by_key(key: str | uuid.UUID):
 
 async def get_tenant(session: AsyncSession, key: str | uuid.UUID) -> Tenant:
     return await one_or_404(session, select(Tenant).where(_by_key(key)), "tenant")
+
+
+async def read_tenant(session: AsyncSession, principal: Principal, key: str | uuid.UUID) -> Tenant:
+    """One brand by id or slug: staff any, a client its own; another brand's is not found (never confirm
+    that it exists)."""
+    tenant = await find_tenant(session, key)
+    if tenant is None or (not principal.is_staff and tenant.id != principal.tenant_id):
+        raise NotFound("tenant not found")
+    return tenant
 
 
 async def find_tenant(session: AsyncSession, key: str | uuid.UUID) -> Tenant | None:

@@ -89,7 +89,11 @@ def graphql_probes(world) -> dict[str, tuple[str, dict]]:
                      "targetServiceLevel: 0.8, targetAnswerS: 20, intervals: [{volume: 10}]}) "
                      "{ intervals { agents } } }", {}),
         "promotions": ("{ promotions { items { id name } } }", {}),
-        "capacityPlans": ("{ capacityPlans { items { id shops { shopId tenantSlug } } } }", {}),
+        "capacityPlans": ("{ capacityPlans { items { id name share { shops required } } } }", {}),
+        "brandSla": ("query($t: String!) { brandSla(tenant: $t, from: \"2026-11-01\", to: \"2026-12-01\") "
+                     "{ tenantId shops { shopId name total { offered } } } }", {"t": world.tenant_b.slug}),
+        "conversations": ("query($s: UUID) { conversations(shop: $s, externalId: \"x\") "
+                          "{ items { shopId externalId } nextCursor } }", {"s": b_shop}),
         "capacityPlan": ("query($id: UUID!) { capacityPlan(id: $id) { id shops { shopId shopName tenantId } "
                          "intervals { shortfall } } }", {"id": plan}),
         "capacityPlanLines": ("query($p: UUID!) { capacityPlanLines(planId: $p, first: 500) "

@@ -50,12 +50,14 @@ async def create_promotion(session: Session, body: PromotionCreate):
     return await service.create_promotion(session, body)
 
 
-@router.get("/v1/promotions", response_model=Page[PromotionRead], summary="Promotions",
-            dependencies=[auth.staff.rest])
+@router.get("/v1/promotions", response_model=Page[PromotionRead], dependencies=[auth.calendar.rest],
+            summary="The promotions calendar (everyone)")
 async def list_promotions(session: Session, page: Pages,
                           name: Annotated[str | None, Query(max_length=100)] = None,
-                          year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
-    return await service.list_promotions(session, page, name, year)
+                          year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+                          upcoming: Annotated[bool | None, Query(
+                              description="true: only editions not over by their local today")] = None):
+    return await service.list_promotions(session, page, name, year, upcoming)
 
 
 @router.post("/v1/capacity-plans", response_model=PlanRead, status_code=201, dependencies=[auth.write.rest],
@@ -64,11 +66,11 @@ async def create_plan(session: Session, sessions: Sessions, caller: Caller, body
     return await service.create_plan(session, sessions, caller, body)
 
 
-@router.get("/v1/capacity-plans", response_model=Page[PlanRead], summary="Capacity plans",
-            dependencies=[auth.staff.rest])
-async def list_plans(session: Session, page: Pages,
+@router.get("/v1/capacity-plans", response_model=Page[PlanRead], dependencies=[auth.plans.rest],
+            summary="Capacity plans (a client: those that include its shops, with its share of each)")
+async def list_plans(session: Session, caller: Caller, page: Pages,
                      promotion: Annotated[uuid.UUID | None, Query(description="Promotion id")] = None):
-    return await service.list_plans(session, page, promotion)
+    return await service.list_plans(session, caller, page, promotion)
 
 
 @router.get("/v1/capacity-plans/{plan_id}", response_model=PlanDetail, dependencies=[auth.staff.rest],

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
 
 from service.conversations import auth, service
-from service.conversations.schemas import ConversationIn, IngestAnswer
+from service.conversations.schemas import ConversationFilter, ConversationIn, ConversationRead, IngestAnswer
 from service.kit.access import Caller, Session
+from service.kit.pagination import Page, PageRequest, page_params
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
@@ -34,3 +38,25 @@ async def ingest_conversations(session: Session, caller: Caller, request: Reques
     a changed record replaces its earlier version. Clients may write their own shops only (another
     brand's shop is rejected as an unknown shop)."""
     return await service.ingest_batch(session, caller, request.stream(), request.headers.get("content-type"))
+
+
+_MOMENT = ("a date (YYYY-MM-DD: the shop's local midnight) or a datetime (YYYY-MM-DDTHH:MM, in the shop's "
+           "timezone unless it has an offset; without `shop`, Asia/Shanghai)")
+
+
+@router.get("", response_model=Page[ConversationRead], dependencies=[auth.read.rest],
+            summary="Stored conversations by shop, start time and external id (a client: its own shops')")
+async def list_conversations(
+    session: Session, caller: Caller, page: Annotated[PageRequest, Depends(page_params)],
+    shop: Annotated[uuid.UUID | None, Query(description="One shop's (another brand's: 404)")] = None,
+    start: Annotated[str | None, Query(alias="from", max_length=40,
+                                       description=f"Started at or after: {_MOMENT}")] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=40,
+                                     description="Started before, like `from`")] = None,
+    external_id: Annotated[str | None, Query(max_length=128,
+                                             description="The platform's id: did you get it?")] = None,
+):
+    """In key order (brand, shop, external id, start): the latest version of each record, as ingest kept
+    it."""
+    filters = ConversationFilter(shop=shop, start=start, end=end, external_id=external_id)
+    return await service.list_conversations(session, caller, filters, page)

@@ -15,9 +15,10 @@ import csv
 import gc
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -417,23 +418,51 @@ WHERE s.tenant_id = d.tenant_id AND s.shop_id = d.shop_id AND s.interval_start =
 """
 
 
+async def _staging(session: AsyncSession, tenant_id: uuid.UUID | None, result: IngestAnswer):
+    """The batch's raw connection and a stager over its staging table."""
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    # Room for a 100,000-line batch's intermediate results in memory rather than temp files.
+    await raw.execute("SET LOCAL work_mem = '128MB';" + _STAGING)
+    return raw, _Stager(raw, tenant_id, result)
+
+
 async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type: str,
                  tenant_id: uuid.UUID | None) -> IngestAnswer:
     """Ingest one batch in the session's transaction. TENANT_ID limits the shops (a client's own);
     None for staff. Raises TooLarge past MAX_RECORDS (the transaction then rolls back whole)."""
     result = empty_answer()
     clock = StageClock()
-    conn = await session.connection()
-    raw = (await conn.get_raw_connection()).driver_connection
-    # Room for a 100,000-line batch's intermediate results in memory rather than temp files.
-    await raw.execute("SET LOCAL work_mem = '128MB';" + _STAGING)
-    stager = _Stager(raw, tenant_id, result)
+    raw, stager = await _staging(session, tenant_id, result)
     with _no_cyclic_gc():
         if content_type == CSV:
             await stage_csv(lines_of(body), stager)
         else:
             await stage_ndjson(body, stager)
         await stager.finish()
+    return await _apply(session, raw, stager, clock)
+
+
+async def ingest_staged(session: AsyncSession, stage: Callable[[Any], Awaitable[None]]) -> IngestAnswer:
+    """A batch a trusted loader writes into the staging table itself: STAGE(raw connection) fills
+    ingest_valid (the demo COPYs its generated columns there in one binary stream) with rows that keep
+    the record rules, line numbers from 1 and one row per (shop, external_id). Then the same matching,
+    storing and rollups as every batch, in the session's transaction."""
+    result = empty_answer()
+    clock = StageClock()
+    raw, stager = await _staging(session, None, result)
+    await stage(raw)
+    stager.records, stager.first_start, stager.last_start = await raw.fetchrow(
+        "SELECT count(*), min(started_at), max(started_at) FROM ingest_valid")
+    stager.last_line = {(shop.int, ext): line for line, shop, ext in await raw.fetch(
+        "SELECT line_no, shop_id, external_id FROM ingest_valid")}
+    return await _apply(session, raw, stager, clock)
+
+
+async def _apply(session: AsyncSession, raw, stager: _Stager, clock: StageClock) -> IngestAnswer:
+    """Match the staged rows against earlier versions, store the new and changed ones and move the
+    rollups: the set-based part of every ingest."""
+    result = stager.result
     result.received = stager.records
     clock.lap("parse+stage")
     if not stager.last_line:

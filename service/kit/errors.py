@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -34,6 +35,58 @@ _TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where, as a dotted path: `body.name`, `query.to`, `path.shop_id` "
+                       "(GraphQL: the argument's path, camelCase)")
+    reason: str = Field(description="What is wrong, in words")
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: the one shape of every error this API answers
+    (`application/problem+json`)."""
+
+    type: str = Field(description="A URI naming the kind of problem")
+    title: str = Field(description="The status in words")
+    status: int = Field(description="The HTTP status")
+    detail: str = Field(description="What went wrong, for a person")
+    instance: str | None = Field(default=None, description="The request's path")
+    errors: list[FieldError] | None = Field(default=None, description="Each field at fault, when input is")
+
+
+# The errors an operation may answer, all problem+json: any authenticated one, and one with a body.
+ANY_ERRORS = (401, 403, 404, 422, 429)
+BODY_ERRORS = (409, 413, 415)
+PUBLIC = {"/healthz", "/readyz"}
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """The app's OpenAPI document with the bearer security scheme (Swagger's Authorize button) on every
+    authenticated operation, and every error it may answer documented as problem+json (FastAPI's own
+    HTTPValidationError replaced: this API never answers it)."""
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    problem = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem.pop("$defs", {}))
+    schemas["ProblemDetails"] = problem
+    components["securitySchemes"] = {"bearer": {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "A token from `seatwise token issue` (or the one `seatwise serve` printed)"}}
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            if path in PUBLIC:
+                continue
+            operation["security"] = [{"bearer": []}]
+            has_body = method in ("post", "put", "patch")
+            for status in (*ANY_ERRORS, *(BODY_ERRORS if has_body else ())):
+                responses[str(status)] = {"description": _TITLES[status], "content": content}
+    return schema
 
 
 class Problem(Exception):

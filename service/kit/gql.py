@@ -254,10 +254,12 @@ def create_input(model: type[BaseModel], *, name: str, description: str | None =
     return derived
 
 
-def update_input(model: type[BaseModel], *, name: str, description: str | None = None) -> Any:
+def update_input(model: type[BaseModel], *, name: str, description: str | None = None,
+                 replace: dict[str, tuple[Any, Any]] | None = None) -> Any:
     """The GraphQL input of an update (PATCH) model: every field optional and without a default, so an
-    omitted field is UNSET (left as it is) and an explicit null is None (cleared)."""
-    typed = create_input(model, name=f"{name}Fields")  # strawberry's conversion of the field types
+    omitted field is UNSET (left as it is) and an explicit null is None (cleared). REPLACE as for
+    `create_input`."""
+    typed = create_input(model, name=f"{name}Fields", replace=replace)  # strawberry's conversion of the types
     namespace: dict[str, Any] = {"__annotations__": {}}
     for f in typed.__strawberry_definition__.fields:
         namespace["__annotations__"][f.python_name] = f.type

@@ -89,6 +89,9 @@ def decode_token(secret: str, token: str, issuer: str = "seatwise") -> Principal
                             options={"require": ["sub", "role", "exp", "jti"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the token has expired; issue a new one") from None
+    except jwt.InvalidSignatureError:
+        raise Unauthorized("the bearer token was not signed by this server (issued for another data dir? "
+                           "the CLI signs for its SEATWISE_DATA_DIR)") from None
     except jwt.PyJWTError:
         raise Unauthorized("the bearer token is not a valid Seatwise token") from None
     try:

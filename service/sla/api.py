@@ -11,7 +11,15 @@ from fastapi import APIRouter, Depends, Query, Response
 from service.kit.access import Caller, Session
 from service.kit.pagination import Page, PageRequest, page_params
 from service.sla import auth, service
-from service.sla.figures import Breach, Granularity, Metric, PeriodKind, SlaReport, TenantSummary
+from service.sla.figures import (
+    BrandSlaReport,
+    Breach,
+    Granularity,
+    Metric,
+    PeriodKind,
+    SlaReport,
+    TenantSummary,
+)
 from service.sla.schemas import SlaPolicyCreate, SlaPolicyRead, SlaPolicyUpdate
 
 router = APIRouter(tags=["sla"])
@@ -77,6 +85,17 @@ async def list_breaches(
     filters = service.BreachFilter(start=start, end=end, tenant=tenant, shop=shop, metric=metric,
                                    period=period)
     return await service.list_breaches(session, caller, filters, page)
+
+
+@router.get("/v1/tenants/{tenant}/sla", response_model=BrandSlaReport, response_model_by_alias=True,
+            dependencies=[auth.read.rest],
+            summary="A brand's SLA report: every shop per bucket of its local time and in total, in one call "
+                    "(a client: its own brand)")
+async def brand_report(session: Session, caller: Caller, tenant: str,
+                       start: Annotated[str | None, FROM] = None, end: Annotated[str | None, TO] = None,
+                       granularity: Granularity = Granularity.month):
+    report = await service.brand_report(session, caller, tenant, start, end, granularity)
+    return Response(report.model_dump_json(by_alias=True), media_type="application/json")
 
 
 @router.get("/v1/tenants/{tenant}/sla-summary", response_model=TenantSummary, dependencies=[auth.read.rest],

@@ -139,6 +139,11 @@ async def test_graphql_validation_names_the_field(client):
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     # GraphQL names fields where GraphQL has them: under the argument, in camelCase.
     assert {"input.name", "input.seatCapacity"} <= {e["field"] for e in error["extensions"]["errors"]}
+    # A validator's reason as such: no "Value error," prefix, no raw regex.
+    r = await client.post("/graphql", headers=OPS, json={
+        "query": "mutation { createTenant(input: {slug: \"Bad Slug\", name: \"x\", tier: KA}) { id } }"})
+    [slug] = r.json()["errors"][0]["extensions"]["errors"]
+    assert slug["field"] == "input.slug" and slug["reason"].startswith("must be lowercase letters, digits")
 
 
 async def test_unknown_route_is_problem_json(client):

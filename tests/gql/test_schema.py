@@ -36,9 +36,12 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
         "my-shops": ({"first": 10}, world.client_of("a")),
         "brand": ({"slug": world.tenant_a.slug}, ops),
         "brands-by-tier": ({"tier": "KA"}, ops),
-        "onboard-brand": ({"brand": {"slug": f"new-{tag}", "name": "新品牌", "tier": "longtail"}}, ops),
-        "add-shop": ({"shop": {"tenantId": str(world.tenant_b.id), "platform": "pdd",
-                               "name": f"B pdd {tag}"}}, ops),
+        "onboard-brand": ({"brand": {"slug": f"new-{tag}", "name": "新品牌", "tier": "longtail"},
+                           "firstShop": {"tenant": f"new-{tag}", "platform": "tmall",
+                                         "name": "新品牌旗舰店"}},
+                          ops),
+        "add-shop": ({"shop": {"tenant": world.tenant_b.slug, "platform": "pdd", "name": f"B pdd {tag}"}},
+                     ops),
         "floor": ({"siteId": str(world.site.id)}, auth("finance")),
         "hire-agent": ({"agent": {"siteId": str(world.site.id), "code": f"H{tag}", "name": "周敏",
                                   "level": "trainee", "loadedHourlyCost": "33.50",
@@ -61,7 +64,11 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
                              auth("finance")),
         "add-promotion": ({"promotion": {"name": f"Double 12 {tag}", "startDate": "2026-12-10",
                                          "endDate": "2026-12-12", "upliftByDay": [1.5, 2, 4]}}, ops),
-        "promotions": ({"year": 2026}, auth("finance")),
+        "promotions": ({"year": 2026}, world.client_of("a")),
+        "brand-sla": ({"tenant": world.tenant_a.slug, "from": "2026-10-01", "to": "2026-12-01",
+                       "granularity": "month"}, world.client_of("a")),
+        "conversations": ({"shop": str(world.shops_a[0].id), "externalId": "gql-1"}, world.client_of("a")),
+        "my-plans": ({"first": 5}, world.client_of("a")),
         "plan-seats": ({"plan": {"name": f"what if {tag}", "from": "2026-12-12T00:00:00+08:00",
                                  "to": "2026-12-12T06:00:00+08:00", "seats": {"total": 40},
                                  "shrinkage": 0.25}}, ops),
@@ -94,7 +101,7 @@ def test_every_operation_has_variables():
     from types import SimpleNamespace
 
     fake = SimpleNamespace(tenant_a=SimpleNamespace(slug="a", id=uuid.uuid4()),
-                           tenant_b=SimpleNamespace(id=uuid.uuid4()),
+                           tenant_b=SimpleNamespace(id=uuid.uuid4(), slug="b"),
                            site=SimpleNamespace(id=uuid.uuid4()), client_of=lambda _: {},
                            shops_a=[SimpleNamespace(id=uuid.uuid4())])
     for path in OPERATIONS:

@@ -16,7 +16,7 @@ STAFF, WRITERS, ALL = "admin ops finance", "admin ops", "admin ops finance clien
 
 EXPECTED = {
     ("GET", "/v1/tenants"): STAFF,
-    ("GET", "/v1/tenants/{tenant}"): STAFF,
+    ("GET", "/v1/tenants/{tenant}"): ALL,  # a client: its own brand
     ("POST", "/v1/tenants"): WRITERS,
     ("PATCH", "/v1/tenants/{tenant}"): WRITERS,
     ("GET", "/v1/shops"): ALL,
@@ -32,6 +32,7 @@ EXPECTED = {
     ("POST", "/v1/agents"): WRITERS,
     ("PATCH", "/v1/agents/{agent_id}"): WRITERS,
     ("POST", "/v1/conversations"): "admin ops client",
+    ("GET", "/v1/conversations"): ALL,  # a client: its own shops' records
     ("GET", "/v1/shops/{shop_id}/sla-policies"): ALL,
     ("GET", "/v1/shops/{shop_id}/sla-policy"): ALL,
     ("POST", "/v1/shops/{shop_id}/sla-policies"): WRITERS,
@@ -39,11 +40,12 @@ EXPECTED = {
     ("GET", "/v1/shops/{shop_id}/sla"): ALL,
     ("GET", "/v1/sla/breaches"): ALL,
     ("GET", "/v1/tenants/{tenant}/sla-summary"): ALL,  # unlike the rest of /v1/tenants: a brand reads its own
+    ("GET", "/v1/tenants/{tenant}/sla"): ALL,
     ("POST", "/v1/staffing/erlang"): STAFF,  # a what-if calculator: no data, finance may run it too
     ("POST", "/v1/promotions"): WRITERS,
-    ("GET", "/v1/promotions"): STAFF,
+    ("GET", "/v1/promotions"): ALL,  # the calendar
     ("POST", "/v1/capacity-plans"): WRITERS,
-    ("GET", "/v1/capacity-plans"): STAFF,
+    ("GET", "/v1/capacity-plans"): ALL,  # a client: the plans with its shops, its share of each
     ("GET", "/v1/capacity-plans/{plan_id}"): STAFF,
     ("GET", "/v1/capacity-plans/{plan_id}/lines"): ALL,  # a client: its own shops' lines only
     ("GET", "/v1/capacity-plans/{plan_id}/lines.csv"): ALL,
@@ -154,7 +156,8 @@ async def test_unknown_ids_are_404(client):
 
 # GraphQL: every root field (and every nested field that loads more data) declares its roles.
 EXPECTED_GQL = {
-    "Query.me": ALL, "Query.tenants": STAFF, "Query.tenant": STAFF, "Query.shops": ALL, "Query.shop": ALL,
+    "Query.me": ALL, "Query.tenants": STAFF, "Query.tenant": ALL, "Query.shops": ALL, "Query.shop": ALL,
+    "Query.conversations": ALL, "Query.brandSla": ALL,
     "Query.sites": STAFF, "Query.agents": STAFF,
     "Mutation.ingestConversations": "admin ops client",
     "Mutation.createTenant": WRITERS, "Mutation.updateTenant": WRITERS, "Mutation.createShop": WRITERS,
@@ -164,7 +167,7 @@ EXPECTED_GQL = {
     "Query.breaches": ALL, "Query.slaPolicies": ALL, "Query.slaSummary": ALL,
     "Mutation.createSlaPolicy": WRITERS, "Mutation.updateSlaPolicy": WRITERS,
     "Shop.sla": ALL, "Shop.breaches": ALL, "Shop.slaPolicy": ALL,
-    "Query.staffing": STAFF, "Query.promotions": STAFF, "Query.capacityPlans": STAFF,
+    "Query.staffing": STAFF, "Query.promotions": ALL, "Query.capacityPlans": ALL,
     "Query.capacityPlan": STAFF, "Query.capacityPlanLines": ALL,
     "Mutation.createPromotion": WRITERS, "Mutation.createCapacityPlan": WRITERS,
     "CapacityPlan.intervals": STAFF, "CapacityPlan.shops": STAFF,

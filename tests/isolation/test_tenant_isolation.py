@@ -96,7 +96,7 @@ ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "c
                "createShop", "updateShop", "createSite", "updateSite", "createAgent", "updateAgent",
                "breaches", "slaPolicies", "slaSummary", "createSlaPolicy", "updateSlaPolicy",
                "staffing", "promotions", "capacityPlans", "capacityPlan", "capacityPlanLines",
-               "createPromotion", "createCapacityPlan", "ingestConversations",
+               "createPromotion", "createCapacityPlan", "ingestConversations", "brandSla", "conversations",
                "labourRuleSets", "labourRuleSet", "employmentTypeRules", "agentRules", "holidayCalendar",
                "agentAvailability", "shopRequirements", "rosters", "roster", "rosterCoverage", "shifts",
                "rebalance",
@@ -118,12 +118,19 @@ async def test_every_graphql_field_hides_b(client, world, field):
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     if field == "shops":
         assert result["data"]["shops"]["items"] == []
-    if field in ("slaPolicies", "slaSummary"):
+    if field in ("slaPolicies", "slaSummary", "tenant", "brandSla"):
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    if field == "conversations":  # B's shop is not found; unfiltered, only A's own records
+        assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        mine = await gql(client, "{ conversations(first: 500) { items { tenantId } } }", {},
+                         world.client_of("a"))
+        assert {c["tenantId"] for c in mine["data"]["conversations"]["items"]} <= {str(world.tenant_a.id)}
+    if field == "capacityPlans":  # the plans with A's shops, with A's share: never the plan's totals
+        plans = result["data"]["capacityPlans"]["items"]
+        assert plans and all(p["share"]["shops"] == len(world.shops_a) for p in plans)
     if field == "breaches":
         assert result["data"]["a"] == {"items": [], "nextCursor": None} and result["data"]["b"]["items"] == []
-    if field in ("staffing", "promotions", "capacityPlans", "capacityPlan", "createPromotion",
-                 "createCapacityPlan"):
+    if field in ("staffing", "capacityPlan", "createPromotion", "createCapacityPlan"):
         assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # plan headers are not a brand's
     if field == "shopRequirements":
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
