@@ -8,14 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from strawberry.fastapi import GraphQLRouter
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from service import __version__
 from service.capacity.api import router as capacity_router
 from service.conversations.api import router as conversations_router
 from service.kit import errors
 from service.kit.db import Database, app_url, make_engine
-from service.kit.gql import context_getter
+from service.kit.gql import Router, context_getter
 from service.schema import build_schema
 from service.settings import Settings, get_settings, resolve_jwt_secret
 from service.shops.api import router as shops_router
@@ -73,13 +73,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     app.state.settings = settings
     app.state.jwt_secret = jwt_secret
     app.state.db = db
+    # Bodies are bounded everywhere (a small limit), more on the ingest route and on /graphql (their own
+    # limits replace this one); the 413 is a problem+json (errors.install wraps this middleware).
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     errors.install(app)
 
     for router in ROUTERS:
         app.include_router(router)
-    graphql = GraphQLRouter(build_schema(settings), context_getter=context_getter,
-                            graphql_ide="graphiql" if settings.graphiql else None)
-    app.include_router(graphql, prefix="/graphql", tags=["graphql"])
+    graphql = Router(build_schema(settings), context_getter=context_getter,
+                    graphql_ide="graphiql" if settings.graphiql else None)
+    app.include_router(graphql, prefix="/graphql", tags=["graphql"], max_body_size=settings.max_graphql_bytes)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

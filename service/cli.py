@@ -235,7 +235,8 @@ def ingest(
                             yield header + b"".join(lines)
 
                         async with db.system_transaction() as session:
-                            result = await ingest_batch(session, OPERATOR, body(), kind)
+                            result = await ingest_batch(session, OPERATOR, body(), kind,
+                                                        settings.ingest_max_age_days)
                         for rejection in result.rejected:  # line numbers within the file
                             places.append((path.name, rejection.line + line_offset))
                         for name in ("received", "inserted", "updated", "unchanged"):

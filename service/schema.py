@@ -10,7 +10,7 @@ from strawberry.tools import merge_types
 
 from service.capacity.gql import CapacityMutation, CapacityQuery
 from service.conversations.gql import ConversationMutation
-from service.kit.gql import ProblemErrors, extend_type
+from service.kit.gql import ProblemErrors, Schema, extend_type
 from service.settings import Settings
 from service.shops.gql import ShopMutation, ShopQuery, ShopType
 from service.sla.gql import ShopSlaFields, SlaMutation, SlaQuery
@@ -26,7 +26,7 @@ Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, WorkforceMutat
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         extensions=[

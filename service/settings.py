@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 2000
     pool_size: int = 10
     max_page_size: int = 500
+    # How far back a conversation may start (days): older records are rejected, so one client's ancient
+    # dates cannot create partitions that every tenant's ingest then probes.
+    ingest_max_age_days: int = Field(default=1096, ge=1)
+    # Request body limits (bytes): every route, the ingest route, /graphql.
+    max_body_bytes: int = 1024 * 1024
+    max_ingest_bytes: int = 256 * 1024 * 1024
+    max_graphql_bytes: int = 2 * 1024 * 1024
 
     @property
     def embedded(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.kit.shapes import Identified, Stamped, partial
+from service.kit.types import Text
 from tenants.models import TenantStatus, Tier
 
 SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -15,14 +16,14 @@ class TenantFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     tier: Tier
     priority_weight: float = Field(default=1.0, gt=0, le=100)
     status: TenantStatus = TenantStatus.active
 
 
 class TenantSlug(BaseModel):
-    slug: str = Field(pattern=SLUG, description="URL-safe short name, e.g. `lumi-beauty`.")
+    slug: Text = Field(pattern=SLUG, description="URL-safe short name, e.g. `lumi-beauty`.")
 
 
 class TenantCreate(TenantFields, TenantSlug):

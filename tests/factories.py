@@ -237,3 +237,15 @@ async def rls_execute(engine, sql: str, staff: str, tenant: str, **params):
 
 async def rls_count(engine, sql: str, staff: str, tenant: str, **params) -> int:
     return (await rls_execute(engine, sql, staff, tenant, **params)).scalar_one()
+
+
+async def owner_count(database, sql: str) -> int:
+    """A count read as the owner (catalogs, partitions): no RLS scope involved."""
+    from service.kit.db import make_engine
+
+    engine = make_engine(database.owner_url, 1)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(sql))).scalar_one()
+    finally:
+        await engine.dispose()

@@ -29,6 +29,7 @@ from service.capacity.schemas import (
 from service.capacity.staffing import staffing
 from service.kit.access import Caller, Session, Sessions
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.types import Text
 
 router = APIRouter(tags=["capacity"])
 Pages = Annotated[PageRequest, Depends(page_params)]
@@ -53,7 +54,7 @@ async def create_promotion(session: Session, body: PromotionCreate):
 @router.get("/v1/promotions", response_model=Page[PromotionRead], summary="Promotions",
             dependencies=[auth.staff.rest])
 async def list_promotions(session: Session, page: Pages,
-                          name: Annotated[str | None, Query(max_length=100)] = None,
+                          name: Annotated[Text | None, Query(max_length=100)] = None,
                           year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
     return await service.list_promotions(session, page, name, year)
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from service.conversations import auth, service
 from service.conversations.schemas import ConversationIn, IngestAnswer
 from service.kit.access import Caller, Session
+from service.settings import get_settings
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
@@ -28,9 +29,12 @@ _BODY_DOC = {
 
 
 @router.post("", response_model=IngestAnswer, openapi_extra=_BODY_DOC, dependencies=[auth.write.rest],
+             max_body_size=get_settings().max_ingest_bytes,
              summary="Ingest a batch of conversation records (idempotent by shop and external_id)")
 async def ingest_conversations(session: Session, caller: Caller, request: Request):
     """Good rows are kept even when others are rejected; sending the same batch again changes nothing;
     a changed record replaces its earlier version. Clients may write their own shops only (another
     brand's shop is rejected as an unknown shop)."""
-    return await service.ingest_batch(session, caller, request.stream(), request.headers.get("content-type"))
+    settings = request.app.state.settings
+    return await service.ingest_batch(session, caller, request.stream(), request.headers.get("content-type"),
+                                      settings.ingest_max_age_days)

@@ -26,15 +26,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.permission import BasePermission
 
 from service.kit.db import Database, ScopedSessions
-from service.kit.errors import Forbidden, Unauthorized
+from service.kit.errors import BadRequest, Forbidden, Unauthorized
 from service.kit.identity import Principal, Role, principal_from_header
+
+
+def authorization_of(request: Request) -> str | None:
+    """The request's one Authorization header (None without one); several are refused, since proxies and
+    frameworks disagree on which one wins."""
+    values = request.headers.getlist("authorization")
+    if len(values) > 1:
+        raise BadRequest("send one Authorization header, not several")
+    return values[0] if values else None
 
 
 def caller_of(request: Request) -> Principal:
     """The principal of the request's bearer token (401 without a valid one)."""
     state = request.app.state
-    return principal_from_header(state.jwt_secret, request.headers.get("authorization"),
-                                 state.settings.jwt_issuer)
+    return principal_from_header(state.jwt_secret, authorization_of(request), state.settings.jwt_issuer)
+
+
+async def verify(db: Database, principal: Principal) -> None:
+    """Check the caller in the database (revocation, its tenant's existence and status) for a call that runs
+    no transaction of its own: beginning one runs the scope's round trip, which refuses."""
+    async with db.transaction(principal.scope):
+        pass
 
 
 async def _caller(request: Request) -> Principal:
@@ -68,9 +83,25 @@ async def refusal(principal: Principal, db: Database | None, roles: frozenset[Ro
     """403 for a valid token whose role is not allowed; a revoked token is 401 first, as everywhere else
     (the revocation list is read here, on the refusing path, since no transaction will run)."""
     if db is not None and principal.jti:
-        async with db.transaction(principal.scope):
-            pass  # beginning it runs the scope's round trip, which raises RevokedToken
+        await verify(db, principal)  # raises for a revoked token
     return _forbidden(principal.role, roles)
+
+
+def _opens_transaction(request: Request) -> bool:
+    """Whether the matched route takes the caller's Session (whose first round trip checks the caller)."""
+    route = request.scope.get("route")
+    known = getattr(route, "_seatwise_session", None)
+    if known is None:
+        stack, known = [getattr(route, "dependant", None)], False
+        while stack:
+            d = stack.pop()
+            if d is None:
+                continue
+            known = known or d.call is _session
+            stack.extend(d.dependencies)
+        if route is not None:
+            route._seatwise_session = known
+    return bool(known)
 
 
 class Allow(BasePermission):
@@ -108,6 +139,8 @@ class Roles:
         async def authorize(request: Request, caller: Caller) -> None:
             if caller.role not in allowed:
                 raise await refusal(caller, request.app.state.db, allowed)
+            if not _opens_transaction(request):  # e.g. the Erlang what-if: checked here instead
+                await verify(request.app.state.db, caller)
 
         authorize.roles = allowed  # type: ignore[attr-defined]
         self.rest = Depends(authorize)

@@ -9,7 +9,8 @@ exactly one place, `field_errors`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -50,12 +51,17 @@ class Problem(Exception):
         if suffix is not None:
             cls.type_suffix = suffix
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, status: int | None = None):
+    headers: dict[str, str] | None = None
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, status: int | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
         if status is not None:
             self.status = status
+        if headers is not None:
+            self.headers = headers
 
     def relocated(self, where: Mapping[str, str] | None = None, rename: Mapping[str, str] | None = None,
                   camel: bool = False) -> Problem:
@@ -79,6 +85,19 @@ class Unauthorized(Problem, status=401, suffix="unauthorized"): ...
 class Forbidden(Problem, status=403, suffix="forbidden"): ...
 class TooLarge(Problem, status=413, suffix="too-large"): ...
 class UnsupportedMediaType(Problem, status=415, suffix="unsupported-media-type"): ...
+class BadRequest(Problem, status=400, suffix="bad-request"): ...
+
+
+class TooManyRequests(Problem, status=429, suffix="rate-limited"):
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class Unavailable(Problem, status=503, suffix="unavailable"):
+    """The database cannot be reached: the caller should retry after a while (recovery needs no restart)."""
+
+    def __init__(self, detail: str = "the database is not reachable; retry shortly", retry_after: int = 5):
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
 class Invalid(Problem, status=422, suffix="validation"):
@@ -173,13 +192,113 @@ def rest_problem(request: Request, exc: Problem) -> Problem:
     return exc.relocated(where)
 
 
+# SQLSTATEs of a lost or refused connection (class 08) and of a server shutting down or starting (57P0x).
+_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03")
+# Text PostgreSQL cannot hold (NUL in text, \u0000 in jsonb): the safety net behind the Text type.
+_CHARACTER_STATES = ("22021", "22P05")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        stack += [e.__cause__, e.__context__, getattr(e, "orig", None)]
+
+
+def as_problem(exc: BaseException) -> Problem | None:
+    """The problem an unexpected exception really is, when it is one we know: the database unreachable
+    (503 with Retry-After) or text the database cannot store (422). None for a real fault."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    for e in _chain(exc):
+        if isinstance(e, Problem):
+            return e
+        state = str(getattr(e, "sqlstate", "") or "")
+        if state.startswith(_OUTAGE_STATES) or isinstance(e, ConnectionError | PoolTimeout) or (
+                type(e).__module__.startswith("asyncpg") and type(e).__name__ in _ASYNCPG_OUTAGE):
+            return Unavailable()
+        if isinstance(e, OSError) and type(e).__module__ == "builtins" and e.errno is not None:
+            return Unavailable()  # connecting failed: refused, no socket, unreachable
+        if state in _CHARACTER_STATES or isinstance(e, UnicodeEncodeError):
+            return Invalid("body", "holds a NUL character or a lone surrogate: send UTF-8 text")
+    return None
+
+
+_ASYNCPG_OUTAGE = {"ConnectionDoesNotExistError", "InterfaceError", "InternalClientError",
+                   "ConnectionFailureError", "CannotConnectNowError", "TooManyConnectionsError"}
+
+
+class Throttled:
+    """A log line at most once per WINDOW seconds (a database outage would otherwise log every request);
+    the next line says how many were left out."""
+
+    def __init__(self, log: logging.Logger, window: float = 30.0):
+        self.log, self.window = log, window
+        self.last = -window
+        self.skipped = 0
+
+    def warning(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self.last < self.window:
+            self.skipped += 1
+            return
+        suffix = f" ({self.skipped} more since the last report)" if self.skipped else ""
+        self.last, self.skipped = now, 0
+        self.log.warning(message + suffix, *args)
+
+
+outage_log = Throttled(_log)
+
+
+def report(problem: Problem, exc: BaseException) -> None:
+    """Log a known problem met as an exception: an outage once per window, anything else not at all (the
+    request log has its one line)."""
+    if isinstance(problem, Unavailable):
+        outage_log.warning("database unreachable: %s: %s", type(exc).__name__, str(exc).splitlines()[:1])
+
+
+class PlainProblems:
+    """ASGI middleware: the framework's own refusals (the body limit's 413, sent before any route runs, as
+    plain text or FastAPI's JSON) answered as problem+json like every other error."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        replaced = False
+
+        async def sending(message: Any) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start":
+                kind = dict(message.get("headers", [])).get(b"content-type", b"")
+                if message["status"] == 413 and not kind.startswith(PROBLEM_JSON.encode()):
+                    replaced = True
+                    response = problem_response(413, "the request body is larger than this route accepts",
+                                                instance=scope.get("path"))
+                    await send({"type": "http.response.start", "status": 413,
+                                "headers": response.raw_headers})
+                    await send({"type": "http.response.body", "body": response.body})
+                    return
+            if replaced:
+                return
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 def install(app: FastAPI) -> None:
+    app.add_middleware(PlainProblems)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        exc = rest_problem(request, exc)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem_response(exc.status, exc.detail, type_suffix=exc.type_suffix, errors=exc.errors,
-                                instance=request.url.path, headers=headers)
+        return _problem_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -194,6 +313,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        known = as_problem(exc)
+        if known is not None:
+            report(known, exc)
+            return _problem_response(request, known)
         # Never echo internals (SQL, secrets) to the caller; the log has them.
         _log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "an unexpected error occurred", instance=request.url.path)
+
+
+def _problem_response(request: Request, exc: Problem) -> JSONResponse:
+    exc = rest_problem(request, exc)
+    headers = dict(exc.headers or {})
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return problem_response(exc.status, exc.detail, type_suffix=exc.type_suffix, errors=exc.errors,
+                            instance=request.url.path, headers=headers or None)

@@ -38,6 +38,8 @@ class Scope:
     staff: bool
     tenant_id: uuid.UUID | None = None
     jti: str | None = None  # the caller's token id: refused if revoked
+    key_id: uuid.UUID | None = None  # the caller's API key: refused if revoked or expired
+    principal: Principal | None = None  # who acts (the audit log's actor); None for the operator's tools
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Principal:
     role: Role
     tenant_id: uuid.UUID | None
     jti: str
+    key_id: uuid.UUID | None = None  # set when the caller authenticated with an API key (jti is then '')
 
     @property
     def is_staff(self) -> bool:
@@ -53,7 +56,13 @@ class Principal:
 
     @property
     def scope(self) -> Scope:
-        return Scope(staff=self.is_staff, tenant_id=self.tenant_id, jti=self.jti)
+        return Scope(staff=self.is_staff, tenant_id=self.tenant_id, jti=self.jti, key_id=self.key_id,
+                     principal=self)
+
+    @property
+    def limit_key(self) -> str:
+        """What rate limits count by: the API key, else the token."""
+        return f"key:{self.key_id}" if self.key_id else f"token:{self.jti or self.subject}"
 
 
 _TTL = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")

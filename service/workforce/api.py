@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from service.kit.access import Session
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.types import Text
 from service.workforce import auth, service
 from service.workforce.models import AgentLevel, EmploymentType
 from service.workforce.schemas import (
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/v1", tags=["workforce"])
 
 @router.get("/sites", response_model=Page[SiteRead], summary="List sites", dependencies=[auth.read.rest])
 async def list_sites(session: Session, page: Annotated[PageRequest, Depends(page_params)],
-                     city: Annotated[str | None, Query(max_length=100)] = None):
+                     city: Annotated[Text | None, Query(max_length=100)] = None):
     return await service.list_sites(session, page, city)
 
 
@@ -52,7 +53,7 @@ async def list_agents(session: Session, page: Annotated[PageRequest, Depends(pag
                       site_id: uuid.UUID | None = None, level: AgentLevel | None = None,
                       employment_type: EmploymentType | None = None,
                       active: Annotated[bool | None, Query(description="Still employed (no left_on)")] = None,
-                      q: Annotated[str | None, Query(max_length=100,
+                      q: Annotated[Text | None, Query(max_length=100,
                                                      description="Name or code contains")] = None):
     filters = AgentFilter(site_id=site_id, level=level, employment_type=employment_type, active=active, q=q)
     return await service.list_agents(session, filters, page)

@@ -13,7 +13,8 @@ from service.kit.db import make_engine
 from tests.conftest import _admin, with_database
 
 # Tables that belong to no tenant (operator-level, small: Citus reference tables).
-OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_version",
+OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_version", "api_keys",
+                   "issued_tokens",
                    "promotions", "capacity_plans", "capacity_plan_intervals"}
 
 
