@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         try:
             await request.app.state.db.ping()
         except Exception:  # noqa: BLE001 - any failure means not ready
-            return errors.problem_response(503, "the database is not reachable")
+            return errors.problem_response(503, "the database is not reachable", headers={"Retry-After": "5"})
         return JSONResponse({"status": "ready"})
 
     return app

@@ -311,6 +311,20 @@ def install(app: FastAPI) -> None:
         return problem_response(exc.status_code, str(exc.detail), instance=request.url.path,
                                 headers=getattr(exc, "headers", None))
 
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        """The database's (and its driver's) errors: an outage is a 503, text it cannot store a 422, and
+        anything else a real fault. Handled here, inside the app, so no traceback is logged for the known
+        ones (an `Exception` handler runs in the outermost middleware, which re-raises)."""
+        known = as_problem(exc)
+        if known is not None:
+            report(known, exc)
+            return _problem_response(request, known)
+        _log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(500, "an unexpected error occurred", instance=request.url.path)
+
+    for kind in _database_errors():
+        app.add_exception_handler(kind, _database)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         known = as_problem(exc)
@@ -320,6 +334,14 @@ def install(app: FastAPI) -> None:
         # Never echo internals (SQL, secrets) to the caller; the log has them.
         _log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "an unexpected error occurred", instance=request.url.path)
+
+
+def _database_errors() -> tuple[type[Exception], ...]:
+    import asyncpg
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError,
+            asyncpg.exceptions.InternalClientError, OSError, UnicodeEncodeError)
 
 
 def _problem_response(request: Request, exc: Problem) -> JSONResponse:
