@@ -14,17 +14,21 @@ from service import __version__
 from service.capacity.api import router as capacity_router
 from service.conversations.api import router as conversations_router
 from service.kit import errors
+from service.kit.access import ApiKeys
 from service.kit.db import Database, app_url, make_engine
 from service.kit.gql import Router, context_getter
+from service.kit.limits import RateLimiter
 from service.schema import build_schema
 from service.settings import Settings, get_settings, resolve_jwt_secret
 from service.shops.api import router as shops_router
 from service.sla.api import router as sla_router
 from service.workforce.api import router as workforce_router
+from tenants.api import keys_router, tokens_router
 from tenants.api import router as tenants_router
 
 # Every REST router; the role x route matrix test walks these.
-ROUTERS = (tenants_router, shops_router, workforce_router, conversations_router, sla_router, capacity_router)
+ROUTERS = (tenants_router, tokens_router, keys_router, shops_router, workforce_router, conversations_router,
+           sla_router, capacity_router)
 
 DESCRIPTION = """
 Seatwise runs the operations of an e-commerce customer-service outsourcer: client brands' shops,
@@ -73,6 +77,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     app.state.settings = settings
     app.state.jwt_secret = jwt_secret
     app.state.db = db
+    app.state.api_keys = ApiKeys()
+    app.state.oidc = None
+    app.state.limiter = RateLimiter(settings.rate_limit, settings.rate_limit_storage)
     # Bodies are bounded everywhere (a small limit), more on the ingest route and on /graphql (their own
     # limits replace this one); the 413 is a problem+json (errors.install wraps this middleware).
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)

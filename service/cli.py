@@ -273,10 +273,16 @@ def token_issue(
     tenant: Annotated[str | None, typer.Option(help="Tenant slug or id (client tokens only)")] = None,
     ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 30m, 8h, 7d")] = "8h",
     subject: Annotated[str | None, typer.Option(help="Who the token is for (sub claim)")] = None,
+    as_json: Annotated[bool, typer.Option("--json",
+                                          help="Print {token, jti, expires_at, ...} as JSON")] = False,
 ) -> None:
-    """Print a signed bearer token on stdout, and nothing else."""
-    from service.kit.identity import Role, issue_token, parse_ttl
-    from tenants.service import find_tenant
+    """Print a signed bearer token on stdout, and nothing else (with --json: its id and expiry too). The
+    token is recorded (never the token itself: its id, subject and expiry) so admins can list and revoke
+    it."""
+    import json
+
+    from service.kit.identity import Role, parse_ttl
+    from tenants.service import find_tenant, issue_token
 
     settings = _settings()
     try:
@@ -288,38 +294,89 @@ def token_issue(
     if (role_ == Role.client) != (tenant is not None):
         err.print("[red]a client token needs --tenant; staff tokens take none[/red]")
         raise typer.Exit(2)
-    tenant_id = None
-    if tenant is not None:
-        _, url = _prepare(settings)
-
-        async def lookup(db):
-            async with db.system_transaction() as session:
-                found = await find_tenant(session, tenant)
-                return found.id if found else None
-
-        tenant_id = asyncio.run(_with_db(url, lookup))
-        if tenant_id is None:
-            err.print(f"[red]no tenant {tenant!r}[/red]")
-            raise typer.Exit(2)
-    token = issue_token(resolve_jwt_secret(settings), subject=subject or f"{role_.value}-cli", role=role_,
-                        tenant_id=tenant_id, ttl=lifetime, issuer=settings.jwt_issuer)
-    sys.stdout.write(token + "\n")
-
-
-@token_app.command("revoke")
-def token_revoke(jti: str, reason: Annotated[str | None, typer.Option()] = None) -> None:
-    """Refuse the token with this id (its `jti` claim) from now on."""
-    from tenants.service import revoke_token
-
-    settings = _settings()
     _, url = _prepare(settings)
 
     async def work(db):
         async with db.system_transaction() as session:
-            return await revoke_token(session, jti, reason)
+            tenant_id = None
+            if tenant is not None:
+                found = await find_tenant(session, tenant)
+                if found is None:
+                    return None
+                tenant_id = found.id
+            return await issue_token(session, resolve_jwt_secret(settings),
+                                     subject=subject or f"{role_.value}-cli", role=role_, tenant_id=tenant_id,
+                                     ttl=lifetime, issued_by="seatwise-cli", issuer=settings.jwt_issuer)
 
-    done = asyncio.run(_with_db(url, work))
+    issued = _guarded(lambda: asyncio.run(_with_db(url, work)), "issue the token")
+    if issued is None:
+        err.print(f"[red]no tenant {tenant!r}[/red]")
+        raise typer.Exit(2)
+    token, record = issued
+    if as_json:
+        sys.stdout.write(json.dumps({"token": token, "jti": record.jti,
+                                     "expires_at": record.expires_at.isoformat(), "role": record.role,
+                                     "subject": record.subject,
+                                     "tenant_id": str(record.brand_id) if record.brand_id else None}) + "\n")
+    else:
+        sys.stdout.write(token + "\n")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_or_jti: Annotated[str, typer.Argument(metavar="TOKEN_OR_JTI",
+                                                help="The token's id (its jti, as `token issue --json` "
+                                                     "prints) or the token itself")],
+    reason: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Refuse a token from now on. An id this server never issued is refused (exit 2); a token is read for
+    its id (its signature checked, its expiry not), and never printed."""
+    from service.kit.errors import Problem
+    from service.kit.identity import decode_token, looks_like_token
+    from tenants.service import revoke_token
+
+    settings = _settings()
+    known, expires_at = False, None
+    if looks_like_token(token_or_jti):
+        try:
+            principal = decode_token(resolve_jwt_secret(settings), token_or_jti, settings.jwt_issuer,
+                                     verify_exp=False)
+        except Problem:
+            err.print("[red]that is not a token this server signed (wrong secret or data dir?)[/red]")
+            raise typer.Exit(2) from None
+        jti, known = principal.jti, True
+    else:
+        jti = token_or_jti.strip()
+        if not jti or len(jti) > 64:
+            err.print("[red]give a token id (jti, 36 characters) or the token itself[/red]")
+            raise typer.Exit(2)
+    _, url = _prepare(settings)
+
+    async def work(db):
+        async with db.system_transaction() as session:
+            return await revoke_token(session, jti, reason, expires_at=expires_at, known=known)
+
+    try:
+        done = _guarded(lambda: asyncio.run(_with_db(url, work)), "revoke the token")
+    except Problem as exc:
+        err.print(f"[red]{exc.detail}: {jti}[/red]")
+        raise typer.Exit(2) from None
     err.print(f"revoked {jti}" if done else f"{jti} was already revoked")
+
+
+def _guarded(work, what: str):
+    """Run WORK; a failure is one line naming its kind (never the arguments, which may hold a token, nor
+    the SQL), exit code 1. Problems pass through for the caller to word."""
+    from service.kit.errors import Problem
+
+    try:
+        return work()
+    except (Problem, typer.Exit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one line instead of a traceback holding secrets
+        err.print(f"[red]could not {what}: {type(exc).__name__} (is the database up, and this the right "
+                  "SEATWISE_DATA_DIR / DATABASE_URL?)[/red]")
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_ingest_bytes: int = 256 * 1024 * 1024
     max_graphql_bytes: int = 2 * 1024 * 1024
+    # Calls per credential (token or API key), REST and GraphQL alike; in-process unless a shared store
+    # is named (e.g. async+redis://redis:6379 for many replicas).
+    rate_limit: str = "50/second;2000/minute"
+    rate_limit_storage: str = "memory://"
 
     @property
     def embedded(self) -> bool:

@@ -6,3 +6,5 @@ from service.kit.identity import Role
 read = Roles(Role.admin, Role.ops, Role.finance)  # /v1/tenants lists every brand: staff only
 write = Roles(Role.admin, Role.ops)
 me = Roles(*Role)
+tokens = Roles(Role.admin)  # list and revoke issued tokens
+keys = Roles(Role.admin, Role.client)  # API keys: admins for anyone, a brand for its own shops

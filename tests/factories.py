@@ -98,6 +98,14 @@ def graphql_probes(world) -> dict[str, tuple[str, dict]]:
                             "endDate: \"2026-12-11\"}) { id } }", {}),
         "createCapacityPlan": ("mutation { createCapacityPlan(input: {name: \"evil\", "
                                "promotion: \"no such\", seats: {total: 1}}) { id } }", {}),
+        "tokens": ("{ tokens { items { jti subject } } }", {}),
+        "revokeToken": ("mutation($j: String!) { revokeToken(jti: $j) { jti status } }",
+                        {"j": getattr(world, "jti", "none")}),
+        "apiKeys": ("{ apiKeys { items { id name tenantId } } }", {}),
+        "createApiKey": ("mutation($t: String) { createApiKey(input: {name: \"probe\", tenant: $t}) "
+                         "{ id tenantId } }", {"t": world.tenant_b.slug}),
+        "revokeApiKey": ("mutation($id: UUID!) { revokeApiKey(id: $id) { id tenantId } }",
+                         {"id": str(getattr(world, "key_b", uuid.UUID(int=0)))}),
         "ingestConversations": ("mutation($s: UUID!) { ingestConversations(records: [{externalId: \"x\", "
                                 "shopId: $s, startedAt: \"2026-11-20T10:00:00+08:00\", kind: \"presale\"}]) "
                                 "{ inserted rejected { field reason } } }", {"s": b_shop}),
@@ -249,3 +257,29 @@ async def owner_count(database, sql: str) -> int:
             return (await conn.execute(text(sql))).scalar_one()
     finally:
         await engine.dispose()
+
+
+async def issued_jti(db: Database, role: str = "ops") -> str:
+    """The id of a token recorded by the built-in issuer (what admins list and revoke)."""
+    from datetime import timedelta as _td
+
+    from service.kit.identity import Role
+    from tenants.service import issue_token
+    from tests.conftest import JWT_SECRET
+
+    async with db.system_transaction() as session:
+        _, record = await issue_token(session, JWT_SECRET, subject=f"issued-{role}", role=Role(role),
+                                      tenant_id=None, ttl=_td(hours=1), issued_by="tests")
+    return record.jti
+
+
+async def client_key(db: Database, tenant) -> uuid.UUID:
+    """An API key of TENANT's brand (a client key)."""
+    from service.kit.identity import Principal, Role
+    from tenants.schemas import ApiKeyCreate
+    from tenants.service import create_api_key
+
+    admin = Principal(subject="tests", role=Role.admin, tenant_id=None, jti="")
+    async with db.system_transaction() as session:
+        created = await create_api_key(session, admin, ApiKeyCreate(name="probe", tenant=str(tenant.id)))
+    return created.id

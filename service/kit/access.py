@@ -18,16 +18,19 @@ A use case never chooses its own scope: it works in the session or sessions it i
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.permission import BasePermission
 
 from service.kit.db import Database, ScopedSessions
 from service.kit.errors import BadRequest, Forbidden, Unauthorized
-from service.kit.identity import Principal, Role, principal_from_header
+from service.kit.identity import Principal, Role, bearer, decode_token, is_api_key, key_hash
 
 
 def authorization_of(request: Request) -> str | None:
@@ -39,10 +42,54 @@ def authorization_of(request: Request) -> str | None:
     return values[0] if values else None
 
 
-def caller_of(request: Request) -> Principal:
-    """The principal of the request's bearer token (401 without a valid one)."""
+_KEY = text("SELECT id, name, role, brand_id FROM api_keys WHERE secret_hash = :hash")
+_KEY_USED = text("UPDATE api_keys SET last_used_at = now() WHERE id = :id")
+
+
+class ApiKeys:
+    """API keys resolved to principals. A key's role and brand never change, so they are cached by hash;
+    whether it is revoked or expired is asked on every call, in the transaction's opening round trip. Its
+    last use is written at most once a minute per process."""
+
+    def __init__(self, size: int = 10_000):
+        self.known: dict[str, tuple[uuid.UUID, str, Role, uuid.UUID | None]] = {}
+        self.used: dict[uuid.UUID, float] = {}
+        self.size = size
+
+    async def principal(self, db: Database, key: str) -> Principal:
+        digest = key_hash(key)
+        found = self.known.get(digest)
+        if found is None:
+            async with db.engine.connect() as conn:
+                row = (await conn.execute(_KEY, {"hash": digest})).first()
+            if row is None:
+                raise Unauthorized("the API key is not known")
+            if len(self.known) >= self.size:
+                self.known.clear()
+            found = self.known[digest] = (row.id, row.name, Role(row.role), row.brand_id)
+        key_id, name, role, brand = found
+        now = time.monotonic()
+        if now - self.used.get(key_id, -60.0) >= 60:
+            self.used[key_id] = now
+            async with db.engine.begin() as conn:
+                await conn.execute(_KEY_USED, {"id": key_id})
+        return Principal(subject=f"api-key:{name}", role=role, tenant_id=brand, jti="", key_id=key_id)
+
+
+async def principal_of(request: Request) -> Principal:
+    """The principal of the request's credential (401 without a valid one): an API key, an OpenID Connect
+    token of the configured issuer, or a token of the built-in issuer; counted against the rate limits."""
     state = request.app.state
-    return principal_from_header(state.jwt_secret, authorization_of(request), state.settings.jwt_issuer)
+    credential = bearer(authorization_of(request))
+    principal: Principal
+    if is_api_key(credential):
+        principal = await state.api_keys.principal(state.db, credential)
+    elif state.oidc is not None and state.oidc.claims_issuer(credential):
+        principal = await state.oidc.principal(state.db, credential)
+    else:
+        principal = decode_token(state.jwt_secret, credential, state.settings.jwt_issuer)
+    await state.limiter.hit(principal.limit_key)
+    return principal
 
 
 async def verify(db: Database, principal: Principal) -> None:
@@ -53,7 +100,9 @@ async def verify(db: Database, principal: Principal) -> None:
 
 
 async def _caller(request: Request) -> Principal:
-    return caller_of(request)
+    principal = await principal_of(request)
+    request.state.principal = principal  # for the request log
+    return principal
 
 
 async def _session(request: Request, caller: Annotated[Principal, Depends(_caller)]

@@ -271,7 +271,8 @@ class PlainProblems:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         replaced = False
 
         async def sending(message: Any) -> None:

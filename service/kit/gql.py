@@ -39,10 +39,10 @@ from strawberry.types import ExecutionResult, Info
 from strawberry.types.base import get_object_definition
 
 from graphql import GraphQLError, GraphQLID, GraphQLString
-from service.kit.access import INJECTED, Roles, authorization_of, verify
+from service.kit.access import INJECTED, Roles, authorization_of, principal_of, verify
 from service.kit.db import Database
 from service.kit.errors import BadRequest, Problem, Unavailable, as_problem, field_errors, report, summary
-from service.kit.identity import Principal, principal_from_header
+from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest, check_limit
 from service.kit.types import NOT_TEXT, storable_text
 
@@ -90,9 +90,9 @@ class GqlContext(BaseContext):
 
 async def context_getter(request: Request) -> GqlContext:
     state = request.app.state
-    header = authorization_of(request)
     # No header: anonymous (GraphiQL loads; every field then refuses). A bad header: 401 at once.
-    principal = principal_from_header(state.jwt_secret, header, state.settings.jwt_issuer) if header else None
+    principal = await principal_of(request) if authorization_of(request) else None
+    request.state.principal = principal
     return GqlContext(principal=principal, db=state.db)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from service.schema import sdl
 from tests.conftest import auth
-from tests.factories import gql, plan_for_world
+from tests.factories import gql, issued_jti, plan_for_world
 
 ROOT = Path(__file__).resolve().parents[2] / "graphql"
 OPERATIONS = sorted((ROOT / "operations").glob("*.graphql"))
@@ -67,6 +67,10 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
                                  "shrinkage": 0.25}}, ops),
         "capacity-plan": ({"id": str(plan)}, auth("finance")),
         "my-plan-lines": ({"planId": str(plan), "first": 5}, world.client_of("a")),
+        "machine-key": ({"key": {"name": f"jd exporter {tag}"}}, world.client_of("a")),
+        "my-keys": ({}, world.client_of("a")),
+        "tokens": ({}, auth("admin")),
+        "revoke-token": ({"jti": getattr(world, "jti", "")}, auth("admin")),
     }
     return table[name]
 
@@ -76,6 +80,7 @@ async def _capacity_plan(db, world):
     """A stored capacity plan over the world's shops for the capacity operations."""
 
     world.plan_id = await plan_for_world(db)
+    world.jti = await issued_jti(db)
 
 
 def test_every_operation_has_variables():

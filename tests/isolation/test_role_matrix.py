@@ -10,7 +10,7 @@ import pytest
 from service.app import ROUTERS
 from service.kit.identity import Role
 from tests.conftest import auth
-from tests.factories import gql, graphql_probes, plan_for_world
+from tests.factories import client_key, gql, graphql_probes, issued_jti, plan_for_world
 
 STAFF, WRITERS, ALL = "admin ops finance", "admin ops", "admin ops finance client"
 
@@ -47,6 +47,11 @@ EXPECTED = {
     ("GET", "/v1/capacity-plans/{plan_id}"): STAFF,
     ("GET", "/v1/capacity-plans/{plan_id}/lines"): ALL,  # a client: its own shops' lines only
     ("GET", "/v1/capacity-plans/{plan_id}/lines.csv"): ALL,
+    ("GET", "/v1/tokens"): "admin",
+    ("POST", "/v1/tokens/{jti}/revoke"): "admin",
+    ("POST", "/v1/api-keys"): "admin client",  # a brand's user: keys of its own brand
+    ("GET", "/v1/api-keys"): "admin client",
+    ("POST", "/v1/api-keys/{key_id}/revoke"): "admin client",
 }
 
 
@@ -69,7 +74,8 @@ def test_every_route_declares_the_expected_roles():
 def _path(template: str, world) -> str:
     return (template.replace("{tenant}", world.tenant_a.slug).replace("{shop_id}", str(world.shops_a[0].id))
             .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id))
-            .replace("{effective_from}", "2026-01-01").replace("{plan_id}", str(world.plan_id)))
+            .replace("{effective_from}", "2026-01-01").replace("{plan_id}", str(world.plan_id))
+            .replace("{jti}", world.jti).replace("{key_id}", str(world.key_a)))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -77,6 +83,8 @@ async def _capacity_plan(db, world):
     """A stored capacity plan over the world's shops, so {plan_id} routes answer 200 to allowed roles."""
 
     world.plan_id = await plan_for_world(db)
+    world.jti = await issued_jti(db)
+    world.key_a = await client_key(db, world.tenant_a)
 
 
 CASES = [(method, path, role) for (method, path) in EXPECTED for role in Role]
@@ -126,6 +134,9 @@ EXPECTED_GQL = {
     "Query.capacityPlan": STAFF, "Query.capacityPlanLines": ALL,
     "Mutation.createPromotion": WRITERS, "Mutation.createCapacityPlan": WRITERS,
     "CapacityPlan.intervals": STAFF, "CapacityPlan.shops": STAFF,
+    "Query.tokens": "admin", "Mutation.revokeToken": "admin",
+    "Query.apiKeys": "admin client", "Mutation.createApiKey": "admin client",
+    "Mutation.revokeApiKey": "admin client",
 }
 
 

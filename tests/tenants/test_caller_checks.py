@@ -63,7 +63,7 @@ async def test_a_revoked_token_cannot_run_the_erlang_what_if(client, db):
 
     jti = decode_token(JWT_SECRET, token).jti
     async with db.system_transaction() as session:
-        assert await revoke_token(session, jti)
+        assert await revoke_token(session, jti, known=True)
     assert_problem(await client.post("/v1/staffing/erlang", json=ERLANG, headers=headers), 401)
     result = await gql(client, STAFFING, headers=headers)
     assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", result
