@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import gc
-import logging
+import secrets
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from service import __version__
+from service.audit.api import router as audit_router
 from service.capacity.api import router as capacity_router
 from service.conversations.api import router as conversations_router
-from service.kit import errors
-from service.kit.access import ApiKeys
+from service.kit import errors, observe, tracing
+from service.kit.access import ApiKeys, principal_of
 from service.kit.db import Database, app_url, make_engine
 from service.kit.gql import Router, context_getter
+from service.kit.identity import Role
 from service.kit.limits import RateLimiter
 from service.schema import build_schema
 from service.settings import Settings, get_settings, resolve_jwt_secret
@@ -28,7 +30,7 @@ from tenants.api import router as tenants_router
 
 # Every REST router; the role x route matrix test walks these.
 ROUTERS = (tenants_router, tokens_router, keys_router, shops_router, workforce_router, conversations_router,
-           sla_router, capacity_router)
+           sla_router, capacity_router, audit_router)
 
 DESCRIPTION = """
 Seatwise runs the operations of an e-commerce customer-service outsourcer: client brands' shops,
@@ -40,16 +42,16 @@ pass `cursor=<next_cursor>` for the next page.
 """
 
 
-def configure_logging() -> None:
-    """Our own loggers at INFO (stage timings of ingest and plans), everything else at WARNING."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     %(name)s %(message)s")
-    logging.getLogger("seatwise").setLevel(logging.INFO)
+def configure_logging(settings: Settings | None = None) -> None:
+    """Our own loggers at INFO (one line per request, stage timings of ingest and plans), everything else
+    at WARNING; JSON lines in production, readable text in the embedded mode (SEATWISE_LOG_FORMAT)."""
+    observe.configure_logging((settings or get_settings()).json_logs)
 
 
 def create_app_for_worker() -> FastAPI:
     """The app of one `seatwise serve --workers N` process: settings (and the app database URL the
     parent resolved) from the environment."""
-    configure_logging()
+    configure_logging(get_settings())
     return create_app(get_settings())
 
 
@@ -84,6 +86,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     # limits replace this one); the 413 is a problem+json (errors.install wraps this middleware).
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     errors.install(app)
+    app.add_middleware(observe.Observe)  # outermost: every answer has its request id, latency and log line
+    if settings.otel_endpoint:
+        tracing.install(app, settings.otel_endpoint)
 
     for router in ROUTERS:
         app.include_router(router)
@@ -94,6 +99,18 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics of this process, for an admin token or SEATWISE_METRICS_TOKEN."""
+        token = request.app.state.settings.metrics_token
+        given = request.headers.get("authorization", "")
+        if not (token and secrets.compare_digest(given.encode(), f"Bearer {token}".encode())):
+            principal = await principal_of(request)
+            if principal.role != Role.admin:
+                raise errors.Forbidden("metrics are for admins and the metrics token")
+        body, kind = observe.metrics_body(request.app.state.db)
+        return Response(body, media_type=kind)
 
     @app.get("/readyz", tags=["health"], summary="The database answers")
     async def readyz(request: Request):

@@ -144,12 +144,13 @@ def serve(
     print(f"export TOKEN={token}", flush=True)
     configure_logging()
     if workers == 1:
-        uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_level="info",
+                    access_log=False)  # the app logs one line per request, with its request id
     else:
         # Each worker process builds its own app (and pool) from the environment.
         os.environ["SEATWISE_APP_DATABASE_URL"] = url
         uvicorn.run("service.app:create_app_for_worker", factory=True, workers=workers, host=host, port=port,
-                    log_level="info")
+                    log_level="info", access_log=False)
 
 
 @app.command()

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 
+from service.audit.gql import AuditQuery
 from service.capacity.gql import CapacityMutation, CapacityQuery
 from service.conversations.gql import ConversationMutation
 from service.kit.gql import ProblemErrors, Schema, extend_type
@@ -19,7 +20,7 @@ from tenants.gql import TenantMutation, TenantQuery
 
 extend_type(ShopType, ShopSlaFields)
 
-Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery))
+Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery, AuditQuery))
 Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, WorkforceMutation, SlaMutation,
                                     CapacityMutation, ConversationMutation))
 

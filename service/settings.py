@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field
@@ -43,6 +44,17 @@ class Settings(BaseSettings):
     # is named (e.g. async+redis://redis:6379 for many replicas).
     rate_limit: str = "50/second;2000/minute"
     rate_limit_storage: str = "memory://"
+    # Logs: `json` (one event a line) or `text`; default: text in the embedded mode, JSON in production.
+    log_format: Literal["json", "text"] | None = None
+    # /metrics answers an admin token, or this bearer token (for Prometheus' `authorization` setting).
+    metrics_token: str | None = None
+    # OpenTelemetry tracing (off by default): an OTLP/HTTP endpoint, e.g. http://otel-collector:4318; needs
+    # the optional packages (`uv sync --extra otel`).
+    otel_endpoint: str | None = None
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" if self.log_format else not self.embedded
 
     @property
     def embedded(self) -> bool:

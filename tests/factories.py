@@ -99,6 +99,9 @@ def graphql_probes(world) -> dict[str, tuple[str, dict]]:
         "createCapacityPlan": ("mutation { createCapacityPlan(input: {name: \"evil\", "
                                "promotion: \"no such\", seats: {total: 1}}) { id } }", {}),
         "tokens": ("{ tokens { items { jti subject } } }", {}),
+        "auditLog": ("query($t: String) { a: auditLog(tenant: $t) { items { tenantId before after } } "
+                     "b: auditLog { items { tenantId objectId before after } } }",
+                     {"t": world.tenant_b.slug}),
         "revokeToken": ("mutation($j: String!) { revokeToken(jti: $j) { jti status } }",
                         {"j": getattr(world, "jti", "none")}),
         "apiKeys": ("{ apiKeys { items { id name tenantId } } }", {}),

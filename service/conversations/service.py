@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.conversations.ingest import CSV, MAX_RECORDS, NDJSON, ingest
 from service.conversations.records import earliest_timestamp
 from service.conversations.schemas import IngestAnswer
-from service.kit import audit
+from service.kit import audit, observe
 from service.kit.errors import UnsupportedMediaType
 from service.kit.identity import Principal
 
@@ -62,7 +62,10 @@ async def ingest_batch(session: AsyncSession, caller: Principal, body: AsyncIter
     setting; None: no bound but the year 2000). The batch is in the audit log, in the same transaction."""
     kind, charset = media_and_charset(content_type)
     tenant = None if caller.is_staff else caller.tenant_id
-    answer = await ingest(session, body, kind, tenant, earliest_timestamp(max_age_days), charset)
+    with observe.timed("ingest"):
+        answer = await ingest(session, body, kind, tenant, earliest_timestamp(max_age_days), charset)
+    observe.INGEST_ROWS.labels("accepted").inc(answer.received - len(answer.rejected))
+    observe.INGEST_ROWS.labels("rejected").inc(len(answer.rejected))
     await audit.record(session, action="ingest", object_type="conversations", tenant_id=tenant,
                        after={"received": answer.received, "inserted": answer.inserted,
                               "updated": answer.updated, "unchanged": answer.unchanged,

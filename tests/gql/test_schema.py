@@ -70,6 +70,7 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
         "machine-key": ({"key": {"name": f"jd exporter {tag}"}}, world.client_of("a")),
         "my-keys": ({}, world.client_of("a")),
         "tokens": ({}, auth("admin")),
+        "brand-audit": ({"objectType": "shops"}, world.client_of("a")),
         "revoke-token": ({"jti": getattr(world, "jti", "")}, auth("admin")),
     }
     return table[name]

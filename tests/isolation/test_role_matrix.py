@@ -52,6 +52,7 @@ EXPECTED = {
     ("POST", "/v1/api-keys"): "admin client",  # a brand's user: keys of its own brand
     ("GET", "/v1/api-keys"): "admin client",
     ("POST", "/v1/api-keys/{key_id}/revoke"): "admin client",
+    ("GET", "/v1/audit"): "admin client",  # a brand's user: its brand's entries
 }
 
 
@@ -136,7 +137,7 @@ EXPECTED_GQL = {
     "CapacityPlan.intervals": STAFF, "CapacityPlan.shops": STAFF,
     "Query.tokens": "admin", "Mutation.revokeToken": "admin",
     "Query.apiKeys": "admin client", "Mutation.createApiKey": "admin client",
-    "Mutation.revokeApiKey": "admin client",
+    "Mutation.revokeApiKey": "admin client", "Query.auditLog": "admin client",
 }
 
 
