@@ -20,6 +20,7 @@ from service.kit.db import Database, app_url, make_engine
 from service.kit.gql import Router, context_getter
 from service.kit.identity import Role
 from service.kit.limits import RateLimiter
+from service.kit.oidc import Oidc
 from service.schema import build_schema
 from service.settings import Settings, get_settings, resolve_jwt_secret
 from service.shops.api import router as shops_router
@@ -46,6 +47,16 @@ def configure_logging(settings: Settings | None = None) -> None:
     """Our own loggers at INFO (one line per request, stage timings of ingest and plans), everything else
     at WARNING; JSON lines in production, readable text in the embedded mode (SEATWISE_LOG_FORMAT)."""
     observe.configure_logging((settings or get_settings()).json_logs)
+
+
+def oidc_of(settings: Settings) -> Oidc | None:
+    """The OpenID Connect verifier when an issuer is configured."""
+    if not settings.oidc_issuer:
+        return None
+    return Oidc(settings.oidc_issuer, settings.oidc_audience, jwks_url=settings.oidc_jwks_url,
+                algorithms=tuple(a.strip() for a in settings.oidc_algorithms.split(",") if a.strip()),
+                role_claim=settings.oidc_role_claim, role_map=settings.oidc_role_map,
+                tenant_claim=settings.oidc_tenant_claim)
 
 
 def create_app_for_worker() -> FastAPI:
@@ -80,7 +91,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     app.state.jwt_secret = jwt_secret
     app.state.db = db
     app.state.api_keys = ApiKeys()
-    app.state.oidc = None
+    app.state.oidc = oidc_of(settings)
     app.state.limiter = RateLimiter(settings.rate_limit, settings.rate_limit_storage)
     # Bodies are bounded everywhere (a small limit), more on the ingest route and on /graphql (their own
     # limits replace this one); the 413 is a problem+json (errors.install wraps this middleware).

@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     # is named (e.g. async+redis://redis:6379 for many replicas).
     rate_limit: str = "50/second;2000/minute"
     rate_limit_storage: str = "memory://"
+    # OpenID Connect for people (production): the identity provider's issuer URL and this API's audience;
+    # the JWKS URL (default: discovered from the issuer), the claim holding the role (a dotted path) and how
+    # its values map to roles (JSON, e.g. {"cs-admins": "admin", "brand-users": "client"}; default: the role
+    # names themselves), the claim holding a client's brand (id or slug).
+    oidc_issuer: str | None = None
+    oidc_audience: str = "seatwise"
+    oidc_jwks_url: str | None = None
+    oidc_algorithms: str = "RS256,ES256"
+    oidc_role_claim: str = "roles"
+    oidc_role_map: dict[str, str] | None = None
+    oidc_tenant_claim: str = "seatwise_tenant"
     # Logs: `json` (one event a line) or `text`; default: text in the embedded mode, JSON in production.
     log_format: Literal["json", "text"] | None = None
     # /metrics answers an admin token, or this bearer token (for Prometheus' `authorization` setting).
