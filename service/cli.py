@@ -260,6 +260,62 @@ def ingest(
         raise typer.Exit(1)
 
 
+@app.command()
+def backup(file: Annotated[Path, typer.Argument(help="Where to write the backup (pg_dump custom format)",
+                                                dir_okay=False)]) -> None:
+    """Back up the whole database (schema, data, policies, grants) with the PostgreSQL tools the embedded
+    server ships."""
+    from service import backup as backups
+
+    settings = _settings()
+    owner, _ = _prepare(settings)
+    started = time.perf_counter()
+    _guarded(lambda: backups.backup(owner, file), "back up")
+    err.print(f"[green]backed up[/green] to {file} ({file.stat().st_size / 1e6:,.1f} MB, "
+              f"{time.perf_counter() - started:.1f} s)")
+
+
+@app.command()
+def restore(file: Annotated[Path, typer.Argument(help="A file `seatwise backup` wrote", exists=True,
+                                                 dir_okay=False)]) -> None:
+    """Replace the database's contents with a backup (in one transaction: all or nothing)."""
+    from service import backup as backups
+    from service.kit import db
+
+    settings = _settings()
+    owner = db.owner_url(settings)
+    started = time.perf_counter()
+    _guarded(lambda: backups.restore(owner, file), "restore")
+    err.print(f"[green]restored[/green] {file} ({time.perf_counter() - started:.1f} s)")
+
+
+@app.command()
+def retention(
+    keep_months: Annotated[int, typer.Option("--keep-months", min=1,
+                                             help="Months of raw conversations kept before this one")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be archived")] = False,
+) -> None:
+    """Detach the monthly partitions of older conversations into the `archive` schema (reports read the
+    rollups and do not change)."""
+    from service import backup as backups
+    from service.conversations.records import earliest_timestamp
+    from service.settings import ConfigurationError as Refused
+
+    settings = _settings()
+    owner, _ = _prepare(settings)
+    earliest = earliest_timestamp(settings.ingest_max_age_days)
+    try:
+        archived = _guarded(lambda: asyncio.run(backups.retain(owner, keep_months, earliest,
+                                                               dry_run=dry_run)), "archive")
+    except Refused as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    verb = "would archive" if dry_run else "archived"
+    for part in archived:
+        err.print(f"  {verb} {part.partition} ({part.month:%Y-%m})")
+    err.print(f"{verb} {len(archived)} monthly partition(s) of conversations")
+
+
 @app.command("graphql-schema")
 def graphql_schema() -> None:
     """Print the GraphQL SDL (what graphql/schema.graphql holds)."""
@@ -369,10 +425,11 @@ def _guarded(work, what: str):
     """Run WORK; a failure is one line naming its kind (never the arguments, which may hold a token, nor
     the SQL), exit code 1. Problems pass through for the caller to word."""
     from service.kit.errors import Problem
+    from service.settings import ConfigurationError as Refused
 
     try:
         return work()
-    except (Problem, typer.Exit):
+    except (Problem, typer.Exit, Refused):
         raise
     except Exception as exc:  # noqa: BLE001 - one line instead of a traceback holding secrets
         err.print(f"[red]could not {what}: {type(exc).__name__} (is the database up, and this the right "
