@@ -14,7 +14,7 @@ from service import __version__
 from service.audit.api import router as audit_router
 from service.capacity.api import router as capacity_router
 from service.conversations.api import router as conversations_router
-from service.kit import errors, observe, tracing
+from service.kit import errors, observe, openapi, tracing
 from service.kit.access import ApiKeys, principal_of
 from service.kit.db import Database, app_url, make_engine
 from service.kit.gql import Router, context_getter
@@ -131,4 +131,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
             return errors.problem_response(503, "the database is not reachable", headers={"Retry-After": "5"})
         return JSONResponse({"status": "ready"})
 
+    openapi.install(app)
     return app
