@@ -362,7 +362,8 @@ async def stage_csv(lines: AsyncIterator[bytes | None], stager: _Stager) -> None
 # --- the SQL pipeline -------------------------------------------------------------------------------
 
 # Earlier versions, found by (tenant, shop, external_id) whatever month they started in, among the
-# partitions that can hold one: those between the batch's shops' first and last stored interval.
+# partitions that can hold one: those between the batch's shops' first and last stored interval (pruned at
+# plan time from the literal bounds). Each staged row probes the key's index, whatever the statistics say.
 _MATCHED = """
 CREATE TEMP TABLE ingest_matched ON COMMIT DROP AS
 SELECT v.line_no, c.started_at AS old_started_at,
@@ -376,8 +377,14 @@ SELECT v.line_no, c.started_at AS old_started_at,
         AND c.order_amount IS NOT DISTINCT FROM v.order_amount
         AND c.csat IS NOT DISTINCT FROM v.csat) AS same
 FROM ingest_valid v
-JOIN conversations c ON c.tenant_id = v.tenant_id AND c.shop_id = v.shop_id AND c.external_id = v.external_id
- AND c.started_at >= '{lo}'::timestamptz AND c.started_at < '{hi}'::timestamptz
+CROSS JOIN LATERAL (
+  SELECT c.started_at, c.first_response_at, c.ended_at, c.kind, c.response_times_s, c.agent_code, c.converted,
+         c.order_amount, c.csat
+  FROM conversations c
+  WHERE c.tenant_id = v.tenant_id AND c.shop_id = v.shop_id AND c.external_id = v.external_id
+    AND c.started_at >= '{lo}'::timestamptz AND c.started_at < '{hi}'::timestamptz
+  OFFSET 0  -- a fence: never flattened into a join the planner could turn around
+) c
 """
 _NOTHING_MATCHED = ("CREATE TEMP TABLE ingest_matched (line_no integer, old_started_at timestamptz, "
                     "same boolean) ON COMMIT DROP")
