@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -286,3 +287,44 @@ async def client_key(db: Database, tenant) -> uuid.UUID:
     async with db.system_transaction() as session:
         created = await create_api_key(session, admin, ApiKeyCreate(name="probe", tenant=str(tenant.id)))
     return created.id
+
+
+@contextmanager
+def serving(database, data_dir, args: tuple[str, ...] = (), **env: str):
+    """`seatwise serve` on a free loopback port against DATABASE, ready (/readyz answered): its URL, then
+    the process (stopped afterwards, if it has not stopped itself)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.bench.server import free_port
+    from tests.conftest import JWT_SECRET
+
+    port = free_port()
+    environment = os.environ | {"DATABASE_URL": database.owner_url, "SEATWISE_APP_DATABASE_URL":
+                                database.app_url, "SEATWISE_JWT_SECRET": JWT_SECRET,
+                                "SEATWISE_DATA_DIR": str(data_dir), "SEATWISE_RATE_LIMIT": "", **env}
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), *args]
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, "the server did not become ready"
+            time.sleep(0.1)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -37,6 +37,7 @@ OneShop = Annotated[uuid.UUID | None, Query(description="One shop's lines")]
 
 
 @router.post("/v1/staffing/erlang", response_model=StaffingRead, dependencies=[auth.staff.rest],
+             max_body_size=16 * 1024 * 1024,  # up to 100,000 intervals
              summary="Erlang C / Erlang A staffing for up to 100,000 intervals (what-if calculator)")
 async def erlang(body: StaffingRequest):
     result = await asyncio.to_thread(staffing, body)

@@ -262,41 +262,19 @@ def report(problem: Problem, exc: BaseException) -> None:
         outage_log.warning("database unreachable: %s: %s", type(exc).__name__, str(exc).splitlines()[:1])
 
 
-class PlainProblems:
-    """ASGI middleware: the framework's own refusals (the body limit's 413, sent before any route runs, as
-    plain text or FastAPI's JSON) answered as problem+json like every other error."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        replaced = False
-
-        async def sending(message: Any) -> None:
-            nonlocal replaced
-            if message["type"] == "http.response.start":
-                kind = dict(message.get("headers", [])).get(b"content-type", b"")
-                if message["status"] == 413 and not kind.startswith(PROBLEM_JSON.encode()):
-                    replaced = True
-                    response = problem_response(413, "the request body is larger than this route accepts",
-                                                instance=scope.get("path"))
-                    await send({"type": "http.response.start", "status": 413,
-                                "headers": response.raw_headers})
-                    await send({"type": "http.response.body", "body": response.body})
-                    return
-            if replaced:
-                return
-            await send(message)
-
-        await self.app(scope, receive, sending)
+def plain_refusal(message: Any, path: str | None) -> JSONResponse | None:
+    """The problem+json to answer instead of the framework's own refusal starting in MESSAGE (the body
+    limit's 413, sent before any route runs, as plain text or FastAPI's JSON); None for anything else. The
+    outermost middleware (service.kit.observe) swaps it in."""
+    if message["type"] != "http.response.start" or message["status"] != 413:
+        return None
+    kind = dict(message.get("headers", [])).get(b"content-type", b"")
+    if kind.startswith(PROBLEM_JSON.encode()):
+        return None
+    return problem_response(413, "the request body is larger than this route accepts", instance=path)
 
 
 def install(app: FastAPI) -> None:
-    app.add_middleware(PlainProblems)
-
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return _problem_response(request, exc)

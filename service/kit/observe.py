@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from service.kit.audit import current_request_id
+from service.kit.errors import plain_refusal
 
 _log = logging.getLogger("seatwise.http")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,7 +75,8 @@ def request_id_of(headers: dict[bytes, bytes]) -> str:
 
 
 class Observe:
-    """ASGI middleware: the request id, the latency histogram and the one log line of each request."""
+    """ASGI middleware, the outermost: the request id, the latency histogram and the one log line of each
+    request, and the framework's own refusals answered as problem+json (errors.plain_refusal)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -87,13 +89,23 @@ class Observe:
         token = current_request_id.set(request_id)
         started = time.perf_counter()
         status = 500
+        replaced = False
 
         async def sending(message: Any) -> None:
-            nonlocal status
+            nonlocal status, replaced
+            if replaced:
+                return  # the body of a refusal already answered as problem+json
+            problem = plain_refusal(message, scope.get("path"))
+            if problem is not None:
+                replaced = True
+                message = {"type": "http.response.start", "status": problem.status_code,
+                           "headers": problem.raw_headers}
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
+            if problem is not None:
+                await send({"type": "http.response.body", "body": problem.body})
 
         try:
             await self.app(scope, receive, sending)

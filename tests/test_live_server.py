@@ -1,12 +1,18 @@
-"""Fuzzing (issue 11): schemathesis over the OpenAPI document and the GraphQL schema, against a real server
-on the suite's database, with admin, ops and client tokens. Bounded to fit the suite's time budget (a few
-examples per operation, no shrinking): 0 server errors and 0 response-schema violations."""
+"""A real `seatwise serve` on the suite's database (issue 11), started once for this module:
+
+- fuzzing: schemathesis over the OpenAPI document and the GraphQL schema, with admin, ops and client
+  tokens, bounded to fit the suite's time budget (a few examples per operation, no shrinking): 0 server
+  errors and 0 response-schema violations;
+- graceful shutdown, last: a SIGTERM while a batch is being ingested loses nothing. The server stops
+  accepting, lets the in-flight request finish and answers it, so the batch is wholly applied and the client
+  is told so; then it exits. (A batch cut off by a kill is wholly absent: one batch, one transaction.)"""
 
 from __future__ import annotations
 
+import json
 import os
-import subprocess
-import sys
+import signal
+import threading
 import time
 from datetime import UTC
 
@@ -17,10 +23,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
+from sqlalchemy import text
 
 from graphql import IntValueNode, StringValueNode
-from tests.bench.server import free_port
-from tests.conftest import JWT_SECRET, auth
+from tests.conftest import auth
+from tests.factories import serving
 
 
 def _string_scalar(values):
@@ -45,28 +52,11 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Ph
 
 
 @pytest.fixture(scope="module")
-def server(database, world, tmp_path_factory):
+def live(database, world, tmp_path_factory):
     """`seatwise serve` on the suite's database (its own process: the fuzzer's case generation keeps this
     one busy)."""
-    port = free_port()
-    env = os.environ | {"DATABASE_URL": database.owner_url, "SEATWISE_APP_DATABASE_URL": database.app_url,
-                        "SEATWISE_JWT_SECRET": JWT_SECRET, "SEATWISE_RATE_LIMIT": "",
-                        "SEATWISE_DATA_DIR": str(tmp_path_factory.mktemp("fuzz"))}
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline and process.poll() is None, "the server did not become ready"
-        time.sleep(0.1)
-    yield url, world
-    process.terminate()
-    process.wait(30)
+    with serving(database, tmp_path_factory.mktemp("live")) as (url, process):
+        yield url, world, process
 
 
 def _tokens(world) -> list[dict[str, str]]:
@@ -105,14 +95,60 @@ def _fuzz(schema, tokens, checks, own=None) -> int:
     return calls
 
 
-def test_rest_fuzz(server):
-    url, world = server
+def test_rest_fuzz(live):
+    url, world, _ = live
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     calls = _fuzz(schema, _tokens(world), [not_a_server_error, response_schema_conformance])
     assert calls > 100
 
 
-def test_graphql_fuzz(server):
-    url, world = server
+def test_graphql_fuzz(live):
+    url, world, _ = live
     schema = schemathesis.graphql.from_url(f"{url}/graphql", headers=auth("admin"))
     assert _fuzz(schema, _tokens(world), [], _no_internal_error) > 50
+
+
+RECORDS, CHUNKS = 6_000, 12
+
+
+async def test_sigterm_during_an_ingest_drains_it(live, db):
+    """Last in this module: it stops the module's server."""
+    url, world, server = live
+    shop = str(world.shops_a[0].id)
+    lines = [json.dumps({"external_id": f"drain-{i}", "shop_id": shop, "kind": "presale",
+                         "started_at": f"2026-11-2{i % 5}T10:{i % 60:02d}:00+08:00"}) + "\n"
+             for i in range(RECORDS)]
+    half = threading.Event()
+
+    def body():
+        per = RECORDS // CHUNKS
+        for c in range(CHUNKS):
+            yield "".join(lines[c * per:(c + 1) * per]).encode()
+            if c == CHUNKS // 2:
+                half.set()
+            time.sleep(0.1)
+
+    answer: dict = {}
+
+    def send():
+        try:
+            r = httpx.post(f"{url}/v1/conversations", content=body(), timeout=60,
+                           headers={**auth("ops"), "Content-Type": "application/x-ndjson"})
+            answer["status"], answer["body"] = r.status_code, r.json()
+        except httpx.TransportError as exc:
+            answer["error"] = exc
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert half.wait(30)
+    server.send_signal(signal.SIGTERM)  # mid-request
+    sender.join(60)
+    # Stopped by the signal once drained (uvicorn re-raises it after its graceful shutdown).
+    assert server.wait(60) in (0, -signal.SIGTERM)
+    assert answer.get("status") == 200, answer
+    assert answer["body"]["inserted"] == RECORDS
+    async with db.engine.begin() as conn:
+        await conn.execute(text("SELECT set_config('app.staff', 'on', true)"))
+        stored = (await conn.execute(text("SELECT count(*) FROM conversations "
+                                          "WHERE external_id LIKE 'drain-%'"))).scalar_one()
+    assert stored == RECORDS  # wholly applied, as the client was told
