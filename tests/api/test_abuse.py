@@ -163,3 +163,18 @@ async def test_unknown_ids_in_graphql_literals_are_refused_cleanly(client):
     result = await gql(client, "query($id: UUID!) { shop(id: $id) { id } }", {"id": str(uuid.uuid4())},
                        auth("admin"))
     assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_the_databases_character_errors_are_422_as_a_safety_net():
+    from service.kit.errors import Invalid, Unavailable, as_problem
+
+    class CharacterError(Exception):  # what asyncpg raises for NUL in text (22021) or \u0000 in jsonb
+        sqlstate = "22021"
+
+    wrapped = RuntimeError("statement failed")
+    wrapped.__cause__ = CharacterError("invalid byte sequence for encoding UTF8: 0x00")
+    assert isinstance(as_problem(wrapped), Invalid)
+    surrogate = UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+    assert isinstance(as_problem(surrogate), Invalid)
+    assert isinstance(as_problem(ConnectionRefusedError(111, "refused")), Unavailable)
+    assert as_problem(ValueError("a real fault")) is None
