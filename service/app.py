@@ -15,7 +15,7 @@ from service.audit.api import router as audit_router
 from service.capacity.api import router as capacity_router
 from service.conversations.api import router as conversations_router
 from service.kit import errors, observe, openapi, tracing
-from service.kit.access import ApiKeys, principal_of
+from service.kit.access import ApiKeys, principal_of, verify
 from service.kit.db import Database, app_url, make_engine
 from service.kit.gql import Router, context_getter
 from service.kit.identity import Role
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
             principal = await principal_of(request)
             if principal.role != Role.admin:
                 raise errors.Forbidden("metrics are for admins and the metrics token")
+            await verify(request.app.state.db, principal)  # a revoked admin token is refused here too
         body, kind = observe.metrics_body(request.app.state.db)
         return Response(body, media_type=kind)
 
