@@ -57,8 +57,14 @@ def test_logs_are_json_in_production_and_text_when_embedded(tmp_path):
 
 def test_tracing_is_off_by_default_and_asks_for_its_packages(tmp_path):
     assert Settings(data_dir=tmp_path).otel_endpoint is None
+    app = create_app(Settings(jwt_secret=JWT_SECRET, data_dir=tmp_path))
+    assert not any("opentelemetry" in type(m.cls).__module__ + str(m.cls) for m in app.user_middleware)
     try:
         import opentelemetry.instrumentation.fastapi  # noqa: F401
-    except ImportError:
+    except ImportError:  # the optional extra is not installed: a clear refusal
         with pytest.raises(ConfigurationError, match="otel"):
             tracing.install(object(), "http://127.0.0.1:4318")
+    else:  # installed (uv sync --extra otel): the app is instrumented, nothing is sent until spans end
+        traced = create_app(Settings(jwt_secret=JWT_SECRET, data_dir=tmp_path,
+                                     otel_endpoint="http://127.0.0.1:9"))
+        assert traced._is_instrumented_by_opentelemetry
