@@ -178,3 +178,12 @@ def test_the_databases_character_errors_are_422_as_a_safety_net():
     assert isinstance(as_problem(surrogate), Invalid)
     assert isinstance(as_problem(ConnectionRefusedError(111, "refused")), Unavailable)
     assert as_problem(ValueError("a real fault")) is None
+
+
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b'{"name": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+                                  b"\xff\xfe", b"null", b'"x"', b"{"])
+async def test_malformed_json_bodies_are_4xx_problems_in_rest(client, body):
+    r = await client.post("/v1/sites", content=body, headers={"Content-Type": "application/json",
+                                                              **auth("ops")})
+    assert 400 <= r.status_code < 500, r.text
+    assert r.headers["content-type"] == "application/problem+json"
