@@ -144,13 +144,15 @@ def serve(
     print(f"export TOKEN={token}", flush=True)
     configure_logging()
     if workers == 1:
+        # The app logs one line per request (with its request id); uvicorn's own lines go through the same
+        # handler (JSON in production), as configure_logging set it up.
         uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_level="info",
-                    access_log=False)  # the app logs one line per request, with its request id
+                    access_log=False, log_config=None)
     else:
         # Each worker process builds its own app (and pool) from the environment.
         os.environ["SEATWISE_APP_DATABASE_URL"] = url
         uvicorn.run("service.app:create_app_for_worker", factory=True, workers=workers, host=host, port=port,
-                    log_level="info", access_log=False)
+                    log_level="info", access_log=False, log_config=None)
 
 
 @app.command()
