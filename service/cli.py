@@ -362,7 +362,10 @@ def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port:
     _announce_when_ready(f"http://{probe}:{port}", banner)
     configure_logging()
     if workers == 1:
-        config = uvicorn.Config(create_app(settings, database_url=url), log_level="info")
+        # The app logs one line per request (with its request id); uvicorn's own lines go through the same
+        # handler (JSON in production), as configure_logging set it up.
+        config = uvicorn.Config(create_app(settings, database_url=url), log_level="info", access_log=False,
+                                log_config=None)
         uvicorn.Server(config).run(sockets=[sock])
     else:
         from uvicorn.supervisors import Multiprocess
@@ -370,7 +373,7 @@ def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port:
         # Each worker process builds its own app (and pool) from the environment.
         os.environ["SEATWISE_APP_DATABASE_URL"] = url
         config = uvicorn.Config("service.app:create_app_for_worker", factory=True, workers=workers,
-                                log_level="info")
+                                log_level="info", access_log=False, log_config=None)
         Multiprocess(config, sockets=[sock]).run()
 
 
@@ -475,7 +478,8 @@ def ingest(
 
                         try:
                             async with db.system_transaction() as session:
-                                result = await ingest_batch(session, OPERATOR, body(), kind)
+                                result = await ingest_batch(session, OPERATOR, body(), kind,
+                                                            settings.ingest_max_age_days)
                         except Problem as exc:
                             progress.stop()
                             raise CliError(f"{path}: {_file_problem(exc)}") from None
@@ -511,6 +515,65 @@ def _file_problem(exc) -> str:
     return exc.detail
 
 
+@app.command()
+@guarded
+def backup(file: Annotated[Path, typer.Argument(help="Where to write the backup (pg_dump custom format)",
+                                                dir_okay=False)]) -> None:
+    """Back up the whole database (schema, data, policies, grants) with the PostgreSQL tools the embedded
+    server ships."""
+    from service import backup as backups
+
+    settings = _settings()
+    owner, _ = _prepare(settings)
+    started = time.perf_counter()
+    try:
+        backups.backup(owner, file)
+    except RuntimeError as exc:  # the PostgreSQL tool's own last line, never the command (it has the URL)
+        raise CliError(f"could not back up: {exc}", EXIT_ENVIRONMENT) from None
+    err.print(f"[green]backed up[/green] to {file} ({file.stat().st_size / 1e6:,.1f} MB, "
+              f"{time.perf_counter() - started:.1f} s)")
+
+
+@app.command()
+@guarded
+def restore(file: Annotated[Path, typer.Argument(help="A file `seatwise backup` wrote", exists=True,
+                                                 dir_okay=False)]) -> None:
+    """Replace the database's contents with a backup (in one transaction: all or nothing)."""
+    from service import backup as backups
+    from service.kit import db
+
+    settings = _settings()
+    owner = db.owner_url(settings)
+    started = time.perf_counter()
+    try:
+        backups.restore(owner, file)
+    except RuntimeError as exc:  # the PostgreSQL tool's own last line, never the command (it has the URL)
+        raise CliError(f"could not restore: {exc}", EXIT_ENVIRONMENT) from None
+    err.print(f"[green]restored[/green] {file} ({time.perf_counter() - started:.1f} s)")
+
+
+@app.command()
+@guarded
+def retention(
+    keep_months: Annotated[int, typer.Option("--keep-months", min=1,
+                                             help="Months of raw conversations kept before this one")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be archived")] = False,
+) -> None:
+    """Detach the monthly partitions of older conversations into the `archive` schema (reports read the
+    rollups and do not change)."""
+    from service import backup as backups
+    from service.conversations.records import earliest_timestamp
+
+    settings = _settings()
+    owner, _ = _prepare(settings)
+    earliest = earliest_timestamp(settings.ingest_max_age_days)
+    archived = asyncio.run(backups.retain(owner, keep_months, earliest, dry_run=dry_run))
+    verb = "would archive" if dry_run else "archived"
+    for part in archived:
+        err.print(f"  {verb} {part.partition} ({part.month:%Y-%m})")
+    err.print(f"{verb} {len(archived)} monthly partition(s) of conversations")
+
+
 @app.command("graphql-schema")
 def graphql_schema() -> None:
     """Print the GraphQL SDL (what graphql/schema.graphql holds)."""
@@ -529,10 +592,17 @@ def token_issue(
     tenant: Annotated[str | None, typer.Option(help="Tenant slug or id (client tokens only)")] = None,
     ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 30m, 8h, 7d")] = "8h",
     subject: Annotated[str | None, typer.Option(help="Who the token is for (sub claim)")] = None,
+    as_json: Annotated[bool, typer.Option("--json",
+                                          help="Print {token, jti, expires_at, ...} as JSON")] = False,
 ) -> None:
-    """Print a signed bearer token on stdout, and nothing else (which data dir signed it goes to stderr)."""
-    from service.kit.identity import Role, issue_token, parse_ttl
-    from tenants.service import find_tenant
+    """Print a signed bearer token on stdout, and nothing else (with --json: its id and expiry too; which
+    data dir signed it goes to stderr). The token is recorded (never the token itself: its id, subject and
+    expiry) so admins can list and revoke it. It never creates a database or a secret: a token signed by
+    a secret made up on the spot is one no server accepts."""
+    import json
+
+    from service.kit.identity import Role, parse_ttl
+    from tenants.service import find_tenant, issue_token
 
     try:
         role_ = Role(role)
@@ -546,42 +616,67 @@ def token_issue(
     if (role_ == Role.client) != (tenant is not None):
         raise CliError("--tenant: a client token needs --tenant; staff tokens take none")
     settings = _settings(read_only=True)
-    secret = resolve_jwt_secret(settings)
-    tenant_id = None
-    if tenant is not None:
-        _, url = _prepare(settings, write=False)
+    _, url = _prepare(settings, write=False)
 
-        async def lookup(db):
-            async with db.system_transaction() as session:
+    async def work(db):
+        async with db.system_transaction() as session:
+            tenant_id = None
+            if tenant is not None:
                 found = await find_tenant(session, tenant)
-                return found.id if found else None
+                if found is None:
+                    raise CliError(f"--tenant: no tenant {tenant!r} in this database ({_where(settings)})")
+                tenant_id = found.id
+            return await issue_token(session, resolve_jwt_secret(settings),
+                                     subject=subject or f"{role_.value}-cli", role=role_, tenant_id=tenant_id,
+                                     ttl=lifetime, issued_by="seatwise-cli", issuer=settings.jwt_issuer)
 
-        tenant_id = asyncio.run(_with_db(url, lookup))
-        if tenant_id is None:
-            raise CliError(f"--tenant: no tenant {tenant!r} in this database ({_where(settings)})")
-    elif settings.embedded:
-        err.print(f"signed for {_where(settings)}", markup=False)
-    token = issue_token(secret, subject=subject or f"{role_.value}-cli", role=role_,
-                        tenant_id=tenant_id, ttl=lifetime, issuer=settings.jwt_issuer)
-    sys.stdout.write(token + "\n")
+    token, record = asyncio.run(_with_db(url, work))
+    if as_json:
+        sys.stdout.write(json.dumps({"token": token, "jti": record.jti,
+                                     "expires_at": record.expires_at.isoformat(), "role": record.role,
+                                     "subject": record.subject,
+                                     "tenant_id": str(record.brand_id) if record.brand_id else None}) + "\n")
+    else:
+        sys.stdout.write(token + "\n")
 
 
 @token_app.command("revoke")
 @guarded
-def token_revoke(jti: str, reason: Annotated[str | None, typer.Option()] = None) -> None:
-    """Refuse the token with this id (its `jti` claim) from now on."""
+def token_revoke(
+    token_or_jti: Annotated[str, typer.Argument(metavar="TOKEN_OR_JTI",
+                                                help="The token's id (its jti, as `token issue --json` "
+                                                     "prints) or the token itself")],
+    reason: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Refuse a token from now on. An id this server never issued is refused (exit 2); a token is read for
+    its id (its signature checked, its expiry not), and never printed."""
+    from service.kit.errors import Problem
+    from service.kit.identity import decode_token, looks_like_token
     from tenants.service import revoke_token
 
     settings = _settings()
+    known, expires_at = False, None
+    if looks_like_token(token_or_jti):
+        try:
+            principal = decode_token(resolve_jwt_secret(settings), token_or_jti, settings.jwt_issuer,
+                                     verify_exp=False)
+        except Problem:
+            raise CliError("that is not a token this server signed (wrong secret or data dir?)") from None
+        jti, known = principal.jti, True
+    else:
+        jti = token_or_jti.strip()
+        if not jti or len(jti) > 64:
+            raise CliError("give a token id (jti, 36 characters) or the token itself")
     _, url = _prepare(settings)
 
     async def work(db):
         async with db.system_transaction() as session:
-            return await revoke_token(session, jti, reason)
+            return await revoke_token(session, jti, reason, expires_at=expires_at, known=known)
 
-    done = asyncio.run(_with_db(url, work))
+    try:
+        done = asyncio.run(_with_db(url, work))
+    except Problem as exc:
+        raise CliError(f"{exc.detail}: {jti}") from None
     err.print(f"revoked {jti}" if done else f"{jti} was already revoked")
-
-
 if __name__ == "__main__":
     app()

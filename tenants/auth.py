@@ -7,3 +7,5 @@ read = Roles(Role.admin, Role.ops, Role.finance)  # /v1/tenants lists every bran
 one = Roles(*Role)  # one brand's record: staff any, a client its own (another brand's is not found)
 write = Roles(Role.admin, Role.ops)
 me = Roles(*Role)
+tokens = Roles(Role.admin)  # list and revoke issued tokens
+keys = Roles(Role.admin, Role.client)  # API keys: admins for anyone, a brand for its own shops

@@ -120,7 +120,8 @@ async def db(database: TestDatabase) -> AsyncIterator[Database]:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory) -> Settings:
-    return Settings(jwt_secret=JWT_SECRET, data_dir=tmp_path_factory.mktemp("data"))
+    # No rate limit: the suite sends many calls on one token (tests/api/test_limits.py checks the limits).
+    return Settings(jwt_secret=JWT_SECRET, data_dir=tmp_path_factory.mktemp("data"), rate_limit="")
 
 
 @pytest.fixture(scope="module")

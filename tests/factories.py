@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -102,6 +103,17 @@ def graphql_probes(world) -> dict[str, tuple[str, dict]]:
                             "endDate: \"2026-12-11\"}) { id } }", {}),
         "createCapacityPlan": ("mutation { createCapacityPlan(input: {name: \"evil\", "
                                "promotion: \"no such\", seats: {total: 1}}) { id } }", {}),
+        "tokens": ("{ tokens { items { jti subject } } }", {}),
+        "auditLog": ("query($t: String) { a: auditLog(tenant: $t) { items { tenantId before after } } "
+                     "b: auditLog { items { tenantId objectId before after } } }",
+                     {"t": world.tenant_b.slug}),
+        "revokeToken": ("mutation($j: String!) { revokeToken(jti: $j) { jti status } }",
+                        {"j": getattr(world, "jti", "none")}),
+        "apiKeys": ("{ apiKeys { items { id name tenantId } } }", {}),
+        "createApiKey": ("mutation($t: String) { createApiKey(input: {name: \"probe\", tenant: $t}) "
+                         "{ id tenantId } }", {"t": world.tenant_b.slug}),
+        "revokeApiKey": ("mutation($id: UUID!) { revokeApiKey(id: $id) { id tenantId } }",
+                         {"id": str(getattr(world, "key_b", uuid.UUID(int=0)))}),
         "ingestConversations": ("mutation($s: UUID!) { ingestConversations(records: [{externalId: \"x\", "
                                 "shopId: $s, startedAt: \"2026-11-20T10:00:00+08:00\", kind: \"presale\"}]) "
                                 "{ inserted rejected { field reason } } }", {"s": b_shop}),
@@ -360,3 +372,82 @@ async def seating_world(db: Database, world) -> None:
             "assignments": [{"shop_id": str(world.shops_a[0].id), "from": "2026-12-21T09:00:00+08:00",
                              "to": "2026-12-21T13:00:00+08:00"}]}))
     world.shift_id, world.assignment_id = shift.id, shift.assignments[0].id
+
+
+async def owner_count(database, sql: str) -> int:
+    """A count read as the owner (catalogs, partitions): no RLS scope involved."""
+    from service.kit.db import make_engine
+
+    engine = make_engine(database.owner_url, 1)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(sql))).scalar_one()
+    finally:
+        await engine.dispose()
+
+
+async def issued_jti(db: Database, role: str = "ops") -> str:
+    """The id of a token recorded by the built-in issuer (what admins list and revoke)."""
+    from datetime import timedelta as _td
+
+    from service.kit.identity import Role
+    from tenants.service import issue_token
+    from tests.conftest import JWT_SECRET
+
+    async with db.system_transaction() as session:
+        _, record = await issue_token(session, JWT_SECRET, subject=f"issued-{role}", role=Role(role),
+                                      tenant_id=None, ttl=_td(hours=1), issued_by="tests")
+    return record.jti
+
+
+async def client_key(db: Database, tenant) -> uuid.UUID:
+    """An API key of TENANT's brand (a client key)."""
+    from service.kit.identity import Principal, Role
+    from tenants.schemas import ApiKeyCreate
+    from tenants.service import create_api_key
+
+    admin = Principal(subject="tests", role=Role.admin, tenant_id=None, jti="")
+    async with db.system_transaction() as session:
+        created = await create_api_key(session, admin, ApiKeyCreate(name="probe", tenant=str(tenant.id)))
+    return created.id
+
+
+@contextmanager
+def serving(database, data_dir, args: tuple[str, ...] = (), **env: str):
+    """`seatwise serve` on a free loopback port against DATABASE, ready (/readyz answered): its URL, then
+    the process (stopped afterwards, if it has not stopped itself)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.bench.server import free_port
+    from tests.conftest import JWT_SECRET
+
+    port = free_port()
+    environment = os.environ | {"DATABASE_URL": database.owner_url, "SEATWISE_APP_DATABASE_URL":
+                                database.app_url, "SEATWISE_JWT_SECRET": JWT_SECRET,
+                                "SEATWISE_DATA_DIR": str(data_dir), "SEATWISE_RATE_LIMIT": "", **env}
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), *args]
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120  # generous: a loaded 2-core CI machine spawns slowly
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, "the server did not become ready"
+            time.sleep(0.1)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -9,8 +9,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,27 +23,12 @@ from sqlalchemy import text
 from service.conversations import ingest
 from service.embedded import TUNING
 from tests.bench.server import free_port, start_server, wait_for_token
-from tests.conftest import JWT_SECRET, auth, suite_server_dir
+from tests.conftest import auth, suite_server_dir
+from tests.factories import serving
 
 
 def test_serve_with_two_workers_answers_from_both(database, world, tmp_path):
-    port = free_port()
-    env = os.environ | {"DATABASE_URL": database.owner_url, "SEATWISE_APP_DATABASE_URL": database.app_url,
-                        "SEATWISE_JWT_SECRET": JWT_SECRET, "SEATWISE_DATA_DIR": str(tmp_path)}
-    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
-                               "--workers", "2"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120  # generous: a loaded 2-core CI machine spawns slowly
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "the server did not become ready"
-            time.sleep(0.1)
+    with serving(database, tmp_path, args=("--workers", "2")) as (url, server):
         workers = [p for p in psutil.Process(server.pid).children(recursive=True)
                    if "python" in p.name().lower()]
         assert sum("spawn_main" in " ".join(p.cmdline()) for p in workers) == 2
@@ -54,9 +37,6 @@ def test_serve_with_two_workers_answers_from_both(database, world, tmp_path):
             with httpx.Client(base_url=url, timeout=10) as client:
                 shops = client.get("/v1/shops", headers=auth("client", world.tenant_a.id)).json()["items"]
                 assert {s["tenant_id"] for s in shops} == {str(world.tenant_a.id)}
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
 async def test_embedded_server_is_tuned_for_bulk_ingest(db):

@@ -29,6 +29,7 @@ from service.capacity.schemas import (
 from service.capacity.staffing import staffing
 from service.kit.access import Caller, Session, Sessions
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.types import Text
 
 router = APIRouter(tags=["capacity"])
 Pages = Annotated[PageRequest, Depends(page_params)]
@@ -36,6 +37,7 @@ OneShop = Annotated[uuid.UUID | None, Query(description="One shop's lines")]
 
 
 @router.post("/v1/staffing/erlang", response_model=StaffingRead, dependencies=[auth.staff.rest],
+             max_body_size=16 * 1024 * 1024,  # up to 100,000 intervals
              summary="Erlang C / Erlang A staffing for up to 100,000 intervals (what-if calculator)")
 async def erlang(body: StaffingRequest):
     result = await asyncio.to_thread(staffing, body)
@@ -53,7 +55,7 @@ async def create_promotion(session: Session, body: PromotionCreate):
 @router.get("/v1/promotions", response_model=Page[PromotionRead], dependencies=[auth.calendar.rest],
             summary="The promotions calendar (everyone)")
 async def list_promotions(session: Session, page: Pages,
-                          name: Annotated[str | None, Query(max_length=100)] = None,
+                          name: Annotated[Text | None, Query(max_length=100)] = None,
                           year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
                           upcoming: Annotated[bool | None, Query(
                               description="true: only editions not over by their local today")] = None):

@@ -20,6 +20,7 @@ from pydantic import (
 
 from service.capacity.models import PROMOTION_PLATFORMS, PlanModel, PlanStatus
 from service.kit.time import quarter_hour
+from service.kit.types import Text
 
 MAX_STAFFING_INTERVALS = 100_000
 MAX_PROMOTION_DAYS = 45
@@ -106,16 +107,16 @@ DayUplift = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
 class PromotionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, description="The same name every year, e.g. `Double 11`")
+    name: Text = Field(min_length=1, max_length=100, description="The same name every year, e.g. `Double 11`")
     platform: PromotionPlatform = Field(default="all", description="A platform, or `all`")
     start_date: date = Field(description="First local day (inclusive)")
     end_date: date = Field(description="Last local day (inclusive)")
-    timezone: str = "Asia/Shanghai"
+    timezone: Text = "Asia/Shanghai"
     uplift: list[DayUplift] | list[Annotated[list[DayUplift], Field(min_length=INTERVALS_PER_DAY,
                                                                    max_length=INTERVALS_PER_DAY)]] | None = \
         Field(default=None, description="Volume over baseline when no history of last year's promotion "
               "exists: one factor per day, or per day 96 factors (one per 15-minute interval)")
-    uplift_from: str | None = Field(default=None, max_length=100, description="Learn the uplift from this "
+    uplift_from: Text | None = Field(default=None, max_length=100, description="Learn the uplift from this "
                                     "earlier promotion (name or id) instead of last year's one of the same "
                                     "name")
 
@@ -229,8 +230,8 @@ class PlanCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    name: str = Field(min_length=1, max_length=200)
-    promotion: str | None = Field(default=None, max_length=100, description="Promotion name (or id)")
+    name: Text = Field(min_length=1, max_length=200)
+    promotion: Text | None = Field(default=None, max_length=100, description="Promotion name (or id)")
     year: int | None = Field(default=None, ge=2000, le=2100,
                              description="Which year's edition of the promotion; default the next upcoming "
                              "one (not over by its local today), else the latest")

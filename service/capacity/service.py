@@ -79,6 +79,7 @@ from service.capacity.schemas import (
     SeatsSeries,
     SeatsTotal,
 )
+from service.kit import observe
 from service.kit.crud import flush, list_page, one_or_404
 from service.kit.db import ScopedSessions
 from service.kit.errors import Invalid
@@ -197,6 +198,7 @@ async def _seats(session: AsyncSession, spec: int | SeatsTotal | SeatsPerSite | 
     return np.full(n, int(spec), np.int64)
 
 
+@observe.timing("plan")
 async def create_plan(session: AsyncSession, sessions: ScopedSessions, principal: Principal, data: PlanCreate,
                       progress: Progress | None = None, now: datetime | None = None) -> CapacityPlan:
     """Forecast, staff, allocate and store a plan in the caller's transaction. The history is read on

@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated
 
 import strawberry
+from strawberry.types import Info
 
 from service.conversations import auth, service
 from service.conversations.schemas import (
@@ -56,10 +57,11 @@ class ConversationQuery:
 class ConversationMutation:
     @gql.mutation(auth.write, description=f"Ingest up to {MAX_GRAPHQL_RECORDS:,} records; idempotent by shop "
                   "and externalId.")
-    async def ingest_conversations(self, session: Session, caller: Caller,
+    async def ingest_conversations(self, session: Session, caller: Caller, info: Info,
                                    records: list[ConversationInput]) -> IngestResultType:
         if len(records) > MAX_GRAPHQL_RECORDS:
             raise Invalid("records", f"at most {MAX_GRAPHQL_RECORDS:,} a call; send larger batches to POST "
                           "/v1/conversations")
         rows = [{k: v for k, v in gql.plain(r).items() if v is not None} for r in records]
-        return gql.of(IngestResultType, await service.ingest_records(session, caller, rows))
+        max_age = info.context.request.app.state.settings.ingest_max_age_days
+        return gql.of(IngestResultType, await service.ingest_records(session, caller, rows, max_age))

@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.conversations import ingest as pipeline
 from service.conversations.ingest import CSV, MAX_RECORDS, NDJSON, ingest
 from service.conversations.models import Conversation
+from service.conversations.records import earliest_timestamp
 from service.conversations.schemas import ConversationFilter, IngestAnswer
+from service.kit import audit, observe
 from service.kit.errors import NotFound, UnsupportedMediaType
 from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest, keyset, page_of
@@ -25,6 +27,11 @@ from service.kit.time import DEFAULT_TZ, parse_local_moment
 __all__ = ["MAX_RECORDS", "ingest_batch", "ingest_records", "ingest_staged", "list_conversations",
            "media_type"]
 
+UTF8 = frozenset({"utf-8", "utf8"})
+# What a CSV may declare besides UTF-8 (honoured by transcoding): the encodings spreadsheets export in.
+CSV_CHARSETS = frozenset({"gb18030", "gbk", "gb2312", "big5", "utf-16", "utf-16le", "utf-16be", "iso-8859-1",
+                          "latin-1", "windows-1252", "shift_jis"})
+
 CONTENT_TYPES = {
     "application/x-ndjson": NDJSON, "application/ndjson": NDJSON, "application/jsonl": NDJSON,
     "application/json-lines": NDJSON, "text/csv": CSV,
@@ -32,30 +39,56 @@ CONTENT_TYPES = {
 
 
 def media_type(content_type: str | None) -> str:
-    kind = CONTENT_TYPES.get((content_type or "").split(";")[0].strip().lower())
+    return media_and_charset(content_type)[0]
+
+
+def media_and_charset(content_type: str | None) -> tuple[str, str | None]:
+    """The kind of a body and its declared charset when it is not UTF-8 (NDJSON is UTF-8 by definition; a
+    CSV may be in one of CSV_CHARSETS, transcoded as it is read); anything else is a 415."""
+    kind_text, *params = (content_type or "").split(";")
+    kind = CONTENT_TYPES.get(kind_text.strip().lower())
     if kind is None:
         raise UnsupportedMediaType(
             "send conversations as application/x-ndjson or text/csv (got "
-            f"{content_type or 'no Content-Type'})")
-    return kind
+            f"{content_type or 'no Content-Type'})"[:300])
+    charset = None
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    if charset is None or charset in UTF8:
+        return kind, None
+    if kind == CSV and charset in CSV_CHARSETS:
+        return kind, charset
+    allowed = "UTF-8" if kind == NDJSON else f"UTF-8 or one of {', '.join(sorted(CSV_CHARSETS))}"
+    raise UnsupportedMediaType(f"charset {charset[:40]!r} is not accepted here: send {allowed}")
 
 
 async def ingest_batch(session: AsyncSession, caller: Principal, body: AsyncIterator[bytes],
-                       content_type: str | None) -> IngestAnswer:
+                       content_type: str | None, max_age_days: int | None = None) -> IngestAnswer:
     """One batch in the caller's transaction; a client may write its own shops only (another brand's shop
-    is rejected as an unknown shop)."""
-    kind = media_type(content_type)
-    return await ingest(session, body, kind, None if caller.is_staff else caller.tenant_id)
+    is rejected as an unknown shop). MAX_AGE_DAYS: how far back a record may start (the deployment's
+    setting; None: no bound but the year 2000). The batch is in the audit log, in the same transaction."""
+    kind, charset = media_and_charset(content_type)
+    tenant = None if caller.is_staff else caller.tenant_id
+    with observe.timed("ingest"):
+        answer = await ingest(session, body, kind, tenant, earliest_timestamp(max_age_days), charset)
+    observe.INGEST_ROWS.labels("accepted").inc(answer.received - len(answer.rejected))
+    observe.INGEST_ROWS.labels("rejected").inc(len(answer.rejected))
+    await audit.record(session, action="ingest", object_type="conversations", tenant_id=tenant,
+                       after={"received": answer.received, "inserted": answer.inserted,
+                              "updated": answer.updated, "unchanged": answer.unchanged,
+                              "rejected": len(answer.rejected)})
+    return answer
 
 
-async def ingest_records(session: AsyncSession, caller: Principal, records: Iterable[Mapping[str, Any]]
-                         ) -> IngestAnswer:
+async def ingest_records(session: AsyncSession, caller: Principal, records: Iterable[Mapping[str, Any]],
+                         max_age_days: int | None = None) -> IngestAnswer:
     """Small batches given as dicts (GraphQL): the same path, as NDJSON lines."""
     async def lines() -> AsyncIterator[bytes]:
         yield "\n".join(json.dumps(rec, default=str, ensure_ascii=False) for rec in records).encode()
 
-    return await ingest_batch(session, caller, lines(), NDJSON)
-
+    return await ingest_batch(session, caller, lines(), NDJSON, max_age_days)
 
 
 async def ingest_staged(session: AsyncSession, stage: Callable[[Any], Awaitable[None]]) -> IngestAnswer:

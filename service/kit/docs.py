@@ -8,11 +8,8 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
-from starlette.requests import Request
-from strawberry.fastapi import GraphQLRouter
 
 DOCS_ASSETS = "/static-offline-docs"  # fastapi-offline's own mount
 GRAPHIQL_ASSETS = "/static-graphiql"
@@ -51,13 +48,6 @@ def documented_app(**kwargs: Any) -> FastAPI:
     """A FastAPI app whose /docs and /redoc load Swagger UI and ReDoc from fastapi-offline's files."""
     return FastAPIOffline(static_url=DOCS_ASSETS, swagger_ui_parameters={"persistAuthorization": True},
                           **kwargs)
-
-
-class OfflineGraphQLRouter(GraphQLRouter):
-    """strawberry's router, with a GraphiQL page whose scripts this server serves (GRAPHIQL_ASSETS)."""
-
-    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(GRAPHIQL_PAGE)
 
 
 def mount_graphiql_assets(app: FastAPI) -> None:

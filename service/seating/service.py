@@ -261,7 +261,17 @@ async def ensure_rule_set(session: AsyncSession, name: str, rules: LabourRules) 
 # --- the holiday calendar -----------------------------------------------------------------------------
 
 
+CALENDAR_YEARS = range(2000, 2101)
+
+
+def _calendar_year(year: int) -> int:
+    if year not in CALENDAR_YEARS:
+        raise Invalid("year", f"must be between {CALENDAR_YEARS[0]} and {CALENDAR_YEARS[-1]}")
+    return year
+
+
 async def holiday_calendar(session: AsyncSession, year: int) -> HolidayCalendarRead:
+    _calendar_year(year)
     rows = (
         (
             await session.execute(
@@ -289,6 +299,7 @@ async def set_holiday_calendar(
     session: AsyncSession, year: int, data: HolidayCalendarSet
 ) -> HolidayCalendarRead:
     """Replace YEAR's calendar (every listed day; the others follow the weekend rule)."""
+    _calendar_year(year)
     for i, d in enumerate(data.days):
         if d.day.year != year:
             raise Invalid(f"days.{i}.day", f"must lie in {year}")

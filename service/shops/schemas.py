@@ -7,7 +7,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.kit.shapes import Identified, Stamped, partial
-from service.kit.types import TimeZone
+from service.kit.types import Text, TimeZone
 from service.shops.models import Platform, ShopStatus
 
 
@@ -16,9 +16,9 @@ class ShopFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     timezone: TimeZone = "Asia/Shanghai"
-    category: str | None = Field(default=None, max_length=100)
+    category: Text | None = Field(default=None, max_length=100)
     status: ShopStatus = ShopStatus.active
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from service.schema import sdl
 from tests.conftest import auth
-from tests.factories import gql, plan_for_world, seating_world
+from tests.factories import gql, issued_jti, plan_for_world, seating_world
 
 ROOT = Path(__file__).resolve().parents[2] / "graphql"
 OPERATIONS = sorted((ROOT / "operations").glob("*.graphql"))
@@ -85,6 +85,11 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
         "labour-rules": ({"rules": {"name": f"evening {tag}", "shiftMin": 120, "shiftMax": 360}}, ops),
         "protect-ka": ({"snapshot": {"at": "2026-12-12T21:00:00+08:00", "shops": [
             {"shopId": str(world.shops_a[0].id), "waiting": 12, "volume": 40}]}}, ops),
+        "machine-key": ({"key": {"name": f"jd exporter {tag}"}}, world.client_of("a")),
+        "my-keys": ({}, world.client_of("a")),
+        "tokens": ({}, auth("admin")),
+        "brand-audit": ({"objectType": "shops"}, world.client_of("a")),
+        "revoke-token": ({"jti": getattr(world, "jti", "")}, auth("admin")),
     }
     return table[name]
 
@@ -95,6 +100,7 @@ async def _capacity_plan(db, world):
 
     world.plan_id = await plan_for_world(db)
     await seating_world(db, world)
+    world.jti = await issued_jti(db)
 
 
 def test_every_operation_has_variables():

@@ -10,7 +10,7 @@ import pytest
 from service.app import ROUTERS
 from service.kit.identity import Role
 from tests.conftest import auth
-from tests.factories import gql, graphql_probes, plan_for_world, seating_world
+from tests.factories import client_key, gql, graphql_probes, issued_jti, plan_for_world, seating_world
 
 STAFF, WRITERS, ALL = "admin ops finance", "admin ops", "admin ops finance client"
 
@@ -81,6 +81,12 @@ EXPECTED = {
     ("GET", "/v1/agents/{agent_id}/schedule.ics"): STAFF,
     ("POST", "/v1/ops/rebalance"): WRITERS,
     ("POST", "/v1/ops/rebalance/apply"): WRITERS,
+    ("GET", "/v1/tokens"): "admin",
+    ("POST", "/v1/tokens/{jti}/revoke"): "admin",
+    ("POST", "/v1/api-keys"): "admin client",  # a brand's user: keys of its own brand
+    ("GET", "/v1/api-keys"): "admin client",
+    ("POST", "/v1/api-keys/{key_id}/revoke"): "admin client",
+    ("GET", "/v1/audit"): "admin client",  # a brand's user: its brand's entries
 }
 # Allowed roles may also get these: a roster is published once (then 409), deletes go to unknown ids (404).
 ALSO = {("POST", "/v1/rosters/{roster_id}/publish"): (409,)}
@@ -111,7 +117,8 @@ def _path(template: str, world, method: str = "GET") -> str:
         template = template.replace(key, str(uuid.uuid4() if method == "DELETE" and "_id}" in key else value))
     return (template.replace("{tenant}", world.tenant_a.slug).replace("{shop_id}", str(world.shops_a[0].id))
             .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id))
-            .replace("{effective_from}", "2026-01-01").replace("{plan_id}", str(world.plan_id)))
+            .replace("{effective_from}", "2026-01-01").replace("{plan_id}", str(world.plan_id))
+            .replace("{jti}", world.jti).replace("{key_id}", str(world.key_a)))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -120,6 +127,8 @@ async def _capacity_plan(db, world):
 
     world.plan_id = await plan_for_world(db)
     await seating_world(db, world)
+    world.jti = await issued_jti(db)
+    world.key_a = await client_key(db, world.tenant_a)
 
 
 CASES = [(method, path, role) for (method, path) in EXPECTED for role in Role]
@@ -180,6 +189,9 @@ EXPECTED_GQL = {
         "setHolidayCalendar", "addAvailability", "removeAvailability", "setShopRequirements", "createRoster",
         "publishRoster", "createShift", "updateShift", "deleteShift", "createAssignment", "updateAssignment",
         "deleteAssignment", "applyMoves")},
+    "Query.tokens": "admin", "Mutation.revokeToken": "admin",
+    "Query.apiKeys": "admin client", "Mutation.createApiKey": "admin client",
+    "Mutation.revokeApiKey": "admin client", "Query.auditLog": "admin client",
 }
 
 

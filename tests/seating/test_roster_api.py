@@ -174,3 +174,12 @@ async def test_replan_moves_only_what_must_move(client, db, world, plan_id, rost
     assert (
         len(before - times) == 1 and (victim["agent_id"], victim["starts_at"], victim["ends_at"]) not in times
     )
+
+
+async def test_a_calendar_year_out_of_range_is_a_422_in_both_doors(client):
+    """Found by the GraphQL fuzzer: the year reached `date()` unchecked (a 500)."""
+    rest = await client.get("/v1/holiday-calendars/1999", headers=auth("ops"))
+    assert rest.status_code == 422 and rest.json()["errors"][0]["field"] == "path.year"
+    answer = await gql(client, "{ holidayCalendar(year: 0) { year } }", {}, auth("ops"))
+    error = answer["errors"][0]
+    assert error["extensions"]["status"] == 422 and "year" in error["message"]
