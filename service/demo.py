@@ -1,25 +1,34 @@
-"""Demo data that looks like a real outsourcer, generated reproducibly from a seed.
+"""Demo data that looks like a real outsourcer, generated reproducibly from a seed and the day it is loaded.
 
-Six client brands (two KA), seventeen shops over tmall, taobao, jd, pdd and douyin, three sites and
-120 agents of every level with loaded hourly costs in CNY. Later domains add their own demo data here.
+Six client brands (two KA), seventeen shops over tmall, taobao, jd, pdd and douyin, each with an SLA policy
+of its platform's usual targets (KA stricter), three sites and 120 agents of every level with loaded hourly
+costs in CNY; 90 days of conversations ending yesterday (shop-local) with the year's peaks in them
+(service.conversations.demo); the peaks as promotions, and the next one after today ready to plan, with two
+plans for it. Four shops are staffed thin: their SLAs breach, while the KA brands' other shops mostly meet
+theirs. Later domains add their own demo data here.
 """
 
 from __future__ import annotations
 
+import io
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.conversations import demo as history
 from service.finance.demo import load_finance_demo
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
-from service.kit.time import DEFAULT_TZ, local_today
+from service.kit.time import DEFAULT_TZ, local_day_start, local_today
 from service.shops.schemas import ShopCreate
 from service.shops.service import create_shop
+from service.sla.schemas import SlaPolicyCreate
+from service.sla.service import create_policy
 from service.workforce.models import AgentLevel, EmploymentType
 from service.workforce.schemas import AgentCreate, SiteCreate
 from service.workforce.service import create_agent, create_site
@@ -63,6 +72,26 @@ SKILLS = ["presale", "aftersale", "beauty", "outdoor", "home", "appliances", "pe
           "english"]
 
 
+# Shops staffed thin in the demo: their SLAs breach, most of all at the peaks.
+THIN_SHOPS = {"璐米美妆拼多多旗舰店", "麻糬家居品牌店", "爪爪宠物抖音小店", "热厨电器京东旗舰店"}
+
+# Each platform's usual SLA terms (GLOSSARY.md): Tmall/Taobao judge the 3-minute response rate and the first
+# response time, JD the 30-second answer rate, Douyin and Pinduoduo the 3-minute rate; satisfaction
+# everywhere. Per target: (KA, other tiers); KA brands pay for stricter ones.
+PLATFORM_TERMS: dict[str, dict[str, tuple[float, float]]] = {
+    "tmall": {"response_rate_3min_target": (0.95, 0.90), "frt_mean_target_s": (15, 20),
+              "csat_target": (0.8, 0.8)},
+    "taobao": {"response_rate_3min_target": (0.95, 0.90), "frt_mean_target_s": (15, 20),
+               "csat_target": (0.8, 0.8)},
+    "jd": {"service_level_target": (0.85, 0.80), "csat_target": (0.8, 0.8)},
+    "douyin": {"response_rate_3min_target": (0.90, 0.85), "frt_mean_target_s": (20, 25),
+               "csat_target": (0.8, 0.8)},
+    "pdd": {"response_rate_3min_target": (0.90, 0.85), "csat_target": (0.8, 0.8)},
+}
+# The next peak's uplift when no past peak's history can teach one: run-up days, then a 3.5x last day.
+GIVEN_RUN_UP, GIVEN_SPIKE = 1.4, 3.5
+
+
 @dataclass
 class DemoSummary:
     tenants: int
@@ -70,100 +99,194 @@ class DemoSummary:
     sites: int
     agents: int
     conversations: int = 0
+    history: tuple[date, date] | None = None
+    story_peak: str | None = None
+    next_peak: str | None = None
+    books: dict[str, Any] | None = None  # the finance demo's: months closed, statement numbers, the open one
 
 
 async def is_empty(session: AsyncSession) -> bool:
     return (await session.execute(select(func.count()).select_from(Tenant))).scalar_one() == 0
 
 
-async def load_demo(db: Database, seed: int = SEED) -> DemoSummary | None:
-    """Load the demo into an empty database; None (and nothing written) when it already has tenants."""
+def demo_today(now: datetime | None = None) -> date:
+    """The day the demo is loaded on, in the demo shops' local time: its history ends the day before."""
+    return local_today(DEFAULT_TZ, now)
+
+
+async def load_demo(db: Database, seed: int = SEED, today: date | None = None,
+                    scale: float = 1.0) -> DemoSummary | None:
+    """Load the demo into an empty database; None (and nothing written) when it already has tenants. The
+    same SEED and TODAY (default: the local date now) give the same data; SCALE multiplies the volume of
+    conversations (tests load a lighter one). Everything but the plans is one transaction: an interrupted
+    load leaves the database empty, to be loaded again on the next start."""
+    today = today or demo_today()
     rng = random.Random(seed)
     async with db.system_transaction() as session:
         if not await is_empty(session):
             return None
-        shops = 0
+        shops = []
+        first, _ = history.history(today)
         for slug, name, tier, weight, shop_specs in BRANDS:
             tenant = await create_tenant(session, TenantCreate(slug=slug, name=name, tier=tier,
                                                                priority_weight=weight))
             for platform, shop_name, category in shop_specs:
-                await create_shop(session, ShopCreate(tenant_id=tenant.id, platform=platform, name=shop_name,
-                                                      category=category))
-                shops += 1
+                shop = await create_shop(session, ShopCreate(tenant_id=tenant.id, platform=platform,
+                                                             name=shop_name, category=category))
+                # In force from the first of the history's first month: every month shown is judged.
+                terms = policy_for(platform, tier, first.replace(day=1))
+                await create_policy(session, OPERATOR, shop.id, terms)
+                shops.append((shop, tier))
         sites = [await create_site(session, SiteCreate(name=n, city=c, seat_capacity=cap))
                  for n, c, cap in SITES]
-        agents = _agents(rng, sites)
+        agents = _agents(rng, sites, today)
         for agent in agents:
             await create_agent(session, agent)
-    conversations = await load_demo_conversations(db, seed)
-    await load_capacity_demo(db)
-    await load_finance_demo(db, local_today(DEFAULT_TZ))
-    return DemoSummary(tenants=len(BRANDS), shops=shops, sites=len(sites), agents=len(agents),
-                       conversations=conversations)
+        conversations = await load_demo_conversations(session, shops, seed, today, scale)
+    story, upcoming = await load_capacity_demo(db, today)
+    await load_seating_demo(db, upcoming.name)
+    books = await load_finance_demo(db, today)
+    return DemoSummary(tenants=len(BRANDS), shops=len(shops), sites=len(sites), agents=len(agents),
+                       conversations=conversations, history=history.history(today), story_peak=story.name,
+                       next_peak=f"{upcoming.name} {upcoming.start:%Y-%m-%d}..{upcoming.end:%m-%d}",
+                       books=books)
 
 
-# Shops staffed thin in the demo: their SLAs breach, most of all at the Double 11 peak.
-THIN_SHOPS = {"璐米美妆拼多多旗舰店", "麻糬家居品牌店", "爪爪宠物抖音小店", "热厨电器京东旗舰店"}
+def policy_for(platform: str, tier: str, effective_from: date) -> SlaPolicyCreate:
+    """A demo shop's policy: its platform's usual targets, KA's stricter ones for KA brands."""
+    k = 0 if tier == Tier.KA else 1
+    return SlaPolicyCreate(effective_from=effective_from, answer_target_s=30,
+                           **{name: pair[k] for name, pair in PLATFORM_TERMS[platform].items()})
 
 
-async def load_demo_conversations(db: Database, seed: int = SEED) -> int:
-    """90 days of conversations for every demo shop, through the ingest path (so rollups are real)."""
-    from service.conversations.demo import DemoShop, conversations
-    from service.conversations.ingest import MAX_RECORDS
-    from service.conversations.service import ingest_batch
-    from service.kit.identity import OPERATOR
-    from service.shops.models import Shop
+async def load_demo_conversations(session: AsyncSession, shops: list, seed: int = SEED,
+                                  today: date | None = None, scale: float = 1.0) -> int:
+    """90 days of conversations for SHOPS ((shop, tier) pairs) in the session's transaction: one binary COPY
+    of the generated columns into the ingest's staging table, then the ingest's own matching, storing and
+    rollups (so rollups and day histograms are real)."""
+    from service.conversations.service import ingest_staged
 
-    async with db.system_transaction() as session:
-        rows = (await session.execute(select(Shop, Tenant.tier).join(Tenant, Tenant.id == Shop.tenant_id)
-                                      .order_by(Shop.id))).all()
-    shops = [DemoShop(id=str(shop.id), platform=shop.platform, tier=tier, category=shop.category,
-                      timezone=shop.timezone, thin=shop.name in THIN_SHOPS) for shop, tier in rows]
-    lines = conversations(shops, seed)
-    total = 0
-    while True:
-        batch = [line for _, line in zip(range(MAX_RECORDS), lines, strict=False)]
-        if not batch:
-            return total
+    today = today or demo_today()
+    specs = [history.DemoShop(id=str(shop.id), platform=shop.platform, tier=tier, category=shop.category,
+                              timezone=shop.timezone, thin=shop.name in THIN_SHOPS) for shop, tier in shops]
+    ids = {str(shop.id): (shop.tenant_id.bytes, shop.id.bytes) for shop, _ in shops}
+    data = history.copy_records([(*ids[spec.id], columns) for spec, columns
+                                 in history.generate(specs, seed, today, scale=scale)], 1)
 
-        async def body(batch=batch):
-            yield "\n".join(batch).encode()
+    async def stage(raw) -> None:
+        await raw.execute(history.RAW_TABLE)
+        await raw.copy_to_table("demo_raw", source=io.BytesIO(data), format="binary")
+        await raw.execute(history.RAW_SELECT)
 
-        async with db.system_transaction() as session:
-            result = await ingest_batch(session, OPERATOR, body(), "application/x-ndjson")
-        assert not result.rejected, result.rejected[:3]
-        total += result.inserted
+    return (await ingest_staged(session, stage)).inserted
 
 
-async def load_capacity_demo(db: Database, now: datetime | None = None) -> None:
-    """The last Double 11 (2026-11-01..11-11; its 11-11 spike is in the conversation history) and the next
-    peak after today, Double 12 (2026-12-10..12-12), ready to plan: its uplift is learned from Double 11's
-    history (aligned on the last day), with a given curve as the fallback when there is none. When rollups
-    exist, two Double 12 plans: every site's seats (880), and 65% of the peak requirement (KA-first shows)."""
+async def load_capacity_demo(db: Database, today: date | None = None) -> tuple[history.Peak, history.Peak]:
+    """The peaks of the demo's history as promotions (the story's peak among them: its spike is in the
+    conversations) and the next peak after TODAY, ready to plan: its uplift is learned from the story's
+    peak (aligned on the last day), with a given curve as the fallback when there is no history. When
+    rollups exist, two plans for the next peak: every site's seats (880), and 65% of the peak requirement
+    (KA-first shows). Returns (the story's peak, the next one)."""
     from sqlalchemy import text
 
     from service.capacity.schemas import PlanCreate, PromotionCreate
     from service.capacity.service import create_plan, create_promotion
 
+    today = today or demo_today()
+    first, last = history.history(today)
+    story, upcoming = history.story_peak(today), history.next_peak(today)
     async with db.system_transaction() as session:
-        await create_promotion(session, PromotionCreate(name="Double 11", start_date=date(2026, 11, 1),
-                                                        end_date=date(2026, 11, 11)))
-        await create_promotion(session, PromotionCreate(name="Double 12", start_date=date(2026, 12, 10),
-                                                        end_date=date(2026, 12, 12), uplift=[1.3, 1.6, 3.5],
-                                                        uplift_from="Double 11"))
+        for peak in history.peaks_touching(first, last):
+            if peak.start <= last:
+                await create_promotion(session, PromotionCreate(name=peak.name, start_date=peak.start,
+                                                                end_date=peak.end))
+        curve = [GIVEN_RUN_UP] * (upcoming.days - 1) + [GIVEN_SPIKE]
+        await create_promotion(session, PromotionCreate(name=upcoming.name, start_date=upcoming.start,
+                                                        end_date=upcoming.end, uplift=curve,
+                                                        uplift_from=story.name))
         if (await session.execute(text("SELECT EXISTS (SELECT 1 FROM shop_interval_stats)"))).scalar_one():
+            now = local_day_start(today, DEFAULT_TZ)  # the plans' history ends before the day of the demo
             sites = {name: None for name, _, _ in SITES}
             full = await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR,
-                                     PlanCreate(name="Double 12, every site", promotion="Double 12",
-                                                seats={"per_site": sites}), now=now)
+                                     PlanCreate(name=f"{upcoming.name}, every site", promotion=upcoming.name,
+                                                year=upcoming.start.year, seats={"per_site": sites}),
+                                     now=now)
             # The demo brands need far fewer than 880 seats: a floor of 65% of the peak makes KA-first show.
             seats = max(1, int(full.summary["peak_required"] * 0.65))
             await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR,
-                              PlanCreate(name=f"Double 12, {seats} seats", promotion="Double 12",
-                                         seats=seats), now=now)
+                              PlanCreate(name=f"{upcoming.name}, {seats} seats", promotion=upcoming.name,
+                                         year=upcoming.start.year, seats=seats), now=now)
+    return story, upcoming
 
 
-def _agents(rng: random.Random, sites, count: int = 120) -> list[AgentCreate]:
+PLATFORMS = ("tmall", "jd", "taobao", "pdd", "douyin")
+
+
+async def load_seating_demo(db: Database, promotion: str, plan_id=None):
+    """Seating on top of the capacity demo: the official 2026 holiday calendar; three labour rule sets
+    (standard for full-timers and contractors, part-time for part-timers and interns, comprehensive hours for
+    supervisors and managers); agents' platforms, queues and the KA brands' certificates (seniors and up
+    first); KA shops on tmall and jd require their brand's certificate, standard brands' tmall shops presale;
+    and a published roster for a plan of PROMOTION (PLAN_ID, default its latest plan), built by the fast
+    path. Returns the roster's id (None without a plan)."""
+    from sqlalchemy import text
+
+    from service.seating.rules import CHINA_COMPREHENSIVE_MONTH, CHINA_PART_TIME, CHINA_STANDARD
+    from service.seating.schemas import RequirementsSet, RosterCreate, RuleSetChoice
+    from service.seating.service import (
+        create_roster,
+        ensure_rule_set,
+        load_official_calendar,
+        publish_roster,
+        set_agent_rules,
+        set_employment_type_rules,
+        set_requirements,
+    )
+    from service.shops.models import Shop
+    from service.workforce.models import Agent
+    from service.workforce.schemas import AgentUpdate
+    from service.workforce.service import update_agent
+
+    async with db.system_transaction() as session:
+        await load_official_calendar(session)
+        standard = await ensure_rule_set(session, "standard", CHINA_STANDARD)
+        part_time = await ensure_rule_set(session, "part-time", CHINA_PART_TIME)
+        comprehensive = await ensure_rule_set(session, "comprehensive (month)", CHINA_COMPREHENSIVE_MONTH)
+        for kind, rules in ((EmploymentType.full_time, standard), (EmploymentType.contractor, standard),
+                            (EmploymentType.part_time, part_time), (EmploymentType.intern, part_time)):
+            await set_employment_type_rules(session, kind, RuleSetChoice(rule_set_id=rules.id))
+        ka = [(t.id, t.slug) for t in (await session.execute(
+            select(Tenant).where(Tenant.tier == Tier.KA).order_by(Tenant.slug))).scalars()]
+        agents = (await session.execute(select(Agent).order_by(Agent.code))).scalars().all()
+        seniors = [a for a in agents if a.level not in (AgentLevel.trainee, AgentLevel.agent)]
+        chosen = seniors[:2 * len(seniors) // 3]
+        certified = {a.id: f"cert:{ka[i % len(ka)][1]}" for i, a in enumerate(chosen)}
+        for i, a in enumerate(agents):
+            skills = {*a.skills, PLATFORMS[i % 5], PLATFORMS[(i + 2) % 5], "presale", "aftersale"}
+            if a.id in certified:
+                skills |= {certified[a.id], "tmall", "jd"}
+            await update_agent(session, a.id, AgentUpdate(skills=sorted(skills)))
+            if a.level in (AgentLevel.supervisor, AgentLevel.manager):
+                await set_agent_rules(session, a.id, RuleSetChoice(rule_set_id=comprehensive.id))
+        shops = (await session.execute(select(Shop, Tenant).join(Tenant, Tenant.id == Shop.tenant_id))).all()
+        for shop, tenant in shops:
+            if tenant.tier == Tier.KA and shop.platform in ("tmall", "jd"):
+                await set_requirements(session, OPERATOR, shop.id,
+                                       RequirementsSet(skills=[f"cert:{tenant.slug}"]))
+            elif tenant.tier == Tier.standard and shop.platform == "tmall":
+                await set_requirements(session, OPERATOR, shop.id, RequirementsSet(skills=["presale"]))
+        if plan_id is None:
+            plan_id = (await session.execute(text(
+                "SELECT c.id FROM capacity_plans c JOIN promotions p ON p.id = c.promotion_id "
+                "WHERE p.name = :name ORDER BY c.created_at DESC LIMIT 1"), {"name": promotion})).scalar()
+        if plan_id is None:
+            return None
+        roster = await create_roster(session, OPERATOR, plan_id, RosterCreate(name=f"{promotion} roster"))
+        await publish_roster(session, OPERATOR, roster.id)
+    return roster.id
+
+
+def _agents(rng: random.Random, sites, today: date, count: int = 120) -> list[AgentCreate]:
     agents = []
     levels = [lvl for lvl, share, _ in LEVELS for _ in range(round(share * count))]
     levels = (levels + [AgentLevel.agent] * count)[:count]
@@ -171,9 +294,9 @@ def _agents(rng: random.Random, sites, count: int = 120) -> list[AgentCreate]:
     for i, level in enumerate(levels):
         site = sites[0] if i % 5 < 2 else sites[1] if i % 5 < 4 else sites[2]
         low, high = costs[level]
-        hired = date(2026, 11, 1) - timedelta(days=rng.randint(20, 6 * 365))
+        hired = today - timedelta(days=rng.randint(50, 6 * 365))
         left = hired + timedelta(days=rng.randint(30, 400)) if rng.random() < 0.06 else None
-        if left and left > date(2026, 11, 20):
+        if left and left >= today:
             left = None
         agents.append(AgentCreate(
             site_id=site.id, code=f"A{i + 1:04d}",

@@ -8,10 +8,12 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 
+from service.audit.gql import AuditQuery
 from service.capacity.gql import CapacityMutation, CapacityQuery
-from service.conversations.gql import ConversationMutation
+from service.conversations.gql import ConversationMutation, ConversationQuery
 from service.finance.gql import FinanceMutation, FinanceQuery
-from service.kit.gql import ProblemErrors, extend_type
+from service.kit.gql import ProblemErrors, Schema, extend_type
+from service.seating.gql import SeatingMutation, SeatingQuery
 from service.settings import Settings
 from service.shops.gql import ShopMutation, ShopQuery, ShopType
 from service.sla.gql import ShopSlaFields, SlaMutation, SlaQuery
@@ -20,14 +22,16 @@ from tenants.gql import TenantMutation, TenantQuery
 
 extend_type(ShopType, ShopSlaFields)
 
-Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, SlaQuery, CapacityQuery, FinanceQuery))
+Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, ConversationQuery, SlaQuery,
+                              CapacityQuery, SeatingQuery, FinanceQuery, AuditQuery))
 Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, SiteMutations, AgentMutations, SlaMutation,
-                                    CapacityMutation, ConversationMutation, FinanceMutation))
+                                    CapacityMutation, ConversationMutation, SeatingMutation,
+                                    FinanceMutation))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         extensions=[

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field
@@ -32,6 +33,39 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 2000
     pool_size: int = 10
     max_page_size: int = 500
+    # How far back a conversation may start (days): older records are rejected, so one client's ancient
+    # dates cannot create partitions that every tenant's ingest then probes.
+    ingest_max_age_days: int = Field(default=1096, ge=1)
+    # Request body limits (bytes): every route, the ingest route, /graphql.
+    max_body_bytes: int = 1024 * 1024
+    max_ingest_bytes: int = 256 * 1024 * 1024
+    max_graphql_bytes: int = 2 * 1024 * 1024
+    # Calls per credential (token or API key), REST and GraphQL alike; in-process unless a shared store
+    # is named (e.g. async+redis://redis:6379 for many replicas).
+    rate_limit: str = "50/second;2000/minute"
+    rate_limit_storage: str = "memory://"
+    # OpenID Connect for people (production): the identity provider's issuer URL and this API's audience;
+    # the JWKS URL (default: discovered from the issuer), the claim holding the role (a dotted path) and how
+    # its values map to roles (JSON, e.g. {"cs-admins": "admin", "brand-users": "client"}; default: the role
+    # names themselves), the claim holding a client's brand (id or slug).
+    oidc_issuer: str | None = None
+    oidc_audience: str = "seatwise"
+    oidc_jwks_url: str | None = None
+    oidc_algorithms: str = "RS256,ES256"
+    oidc_role_claim: str = "roles"
+    oidc_role_map: dict[str, str] | None = None
+    oidc_tenant_claim: str = "seatwise_tenant"
+    # Logs: `json` (one event a line) or `text`; default: text in the embedded mode, JSON in production.
+    log_format: Literal["json", "text"] | None = None
+    # /metrics answers an admin token, or this bearer token (for Prometheus' `authorization` setting).
+    metrics_token: str | None = None
+    # OpenTelemetry tracing (off by default): an OTLP/HTTP endpoint, e.g. http://otel-collector:4318; needs
+    # the optional packages (`uv sync --extra otel`).
+    otel_endpoint: str | None = None
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" if self.log_format else not self.embedded
 
     @property
     def embedded(self) -> bool:

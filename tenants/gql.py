@@ -13,9 +13,20 @@ from service.kit.access import Caller, Session
 from service.kit.identity import Role
 from tenants import auth, service
 from tenants.models import TenantStatus, Tier
-from tenants.schemas import TenantCreate, TenantFilter, TenantRead, TenantUpdate
+from tenants.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
+    TenantCreate,
+    TenantFilter,
+    TenantRead,
+    TenantUpdate,
+    TokenRead,
+    TokenStatus,
+)
 
 strawberry.enum(Tier, name="Tier")
+strawberry.enum(TokenStatus, name="TokenStatus")
 strawberry.enum(TenantStatus, name="TenantStatus")
 strawberry.enum(Role, name="Role")
 
@@ -24,6 +35,19 @@ strawberry.enum(Role, name="Role")
 class TenantType: ...
 
 
+@gql.read_type(TokenRead, name="Token")
+class TokenType: ...
+
+
+@gql.read_type(ApiKeyRead, name="ApiKey")
+class ApiKeyType: ...
+
+
+@gql.read_type(ApiKeyCreated, name="ApiKeyCreated")
+class ApiKeyCreatedType: ...
+
+
+ApiKeyCreateInput = gql.create_input(ApiKeyCreate, name="ApiKeyCreateInput")
 TenantCreateInput = gql.create_input(TenantCreate, name="TenantCreateInput")
 TenantUpdateInput = gql.update_input(TenantUpdate, name="TenantUpdateInput")
 
@@ -57,9 +81,20 @@ class TenantQuery:
                                            gql.page_request(first, after))
         return gql.page(TenantType, found)
 
-    @gql.field(auth.read)
-    async def tenant(self, session: Session, slug: str) -> TenantType:
-        return gql.of(TenantType, await service.get_tenant(session, slug))
+    @gql.field(auth.one, description="One brand by slug or id (a client: its own).")
+    async def tenant(self, session: Session, caller: Caller, slug: str) -> TenantType:
+        return gql.of(TenantType, await service.read_tenant(session, caller, slug))
+
+    @gql.field(auth.tokens, description="Tokens the built-in issuer signed, newest first (admins).")
+    async def tokens(self, session: Session, first: int = 50,
+                     after: str | None = None) -> gql.Page[TokenType]:
+        return gql.page(TokenType, await service.list_tokens(session, gql.page_request(first, after)))
+
+    @gql.field(auth.keys, description="API keys with their prefix and last use (a brand's user: its own).")
+    async def api_keys(self, session: Session, caller: Caller, first: int = 50,
+                       after: str | None = None) -> gql.Page[ApiKeyType]:
+        found = await service.list_api_keys(session, caller, gql.page_request(first, after))
+        return gql.page(ApiKeyType, found)
 
 
 @strawberry.type
@@ -73,3 +108,18 @@ class TenantMutation:
     async def update_tenant(self, session: Session, slug: str, input: TenantUpdateInput) -> TenantType:
         changes = gql.validated(TenantUpdate, input, ["input"])
         return gql.of(TenantType, await service.update_tenant(session, slug, changes))
+
+    @gql.mutation(auth.tokens, description="Refuse a token from now on.")
+    async def revoke_token(self, session: Session, jti: str) -> TokenType:
+        await service.revoke_token(session, jti, "revoked by an admin over the API")
+        return gql.of(TokenType, await service.get_token(session, jti))
+
+    @gql.mutation(auth.keys, description="Create an API key; `key` is shown this once.")
+    async def create_api_key(self, session: Session, caller: Caller, input: ApiKeyCreateInput
+                             ) -> ApiKeyCreatedType:
+        data = gql.validated(ApiKeyCreate, input, ["input"])
+        return gql.of(ApiKeyCreatedType, await service.create_api_key(session, caller, data))
+
+    @gql.mutation(auth.keys, description="Revoke an API key at once.")
+    async def revoke_api_key(self, session: Session, caller: Caller, id: uuid.UUID) -> ApiKeyType:
+        return gql.of(ApiKeyType, await service.revoke_api_key(session, caller, id))

@@ -5,11 +5,13 @@ non-superuser application role, so row-level security is really exercised."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import signal
 import tempfile
 import uuid
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,15 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 JWT_SECRET = "test-secret-" + "x" * 32
 
 
+def suite_server_dir() -> Path:
+    """A fixed, traversable place (not a 0700 temp dir: the server runs as another user when we are root),
+    specific to this checkout: other checkouts on the machine run their own suites, and stopping this
+    one's server must never stop theirs."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:8]
+    return Path(tempfile.gettempdir()) / f"seatwise-tests-{os.getuid()}-{digest}"
+
+
 def _server_url() -> str:
     """Owner (superuser) URL of the server the tests use."""
     if os.environ.get("TEST_DATABASE_URL"):
@@ -35,9 +46,7 @@ def _server_url() -> str:
         return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     from service import embedded
 
-    # A fixed, traversable place (not a 0700 temp dir): the server runs as another user when we are root.
-    base = Path(tempfile.gettempdir()) / f"seatwise-tests-{os.getuid()}"
-    return embedded.start(base)
+    return embedded.start(suite_server_dir())
 
 
 def with_database(url: str, name: str, user: str | None = None) -> str:
@@ -57,8 +66,20 @@ async def _admin(url: str, *statements: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_url() -> str:
-    return _server_url()
+def server_url() -> Iterator[str]:
+    yield _server_url()
+    if not os.environ.get("TEST_DATABASE_URL"):
+        from service import embedded
+
+        embedded.release(suite_server_dir())  # stopped now, unless another run of this checkout uses it
+
+
+def pytest_configure(config) -> None:
+    # `kill` (SIGTERM) ends the run like Ctrl-C: the session's teardown still stops the embedded server.
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +120,8 @@ async def db(database: TestDatabase) -> AsyncIterator[Database]:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory) -> Settings:
-    return Settings(jwt_secret=JWT_SECRET, data_dir=tmp_path_factory.mktemp("data"))
+    # No rate limit: the suite sends many calls on one token (tests/api/test_limits.py checks the limits).
+    return Settings(jwt_secret=JWT_SECRET, data_dir=tmp_path_factory.mktemp("data"), rate_limit="")
 
 
 @pytest.fixture(scope="module")

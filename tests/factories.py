@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -89,7 +90,11 @@ def graphql_probes(world) -> dict[str, tuple[str, dict]]:
                      "targetServiceLevel: 0.8, targetAnswerS: 20, intervals: [{volume: 10}]}) "
                      "{ intervals { agents } } }", {}),
         "promotions": ("{ promotions { items { id name } } }", {}),
-        "capacityPlans": ("{ capacityPlans { items { id shops { shopId tenantSlug } } } }", {}),
+        "capacityPlans": ("{ capacityPlans { items { id name share { shops required } } } }", {}),
+        "brandSla": ("query($t: String!) { brandSla(tenant: $t, from: \"2026-11-01\", to: \"2026-12-01\") "
+                     "{ tenantId shops { shopId name total { offered } } } }", {"t": world.tenant_b.slug}),
+        "conversations": ("query($s: UUID) { conversations(shop: $s, externalId: \"x\") "
+                          "{ items { shopId externalId } nextCursor } }", {"s": b_shop}),
         "capacityPlan": ("query($id: UUID!) { capacityPlan(id: $id) { id shops { shopId shopName tenantId } "
                          "intervals { shortfall } } }", {"id": plan}),
         "capacityPlanLines": ("query($p: UUID!) { capacityPlanLines(planId: $p, first: 500) "
@@ -98,10 +103,80 @@ def graphql_probes(world) -> dict[str, tuple[str, dict]]:
                             "endDate: \"2026-12-11\"}) { id } }", {}),
         "createCapacityPlan": ("mutation { createCapacityPlan(input: {name: \"evil\", "
                                "promotion: \"no such\", seats: {total: 1}}) { id } }", {}),
+        "tokens": ("{ tokens { items { jti subject } } }", {}),
+        "auditLog": ("query($t: String) { a: auditLog(tenant: $t) { items { tenantId before after } } "
+                     "b: auditLog { items { tenantId objectId before after } } }",
+                     {"t": world.tenant_b.slug}),
+        "revokeToken": ("mutation($j: String!) { revokeToken(jti: $j) { jti status } }",
+                        {"j": getattr(world, "jti", "none")}),
+        "apiKeys": ("{ apiKeys { items { id name tenantId } } }", {}),
+        "createApiKey": ("mutation($t: String) { createApiKey(input: {name: \"probe\", tenant: $t}) "
+                         "{ id tenantId } }", {"t": world.tenant_b.slug}),
+        "revokeApiKey": ("mutation($id: UUID!) { revokeApiKey(id: $id) { id tenantId } }",
+                         {"id": str(getattr(world, "key_b", uuid.UUID(int=0)))}),
         "ingestConversations": ("mutation($s: UUID!) { ingestConversations(records: [{externalId: \"x\", "
                                 "shopId: $s, startedAt: \"2026-11-20T10:00:00+08:00\", kind: \"presale\"}]) "
                                 "{ inserted rejected { field reason } } }", {"s": b_shop}),
         **finance_probes(world),
+        **seating_probes(world, b_shop, plan),
+    }
+
+
+def seating_probes(world, b_shop: str, plan: str) -> dict[str, tuple[str, dict]]:
+    zero = "00000000-0000-0000-0000-000000000000"
+    roster, shift = str(getattr(world, "roster_id", zero)), str(getattr(world, "shift_id", zero))
+    rule_set, agent = str(getattr(world, "rule_set_id", zero)), str(world.agent.id)
+    assignment = str(getattr(world, "assignment_id", zero))
+    span = 'from: "2026-12-20T09:00:00+08:00", to: "2026-12-20T13:00:00+08:00"'
+    return {
+        "labourRuleSets": ("{ labourRuleSets { items { id name } } }", {}),
+        "labourRuleSet": ("query($id: UUID!) { labourRuleSet(id: $id) { id name } }", {"id": rule_set}),
+        "employmentTypeRules": ("{ employmentTypeRules { employmentType ruleSetId } }", {}),
+        "agentRules": ("query($a: UUID!) { agentRules(agentId: $a) { source ruleSet { name } } }",
+                       {"a": agent}),
+        "holidayCalendar": ("{ holidayCalendar(year: 2026) { year days { day kind } } }", {}),
+        "agentAvailability": ("query($a: UUID!) { agentAvailability(agentId: $a) { items { id kind } } }",
+                              {"a": agent}),
+        "shopRequirements": ("query($s: UUID!) { shopRequirements(shopId: $s) { shopId tenantId skills } }",
+                             {"s": b_shop}),
+        "rosters": ("{ rosters { items { id summary { total { covered } } } } }", {}),
+        "roster": ("query($id: UUID!) { roster(id: $id) { id summary { shopsCoverage { shopId shopName } "
+                   "uncovered { shopId } } } }", {"id": roster}),
+        "rosterCoverage": ("query($r: UUID!) { rosterCoverage(rosterId: $r, first: 500) { items { tenantId "
+                           "shopId intervalStart rostered } nextCursor } }", {"r": roster}),
+        "shifts": ("{ shifts { items { id agentCode assignments { shopId tenantId } } } }", {}),
+        "rebalance": ("{ rebalance(input: {}) { shopsAtRisk moves { agentId toShopId } } }", {}),
+        "createLabourRuleSet": ("mutation { createLabourRuleSet(input: {name: \"evil\", shiftMin: 600, "
+                                "shiftMax: 240}) { id } }", {}),
+        "updateLabourRuleSet": ("mutation($id: UUID!) { updateLabourRuleSet(id: $id, input: {shiftMax: 1}) "
+                                "{ id } }", {"id": rule_set}),
+        "setEmploymentTypeRuleSet": ("mutation($r: UUID) { setEmploymentTypeRuleSet(employmentType: intern, "
+                                     "input: {ruleSetId: $r}) { employmentType } }", {"r": zero}),
+        "setAgentRuleSet": ("mutation($a: UUID!, $r: UUID) { setAgentRuleSet(agentId: $a, "
+                            "input: {ruleSetId: $r}) { source } }", {"a": agent, "r": zero}),
+        "setHolidayCalendar": ("mutation { setHolidayCalendar(year: 2031, input: {days: [{day: "
+                               "\"2031-01-06\", kind: \"make_up_workday\"}]}) { year } }", {}),
+        "addAvailability": ("mutation($a: UUID!) { addAvailability(agentId: $a, input: {kind: \"nope\", "
+                            f"{span}}}) {{ id }} }}", {"a": agent}),
+        "removeAvailability": ("mutation($id: UUID!) { removeAvailability(id: $id) }", {"id": zero}),
+        "setShopRequirements": ("mutation($s: UUID!) { setShopRequirements(shopId: $s, input: {skills: "
+                                "[\"presale\"]}) { skills } }", {"s": b_shop}),
+        "createRoster": ("mutation($p: UUID!, $r: UUID) { createRoster(planId: $p, input: {replaces: $r}) "
+                         "{ id } }", {"p": plan, "r": zero}),
+        "publishRoster": ("mutation($id: UUID!) { publishRoster(id: $id) { id } }", {"id": zero}),
+        "createShift": ("mutation($a: UUID!) { createShift(input: {agentId: $a, "
+                        "from: \"2026-12-20T09:00:00+08:00\", to: \"2026-12-20T09:30:00+08:00\"}) { id } }",
+                        {"a": agent}),
+        "updateShift": ("mutation($id: UUID!) { updateShift(id: $id, input: "
+                        "{from: \"2026-12-20T09:07:00+08:00\"}) { id } }", {"id": shift}),
+        "deleteShift": ("mutation($id: UUID!) { deleteShift(id: $id) }", {"id": zero}),
+        "createAssignment": ("mutation($id: UUID!, $s: UUID!) { createAssignment(shiftId: $id, "
+                             f"input: {{shopId: $s, {span}}}) {{ id }} }}", {"id": zero, "s": b_shop}),
+        "updateAssignment": ("mutation($id: UUID!) { updateAssignment(id: $id, input: {to: "
+                             "\"2026-12-20T09:07:00+08:00\"}) { id } }", {"id": assignment}),
+        "deleteAssignment": ("mutation($id: UUID!) { deleteAssignment(id: $id) }", {"id": zero}),
+        "applyMoves": ("mutation($a: UUID!, $s: UUID!) { applyMoves(input: {moves: [{agentId: $a, "
+                       "fromShopId: null, toShopId: $s}]}) { intervalStart } }", {"a": agent, "s": b_shop}),
     }
 
 
@@ -321,6 +396,26 @@ async def add_work_session(db: Database, tenant_id, shop_id, external_id: str, s
             {"t": tenant_id, "s": shop_id, "x": external_id, **span})
 
 
+# A shift's assignment to a shop over [lo, hi), written as SQL (seating's table).
+ASSIGN = ("INSERT INTO shift_assignments (tenant_id, id, shift_id, shop_id, during, created_by, updated_by) "
+          "VALUES (:t, gen_random_uuid(), :shift, :s, tstzrange(:lo, :hi), 'tests', 'tests')")
+
+
+async def world_rates(session, world) -> None:
+    """Cost rates from 2026-01-01 for the world's agent (42.00 loaded) and site (6.00 a seat-hour, 8 %
+    overhead), unless it has them."""
+    for sql in (
+        "INSERT INTO agent_cost_versions (agent_id, effective_from, wage, social_insurance, "
+        "housing_fund, created_by) VALUES (:agent, DATE '2026-01-01', 30, 9, 3, 'test')",
+        "INSERT INTO seat_cost_versions (site_id, effective_from, seat_hour_cost, created_by) "
+        "VALUES (:site, DATE '2026-01-01', 6, 'test')",
+        "INSERT INTO overhead_versions (site_id, effective_from, management_share, created_by) "
+        "VALUES (:site, DATE '2026-01-01', 0.08, 'test')",
+    ):
+        await session.execute(text(sql + " ON CONFLICT DO NOTHING"), {"agent": world.agent.id,
+                                                                     "site": world.site.id})
+
+
 async def finance_world(db: Database, world) -> dict:
     """October 2026 of the world's two brands, for the books: cost rates; attendance of two agents (overtime
     on a workday and on the National Day holiday), a published roster shift on a day without attendance (and
@@ -342,15 +437,7 @@ async def finance_world(db: Database, world) -> dict:
             for day in days:
                 await session.execute(text("INSERT INTO holiday_days (day, kind) VALUES (:d, :k) "
                                            "ON CONFLICT DO NOTHING"), {"d": day, "k": kind})
-        for sql in (
-            "INSERT INTO agent_cost_versions (agent_id, effective_from, wage, social_insurance, "
-            "housing_fund, created_by) VALUES (:agent, DATE '2026-01-01', 30, 9, 3, 'test')",
-            "INSERT INTO seat_cost_versions (site_id, effective_from, seat_hour_cost, created_by) "
-            "VALUES (:site, DATE '2026-01-01', 6, 'test')",
-            "INSERT INTO overhead_versions (site_id, effective_from, management_share, created_by) "
-            "VALUES (:site, DATE '2026-01-01', 0.08, 'test')",
-        ):
-            await session.execute(text(sql), {"agent": world.agent.id, "site": world.site.id})
+        await world_rates(session, world)
         shift = uuid.uuid4()
         for day, shift_id in (("15", shift), ("14", uuid.uuid4())):
             span = _work(second.id, f"{day} 09:00", f"{day} 17:00")
@@ -358,10 +445,8 @@ async def finance_world(db: Database, world) -> dict:
                 "INSERT INTO shifts (id, agent_id, site_id, status, source, during, created_by, updated_by) "
                 "VALUES (:id, :agent, :site, 'published', 'manual', tstzrange(:lo, :hi), 't', 't')"),
                 {"id": shift_id, "site": world.site.id, **span})
-            await session.execute(text(
-                "INSERT INTO shift_assignments (tenant_id, id, shift_id, shop_id, during) "
-                "VALUES (:t, gen_random_uuid(), :shift, :s, tstzrange(:lo, :hi))"),
-                {"t": b.id, "s": world.shops_b[1].id, "shift": shift_id, **span})
+            await session.execute(text(ASSIGN), {"t": b.id, "s": world.shops_b[1].id, "shift": shift_id,
+                                                 **span})
     sessions = [
         (a, world.shops_a[0], _work(world.agent.id, "12 09:00", "12 18:00", ("12 12:00", "12 13:00"))),  # 480
         (a, world.shops_a[1], _work(world.agent.id, "13 09:00", "13 19:30", ("13 12:00", "13 12:30"))),  # 600
@@ -409,17 +494,16 @@ async def roster_for_plan(db: Database, world, plan_id) -> uuid.UUID:
             "INSERT INTO shifts (id, roster_id, agent_id, site_id, status, source, during, created_by, "
             "updated_by) VALUES (:id, :r, :agent, :site, 'draft', 'roster', tstzrange(:lo, :hi), 't', 't')"),
             {"id": shift, "r": roster, "agent": world.agent.id, "site": world.site.id, "lo": lo, "hi": hi})
-        await session.execute(text(
-            "INSERT INTO shift_assignments (tenant_id, id, shift_id, shop_id, during) "
-            "VALUES (:t, gen_random_uuid(), :shift, :s, tstzrange(:lo, :hi))"),
-            {"t": world.tenant_a.id, "s": world.shops_a[0].id, "shift": shift, "lo": lo, "hi": hi})
+        await session.execute(text(ASSIGN), {"t": world.tenant_a.id, "s": world.shops_a[0].id, "shift": shift,
+                                             "lo": lo, "hi": hi})
     return roster
 
 
 async def finance_books(db: Database, world) -> None:
     """The world's books for the role matrix and the isolation probes: its contracts, this month computed and
     its statements finalized (a client reads its own; the month stays open, so no door closes it twice), a
-    roster of the world's plan. Sets world.contract_a/_b, statement_a/_b, roster_id and month."""
+    roster of the world's plan unless it has one. Sets world.contract_a/_b, statement_a/_b, roster_id and
+    month."""
     from service.finance.periods import Month
     from service.finance.schemas import ContractCreate
     from service.finance.service import compute_month, create_contract, finalize_month
@@ -427,6 +511,7 @@ async def finance_books(db: Database, world) -> None:
 
     world.month = str(Month.of(local_today(DEFAULT_TZ)))
     async with db.system_transaction() as session:
+        await world_rates(session, world)  # seating_world's shifts this month are worked time to cost
         made = [await create_contract(session, OPERATOR, ContractCreate.model_validate(body))
                 for body in finance_contracts(world)]
         await compute_month(session, db.sessions(SYSTEM_SCOPE), OPERATOR, world.month)
@@ -436,4 +521,144 @@ async def finance_books(db: Database, world) -> None:
             {"m": Month.parse(world.month).first_day})}
     world.contract_a, world.contract_b = made[0].id, made[1].id
     world.statement_a, world.statement_b = ids[world.tenant_a.id], ids[world.tenant_b.id]
-    world.roster_id = await roster_for_plan(db, world, world.plan_id)
+    if getattr(world, "roster_id", None) is None:  # seating_world's roster, else one of finance's own
+        world.roster_id = await roster_for_plan(db, world, world.plan_id)
+
+
+ROSTER_WINDOW = ("2026-12-12T08:00:00+08:00", "2026-12-12T22:00:00+08:00")
+
+
+async def roster_plan(db: Database, world, agents: int = 8) -> uuid.UUID:
+    """A plan over the world's shops for 2026-12-12 08:00-22:00 (Shanghai) whose allocated agents are set
+    directly (no history needed): A's tmall shop (KA) 2 agents 09:00-21:00, B's tmall shop 1 agent 10:00-18:00
+    and B's douyin shop 1 agent 12:00-20:00; and AGENTS agents at the world's site who can serve them."""
+    from datetime import date
+
+    from service.workforce.schemas import AgentCreate
+    from service.workforce.service import create_agent
+
+    async with db.system_transaction() as session:
+        plan = await create_plan(session, db.sessions(SYSTEM_SCOPE), OPERATOR, PlanCreate.model_validate({
+            "name": "roster world", "from": ROSTER_WINDOW[0], "to": ROSTER_WINDOW[1], "seats": 20}))
+        await session.execute(text("UPDATE capacity_plan_lines SET required = 0, allocated = 0 "
+                                   "WHERE plan_id = :p"), {"p": plan.id})
+        for shop, count, lo, hi in ((world.shops_a[0], 2, "09:00", "21:00"),
+                                    (world.shops_b[0], 1, "10:00", "18:00"),
+                                    (world.shops_b[1], 1, "12:00", "20:00")):
+            await session.execute(text("""
+                UPDATE capacity_plan_lines SET required = :n + 1, allocated = :n
+                WHERE plan_id = :p AND shop_id = :s AND interval_start >= :lo AND interval_start < :hi"""),
+                {"p": plan.id, "s": shop.id, "n": count,
+                 "lo": datetime.fromisoformat(f"2026-12-12T{lo}:00+08:00"),
+                 "hi": datetime.fromisoformat(f"2026-12-12T{hi}:00+08:00")})
+        tag = uuid.uuid4().hex[:5]
+        world.roster_agents = []
+        for i in range(agents):
+            skills = ["tmall", "presale"] + (["douyin"] if i % 2 else ["jd"])
+            world.roster_agents.append(await create_agent(session, AgentCreate(
+                site_id=world.site.id, code=f"R{tag}{i}", name=f"排班{i}",
+                level="senior" if i < 3 else "agent",
+                skills=skills, loaded_hourly_cost=Decimal("40.00") + i, hired_on=date(2025, 1, 6))))
+    return plan.id
+
+
+async def seating_world(db: Database, world) -> None:
+    """A roster of the world's plan, a manual shift with an assignment and a rule set, for the routes and
+    fields that take their ids (world.roster_id, shift_id, assignment_id, rule_set_id)."""
+    from service.seating.schemas import RosterCreate, RuleSetCreate, ShiftCreate
+    from service.seating.service import create_roster, create_rule_set, create_shift
+    from service.workforce.schemas import AgentUpdate
+    from service.workforce.service import update_agent
+
+    plan = getattr(world, "plan_id", None) or await plan_for_world(db)
+    world.plan_id = plan
+    async with db.system_transaction() as session:
+        await update_agent(session, world.agent.id, AgentUpdate(skills=["tmall", "jd"]))
+        world.roster_id = (await create_roster(session, OPERATOR, plan, RosterCreate())).id
+        rules = RuleSetCreate(name=f"rules {uuid.uuid4().hex[:6]}")
+        world.rule_set_id = (await create_rule_set(session, rules)).id
+        shift = await create_shift(session, OPERATOR, ShiftCreate.model_validate({
+            "agent_id": str(world.agent.id), "from": "2026-12-21T09:00:00+08:00",
+            "to": "2026-12-21T13:00:00+08:00",
+            "assignments": [{"shop_id": str(world.shops_a[0].id), "from": "2026-12-21T09:00:00+08:00",
+                             "to": "2026-12-21T13:00:00+08:00"}]}))
+    world.shift_id, world.assignment_id = shift.id, shift.assignments[0].id
+
+
+async def owner_count(database, sql: str) -> int:
+    """A count read as the owner (catalogs, partitions): no RLS scope involved."""
+    from service.kit.db import make_engine
+
+    engine = make_engine(database.owner_url, 1)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(sql))).scalar_one()
+    finally:
+        await engine.dispose()
+
+
+async def issued_jti(db: Database, role: str = "ops") -> str:
+    """The id of a token recorded by the built-in issuer (what admins list and revoke)."""
+    from datetime import timedelta as _td
+
+    from service.kit.identity import Role
+    from tenants.service import issue_token
+    from tests.conftest import JWT_SECRET
+
+    async with db.system_transaction() as session:
+        _, record = await issue_token(session, JWT_SECRET, subject=f"issued-{role}", role=Role(role),
+                                      tenant_id=None, ttl=_td(hours=1), issued_by="tests")
+    return record.jti
+
+
+async def client_key(db: Database, tenant) -> uuid.UUID:
+    """An API key of TENANT's brand (a client key)."""
+    from service.kit.identity import Principal, Role
+    from tenants.schemas import ApiKeyCreate
+    from tenants.service import create_api_key
+
+    admin = Principal(subject="tests", role=Role.admin, tenant_id=None, jti="")
+    async with db.system_transaction() as session:
+        created = await create_api_key(session, admin, ApiKeyCreate(name="probe", tenant=str(tenant.id)))
+    return created.id
+
+
+@contextmanager
+def serving(database, data_dir, args: tuple[str, ...] = (), **env: str):
+    """`seatwise serve` on a free loopback port against DATABASE, ready (/readyz answered): its URL, then
+    the process (stopped afterwards, if it has not stopped itself)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.bench.server import free_port
+    from tests.conftest import JWT_SECRET
+
+    port = free_port()
+    environment = os.environ | {"DATABASE_URL": database.owner_url, "SEATWISE_APP_DATABASE_URL":
+                                database.app_url, "SEATWISE_JWT_SECRET": JWT_SECRET,
+                                "SEATWISE_DATA_DIR": str(data_dir), "SEATWISE_RATE_LIMIT": "", **env}
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), *args]
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120  # generous: a loaded 2-core CI machine spawns slowly
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, "the server did not become ready"
+            time.sleep(0.1)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()

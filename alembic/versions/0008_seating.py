@@ -5,7 +5,7 @@ Labour rule sets and who they apply to, the holiday calendar, agents' availabili
 double-booking by exclusion constraints (btree_gist).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02 00:25:32.539602
 """
 from collections.abc import Sequence
@@ -22,7 +22,7 @@ OPERATOR_TABLES = ('holiday_days', 'labour_rule_sets', 'employment_type_rules', 
                    'agent_availability', 'rosters', 'shifts')
 
 revision: str = '0008'
-down_revision: str | None = '0006'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

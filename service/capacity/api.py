@@ -29,6 +29,7 @@ from service.capacity.schemas import (
 from service.capacity.staffing import staffing
 from service.kit.access import Caller, Session, Sessions
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.types import Text
 
 router = APIRouter(tags=["capacity"])
 Pages = Annotated[PageRequest, Depends(page_params)]
@@ -36,6 +37,7 @@ OneShop = Annotated[uuid.UUID | None, Query(description="One shop's lines")]
 
 
 @router.post("/v1/staffing/erlang", response_model=StaffingRead, dependencies=[auth.staff.rest],
+             max_body_size=16 * 1024 * 1024,  # up to 100,000 intervals
              summary="Erlang C / Erlang A staffing for up to 100,000 intervals (what-if calculator)")
 async def erlang(body: StaffingRequest):
     result = await asyncio.to_thread(staffing, body)
@@ -50,12 +52,14 @@ async def create_promotion(session: Session, body: PromotionCreate):
     return await service.create_promotion(session, body)
 
 
-@router.get("/v1/promotions", response_model=Page[PromotionRead], summary="Promotions",
-            dependencies=[auth.staff.rest])
+@router.get("/v1/promotions", response_model=Page[PromotionRead], dependencies=[auth.calendar.rest],
+            summary="The promotions calendar (everyone)")
 async def list_promotions(session: Session, page: Pages,
-                          name: Annotated[str | None, Query(max_length=100)] = None,
-                          year: Annotated[int | None, Query(ge=2000, le=2100)] = None):
-    return await service.list_promotions(session, page, name, year)
+                          name: Annotated[Text | None, Query(max_length=100)] = None,
+                          year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+                          upcoming: Annotated[bool | None, Query(
+                              description="true: only editions not over by their local today")] = None):
+    return await service.list_promotions(session, page, name, year, upcoming)
 
 
 @router.post("/v1/capacity-plans", response_model=PlanRead, status_code=201, dependencies=[auth.write.rest],
@@ -64,11 +68,11 @@ async def create_plan(session: Session, sessions: Sessions, caller: Caller, body
     return await service.create_plan(session, sessions, caller, body)
 
 
-@router.get("/v1/capacity-plans", response_model=Page[PlanRead], summary="Capacity plans",
-            dependencies=[auth.staff.rest])
-async def list_plans(session: Session, page: Pages,
+@router.get("/v1/capacity-plans", response_model=Page[PlanRead], dependencies=[auth.plans.rest],
+            summary="Capacity plans (a client: those that include its shops, with its share of each)")
+async def list_plans(session: Session, caller: Caller, page: Pages,
                      promotion: Annotated[uuid.UUID | None, Query(description="Promotion id")] = None):
-    return await service.list_plans(session, page, promotion)
+    return await service.list_plans(session, caller, page, promotion)
 
 
 @router.get("/v1/capacity-plans/{plan_id}", response_model=PlanDetail, dependencies=[auth.staff.rest],

@@ -20,14 +20,24 @@ Conventions (documented here rather than chosen silently):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from functools import cache
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
 
 Model = Literal["erlang_c", "erlang_a"]
 MODELS: tuple[str, ...] = ("erlang_c", "erlang_a")
+
+
+@cache
+def scipy_special() -> Any:
+    """scipy.special, imported on first use: a process that computes no staffing (a server starting, most
+    CLI commands) never pays for loading SciPy."""
+    from scipy import special
+
+    return special
+
 
 # Float slack for "A/N <= cap" and "x / (1 - s)": 10 / 0.8 or 14 / 0.7 must not cost an extra agent.
 _SLACK = 1e-9
@@ -206,10 +216,10 @@ def _log_erlang_b(c: _Floats, a: _Floats) -> _Floats:
     B is the Poisson pmf over the cdf at c: log space, so no factorial ever overflows.
     """
     out = np.empty(a.shape)
-    cdf = special.pdtr(c, a)
+    cdf = scipy_special().pdtr(c, a)
     ok = cdf > 1e-280
     co, ao = c[ok], a[ok]
-    out[ok] = co * np.log(ao) - ao - special.gammaln(co + 1) - np.log(cdf[ok])
+    out[ok] = co * np.log(ao) - ao - scipy_special().gammaln(co + 1) - np.log(cdf[ok])
     if not ok.all():
         # Far below the load the cdf underflows; there 1/B = sum_m prod_{i<m} (c - i) / a converges fast
         # because every ratio is <= c/a, which is well below 1.
@@ -261,7 +271,7 @@ def _hw_beta(a: _Floats, aht: _Floats, t: _Floats, tsl: _Floats, tasa: _Floats) 
     for _ in range(12):
         beta = (lo + hi) / 2
         # C ~ 1 / (1 + beta Phi(beta) / phi(beta)) in the quality-and-efficiency-driven regime.
-        cw = 1 / (1 + beta * special.ndtr(beta) * np.sqrt(2 * np.pi) * np.exp(beta * beta / 2))
+        cw = 1 / (1 + beta * scipy_special().ndtr(beta) * np.sqrt(2 * np.pi) * np.exp(beta * beta / 2))
         ok = (1 - cw * np.exp(-beta * sa * t / aht) >= tsl) & (cw * aht / (beta * sa) <= tasa)
         hi = np.where(ok, beta, hi)
         lo = np.where(ok, lo, beta)
@@ -406,7 +416,7 @@ def _erlang_a_block(c: _Floats, a: _Floats, x: _Floats, y: _Floats, lo: _Floats,
     kl = np.arange(nl.max())
     n = lo[:, None] + kl
     valid = kl < nl[:, None]
-    lw = special.gammaln(col + 1) - special.gammaln(n + 1) - (col - n) * np.log(a)[:, None]
+    lw = scipy_special().gammaln(col + 1) - scipy_special().gammaln(n + 1) - (col - n) * np.log(a)[:, None]
     lw = np.where(valid, lw, -np.inf)
     # Queue states c + j, j = jlo.., as a running sum of log(y / (x + j)), started from log t_jlo.
     kt = np.arange(nt.max())
@@ -415,7 +425,7 @@ def _erlang_a_block(c: _Floats, a: _Floats, x: _Floats, y: _Floats, lo: _Floats,
     xc, yc = x[:, None], y[:, None]
     steps = np.log(yc / (xc + j))
     steps[:, 0] = np.where(
-        jlo > 0, jlo * np.log(y) - special.gammaln(x + jlo + 1) + special.gammaln(x + 1), 0.0
+        jlo > 0, jlo * np.log(y) - scipy_special().gammaln(x + jlo + 1) + scipy_special().gammaln(x + 1), 0.0
     )
     lt = np.where(valid, np.cumsum(np.where(valid, steps, 0.0), axis=1), -np.inf)
 
@@ -432,11 +442,11 @@ def _erlang_a_block(c: _Floats, a: _Floats, x: _Floats, y: _Floats, lo: _Floats,
 
     rows, cols = np.nonzero(pt > _NEGLIGIBLE)
     within = np.zeros(pt.shape)
-    within[rows, cols] = special.betainc(j[rows, cols] + 1, x[rows] + 1, p[rows])
+    within[rows, cols] = scipy_special().betainc(j[rows, cols] + 1, x[rows] + 1, p[rows])
     sl = np.clip(p_now + (pt * served * within).sum(axis=1), 0.0, 1.0)
 
     # sum_{i=1..j+1} 1 / (x + i): running sum along the row, offset by digammas when jlo > 0.
-    first = np.where(jlo > 0, special.digamma(x + jlo + 1) - special.digamma(x + 1), 0.0)
+    first = np.where(jlo > 0, scipy_special().digamma(x + jlo + 1) - scipy_special().digamma(x + 1), 0.0)
     harmonic = np.cumsum(1 / (xc + j + 1), axis=1) + first[:, None]
     asa = (pt * served * harmonic).sum(axis=1) * pat / p_served
     occ = np.minimum(1.0, a * p_served / c)  # <= 1 exactly; clip the rounding

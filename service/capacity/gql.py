@@ -25,6 +25,7 @@ from service.capacity.schemas import (
     PlanIntervalRead,
     PlanLineRead,
     PlanRead,
+    PlanShare,
     PlanShopRead,
     PlanSummary,
     PromotionCreate,
@@ -99,6 +100,7 @@ class TierSummaryType: ...
 @gql.read_type(PlanSummary, name="CapacityPlanSummary")
 class PlanSummaryType:
     uplift_source: str  # learned, given or none
+    units: JSON  # figure -> what it counts (a map: GraphQL has no map type)
 
 
 @gql.read_type(PlanIntervalRead, name="CapacityPlanInterval")
@@ -110,10 +112,14 @@ class PlanIntervalType: ...
 class PlanShopType: ...
 
 
+@gql.read_type(PlanShare, name="CapacityPlanShare")
+class PlanShareType: ...
+
+
 @gql.read_type(PlanRead, name="CapacityPlan")
 class PlanType:
-    seats: JSON  # a number, per-site counts or a series, as the plan was asked for
-    params: JSON
+    seats: JSON | None  # {total}, {per_site} or {series}, as the plan was asked for
+    params: JSON | None
 
     @gql.field(auth.staff, description="Seats against requirements per interval.")
     async def intervals(self, info: Info) -> list[PlanIntervalType]:
@@ -179,17 +185,20 @@ class CapacityQuery:
         result = await asyncio.to_thread(staffing, request)
         return gql.of(StaffingType, {"model": request.model, "intervals": result.rows()})
 
-    @gql.field(auth.staff)
+    @gql.field(auth.calendar, description="The promotions calendar (upcoming: only editions not over by "
+               "their local today).")
     async def promotions(self, session: Session, name: str | None = None, year: int | None = None,
-                         first: int = 50, after: str | None = None) -> gql.Page[PromotionType]:
+                         upcoming: bool | None = None, first: int = 50,
+                         after: str | None = None) -> gql.Page[PromotionType]:
         page = gql.page_request(first, after)
-        return gql.page(PromotionType, await service.list_promotions(session, page, name, year))
+        return gql.page(PromotionType, await service.list_promotions(session, page, name, year, upcoming))
 
-    @gql.field(auth.staff)
-    async def capacity_plans(self, session: Session, promotion_id: uuid.UUID | None = None, first: int = 50,
-                             after: str | None = None) -> gql.Page[PlanType]:
-        return gql.page(PlanType,
-                        await service.list_plans(session, gql.page_request(first, after), promotion_id))
+    @gql.field(auth.plans, description="Capacity plans (a client: those that include its shops, with its "
+               "share of each).")
+    async def capacity_plans(self, session: Session, caller: Caller, promotion_id: uuid.UUID | None = None,
+                             first: int = 50, after: str | None = None) -> gql.Page[PlanType]:
+        found = await service.list_plans(session, caller, gql.page_request(first, after), promotion_id)
+        return gql.page(PlanType, found)
 
     @gql.field(auth.staff, description="A plan with its summary (staff).")
     async def capacity_plan(self, session: Session, id: uuid.UUID) -> PlanType:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.capacity.forecast import Volumes
 from service.capacity.models import ALL_PLATFORMS, CapacityPlan, CapacityPlanInterval, Promotion
 from service.capacity.planning import PlanNumbers
-from service.capacity.schemas import PlanLineRead, PlanShopRead
+from service.capacity.schemas import PlanLineRead, PlanShare, PlanShopRead
 from service.kit.errors import NotFound
 from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest, page_of
@@ -235,6 +235,24 @@ async def shops_of_plans(session: AsyncSession, plan_ids: list[uuid.UUID]) -> li
     return [grouped[p] for p in plan_ids]
 
 
+# A brand's share of each plan: its shops' totals, summed (explicitly its own; RLS is the safety net).
+_SHARES = text("""
+SELECT plan_id, count(*) AS shops, sum(forecast_volume) AS forecast_volume, sum(required)::int AS required,
+       sum(scheduled)::int AS scheduled, sum(allocated)::int AS allocated, sum(missing)::int AS missing,
+       count(*) FILTER (WHERE missing > 0) AS shops_short, min(min_service_level) AS min_service_level
+FROM capacity_plan_shops
+WHERE tenant_id = :tenant AND plan_id = ANY(CAST(:plans AS uuid[]))
+GROUP BY plan_id
+""")
+
+
+async def plan_shares(session: AsyncSession, tenant_id: uuid.UUID, plan_ids: list[uuid.UUID]
+                      ) -> dict[uuid.UUID, PlanShare]:
+    rows = (await session.execute(_SHARES, {"tenant": tenant_id, "plans": plan_ids})).all()
+    return {row.plan_id: PlanShare.model_validate({k: v for k, v in row._mapping.items() if k != "plan_id"})
+            for row in rows}
+
+
 async def plan_exists(session: AsyncSession, plan_id: uuid.UUID) -> None:
     found = (await session.execute(select(CapacityPlan.id).where(CapacityPlan.id == plan_id))).first()
     if found is None:
@@ -284,11 +302,7 @@ async def list_lines(session: AsyncSession, principal: Principal, plan_id: uuid.
 
 
 def csv_query(where: str) -> str:
-    # Positional parameters for asyncpg, in the order of line_scope's keys.
-    n = iter(range(1, 5))
-    for key in ("plan", "tenant", "shop_tenant", "shop"):
-        if f":{key}" in where:
-            where = where.replace(f":{key}", f"${next(n)}")
+    """The CSV export's query over line_scope's WHERE (named parameters)."""
     return f"""
         SELECT l.shop_id, s.name AS shop, s.platform,
                to_char(l.interval_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS interval_start,

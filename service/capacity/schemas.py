@@ -19,6 +19,8 @@ from pydantic import (
 )
 
 from service.capacity.models import PROMOTION_PLATFORMS, PlanModel, PlanStatus
+from service.kit.time import quarter_hour
+from service.kit.types import Text
 
 MAX_STAFFING_INTERVALS = 100_000
 MAX_PROMOTION_DAYS = 45
@@ -105,16 +107,16 @@ DayUplift = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
 class PromotionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, description="The same name every year, e.g. `Double 11`")
+    name: Text = Field(min_length=1, max_length=100, description="The same name every year, e.g. `Double 11`")
     platform: PromotionPlatform = Field(default="all", description="A platform, or `all`")
     start_date: date = Field(description="First local day (inclusive)")
     end_date: date = Field(description="Last local day (inclusive)")
-    timezone: str = "Asia/Shanghai"
+    timezone: Text = "Asia/Shanghai"
     uplift: list[DayUplift] | list[Annotated[list[DayUplift], Field(min_length=INTERVALS_PER_DAY,
                                                                    max_length=INTERVALS_PER_DAY)]] | None = \
         Field(default=None, description="Volume over baseline when no history of last year's promotion "
               "exists: one factor per day, or per day 96 factors (one per 15-minute interval)")
-    uplift_from: str | None = Field(default=None, max_length=100, description="Learn the uplift from this "
+    uplift_from: Text | None = Field(default=None, max_length=100, description="Learn the uplift from this "
                                     "earlier promotion (name or id) instead of last year's one of the same "
                                     "name")
 
@@ -181,20 +183,32 @@ class SeatsSeries(BaseModel):
         min_length=1, description="Seats per interval of the plan, in order")
 
 
+class SeatsTotal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    total: int = Field(ge=0, le=1_000_000, description="The same seats in every interval")
+
+
+_SEAT_KINDS = {"total": SeatsTotal, "per_site": SeatsPerSite, "series": SeatsSeries}
+
+
 def _seats_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        return "per_site" if "per_site" in value else "series" if "series" in value else None
-    if isinstance(value, SeatsPerSite | SeatsSeries):
-        return "per_site" if isinstance(value, SeatsPerSite) else "series"
+        return next((kind for kind in _SEAT_KINDS if kind in value), None)
+    for kind, model in _SEAT_KINDS.items():
+        if isinstance(value, model):
+            return kind
     return "number" if isinstance(value, int | float | str) else None
 
 
-# One branch validates, so an error names that branch's field only (e.g. body.seats.number).
+# One branch validates, so an error names that branch's field only (e.g. body.seats.number). A number and
+# {"total": n} are the same: GraphQL, which has no union inputs, sends the second.
 Seats = Annotated[
-    Annotated[Annotated[int, Field(ge=0, le=1_000_000)], Tag("number")]
+    Annotated[Annotated[int, Field(ge=0, le=1_000_000)], Tag("number")] | Annotated[SeatsTotal, Tag("total")]
     | Annotated[SeatsPerSite, Tag("per_site")] | Annotated[SeatsSeries, Tag("series")],
     Discriminator(_seats_kind, custom_error_type="seats",
-                  custom_error_message="give a number, {\"per_site\": {...}} or {\"series\": [...]}"),
+                  custom_error_message="give a number, {\"total\": n}, {\"per_site\": {...}} or "
+                                       "{\"series\": [...]}"),
 ]
 
 
@@ -216,10 +230,11 @@ class PlanCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    name: str = Field(min_length=1, max_length=200)
-    promotion: str | None = Field(default=None, max_length=100, description="Promotion name (or id)")
+    name: Text = Field(min_length=1, max_length=200)
+    promotion: Text | None = Field(default=None, max_length=100, description="Promotion name (or id)")
     year: int | None = Field(default=None, ge=2000, le=2100,
-                             description="Which year's promotion; default the latest with that name")
+                             description="Which year's edition of the promotion; default the next upcoming "
+                             "one (not over by its local today), else the latest")
     start: datetime | None = Field(default=None, alias="from", description="Instead of a promotion: the "
                                    "first instant, with offset, on a quarter hour")
     end: datetime | None = Field(default=None, alias="to", description="Exclusive end, with offset")
@@ -238,13 +253,7 @@ class PlanCreate(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _instant(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("needs an offset (e.g. 2026-12-12T00:00:00+08:00)")
-        if value.minute % 15 or value.second or value.microsecond:
-            raise ValueError("must be on a quarter hour")
-        return value
+        return quarter_hour(value)
 
     @model_validator(mode="after")
     def _window(self) -> PlanCreate:
@@ -258,6 +267,23 @@ class PlanCreate(BaseModel):
             if self.end - self.start > timedelta(days=MAX_PLAN_DAYS):
                 raise ValueError(f"a plan spans at most {MAX_PLAN_DAYS} days")
         return self
+
+
+# What the plan's numbers count. A seat is one agent position through one 15-minute interval: the seats of
+# a plan (`--seats`, a number per interval), peaks and every per-interval figure count seats; totals over the
+# plan count seat-intervals (seats summed over its intervals: 4 seat-intervals make a seat-hour).
+_SUMS, _AT_ONCE = "seat-intervals", "seats"
+PLAN_UNITS: dict[str, str] = {
+    "intervals": "15-minute intervals", "forecast_volume": "contacts", "seats_available": _SUMS,
+    "seats_required": _SUMS, "allocated": _SUMS, "seats_missing": _SUMS, "peak_required": _AT_ONCE,
+    "peak_shortfall": _AT_ONCE,
+    **{f"{part}.{name}": _SUMS for part, names in (
+        ("tiers", ("required", "allocated", "missing")),
+        ("shops", ("required", "scheduled", "allocated", "missing"))) for name in names},
+    **{f"{part}.{name}": _AT_ONCE for part, names in (
+        ("intervals", ("seats_available", "seats_required", "allocated", "shortfall")),
+        ("lines", ("required", "scheduled", "allocated", "shortfall"))) for name in names},
+}
 
 
 class TierSummary(BaseModel):
@@ -288,9 +314,30 @@ class PlanSummary(BaseModel):
     history_from: datetime = Field(description="The baseline's history: [history_from, history_to)")
     history_to: datetime
     tiers: list[TierSummary]
+    units: dict[str, str] = Field(default_factory=lambda: dict(PLAN_UNITS), description="What each figure "
+                                  "counts: a seat is one agent position through one 15-minute interval; "
+                                  "seat-intervals are seats summed over the plan's intervals (4 make a "
+                                  "seat-hour)")
+
+
+class PlanShare(BaseModel):
+    """A brand's shops in a plan, summed: a client's own share of it (seat-intervals, like the shops'
+    totals)."""
+
+    shops: int
+    forecast_volume: float = Field(description="Contacts")
+    required: int = Field(description="Seat-intervals required")
+    scheduled: int
+    allocated: int
+    missing: int = Field(description="Seat-intervals short")
+    shops_short: int
+    min_service_level: float = Field(description="Lowest expected service level of the shops")
 
 
 class PlanRead(BaseModel):
+    """A capacity plan. A client sees the plans that include its shops, with its share of them; the plan's
+    own totals, seats and parameters are the outsourcer's (null for a client)."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -300,11 +347,20 @@ class PlanRead(BaseModel):
     promotion_id: uuid.UUID | None
     starts_at: datetime
     ends_at: datetime
-    seats: Any
+    seats: Any = Field(description="Seats per interval as asked for: {total: n}, {per_site: {site: n}} or "
+                       "{series: [n, ...]}")
     params: Any
-    created_by: str
+    created_by: str | None
     created_at: datetime
-    summary: PlanSummary
+    summary: PlanSummary | None
+    share: PlanShare | None = Field(default=None, description="The caller's brand's shops in the plan (a "
+                                    "client's; null for staff)")
+
+    @field_validator("seats", mode="before")
+    @classmethod
+    def _seats_as_object(cls, value: Any) -> Any:
+        # Stored as asked: a bare number (REST's shorthand) reads like every other spec.
+        return {"total": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class PlanIntervalRead(BaseModel):

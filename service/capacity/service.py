@@ -42,11 +42,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Date, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.capacity import forecast as fc
-from service.capacity.models import CapacityPlan, PlanStatus, Promotion
+from service.capacity.models import CapacityPlan, CapacityPlanShop, PlanStatus, Promotion
 from service.capacity.planning import (
     DEFAULT_CONCURRENCY,
     DEFAULT_SERVICE_LEVEL,
@@ -62,6 +62,7 @@ from service.capacity.queries import (
     line_scope,
     list_lines,
     plan_exists,
+    plan_shares,
     plan_shops,
     promotion_mask,
     read_volumes,
@@ -76,13 +77,16 @@ from service.capacity.schemas import (
     PromotionCreate,
     SeatsPerSite,
     SeatsSeries,
+    SeatsTotal,
 )
+from service.kit import observe
 from service.kit.crud import flush, list_page, one_or_404
 from service.kit.db import ScopedSessions
 from service.kit.errors import Invalid
+from service.kit.export import copy_csv
 from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest
-from service.kit.time import INTERVAL, INTERVAL_S, local_days
+from service.kit.time import INTERVAL, INTERVAL_S, local_days, local_today
 from service.kit.timing import StageClock
 from service.sla.service import policies_in_force
 from service.workforce.models import Site
@@ -113,18 +117,25 @@ async def create_promotion(session: AsyncSession, data: PromotionCreate) -> Prom
 
 
 async def list_promotions(session: AsyncSession, page: PageRequest, name: str | None = None,
-                          year: int | None = None) -> Paged[Promotion]:
+                          year: int | None = None, upcoming: bool | None = None) -> Paged[Promotion]:
+    """The promotions calendar (operator-level: every role reads it). UPCOMING: only the editions not over
+    yet by their own local today (or, False, only those over)."""
     stmt = select(Promotion)
     if name:
         stmt = stmt.where(Promotion.name == name)
     if year:
         stmt = stmt.where(Promotion.year == year)
+    if upcoming is not None:
+        local_today_sql = func.timezone(Promotion.timezone, func.now()).cast(Date)
+        stmt = stmt.where((Promotion.end_date >= local_today_sql) == upcoming)
     return await list_page(session, stmt, Promotion.id, page)
 
 
 async def find_promotion(session: AsyncSession, key: str, year: int | None = None,
-                         before: date | None = None) -> Promotion | None:
-    """By id, or by name: the given year's, else the one starting last (and ending before BEFORE)."""
+                         before: date | None = None, now: datetime | None = None) -> Promotion | None:
+    """By id, or by name: the given year's edition; else (BEFORE given) the one starting last and ending
+    before BEFORE; else the next upcoming edition (the first not over by its local today, NOW), or the
+    latest when none is."""
     try:
         found = await session.get(Promotion, uuid.UUID(key))
         return found if found is None or before is None or found.end_date < before else None
@@ -135,7 +146,12 @@ async def find_promotion(session: AsyncSession, key: str, year: int | None = Non
         stmt = stmt.where(Promotion.year == year)
     if before is not None:
         stmt = stmt.where(Promotion.end_date < before)
-    return (await session.execute(stmt.order_by(Promotion.start_date.desc()).limit(1))).scalars().first()
+    editions = list((await session.execute(stmt.order_by(Promotion.start_date))).scalars())
+    if year is None and before is None:
+        upcoming = [p for p in editions if p.end_date >= local_today(p.timezone, now)]
+        if upcoming:
+            return upcoming[0]
+    return editions[-1] if editions else None
 
 
 def promotion_window(p: Promotion) -> tuple[datetime, datetime]:
@@ -146,11 +162,12 @@ def promotion_window(p: Promotion) -> tuple[datetime, datetime]:
 # --- creating a plan ----------------------------------------------------------------------------------
 
 
-async def _window(session: AsyncSession, data: PlanCreate) -> tuple[datetime, datetime, Promotion | None]:
+async def _window(session: AsyncSession, data: PlanCreate, now: datetime | None = None
+                  ) -> tuple[datetime, datetime, Promotion | None]:
     if data.promotion is None:
         assert data.start is not None and data.end is not None  # the schema guarantees it
         return data.start.astimezone(UTC), data.end.astimezone(UTC), None
-    promotion = await find_promotion(session, data.promotion, data.year)
+    promotion = await find_promotion(session, data.promotion, data.year, now=now)
     if promotion is None:
         raise Invalid("promotion", f"no promotion named {data.promotion!r}"
                       + (f" in {data.year}" if data.year else ""))
@@ -158,7 +175,10 @@ async def _window(session: AsyncSession, data: PlanCreate) -> tuple[datetime, da
     return start, end, promotion
 
 
-async def _seats(session: AsyncSession, spec: int | SeatsPerSite | SeatsSeries, n: int) -> np.ndarray:
+async def _seats(session: AsyncSession, spec: int | SeatsTotal | SeatsPerSite | SeatsSeries,
+                 n: int) -> np.ndarray:
+    if isinstance(spec, SeatsTotal):
+        return np.full(n, spec.total, np.int64)
     if isinstance(spec, SeatsSeries):
         if len(spec.series) != n:
             raise Invalid("seats.series", f"needs one number per interval of the plan ({n})")
@@ -178,13 +198,14 @@ async def _seats(session: AsyncSession, spec: int | SeatsPerSite | SeatsSeries, 
     return np.full(n, int(spec), np.int64)
 
 
+@observe.timing("plan")
 async def create_plan(session: AsyncSession, sessions: ScopedSessions, principal: Principal, data: PlanCreate,
                       progress: Progress | None = None, now: datetime | None = None) -> CapacityPlan:
     """Forecast, staff, allocate and store a plan in the caller's transaction. The history is read on
     further transactions of the caller's scope (SESSIONS), in parallel. NOW (default: the clock) bounds the
     history of a plan in the future."""
     step = progress or StageClock(log, "plan stage").lap
-    start, end, promotion = await _window(session, data)
+    start, end, promotion = await _window(session, data, now)
     n = int((end - start) / INTERVAL)
     shops = await plan_shops(session, promotion.platform if promotion else None)
     if not shops:
@@ -252,7 +273,7 @@ async def create_plan(session: AsyncSession, sessions: ScopedSessions, principal
     return plan
 
 
-def _jsonable_seats(spec: int | SeatsPerSite | SeatsSeries) -> object:
+def _jsonable_seats(spec: int | SeatsTotal | SeatsPerSite | SeatsSeries) -> object:
     return spec if isinstance(spec, int) else spec.model_dump(mode="json")
 
 
@@ -266,12 +287,25 @@ def _params_json(data: PlanCreate) -> dict[str, Any]:
 # --- reading plans ------------------------------------------------------------------------------------
 
 
-async def list_plans(session: AsyncSession, page: PageRequest, promotion: uuid.UUID | None = None
-                     ) -> Paged[CapacityPlan]:
+async def list_plans(session: AsyncSession, principal: Principal, page: PageRequest,
+                     promotion: uuid.UUID | None = None) -> Paged[PlanRead]:
+    """Plans by creation. Staff: every plan, whole. A client: the plans that include its shops, each with
+    its share and without the outsourcer's totals."""
     stmt = select(CapacityPlan)
     if promotion is not None:
         stmt = stmt.where(CapacityPlan.promotion_id == promotion)
-    return await list_page(session, stmt, CapacityPlan.id, page)
+    if principal.is_staff:
+        found = await list_page(session, stmt, CapacityPlan.id, page)
+        return Paged([PlanRead.model_validate(p) for p in found.items], found.next_cursor)
+    tenant = principal.tenant_id
+    assert tenant is not None  # a client's token always names its brand
+    stmt = stmt.where(exists().where(CapacityPlanShop.tenant_id == tenant,
+                                     CapacityPlanShop.plan_id == CapacityPlan.id))
+    found = await list_page(session, stmt, CapacityPlan.id, page)
+    shares = await plan_shares(session, tenant, [p.id for p in found.items])
+    hidden = dict.fromkeys(("summary", "seats", "params", "created_by"))
+    return Paged([PlanRead.model_validate(p).model_copy(update={**hidden, "share": shares[p.id]})
+                  for p in found.items], found.next_cursor)
 
 
 async def get_plan(session: AsyncSession, plan_id: uuid.UUID) -> CapacityPlan:
@@ -302,35 +336,13 @@ async def check_lines_visible(session: AsyncSession, principal: Principal, plan_
 async def lines_csv(sessions: ScopedSessions, principal: Principal, plan_id: uuid.UUID,
                     shop_id: uuid.UUID | None) -> AsyncIterator[bytes]:
     """The lines as CSV, streamed from PostgreSQL's COPY TO in chunks: the export never sits in memory."""
-    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=8)
-    done = object()
 
-    async def produce() -> None:
-        try:
-            async with sessions() as session:
-                where, params = await line_scope(session, principal, plan_id, shop_id)
-                conn = await session.connection()
-                raw = (await conn.get_raw_connection()).driver_connection
-                args = [params[k] for k in ("plan", "tenant", "shop_tenant", "shop") if k in params]
-                await raw.copy_from_query(csv_query(where), *args, output=queue.put,
-                                          format="csv", header=True)
-            await queue.put(done)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-            await queue.put(exc)
+    async def query(session: AsyncSession) -> tuple[str, dict[str, Any]]:
+        where, params = await line_scope(session, principal, plan_id, shop_id)
+        return csv_query(where), params
 
-    task = asyncio.create_task(produce())
-    try:
-        while True:
-            item = await queue.get()
-            if item is done:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield bytes(item)
-    finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async for chunk in copy_csv(sessions, query):
+        yield chunk
 
 
 __all__ = ["CSV_COLUMNS", "MAX_PLAN_CELLS", "check_lines_visible", "create_plan",

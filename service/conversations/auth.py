@@ -4,3 +4,5 @@ from service.kit.access import Roles
 from service.kit.identity import Role
 
 write = Roles(Role.admin, Role.ops, Role.client)
+read = Roles(*Role)  # reading records back ("did you get record X?"): a client its own shops'
+

@@ -3,10 +3,20 @@ POST /v1/conversations: the same validation, idempotency and rejection reasons).
 
 from __future__ import annotations
 
+import uuid
+from typing import Annotated
+
 import strawberry
+from strawberry.types import Info
 
 from service.conversations import auth, service
-from service.conversations.schemas import ConversationIn, IngestAnswer, Rejection
+from service.conversations.schemas import (
+    ConversationFilter,
+    ConversationIn,
+    ConversationRead,
+    IngestAnswer,
+    Rejection,
+)
 from service.kit import gql
 from service.kit.access import Caller, Session
 from service.kit.errors import Invalid
@@ -25,14 +35,33 @@ class RejectionType: ...
 class IngestResultType: ...
 
 
+@gql.read_type(ConversationRead, name="Conversation")
+class ConversationType: ...
+
+
+@strawberry.type
+class ConversationQuery:
+    @gql.field(auth.read, description="Stored conversations by shop, start time and external id, in key "
+               "order (a client: its own shops'; another brand's shop is not found). `from`/`to`: a date "
+               "(the shop's local midnight) or a datetime (the shop's timezone unless it has an offset).")
+    async def conversations(self, session: Session, caller: Caller, shop: uuid.UUID | None = None,
+                            from_: Annotated[str | None, strawberry.argument(name="from")] = None,
+                            to: str | None = None, external_id: str | None = None, first: int = 50,
+                            after: str | None = None) -> gql.Page[ConversationType]:
+        filters = ConversationFilter(shop=shop, start=from_, end=to, external_id=external_id)
+        found = await service.list_conversations(session, caller, filters, gql.page_request(first, after))
+        return gql.page(ConversationType, found)
+
+
 @strawberry.type
 class ConversationMutation:
     @gql.mutation(auth.write, description=f"Ingest up to {MAX_GRAPHQL_RECORDS:,} records; idempotent by shop "
                   "and externalId.")
-    async def ingest_conversations(self, session: Session, caller: Caller,
+    async def ingest_conversations(self, session: Session, caller: Caller, info: Info,
                                    records: list[ConversationInput]) -> IngestResultType:
         if len(records) > MAX_GRAPHQL_RECORDS:
             raise Invalid("records", f"at most {MAX_GRAPHQL_RECORDS:,} a call; send larger batches to POST "
                           "/v1/conversations")
         rows = [{k: v for k, v in gql.plain(r).items() if v is not None} for r in records]
-        return gql.of(IngestResultType, await service.ingest_records(session, caller, rows))
+        max_age = info.context.request.app.state.settings.ingest_max_age_days
+        return gql.of(IngestResultType, await service.ingest_records(session, caller, rows, max_age))

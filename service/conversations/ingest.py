@@ -11,13 +11,16 @@ staged in chunks as they are read, so a 100,000-record request never becomes 100
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gc
 import logging
+import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,11 +42,15 @@ from service.kit.timing import StageClock
 log = logging.getLogger("seatwise.conversations")
 
 MAX_RECORDS = 100_000
+MAX_BLANK_LINES = 10_000  # blank lines are no records, but they cost a little: a batch holds this many
 MAX_LINE_BYTES = 64 * 1024
+MAX_DEPTH = 8  # a record is a flat object with one list: deeper nesting is refused before it is parsed
 COPY_CHUNK = 10_000
 REASON_UNKNOWN_SHOP = "unknown shop"
 REASON_SUPERSEDED = "superseded by a later line with the same shop_id and external_id"
 REASON_BAD_ENCODING = "not UTF-8 text"
+REASON_LINE_TOO_LONG = f"line too long (at most {MAX_LINE_BYTES:,} bytes)"
+REASON_TOO_DEEP = f"nested too deeply (at most {MAX_DEPTH} levels)"
 
 NDJSON = "application/x-ndjson"
 CSV = "text/csv"
@@ -84,18 +91,55 @@ def _no_cyclic_gc() -> Iterator[None]:
 # --- reading lines ------------------------------------------------------------------------------------
 
 
-async def lines_of(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Physical lines of a streamed body, without holding the body."""
-    rest = b""
+async def line_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes | None]]:
+    """The physical lines of a streamed body, a chunk's worth at a time, without holding the body. A line
+    is dropped as soon as it passes MAX_LINE_BYTES (None stands in for it): the rest of it is skipped up
+    to its newline, never gathered."""
+    rest, skipping = b"", False
     async for chunk in chunks:
         if not chunk:
             continue
-        parts = (rest + chunk).split(b"\n")
-        rest = parts.pop()
-        for part in parts:
-            yield part
+        if skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                continue
+            chunk, skipping = chunk[cut + 1:], False
+        lines: list[bytes | None] = (rest + chunk).split(b"\n")  # type: ignore[assignment]
+        rest = lines.pop()  # type: ignore[assignment]
+        if len(rest) > MAX_LINE_BYTES:
+            lines.append(None)
+            rest, skipping = b"", True
+        if lines:
+            yield lines
     if rest:
-        yield rest
+        yield [rest]
+
+
+async def lines_of(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes | None]:
+    """Physical lines of a streamed body, one at a time (None: a line past MAX_LINE_BYTES)."""
+    async for lines in line_batches(chunks):
+        for line in lines:
+            yield line
+
+
+_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def too_deep(line: bytes) -> bool:
+    """Whether LINE's JSON nests past MAX_DEPTH, decided without parsing it (brackets inside strings don't
+    count); only a line with more brackets than MAX_DEPTH is scanned at all."""
+    if line.count(b"[") + line.count(b"{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(line):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
 _STAGED_COLUMNS = ["line_no", "tenant_id", *r.FIELDS]
@@ -115,11 +159,14 @@ class _Stager:
     chunk, for shops not seen yet; RLS and the client's tenant limit what is found), keeps the last
     line of each (shop, external_id), and COPYs in chunks."""
 
-    def __init__(self, conn, tenant_id: uuid.UUID | None, result: IngestAnswer):
+    def __init__(self, conn, tenant_id: uuid.UUID | None, result: IngestAnswer,
+                 earliest: datetime = r.EARLIEST):
         self.conn = conn
         self.tenant_id = tenant_id
         self.result = result
         self.latest = r.latest_timestamp()
+        self.earliest = earliest
+        self.blank_lines = 0
         self.parsed_shops: dict[str, uuid.UUID] = {}
         self.owners: dict[uuid.UUID, uuid.UUID | None] = {}
         self.pending: list[tuple[int, tuple]] = []
@@ -133,6 +180,11 @@ class _Stager:
         self.records += 1
         if self.records > MAX_RECORDS:
             raise TooLarge(f"a batch holds at most {MAX_RECORDS:,} records; split the file")
+
+    def blank(self) -> None:
+        self.blank_lines += 1
+        if self.blank_lines > MAX_BLANK_LINES:
+            raise TooLarge(f"a batch holds at most {MAX_BLANK_LINES:,} blank lines")
 
     def reject(self, line_no: int, field_: str | None, reason: str) -> None:
         self._count()
@@ -204,24 +256,34 @@ def _decode(line: bytes) -> str | None:
         return None
 
 
-def _take_ndjson(lines: list[bytes], line_no: int, stager: _Stager) -> int:
+def _take_ndjson(lines: list[bytes | None], line_no: int, stager: _Stager) -> int:
     """Check and take whole lines (a plain loop: this is the hot path); returns the last line number.
     orjson and the fast path type the common line; the reference parser (stdlib json) decides any line
-    they refuse, so every answer, accepted or rejected, is the reference's."""
-    latest, shops, take = stager.latest, stager.parsed_shops, stager.take
+    they refuse, so every answer, accepted or rejected, is the reference's. Blank lines are skipped before
+    any parsing (and counted against MAX_BLANK_LINES); a line too long or nested too deeply is refused
+    unparsed."""
+    latest, earliest, shops, take = stager.latest, stager.earliest, stager.parsed_shops, stager.take
     for line in lines:
         line_no += 1
+        if not line or line.isspace():
+            if line is None:
+                stager.reject(line_no, None, REASON_LINE_TOO_LONG)
+            else:
+                stager.blank()
+            continue
         if len(line) > MAX_LINE_BYTES:
-            stager.reject(line_no, None, r.REASON_MALFORMED)
+            stager.reject(line_no, None, REASON_LINE_TOO_LONG)
+            continue
+        if too_deep(line):
+            stager.reject(line_no, None, REASON_TOO_DEEP)
             continue
         try:
             doc = orjson.loads(line)
         except orjson.JSONDecodeError:
-            if not line.strip():
-                continue  # blank lines are not records
+            pass
         else:
             if b"\\u0000" not in line or r.storable(doc):
-                checked = r.validate_row(doc, latest, shops)
+                checked = r.validate_row(doc, latest, shops, earliest)
                 if not isinstance(checked, r.Rejection):
                     take(line_no, checked)
                     continue
@@ -229,35 +291,46 @@ def _take_ndjson(lines: list[bytes], line_no: int, stager: _Stager) -> int:
             stager.reject(line_no, None, REASON_BAD_ENCODING)
             continue
         doc = r.parse_json_line(line)
-        take(line_no, doc if isinstance(doc, r.Rejection) else r.validate_row(doc, latest, shops))
+        take(line_no, doc if isinstance(doc, r.Rejection) else r.validate_row(doc, latest, shops, earliest))
     return line_no
 
 
 async def stage_ndjson(body: AsyncIterator[bytes], stager: _Stager) -> None:
     """Whole lines of each body chunk at a time, staged in COPY-sized chunks as they fill."""
-    line_no, rest = 0, b""
-    async for chunk in body:
-        if not chunk:
-            continue
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
+    line_no = 0
+    async for lines in line_batches(body):
         line_no = _take_ndjson(lines, line_no, stager)
         if stager.full:
             await stager.flush()
-    if rest:
-        _take_ndjson([rest], line_no, stager)
 
 
-async def stage_csv(lines: AsyncIterator[bytes], stager: _Stager) -> None:
+async def transcoded(chunks: AsyncIterator[bytes], charset: str) -> AsyncIterator[bytes]:
+    """A body in CHARSET as UTF-8, chunk by chunk (a CSV exported by Excel in China is often GB18030);
+    bytes that are not CHARSET become U+FFFD, which the CSV rules then refuse where it matters."""
+    decoder = codecs.getincrementaldecoder(charset)(errors="replace")
+    async for chunk in chunks:
+        yield decoder.decode(chunk).encode()
+    yield decoder.decode(b"", final=True).encode()
+
+
+async def stage_csv(lines: AsyncIterator[bytes | None], stager: _Stager) -> None:
     header: list[str] | None = None
     line_no = 0
     async for line in lines:
         line_no += 1
+        if line is None or len(line) > MAX_LINE_BYTES:
+            if header is None:
+                raise Invalid("body", f"the CSV header is longer than {MAX_LINE_BYTES:,} bytes")
+            stager.reject(line_no, None, REASON_LINE_TOO_LONG)
+            continue
         decoded = _decode(line)
         if header is None:
             if decoded is None or not decoded.strip():
                 raise Invalid("body", "the CSV must start with a header row naming the fields")
             header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([decoded]))]
+            twice = sorted({h for h in header if header.count(h) > 1 and h})
+            if twice:
+                raise Invalid("body", f"the CSV header names a column more than once: {', '.join(twice)}")
             missing = sorted(set(r.REQUIRED_FIELDS) - set(header))
             if missing:
                 raise Invalid("body", f"the CSV header lacks required columns: {', '.join(missing)}")
@@ -266,8 +339,9 @@ async def stage_csv(lines: AsyncIterator[bytes], stager: _Stager) -> None:
             stager.reject(line_no, None, REASON_BAD_ENCODING)
             continue
         if not decoded.strip():
+            stager.blank()
             continue
-        if "\x00" in decoded or len(line) > MAX_LINE_BYTES:
+        if "\x00" in decoded:
             stager.reject(line_no, None, r.REASON_MALFORMED)
             continue
         try:
@@ -279,7 +353,7 @@ async def stage_csv(lines: AsyncIterator[bytes], stager: _Stager) -> None:
             stager.reject(line_no, None, r.REASON_MALFORMED)
             continue
         row = {name: value for name, value in zip(header, cells, strict=True) if name in r.FIELDS}
-        stager.take(line_no, r.validate_row(row, stager.latest, stager.parsed_shops))
+        stager.take(line_no, r.validate_row(row, stager.latest, stager.parsed_shops, stager.earliest))
         if stager.full:
             await stager.flush()
     if header is None:
@@ -288,7 +362,9 @@ async def stage_csv(lines: AsyncIterator[bytes], stager: _Stager) -> None:
 
 # --- the SQL pipeline -------------------------------------------------------------------------------
 
-# Earlier versions, found by (tenant, shop, external_id) whatever month they started in.
+# Earlier versions, found by (tenant, shop, external_id) whatever month they started in, among the
+# partitions that can hold one: those between the batch's shops' first and last stored interval (pruned at
+# plan time from the literal bounds). Each staged row probes the key's index, whatever the statistics say.
 _MATCHED = """
 CREATE TEMP TABLE ingest_matched ON COMMIT DROP AS
 SELECT v.line_no, c.started_at AS old_started_at,
@@ -302,7 +378,23 @@ SELECT v.line_no, c.started_at AS old_started_at,
         AND c.order_amount IS NOT DISTINCT FROM v.order_amount
         AND c.csat IS NOT DISTINCT FROM v.csat) AS same
 FROM ingest_valid v
-JOIN conversations c ON c.tenant_id = v.tenant_id AND c.shop_id = v.shop_id AND c.external_id = v.external_id
+CROSS JOIN LATERAL (
+  SELECT c.started_at, c.first_response_at, c.ended_at, c.kind, c.response_times_s, c.agent_code, c.converted,
+         c.order_amount, c.csat
+  FROM conversations c
+  WHERE c.tenant_id = v.tenant_id AND c.shop_id = v.shop_id AND c.external_id = v.external_id
+    AND c.started_at >= '{lo}'::timestamptz AND c.started_at < '{hi}'::timestamptz
+  OFFSET 0  -- a fence: never flattened into a join the planner could turn around
+) c
+"""
+_NOTHING_MATCHED = ("CREATE TEMP TABLE ingest_matched (line_no integer, old_started_at timestamptz, "
+                    "same boolean) ON COMMIT DROP")
+# The stored range of each of the batch's shops, from its rollups (an index descent at each end).
+_STORED_RANGE = """
+SELECT min(b.lo), max(b.hi) + interval '15 minutes'
+FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, shop_id)
+CROSS JOIN LATERAL (SELECT min(interval_start) AS lo, max(interval_start) AS hi FROM shop_interval_stats s
+                    WHERE s.tenant_id = k.tenant_id AND s.shop_id = k.shop_id) b
 """
 
 _DELETE_OLD = """
@@ -417,23 +509,57 @@ WHERE s.tenant_id = d.tenant_id AND s.shop_id = d.shop_id AND s.interval_start =
 """
 
 
-async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type: str,
-                 tenant_id: uuid.UUID | None) -> IngestAnswer:
-    """Ingest one batch in the session's transaction. TENANT_ID limits the shops (a client's own);
-    None for staff. Raises TooLarge past MAX_RECORDS (the transaction then rolls back whole)."""
-    result = empty_answer()
-    clock = StageClock()
+async def _staging(session: AsyncSession, tenant_id: uuid.UUID | None, result: IngestAnswer,
+                   earliest: datetime = r.EARLIEST):
+    """The batch's raw connection and a stager over its staging table."""
     conn = await session.connection()
     raw = (await conn.get_raw_connection()).driver_connection
     # Room for a 100,000-line batch's intermediate results in memory rather than temp files.
     await raw.execute("SET LOCAL work_mem = '128MB';" + _STAGING)
-    stager = _Stager(raw, tenant_id, result)
+    return raw, _Stager(raw, tenant_id, result, earliest)
+
+
+async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type: str,
+                 tenant_id: uuid.UUID | None, earliest: datetime = r.EARLIEST,
+                 charset: str | None = None) -> IngestAnswer:
+    """Ingest one batch in the session's transaction. TENANT_ID limits the shops (a client's own);
+    None for staff. EARLIEST: the earliest start a record may carry. CHARSET: a CSV's declared encoding
+    when not UTF-8. Raises TooLarge past MAX_RECORDS (the transaction then rolls back whole)."""
+    result = empty_answer()
+    clock = StageClock()
+    raw, stager = await _staging(session, tenant_id, result, earliest)
     with _no_cyclic_gc():
         if content_type == CSV:
-            await stage_csv(lines_of(body), stager)
+            await stage_csv(lines_of(transcoded(body, charset) if charset else body), stager)
         else:
             await stage_ndjson(body, stager)
         await stager.finish()
+    return await _apply(session, raw, stager, clock)
+
+
+async def ingest_staged(session: AsyncSession, stage: Callable[[Any], Awaitable[None]]) -> IngestAnswer:
+    """A batch a trusted loader writes into the staging table itself: STAGE(raw connection) fills
+    ingest_valid (the demo COPYs its generated columns there in one binary stream) with rows that keep
+    the record rules, line numbers from 1 and one row per (shop, external_id). Then the same matching,
+    storing and rollups as every batch, in the session's transaction."""
+    result = empty_answer()
+    clock = StageClock()
+    raw, stager = await _staging(session, None, result)
+    await stage(raw)
+    stager.records, stager.first_start, stager.last_start = await raw.fetchrow(
+        "SELECT count(*), min(started_at), max(started_at) FROM ingest_valid")
+    stager.last_line = {(shop.int, ext): line for line, shop, ext in await raw.fetch(
+        "SELECT line_no, shop_id, external_id FROM ingest_valid")}
+    # The shops' owners bound the matching to their stored range, as for parsed batches.
+    stager.owners = {shop: tenant for shop, tenant in await raw.fetch(
+        "SELECT DISTINCT shop_id, tenant_id FROM ingest_valid")}
+    return await _apply(session, raw, stager, clock)
+
+
+async def _apply(session: AsyncSession, raw, stager: _Stager, clock: StageClock) -> IngestAnswer:
+    """Match the staged rows against earlier versions, store the new and changed ones and move the
+    rollups: the set-based part of every ingest."""
+    result = stager.result
     result.received = stager.records
     clock.lap("parse+stage")
     if not stager.last_line:
@@ -451,8 +577,14 @@ async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type
     clock.lap("lock")
     # One index probe per staged row and partition: whatever the statistics say (a fresh month's
     # partition has none), never sort or hash a whole table of conversations to match a batch.
-    await raw.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off;" + _MATCHED +
-                      "; RESET enable_hashjoin; RESET enable_mergejoin")
+    keys = [(t, s) for s, t in stager.owners.items() if t is not None]
+    lo, hi = await raw.fetchrow(_STORED_RANGE, [t for t, _ in keys], [s for _, s in keys])
+    if lo is None:  # none of these shops has a stored conversation
+        await raw.execute(_NOTHING_MATCHED)
+    else:
+        await raw.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off;"
+                          + _MATCHED.format(lo=lo.isoformat(), hi=hi.isoformat())
+                          + "; RESET enable_hashjoin; RESET enable_mergejoin")
     unchanged, updated = await raw.fetchrow(
         "SELECT count(*) FILTER (WHERE same), count(*) FILTER (WHERE NOT same) FROM ingest_matched")
     result.unchanged, result.updated = unchanged, updated

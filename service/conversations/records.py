@@ -48,6 +48,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal, TypeAlias
 
 from service.conversations.schemas import REQUIRED, ConversationIn
+from service.kit.types import storable_text
 
 # --- reason strings, shared with the SQL validation path -------------------------------------------
 REASON_MALFORMED = "malformed line"
@@ -287,7 +288,17 @@ def latest_timestamp(now: datetime | None = None) -> datetime:
     return (now or datetime.now(UTC)) + FUTURE_SLACK
 
 
-def parse_timestamp(value: Any, field: str = "timestamp", latest: datetime | None = None) -> datetime:
+def earliest_timestamp(max_age_days: int | None, now: datetime | None = None) -> datetime:
+    """The earliest instant a record may carry: MAX_AGE_DAYS before now (a deployment's setting, so that
+    one client's ancient dates cannot create partitions every tenant's ingest then probes), never before
+    EARLIEST."""
+    if max_age_days is None:
+        return EARLIEST
+    return max(EARLIEST, (now or datetime.now(UTC)) - timedelta(days=max_age_days))
+
+
+def parse_timestamp(value: Any, field: str = "timestamp", latest: datetime | None = None,
+                    earliest: datetime = EARLIEST) -> datetime:
     """ISO 8601 timestamp that must carry an offset and lie between EARLIEST and LATEST (default: now
     plus FUTURE_SLACK); raises :class:`RecordError`."""
     if isinstance(value, datetime):
@@ -301,7 +312,7 @@ def parse_timestamp(value: Any, field: str = "timestamp", latest: datetime | Non
         raise RecordError(field, REASON_BAD_TIMESTAMP)
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise RecordError(field, REASON_NO_TIMEZONE)
-    if not EARLIEST <= parsed <= (latest or latest_timestamp()):
+    if not earliest <= parsed <= (latest or latest_timestamp()):
         raise RecordError(field, REASON_OUT_OF_RANGE)
     return parsed
 
@@ -386,29 +397,31 @@ def _kind(value: Any) -> str:
     return value.strip().lower()
 
 
-_PARSERS: dict[str, Callable[[Any, datetime], Any]] = {
-    "external_id": lambda v, _: _text("external_id", v, MAX_EXTERNAL_ID, REASON_EXTERNAL_ID_TOO_LONG),
-    "shop_id": lambda v, _: _uuid("shop_id", v),
-    "started_at": lambda v, latest: parse_timestamp(v, "started_at", latest),
-    "first_response_at": lambda v, latest: parse_timestamp(v, "first_response_at", latest),
-    "ended_at": lambda v, latest: parse_timestamp(v, "ended_at", latest),
-    "kind": lambda v, _: _kind(v),
-    "response_times_s": lambda v, _: _response_times(v),
-    "agent_code": lambda v, _: _text("agent_code", v, MAX_AGENT_CODE, REASON_AGENT_CODE_TOO_LONG),
-    "converted": lambda v, _: _boolean("converted", v),
-    "order_amount": lambda v, _: _amount(v),
-    "csat": lambda v, _: _csat(v),
+_PARSERS: dict[str, Callable[[Any, datetime, datetime], Any]] = {
+    "external_id": lambda v, _, __: _text("external_id", v, MAX_EXTERNAL_ID, REASON_EXTERNAL_ID_TOO_LONG),
+    "shop_id": lambda v, _, __: _uuid("shop_id", v),
+    "started_at": lambda v, latest, earliest: parse_timestamp(v, "started_at", latest, earliest),
+    "first_response_at": lambda v, latest, earliest: parse_timestamp(v, "first_response_at", latest,
+                                                                     earliest),
+    "ended_at": lambda v, latest, earliest: parse_timestamp(v, "ended_at", latest, earliest),
+    "kind": lambda v, _, __: _kind(v),
+    "response_times_s": lambda v, _, __: _response_times(v),
+    "agent_code": lambda v, _, __: _text("agent_code", v, MAX_AGENT_CODE, REASON_AGENT_CODE_TOO_LONG),
+    "converted": lambda v, _, __: _boolean("converted", v),
+    "order_amount": lambda v, _, __: _amount(v),
+    "csat": lambda v, _, __: _csat(v),
 }
 
 
-def validate_record(raw: Any, latest: datetime | None = None) -> ConversationRecord | Rejection:
+def validate_record(raw: Any, latest: datetime | None = None, earliest: datetime = EARLIEST
+                    ) -> ConversationRecord | Rejection:
     """Validate one incoming record: a mapping of JSON values or of CSV strings.
 
     Returns the record or one :class:`Rejection`: each field's own format is checked in
     :data:`FIELDS` order, then the cross-field rules ("first response before start", "end before
     start", "end before first response", "response times given but no first response").
     A value that is not a mapping with string keys is a malformed line. LATEST bounds the timestamps
-    (default: now plus FUTURE_SLACK).
+    (default: now plus FUTURE_SLACK), EARLIEST from below (default: the year 2000).
     """
     if not isinstance(raw, Mapping) or not all(isinstance(k, str) for k in raw):
         return Rejection(None, REASON_MALFORMED)
@@ -423,7 +436,7 @@ def validate_record(raw: Any, latest: datetime | None = None) -> ConversationRec
                 if field in REQUIRED_FIELDS:
                     raise RecordError(field, REASON_MISSING)
                 continue
-            values[field] = _PARSERS[field](value, latest)
+            values[field] = _PARSERS[field](value, latest, earliest)
         if "external_id" in values:
             external_id = values["external_id"]
         return ConversationRecord(**values)
@@ -444,29 +457,30 @@ _INF = math.inf
 _BIG_INT = 2**53  # larger integers take the reference path (float() of a huge one overflows there)
 
 
-def validate_row(raw: Any, latest: datetime, shop_ids: dict[str, uuid.UUID]) -> Row | Rejection:
+def validate_row(raw: Any, latest: datetime, shop_ids: dict[str, uuid.UUID], earliest: datetime = EARLIEST
+                 ) -> Row | Rejection:
     """:func:`validate_record` as a row, several times faster for the common case: a dict as a JSON
     parser gives it, with every present value in its plain, canonical form. Anything else (a blank or
     padded string, a string number, any broken rule) goes to :func:`validate_record`, so the rules and
     their wording live there alone; a property test holds the two to the same answers. SHOP_IDS caches
-    parsed shop_id strings across calls."""
+    parsed shop_id strings across calls; EARLIEST bounds the timestamps from below."""
     if type(raw) is not dict:
-        return _slow_row(raw, latest)
+        return _slow_row(raw, latest, earliest)
     get: Callable[[str], Any] = raw.get  # JSON values: anything, or None when absent
     ext = get("external_id")
     if type(ext) is not str or not ext or len(ext) > MAX_EXTERNAL_ID or ext != ext.strip():
-        return _slow_row(raw, latest)
+        return _slow_row(raw, latest, earliest)
     shop_text = get("shop_id")
     if type(shop_text) is not str:
-        return _slow_row(raw, latest)
+        return _slow_row(raw, latest, earliest)
     shop = shop_ids.get(shop_text)
     if shop is None:
         if shop_text != shop_text.strip():
-            return _slow_row(raw, latest)
+            return _slow_row(raw, latest, earliest)
         try:
             shop = uuid.UUID(shop_text)
         except ValueError:
-            return _slow_row(raw, latest)
+            return _slow_row(raw, latest, earliest)
         shop_ids[shop_text] = shop
     try:
         started = _fromisoformat(get("started_at"))
@@ -475,62 +489,67 @@ def validate_row(raw: Any, latest: datetime, shop_ids: dict[str, uuid.UUID]) -> 
         value = get("ended_at")
         ended = None if value is None else _fromisoformat(value)
     except (TypeError, ValueError):
-        return _slow_row(raw, latest)
+        return _slow_row(raw, latest, earliest)
     for stamp in (started, first, ended):
-        if stamp is not None and (stamp.tzinfo is None or not EARLIEST <= stamp <= latest):
-            return _slow_row(raw, latest)
+        if stamp is not None and (stamp.tzinfo is None or not earliest <= stamp <= latest):
+            return _slow_row(raw, latest, earliest)
     if (first is not None and first < started) or (ended is not None and (ended < started or (
             first is not None and ended < first))):
-        return _slow_row(raw, latest)
+        return _slow_row(raw, latest, earliest)
     kind = get("kind")
     if type(kind) is not str or kind not in _KINDS:
-        return _slow_row(raw, latest)
+        return _slow_row(raw, latest, earliest)
     times = get("response_times_s")
     if times is not None:
         if type(times) is not list or first is None:
-            return _slow_row(raw, latest)
+            return _slow_row(raw, latest, earliest)
         for t in times:
             if not ((type(t) is float and 0 <= t < _INF) or (type(t) is int and 0 <= t <= _BIG_INT)):
-                return _slow_row(raw, latest)
+                return _slow_row(raw, latest, earliest)
         times = tuple(float(t) for t in times) or None
     agent = get("agent_code")
     if agent is not None and (type(agent) is not str or not agent or len(agent) > MAX_AGENT_CODE
                               or agent != agent.strip()):
-        return _slow_row(raw, latest)
+        return _slow_row(raw, latest, earliest)
     converted = get("converted")
     if converted is None:
         converted = False
     elif type(converted) is not bool:
-        return _slow_row(raw, latest)
+        return _slow_row(raw, latest, earliest)
     amount = get("order_amount")
     if amount is not None:
         try:
             amount = _amount(amount)  # the reference's own parser: strings, numbers, rounding, limits
         except RecordError:
-            return _slow_row(raw, latest)
+            return _slow_row(raw, latest, earliest)
     csat = get("csat")
     if csat is not None and (type(csat) is not int or not 1 <= csat <= 5):
-        return _slow_row(raw, latest)
+        return _slow_row(raw, latest, earliest)
     return (ext, shop, started, first, ended, kind, times, agent, converted, amount, csat)
 
 
 _fromisoformat = datetime.fromisoformat
 
 
-def _slow_row(raw: Any, latest: datetime) -> Row | Rejection:
-    checked = validate_record(raw, latest)
+def _slow_row(raw: Any, latest: datetime, earliest: datetime = EARLIEST) -> Row | Rejection:
+    checked = validate_record(raw, latest, earliest)
     return checked if isinstance(checked, Rejection) else row_of(checked)
 
 
 def storable(value: Any) -> bool:
     """Every string in a parsed JSON value is storable text: no NUL, no lone surrogate (JSON escapes
-    can spell both; PostgreSQL text holds neither)."""
-    if isinstance(value, str):
-        return "\x00" not in value and not any("\ud800" <= ch <= "\udfff" for ch in value)
-    if isinstance(value, dict):
-        return all(storable(k) and storable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(storable(v) for v in value)
+    can spell both; PostgreSQL text holds neither). Iterative: no nesting overflows it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not storable_text(item):
+                return False
+        elif isinstance(item, dict):
+            stack += item.keys()
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
     return True
 
 

@@ -9,9 +9,10 @@ decides, with the reasons it documents.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ConversationIn(BaseModel):
@@ -35,6 +36,34 @@ class ConversationIn(BaseModel):
 
 REQUIRED: frozenset[str] = frozenset(name for name, f in ConversationIn.model_fields.items()
                                      if f.is_required())
+
+
+class ConversationRead(BaseModel):
+    """A stored conversation, as ingest kept it (its latest version); times in UTC."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    tenant_id: uuid.UUID
+    shop_id: uuid.UUID
+    external_id: str
+    started_at: datetime
+    first_response_at: datetime | None
+    ended_at: datetime | None
+    kind: str
+    response_times_s: list[float] | None
+    agent_code: str | None
+    converted: bool
+    order_amount: Decimal | None
+    csat: int | None
+    ingested_at: datetime = Field(description="When this version was stored")
+
+
+class ConversationFilter(BaseModel):
+    shop: uuid.UUID | None = None
+    start: str | None = Field(default=None, description="Started at or after: a date (shop-local "
+                              "midnight) or a datetime (shop-local unless it has an offset)")
+    end: str | None = Field(default=None, description="Started before, like `from`")
+    external_id: str | None = Field(default=None, max_length=128)
 
 
 class Rejection(BaseModel):

@@ -11,7 +11,7 @@ import inspect
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
 from service.finance import auth, service
@@ -19,18 +19,19 @@ from service.finance import schemas as shapes
 from service.finance.schemas import By
 from service.kit.access import Caller, Session, Sessions
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.types import TenantKey, Text
 
 router = APIRouter(tags=["finance"])
 Pages = Annotated[PageRequest, Depends(page_params)]
-MonthPath = Annotated[str, "YYYY-MM"]
-MonthQuery = Annotated[str | None, Query(max_length=7, description="A month, YYYY-MM")]
-FromMonth = Annotated[str | None, Query(alias="from", max_length=7, description="First month, YYYY-MM "
+MonthPath = Annotated[Text, Path(max_length=7, description="A month, YYYY-MM")]
+MonthQuery = Annotated[Text | None, Query(max_length=7, description="A month, YYYY-MM")]
+FromMonth = Annotated[Text | None, Query(alias="from", max_length=7, description="First month, YYYY-MM "
                                         "(default: this month)")]
-ToMonth = Annotated[str | None, Query(alias="to", max_length=7, description="Last month, inclusive "
+ToMonth = Annotated[Text | None, Query(alias="to", max_length=7, description="Last month, inclusive "
                                       "(default: from)")]
-Tier = Annotated[str | None, Query(max_length=16, description="KA, standard or longtail")]
-Platform = Annotated[str | None, Query(max_length=16)]
-Brand = Annotated[str | None, Query(max_length=100, description="A brand's id or slug")]
+Tier = Annotated[Text | None, Query(max_length=16, description="KA, standard or longtail")]
+Platform = Annotated[Text | None, Query(max_length=16)]
+Brand = Annotated[Text | None, Query(max_length=100, description="A brand's id or slug")]
 Format = Annotated[Literal["csv", "xlsx"], Query(description="csv or xlsx")]
 
 
@@ -173,13 +174,13 @@ async def get_statement(session: Session, statement_id: uuid.UUID) -> Any:
 @router.get("/v1/tenants/{tenant}/statements", response_model=Page[shapes.StatementView],
             dependencies=[auth.statements.rest],
             summary="A brand's finalized statements: charges, credits and their quantities")
-async def brand_statements(session: Session, caller: Caller, tenant: str, page: Pages) -> Any:
+async def brand_statements(session: Session, caller: Caller, tenant: TenantKey, page: Pages) -> Any:
     return await service.brand_statements(session, caller, tenant, page)
 
 
 @router.get("/v1/tenants/{tenant}/statements/{month}", response_model=shapes.StatementView,
             dependencies=[auth.statements.rest], summary="A brand's finalized statement of a month")
-async def brand_statement(session: Session, caller: Caller, tenant: str, month: MonthPath) -> Any:
+async def brand_statement(session: Session, caller: Caller, tenant: TenantKey, month: MonthPath) -> Any:
     return await service.brand_statement(session, caller, tenant, month)
 
 

@@ -2,17 +2,21 @@
 
 - Cost rates: every agent's loaded hourly cost split into wage, social insurance and housing fund (from
   January), a raise for the seniors from the first of last month (a second version), each site's seat cost
-  and overhead share, the statutory overtime multipliers; the seating domain's 2026 holiday calendar.
+  and overhead share, the statutory overtime multipliers. The holiday calendar, the labour rules and the SLA
+  policies are the seating and SLA demos' (service.demo): finance reads them as they are.
 - Contracts for every brand, of mixed kinds: Lumi Beauty (KA) on seat-hours, a base fee, GMV commission and a
-  promotion surcharge, with a 10 % at-risk pool on service level and the 3-minute rate (earned back when a
-  month reaches 95 %) and SLA targets its thin PDD shop misses, so it has credits; Northpeak (KA) on dedicated
-  seats and conversations with per-shop pools; Mochi Home on conversations and a base fee with its PDD shop on
-  a seat-hour contract of its own; Zest Kitchen on seat-hours and commission; Pawsome on conversations; and
-  Inkleaf (long-tail) on cheap conversations while six agents work its shops full time: a negative margin,
-  so the balance view has a story to tell.
-- Attendance of the 120 agents (overtime on some workdays, Saturday work) for the two months before today's
-  and this month to yesterday; those two months closed (numbered statements, frozen figures), then four hours
-  of last month's attendance arrive late and become an adjustment on this month's open draft.
+  promotion surcharge, with a 10 % at-risk pool on the 3-minute rate and service level (a service-level
+  credit earned back when a month reaches 95 %): its thin PDD shop misses its 3-minute target, so it has
+  credits; Northpeak (KA) on
+  dedicated seats and conversations with per-shop pools; Mochi Home on conversations and a base fee with its
+  PDD shop on a seat-hour contract of its own; Zest Kitchen on seat-hours and commission; Pawsome on
+  conversations; and Inkleaf (long-tail) on cheap conversations while six agents work its shops full time: a
+  negative margin, so the balance view has a story to tell.
+- Attendance of the agents employed (overtime on some workdays, Saturday work) for the two months before
+  today's and this month to yesterday (`demo_attendance`, a stand-in written straight into the seating
+  domain's work_sessions until its own demo attendance replaces it); those two months closed (numbered
+  statements, frozen figures), then four and a half hours of last month's attendance arrive late and become
+  an adjustment on this month's open draft.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -36,12 +40,11 @@ from service.finance.schemas import (
     OvertimeCreate,
     SeatCostCreate,
 )
+from service.kit import audit
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
 from service.kit.time import DEFAULT_TZ
 from service.seating.calendar import CHINA_2026
-from service.sla.schemas import SlaPolicyCreate
-from service.sla.service import create_policy
 
 SEED = 1212
 D = Decimal
@@ -49,8 +52,8 @@ D = Decimal
 SITE_COSTS = {"Hangzhou": (D("7.50"), D("0.08")), "Hefei": (D("5.80"), D("0.07")),
               "Chengdu": (D("2.20"), D("0.05"))}
 SL_CREDITS = {"at_risk_share": "0.10", "earn_back_months": 1, "allocations": [
-    {"metric": "service_level", "allocation": "0.5"},
-    {"metric": "response_rate_3min", "allocation": "0.3", "earn_back_target": 0.95}]}
+    {"metric": "response_rate_3min", "allocation": "0.5"},
+    {"metric": "service_level", "allocation": "0.3", "earn_back_target": 0.95}]}
 PER_SHOP_POOL = {"at_risk_share": "0.08", "pool_scope": "shop", "allocations": [
     {"metric": "service_level", "allocation": "0.6"}]}
 # slug -> brand-wide terms; (slug, platform) -> a shop's own terms.
@@ -97,11 +100,6 @@ async def _rates(db: Database, first: Month) -> None:
                 await service.add_rate(session, OPERATOR, "agent", AgentCostCreate(
                     agent_id=agent_id, effective_from=day, wage=wage, social_insurance=social,
                     housing_fund=cost - wage - social))
-        for kind, days in (("holiday", CHINA_2026.holidays), ("day_off", CHINA_2026.days_off),
-                           ("make_up_workday", CHINA_2026.make_up_workdays)):
-            for day in sorted(days):
-                await session.execute(text("INSERT INTO holiday_days (day, kind) VALUES (:d, :k) "
-                                           "ON CONFLICT DO NOTHING"), {"d": day, "k": kind})
 
 
 async def _contracts(db: Database, since: date) -> None:
@@ -119,16 +117,21 @@ async def _contracts(db: Database, since: date) -> None:
             body = {"tenant_id": brands[slug], "shop_id": shop, "effective_from": since,
                     "name": f"{slug}{' ' + platform if platform else ''} {since.year}", **terms}
             await service.create_contract(session, OPERATOR, ContractCreate.model_validate(body))
-        # Service-level targets for the KA brands (Lumi's thin PDD shop misses them).
-        for tenant, slug, shop, _, _ in shops:
-            if slug in ("lumi-beauty", "northpeak"):
-                await create_policy(session, OPERATOR, shop, SlaPolicyCreate(
-                    effective_from=since, service_level_target=0.85 if slug == "lumi-beauty" else 0.8,
-                    response_rate_3min_target=0.9))
-            del tenant
 
 
-def _session(shop: Any, agent: Any, external_id: str, start: datetime, minutes: int, pause: datetime,
+# --- attendance: a stand-in ---------------------------------------------------------------------------------
+# The seating domain owns attendance (work_sessions, its ingest and its demo). Until its demo writes the
+# demo's attendance, these write it straight into the table, here and only here: swap demo_attendance for
+# the seating demo's and the books follow.
+
+
+class Agent(NamedTuple):
+    id: uuid.UUID
+    hired_on: date
+    left_on: date | None
+
+
+def _session(shop: Any, agent: uuid.UUID, external_id: str, start: datetime, minutes: int, pause: datetime,
              pause_minutes: int) -> dict[str, Any]:
     """A work session's row: MINUTES from START with a break of PAUSE_MINUTES at PAUSE."""
     return {"tenant_id": shop.tenant_id, "shop_id": shop.id, "agent_id": agent, "external_id": external_id,
@@ -136,10 +139,11 @@ def _session(shop: Any, agent: Any, external_id: str, start: datetime, minutes: 
             "blo": pause.astimezone(UTC), "bhi": (pause + timedelta(minutes=pause_minutes)).astimezone(UTC)}
 
 
-def _sessions(rng: random.Random, agents: list[Any], shops: Sequence[Any], first: date, last: date
+def _sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], first: date, last: date
               ) -> list[dict[str, Any]]:
-    """Work sessions of every agent on a shop of its brand (STAFFING): workdays of 8 worked hours (one in six
-    with 90 minutes of overtime), one Saturday in four; the loss leader's agents every workday."""
+    """Work sessions of every agent employed on a day, on a shop of its brand (STAFFING): workdays of 8
+    worked hours (one in six with 90 minutes of overtime), one Saturday in four; the loss leader's agents
+    every workday."""
     zone = ZoneInfo(DEFAULT_TZ)
     brand_of = [slug for slug, n in STAFFING for _ in range(n)]
     out = []
@@ -147,8 +151,8 @@ def _sessions(rng: random.Random, agents: list[Any], shops: Sequence[Any], first
         slug = brand_of[i % len(brand_of)]
         own = [s for s in shops if s.slug == slug] or list(shops)
         shop = own[i % len(own)]
-        day = first
-        while day <= last:
+        day = max(first, agent.hired_on)
+        while day <= min(last, agent.left_on or last):
             weekday = CHINA_2026.kind(day).value == "workday" if day.year == 2026 else day.weekday() < 5
             works = (slug == LOSS_LEADER and weekday) or (weekday and rng.random() < 0.93) or \
                 (day.weekday() == 5 and rng.random() < 0.25)
@@ -156,13 +160,14 @@ def _sessions(rng: random.Random, agents: list[Any], shops: Sequence[Any], first
                 start = datetime.combine(day, time(9 if i % 3 else 13, rng.choice((0, 15, 30))), zone)
                 minutes = 540 + (90 if weekday and rng.random() < 0.17 else 0)
                 lunch = start + timedelta(hours=4)
-                key = f"demo-{agent}-{day.isoformat()}"
-                out.append(_session(shop, agent, key, start, minutes, lunch, 60))
+                key = f"demo-{agent.id}-{day.isoformat()}"
+                out.append(_session(shop, agent.id, key, start, minutes, lunch, 60))
             day += timedelta(days=1)
     return out
 
 
-async def _insert_sessions(db: Database, rows: list[dict[str, Any]]) -> None:
+async def insert_work_sessions(db: Database, rows: list[dict[str, Any]]) -> None:
+    """ROWS (see _session) into the seating domain's work_sessions, as one statement."""
     if not rows:
         return
     names = ("tenant_id", "shop_id", "external_id", "agent_id", "lo", "hi", "blo", "bhi")
@@ -174,6 +179,34 @@ async def _insert_sessions(db: Database, rows: list[dict[str, Any]]) -> None:
             "CAST(:agent_id AS uuid[]), CAST(:lo AS timestamptz[]), CAST(:hi AS timestamptz[]), "
             "CAST(:blo AS timestamptz[]), CAST(:bhi AS timestamptz[])) AS u(t, s, x, a, lo, hi, blo, bhi)"),
             {n: [r[n] for r in rows] for n in names})
+        await audit.record(session, action="demo_attendance", object_type="work_sessions",
+                           after={"sessions": len(rows), "from": min(r["lo"] for r in rows),
+                                  "to": max(r["hi"] for r in rows)})
+
+
+async def demo_attendance(db: Database, rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any],
+                          first: date, last: date) -> None:
+    """The demo's attendance from FIRST to LAST (local days): what the seating demo's attendance replaces."""
+    await insert_work_sessions(db, _sessions(rng, agents, shops, first, last))
+
+
+async def late_attendance(db: Database, shop: Any, agent: uuid.UUID, day: date) -> None:
+    """Four and a half hours of AGENT's work on SHOP on DAY (a closed month's), reported after the close."""
+    start = datetime.combine(day, time(10), ZoneInfo(DEFAULT_TZ))
+    await insert_work_sessions(db, [_session(shop, agent, f"late-{uuid.uuid4().hex[:8]}", start, 270,
+                                             start + timedelta(hours=2), 30)])
+
+
+async def _idle_agent(db: Database, day: date) -> uuid.UUID:
+    """An agent employed on DAY with no attendance on it (the last by code)."""
+    lo = datetime.combine(day, time(), ZoneInfo(DEFAULT_TZ))
+    async with db.system_transaction() as session:
+        found: uuid.UUID = (await session.execute(text(
+            "SELECT a.id FROM agents a WHERE a.hired_on <= :d AND (a.left_on IS NULL OR a.left_on >= :d) "
+            "AND NOT EXISTS (SELECT 1 FROM work_sessions w WHERE w.agent_id = a.id "
+            "AND w.during && tstzrange(:lo, :hi)) ORDER BY a.code DESC LIMIT 1"),
+            {"d": day, "lo": lo, "hi": lo + timedelta(days=1)})).scalar_one()
+    return found
 
 
 async def load_finance_demo(db: Database, today: date, seed: int = SEED) -> dict[str, Any]:
@@ -185,22 +218,22 @@ async def load_finance_demo(db: Database, today: date, seed: int = SEED) -> dict
     await _rates(db, first)
     await _contracts(db, first.first_day)
     async with db.system_transaction() as session:
-        agents = list((await session.execute(text("SELECT id FROM agents ORDER BY code"))).scalars())
+        agents = [Agent(*r) for r in await session.execute(text(
+            "SELECT id, hired_on, left_on FROM agents ORDER BY code"))]
         shops = (await session.execute(text(
             "SELECT s.tenant_id, s.id, t.slug, t.tier FROM shops s JOIN tenants t ON t.id = s.tenant_id "
             "ORDER BY t.slug, s.name"))).all()
-    await _insert_sessions(db, _sessions(rng, agents, shops, first.first_day, today - timedelta(days=1)))
+    await demo_attendance(db, rng, agents, shops, first.first_day, today - timedelta(days=1))
     numbers = []
     for month in (first, first.shift(1)):
         async with db.system_transaction() as session:
-            closed = await service.close_month(session, db.sessions(SYSTEM_SCOPE), OPERATOR, str(month))
+            closed = await service.close_month(session, db.sessions(SYSTEM_SCOPE), OPERATOR, str(month),
+                                                 today)
             numbers += closed.numbers
-    # Four hours of last month's attendance arrive after its close: an adjustment on this month's draft.
-    late_day = this.shift(-1).last_day - timedelta(days=2)
+    # Last month's attendance of one more agent arrives after its close: an adjustment on this month's draft.
     lumi = next(s for s in shops if s.slug == "lumi-beauty")
-    start = datetime.combine(late_day, time(10), ZoneInfo(DEFAULT_TZ)).astimezone(UTC)
-    await _insert_sessions(db, [_session(lumi, agents[-1], f"late-{uuid.uuid4().hex[:8]}", start, 270,
-                                         start + timedelta(hours=2), 30)])
+    late_day = this.shift(-1).last_day - timedelta(days=2)
+    await late_attendance(db, lumi, await _idle_agent(db, late_day), late_day)
     async with db.system_transaction() as session:
         computed = await service.compute_month(session, db.sessions(SYSTEM_SCOPE), OPERATOR, str(this))
     return {"closed": [str(first), str(first.shift(1))], "numbers": numbers, "open": str(this),

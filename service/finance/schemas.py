@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from service.finance.credits import CreditPolicy, MetricAllocation
 from service.finance.periods import Month
+from service.kit.types import Text
 from service.sla.figures import Metric
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
@@ -33,7 +34,7 @@ def _month(value: str) -> str:
         raise ValueError("a month, YYYY-MM") from None
 
 
-MonthText = Annotated[str, AfterValidator(_month), Field(description="A month, YYYY-MM")]
+MonthText = Annotated[Text, AfterValidator(_month), Field(description="A month, YYYY-MM")]
 
 
 class Versioned(BaseModel):
@@ -180,7 +181,7 @@ class ContractOwner(BaseModel):
 
     tenant_id: uuid.UUID
     shop_id: uuid.UUID | None = None
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
 
 
 class ContractCreate(ContractVersionCreate, ContractOwner):
@@ -275,7 +276,7 @@ class StatementRead(StatementSummary):
 
 class StatementFilter(BaseModel):
     month: MonthText | None = None
-    tenant: str | None = None
+    tenant: Text | None = None
     status: Literal["draft", "finalized"] | None = None
 
 
@@ -337,7 +338,7 @@ class ReopenRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=500)
+    reason: Text = Field(min_length=3, max_length=500)
 
 
 # --- reports ------------------------------------------------------------------------------------------------
@@ -347,12 +348,12 @@ class ReportFilter(BaseModel):
     """Whole months from `start` to `end` (inclusive), grouped by shop, brand or site; optionally one tier,
     platform or brand."""
 
-    start: str
-    end: str
+    start: Text
+    end: Text
     by: By = "brand"
-    tier: str | None = None
-    platform: str | None = None
-    tenant: str | None = None
+    tier: Text | None = None
+    platform: Text | None = None
+    tenant: Text | None = None
 
 
 class Keyed(BaseModel):

@@ -119,6 +119,7 @@ from service.finance.schemas import (
     StatementView,
 )
 from service.finance.statements import Margin, Statement, adjustments, build_statement, format_number, margins
+from service.kit import audit
 from service.kit.crud import flush
 from service.kit.db import ScopedSessions
 from service.kit.errors import Conflict, Invalid, NotFound
@@ -746,11 +747,14 @@ async def _compute(session: AsyncSession, sessions: ScopedSessions, principal: P
     await q.replace_month(session, month.first_day, statements, lines, [*costs, *corrections.costs], usage)
     await session.execute(text("UPDATE finance_periods SET computed_at = now(), computed_by = :who "
                                "WHERE month = :m"), {"who": principal.subject, "m": month.first_day})
-    return ComputeRead(month=str(month), statements=len(statements), kept=len(finalized), lines=len(lines),
+    done = ComputeRead(month=str(month), statements=len(statements), kept=len(finalized), lines=len(lines),
                        adjustments=sum(1 for x in lines if x["kind"] == "adjustment"),
                        cost_lines=len(costs) + len(corrections.costs),
                        corrected_months=[str(m) for m in sorted(corrections.months)] if correct else [],
-                       seconds=round(clock.perf_counter() - started, 3))
+                       seconds=0)
+    await audit.record(session, action="compute", object_type="finance_periods", object_id=month,
+                       after=done.model_dump(exclude={"seconds"}))
+    return done.model_copy(update={"seconds": round(clock.perf_counter() - started, 3)})
 
 
 async def compute_month(session: AsyncSession, sessions: ScopedSessions, principal: Principal,
@@ -764,15 +768,21 @@ def _today() -> date:
 
 
 async def _finalize(session: AsyncSession, principal: Principal, month: Month,
-                    ids: Sequence[uuid.UUID] | None = None) -> list[str]:
-    """Number and finalize the month's drafts (ids: only these), in brand order, in this transaction."""
+                    ids: Sequence[uuid.UUID] | None = None, today: date | None = None) -> list[str]:
+    """Number and finalize the month's drafts (ids: only these), in brand order, in this transaction; the
+    numbers are TODAY's year's (default: the real today)."""
     rows = (await session.execute(text(
-        "SELECT s.id FROM statements s JOIN tenants t ON t.id = s.tenant_id "
-        "WHERE s.month = :m AND s.status = 'draft' ORDER BY t.slug"), {"m": month.first_day})).scalars().all()
-    chosen = [r for r in rows if ids is None or r in ids]
-    year = _today().year
+        "SELECT s.id, s.tenant_id, s.total FROM statements s JOIN tenants t ON t.id = s.tenant_id "
+        "WHERE s.month = :m AND s.status = 'draft' ORDER BY t.slug"), {"m": month.first_day})).all()
+    chosen = [r for r in rows if ids is None or r.id in ids]
+    year = (today or _today()).year
     numbers = [format_number(year, n) for n in await q.take_numbers(session, year, len(chosen))]
-    await q.finalize(session, chosen, numbers, principal.subject)
+    await q.finalize(session, [r.id for r in chosen], numbers, principal.subject)
+    await audit.record_each(session, [  # each on its brand's record: what a brand reads of its own
+        {"action": "finalize", "object_type": "statements", "object_id": r.id, "tenant_id": r.tenant_id,
+         "before": {"status": "draft"}, "after": {"status": "finalized", "number": n, "month": str(month),
+                                                  "total": r.total}}
+        for r, n in zip(chosen, numbers, strict=True)])
     return numbers
 
 
@@ -799,18 +809,21 @@ async def finalize_statement(session: AsyncSession, principal: Principal, statem
 
 
 async def close_month(session: AsyncSession, sessions: ScopedSessions, principal: Principal,
-                      month: str) -> CloseRead:
+                      month: str, today: date | None = None) -> CloseRead:
     """Compute the month's own figures once more (keeping the corrections of closed months its drafts carry),
-    finalize every draft with its number, and freeze the month: one transaction."""
+    finalize every draft with its number, and freeze the month: one transaction. TODAY (default: the real
+    today) is for the operator's tools: a demo set on another day."""
     m = parse_month("month", month)
-    if m >= Month.of(_today()):
+    if m >= Month.of(today or _today()):
         raise Invalid("month", f"{m} has not ended yet")
     computed = await _compute(session, sessions, principal, m, correct=False)
-    numbers = await _finalize(session, principal, m)
+    numbers = await _finalize(session, principal, m, today=today)
     await q.record_event(session, m.first_day, "close", principal.subject, None)
     closed_at = (await session.execute(text(
         "UPDATE finance_periods SET status = 'closed', closed_at = now(), closed_by = :who WHERE month = :m "
         "RETURNING closed_at"), {"who": principal.subject, "m": m.first_day})).scalar_one()
+    await audit.record(session, action="close", object_type="finance_periods", object_id=m,
+                       before={"status": "open"}, after={"status": "closed", "numbers": len(numbers)})
     return CloseRead(**computed.model_dump(), numbers=numbers, closed_at=closed_at)
 
 
@@ -825,6 +838,8 @@ async def reopen_month(session: AsyncSession, principal: Principal, month: str, 
     async with q.refused():
         await session.execute(text("UPDATE finance_periods SET status = 'open', closed_at = NULL, "
                                    "closed_by = NULL WHERE month = :m"), {"m": m.first_day})
+    await audit.record(session, action="reopen", object_type="finance_periods", object_id=m,
+                       before={"status": "closed"}, after={"status": "open", "reason": reason})
     return await get_period(session, str(m))
 
 

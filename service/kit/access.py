@@ -18,27 +18,91 @@ A use case never chooses its own scope: it works in the session or sessions it i
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.permission import BasePermission
 
 from service.kit.db import Database, ScopedSessions
-from service.kit.errors import Forbidden, Unauthorized
-from service.kit.identity import Principal, Role, principal_from_header
+from service.kit.errors import BadRequest, Forbidden, Unauthorized
+from service.kit.identity import Principal, Role, bearer, decode_token, is_api_key, key_hash
 
 
-def caller_of(request: Request) -> Principal:
-    """The principal of the request's bearer token (401 without a valid one)."""
+def authorization_of(request: Request) -> str | None:
+    """The request's one Authorization header (None without one); several are refused, since proxies and
+    frameworks disagree on which one wins."""
+    values = request.headers.getlist("authorization")
+    if len(values) > 1:
+        raise BadRequest("send one Authorization header, not several")
+    return values[0] if values else None
+
+
+_KEY = text("SELECT id, name, role, brand_id FROM api_keys WHERE secret_hash = :hash")
+_KEY_USED = text("UPDATE api_keys SET last_used_at = now() WHERE id = :id")
+
+
+class ApiKeys:
+    """API keys resolved to principals. A key's role and brand never change, so they are cached by hash;
+    whether it is revoked or expired is asked on every call, in the transaction's opening round trip. Its
+    last use is written at most once a minute per process."""
+
+    def __init__(self, size: int = 10_000):
+        self.known: dict[str, tuple[uuid.UUID, str, Role, uuid.UUID | None]] = {}
+        self.used: dict[uuid.UUID, float] = {}
+        self.size = size
+
+    async def principal(self, db: Database, key: str) -> Principal:
+        digest = key_hash(key)
+        found = self.known.get(digest)
+        if found is None:
+            async with db.engine.connect() as conn:
+                row = (await conn.execute(_KEY, {"hash": digest})).first()
+            if row is None:
+                raise Unauthorized("the API key is not known")
+            if len(self.known) >= self.size:
+                self.known.clear()
+            found = self.known[digest] = (row.id, row.name, Role(row.role), row.brand_id)
+        key_id, name, role, brand = found
+        now = time.monotonic()
+        if now - self.used.get(key_id, -60.0) >= 60:
+            self.used[key_id] = now
+            async with db.engine.begin() as conn:
+                await conn.execute(_KEY_USED, {"id": key_id})
+        return Principal(subject=f"api-key:{name}", role=role, tenant_id=brand, jti="", key_id=key_id)
+
+
+async def principal_of(request: Request) -> Principal:
+    """The principal of the request's credential (401 without a valid one): an API key, an OpenID Connect
+    token of the configured issuer, or a token of the built-in issuer; counted against the rate limits."""
     state = request.app.state
-    return principal_from_header(state.jwt_secret, request.headers.get("authorization"),
-                                 state.settings.jwt_issuer)
+    credential = bearer(authorization_of(request))
+    principal: Principal
+    if is_api_key(credential):
+        principal = await state.api_keys.principal(state.db, credential)
+    elif state.oidc is not None and state.oidc.claims_issuer(credential):
+        principal = await state.oidc.principal(state.db, credential)
+    else:
+        principal = decode_token(state.jwt_secret, credential, state.settings.jwt_issuer)
+    await state.limiter.hit(principal.limit_key)
+    return principal
+
+
+async def verify(db: Database, principal: Principal) -> None:
+    """Check the caller in the database (revocation, its tenant's existence and status) for a call that runs
+    no transaction of its own: beginning one runs the scope's round trip, which refuses."""
+    async with db.transaction(principal.scope):
+        pass
 
 
 async def _caller(request: Request) -> Principal:
-    return caller_of(request)
+    principal = await principal_of(request)
+    request.state.principal = principal  # for the request log
+    return principal
 
 
 async def _session(request: Request, caller: Annotated[Principal, Depends(_caller)]
@@ -68,9 +132,25 @@ async def refusal(principal: Principal, db: Database | None, roles: frozenset[Ro
     """403 for a valid token whose role is not allowed; a revoked token is 401 first, as everywhere else
     (the revocation list is read here, on the refusing path, since no transaction will run)."""
     if db is not None and principal.jti:
-        async with db.transaction(principal.scope):
-            pass  # beginning it runs the scope's round trip, which raises RevokedToken
+        await verify(db, principal)  # raises for a revoked token
     return _forbidden(principal.role, roles)
+
+
+def _opens_transaction(request: Request) -> bool:
+    """Whether the matched route takes the caller's Session (whose first round trip checks the caller)."""
+    route = request.scope.get("route")
+    known = getattr(route, "_seatwise_session", None)
+    if known is None:
+        stack, known = [getattr(route, "dependant", None)], False
+        while stack:
+            d = stack.pop()
+            if d is None:
+                continue
+            known = known or d.call is _session
+            stack.extend(d.dependencies)
+        if route is not None:
+            route._seatwise_session = known
+    return bool(known)
 
 
 class Allow(BasePermission):
@@ -108,6 +188,8 @@ class Roles:
         async def authorize(request: Request, caller: Caller) -> None:
             if caller.role not in allowed:
                 raise await refusal(caller, request.app.state.db, allowed)
+            if not _opens_transaction(request):  # e.g. the Erlang what-if: checked here instead
+                await verify(request.app.state.db, caller)
 
         authorize.roles = allowed  # type: ignore[attr-defined]
         self.rest = Depends(authorize)

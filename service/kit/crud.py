@@ -35,15 +35,35 @@ async def flush(session: AsyncSession, what: str) -> None:
         cause = getattr(exc.orig, "__cause__", None)
         sqlstate = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
         match = _CONSTRAINT.search(str(exc.orig))
-        constraint = match.group(1) if match else "a constraint"
-        if sqlstate == "23505":
-            raise Conflict(f"{what} already exists ({constraint})") from None
+        constraint = match.group(1) if match else ""
+        if sqlstate == "23505":  # say what collided, in words: never the constraint's name
+            columns = _columns_of_constraint(constraint)
+            same = f" (the same {_words(columns)})" if columns else ""
+            raise Conflict(f"{what} already exists{same}") from None
         if sqlstate == "23503":
             raise Invalid(_field_of_constraint(constraint),
                           "refers to something that does not exist") from None
         if sqlstate == "23502":  # an explicit null for a required field (PATCH {"name": null})
             raise Invalid(getattr(cause, "column_name", None) or "body", "may not be null") from None
-        raise Invalid(_field_of_constraint(constraint), f"breaks the rule {constraint}") from None
+        rule = _field_of_constraint(constraint) if constraint else "body"
+        raise Invalid(rule, f"breaks the rule that {rule.replace('_', ' ')}") from None
+
+
+def _columns_of_constraint(name: str) -> list[str]:
+    """The columns of the unique constraint or index NAME, from the models' metadata."""
+    from sqlmodel import SQLModel
+
+    for table in SQLModel.metadata.tables.values():
+        for item in (*table.constraints, *table.indexes):
+            if getattr(item, "name", None) == name:
+                return [c.name for c in getattr(item, "columns", ())]
+    return []
+
+
+def _words(columns: list[str]) -> str:
+    names = [c.removesuffix("_id").replace("_", " ") for c in columns]
+    names = ["brand" if n == "tenant" else n for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _field_of_constraint(constraint: str) -> str:

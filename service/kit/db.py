@@ -16,7 +16,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
-from service.kit.errors import Unauthorized
+from service.kit.audit import current_request_id
+from service.kit.errors import Forbidden, Unauthorized
 from service.kit.identity import Scope
 from service.settings import APP_ROLE, Settings
 
@@ -33,22 +34,35 @@ class RevokedToken(Unauthorized):
         super().__init__("the token has been revoked; issue a new one")
 
 
-# One round trip: set both settings and look the token up in the revocation list.
+# One round trip: set both settings and ask the database why the caller would be refused (a revoked token
+# or key, a tenant that does not exist, a suspended or offboarded brand; NULL: it is not).
 _SET_SCOPE = text(
     "SELECT set_config('app.staff', :staff, true), set_config('app.tenant_id', :tenant, true), "
-    "EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = :jti) AS revoked"
+    "seatwise_refusal(:jti, :tenant, :key) AS refusal"
 )
+
+
+def refused(refusal: str) -> Unauthorized | Forbidden:
+    if refusal == "revoked":
+        return RevokedToken("")
+    if refusal == "unknown tenant":
+        return Unauthorized("the credential names a tenant that does not exist")
+    return Forbidden(f"the brand is {refusal}: its tokens and keys are refused")
 
 
 @event.listens_for(Session, "after_begin")
 def _apply_scope(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    waiting = session.info.pop("waiting", None)
+    if waiting is not None:
+        waiting(-1)
     scope: Scope | None = session.info.get("scope")
     staff = "on" if scope is not None and scope.staff else ""
     tenant = str(scope.tenant_id) if scope is not None and scope.tenant_id else ""
     jti = scope.jti if scope is not None and scope.jti else ""
-    row = connection.execute(_SET_SCOPE, {"staff": staff, "tenant": tenant, "jti": jti}).one()
-    if jti and row.revoked:
-        raise RevokedToken(jti)
+    key = str(scope.key_id) if scope is not None and scope.key_id else ""
+    row = connection.execute(_SET_SCOPE, {"staff": staff, "tenant": tenant, "jti": jti, "key": key}).one()
+    if row.refusal is not None:
+        raise refused(row.refusal)
 
 
 def owner_url(settings: Settings) -> str:
@@ -84,12 +98,23 @@ class Database:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self.waiting = 0  # transactions waiting for a pooled connection (the metrics read it)
+
+    def _wait(self, delta: int) -> None:
+        self.waiting += delta
 
     @asynccontextmanager
     async def session(self, scope: Scope) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
             session.info["scope"] = scope
+            session.info["request_id"] = current_request_id.get()
             yield session
+
+    @property
+    def in_use(self) -> int:
+        """Pooled connections checked out now."""
+        checked_out: int = self.engine.pool.checkedout()  # type: ignore[attr-defined]
+        return checked_out
 
     @asynccontextmanager
     async def transaction(self, scope: Scope) -> AsyncIterator[AsyncSession]:
@@ -97,7 +122,13 @@ class Database:
         check) runs before the caller's first statement, so a revoked token is refused even by a use case
         that reads nothing."""
         async with self.session(scope) as session, session.begin():
-            await session.connection()
+            self.waiting += 1
+            session.info["waiting"] = self._wait  # after_begin counts it down once connected
+            try:
+                await session.connection()
+            finally:
+                if session.info.pop("waiting", None) is not None:
+                    self.waiting -= 1
             yield session
 
     def system_transaction(self) -> AbstractAsyncContextManager[AsyncSession]:

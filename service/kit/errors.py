@@ -9,12 +9,14 @@ exactly one place, `field_errors`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -36,6 +38,24 @@ _TITLES = {
 }
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="Where, as a dotted path: `body.name`, `query.to`, `path.shop_id` "
+                       "(GraphQL: the argument's path, camelCase)")
+    reason: str = Field(description="What is wrong, in words")
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: the one shape of every error this API answers
+    (`application/problem+json`)."""
+
+    type: str = Field(description="A URI naming the kind of problem")
+    title: str = Field(description="The status in words")
+    status: int = Field(description="The HTTP status")
+    detail: str = Field(description="What went wrong, for a person")
+    instance: str | None = Field(default=None, description="The request's path")
+    errors: list[FieldError] | None = Field(default=None, description="Each field at fault, when input is")
+
+
 class Problem(Exception):
     """An error with an HTTP status, a human detail and optional field errors."""
 
@@ -50,12 +70,20 @@ class Problem(Exception):
         if suffix is not None:
             cls.type_suffix = suffix
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, status: int | None = None):
+    headers: dict[str, str] | None = None
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, status: int | None = None,
+                 extensions: dict[str, Any] | None = None, headers: dict[str, str] | None = None):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        # RFC 9457 extension members (e.g. the shift a booking conflicts with); GraphQL puts them in the
+        # error's extensions.
+        self.extensions = extensions
         if status is not None:
             self.status = status
+        if headers is not None:
+            self.headers = headers
 
     def relocated(self, where: Mapping[str, str] | None = None, rename: Mapping[str, str] | None = None,
                   camel: bool = False) -> Problem:
@@ -79,6 +107,19 @@ class Unauthorized(Problem, status=401, suffix="unauthorized"): ...
 class Forbidden(Problem, status=403, suffix="forbidden"): ...
 class TooLarge(Problem, status=413, suffix="too-large"): ...
 class UnsupportedMediaType(Problem, status=415, suffix="unsupported-media-type"): ...
+class BadRequest(Problem, status=400, suffix="bad-request"): ...
+
+
+class TooManyRequests(Problem, status=429, suffix="rate-limited"):
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class Unavailable(Problem, status=503, suffix="unavailable"):
+    """The database cannot be reached: the caller should retry after a while (recovery needs no restart)."""
+
+    def __init__(self, detail: str = "the database is not reachable; retry shortly", retry_after: int = 5):
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
 class Invalid(Problem, status=422, suffix="validation"):
@@ -129,6 +170,7 @@ def summary(errors: Sequence[Mapping[str, Any]]) -> str:
 def problem_response(
     status: int, detail: str, *, type_suffix: str | None = None, errors: list[dict[str, Any]] | None = None,
     instance: str | None = None, headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "https://seatwise.dev/problems/"
@@ -141,6 +183,8 @@ def problem_response(
         body["instance"] = instance
     if errors:
         body["errors"] = errors
+    for key, value in (extensions or {}).items():
+        body.setdefault(key, value)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -173,13 +217,92 @@ def rest_problem(request: Request, exc: Problem) -> Problem:
     return exc.relocated(where)
 
 
+# SQLSTATEs of a lost or refused connection (class 08) and of a server shutting down or starting (57P0x).
+_OUTAGE_STATES = ("08", "57P01", "57P02", "57P03")
+# Text PostgreSQL cannot hold (NUL in text, \u0000 in jsonb): the safety net behind the Text type.
+_CHARACTER_STATES = ("22021", "22P05")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        stack += [e.__cause__, e.__context__, getattr(e, "orig", None)]
+
+
+def as_problem(exc: BaseException) -> Problem | None:
+    """The problem an unexpected exception really is, when it is one we know: the database unreachable
+    (503 with Retry-After) or text the database cannot store (422). None for a real fault."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    for e in _chain(exc):
+        if isinstance(e, Problem):
+            return e
+        state = str(getattr(e, "sqlstate", "") or "")
+        if state.startswith(_OUTAGE_STATES) or isinstance(e, ConnectionError | PoolTimeout) or (
+                type(e).__module__.startswith("asyncpg") and type(e).__name__ in _ASYNCPG_OUTAGE):
+            return Unavailable()
+        if isinstance(e, OSError) and type(e).__module__ == "builtins" and e.errno is not None:
+            return Unavailable()  # connecting failed: refused, no socket, unreachable
+        if state in _CHARACTER_STATES or isinstance(e, UnicodeEncodeError):
+            return Invalid("body", "holds a NUL character or a lone surrogate: send UTF-8 text")
+    return None
+
+
+_ASYNCPG_OUTAGE = {"ConnectionDoesNotExistError", "InterfaceError", "InternalClientError",
+                   "ConnectionFailureError", "CannotConnectNowError", "TooManyConnectionsError"}
+
+
+class Throttled:
+    """A log line at most once per WINDOW seconds (a database outage would otherwise log every request);
+    the next line says how many were left out."""
+
+    def __init__(self, log: logging.Logger, window: float = 30.0):
+        self.log, self.window = log, window
+        self.last = -window
+        self.skipped = 0
+
+    def warning(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self.last < self.window:
+            self.skipped += 1
+            return
+        suffix = f" ({self.skipped} more since the last report)" if self.skipped else ""
+        self.last, self.skipped = now, 0
+        self.log.warning(message + suffix, *args)
+
+
+outage_log = Throttled(_log)
+
+
+def report(problem: Problem, exc: BaseException) -> None:
+    """Log a known problem met as an exception: an outage once per window, anything else not at all (the
+    request log has its one line)."""
+    if isinstance(problem, Unavailable):
+        outage_log.warning("database unreachable: %s: %s", type(exc).__name__, str(exc).splitlines()[:1])
+
+
+def plain_refusal(message: Any, path: str | None) -> JSONResponse | None:
+    """The problem+json to answer instead of the framework's own refusal starting in MESSAGE (the body
+    limit's 413, sent before any route runs, as plain text or FastAPI's JSON); None for anything else. The
+    outermost middleware (service.kit.observe) swaps it in."""
+    if message["type"] != "http.response.start" or message["status"] != 413:
+        return None
+    kind = dict(message.get("headers", [])).get(b"content-type", b"")
+    if kind.startswith(PROBLEM_JSON.encode()):
+        return None
+    return problem_response(413, "the request body is larger than this route accepts", instance=path)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        exc = rest_problem(request, exc)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem_response(exc.status, exc.detail, type_suffix=exc.type_suffix, errors=exc.errors,
-                                instance=request.url.path, headers=headers)
+        return _problem_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -192,8 +315,44 @@ def install(app: FastAPI) -> None:
         return problem_response(exc.status_code, str(exc.detail), instance=request.url.path,
                                 headers=getattr(exc, "headers", None))
 
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        """The database's (and its driver's) errors: an outage is a 503, text it cannot store a 422, and
+        anything else a real fault. Handled here, inside the app, so no traceback is logged for the known
+        ones (an `Exception` handler runs in the outermost middleware, which re-raises)."""
+        known = as_problem(exc)
+        if known is not None:
+            report(known, exc)
+            return _problem_response(request, known)
+        _log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(500, "an unexpected error occurred", instance=request.url.path)
+
+    for kind in _database_errors():
+        app.add_exception_handler(kind, _database)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        known = as_problem(exc)
+        if known is not None:
+            report(known, exc)
+            return _problem_response(request, known)
         # Never echo internals (SQL, secrets) to the caller; the log has them.
         _log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(500, "an unexpected error occurred", instance=request.url.path)
+
+
+def _database_errors() -> tuple[type[Exception], ...]:
+    import asyncpg
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError,
+            asyncpg.exceptions.InternalClientError, OSError, UnicodeEncodeError)
+
+
+def _problem_response(request: Request, exc: Problem) -> JSONResponse:
+    exc = rest_problem(request, exc)
+    headers = dict(exc.headers or {})
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return problem_response(exc.status, exc.detail, type_suffix=exc.type_suffix, errors=exc.errors,
+                            instance=request.url.path, headers=headers or None,
+                            extensions=getattr(exc, "extensions", None))

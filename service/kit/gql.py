@@ -16,32 +16,38 @@ import copy
 import enum
 import functools
 import inspect
+import json
 import logging
 import types
 import typing
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Annotated, Any, Generic, TypeVar, cast, get_origin
 
+import orjson
 import strawberry
+from cross_web import HTTPException as StrawberryHTTPException
 from fastapi import Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry import UNSET
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
-from strawberry.fastapi import BaseContext
-from strawberry.types import Info
+from strawberry.fastapi import BaseContext, GraphQLRouter
+from strawberry.types import ExecutionResult, Info
 from strawberry.types.base import get_object_definition
 
-from graphql import GraphQLError
-from service.kit.access import INJECTED, Roles, Session
+from graphql import GraphQLError, GraphQLID, GraphQLString
+from service.kit.access import INJECTED, Roles, Session, authorization_of, principal_of, verify
 from service.kit.db import Database
-from service.kit.errors import Problem, field_errors, summary
-from service.kit.identity import Principal, principal_from_header
+from service.kit.docs import GRAPHIQL_PAGE
+from service.kit.errors import BadRequest, Problem, Unavailable, as_problem, field_errors, report, summary
+from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest, check_limit
+from service.kit.types import NOT_TEXT, storable_text
 
 T = TypeVar("T")
 P = TypeVar("P", bound=BaseModel)
@@ -55,13 +61,23 @@ class GqlContext(BaseContext):
     principal: Principal | None = None
     db: Database | None = None
     _loaders: dict[str, DataLoader[Any, Any]] = dataclass_field(default_factory=dict)
+    verified: bool = False  # a transaction of this request has checked the caller (revocation, tenant)
 
     def __post_init__(self) -> None:
         super().__init__()
 
-    def transaction(self) -> typing.AsyncContextManager[AsyncSession]:
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
         assert self.principal is not None and self.db is not None  # permission classes ran first
-        return self.db.transaction(self.principal.scope)
+        async with self.db.transaction(self.principal.scope) as session:
+            self.verified = True
+            yield session
+
+    async def verify(self) -> None:
+        """Check the caller in the database once per request, for a field that opens no transaction."""
+        if not self.verified and self.principal is not None and self.db is not None:
+            await verify(self.db, self.principal)
+            self.verified = True
 
     def loader(self, name: str, batch: Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]
                ) -> DataLoader[Any, Any]:
@@ -77,9 +93,9 @@ class GqlContext(BaseContext):
 
 async def context_getter(request: Request) -> GqlContext:
     state = request.app.state
-    header = request.headers.get("authorization")
     # No header: anonymous (GraphiQL loads; every field then refuses). A bad header: 401 at once.
-    principal = principal_from_header(state.jwt_secret, header, state.settings.jwt_issuer) if header else None
+    principal = await principal_of(request) if authorization_of(request) else None
+    request.state.principal = principal
     return GqlContext(principal=principal, db=state.db)
 
 
@@ -129,8 +145,9 @@ def _injecting(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any
     injected, hints = _injected(fn)
     models = {n: h for n, h in hints.items() if n != "return" and isinstance(h, type) and h in _INPUTS}
     shape = _shaped(hints.get("return"))
-    if not injected and not models and shape is None:
-        return fn
+    if not injected or set(injected.values()) == {"caller"}:
+        # No transaction of its own to check the caller in (revocation, the brand's status): once a request.
+        injected = {**injected, "_verified": "verified"}
     sig = inspect.signature(fn)
     takes_info = "info" in sig.parameters
     params = [p.replace(annotation=_INPUTS[models[n]] if n in models else hints.get(n, p.annotation))
@@ -146,7 +163,9 @@ def _injecting(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any
             kwargs[name] = validated(model, kwargs[name], [name])
         async with AsyncExitStack() as stack:
             for name, what in injected.items():
-                if what == "caller":
+                if what == "verified":  # no transaction of its own: check the caller once per request
+                    await context.verify()
+                elif what == "caller":
                     kwargs[name] = context.principal
                 elif what == "session":
                     kwargs[name] = await stack.enter_async_context(context.transaction())
@@ -254,10 +273,12 @@ def create_input(model: type[BaseModel], *, name: str, description: str | None =
     return derived
 
 
-def update_input(model: type[BaseModel], *, name: str, description: str | None = None) -> Any:
+def update_input(model: type[BaseModel], *, name: str, description: str | None = None,
+                 replace: dict[str, tuple[Any, Any]] | None = None) -> Any:
     """The GraphQL input of an update (PATCH) model: every field optional and without a default, so an
-    omitted field is UNSET (left as it is) and an explicit null is None (cleared)."""
-    typed = create_input(model, name=f"{name}Fields")  # strawberry's conversion of the field types
+    omitted field is UNSET (left as it is) and an explicit null is None (cleared). REPLACE as for
+    `create_input`."""
+    typed = create_input(model, name=f"{name}Fields", replace=replace)  # strawberry's conversion of the types
     namespace: dict[str, Any] = {"__annotations__": {}}
     for f in typed.__strawberry_definition__.fields:
         namespace["__annotations__"][f.python_name] = f.type
@@ -287,6 +308,8 @@ def graphql_problem(problem: Problem) -> GraphQLError:
     extensions: dict[str, Any] = {"code": _CODES.get(moved.status, "BAD_REQUEST"), "status": moved.status}
     if moved.errors:
         extensions["errors"] = moved.errors
+    for key, value in (getattr(moved, "extensions", None) or {}).items():
+        extensions.setdefault(key, value)
     return GraphQLError(moved.detail, extensions=extensions)
 
 
@@ -346,9 +369,16 @@ _CODES = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "CONF
           422: "BAD_USER_INPUT", 429: "RATE_LIMITED"}
 
 
+def _known(original: BaseException | None) -> Problem | None:
+    """The problem behind a resolver's exception, when it is an expected one."""
+    if original is None or isinstance(original, GraphQLError | PermissionError):
+        return None
+    return as_problem(original)
+
+
 class ProblemErrors(SchemaExtension):
-    """Give domain problems a code, a status and GraphQL field names; hide anything unexpected behind a
-    generic message (the log has it)."""
+    """Give domain problems (and the database's outages and character errors) a code, a status and GraphQL
+    field names; hide anything unexpected behind a generic message (Schema.process_errors logged it)."""
 
     def on_execute(self) -> Iterator[None]:
         yield
@@ -357,18 +387,118 @@ class ProblemErrors(SchemaExtension):
             return
         for i, error in enumerate(result.errors):
             original = error.original_error
-            if isinstance(original, Problem):
-                mapped = graphql_problem(original)
+            known = _known(original)
+            if known is not None:
+                mapped = graphql_problem(known)
                 result.errors[i] = GraphQLError(mapped.message, nodes=error.nodes, path=error.path,
                                                 extensions=mapped.extensions)
             elif original is not None and not isinstance(original, GraphQLError | PermissionError) and \
                     type(original).__name__ != "PermissionError":
-                _log.error("unhandled resolver error", exc_info=original)
                 result.errors[i] = GraphQLError("an unexpected error occurred", nodes=error.nodes,
                                                 path=error.path,
                                                 extensions={"code": "INTERNAL", "status": 500})
 
 
-__all__ = ["UNSET", "GqlContext", "Page", "ProblemErrors", "context_getter", "create_input", "extend_type",
-           "field", "graphql_problem", "mutation", "of", "page", "page_request", "plain", "read_type",
-           "update_input", "validated"]
+class Schema(strawberry.Schema):
+    """Errors logged as the REST door logs them: a refusal or bad input on one line, a traceback only for a
+    real fault, a database outage once per window."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, GraphQLError | PermissionError) or \
+                    type(original).__name__ == "PermissionError":
+                _log.info("graphql: %s", error.message)
+                continue
+            known = as_problem(original)
+            if known is None:
+                _log.error("unhandled resolver error at %s", ".".join(map(str, error.path or [])),
+                           exc_info=original)
+            elif known.status == 503:
+                report(known, original)
+            else:
+                _log.info("graphql: %s", known.detail)
+
+
+# --- the HTTP door -----------------------------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 32
+_BAD_BODY = ('the body must be a JSON object in UTF-8, e.g. {"query": "{ me { role } }", "variables": {}}, '
+             f"nested at most {MAX_JSON_DEPTH} levels")
+
+
+def json_depth_over(value: Any, limit: int) -> bool:
+    """Whether a parsed JSON value nests deeper than LIMIT (iteratively: no recursion to overflow)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def _refuse_bad_text(errors: list[GraphQLError]) -> None:
+    for error in errors:
+        if NOT_TEXT in error.message:
+            error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT", "status": 422}
+
+
+class Router(GraphQLRouter[GqlContext, None]):
+    """strawberry's FastAPI router, answering a body it cannot use with a 400 problem+json (not a 500):
+    JSON null or a string, invalid UTF-8, deep nesting; and a database outage with a 503. Its GraphiQL page
+    loads its scripts from this server (service.kit.docs)."""
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(GRAPHIQL_PAGE)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            try:  # orjson refuses a lone surrogate's escape, which the String check answers with a 422
+                doc = json.loads(data)
+            except (ValueError, RecursionError):
+                raise BadRequest(_BAD_BODY) from None
+        if not isinstance(doc, dict) or json_depth_over(doc, MAX_JSON_DEPTH):
+            raise BadRequest(_BAD_BODY)
+        return doc
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        except StrawberryHTTPException as exc:
+            raise Problem(exc.reason, status=exc.status_code) from None
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        errors = result.errors or []
+        if any((e.extensions or {}).get("status") == 503 for e in errors):
+            raise Unavailable()
+        _refuse_bad_text(errors)
+        return await super().process_result(request, result)
+
+
+# --- text: NUL and lone surrogates refused in every String and ID, as the REST door's Text type does ------
+
+
+def _text_input(coerce: Callable[..., Any]) -> Callable[..., Any]:
+    def checked(*args: Any) -> Any:
+        value = coerce(*args)
+        if isinstance(value, str) and not storable_text(value):
+            raise GraphQLError(NOT_TEXT, extensions={"code": "BAD_USER_INPUT", "status": 422})
+        return value
+
+    return checked
+
+
+for _scalar in (GraphQLString, GraphQLID):
+    if not getattr(_scalar, "_seatwise_text", False):
+        _scalar.coerce_input_value = _text_input(_scalar.coerce_input_value)
+        _scalar.coerce_input_literal = _text_input(_scalar.coerce_input_literal)  # type: ignore[arg-type]
+        _scalar._seatwise_text = True  # type: ignore[attr-defined]
+
+
+__all__ = ["UNSET", "GqlContext", "Page", "ProblemErrors", "Router", "Schema", "context_getter",
+           "create_input", "extend_type", "field", "graphql_problem", "mutation", "of", "page",
+           "page_request", "plain", "read_type", "update_input", "validated"]

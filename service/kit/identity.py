@@ -9,7 +9,9 @@ can depend on it without a circle.
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -38,6 +40,8 @@ class Scope:
     staff: bool
     tenant_id: uuid.UUID | None = None
     jti: str | None = None  # the caller's token id: refused if revoked
+    key_id: uuid.UUID | None = None  # the caller's API key: refused if revoked or expired
+    principal: Principal | None = None  # who acts (the audit log's actor); None for the operator's tools
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Principal:
     role: Role
     tenant_id: uuid.UUID | None
     jti: str
+    key_id: uuid.UUID | None = None  # set when the caller authenticated with an API key (jti is then '')
 
     @property
     def is_staff(self) -> bool:
@@ -53,7 +58,13 @@ class Principal:
 
     @property
     def scope(self) -> Scope:
-        return Scope(staff=self.is_staff, tenant_id=self.tenant_id, jti=self.jti)
+        return Scope(staff=self.is_staff, tenant_id=self.tenant_id, jti=self.jti, key_id=self.key_id,
+                     principal=self)
+
+    @property
+    def limit_key(self) -> str:
+        """What rate limits count by: the API key, else the token."""
+        return f"key:{self.key_id}" if self.key_id else f"token:{self.jti or self.subject}"
 
 
 _TTL = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
@@ -70,6 +81,13 @@ def parse_ttl(text: str) -> timedelta:
 
 def issue_token(secret: str, *, subject: str, role: Role, tenant_id: uuid.UUID | None, ttl: timedelta,
                 issuer: str = "seatwise") -> str:
+    return issue_token_claims(secret, subject=subject, role=role, tenant_id=tenant_id, ttl=ttl,
+                              issuer=issuer)[0]
+
+
+def issue_token_claims(secret: str, *, subject: str, role: Role, tenant_id: uuid.UUID | None, ttl: timedelta,
+                       issuer: str = "seatwise") -> tuple[str, dict[str, str | int]]:
+    """A signed token and its claims (jti, exp: what its issuer records)."""
     if role == Role.client and tenant_id is None:
         raise ValueError("a client token needs a tenant")
     if role != Role.client and tenant_id is not None:
@@ -80,15 +98,45 @@ def issue_token(secret: str, *, subject: str, role: Role, tenant_id: uuid.UUID |
                                     "iss": issuer}
     if tenant_id is not None:
         claims["tenant"] = str(tenant_id)
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, secret, algorithm="HS256"), claims
 
 
-def decode_token(secret: str, token: str, issuer: str = "seatwise") -> Principal:
+# --- API keys: `swk_<prefix>_<secret>`, stored as the SHA-256 of the whole key --------------------------
+
+KEY_SCHEME = "swk_"
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """A new key, its prefix (shown in listings) and its hash (what is stored)."""
+    prefix = secrets.token_hex(4)
+    key = f"{KEY_SCHEME}{prefix}_{secrets.token_urlsafe(32)}"
+    return key, prefix, key_hash(key)
+
+
+def key_hash(key: str) -> str:
+    # A key holds 256 random bits: a plain hash cannot be brute-forced, and it is one lookup per call.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def is_api_key(credential: str) -> bool:
+    return credential.startswith(KEY_SCHEME)
+
+
+def looks_like_token(text: str) -> bool:
+    """A JWT's shape (three dot-separated parts), as opposed to a bare jti."""
+    return text.count(".") == 2 and len(text) > 40
+
+
+def decode_token(secret: str, token: str, issuer: str = "seatwise", verify_exp: bool = True) -> Principal:
+    """The principal of a built-in token; VERIFY_EXP False reads an expired one (to revoke it)."""
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=issuer,
-                            options={"require": ["sub", "role", "exp", "jti"]})
+                            options={"require": ["sub", "role", "exp", "jti"], "verify_exp": verify_exp})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the token has expired; issue a new one") from None
+    except jwt.InvalidSignatureError:
+        raise Unauthorized("the bearer token was not signed by this server (issued for another data dir? "
+                           "the CLI signs for its SEATWISE_DATA_DIR)") from None
     except jwt.PyJWTError:
         raise Unauthorized("the bearer token is not a valid Seatwise token") from None
     try:
@@ -101,13 +149,18 @@ def decode_token(secret: str, token: str, issuer: str = "seatwise") -> Principal
     return Principal(subject=str(claims["sub"]), role=role, tenant_id=tenant, jti=str(claims["jti"]))
 
 
-def principal_from_header(secret: str, authorization: str | None, issuer: str = "seatwise") -> Principal:
+def bearer(authorization: str | None) -> str:
+    """The credential of an Authorization header (401 without one)."""
     if not authorization:
         raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-    return decode_token(secret, token.strip(), issuer)
+    return token.strip()
+
+
+def principal_from_header(secret: str, authorization: str | None, issuer: str = "seatwise") -> Principal:
+    return decode_token(secret, bearer(authorization), issuer)
 
 
 # The operator's own tools (the CLI, the demo loader) act as this staff principal, in a system transaction.

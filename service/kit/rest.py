@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from service.kit.access import Session
+from service.kit.access import Caller, Session
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,10 @@ def object_routes(router: APIRouter, r: Resource, use_cases: Any, roles: Any,
                   summaries: tuple[str, str, str]) -> None:
     """GET {path}/{key}, POST {path} (201) and PATCH {path}/{key} over the use cases `get_<noun>`,
     `create_<noun>` and `update_<noun>` of USE_CASES (a service module; each takes the caller's session
-    first), allowed to `read` and `write` of ROLES (the domain's auth module)."""
+    first), allowed to `read` and `write` of ROLES (the domain's auth module). A resource whose use cases
+    have `read_<noun>(session, caller, key)` reads through it instead, allowed to ROLES' `one`: the object
+    is then the caller's to see or not (a client brand its own record)."""
+    reader: Callable[..., Awaitable[Any]] | None = getattr(use_cases, f"read_{r.noun}", None)
     get: Callable[..., Awaitable[Any]] = getattr(use_cases, f"get_{r.noun}")
     create: Callable[..., Awaitable[Any]] = getattr(use_cases, f"create_{r.noun}")
     update: Callable[..., Awaitable[Any]] = getattr(use_cases, f"update_{r.noun}")
@@ -50,7 +53,9 @@ def object_routes(router: APIRouter, r: Resource, use_cases: Any, roles: Any,
     key = inspect.Parameter(r.key, kw, annotation=r.key_type)
     one = f"{r.path}/{{{r.key}}}"
 
-    async def read_one(session: Any, **keys: Any) -> Any:
+    async def read_one(session: Any, caller: Any = None, **keys: Any) -> Any:
+        if reader is not None:
+            return await reader(session, caller, keys[r.key])
         return await get(session, keys[r.key])
 
     async def create_one(session: Any, body: Any) -> Any:
@@ -61,8 +66,10 @@ def object_routes(router: APIRouter, r: Resource, use_cases: Any, roles: Any,
 
     body_of = {"create": inspect.Parameter("body", kw, annotation=r.create),
                "update": inspect.Parameter("body", kw, annotation=r.update)}
-    read_roles, write_roles = roles.read.rest, roles.write.rest
-    router.add_api_route(one, _endpoint(read_one, [session, key]), methods=["GET"], response_model=r.read,
+    read_roles, write_roles = (roles.one if reader else roles.read).rest, roles.write.rest
+    caller = inspect.Parameter("caller", kw, annotation=Caller)
+    read_params = [session, caller, key] if reader else [session, key]
+    router.add_api_route(one, _endpoint(read_one, read_params), methods=["GET"], response_model=r.read,
                          summary=summaries[0], name=f"get_{r.noun}", dependencies=[read_roles])
     router.add_api_route(r.path, _endpoint(create_one, [session, body_of["create"]]), methods=["POST"],
                          response_model=r.read, status_code=201, summary=summaries[1],

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from service.kit.access import Caller, Session
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.types import Text
 from service.shops import auth, service
 from service.shops.models import Platform, ShopStatus
 from service.shops.schemas import ShopCreate, ShopFilter, ShopRead, ShopUpdate
@@ -19,9 +20,10 @@ router = APIRouter(prefix="/v1/shops", tags=["shops"])
 @router.get("", response_model=Page[ShopRead], summary="List shops (a client sees its own)",
             dependencies=[auth.read.rest])
 async def list_shops(session: Session, caller: Caller, page: Annotated[PageRequest, Depends(page_params)],
-                     tenant: Annotated[str | None, Query(description="Tenant id or slug")] = None,
+                     tenant: Annotated[Text | None, Query(max_length=100,
+                                                          description="Tenant id or slug")] = None,
                      platform: Platform | None = None, status: ShopStatus | None = None,
-                     q: Annotated[str | None, Query(max_length=100, description="Name contains")] = None):
+                     q: Annotated[Text | None, Query(max_length=100, description="Name contains")] = None):
     filters = ShopFilter(tenant=tenant, platform=platform, status=status, q=q)
     return await service.list_shops(session, caller, filters, page)
 

@@ -6,10 +6,12 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKeyConstraint, Index, UniqueConstraint
+from sqlalchemy import ForeignKeyConstraint, Index, UniqueConstraint, select
+from sqlalchemy.orm import column_property
 from sqlmodel import Field, SQLModel
 
 from service.kit.models import created_at_field, new_id, one_of, updated_at_field
+from tenants.models import Tenant
 
 Platform = enum.StrEnum("Platform", ["tmall", "taobao", "jd", "pdd", "douyin", "other"])
 ShopStatus = enum.StrEnum("ShopStatus", ["active", "paused", "closed"])
@@ -35,3 +37,8 @@ class Shop(SQLModel, table=True):
     status: str = Field(default=ShopStatus.active, max_length=16)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+# The brand's slug on every shop row the ORM loads (read shapes carry it: a shop names its brand in words).
+Shop.tenant_slug = column_property(  # type: ignore[attr-defined]
+    select(Tenant.slug).where(Tenant.id == Shop.tenant_id).correlate_except(Tenant).scalar_subquery())

@@ -7,7 +7,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.kit.shapes import Identified, Stamped, partial
-from service.kit.types import TimeZone
+from service.kit.types import Text, TimeZone
 from service.shops.models import Platform, ShopStatus
 
 
@@ -16,28 +16,38 @@ class ShopFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     timezone: TimeZone = "Asia/Shanghai"
-    category: str | None = Field(default=None, max_length=100)
+    category: Text | None = Field(default=None, max_length=100)
     status: ShopStatus = ShopStatus.active
 
 
-class ShopOwner(BaseModel):
-    """What a shop is, fixed at creation: whose and where."""
-
-    tenant_id: uuid.UUID
+class ShopPlatform(BaseModel):
     platform: Platform
 
 
+class ShopOwner(ShopPlatform):
+    """What a shop is, fixed at creation: whose (by slug or id, like everywhere else) and where."""
+
+    tenant: str | None = Field(default=None, min_length=1, max_length=100,
+                               description="The brand, by slug or id (or give `tenant_id`)")
+    tenant_id: uuid.UUID | None = Field(default=None, description="The brand's id (or give `tenant`)")
+
+
 class ShopCreate(ShopFields, ShopOwner):
-    """Add a shop to a client brand."""
+    """Add a shop to a client brand: name the brand with `tenant` (slug or id) or `tenant_id`."""
 
 
 class ShopUpdate(partial(ShopFields)):  # type: ignore[misc]
     """Change a shop: the fields sent (null clears `category`)."""
 
 
-class ShopRead(Stamped, ShopCreate, Identified):
+class ShopBrand(ShopPlatform):
+    tenant_id: uuid.UUID
+    tenant_slug: str = Field(description="The brand's slug")
+
+
+class ShopRead(Stamped, ShopFields, ShopBrand, Identified):
     """A brand's store on one platform."""
 
 

@@ -50,12 +50,17 @@ async def list_shops(session: AsyncSession, principal: Principal, filters: ShopF
 
 
 async def create_shop(session: AsyncSession, data: ShopCreate) -> Shop:
-    if await find_tenant(session, data.tenant_id) is None:
-        raise Invalid("tenant_id", "no such tenant")
-    shop = Shop(**data.model_dump(mode="json"))
-    shop.tenant_id = data.tenant_id
+    if (data.tenant is None) == (data.tenant_id is None):
+        raise Invalid("tenant", "name the brand: tenant (its slug or id) or tenant_id, one of them")
+    field, key = ("tenant", data.tenant) if data.tenant is not None else ("tenant_id", data.tenant_id)
+    assert key is not None
+    tenant = await find_tenant(session, key)
+    if tenant is None:
+        raise Invalid(field, "no such tenant")
+    shop = Shop(**data.model_dump(mode="json", exclude={"tenant", "tenant_id"}), tenant_id=tenant.id)
     session.add(shop)
-    await flush(session, f"a {data.platform} shop named '{data.name}' for this tenant")
+    await flush(session, f"a {data.platform} shop named '{data.name}' for this brand")
+    await session.refresh(shop, ["tenant_slug"])
     return shop
 
 
@@ -65,6 +70,7 @@ async def update_shop(session: AsyncSession, principal: Principal, shop_id: uuid
     moved = changes.timezone is not None and changes.timezone != shop.timezone
     apply_changes(shop, changes)
     await flush(session, "shop")
+    await session.refresh(shop, ["tenant_slug"])  # an UPDATE expires the column expressions of the row
     if moved:  # its local days are other days now
         await rebuild_day_frt(session, [shop.id])
     return shop

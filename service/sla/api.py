@@ -10,8 +10,17 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from service.kit.access import Caller, Session
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.types import TenantKey, Text
 from service.sla import auth, service
-from service.sla.figures import Breach, Granularity, Metric, PeriodKind, SlaReport, TenantSummary
+from service.sla.figures import (
+    BrandSlaReport,
+    Breach,
+    Granularity,
+    Metric,
+    PeriodKind,
+    SlaReport,
+    TenantSummary,
+)
 from service.sla.schemas import SlaPolicyCreate, SlaPolicyRead, SlaPolicyUpdate
 
 router = APIRouter(tags=["sla"])
@@ -56,7 +65,7 @@ async def update_policy(session: Session, caller: Caller, shop_id: uuid.UUID, ef
             summary="SLA report per bucket of the shop's local time, with targets met or breached",
             dependencies=[auth.read.rest])
 async def shop_report(session: Session, caller: Caller, shop_id: uuid.UUID,
-                      start: Annotated[str | None, FROM] = None, end: Annotated[str | None, TO] = None,
+                      start: Annotated[Text | None, FROM] = None, end: Annotated[Text | None, TO] = None,
                       granularity: Granularity = Granularity.day):
     report = await service.shop_report(session, caller, shop_id, start, end, granularity)
     # Written by pydantic-core from the values the service built (response_model still documents it).
@@ -71,7 +80,7 @@ async def list_breaches(
                                                                    "this month)")] = None,
     end: Annotated[date | None, Query(alias="to", description="Local day after the last (default: tomorrow)")]
     = None,
-    tenant: Annotated[str | None, Query(description="Tenant id or slug", max_length=100)] = None,
+    tenant: Annotated[Text | None, Query(description="Tenant id or slug", max_length=100)] = None,
     shop: uuid.UUID | None = None, metric: Metric | None = None, period: PeriodKind | None = None,
 ):
     filters = service.BreachFilter(start=start, end=end, tenant=tenant, shop=shop, metric=metric,
@@ -79,9 +88,20 @@ async def list_breaches(
     return await service.list_breaches(session, caller, filters, page)
 
 
+@router.get("/v1/tenants/{tenant}/sla", response_model=BrandSlaReport, response_model_by_alias=True,
+            dependencies=[auth.read.rest],
+            summary="A brand's SLA report: every shop per bucket of its local time and in total, in one call "
+                    "(a client: its own brand)")
+async def brand_report(session: Session, caller: Caller, tenant: str,
+                       start: Annotated[str | None, FROM] = None, end: Annotated[str | None, TO] = None,
+                       granularity: Granularity = Granularity.month):
+    report = await service.brand_report(session, caller, tenant, start, end, granularity)
+    return Response(report.model_dump_json(by_alias=True), media_type="application/json")
+
+
 @router.get("/v1/tenants/{tenant}/sla-summary", response_model=TenantSummary, dependencies=[auth.read.rest],
             summary="A brand's shops with their month-to-date SLA attainment")
-async def tenant_summary(session: Session, caller: Caller, tenant: str,
+async def tenant_summary(session: Session, caller: Caller, tenant: TenantKey,
                          as_of: Annotated[date | None,
                                           Query(description="Last day of the month-to-date (default: "
                                                             "each shop's local today)")] = None):

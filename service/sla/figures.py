@@ -123,8 +123,10 @@ class JudgedMetrics(SlaMetrics):
 
 
 class Bucket(JudgedMetrics):
-    start: datetime = Field(description="Bucket start, shop-local with offset (the whole bucket's start, "
-                            "even when the requested range begins inside it)")
+    start: datetime = Field(description="Bucket start, shop-local with offset; a bucket is clipped to the "
+                            "range, so a week or month that began before `from` starts at `from`")
+    end: datetime = Field(description="Exclusive end, shop-local with offset: the next bucket's start, or "
+                          "`to` when the range ends inside the bucket")
 
 
 class Total(JudgedMetrics):
@@ -143,8 +145,26 @@ class SlaReport(BaseModel):
     from_: datetime = Field(alias="from", description="Inclusive, shop-local")
     to: datetime = Field(description="Exclusive, shop-local")
     buckets: list[Bucket] = Field(description="Buckets with conversations, in time order, clipped to the "
-                                  "range; each judged by the policy in force on its first day")
+                                  "range; each judged by the policy in force on its first day (in the range)")
     total: Total = Field(description="The whole range, judged by the policy in force at its start")
+
+
+class BrandShopReport(SlaReport):
+    """One shop of a brand's report."""
+
+    name: str
+    platform: str
+
+
+class BrandSlaReport(BaseModel):
+    """Every shop of a brand with its SLA report over the same local dates (each in its own timezone), per
+    bucket and in total: "last month for all my shops" in one call."""
+
+    tenant_id: uuid.UUID
+    slug: str
+    name: str
+    granularity: Granularity
+    shops: list[BrandShopReport]
 
 
 class Breach(BaseModel):

@@ -23,6 +23,8 @@ from service.kit.access import Caller, Session
 from service.kit.errors import Problem
 from service.sla import auth, service
 from service.sla.figures import (
+    BrandShopReport,
+    BrandSlaReport,
     Breach,
     Bucket,
     Granularity,
@@ -35,6 +37,7 @@ from service.sla.figures import (
     Total,
     Verdict,
 )
+from service.sla.periods import parse_day
 from service.sla.schemas import SlaPolicyCreate, SlaPolicyRead, SlaPolicyUpdate
 from service.sla.service import shop_ref
 
@@ -68,6 +71,14 @@ class TotalType(FiguresType): ...
 class ReportType: ...
 
 
+@gql.read_type(BrandShopReport, name="SlaBrandShop", description="One shop of a brand's report.")
+class BrandShopType: ...
+
+
+@gql.read_type(BrandSlaReport, name="SlaBrandReport")
+class BrandReportType: ...
+
+
 @gql.read_type(Breach, name="SlaBreach")
 class BreachType: ...
 
@@ -80,18 +91,22 @@ class AttainmentType(FiguresType): ...
 class SummaryType: ...
 
 
-PolicyCreateInput = gql.create_input(SlaPolicyCreate, name="SlaPolicyCreateInput")
-PolicyUpdateInput = gql.update_input(SlaPolicyUpdate, name="SlaPolicyUpdateInput")
+# Assessed hours travel as text in both doors (HH:MM, 24:00 ends the day): GraphQL's Time has no 24:00.
+_TEXT_TIMES = {"assessed_start": (str | None, None), "assessed_end": (str | None, None)}
+PolicyCreateInput = gql.create_input(SlaPolicyCreate, name="SlaPolicyCreateInput", replace=_TEXT_TIMES)
+PolicyUpdateInput = gql.update_input(SlaPolicyUpdate, name="SlaPolicyUpdateInput", replace=_TEXT_TIMES)
 
 FromArg = Annotated[str | None, strawberry.argument(
     name="from", description="Inclusive: a date (YYYY-MM-DD) or a shop-local datetime (YYYY-MM-DDTHH:MM) on "
     "a quarter hour. Default: the start of the local month holding `to`.")]
 ToArg = Annotated[str | None, strawberry.argument(description="Exclusive, like `from`. Default: the end of "
                                                               "the shop's local today.")]
-FromDay = Annotated[date | None, strawberry.argument(name="from", description="First local day (default: the "
-                                                                                  "first of this month)")]
-ToDay = Annotated[date | None, strawberry.argument(description="Local day after the last (default: "
-                                                               "tomorrow)")]
+# Days travel as text like the report's `from`/`to` (which also take datetimes), so a variable declared
+# `String` serves both.
+FromDay = Annotated[str | None, strawberry.argument(
+    name="from", description="First local day, YYYY-MM-DD (default: the first of this month)")]
+ToDay = Annotated[str | None, strawberry.argument(
+    description="Local day after the last, YYYY-MM-DD (default: tomorrow)")]
 OnDay = Annotated[date | None, strawberry.argument(description="Shop-local day (default: today)")]
 
 
@@ -148,7 +163,7 @@ class ShopSlaFields:
     @gql.field(auth.read, description="The shop's daily and monthly breaches.")
     async def breaches(self, info: Info, from_: FromDay = None, to: ToDay = None,
                        metric: Metric | None = None, period: PeriodKind | None = None) -> list[BreachType]:
-        key = (shop_ref(self), from_, to, metric, period)
+        key = (shop_ref(self), parse_day(from_, "from"), parse_day(to, "to"), metric, period)
         found = await info.context.loader("sla_breaches", _load_breaches).load(key)
         return [gql.of(BreachType, b) for b in found]
 
@@ -169,10 +184,17 @@ class SlaQuery:
                        tenant: str | None = None, shop: uuid.UUID | None = None, metric: Metric | None = None,
                        period: PeriodKind | None = None, first: int = 50,
                        after: str | None = None) -> gql.Page[BreachType]:
-        filters = service.BreachFilter(start=from_, end=to, tenant=tenant, shop=shop,
-                                       metric=metric, period=period)
+        filters = service.BreachFilter(start=parse_day(from_, "from"), end=parse_day(to, "to"), tenant=tenant,
+                                       shop=shop, metric=metric, period=period)
         return gql.page(BreachType, await service.list_breaches(session, caller, filters,
                                                                 gql.page_request(first, after)))
+
+    @gql.field(auth.read, description="A brand's SLA report: every shop per bucket of its local time and in "
+               "total, in one call (a client: its own brand).")
+    async def brand_sla(self, session: Session, caller: Caller, tenant: str, from_: FromArg = None,
+                        to: ToArg = None, granularity: Granularity = Granularity.month) -> BrandReportType:
+        found = await service.brand_report(session, caller, tenant, from_, to, Granularity(granularity))
+        return gql.of(BrandReportType, found)
 
     @gql.field(auth.read, description="A shop's policy versions by effective date.")
     async def sla_policies(self, session: Session, caller: Caller, shop_id: uuid.UUID, first: int = 50,

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from service.conversations.rollups import INT_COUNTERS, bin_bounds, bin_upper
-from service.kit.time import INTERVAL, local_day_start, zone
+from service.kit.time import INTERVAL, local_day_start, next_month, zone
 from service.sla.figures import (
     TARGETED_METRICS,
     Granularity,
@@ -283,6 +283,25 @@ def bucket_start(interval_start_utc: datetime, granularity: str, tz: str | tzinf
     if u.minute % 15 or u.second or u.microsecond:
         raise ValueError(f"interval start must be on a quarter hour, got {interval_start_utc.isoformat()}")
     return bucket_start_utc(u, granularity, z).astimezone(z)
+
+
+def bucket_end(start: datetime, granularity: str, tz: str | tzinfo) -> datetime:
+    """The exclusive end of the bucket starting at START (a `bucket_start`): the next interval, local hour,
+    day, week or month, in ``tz``."""
+    z = zone(tz)
+    u = start.astimezone(UTC)
+    if granularity == "interval":
+        return (u + INTERVAL).astimezone(z)
+    if granularity == "hour":
+        end = u + INTERVAL
+        while bucket_start_utc(end, "hour", z) == u:
+            end += INTERVAL
+        return end.astimezone(z)
+    d = start.astimezone(z).date()
+    following = {"day": d + timedelta(days=1), "week": d + timedelta(days=7), "month": next_month(d)}
+    if granularity not in following:
+        raise ValueError(f"granularity must be one of {_GRANULARITIES}, got {granularity!r}")
+    return local_day_start(following[granularity], z).astimezone(z)
 
 
 # --- targets and verdicts --------------------------------------------------------------------------

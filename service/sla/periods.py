@@ -9,14 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from service.kit.errors import Invalid
-from service.kit.time import INTERVAL, local_day_start
+from service.kit.time import EARLIEST_DAY as EARLIEST
+from service.kit.time import INTERVAL, local_day_start, parse_local_moment
+from service.kit.time import LATEST_DAY as LATEST
 
 # Longest range per granularity: enough for a year-on-year view by day, week or month.
 MAX_SPAN = {"interval": timedelta(days=7), "hour": timedelta(days=62), "day": timedelta(days=400),
             "week": timedelta(days=400), "month": timedelta(days=400)}
 MAX_BREACH_DAYS = 400
-EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
-_FORMAT = "a date (YYYY-MM-DD) or a datetime (YYYY-MM-DDTHH:MM, shop-local unless it has an offset)"
 
 
 def check_day(field: str, d: date) -> date:
@@ -25,20 +25,20 @@ def check_day(field: str, d: date) -> date:
     return d
 
 
+def parse_day(value: str | None, field: str) -> date | None:
+    """A local date given as text (YYYY-MM-DD), or None."""
+    if value is None:
+        return None
+    try:
+        return check_day(field, date.fromisoformat(value.strip()))
+    except ValueError:
+        raise Invalid(field, "not a date (YYYY-MM-DD)") from None
+
+
 def parse_moment(value: str, field: str, tz: str) -> datetime:
     """A date (local midnight) or a datetime (local unless it carries an offset), as a UTC instant that
     must be a whole quarter hour (rollups are 15-minute intervals)."""
-    raw = value.strip()
-    try:
-        if len(raw) == 10:
-            return local_day_start(check_day(field, date.fromisoformat(raw)), tz)
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise Invalid(field, f"not {_FORMAT}") from None
-    check_day(field, moment.date())
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(tz))
-    u = moment.astimezone(UTC)
+    u = parse_local_moment(value, field, tz)
     if u.minute % 15 or u.second or u.microsecond:
         raise Invalid(field, "must be a whole quarter hour (reports add up 15-minute intervals)")
     return u

@@ -2,8 +2,9 @@
 that answers "which terms are in force on this local day". No I/O.
 
 Which policy judges what (the use cases follow this):
-- a bucket (interval, hour, day, week or month) is judged by the policy in force on its first local day;
-  a week or month bucket thus keeps the policy in force at its start for all of it;
+- a bucket (interval, hour, day, week or month) of a report is clipped to the requested range and judged by
+  the policy in force on its first local day in it; a week or month bucket thus keeps that policy for all
+  of it;
 - a report's total is judged by the policy in force at the start of the requested range;
 - breaches: a day by the policy of that day, a month by the policy in force on its first day.
 The answer target T (service level) and the assessed window (3-minute rate) are part of the policy, so they

@@ -13,9 +13,24 @@ from service.sla.policies import Terms
 Rate = Field(default=None, ge=0, le=1)
 
 
-def _quarter_hour(value: time | None) -> time | None:
+DAY_END = "24:00"  # an assessed window's end at midnight: 00:00-24:00 is the whole day
+
+
+def local_time_text(value: time, end: bool = False) -> str:
+    """A shop-local time as people write it: HH:MM, and an end at midnight as 24:00."""
+    return DAY_END if end and value == time(0) else f"{value:%H:%M}"
+
+
+def _quarter_hour(value: time | str | None) -> time | None:
+    """A shop-local time on a quarter hour, from a time or its text (HH:MM; 24:00, the end of the day, is
+    midnight)."""
     if value is None:
         return None
+    if isinstance(value, str):
+        try:
+            value = time(0) if value.strip() == DAY_END else time.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError("not a time of day (HH:MM, e.g. 08:00; 24:00 ends the day)") from None
     if value.tzinfo is not None:
         raise ValueError("a shop-local time without offset (e.g. 08:00)")
     if value.minute % 15 or value.second or value.microsecond:
@@ -35,11 +50,12 @@ class SlaTerms(BaseModel):
     csat_target: float | None = Rate
     conversion_rate_target: float | None = Rate
     max_abandon_rate: float | None = Rate
-    assessed_start: time | None = Field(default=None, description="Shop-local, whole quarter hour; "
-                                        "with assessed_end (equal bounds: the whole day)")
-    assessed_end: time | None = None
+    assessed_start: time | None = Field(default=None, description="Shop-local HH:MM on a quarter hour; "
+                                        "with assessed_end (00:00 to 24:00: the whole day)")
+    assessed_end: time | None = Field(default=None, description="Shop-local HH:MM, exclusive; 24:00 is "
+                                      "the end of the day, and an end before the start crosses midnight")
 
-    _qh = field_validator("assessed_start", "assessed_end")(_quarter_hour)
+    _qh = field_validator("assessed_start", "assessed_end", mode="before")(_quarter_hour)
 
 
 class SlaPolicyFrom(BaseModel):
@@ -67,8 +83,10 @@ class SlaPolicyRead(SlaTerms, SlaPolicyVersion):
 
     model_config = ConfigDict(extra="ignore")
 
-    assessed_start: time
-    assessed_end: time
+    assessed_start: str = Field(description="Shop-local HH:MM")
+    assessed_end: str = Field(description="Shop-local HH:MM, exclusive: 24:00 is the end of the day (00:00 "
+                              "to 24:00: the whole day)")
+    _qh = field_validator("assessed_start", "assessed_end")(lambda value: value)  # already text here
 
     @classmethod
     def of(cls, shop_id: uuid.UUID, terms: Terms) -> SlaPolicyRead:
@@ -79,4 +97,5 @@ class SlaPolicyRead(SlaTerms, SlaPolicyVersion):
                    response_rate_3min_target=t.response_rate_3min, frt_mean_target_s=t.frt_mean_s,
                    csat_target=t.csat, conversion_rate_target=t.conversion_rate,
                    max_abandon_rate=t.max_abandon_rate,
-                   assessed_start=terms.window[0], assessed_end=terms.window[1])
+                   assessed_start=local_time_text(terms.window[0]),
+                   assessed_end=local_time_text(terms.window[1], end=True))

@@ -20,13 +20,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.kit.crud import apply_changes, flush, one_or_404
-from service.kit.errors import Invalid, NotFound, Problem
+from service.kit.errors import Invalid, Problem
 from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest, keyset, page_of
 from service.kit.time import INTERVAL, local_day_start, local_today, next_month
 from service.shops.models import Shop
 from service.shops.service import get_shop, visible_shops
 from service.sla.figures import (
+    BrandShopReport,
+    BrandSlaReport,
     Breach,
     Bucket,
     Granularity,
@@ -39,13 +41,13 @@ from service.sla.figures import (
     Total,
     Verdict,
 )
-from service.sla.metrics import FrtHistograms, bucket_start, judge, metrics_of_merged_sets
+from service.sla.metrics import FrtHistograms, bucket_end, bucket_start, judge, metrics_of_merged_sets
 from service.sla.models import SlaPolicy
 from service.sla.periods import breach_range, check_day, period_of
 from service.sla.policies import PolicyBook, ShopRef, Terms, Window, platform_default, windows_of
 from service.sla.queries import Merged, Span, aggregate, load_book, shop_and_book, shop_ref
 from service.sla.schemas import SlaPolicyCreate, SlaPolicyRead, SlaPolicyUpdate
-from tenants.service import find_tenant, get_tenant
+from tenants.service import find_tenant, read_tenant
 
 # --- policies -------------------------------------------------------------------------------------
 
@@ -164,8 +166,7 @@ async def reports(session: AsyncSession, ranges: Sequence[tuple[ShopRef, datetim
     terms: list[Terms] = []
     for s, lo, hi in ranges:
         zone = ZoneInfo(s.timezone)
-        first_day = bucket_start(lo, granularity, zone).date()  # a week or month may start before lo
-        terms += book.between(s.id, first_day, (hi - INTERVAL).astimezone(zone).date())
+        terms += book.between(s.id, lo.astimezone(zone).date(), (hi - INTERVAL).astimezone(zone).date())
     windows, slot = _slots(terms)
     merged = await aggregate(session, [Span(s, lo, hi) for s, lo, hi in ranges], granularity, windows)
     by_shop: dict[uuid.UUID, list[Merged]] = defaultdict(list)
@@ -174,21 +175,40 @@ async def reports(session: AsyncSession, ranges: Sequence[tuple[ShopRef, datetim
     out = []
     for s, lo, hi in ranges:
         zone = ZoneInfo(s.timezone)
-        starts, items = [], []
+        spans, items = [], []
         for m in by_shop[s.id]:
-            start = bucket_start(m.first_start, granularity, zone)
-            starts.append(start)
+            # A bucket is clipped to the range: a week or month may begin before `from` or end after `to`.
+            whole = bucket_start(m.first_start, granularity, zone)
+            start = max(whole, lo).astimezone(zone)
+            spans.append((start, min(bucket_end(whole, granularity, zone), hi).astimezone(zone)))
             items.append((m, book.on(s.id, start.date())))
         items.append((Merged.combine(by_shop[s.id], len(windows)), book.on(s.id, lo.astimezone(zone).date())))
         *judged, total = _judged(items, slot)
-        buckets = sorted((Bucket.model_construct(**j.fields(), start=start)
-                          for start, j in zip(starts, judged, strict=True)),
+        buckets = sorted((Bucket.model_construct(**j.fields(), start=start, end=end)
+                          for (start, end), j in zip(spans, judged, strict=True)),
                          key=lambda b: b.start.astimezone(UTC))
         out.append(SlaReport.model_construct(
             shop_id=s.id, timezone=s.timezone, granularity=Granularity(granularity),
             from_=lo.astimezone(zone), to=hi.astimezone(zone), buckets=buckets,
             total=Total.model_construct(**total.fields())))
     return out
+
+
+async def brand_report(session: AsyncSession, principal: Principal, tenant_key: str, start: str | None,
+                       end: str | None, granularity: str = "month") -> BrandSlaReport:
+    """GET /v1/tenants/{tenant}/sla: every shop of a brand with its report over [start, end), each shop on its
+    own local dates, in one query. A client sees its own brand only (another: not found)."""
+    tenant = await read_tenant(session, principal, tenant_key)
+    stmt = select(Shop).where(Shop.tenant_id == tenant.id).order_by(Shop.name, Shop.id)
+    shops = [shop_ref(s) for s in (await session.execute(stmt)).scalars()]
+    found = await shop_reports(session, shops, start, end, granularity)
+    for answer in found:
+        if isinstance(answer, Problem):
+            raise answer  # the same from/to for every shop: one is wrong for all
+    return BrandSlaReport.model_construct(
+        tenant_id=tenant.id, slug=tenant.slug, name=tenant.name, granularity=Granularity(granularity),
+        shops=[BrandShopReport.model_construct(**r.__dict__, name=s.name, platform=s.platform)
+               for s, r in zip(shops, found, strict=True)])
 
 
 async def shop_reports(session: AsyncSession, shops: Sequence[ShopRef], start: str | None, end: str | None,
@@ -331,9 +351,7 @@ async def tenant_summary(session: AsyncSession, principal: Principal, tenant_key
     """Each of a brand's shops with its month-to-date attainment: the local month holding AS_OF
     (default: the shop's local today) up to the end of that day, judged by the policy in force on
     the month's first day. A client sees its own brand only (another: not found)."""
-    tenant = await get_tenant(session, tenant_key)
-    if not principal.is_staff and tenant.id != principal.tenant_id:
-        raise NotFound("tenant not found")  # RLS hides it too: never confirm another brand exists
+    tenant = await read_tenant(session, principal, tenant_key)
     if as_of is not None:
         check_day("as_of", as_of)
     stmt = select(Shop).where(Shop.tenant_id == tenant.id).order_by(Shop.name, Shop.id)
@@ -362,7 +380,8 @@ async def attainments(session: AsyncSession, shops: Sequence[ShopRef], as_of: da
             for s, r in zip(shops, results, strict=True)]
 
 
-__all__ = ["BreachFilter", "breaches_of_shops", "shop_policies", "shop_reports", "attainments",
+__all__ = ["BreachFilter", "brand_report",
+           "breaches_of_shops", "shop_policies", "shop_reports", "attainments",
            "create_policy", "list_breaches", "list_policies", "policies_in_force", "policy_in_force",
            "policy_read", "reports", "shop_breaches", "shop_report",
            "shop_ref", "tenant_summary", "update_policy"]

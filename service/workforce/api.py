@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from service.kit.access import Session
 from service.kit.pagination import Page, PageRequest, page_params
 from service.kit.rest import Resource, object_routes
+from service.kit.types import Text
 from service.workforce import auth, schemas, service
 from service.workforce.models import AgentLevel, EmploymentType
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["workforce"])
 @router.get("/sites", response_model=Page[schemas.SiteRead], summary="List sites",
             dependencies=[auth.read.rest])
 async def list_sites(session: Session, page: Annotated[PageRequest, Depends(page_params)],
-                     city: Annotated[str | None, Query(max_length=100)] = None):
+                     city: Annotated[Text | None, Query(max_length=100)] = None):
     return await service.list_sites(session, page, city)
 
 
@@ -34,7 +35,7 @@ async def list_agents(session: Session, page: Annotated[PageRequest, Depends(pag
                       site_id: uuid.UUID | None = None, level: AgentLevel | None = None,
                       employment_type: EmploymentType | None = None,
                       active: Annotated[bool | None, Query(description="Still employed (no left_on)")] = None,
-                      q: Annotated[str | None, Query(max_length=100,
+                      q: Annotated[Text | None, Query(max_length=100,
                                                      description="Name or code contains")] = None):
     filters = schemas.AgentFilter(site_id=site_id, level=level, employment_type=employment_type,
                                   active=active, q=q)

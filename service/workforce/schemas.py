@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.kit.shapes import Identified, Stamped, partial
-from service.kit.types import TimeZone
+from service.kit.types import Text, TimeZone
 from service.workforce.models import AgentLevel, EmploymentType
 
 Money = Decimal  # CNY, two decimals; never float
@@ -20,8 +21,8 @@ class SiteFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=200)
+    city: Text = Field(min_length=1, max_length=100)
     seat_capacity: int = Field(ge=0, le=100_000)
     timezone: TimeZone = "Asia/Shanghai"
 
@@ -44,10 +45,10 @@ class AgentFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     site_id: uuid.UUID
-    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
-    name: str = Field(min_length=1, max_length=200)
+    code: Text = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    name: Text = Field(min_length=1, max_length=200)
     level: AgentLevel = AgentLevel.agent
-    skills: list[str] = Field(default_factory=list, max_length=30)
+    skills: list[Annotated[Text, Field(max_length=32)]] = Field(default_factory=list, max_length=30)
     loaded_hourly_cost: Money = Field(ge=0, max_digits=12, decimal_places=2)
     max_concurrency: int = Field(default=3, ge=1, le=20)
     employment_type: EmploymentType = EmploymentType.full_time

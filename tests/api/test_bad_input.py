@@ -93,7 +93,7 @@ async def test_revoked_token_is_401(client, db):
     headers = {"Authorization": f"Bearer {token}"}
     assert (await client.get("/v1/shops", headers=headers)).status_code == 200
     async with db.system_transaction() as session:
-        assert await revoke_token(session, decode_token(JWT_SECRET, token).jti)
+        assert await revoke_token(session, decode_token(JWT_SECRET, token).jti, known=True)
     body = assert_problem(await client.get("/v1/shops", headers=headers), 401)
     assert "revoked" in body["detail"]
     gql = await client.post("/graphql", headers=headers, json={"query": "{ me { role } }"})
@@ -104,7 +104,7 @@ async def test_revoked_token_is_401(client, db):
     assert (await client.post("/v1/tenants", headers=headers,
                               json={"slug": "x", "name": "X"})).status_code == 403
     async with db.system_transaction() as session:
-        assert await revoke_token(session, decode_token(JWT_SECRET, finance).jti)
+        assert await revoke_token(session, decode_token(JWT_SECRET, finance).jti, known=True)
     r = await client.post("/v1/tenants", headers=headers, json={"slug": "x", "name": "X"})
     body = assert_problem(r, 401)
     assert "revoked" in body["detail"]
@@ -139,6 +139,11 @@ async def test_graphql_validation_names_the_field(client):
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     # GraphQL names fields where GraphQL has them: under the argument, in camelCase.
     assert {"input.name", "input.seatCapacity"} <= {e["field"] for e in error["extensions"]["errors"]}
+    # A validator's reason as such: no "Value error," prefix, no raw regex.
+    r = await client.post("/graphql", headers=OPS, json={
+        "query": "mutation { createTenant(input: {slug: \"Bad Slug\", name: \"x\", tier: KA}) { id } }"})
+    [slug] = r.json()["errors"][0]["extensions"]["errors"]
+    assert slug["field"] == "input.slug" and slug["reason"].startswith("must be lowercase letters, digits")
 
 
 async def test_unknown_route_is_problem_json(client):

@@ -52,8 +52,8 @@ from service.finance.periods import Month
 from service.kit.db import Database, make_engine
 from service.kit.identity import Principal, Role, issue_token, parse_ttl
 from service.settings import APP_ROLE
-from tests.bench.server import free_port
-from tests.bench.sla_report import _CONVERSATIONS, _ROLLUPS, _exec, _scalar, build_days
+from tests.bench.server import free_port, wait_ready
+from tests.bench.sla_report import _CONVERSATIONS, _ROLLUPS, _exec, _scalar, build_days, prepared
 from tests.conftest import _admin, _server_url, with_database
 
 DB_NAME = "sw_bench_finance"
@@ -297,12 +297,7 @@ def export_over_http(app_url: str) -> tuple[float, float, int]:
 
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_ready(client)
             client.get("/v1/finance/periods", headers={"Authorization": f"Bearer {token}"})  # warm the pool
             threading.Thread(target=sample, daemon=True).start()
             started = time.perf_counter()
@@ -380,17 +375,9 @@ async def main() -> None:
 
     server = _server_url()
     owner = with_database(server, DB_NAME)
-    exists = await _scalar(server, "SELECT count(*) FROM pg_database WHERE datname = :n", {"n": DB_NAME})
-    total = await _scalar(owner, "SELECT count(*) FROM conversations") if exists and args.reuse else None
-    build_s = None
-    if total != args.conversations:
-        print(f"building {DB_NAME}: {args.conversations:,} conversations, 500 shops, 4,000 agents, a year")
-        started = time.perf_counter()
-        await build(server, owner, args.conversations)
-        build_s = time.perf_counter() - started
-        print(f"built in {build_s:.0f} s")
-    else:
-        await asyncio.to_thread(migrations.upgrade, owner)
+    build_s = await prepared(server, DB_NAME, args.conversations, args.reuse, build,
+                             "500 shops, 4,000 agents, a year")
+    if build_s is None:
         await reset_books(owner)
     counts = {t: await _scalar(owner, f"SELECT count(*) FROM {t}") for t in
               ("conversations", "shop_interval_stats", "work_sessions", "shops", "tenants", "agents")}

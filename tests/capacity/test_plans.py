@@ -287,6 +287,11 @@ async def test_plan_detail_and_list(client, scarce):
     tiers = [s["tier"] for s in detail["shops"]]
     assert tiers == sorted(tiers, key=["KA", "standard", "longtail"].index)  # KA first
     assert len(detail["shops"]) == plan["summary"]["shops"]
+    units = detail["summary"]["units"]  # every figure says what it counts
+    assert (units["peak_required"], units["seats_missing"], units["shops.missing"]) == \
+        ("seats", "seat-intervals", "seat-intervals")
+    assert detail["seats"] == {"series": plan["seats"]["series"]} or "total" in detail["seats"] or \
+        "per_site" in detail["seats"]
     assert sum(s["missing"] for s in detail["shops"]) == plan["summary"]["seats_missing"]
     first = next(s for s in detail["shops"] if s["shop_id"] == str(scarce["brands"][0][1][1].id))
     assert (first["tier"], first["priority_weight"], first["aht_s"],
@@ -324,9 +329,18 @@ async def test_a_client_reads_only_its_own_lines(client, scarce):
     assert len(await all_lines(client, plan["id"], me, shop=shops[1].id)) == 288
     r = await client.get(f"/v1/capacity-plans/{plan['id']}/lines", headers=me, params={"shop": str(other.id)})
     assert r.status_code == 404 and str(other.id) not in r.text
-    for path in ("", "/v1/capacity-plans", f"/v1/capacity-plans/{plan['id']}", "/v1/promotions"):
-        if path:
-            assert (await client.get(path, headers=me)).status_code == 403
+    assert (await client.get(f"/v1/capacity-plans/{plan['id']}", headers=me)).status_code == 403
+    # The list of plans shows a client the plans with its shops, with its share, never the plan's totals.
+    listed = (await client.get("/v1/capacity-plans", headers=me, params={"limit": 500})).json()["items"]
+    mine = next(p for p in listed if p["id"] == plan["id"])
+    assert mine["summary"] is None and mine["seats"] is None and mine["created_by"] is None
+    detail = (await client.get(f"/v1/capacity-plans/{plan['id']}", headers=OPS)).json()
+    shares = [s for s in detail["shops"] if s["tenant_id"] == str(tenant.id)]
+    assert mine["share"]["shops"] == len(shares) == 2
+    assert mine["share"]["missing"] == sum(s["missing"] for s in shares)
+    assert mine["share"]["required"] == sum(s["required"] for s in shares)
+    staff = (await client.get("/v1/capacity-plans", headers=OPS, params={"limit": 500})).json()["items"]
+    assert next(p for p in staff if p["id"] == plan["id"])["share"] is None
     csv_text = (await client.get(f"/v1/capacity-plans/{plan['id']}/lines.csv", headers=me)).text
     rows = list(csv.DictReader(io.StringIO(csv_text)))
     assert len(rows) == 2 * 288 and {r["shop_id"] for r in rows} == {str(s.id) for s in shops}
@@ -531,7 +545,7 @@ async def test_demo_double_12_learns_from_double_11(server_url, template_db):
         values[d11] *= 3
         for shop in shops:
             await put_rollups(demo_db, shop, first, values, 300.0)
-        await load_capacity_demo(demo_db, now=today)
+        await load_capacity_demo(demo_db, today=date(2026, 11, 23))
         async with demo_db.system_transaction() as session:
             promos = {p.name: p for p in (await session.execute(text("SELECT * FROM promotions"))).all()}
             plans = (await session.execute(text("SELECT * FROM capacity_plans ORDER BY id"))).all()
@@ -542,7 +556,8 @@ async def test_demo_double_12_learns_from_double_11(server_url, template_db):
         assert promos["Double 12"].uplift_from_id == promos["Double 11"].id
         assert plan.summary["uplift_source"] == "learned"
         assert plan.summary["learned_from"] == str(promos["Double 11"].id)
-        assert plan.summary["history_to"].startswith("2026-11-23")  # a future plan's baseline ends today
+        # A future plan's baseline ends on the day the demo is loaded (its UTC midnight).
+        assert plan.summary["history_to"].startswith("2026-11-22")
         assert plan.summary["seats_available"] == sum(seats for _, _, seats in SITES) * 288
         assert plan.name == "Double 12, every site" and plan.summary["seats_missing"] == 0
         # The second demo plan has 65% of the peak: short, so the allocation shows.
@@ -553,3 +568,16 @@ async def test_demo_double_12_learns_from_double_11(server_url, template_db):
     finally:
         await demo_db.dispose()
         await _admin(server_url, f"DROP DATABASE IF EXISTS {target.name} WITH (FORCE)")
+
+
+async def test_seats_read_the_same_in_both_doors(client, world):
+    """REST takes a number or {"total": n}; both doors answer {"total": n}, as GraphQL's input spells it."""
+    window = {"from": "2026-12-12T00:00:00+08:00", "to": "2026-12-12T01:00:00+08:00"}
+    for seats in (3, {"total": 3}):
+        r = await client.post("/v1/capacity-plans", headers=OPS, json={"name": f"seats {seats}", **window,
+                                                                        "seats": seats})
+        assert r.status_code == 201, r.text
+        assert r.json()["seats"] == {"total": 3} and r.json()["summary"]["seats_available"] == 3 * 4
+        q = "query($id: UUID!) { capacityPlan(id: $id) { seats } }"
+        got = await gql(client, q, {"id": r.json()["id"]}, OPS)
+        assert got["data"]["capacityPlan"]["seats"] == {"total": 3}

@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from service.schema import sdl
 from tests.conftest import auth
-from tests.factories import gql, plan_for_world
+from tests.factories import gql, issued_jti, plan_for_world, seating_world
 
 ROOT = Path(__file__).resolve().parents[2] / "graphql"
 OPERATIONS = sorted((ROOT / "operations").glob("*.graphql"))
@@ -36,9 +36,12 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
         "my-shops": ({"first": 10}, world.client_of("a")),
         "brand": ({"slug": world.tenant_a.slug}, ops),
         "brands-by-tier": ({"tier": "KA"}, ops),
-        "onboard-brand": ({"brand": {"slug": f"new-{tag}", "name": "新品牌", "tier": "longtail"}}, ops),
-        "add-shop": ({"shop": {"tenantId": str(world.tenant_b.id), "platform": "pdd",
-                               "name": f"B pdd {tag}"}}, ops),
+        "onboard-brand": ({"brand": {"slug": f"new-{tag}", "name": "新品牌", "tier": "longtail"},
+                           "firstShop": {"tenant": f"new-{tag}", "platform": "tmall",
+                                         "name": "新品牌旗舰店"}},
+                          ops),
+        "add-shop": ({"shop": {"tenant": world.tenant_b.slug, "platform": "pdd", "name": f"B pdd {tag}"}},
+                     ops),
         "floor": ({"siteId": str(world.site.id)}, auth("finance")),
         "hire-agent": ({"agent": {"siteId": str(world.site.id), "code": f"H{tag}", "name": "周敏",
                                   "level": "trainee", "loadedHourlyCost": "33.50",
@@ -61,7 +64,11 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
                              auth("finance")),
         "add-promotion": ({"promotion": {"name": f"Double 12 {tag}", "startDate": "2026-12-10",
                                          "endDate": "2026-12-12", "upliftByDay": [1.5, 2, 4]}}, ops),
-        "promotions": ({"year": 2026}, auth("finance")),
+        "promotions": ({"year": 2026}, world.client_of("a")),
+        "brand-sla": ({"tenant": world.tenant_a.slug, "from": "2026-10-01", "to": "2026-12-01",
+                       "granularity": "month"}, world.client_of("a")),
+        "conversations": ({"shop": str(world.shops_a[0].id), "externalId": "gql-1"}, world.client_of("a")),
+        "my-plans": ({"first": 5}, world.client_of("a")),
         "plan-seats": ({"plan": {"name": f"what if {tag}", "from": "2026-12-12T00:00:00+08:00",
                                  "to": "2026-12-12T06:00:00+08:00", "seats": {"total": 40},
                                  "shrinkage": 0.25}}, ops),
@@ -79,6 +86,22 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
         "my-statements": ({"tenant": world.tenant_a.slug}, world.client_of("a")),
         "plan-estimate": ({"planId": str(plan)}, auth("finance")),
         "shop-balance": ({"month": "2026-11"}, auth("ops")),
+        "build-roster": ({"planId": str(plan), "roster": {"name": f"r {tag}", "mode": "fast"}}, ops),
+        "publish-roster": ({"id": str(getattr(world, "roster_id", plan))}, ops),
+        "my-roster-coverage": ({"rosterId": str(getattr(world, "roster_id", plan))}, world.client_of("a")),
+        "agent-shifts": ({"agentId": str(world.site.id if not hasattr(world, "agent") else world.agent.id),
+                          "start": "2026-12-01T00:00:00+08:00"}, auth("finance")),
+        "place-shift": ({"shift": {"agentId": str(getattr(world, "agent", world.site).id),
+                                   "from": f"2026-12-{22 + int(tag, 16) % 6}T09:00:00+08:00",
+                                   "to": f"2026-12-{22 + int(tag, 16) % 6}T13:00:00+08:00"}}, ops),
+        "labour-rules": ({"rules": {"name": f"evening {tag}", "shiftMin": 120, "shiftMax": 360}}, ops),
+        "protect-ka": ({"snapshot": {"at": "2026-12-12T21:00:00+08:00", "shops": [
+            {"shopId": str(world.shops_a[0].id), "waiting": 12, "volume": 40}]}}, ops),
+        "machine-key": ({"key": {"name": f"jd exporter {tag}"}}, world.client_of("a")),
+        "my-keys": ({}, world.client_of("a")),
+        "tokens": ({}, auth("admin")),
+        "brand-audit": ({"objectType": "shops"}, world.client_of("a")),
+        "revoke-token": ({"jti": getattr(world, "jti", "")}, auth("admin")),
     }
     return table[name]
 
@@ -88,13 +111,15 @@ async def _capacity_plan(db, world):
     """A stored capacity plan over the world's shops for the capacity operations."""
 
     world.plan_id = await plan_for_world(db)
+    await seating_world(db, world)
+    world.jti = await issued_jti(db)
 
 
 def test_every_operation_has_variables():
     from types import SimpleNamespace
 
     fake = SimpleNamespace(tenant_a=SimpleNamespace(slug="a", id=uuid.uuid4()),
-                           tenant_b=SimpleNamespace(id=uuid.uuid4()),
+                           tenant_b=SimpleNamespace(id=uuid.uuid4(), slug="b"),
                            site=SimpleNamespace(id=uuid.uuid4()), client_of=lambda _: {},
                            shops_a=[SimpleNamespace(id=uuid.uuid4())])
     for path in OPERATIONS:

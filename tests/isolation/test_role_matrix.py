@@ -10,14 +10,22 @@ import pytest
 from service.app import ROUTERS
 from service.kit.identity import Role
 from tests.conftest import auth
-from tests.factories import finance_books, gql, graphql_probes, plan_for_world
+from tests.factories import (
+    client_key,
+    finance_books,
+    gql,
+    graphql_probes,
+    issued_jti,
+    plan_for_world,
+    seating_world,
+)
 
 STAFF, WRITERS, ALL = "admin ops finance", "admin ops", "admin ops finance client"
 BOOKS = "admin finance"  # finance writes: rates, contracts, the books
 
 EXPECTED = {
     ("GET", "/v1/tenants"): STAFF,
-    ("GET", "/v1/tenants/{tenant}"): STAFF,
+    ("GET", "/v1/tenants/{tenant}"): ALL,  # a client: its own brand
     ("POST", "/v1/tenants"): WRITERS,
     ("PATCH", "/v1/tenants/{tenant}"): WRITERS,
     ("GET", "/v1/shops"): ALL,
@@ -33,6 +41,7 @@ EXPECTED = {
     ("POST", "/v1/agents"): WRITERS,
     ("PATCH", "/v1/agents/{agent_id}"): WRITERS,
     ("POST", "/v1/conversations"): "admin ops client",
+    ("GET", "/v1/conversations"): ALL,  # a client: its own shops' records
     ("GET", "/v1/shops/{shop_id}/sla-policies"): ALL,
     ("GET", "/v1/shops/{shop_id}/sla-policy"): ALL,
     ("POST", "/v1/shops/{shop_id}/sla-policies"): WRITERS,
@@ -40,14 +49,53 @@ EXPECTED = {
     ("GET", "/v1/shops/{shop_id}/sla"): ALL,
     ("GET", "/v1/sla/breaches"): ALL,
     ("GET", "/v1/tenants/{tenant}/sla-summary"): ALL,  # unlike the rest of /v1/tenants: a brand reads its own
+    ("GET", "/v1/tenants/{tenant}/sla"): ALL,
     ("POST", "/v1/staffing/erlang"): STAFF,  # a what-if calculator: no data, finance may run it too
     ("POST", "/v1/promotions"): WRITERS,
-    ("GET", "/v1/promotions"): STAFF,
+    ("GET", "/v1/promotions"): ALL,  # the calendar
     ("POST", "/v1/capacity-plans"): WRITERS,
-    ("GET", "/v1/capacity-plans"): STAFF,
+    ("GET", "/v1/capacity-plans"): ALL,  # a client: the plans with its shops, its share of each
     ("GET", "/v1/capacity-plans/{plan_id}"): STAFF,
     ("GET", "/v1/capacity-plans/{plan_id}/lines"): ALL,  # a client: its own shops' lines only
     ("GET", "/v1/capacity-plans/{plan_id}/lines.csv"): ALL,
+    ("GET", "/v1/labour-rule-sets"): STAFF,
+    ("GET", "/v1/labour-rule-sets/{rule_set_id}"): STAFF,
+    ("POST", "/v1/labour-rule-sets"): WRITERS,
+    ("PATCH", "/v1/labour-rule-sets/{rule_set_id}"): WRITERS,
+    ("GET", "/v1/employment-type-rules"): STAFF,
+    ("PUT", "/v1/employment-types/{employment_type}/rule-set"): WRITERS,
+    ("GET", "/v1/agents/{agent_id}/rule-set"): STAFF,
+    ("PUT", "/v1/agents/{agent_id}/rule-set"): WRITERS,
+    ("GET", "/v1/holiday-calendars/{year}"): STAFF,
+    ("PUT", "/v1/holiday-calendars/{year}"): WRITERS,
+    ("GET", "/v1/agents/{agent_id}/availability"): STAFF,
+    ("POST", "/v1/agents/{agent_id}/availability"): WRITERS,
+    ("DELETE", "/v1/availability/{availability_id}"): WRITERS,
+    ("GET", "/v1/shops/{shop_id}/requirements"): ALL,  # a client: its own shops' requirements
+    ("PUT", "/v1/shops/{shop_id}/requirements"): WRITERS,
+    ("POST", "/v1/capacity-plans/{plan_id}/rosters"): WRITERS,
+    ("GET", "/v1/rosters"): STAFF,
+    ("GET", "/v1/rosters/{roster_id}"): STAFF,
+    ("POST", "/v1/rosters/{roster_id}/publish"): WRITERS,
+    ("GET", "/v1/rosters/{roster_id}/coverage"): ALL,  # counts per shop and interval: a client, its own shops
+    ("GET", "/v1/rosters/{roster_id}/coverage.csv"): ALL,
+    ("GET", "/v1/shifts"): STAFF,
+    ("GET", "/v1/shifts/{shift_id}"): STAFF,
+    ("POST", "/v1/shifts"): WRITERS,
+    ("PATCH", "/v1/shifts/{shift_id}"): WRITERS,
+    ("DELETE", "/v1/shifts/{shift_id}"): WRITERS,
+    ("POST", "/v1/shifts/{shift_id}/assignments"): WRITERS,
+    ("PATCH", "/v1/assignments/{assignment_id}"): WRITERS,
+    ("DELETE", "/v1/assignments/{assignment_id}"): WRITERS,
+    ("GET", "/v1/agents/{agent_id}/schedule.ics"): STAFF,
+    ("POST", "/v1/ops/rebalance"): WRITERS,
+    ("POST", "/v1/ops/rebalance/apply"): WRITERS,
+    ("GET", "/v1/tokens"): "admin",
+    ("POST", "/v1/tokens/{jti}/revoke"): "admin",
+    ("POST", "/v1/api-keys"): "admin client",  # a brand's user: keys of its own brand
+    ("GET", "/v1/api-keys"): "admin client",
+    ("POST", "/v1/api-keys/{key_id}/revoke"): "admin client",
+    ("GET", "/v1/audit"): "admin client",  # a brand's user: its brand's entries
     # finance: staff read costs, margins and the books (GET); finance and admins write them (POST), but
     # admins alone reopen a month; a brand reads its own finalized statements, without rates
     **{(method, f"/v1/finance/{path}"): STAFF if method == "GET" else BOOKS for method, path in (
@@ -64,6 +112,8 @@ EXPECTED = {
     ("GET", "/v1/tenants/{tenant}/statements"): ALL,
     ("GET", "/v1/tenants/{tenant}/statements/{month}"): ALL,
 }
+# Allowed roles may also get these: a roster is published once (then 409), deletes go to unknown ids (404).
+ALSO = {("POST", "/v1/rosters/{roster_id}/publish"): (409,)}
 
 
 def declared_routes() -> dict[tuple[str, str], frozenset[Role]]:
@@ -82,13 +132,19 @@ def test_every_route_declares_the_expected_roles():
     assert declared == {key: " ".join(sorted(v.split())) for key, v in EXPECTED.items()}
 
 
-def _path(template: str, world) -> str:
+def _path(template: str, world, method: str = "GET") -> str:
+    ids = {"{roster_id}": world.roster_id, "{shift_id}": world.shift_id,
+           "{assignment_id}": world.assignment_id, "{rule_set_id}": world.rule_set_id,
+           "{availability_id}": uuid.uuid4(), "{employment_type}": "intern",
+           "{year}": 2026}
+    for key, value in ids.items():
+        template = template.replace(key, str(uuid.uuid4() if method == "DELETE" and "_id}" in key else value))
     return (template.replace("{tenant}", world.tenant_a.slug).replace("{shop_id}", str(world.shops_a[0].id))
             .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id))
             .replace("{effective_from}", "2026-01-01").replace("{plan_id}", str(world.plan_id))
             .replace("{contract_id}", str(world.contract_a)).replace("{statement_id}", str(world.statement_a))
-            .replace("{roster_id}", str(world.roster_id)).replace("{month}", world.month)
-            .replace("{report}", "statements"))
+            .replace("{month}", world.month).replace("{report}", "statements")
+            .replace("{jti}", world.jti).replace("{key_id}", str(world.key_a)))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -97,6 +153,9 @@ async def _capacity_plan(db, world):
     the world's books: contracts, this month's statements finalized, a roster of the plan."""
 
     world.plan_id = await plan_for_world(db)
+    await seating_world(db, world)
+    world.jti = await issued_jti(db)
+    world.key_a = await client_key(db, world.tenant_a)
     await finance_books(db, world)
 
 
@@ -108,11 +167,12 @@ async def test_matrix(client, world, method, path, role):
     headers = auth(role, world.tenant_a.id if role == Role.client else None)
     # An empty JSON object: allowed roles get past authorization (then 2xx or 422), others stop at 403.
     kwargs = {"json": {}} if method in ("POST", "PATCH") else {}
-    response = await client.request(method, _path(path, world), headers=headers, **kwargs)
+    response = await client.request(method, _path(path, world, method), headers=headers, **kwargs)
     allowed = role.value in EXPECTED[(method, path)].split()
     if allowed:
         assert response.status_code not in (401, 403), response.text
-        assert response.status_code in (200, 201, 415, 422), response.text
+        extra = (204, 404) if method == "DELETE" else ALSO.get((method, path), ())
+        assert response.status_code in (200, 201, 415, 422, *extra), response.text
     else:
         assert response.status_code == 403, response.text
         assert response.headers["content-type"] == "application/problem+json"
@@ -120,7 +180,7 @@ async def test_matrix(client, world, method, path, role):
 
 async def test_unauthenticated_is_401_everywhere(client, world):
     for method, path in EXPECTED:
-        response = await client.request(method, _path(path, world))
+        response = await client.request(method, _path(path, world, method))
         assert response.status_code == 401, (method, path)
         assert response.headers["www-authenticate"] == "Bearer"
 
@@ -133,7 +193,8 @@ async def test_unknown_ids_are_404(client):
 
 # GraphQL: every root field (and every nested field that loads more data) declares its roles.
 EXPECTED_GQL = {
-    "Query.me": ALL, "Query.tenants": STAFF, "Query.tenant": STAFF, "Query.shops": ALL, "Query.shop": ALL,
+    "Query.me": ALL, "Query.tenants": STAFF, "Query.tenant": ALL, "Query.shops": ALL, "Query.shop": ALL,
+    "Query.conversations": ALL, "Query.brandSla": ALL,
     "Query.sites": STAFF, "Query.agents": STAFF,
     "Mutation.ingestConversations": "admin ops client",
     "Mutation.createTenant": WRITERS, "Mutation.updateTenant": WRITERS, "Mutation.createShop": WRITERS,
@@ -143,10 +204,22 @@ EXPECTED_GQL = {
     "Query.breaches": ALL, "Query.slaPolicies": ALL, "Query.slaSummary": ALL,
     "Mutation.createSlaPolicy": WRITERS, "Mutation.updateSlaPolicy": WRITERS,
     "Shop.sla": ALL, "Shop.breaches": ALL, "Shop.slaPolicy": ALL,
-    "Query.staffing": STAFF, "Query.promotions": STAFF, "Query.capacityPlans": STAFF,
+    "Query.staffing": STAFF, "Query.promotions": ALL, "Query.capacityPlans": ALL,
     "Query.capacityPlan": STAFF, "Query.capacityPlanLines": ALL,
     "Mutation.createPromotion": WRITERS, "Mutation.createCapacityPlan": WRITERS,
     "CapacityPlan.intervals": STAFF, "CapacityPlan.shops": STAFF,
+    "Query.labourRuleSets": STAFF, "Query.labourRuleSet": STAFF, "Query.employmentTypeRules": STAFF,
+    "Query.agentRules": STAFF, "Query.holidayCalendar": STAFF, "Query.agentAvailability": STAFF,
+    "Query.shopRequirements": ALL, "Query.rosters": STAFF, "Query.roster": STAFF, "Query.rosterCoverage": ALL,
+    "Query.shifts": STAFF, "Query.rebalance": WRITERS,
+    **{f"Mutation.{name}": WRITERS for name in (
+        "createLabourRuleSet", "updateLabourRuleSet", "setEmploymentTypeRuleSet", "setAgentRuleSet",
+        "setHolidayCalendar", "addAvailability", "removeAvailability", "setShopRequirements", "createRoster",
+        "publishRoster", "createShift", "updateShift", "deleteShift", "createAssignment", "updateAssignment",
+        "deleteAssignment", "applyMoves")},
+    "Query.tokens": "admin", "Mutation.revokeToken": "admin",
+    "Query.apiKeys": "admin client", "Mutation.createApiKey": "admin client",
+    "Mutation.revokeApiKey": "admin client", "Query.auditLog": "admin client",
     "Query.agentCosts": STAFF, "Query.seatCosts": STAFF, "Query.overheads": STAFF,
     "Query.overtimeMultipliers": STAFF, "Query.contracts": STAFF, "Query.contract": STAFF,
     "Query.financePeriods": STAFF, "Query.financePeriod": STAFF, "Query.statements": STAFF,

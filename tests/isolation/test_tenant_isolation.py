@@ -10,7 +10,7 @@ import pytest
 from service.app import ROUTERS
 from service.schema import build_schema
 from tests.conftest import auth
-from tests.factories import finance_books, gql, graphql_probes, plan_for_world
+from tests.factories import client_key, finance_books, gql, graphql_probes, plan_for_world, seating_world
 
 
 def _b_markers(world) -> list[str]:
@@ -24,9 +24,14 @@ def _fill(path: str, world) -> str:
             .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id))
             .replace("{effective_from}", "2026-01-01")
             .replace("{plan_id}", str(getattr(world, "plan_id", "")))
+            .replace("{roster_id}", str(world.roster_id))
             .replace("{contract_id}", str(world.contract_b)).replace("{statement_id}", str(world.statement_b))
-            .replace("{roster_id}", str(world.roster_id)).replace("{month}", world.month)
-            .replace("{report}", "statements"))
+            .replace("{month}", world.month).replace("{report}", "statements")
+            .replace("{shift_id}", str(world.shift_id)).replace("{assignment_id}", str(world.assignment_id))
+            .replace("{rule_set_id}", str(world.rule_set_id))
+            .replace("{availability_id}", str(world.shift_id))
+            .replace("{employment_type}", "intern").replace("{year}", "2026")
+            .replace("{key_id}", str(getattr(world, "key_b", ""))).replace("{jti}", "some-jti"))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,12 +40,14 @@ async def _capacity_plan(db, world):
     books of both brands (contracts, statements): A's client must never see B's, nor any cost or rate."""
 
     world.plan_id = await plan_for_world(db)
+    await seating_world(db, world)
+    world.key_b = await client_key(db, world.tenant_b)  # B's API key: A may neither list nor revoke it
     await finance_books(db, world)
 
 
 def _bodies(world) -> list[dict]:
     return [{}, {"tenant_id": str(world.tenant_b.id), "platform": "jd", "name": "smuggled"},
-            {"name": "hijacked"}]
+            {"name": "hijacked"}, {"name": "smuggled key", "tenant": world.tenant_b.slug}]
 
 
 async def test_every_rest_route_hides_b(client, world):
@@ -56,7 +63,8 @@ async def test_every_rest_route_hides_b(client, world):
                     r = await client.request(method, path, headers=headers, params=params,
                                              **({"json": body} if body is not None else {}))
                     where = f"{method} {route.path} {body}"
-                    assert r.status_code in (200, 403, 404, 415, 422), where + r.text
+                    # 201: A's own API key (B's markers are still checked below)
+                    assert r.status_code in (200, 201, 403, 404, 415, 422), where + r.text
                     if "{shop_id}" in route.path and r.status_code != 403:
                         assert r.status_code == 404, where  # B's shop: not found, not forbidden
                     json_body = "json" in r.headers.get("content-type", "")  # not the CSV exports
@@ -102,7 +110,15 @@ ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "c
                "createShop", "updateShop", "createSite", "updateSite", "createAgent", "updateAgent",
                "breaches", "slaPolicies", "slaSummary", "createSlaPolicy", "updateSlaPolicy",
                "staffing", "promotions", "capacityPlans", "capacityPlan", "capacityPlanLines",
-               "createPromotion", "createCapacityPlan", "ingestConversations", *FINANCE_FIELDS]
+               "createPromotion", "createCapacityPlan", "ingestConversations", "brandSla", "conversations",
+               "labourRuleSets", "labourRuleSet", "employmentTypeRules", "agentRules", "holidayCalendar",
+               "agentAvailability", "shopRequirements", "rosters", "roster", "rosterCoverage", "shifts",
+               "rebalance",
+               "createLabourRuleSet", "updateLabourRuleSet", "setEmploymentTypeRuleSet", "setAgentRuleSet",
+               "setHolidayCalendar", "addAvailability", "removeAvailability", "setShopRequirements",
+               "createRoster",
+               "publishRoster", "createShift", "updateShift", "deleteShift", "createAssignment",
+               "updateAssignment", "deleteAssignment", "applyMoves", *FINANCE_FIELDS]
 
 
 @pytest.mark.parametrize("field", ROOT_FIELDS)
@@ -116,17 +132,31 @@ async def test_every_graphql_field_hides_b(client, world, field):
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     if field == "shops":
         assert result["data"]["shops"]["items"] == []
-    if field in ("slaPolicies", "slaSummary"):
+    if field in ("slaPolicies", "slaSummary", "tenant", "brandSla"):
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    if field == "conversations":  # B's shop is not found; unfiltered, only A's own records
+        assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        mine = await gql(client, "{ conversations(first: 500) { items { tenantId } } }", {},
+                         world.client_of("a"))
+        assert {c["tenantId"] for c in mine["data"]["conversations"]["items"]} <= {str(world.tenant_a.id)}
+    if field == "capacityPlans":  # the plans with A's shops, with A's share: never the plan's totals
+        plans = result["data"]["capacityPlans"]["items"]
+        assert plans and all(p["share"]["shops"] == len(world.shops_a) for p in plans)
     if field == "breaches":
         assert result["data"]["a"] == {"items": [], "nextCursor": None} and result["data"]["b"]["items"] == []
-    if field in ("staffing", "promotions", "capacityPlans", "capacityPlan", "createPromotion",
-                 "createCapacityPlan"):
+    if field in ("staffing", "capacityPlan", "createPromotion", "createCapacityPlan"):
         assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # plan headers are not a brand's
     if field in FINANCE_FIELDS and field not in ("brandStatements", "brandStatement"):
         assert {e["extensions"]["code"] for e in result["errors"]} == {"FORBIDDEN"}  # costs, rates, books
     if field in ("brandStatements", "brandStatement"):
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"  # B's, asked for by A
+    if field == "shopRequirements":
+        assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    if field == "rosterCoverage":  # A's own shops' counts, and only those
+        cells = result["data"]["rosterCoverage"]["items"]
+        assert cells and {c["tenantId"] for c in cells} == {str(world.tenant_a.id)}
+    if field in ("rosters", "roster", "shifts", "labourRuleSets", "rebalance", "createShift", "applyMoves"):
+        assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # seating names agents: staff only
     if field == "capacityPlanLines":  # A's own lines, and only those
         lines = result["data"]["capacityPlanLines"]["items"]
         assert lines and {x["tenantId"] for x in lines} == {str(world.tenant_a.id)}

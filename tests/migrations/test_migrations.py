@@ -13,8 +13,8 @@ from service.kit.db import make_engine
 from tests.conftest import _admin, with_database
 
 # Tables that belong to no tenant (operator-level, small: Citus reference tables).
-OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_version",
-                   "promotions", "capacity_plans", "capacity_plan_intervals",
+OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_version", "api_keys",
+                   "issued_tokens", "promotions", "capacity_plans", "capacity_plan_intervals",
                    "holiday_days", "labour_rule_sets", "employment_type_rules", "agent_rule_sets",
                    "agent_availability", "rosters", "shifts",
                    "agent_cost_versions", "seat_cost_versions", "overhead_versions",

@@ -51,8 +51,9 @@ async def seated(db, world):
                                     (world.tenant_b, world.shops_b[0], ("13:00", "17:00"))):
             params = {"t": tenant.id, "s": shop.id, "shift": shift, "agent": world.agent.id} | _range(*hours)
             await session.execute(text(
-                "INSERT INTO shift_assignments (tenant_id, id, shift_id, shop_id, during) "
-                "VALUES (:t, gen_random_uuid(), :shift, :s, tstzrange(:lo, :hi))"), params)
+                "INSERT INTO shift_assignments (tenant_id, id, shift_id, shop_id, during, created_by, "
+                "updated_by) "
+                "VALUES (:t, gen_random_uuid(), :shift, :s, tstzrange(:lo, :hi), 'test', 'test')"), params)
             await session.execute(text(
                 "INSERT INTO shop_requirements (tenant_id, shop_id, skills) "
                 "VALUES (:t, :s, ARRAY['aftersale'])"), params)
@@ -91,7 +92,8 @@ async def test_one_agent_is_never_in_two_places(db, world, seated):
     with pytest.raises(IntegrityError, match="one_shop_at_a_time"):
         async with db.system_transaction() as session:
             await session.execute(text(
-                "INSERT INTO shift_assignments (tenant_id, id, shift_id, shop_id, during) "
-                "VALUES (:t, gen_random_uuid(), :shift, :s, tstzrange(:lo, :hi))"),
+                "INSERT INTO shift_assignments (tenant_id, id, shift_id, shop_id, during, created_by, "
+                "updated_by) "
+                "VALUES (:t, gen_random_uuid(), :shift, :s, tstzrange(:lo, :hi), 'test', 'test')"),
                 {"t": world.tenant_a.id, "s": world.shops_a[1].id, "shift": seated}
                 | _range("12:00", "14:00"))

@@ -174,7 +174,7 @@ async def test_bad_breach_parameters(client, data, params, field):
 
 
 async def test_graphql_breaches(client, data):
-    query = """query($from: Date, $to: Date, $after: String) {
+    query = """query($from: String, $to: String, $after: String) {
         breaches(from: $from, to: $to, first: 500, after: $after) {
           items { shopId periodStart period metric target actual } nextCursor } }"""
     r = await gql(client, query, {"from": FROM.isoformat(), "to": TO.isoformat()},

@@ -27,14 +27,27 @@ async def test_platform_defaults(client, brands):
     ta, jd, pdd, tb, other = brands
     r = (await client.get(url(jd, "sla-policy"), headers=auth("client", ta.id))).json()
     assert r["is_default"] and (r["assessed_start"], r["assessed_end"], r["answer_target_s"]) == \
-        ("09:00:00", "23:00:00", 30)
+        ("09:00", "23:00", 30)
     assert all(r[k] is None for k in ("service_level_target", "response_rate_3min_target",
                                       "frt_mean_target_s", "csat_target", "conversion_rate_target",
                                       "max_abandon_rate"))
     r = (await client.get(url(pdd, "sla-policy"), headers=auth("finance"))).json()
-    assert (r["assessed_start"], r["assessed_end"]) == ("00:00:00", "00:00:00")  # the whole day
+    assert (r["assessed_start"], r["assessed_end"]) == ("00:00", "24:00")  # the whole day
     r = (await client.get(url(other, "sla-policy"), headers=auth("ops"))).json()
-    assert (r["assessed_start"], r["assessed_end"]) == ("08:00:00", "23:00:00")
+    assert (r["assessed_start"], r["assessed_end"]) == ("08:00", "23:00")
+
+
+async def test_a_window_ending_at_midnight_reads_24_00(client, db):
+    _, jd = await make_shop(db, platform="jd")
+    r = await client.post(url(jd), json={"effective_from": "2024-06-01", "assessed_start": "20:00",
+                                         "assessed_end": "24:00", "csat_target": 0.8}, headers=auth("ops"))
+    assert r.status_code == 201, r.text
+    assert (r.json()["assessed_start"], r.json()["assessed_end"]) == ("20:00", "24:00")
+    q = ('mutation($s: UUID!) { updateSlaPolicy(shopId: $s, effectiveFrom: "2024-06-01", '
+         'input: {assessedStart: "00:00", assessedEnd: "24:00"}) { assessedStart assessedEnd } }')
+    done = (await client.post("/graphql", json={"query": q, "variables": {"s": str(jd.id)}},
+                              headers=auth("ops"))).json()
+    assert done["data"]["updateSlaPolicy"] == {"assessedStart": "00:00", "assessedEnd": "24:00"}, done
 
 
 async def test_versions_and_the_policy_in_force(client, brands):
@@ -44,7 +57,7 @@ async def test_versions_and_the_policy_in_force(client, brands):
                                              "max_abandon_rate": 0.05}, headers=ops)
     assert first.status_code == 201, first.text
     body = first.json()
-    assert body["assessed_start"] == "09:00:00" and body["answer_target_s"] == 30 and not body["is_default"]
+    assert body["assessed_start"] == "09:00" and body["answer_target_s"] == 30 and not body["is_default"]
     second = await client.post(url(jd), json={"effective_from": "2025-01-01", "answer_target_s": 20,
                                               "assessed_start": "22:00", "assessed_end": "02:00",
                                               "csat_target": 0.9}, headers=auth("admin"))
@@ -68,7 +81,7 @@ async def test_versions_and_the_policy_in_force(client, brands):
     assert (await in_force("2024-12-31"))["is_default"]
     jan = await in_force("2025-02-28")
     assert (jan["effective_from"], jan["answer_target_s"], jan["assessed_start"], jan["csat_target"]) == \
-        ("2025-01-01", 20, "22:00:00", 0.9)
+        ("2025-01-01", 20, "22:00", 0.9)
     assert (await in_force("2025-03-01"))["service_level_target"] == 0.8
     assert (await in_force("2030-01-01"))["effective_from"] == "2025-03-01"
 
@@ -82,7 +95,7 @@ async def test_patch_a_version(client, brands):
                            json={"csat_target": None, "service_level_target": 0.7, "assessed_start": "08:15"})
     assert r.status_code == 200, r.text
     assert (r.json()["csat_target"], r.json()["service_level_target"], r.json()["assessed_start"]) == \
-        (None, 0.7, "08:15:00")
+        (None, 0.7, "08:15")
     for body, field in (({}, "body"), ({"answer_target_s": None}, "body.answer_target_s"),
                         ({"assessed_end": "09:10"}, "body.assessed_end"),
                         ({"csat_target": 1.5}, "body.csat_target"),
@@ -105,6 +118,8 @@ BAD_CREATE = [
     ({"effective_from": "2025-01-01", "assessed_start": "08:10", "assessed_end": "23:00"},
      "body.assessed_start"),
     ({"effective_from": "2025-01-01", "assessed_start": "08:00"}, "body.assessed_end"),
+    ({"effective_from": "2025-01-01", "assessed_start": "8 am", "assessed_end": "24:00"},
+     "body.assessed_start"),
     ({"effective_from": "2025-01-01", "frt_mean_target_s": -1}, "body.frt_mean_target_s"),
     ({"effective_from": "2025-13-01"}, "body.effective_from"),
     ({"effective_from": "2025-01-01", "colour": "red"}, "body.colour"),
@@ -144,7 +159,7 @@ async def test_graphql_policies(client, brands):
     r = await gql(client, create, {"shop": str(jd.id), "p": policy}, auth("ops"))
     assert "errors" not in r, r
     made = r["data"]["createSlaPolicy"]
-    assert (made["answerTargetS"], made["assessedStart"], made["isDefault"]) == (45, "09:00:00", False)
+    assert (made["answerTargetS"], made["assessedStart"], made["isDefault"]) == (45, "09:00", False)
     bad = await gql(client, create, {"shop": str(jd.id), "p": {"effectiveFrom": "2027-02-01",
                                                                 "serviceLevelTarget": 3}}, auth("ops"))
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
@@ -167,7 +182,7 @@ async def test_graphql_policies(client, brands):
         effectiveFrom answerTargetS } b: slaPolicy(on: "2020-01-01") { isDefault assessedStart } } }""",
                          {"s": str(jd.id)}, auth("client", ta.id))
     assert in_force["data"]["shop"] == {"a": {"effectiveFrom": "2027-01-01", "answerTargetS": 45},
-                                        "b": {"isDefault": True, "assessedStart": "09:00:00"}}
+                                        "b": {"isDefault": True, "assessedStart": "09:00"}}
 
 
 async def test_database_enforces_tenancy_on_policies(database, client, brands):

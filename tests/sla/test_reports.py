@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from service.sla.figures import SlaReport, SlaTargets
-from service.sla.metrics import bucket_start, judge
+from service.sla.metrics import bucket_end, bucket_start, judge
 from tests.conftest import auth
 from tests.factories import add_policy, assert_bucket_matches, gql, insert_rollups, make_shop, random_records
 from tests.sla.reference import interval_start_of, reference_metrics
@@ -108,9 +108,14 @@ async def test_report_matches_reference(client, shops, policies, tz, granularity
         datetime.combine(date.fromisoformat(end), time(), zone)
     assert datetime.fromisoformat(report["from"]) == lo and datetime.fromisoformat(report["to"]) == hi
     assert report["timezone"] == tz and report["granularity"] == granularity
-    groups = reference_buckets(records, granularity, tz, lo.astimezone(UTC), hi.astimezone(UTC))
+    whole = reference_buckets(records, granularity, tz, lo.astimezone(UTC), hi.astimezone(UTC))
+    # Buckets are clipped to the range: a week or month that began before `from` starts at `from`.
+    groups = {max(start, lo.astimezone(UTC)): members for start, members in whole.items()}
     got_starts = [datetime.fromisoformat(b["start"]).astimezone(UTC) for b in report["buckets"]]
     assert got_starts == sorted(groups), "bucket starts"
+    for bucket, whole_start in zip(report["buckets"], sorted(whole), strict=True):
+        end = datetime.fromisoformat(bucket["end"])
+        assert end == min(bucket_end(whole_start, granularity, tz), hi), "bucket end"
     for bucket in report["buckets"]:
         start_utc = datetime.fromisoformat(bucket["start"]).astimezone(UTC)
         day = start_utc.astimezone(zone).date()
@@ -154,7 +159,7 @@ async def test_platform_default_policy(client, shops):
     tenant, shop, _ = shops["Asia/Shanghai"]  # tmall, no versions
     r = (await client.get(f"/v1/shops/{shop.id}/sla-policy", headers=auth("ops"))).json()
     assert r["is_default"] and r["id"] is None and r["effective_from"] is None
-    assert (r["assessed_start"], r["assessed_end"], r["answer_target_s"]) == ("08:00:00", "23:00:00", 30)
+    assert (r["assessed_start"], r["assessed_end"], r["answer_target_s"]) == ("08:00", "23:00", 30)
     report = (await client.get(f"/v1/shops/{shop.id}/sla", params={"from": "2024-03-01", "to": "2024-03-02"},
                                headers=auth("ops"))).json()
     assert report["buckets"][0]["verdicts"] == [] and report["buckets"][0]["policy_effective_from"] is None

@@ -54,23 +54,57 @@ def test_embedded_secret_is_generated_once(tmp_path):
     assert (tmp_path / "d" / "jwt_secret").stat().st_mode & 0o077 == 0
 
 
-def test_token_issue_prints_only_a_jwt(tmp_path):
-    env = {"SEATWISE_JWT_SECRET": "k" * 40, "SEATWISE_DATA_DIR": str(tmp_path)}
-    result = run_cli(["token", "issue", "--role", "finance", "--ttl", "30m"], env)
+async def test_token_issue_prints_only_a_jwt_or_its_json(database, tmp_path):
+    import asyncio
+    import json
+
+    env = cli_env(database, tmp_path)
+    result = await asyncio.to_thread(run_cli, ["token", "issue", "--role", "finance", "--ttl", "30m"], env)
     assert result.exit_code == 0, result.output
     token = result.stdout.strip()
     assert "\n" not in token and token.count(".") == 2
     principal = decode_token("k" * 40, token)
     assert principal.role == Role.finance and principal.tenant_id is None
+    result = await asyncio.to_thread(run_cli, ["token", "issue", "--role", "ops", "--json"], env)
+    issued = json.loads(result.stdout)
+    assert decode_token("k" * 40, issued["token"]).jti == issued["jti"]
+    assert issued["expires_at"].endswith("+00:00") and issued["role"] == "ops"
+
+
+async def test_token_revoke_takes_the_token_itself_and_refuses_an_unknown_id(database, tmp_path):
+    import asyncio
+    import json
+
+    env = cli_env(database, tmp_path)
+    issued = json.loads((await asyncio.to_thread(run_cli, ["token", "issue", "--role", "ops", "--json"],
+                                                 env)).stdout)
+    revoked = await asyncio.to_thread(run_cli, ["token", "revoke", issued["token"]], env)
+    assert revoked.exit_code == 0 and issued["jti"] in revoked.output, revoked.output
+    assert issued["token"] not in revoked.output
+    unknown = await asyncio.to_thread(run_cli, ["token", "revoke", str(uuid.uuid4())], env)
+    assert unknown.exit_code == 2 and "no token" in unknown.output
+    forged = issued["token"][:-4] + "AAAA"
+    refused = await asyncio.to_thread(run_cli, ["token", "revoke", forged], env)
+    assert refused.exit_code == 2 and forged not in refused.output and "Traceback" not in refused.output
+
+
+def test_no_command_prints_a_secret_in_an_error(tmp_path, database):
+    token = issue_token("k" * 40, subject="x", role=Role.ops, tenant_id=None, ttl=timedelta(hours=1))
+    env = cli_env(database, tmp_path, SEATWISE_APP_DATABASE_URL="postgresql+asyncpg://nobody@/nowhere?host=/none",
+                  DATABASE_URL="postgresql+asyncpg://nobody@/nowhere?host=/none")
+    result = run_cli(["token", "revoke", token], env)
+    assert result.exit_code != 0
+    assert token not in result.output and "Traceback" not in result.output and "SELECT" not in result.output
 
 
 def test_token_issue_refuses_bad_arguments(tmp_path):
     env = {"SEATWISE_JWT_SECRET": "k" * 40, "SEATWISE_DATA_DIR": str(tmp_path)}
-    assert run_cli(["token", "issue", "--role", "emperor"], env).exit_code == 2
+    assert run_cli(["token", "issue", "--role", "emperor"], env).exit_code == 2  # refused before any database
     assert run_cli(["token", "issue", "--role", "client"], env).exit_code == 2
     assert run_cli(["token", "issue", "--role", "ops", "--tenant", "lumi"], env).exit_code == 2
     assert run_cli(["token", "issue", "--role", "ops", "--ttl", "forever"], env).exit_code == 2
     prod = {"DATABASE_URL": "postgresql://nowhere.invalid/x", "SEATWISE_DATA_DIR": str(tmp_path)}
+
     refused = run_cli(["token", "issue", "--role", "ops"], prod)
     assert refused.exit_code == 2 and "SEATWISE_JWT_SECRET" in refused.output
 

@@ -1,0 +1,1 @@
+"""Reading the audit log (the kit writes it: service/kit/audit.py)."""
