@@ -376,7 +376,7 @@ async def main() -> None:
     server = _server_url()
     owner = with_database(server, DB_NAME)
     build_s = await prepared(server, DB_NAME, args.conversations, args.reuse, build,
-                             "500 shops, 4,000 agents, a year")
+                             "on 500 shops of 200 brands, 4,000 agents, a year of attendance")
     if build_s is None:
         await reset_books(owner)
     counts = {t: await _scalar(owner, f"SELECT count(*) FROM {t}") for t in
