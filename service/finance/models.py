@@ -180,6 +180,7 @@ class Contract(SQLModel, table=True):
     its versions."""
 
     __tablename__ = "contracts"
+    __audit_tenant__ = None  # its entries are staff's: a brand never reads its prices, even in its trail
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="RESTRICT"),
         ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"], ondelete="RESTRICT"),
@@ -202,6 +203,7 @@ class ContractVersion(SQLModel, table=True):
     its SLA credit policy. Append-only."""
 
     __tablename__ = "contract_versions"
+    __audit_tenant__ = None  # staff's entries, like the contract's: the rates are in them
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "contract_id"], ["contracts.tenant_id", "contracts.id"],
                              ondelete="RESTRICT"),

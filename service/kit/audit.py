@@ -2,8 +2,9 @@
 in the write's own transaction. Built once, here, so a domain added later gets it for free:
 
 - a flush hook records each ORM insert, update and delete (every SQLModel table but the log itself; a model
-  may name the column holding its tenant with `__audit_tenant__` and leave columns out with
-  `__audit_exclude__`);
+  may name the column holding its tenant with `__audit_tenant__`, or set it to None to keep its entries the
+  outsourcer's own (staff read them, the brand does not: a contract's prices, say), and leave columns out
+  with `__audit_exclude__`);
 - `record()` is the explicit entry of a set-based write (an ingest batch, a plan), which the ORM never sees.
 
 The table is tenant-owned (the nil uuid for the outsourcer's own objects: sites, agents, promotions) and
@@ -131,7 +132,8 @@ def _identity(obj: Any) -> str | None:
 
 
 def _tenant(obj: Any) -> uuid.UUID | None:
-    value = getattr(obj, getattr(type(obj), "__audit_tenant__", "tenant_id"), None)
+    column = getattr(type(obj), "__audit_tenant__", "tenant_id")
+    value = getattr(obj, column, None) if column else None
     return value if isinstance(value, uuid.UUID) else None
 
 

@@ -271,6 +271,29 @@ async def test_a_brand_sees_charges_credits_and_quantities_field_by_field(client
         assert (await gql(client, refused, {}, a))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     other = await gql(client, query, {"t": world.tenant_b.slug, "m": OCT}, a)
     assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    # Nor through its audit trail: its statements' finalizing is there, its contract's prices are not.
+    trail = await client.get("/v1/audit", params={"limit": 500}, headers=a)
+    entries = trail.json()["items"]
+    assert {"statements"} <= {e["object_type"] for e in entries}
+    assert not {"contracts", "contract_versions", "cost_lines", "agent_cost_versions"} & \
+        {e["object_type"] for e in entries}
+    assert not any(word in trail.text for word in ("seat_hour_rate", "per_conversation_rate", "margin"))
+
+
+async def test_the_books_writes_are_on_record(client, world, books):
+    """Compute, close and reopen are in the audit log (staff's), each finalized statement in its brand's."""
+    staff = (await client.get("/v1/audit", params={"object_type": "finance_periods", "limit": 500},
+                              headers=auth("admin"))).json()["items"]
+    assert {"compute", "close", "reopen"} <= {e["action"] for e in staff if e["object_id"] == OCT}
+    reopened = next(e for e in staff if e["action"] == "reopen")
+    assert reopened["after"]["reason"] == "auditor's request" and reopened["actor_role"] == "admin"
+    contracts = (await client.get("/v1/audit", params={"object_type": "contract_versions"},
+                                  headers=auth("admin"))).json()["items"]
+    assert contracts and all(e["tenant_id"] is None for e in contracts)  # staff's entries
+    mine = (await client.get("/v1/audit", params={"object_type": "statements", "action": "finalize"},
+                             headers=world.client_of("a"))).json()["items"]
+    assert mine and {e["tenant_id"] for e in mine} == {str(world.tenant_a.id)}
+    assert all(e["after"]["number"].startswith("SW-") for e in mine)
 
 
 async def test_the_export_command_writes_csv_and_xlsx(database, tmp_path, books):
