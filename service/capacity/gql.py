@@ -57,8 +57,7 @@ StaffingInput = gql.create_input(StaffingRequest, name="StaffingInput", descript
                                  replace={"intervals": (list[StaffingIntervalInput], gql.UNSET)})
 
 
-@gql.read_type(StaffingIntervalRead, name="StaffingInterval")
-class StaffingIntervalType: ...
+gql.nested_types((StaffingIntervalRead, "StaffingInterval"))
 
 
 @gql.read_type(StaffingRead, name="Staffing")
@@ -93,8 +92,7 @@ def _promotion_body(input: Any) -> dict[str, Any]:
 # --- plans --------------------------------------------------------------------------------------------
 
 
-@gql.read_type(TierSummary, name="CapacityTierSummary")
-class TierSummaryType: ...
+gql.nested_types((TierSummary, "CapacityTierSummary"))
 
 
 @gql.read_type(PlanSummary, name="CapacityPlanSummary")
@@ -112,8 +110,7 @@ class PlanIntervalType: ...
 class PlanShopType: ...
 
 
-@gql.read_type(PlanShare, name="CapacityPlanShare")
-class PlanShareType: ...
+gql.nested_types((PlanShare, "CapacityPlanShare"))
 
 
 @gql.read_type(PlanRead, name="CapacityPlan")

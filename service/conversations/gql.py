@@ -26,8 +26,7 @@ MAX_GRAPHQL_RECORDS = 1_000  # larger loads: REST NDJSON/CSV or `seatwise ingest
 ConversationInput = gql.create_input(ConversationIn, name="ConversationInput")
 
 
-@gql.read_type(Rejection, name="IngestRejection")
-class RejectionType: ...
+gql.nested_types((Rejection, "IngestRejection"))
 
 
 @gql.read_type(IngestAnswer, name="IngestResult", description="`line` is the record's 1-based position in "

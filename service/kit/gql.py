@@ -247,6 +247,14 @@ def read_type(model: type[BaseModel], *, name: str, description: str | None = No
     return decorate
 
 
+def nested_types(*types: tuple[type[BaseModel], str] | tuple[type[BaseModel], str, str]) -> None:
+    """The GraphQL types of read models that appear only inside other types, `(model, name)` or
+    `(model, name, description)`: strawberry finds a nested model's type by its model, so no door names
+    them. Declare them before the types that hold them."""
+    for model, name, *description in types:
+        read_type(model, name=name, description=description[0] if description else None)(type(name, (), {}))
+
+
 def create_input(model: type[BaseModel], *, name: str, description: str | None = None,
                  replace: dict[str, tuple[Any, Any]] | None = None) -> Any:
     """The GraphQL input of a create model: every field, with the model's defaults. REPLACE gives a field a

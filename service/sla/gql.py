@@ -51,8 +51,7 @@ strawberry.enum(PeriodKind, name="SlaPeriod")
 class SlaPolicyType: ...
 
 
-@gql.read_type(Verdict, name="SlaVerdict")
-class VerdictType: ...
+gql.nested_types((Verdict, "SlaVerdict"))
 
 
 @gql.read_type(JudgedMetrics, name="SlaFigures", interface=True)
@@ -71,8 +70,7 @@ class TotalType(FiguresType): ...
 class ReportType: ...
 
 
-@gql.read_type(BrandShopReport, name="SlaBrandShop", description="One shop of a brand's report.")
-class BrandShopType: ...
+gql.nested_types((BrandShopReport, "SlaBrandShop", "One shop of a brand's report."))
 
 
 @gql.read_type(BrandSlaReport, name="SlaBrandReport")
