@@ -285,7 +285,7 @@ def upgrade() -> None:
     sa.Column('month', sa.Date(), nullable=False),
     sa.Column('shop_id', sa.Uuid(), nullable=False),
     sa.Column('conversations', sa.Integer(), nullable=False),
-    sa.Column('assisted_gmv', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('assisted_gmv', sa.Numeric(precision=14, scale=2), nullable=True),
     sa.Column('promotion_seat_days', sa.Integer(), nullable=False),
     sa.CheckConstraint("date_part('day', month) = 1", name=op.f('ck_shop_month_usage_month_first_day')),
     sa.ForeignKeyConstraint(['tenant_id', 'shop_id'], ['shops.tenant_id', 'shops.id'], name=op.f('fk_shop_month_usage_tenant_id_shop_id_shops'), ondelete='RESTRICT'),

@@ -360,7 +360,7 @@ class ShopMonthUsage(SQLModel, table=True):
     month: date = Field(primary_key=True)
     shop_id: uuid.UUID = Field(primary_key=True)
     conversations: int
-    assisted_gmv: Decimal = money()
+    assisted_gmv: Decimal | None = money(nullable=True)  # null: no commission billed on it (not read)
     promotion_seat_days: int
 
 

@@ -30,6 +30,9 @@ class Month:
     year: int
     month: int
 
+    def __hash__(self) -> int:  # a key of many a dict: cheaper than the generated tuple hash
+        return self.year * 12 + self.month
+
     def __post_init__(self) -> None:
         if not 1 <= self.month <= 12:
             raise ValueError("month must be 1..12")

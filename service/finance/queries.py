@@ -7,8 +7,8 @@ Reads, set-based:
   attendance over the roster is applied here, in the database, once. The rows travel as PostgreSQL binary
   arrays of integers (service.kit.pgbinary) with the ids they index: a month of 4,000 agents is a few arrays,
   not 100,000 rows.
-- ``rollup_usage``: conversations answered by an agent and assisted GMV per shop for its local month, from
-  the 15-minute rollups.
+- ``rollup_usage``: conversations answered by an agent per shop for its local month, from the day FRT
+  histograms, and assisted GMV from the 15-minute rollups of the shops a commission is billed on.
 - the rate books, contracts, calendar, labour rules and promotions (small tables, read whole).
 Writes: a month's draft statements, their lines, cost lines and usage, in one statement per table
 (INSERT ... SELECT FROM unnest); finalization numbers from the counter row, locked for the transaction.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -263,25 +263,39 @@ async def worked(session: AsyncSession, first: date, after: date) -> Worked:
 
 # --- usage from the rollups -------------------------------------------------------------------------------
 
-_USAGE_SQL = """
-SELECT q.shop_id, COALESCE(sum(s.answered), 0)::bigint, COALESCE(sum(s.gmv), 0)
+# Answered conversations per shop and local day are the sums of the day FRT histograms (every answered
+# conversation has a first response time, counted in one bin): a month is ~30 rows a shop, not ~3,000.
+_ANSWERED_SQL = """
+SELECT d.shop_id, sum((SELECT sum(c) FROM unnest(d.frt_counts) c))::bigint
+FROM shop_day_frt d WHERE d.day >= :a AND d.day < :b GROUP BY 1
+"""
+# Assisted GMV, from the 15-minute rollups of the shops that need it (a commission is billed on them).
+_GMV_SQL = """
+SELECT q.shop_id, sum(s.gmv)
 FROM unnest(CAST(:tenant_ids AS uuid[]), CAST(:shop_ids AS uuid[]), CAST(:los AS timestamptz[]),
             CAST(:his AS timestamptz[])) AS q(tenant_id, shop_id, lo, hi)
-JOIN shop_interval_stats s ON s.tenant_id = q.tenant_id AND s.shop_id = q.shop_id
- AND s.interval_start >= q.lo AND s.interval_start < q.hi
+CROSS JOIN LATERAL (SELECT COALESCE(sum(s.gmv), 0) AS gmv FROM shop_interval_stats s
+                    WHERE s.tenant_id = q.tenant_id AND s.shop_id = q.shop_id
+                      AND s.interval_start >= q.lo AND s.interval_start < q.hi) s
 GROUP BY q.shop_id
 """
 
 
-async def rollup_usage(session: AsyncSession, shop_list: Sequence[ShopInfo], month: Month
-                       ) -> dict[uuid.UUID, tuple[int, Decimal]]:
-    """(conversations answered by an agent, assisted GMV) per shop for its local month."""
-    if not shop_list:
-        return {}
-    spans = [month.span(s.timezone) for s in shop_list]
-    params = {"tenant_ids": [s.tenant_id for s in shop_list], "shop_ids": [s.id for s in shop_list],
-              "los": [a for a, _ in spans], "his": [b for _, b in spans]}
-    return {r[0]: (int(r[1]), r[2]) for r in await session.execute(text(_USAGE_SQL), params)}
+async def rollup_usage(session: AsyncSession, shop_list: Sequence[ShopInfo], month: Month,
+                       gmv_of: Collection[uuid.UUID] = ()) -> dict[uuid.UUID, tuple[int, Decimal | None]]:
+    """(conversations answered by an agent, assisted GMV) per shop for its local month; GMV only for the
+    shops in GMV_OF (None for the others: not read)."""
+    answered = {r[0]: int(r[1]) for r in await session.execute(
+        text(_ANSWERED_SQL), {"a": month.first_day, "b": month.after})}
+    gmv_shops = [s for s in shop_list if s.id in gmv_of]
+    gmv: dict[uuid.UUID, Decimal] = {}
+    if gmv_shops:
+        spans = [month.span(s.timezone) for s in gmv_shops]
+        params = {"tenant_ids": [s.tenant_id for s in gmv_shops], "shop_ids": [s.id for s in gmv_shops],
+                  "los": [a for a, _ in spans], "his": [b for _, b in spans]}
+        gmv = {r[0]: r[1] for r in await session.execute(text(_GMV_SQL), params)}
+    return {s.id: (answered.get(s.id, 0), gmv.get(s.id) if s.id in gmv_of else None) for s in shop_list
+            if s.id in answered or s.id in gmv}
 
 
 async def promotion_days(session: AsyncSession, month: Month) -> dict[str, set[date]]:
@@ -392,10 +406,10 @@ async def cost_sums(session: AsyncSession, fields: Iterable[str], dates: dict[st
 
 
 async def counted_amounts(session: AsyncSession, dates: dict[str, Any]) -> list[Any]:
-    """(tenant, month, kind, component, shop, unit, amount, corrects_month, reason) of the lines counted in
-    totals (charges, credits, adjustments) in months [a, b): what a margin reads."""
+    """(tenant, month, kind, component, shop, amount) of the lines counted in totals (charges, credits,
+    adjustments) in months [a, b): what a margin reads."""
     return list(await session.execute(text(
-        "SELECT tenant_id, month, kind, component, shop_id, unit, amount, corrects_month, reason "
+        "SELECT tenant_id, month, kind, component, shop_id, amount "
         "FROM statement_lines WHERE month >= :a AND month < :b "
         "AND kind IN ('charge', 'credit', 'adjustment')"), dates))
 

@@ -37,10 +37,11 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import IO, Any, cast
+from typing import IO, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from pydantic import TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -59,7 +60,13 @@ from service.finance.balance import (
     plan_difference,
     shop_balance,
 )
-from service.finance.billing import Contract, covered_shops, terms_for_month, usage_from_segments
+from service.finance.billing import (
+    Contract,
+    ContractTerms,
+    covered_shops,
+    terms_for_month,
+    usage_from_segments,
+)
 from service.finance.costing import CostLine, WorkedSegment, cost_lines, rollup
 from service.finance.credits import Breach, Credit, Observation
 from service.finance.exports import (
@@ -110,7 +117,6 @@ from service.finance.schemas import (
     PlanEstimateRead,
     PlanShopRead,
     ReportFilter,
-    RevenueComponent,
     SeatCostCreate,
     ShopBalanceRead,
     StatementFilter,
@@ -119,7 +125,7 @@ from service.finance.schemas import (
     StatementView,
 )
 from service.finance.statements import Margin, Statement, adjustments, build_statement, format_number, margins
-from service.kit import audit
+from service.kit import audit, collector
 from service.kit.crud import flush
 from service.kit.db import ScopedSessions
 from service.kit.errors import Conflict, Invalid, NotFound
@@ -312,7 +318,8 @@ class Figures:
 
     month: Month
     costs: list[CostLine]
-    usage: dict[uuid.UUID, tuple[int, Decimal, int]]  # shop -> (conversations, GMV, promotion seat-days)
+    # shop -> (conversations, GMV (None: no commission billed on it, not read), promotion seat-days)
+    usage: dict[uuid.UUID, tuple[int, Decimal | None, int]]
     statements: dict[uuid.UUID, Statement] = field(default_factory=dict)
 
 
@@ -349,6 +356,8 @@ def _overtime(w: q.Worked, n_days: int, inputs: Inputs, calendar: CalendarBook
     npd = np.array([r.normal_per_day for r in rules], np.int64)[:, None]
     npw = np.array([r.normal_per_week for r in rules], np.int64)
     averaged = np.array([r.comprehensive for r in rules], bool)
+    canon: dict[LabourRules, int] = {}
+    rule_key = [canon.setdefault(r, len(canon)) for r in rules]  # equal rules, one key (hashed once)
     out: dict[tuple[int, int], dict[PayClass, int]] = {}
     noon = datetime.min.time().replace(hour=12)
 
@@ -368,7 +377,7 @@ def _overtime(w: q.Worked, n_days: int, inputs: Inputs, calendar: CalendarBook
         can = ((week[:, ~workday[lo:hi]] > 0).any(axis=1) | (week > npd).any(axis=1)
                | ((week * workday[lo:hi]).sum(axis=1) > npw)) & ~averaged
         for a in np.flatnonzero(can).tolist():
-            shape = (rules[a], kinds[lo:hi], tuple(week[a].tolist()))
+            shape = (rule_key[a], kinds[lo:hi], tuple(week[a].tolist()))
             if shape not in shapes:
                 shapes[shape] = evaluate(a, lo, hi)
             out.update({(a, lo + d): by_class for d, by_class in shapes[shape]})
@@ -499,22 +508,20 @@ async def _observations(session: AsyncSession, held: Mapping[uuid.UUID, list[Cre
     return out
 
 
-def _policy_shops(inputs: Inputs, month: Month) -> list[q.ShopInfo]:
-    """The shops billed by a contract whose version for MONTH has a credit policy."""
+def _shops_billed_with(inputs: Inputs, month: Month, has: Callable[[ContractTerms], bool]
+                       ) -> list[q.ShopInfo]:
+    """The shops billed in MONTH by a contract whose version for it HAS something (a credit policy, a
+    commission)."""
     out = []
     for brand, contracts in inputs.contracts.items():
-        with_policy = []
-        for c in contracts:
-            tif = terms_for_month(c, month)
-            if tif is not None and tif.terms.credit_policy is not None:
-                with_policy.append(c)
-        if not with_policy:
+        with_it = [c for c in contracts if (tif := terms_for_month(c, month)) is not None and has(tif.terms)]
+        if not with_it:
             continue
         own = {c.shop for c in contracts if c.shop is not None and terms_for_month(c, month) is not None}
         for s in inputs.shops:
             if s.tenant_id != brand:
                 continue
-            if any(c.shop == s.id or (c.shop is None and s.id not in own) for c in with_policy):
+            if any(c.shop == s.id or (c.shop is None and s.id not in own) for c in with_it):
                 out.append(s)
     return out
 
@@ -528,9 +535,11 @@ async def month_figures(session: AsyncSession, sessions: ScopedSessions, month: 
         async with sessions() as s:
             return await read(s)
 
-    breach_shops = _policy_shops(inputs, month)
+    breach_shops = _shops_billed_with(inputs, month, lambda t: t.credit_policy is not None)
+    commission = {s.id for s in _shops_billed_with(inputs, month,
+                                                   lambda t: t.gmv_commission_share is not None)}
     worked_task = asyncio.ensure_future(own(lambda s: q.worked(s, first, month.after)))
-    usage_task = asyncio.ensure_future(own(lambda s: q.rollup_usage(s, inputs.shops, month)))
+    usage_task = asyncio.ensure_future(own(lambda s: q.rollup_usage(s, inputs.shops, month, commission)))
     breach_task = asyncio.ensure_future(own(lambda s: shop_breaches(
         s, breach_shops, month.first_day, month.after, period=PeriodKind.month)))
     calendar = await q.calendar_book(session, first, month.last_day)
@@ -548,7 +557,7 @@ async def month_figures(session: AsyncSession, sessions: ScopedSessions, month: 
         breaches[shop.tenant_id] += [Breach(shop.id, b.metric.value, month, b.target, b.actual)
                                      for b in items]
 
-    usage = {s.id: (*rollups.get(s.id, (0, ZERO)), seat_days.get(s.id, 0)) for s in inputs.shops}
+    usage = {s.id: (*rollups.get(s.id, (0, None)), seat_days.get(s.id, 0)) for s in inputs.shops}
     by_brand: dict[uuid.UUID, list[WorkedSegment]] = defaultdict(list)
     for seg in segments:
         by_brand[inputs.shop_of[seg.shop].tenant_id].append(seg)  # type: ignore[index]
@@ -706,6 +715,7 @@ async def _booked_corrections(session: AsyncSession, month: Month, skip: set[uui
     return out
 
 
+@collector.pausing  # thousands of rows built and kept: see service.kit.collector
 async def _compute(session: AsyncSession, sessions: ScopedSessions, principal: Principal, month: Month,
                    correct: bool = True) -> ComputeRead:
     """The month's figures from the data as it stands, replacing its drafts. CORRECT: the closed months
@@ -1071,6 +1081,7 @@ def _hours(minutes: int) -> Decimal:
     return (Decimal(minutes) / 60).quantize(Decimal("0.0001"))
 
 
+@collector.pausing  # thousands of rows built and kept: see service.kit.collector
 async def cost_report(session: AsyncSession, f: ReportFilter) -> CostReport:
     """Cost per shop, brand or site and month, with the hours behind it and the unit costs (per conversation
     handled, per seat-hour)."""
@@ -1094,36 +1105,68 @@ async def cost_report(session: AsyncSession, f: ReportFilter) -> CostReport:
     return CostReport(start=f.start, end=f.end, by=f.by, rows=rows)
 
 
-async def _booked_statements(session: AsyncSession, scope: _Scope) -> list[Statement]:
-    """The counted lines of the statements of the scope's months and brands, as statements."""
-    rows = await q.counted_amounts(session, scope.dates)
-    grouped: dict[tuple[uuid.UUID, date], list[Line]] = defaultdict(list)
-    for tenant, month, kind, component, shop, unit, amount, corrects, reason in rows:
-        if tenant in scope.brands:  # the amounts are what a margin reads (quantity and rate: not here)
-            grouped[(tenant, month)].append(Line(component, shop, ZERO, unit, ZERO, amount, "", kind,
-                                                 corrects_month=Month.of(corrects) if corrects else None,
-                                                 reason=reason))
-    return [Statement(brand, Month.of(month), tuple(lines)) for (brand, month), lines in grouped.items()]
+class _BookedLine(NamedTuple):
+    kind: str
+    component: str
+    shop: uuid.UUID | None
+    amount: Decimal
 
 
-def _margin_row(m: Margin, by: str, name: str | None) -> MarginRow:
-    # Built without validation: every value is the maths' own, of the declared types (thousands of rows).
-    return MarginRow.model_construct(
-        by=m.by, key=cast(uuid.UUID | None, m.key), name=name, month=str(m.month), revenue=m.revenue,
-        revenue_by_component=[RevenueComponent.model_construct(component=k, amount=v)
-                              for k, v in m.revenue_by_component.items()],
-        credits=m.credits, adjustments=m.adjustments, labour=m.labour, seat=m.seat, overhead=m.overhead,
-        cost=m.cost, margin=m.margin, margin_pct=m.margin_pct)
+class _Booked(NamedTuple):
+    """A statement as booked, as much as a margin reads of it (statements.Billed)."""
+
+    brand: uuid.UUID
+    month: Month
+    counted_lines: list[_BookedLine]
+
+
+async def _booked_statements(session: AsyncSession, scope: _Scope) -> list[_Booked]:
+    """The counted lines of the statements of the scope's months and brands (their amounts: what a margin
+    reads; the stored statements were checked when they were written)."""
+    grouped: dict[tuple[uuid.UUID, date], list[_BookedLine]] = defaultdict(list)
+    for tenant, month, kind, component, shop, amount in await q.counted_amounts(session, scope.dates):
+        if tenant in scope.brands:
+            grouped[(tenant, month)].append(_BookedLine(kind, component, shop, amount))
+    months_of = {m.first_day: m for m in scope.months}
+    return [_Booked(brand, months_of[month], lines) for (brand, month), lines in grouped.items()]
+
+
+def _margin_fields(m: Margin, name: str | None, month: str | None = None) -> dict[str, Any]:
+    return {"by": m.by, "key": m.key, "name": name, "month": month or str(m.month), "revenue": m.revenue,
+            "revenue_by_component": [{"component": k, "amount": v}
+                                     for k, v in m.revenue_by_component.items()],
+            "credits": m.credits, "adjustments": m.adjustments, "labour": m.labour, "seat": m.seat,
+            "overhead": m.overhead, "cost": m.cost, "margin": m.margin, "margin_pct": m.margin_pct}
+
+
+# Thousands of rows validated in one call (pydantic-core), not one model at a time.
+_MARGIN_ROWS = TypeAdapter(list[MarginRow])
+
+
+class _BookedCost(NamedTuple):
+    """A shop's cost at a site in a month as booked, as much as a margin reads of it (statements.Costed)."""
+
+    shop: uuid.UUID
+    site: uuid.UUID
+    month: Month
+    minutes: int
+    labour: Decimal
+    seat: Decimal
+    overhead: Decimal
 
 
 async def margins_of(session: AsyncSession, scope: _Scope, by: str) -> list[Margin]:
     statements_ = await _booked_statements(session, scope)
-    costs = await _booked_costs(session, scope)
+    months_of = {m.first_day: m for m in scope.months}
+    sums = ("minutes", "labour_base + overtime_premium", "seat", "overhead")
+    costs = [_BookedCost(r[0], r[1], months_of[r[2]], int(r[3]), *r[4:])
+             for r in await q.cost_sums(session, sums, scope.dates) if r[0] in scope.shops]
     shop_brand = {k: s.tenant_id for k, s in scope.shops.items()}
     keep = scope.keeps if scope.platform else None
     return margins(statements_, costs, by, shop_brand, keep)  # type: ignore[arg-type]
 
 
+@collector.pausing  # thousands of rows built and kept: see service.kit.collector
 async def margin_report(session: AsyncSession, f: ReportFilter) -> MarginReport:
     """Revenue by component, credits, adjustments, labour, seat, overhead, margin and margin % per shop, brand
     or site and month, from the books (a closed month as it closed; an open one as last computed)."""
@@ -1137,10 +1180,9 @@ async def margin_report(session: AsyncSession, f: ReportFilter) -> MarginReport:
     total = Margin(f.by, None, scope.months[0], dict(sorted(components.items())),
                    *(sum((getattr(m, k) for m in found), ZERO)
                      for k in ("credits", "adjustments", "labour", "seat", "overhead")))
-    total_row = _margin_row(total, f.by, "total").model_copy(update={"month": f"{f.start}..{f.end}"})
-    return MarginReport(start=f.start, end=f.end, by=f.by,
-                        rows=[_margin_row(m, f.by, _name(scope, f.by, m.key, slugs)) for m in found],
-                        total=total_row)
+    rows = _MARGIN_ROWS.validate_python([_margin_fields(m, _name(scope, f.by, m.key, slugs)) for m in found])
+    return MarginReport(start=f.start, end=f.end, by=f.by, rows=rows,
+                        total=MarginRow.model_validate(_margin_fields(total, "total", f"{f.start}..{f.end}")))
 
 
 # --- the balance view --------------------------------------------------------------------------------------

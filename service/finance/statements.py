@@ -47,7 +47,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from typing import Literal
+from typing import Literal, Protocol
 
 from service.finance.billing import (
     COMPONENTS,
@@ -57,7 +57,6 @@ from service.finance.billing import (
     statement_lines,
     terms_for_month,
 )
-from service.finance.costing import CostLine
 from service.finance.credits import Breach, Credit, Observation, assess, resolve
 from service.finance.lines import Line, LineKey, quantity_words
 from service.finance.money import EXACT, ZERO, Summed, allocate
@@ -323,6 +322,9 @@ _PCT = Decimal("0.01")
 
 @dataclass(frozen=True, slots=True)
 class Margin:
+    """The figures of a shop, brand or site in a month; revenue, cost, margin and margin % (margin /
+    revenue x 100 to 0.01, ROUND_HALF_UP; None without revenue) are derived once, when it is made."""
+
     by: MarginBy
     key: Ref | None  # None: brand-level revenue of a brand without worked minutes, or a shop without cost
     month: Month
@@ -332,26 +334,62 @@ class Margin:
     labour: Decimal
     seat: Decimal
     overhead: Decimal
+    revenue: Decimal = field(init=False)
+    cost: Decimal = field(init=False)
+    margin: Decimal = field(init=False)
+    margin_pct: Decimal | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        revenue = sum(self.revenue_by_component.values(), ZERO)
+        cost = self.labour + self.seat + self.overhead
+        margin = revenue + self.credits + self.adjustments - cost
+        pct = None if revenue == 0 else \
+            EXACT.divide(EXACT.multiply(margin, 100), revenue).quantize(_PCT, context=EXACT)
+        for name, value in (("revenue", revenue), ("cost", cost), ("margin", margin), ("margin_pct", pct)):
+            object.__setattr__(self, name, value)
+
+
+class CountedLine(Protocol):
+    """What a margin reads of a statement line that counts (a charge, a credit, an adjustment)."""
 
     @property
-    def revenue(self) -> Decimal:
-        return sum(self.revenue_by_component.values(), ZERO)
+    def kind(self) -> str: ...
+    @property
+    def component(self) -> str: ...
+    @property
+    def shop(self) -> Ref | None: ...
+    @property
+    def amount(self) -> Decimal: ...
+
+
+class Costed(Protocol):
+    """What a margin reads of a cost line: whose, where, which month, the minutes and the amounts."""
 
     @property
-    def cost(self) -> Decimal:
-        return self.labour + self.seat + self.overhead
+    def shop(self) -> Ref: ...
+    @property
+    def site(self) -> Ref: ...
+    @property
+    def month(self) -> Month: ...
+    @property
+    def minutes(self) -> int: ...
+    @property
+    def labour(self) -> Decimal: ...
+    @property
+    def seat(self) -> Decimal: ...
+    @property
+    def overhead(self) -> Decimal: ...
+
+
+class Billed(Protocol):
+    """What a margin reads of a statement: whose, which month, the lines that count."""
 
     @property
-    def margin(self) -> Decimal:
-        return self.revenue + self.credits + self.adjustments - self.cost
-
+    def brand(self) -> Ref: ...
     @property
-    def margin_pct(self) -> Decimal | None:
-        """Margin / revenue x 100 to 0.01 (ROUND_HALF_UP); None when there is no revenue."""
-        if self.revenue == 0:
-            return None
-        with localcontext(EXACT):
-            return (self.margin * 100 / self.revenue).quantize(_PCT)
+    def month(self) -> Month: ...
+    @property
+    def counted_lines(self) -> Sequence[CountedLine]: ...
 
 
 @dataclass
@@ -364,7 +402,7 @@ class _Cell:
     overhead: Decimal = ZERO
 
 
-def _add(cell: _Cell, line: Line, amount: Decimal) -> None:
+def _add(cell: _Cell, line: CountedLine, amount: Decimal) -> None:
     if line.kind == "charge":
         cell.revenue[line.component] += amount
     elif line.kind == "credit":
@@ -382,8 +420,8 @@ def _spread(amount: Decimal, weights: Mapping[Ref, int]) -> list[tuple[Ref | Non
 
 
 def margins(
-    statements: Iterable[Statement],
-    costs: Iterable[CostLine],
+    statements: Iterable[Billed],
+    costs: Iterable[Costed],
     by: MarginBy,
     shop_brand: Mapping[Ref, Ref],
     shops: Callable[[Ref], bool] | None = None,

@@ -26,7 +26,9 @@ Then, as a finance principal through the service (what both doors call), applica
   reconcile every statement's lines sum to its total to the fen; December computed twice gives identical
             lines; a day of late attendance for November leaves November byte-identical and becomes
             adjustments in December that bring November's booked lines to their recomputed values.
-It prints the figures last, in one RESULT line.
+Each figure comes with its CPU time, this process's and the PostgreSQL server's (postmaster, backends and
+workers: run nothing else on that server meanwhile), and the load average: on a shared machine the wall
+time says as much about the neighbours as about the code. It prints the figures last, in one RESULT line.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import Any
 
 import httpx
 import psutil
@@ -233,13 +237,52 @@ async def _snapshot(db: Database, month: date) -> str:
     return digest.hexdigest()
 
 
-async def close(db: Database, month: str, principal: Principal = FINANCE) -> float:
+class Cpu:
+    """CPU seconds spent, as (this process, the PostgreSQL server): the server's are its postmaster's and
+    every backend's and worker's, ended ones included (their parent reaped them), so run nothing else on
+    the server meanwhile."""
+
+    def __init__(self, postmaster: int) -> None:
+        self.postmaster = psutil.Process(postmaster)
+
+    def server(self) -> float:
+        t = self.postmaster.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in self.postmaster.children():
+            try:
+                c = child.cpu_times()
+            except psutil.Error:
+                continue
+            total += c.user + c.system
+        return total
+
+    async def measure(self, work: Callable[[], Awaitable[Any]]) -> tuple[float, float, float, Any]:
+        """(wall, this process's CPU, the server's CPU, the answer) of WORK."""
+        server, mine, started = self.server(), time.process_time(), time.perf_counter()
+        answer = await work()
+        return (time.perf_counter() - started, time.process_time() - mine, self.server() - server, answer)
+
+    @staticmethod
+    async def of(db: Database) -> Cpu:
+        async with db.system_transaction() as session:
+            backend = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        return Cpu(psutil.Process(backend).ppid())
+
+
+def timing(samples: list[tuple[float, float, float, Any]]) -> str:
+    """Median wall and CPU (this process + the server) of SAMPLES, with the load average now."""
+    wall = statistics.median(x[0] for x in samples)
+    client, server = statistics.median(x[1] for x in samples), statistics.median(x[2] for x in samples)
+    return (f"median {wall:.3f} s wall, best {min(x[0] for x in samples):.3f} s, over {len(samples)}; CPU "
+            f"{client + server:.2f} s ({client:.2f} s here, {server:.2f} s PostgreSQL); load average "
+            f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+
+
+async def close(db: Database, month: str, principal: Principal = FINANCE) -> Any:
     from service.finance import service
 
-    started = time.perf_counter()
     async with db.transaction(principal.scope) as session:
-        await service.close_month(session, db.sessions(principal.scope), principal, month)
-    return time.perf_counter() - started
+        return await service.close_month(session, db.sessions(principal.scope), principal, month)
 
 
 async def compute(db: Database, month: str) -> tuple[float, object]:
@@ -258,25 +301,25 @@ async def reopen(db: Database, month: str) -> None:
         await service.reopen_month(session, ADMIN, month, "benchmark: close it again")
 
 
-async def margins(db: Database, runs: int) -> dict[str, float]:
+async def margins(db: Database, cpu: Cpu, runs: int) -> dict[str, tuple[float, float]]:
+    """The year's margin report by brand, shop and site: (median wall, median CPU) of each."""
     from service.finance import service
+
+    async def report(by: str) -> Any:
+        async with db.transaction(FINANCE.scope) as session:
+            return await service.margin_report(session, service.report_filter("2025-01", "2025-12", by))
 
     out = {}
     for by in ("brand", "shop", "site"):
-        samples = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            async with db.transaction(FINANCE.scope) as session:
-                report = await service.margin_report(session, service.report_filter("2025-01", "2025-12", by))
-            samples.append(time.perf_counter() - started)
-        out[by] = statistics.median(samples)
-        print(f"  margins by {by}: {len(report.rows):,} rows, median {out[by]:.3f} s over {runs}")
+        samples = [await cpu.measure(lambda by=by: report(by)) for _ in range(runs)]
+        out[by] = (statistics.median(x[0] for x in samples), statistics.median(x[1] + x[2] for x in samples))
+        print(f"  margins by {by}: {len(samples[0][3].rows):,} rows, {timing(samples)}")
     return out
 
 
-def export_over_http(app_url: str) -> tuple[float, float, int]:
-    """(seconds to the last byte, the server's peak RSS in MB, bytes) of the year's statement lines as
-    XLSX."""
+def export_over_http(app_url: str, cpu: Cpu) -> tuple[float, float, int, float, float]:
+    """(seconds to the last byte, the server's peak RSS in MB, bytes, the API server's CPU, PostgreSQL's CPU)
+    of the year's statement lines as XLSX."""
     port = free_port()
     env = os.environ | {"SEATWISE_APP_DATABASE_URL": app_url, "SEATWISE_JWT_SECRET": SECRET,
                         "SEATWISE_DATA_DIR": tempfile.mkdtemp(prefix="sw-bench-fin-")}
@@ -300,6 +343,8 @@ def export_over_http(app_url: str) -> tuple[float, float, int]:
             wait_ready(client)
             client.get("/v1/finance/periods", headers={"Authorization": f"Bearer {token}"})  # warm the pool
             threading.Thread(target=sample, daemon=True).start()
+            api = psutil.Process(server.pid)
+            api_cpu, pg_cpu = sum(api.cpu_times()[:2]), cpu.server()
             started = time.perf_counter()
             size = 0
             with client.stream("GET", "/v1/finance/exports/statements",
@@ -309,6 +354,7 @@ def export_over_http(app_url: str) -> tuple[float, float, int]:
                 for chunk in response.iter_bytes():
                     size += len(chunk)
             seconds = time.perf_counter() - started
+            api_cpu, pg_cpu = sum(api.cpu_times()[:2]) - api_cpu, cpu.server() - pg_cpu
     finally:
         stop.set()
         server.terminate()
@@ -316,7 +362,7 @@ def export_over_http(app_url: str) -> tuple[float, float, int]:
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
-    return seconds, peak[0], size
+    return seconds, peak[0], size, api_cpu, pg_cpu
 
 
 async def reconcile(db: Database) -> dict[str, object]:
@@ -388,33 +434,36 @@ async def main() -> None:
     app_url = with_database(server, DB_NAME, APP_ROLE)
     db = Database(make_engine(app_url, 6))
     try:
+        cpu = await Cpu.of(db)
         started = time.perf_counter()
         for m in range(1, 11):
-            seconds = await close(db, f"2025-{m:02d}")
-            print(f"  closed 2025-{m:02d} in {seconds:.2f} s")
+            wall, mine, server, _ = await cpu.measure(lambda m=m: close(db, f"2025-{m:02d}"))
+            print(f"  closed 2025-{m:02d} in {wall:.2f} s (CPU {mine:.2f} s here, {server:.2f} s PostgreSQL)")
         print(f"books: January to October closed in {time.perf_counter() - started:.0f} s")
-        samples = [await close(db, "2025-11")]
+        samples = [await cpu.measure(lambda: close(db, "2025-11"))]
         for _ in range(args.runs - 1):
             await reopen(db, "2025-11")
-            samples.append(await close(db, "2025-11"))
-        close_s = statistics.median(samples)
+            samples.append(await cpu.measure(lambda: close(db, "2025-11")))
+        close_s = statistics.median(x[0] for x in samples)
+        close_cpu = statistics.median(x[1] + x[2] for x in samples)
         nov_lines = await _scalar(owner, "SELECT count(*) FROM statement_lines WHERE month = '2025-11-01'")
-        print(f"close 2025-11: median {close_s:.2f} s, best {min(samples):.2f} s over {len(samples)} "
-              f"({nov_lines:,} statement lines)")
-        by = await margins(db, args.runs)
+        print(f"close 2025-11 ({nov_lines:,} statement lines): {timing(samples)}")
+        by = await margins(db, cpu, args.runs)
         recon = await reconcile(db)
         print("reconciliation: " + ", ".join(f"{k}={v}" for k, v in recon.items()))
     finally:
         await db.dispose()
     year_lines = await _scalar(owner, "SELECT count(*) FROM statement_lines WHERE month < '2026-01-01'")
-    export_s, rss, size = await asyncio.to_thread(export_over_http, app_url)
+    export_s, rss, size, api_cpu, pg_cpu = await asyncio.to_thread(export_over_http, app_url, cpu)
     print(f"export: {year_lines:,} statement lines of 2025 as XLSX ({size / 2**20:.1f} MB) in "
-          f"{export_s:.2f} s, server peak RSS {rss:.0f} MB")
+          f"{export_s:.2f} s, server peak RSS {rss:.0f} MB; CPU {api_cpu:.2f} s API server, {pg_cpu:.2f} s "
+          f"PostgreSQL; load average {os.getloadavg()[0]:.2f}")
     ok = recon["off_by_a_fen"] == 0 and recon["rerun_identical"] and recon["closed_identical"] and \
         recon["adjusted_to_recomputed"] and recon["adjustments"]
     print(f"RESULT conversations={counts['conversations']} work_sessions={counts['work_sessions']} "
-          f"close_s={close_s:.2f} margins_brand_s={by['brand']:.3f} margins_shop_s={by['shop']:.3f} "
-          f"margins_site_s={by['site']:.3f} export_xlsx_s={export_s:.2f} export_rss_mb={rss:.0f} "
+          f"close_s={close_s:.2f} close_cpu_s={close_cpu:.2f} "
+          + " ".join(f"margins_{k}_s={v[0]:.3f} margins_{k}_cpu_s={v[1]:.3f}" for k, v in by.items())
+          + f" export_xlsx_s={export_s:.2f} export_rss_mb={rss:.0f} load={os.getloadavg()[0]:.2f} "
           f"reconciled={'yes' if ok else 'NO'} statements={recon['statements']}"
           + (f" build_s={build_s:.0f}" if build_s else ""))
 

@@ -125,6 +125,25 @@ async def test_october_is_computed_from_attendance_roster_and_rollups(client, wo
     assert {row["key"] for row in ka["rows"]} <= {shop0, shop1}
 
 
+async def test_usage_counts_what_the_rollups_count(db, world, books):
+    """Answered conversations per shop-month read off the day FRT histograms are the 15-minute rollups'
+    count; GMV is read for the shops asked (a commission's), None for the others."""
+    from service.finance import queries as q
+    from service.finance.periods import Month
+
+    month = Month.parse(OCT)
+    async with db.system_transaction() as session:
+        shops = [s for s in await q.shops(session) if s.tenant_id in (world.tenant_a.id, world.tenant_b.id)]
+        usage = await q.rollup_usage(session, shops, month, {world.shops_a[0].id})
+        lo, hi = month.span("Asia/Shanghai")
+        direct = {r[0]: (int(r[1]), r[2]) for r in await session.execute(text(
+            "SELECT shop_id, sum(answered), sum(gmv) FROM shop_interval_stats "
+            "WHERE interval_start >= :lo AND interval_start < :hi GROUP BY 1"), {"lo": lo, "hi": hi})}
+    assert len(usage) == 3 and all(usage[s][0] == direct[s][0] > 0 for s in usage)
+    assert usage[world.shops_a[0].id][1] == direct[world.shops_a[0].id][1] > 0
+    assert all(usage[s][1] is None for s in usage if s != world.shops_a[0].id)
+
+
 async def test_closing_numbers_freezes_and_late_data_becomes_adjustments(client, db, world, books):
     client_a = world.client_of("a")
     draft = await client.get(f"/v1/tenants/{world.tenant_a.slug}/statements/{OCT}", headers=client_a)
