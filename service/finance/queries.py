@@ -255,7 +255,9 @@ async def worked(session: AsyncSession, first: date, after: date) -> Worked:
     lo = datetime.combine(first, time(), UTC) - timedelta(days=1)
     hi = datetime.combine(after, time(), UTC) + timedelta(days=1)
     params = {"lo": lo, "hi": hi, "first": first, "after": after}
-    await session.execute(text("SET LOCAL work_mem = '64MB'"))  # a month of sessions hashed, not on disk
+    # A month of sessions hashed, not on disk; one process (the month's other reads run beside it).
+    await session.execute(text("SET LOCAL work_mem = '64MB'"))
+    await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     row = (await session.execute(text(_WORKED_SQL), params)).one()
     arrays = [array_values(bytes(b), INT4) for b in row[3:]]
     return Worked(first, list(row[0] or []), list(row[1] or []), list(row[2] or []), *arrays)

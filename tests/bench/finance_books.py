@@ -317,9 +317,9 @@ async def margins(db: Database, cpu: Cpu, runs: int) -> dict[str, tuple[float, f
     return out
 
 
-def export_over_http(app_url: str, cpu: Cpu) -> tuple[float, float, int, float, float]:
-    """(seconds to the last byte, the server's peak RSS in MB, bytes, the API server's CPU, PostgreSQL's CPU)
-    of the year's statement lines as XLSX."""
+def export_over_http(app_url: str, cpu: Cpu) -> tuple[float, float, int, float, float, float]:
+    """(seconds to the last byte, the server's peak RSS in MB, bytes, the API server's CPU, PostgreSQL's CPU,
+    the server's RSS before the request) of the year's statement lines as XLSX."""
     port = free_port()
     env = os.environ | {"SEATWISE_APP_DATABASE_URL": app_url, "SEATWISE_JWT_SECRET": SECRET,
                         "SEATWISE_DATA_DIR": tempfile.mkdtemp(prefix="sw-bench-fin-")}
@@ -344,6 +344,7 @@ def export_over_http(app_url: str, cpu: Cpu) -> tuple[float, float, int, float, 
             client.get("/v1/finance/periods", headers={"Authorization": f"Bearer {token}"})  # warm the pool
             threading.Thread(target=sample, daemon=True).start()
             api = psutil.Process(server.pid)
+            idle_rss = api.memory_info().rss / 2**20
             api_cpu, pg_cpu = sum(api.cpu_times()[:2]), cpu.server()
             started = time.perf_counter()
             size = 0
@@ -362,7 +363,7 @@ def export_over_http(app_url: str, cpu: Cpu) -> tuple[float, float, int, float, 
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
-    return seconds, peak[0], size, api_cpu, pg_cpu
+    return seconds, peak[0], size, api_cpu, pg_cpu, idle_rss
 
 
 async def reconcile(db: Database) -> dict[str, object]:
@@ -454,10 +455,10 @@ async def main() -> None:
     finally:
         await db.dispose()
     year_lines = await _scalar(owner, "SELECT count(*) FROM statement_lines WHERE month < '2026-01-01'")
-    export_s, rss, size, api_cpu, pg_cpu = await asyncio.to_thread(export_over_http, app_url, cpu)
+    export_s, rss, size, api_cpu, pg_cpu, idle = await asyncio.to_thread(export_over_http, app_url, cpu)
     print(f"export: {year_lines:,} statement lines of 2025 as XLSX ({size / 2**20:.1f} MB) in "
-          f"{export_s:.2f} s, server peak RSS {rss:.0f} MB; CPU {api_cpu:.2f} s API server, {pg_cpu:.2f} s "
-          f"PostgreSQL; load average {os.getloadavg()[0]:.2f}")
+          f"{export_s:.2f} s, server peak RSS {rss:.0f} MB ({idle:.0f} MB before the request); CPU "
+          f"{api_cpu:.2f} s API server, {pg_cpu:.2f} s PostgreSQL; load average {os.getloadavg()[0]:.2f}")
     ok = recon["off_by_a_fen"] == 0 and recon["rerun_identical"] and recon["closed_identical"] and \
         recon["adjusted_to_recomputed"] and recon["adjustments"]
     print(f"RESULT conversations={counts['conversations']} work_sessions={counts['work_sessions']} "
