@@ -192,43 +192,43 @@ def _seconds(ranges: str) -> str:
             f"ELSE (SELECT sum(extract(epoch FROM upper(b) - lower(b))) FROM unnest({ranges}) b) END")
 
 
-def _worked_minutes(session: str, span: str, breaks: str, site: str, tz: str) -> str:
-    """Agent, shop, site, the local day SESSION (a work session or shift) starts on, and the minutes of SPAN
-    outside BREAKS (a tstzmultirange), each whole minute counted once as seating's worked_minutes does."""
-    return (f"SELECT {session}.agent_id, {span.split('.')[0]}.shop_id, {site} AS site_id, "
-            f"(lower({session}.during) AT TIME ZONE {tz})::date AS day, "
-            f"floor((extract(epoch FROM upper({span}) - lower({span})) - {_seconds(breaks)}) / 60)::int "
-            "AS minutes")
+def _worked_minutes(span: str, breaks: str) -> str:
+    """The agent, shop and site numbers, the local day (days from :first) SPAN starts on at its site, and
+    its minutes outside BREAKS (a tstzmultirange), each whole minute counted once as seating's
+    worked_minutes does."""
+    return (f"SELECT ag.i AS a, sh.i AS s, si.i AS t, "
+            f"(lower({span}) AT TIME ZONE si.timezone)::date - CAST(:first AS date) AS d, "
+            f"floor((extract(epoch FROM upper({span}) - lower({span})) - {_seconds(breaks)}) / 60)::int AS m")
 
 
-# The agents, shops and sites numbered by id: the rows carry those numbers (a join on small tables, no sort
-# of the month's rows) and the answer the ids in that order.
-_NUMBERED = {"ag": "agents", "sh": "shops", "si": "sites"}
+# The agents, shops and sites numbered by id (small tables): the month's rows carry those numbers from the
+# start, so they are grouped on integers, and the answer gives the ids in that order.
 _WORKED_SQL = f"""
-WITH att AS MATERIALIZED (
-  {_worked_minutes("w", "w.during", "w.breaks", "a.site_id", "st.timezone")}
-  FROM work_sessions w JOIN agents a ON a.id = w.agent_id JOIN sites st ON st.id = a.site_id
+WITH ag AS (SELECT id, site_id, (row_number() OVER (ORDER BY id))::int - 1 AS i FROM agents),
+sh AS (SELECT id, (row_number() OVER (ORDER BY id))::int - 1 AS i FROM shops),
+si AS (SELECT id, timezone, (row_number() OVER (ORDER BY id))::int - 1 AS i FROM sites),
+att AS MATERIALIZED (
+  {_worked_minutes("w.during", "w.breaks")}
+  FROM work_sessions w JOIN ag ON ag.id = w.agent_id JOIN si ON si.id = ag.site_id
+  JOIN sh ON sh.id = w.shop_id
   WHERE w.during && tstzrange(:lo, :hi)
 ), ros AS (
-  {_worked_minutes("s", "x.during", "tstzmultirange(x.during) * s.breaks", "s.site_id", "st.timezone")}
-  FROM shifts s JOIN shift_assignments x ON x.shift_id = s.id JOIN sites st ON st.id = s.site_id
-  WHERE s.status = 'published' AND s.during && tstzrange(:lo, :hi)
+  {_worked_minutes("x.during", "tstzmultirange(x.during) * r.breaks")}
+  FROM shifts r JOIN shift_assignments x ON x.shift_id = r.id JOIN ag ON ag.id = r.agent_id
+  JOIN si ON si.id = r.site_id JOIN sh ON sh.id = x.shop_id
+  WHERE r.status = 'published' AND r.during && tstzrange(:lo, :hi)
 ), worked AS (
-  SELECT agent_id, shop_id, site_id, day, 0 AS source, sum(minutes)::int AS minutes
-  FROM att WHERE day >= :first AND day < :after GROUP BY 1, 2, 3, 4
-  UNION ALL
-  SELECT r.agent_id, r.shop_id, r.site_id, r.day, 1, sum(r.minutes)::int
-  FROM ros r
-  WHERE r.day >= :first AND r.day < :after
-    AND NOT EXISTS (SELECT 1 FROM att d WHERE d.agent_id = r.agent_id AND d.day = r.day)
+  SELECT a, s, t, d, 0 AS source, sum(m)::int AS minutes FROM att WHERE d >= 0 AND d < :days
   GROUP BY 1, 2, 3, 4
-), {", ".join(f"{k} AS (SELECT id, (row_number() OVER (ORDER BY id))::int - 1 AS i FROM {t})"
-             for k, t in _NUMBERED.items())}
-SELECT {", ".join(f"(SELECT array_agg(id ORDER BY i) FROM {k})" for k in _NUMBERED)},
-       {", ".join(f"array_send(COALESCE(array_agg({c}), '{{}}'::int4[]))" for c in (
-           "ag.i", "sh.i", "si.i", "(w.day - CAST(:first AS date))", "w.source", "w.minutes"))}
-FROM worked w JOIN ag ON ag.id = w.agent_id JOIN sh ON sh.id = w.shop_id JOIN si ON si.id = w.site_id
-WHERE w.minutes > 0
+  UNION ALL
+  SELECT r.a, r.s, r.t, r.d, 1, sum(r.m)::int FROM ros r
+  WHERE r.d >= 0 AND r.d < :days AND NOT EXISTS (SELECT 1 FROM att x WHERE x.a = r.a AND x.d = r.d)
+  GROUP BY 1, 2, 3, 4
+)
+SELECT {", ".join(f"(SELECT array_agg(id ORDER BY i) FROM {k})" for k in ("ag", "sh", "si"))},
+       {", ".join(f"array_send(COALESCE(array_agg({c}), '{{}}'::int4[]))"
+                  for c in ("a", "s", "t", "d", "source", "minutes"))}
+FROM worked WHERE minutes > 0
 """
 
 
@@ -254,7 +254,7 @@ async def worked(session: AsyncSession, first: date, after: date) -> Worked:
     """Worked time on the local days [first, after), attendance preferred over the roster per agent-day."""
     lo = datetime.combine(first, time(), UTC) - timedelta(days=1)
     hi = datetime.combine(after, time(), UTC) + timedelta(days=1)
-    params = {"lo": lo, "hi": hi, "first": first, "after": after}
+    params = {"lo": lo, "hi": hi, "first": first, "days": (after - first).days}
     # A month of sessions hashed, not on disk; one process (the month's other reads run beside it).
     await session.execute(text("SET LOCAL work_mem = '64MB'"))
     await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
