@@ -7,8 +7,8 @@ A month's figures, computed (``compute_month``) from the data as it stands:
    agent's labour rules and the holiday calendar), for the agents that can have any (see ``_overtime``),
    split over the day's shops by their minutes; then summed per agent, shop, site, source and run of days
    over which no rate changes, and costed (costing.cost_lines: labour, overtime premium, seat, overhead).
-2. Usage per shop: seat-hours from the same worked time, conversations answered and assisted GMV from the
-   rollups, seat-days on promotion days.
+2. Usage per shop: seat-hours from the same worked time, conversations answered (the day FRT histograms)
+   and, where a commission is billed, assisted GMV (the 15-minute rollups), seat-days on promotion days.
 3. A statement per brand (statements.build_statement): the contracts' charge lines, SLA credits from the
    SLA domain's breach list (sla.service.shop_breaches, never recomputed here) with earn-back of the
    credits held from earlier months, judged on the SLA domain's monthly figures.
@@ -16,7 +16,8 @@ A month's figures, computed (``compute_month``) from the data as it stands:
    from what it closed with (plus the adjustments already booked for it) becomes adjustment lines on this
    month's statement, linked to the line they correct, reason ``late_data``, and adjustment cost lines
    (of_month the closed month). A closed month itself never changes.
-The reads run on their own transactions of the caller's scope, in parallel; the costing runs in a thread.
+The reads run on their own transactions of the caller's scope, in parallel; the costing runs in a thread;
+the cyclic garbage collector waits while the month's objects are built (service.kit.collector).
 Drafts are replaced in the caller's transaction; finalized statements are left as they are. Closing
 (``close_month``) computes the month's own figures once more (step 4 is the computation of an open month's:
 the corrections its drafts already carry are kept, and late data found after the close goes to the next
