@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.capacity.service import get_plan
+from service.kit import audit
 from service.kit.crud import apply_changes, flush, list_page, one_or_404
 from service.kit.db import ScopedSessions
 from service.kit.errors import Conflict, Invalid, NotFound, Problem
@@ -739,32 +740,27 @@ async def _store(
     kept: Sequence[tuple[uuid.UUID, str, datetime] | None] | None = None,
 ) -> None:
     """SHIFTS (the problem's, by index into AGENTS, SITES and SHOPS (tenant, shop) from START) stored as
-    arrays, set-based. KEPT: per assignment in order, the id, maker and time of one that is moved."""
-    ids = list(ids) if ids is not None else [new_id() for _ in shifts]
-    rows: dict[str, list[Any]] = {"ids": ids, "agents": [], "sites": [], "t0": [], "t1": []}
-    breaks: dict[str, list[int]] = {"bk": [], "blo": [], "bhi": []}
-    pieces: dict[str, list[Any]] = {"tenants": [], "shifts": [], "shops": [], "t0": [], "t1": []}
-    for i, s in enumerate(shifts):
-        rows["agents"].append(agents[s.agent])
-        rows["sites"].append(sites[s.site])
-        rows["t0"].append(s.start)
-        rows["t1"].append(s.end)
-        for lo, hi in s.breaks:
-            breaks["bk"].append(i + 1)
-            breaks["blo"].append(lo)
-            breaks["bhi"].append(hi)
-        for a in s.assignments:
-            tenant, shop = shops[a.shop]
-            pieces["tenants"].append(tenant)
-            pieces["shifts"].append(ids[i])
-            pieces["shops"].append(shop)
-            pieces["t0"].append(a.start)
-            pieces["t1"].append(a.end)
+    integer arrays in one statement (new ids made by the database unless IDS), and one audit entry for the
+    batch. KEPT: per assignment in order, the id, maker and time of one that is moved."""
+    keys = {"agent_ids": list(agents), "site_ids": list(sites), "shop_tenants": [t for t, _ in shops],
+            "shop_ids": [s for _, s in shops], "ids": list(ids or [])}
+    rows = {"agents": [s.agent + 1 for s in shifts], "sites": [s.site + 1 for s in shifts],
+            "t0": [s.start for s in shifts], "t1": [s.end for s in shifts]}
+    breaks = [(i, lo, hi) for i, s in enumerate(shifts, 1) for lo, hi in s.breaks]
+    pieces = [(i, a) for i, s in enumerate(shifts, 1) for a in s.assignments]
+    rows |= {"bk": [b[0] for b in breaks], "blo": [b[1] for b in breaks], "bhi": [b[2] for b in breaks],
+             "a_shift": [i for i, _ in pieces], "a_shop": [a.shop + 1 for _, a in pieces],
+             "a_t0": [a.start for _, a in pieces], "a_t1": [a.end for _, a in pieces]}
+    moved = None
     if kept is not None:
-        pieces |= {"keep_ids": [k[0] if k else None for k in kept],
-                   "made_by": [k[1] if k else None for k in kept],
-                   "made_at": [k[2] if k else None for k in kept]}
-    await queries.store_shifts(session, roster_id, start, by, status, rows, breaks, pieces)
+        moved = {"keep_ids": [k[0] if k else None for k in kept],
+                 "made_by": [k[1] if k else None for k in kept],
+                 "made_at": [k[2] if k else None for k in kept]}
+    await queries.store_shifts(session, roster_id, start, by, status, keys, rows, moved)
+    # One entry for the batch (a shift placed by hand: its id; a roster's: the roster's).
+    await audit.record(session, action="create", object_type="shifts", object_id=ids[0] if ids else roster_id,
+                       after={"roster_id": roster_id, "status": status, "shifts": len(shifts),
+                              "assignments": len(pieces)})
 
 
 async def check_stored_roster(session: AsyncSession, roster_id: uuid.UUID) -> list[Any]:
