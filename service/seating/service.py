@@ -467,7 +467,8 @@ async def _catalogue(
     first, last = (start - timedelta(days=1)).date(), end.date()
     agents = await queries.employed_agents(session, first, last, agent_ids)
     sets = await queries.rule_sets(session)
-    rules = {r.id: rules_of(sets[r.rule_set_id]) if r.rule_set_id else rules_of(None) for r in agents}
+    by_set = {key: rules_of(sets[key] if key else None) for key in {r.rule_set_id for r in agents}}
+    rules = {r.id: by_set[r.rule_set_id] for r in agents}  # one LabourRules per rule set, shared
     history_from = min(start.replace(day=1), start - timedelta(days=HISTORY_DAYS)) - timedelta(days=1)
     if any(r.comprehensive for r in rules.values()):
         quarter = 3 * ((start.month - 1) // 3) + 1
@@ -744,13 +745,24 @@ async def _store(
     batch. KEPT: per assignment in order, the id, maker and time of one that is moved."""
     keys = {"agent_ids": list(agents), "site_ids": list(sites), "shop_tenants": [t for t, _ in shops],
             "shop_ids": [s for _, s in shops], "ids": list(ids or [])}
-    rows = {"agents": [s.agent + 1 for s in shifts], "sites": [s.site + 1 for s in shifts],
-            "t0": [s.start for s in shifts], "t1": [s.end for s in shifts]}
-    breaks = [(i, lo, hi) for i, s in enumerate(shifts, 1) for lo, hi in s.breaks]
-    pieces = [(i, a) for i, s in enumerate(shifts, 1) for a in s.assignments]
-    rows |= {"bk": [b[0] for b in breaks], "blo": [b[1] for b in breaks], "bhi": [b[2] for b in breaks],
-             "a_shift": [i for i, _ in pieces], "a_shop": [a.shop + 1 for _, a in pieces],
-             "a_t0": [a.start for _, a in pieces], "a_t1": [a.end for _, a in pieces]}
+    names = ("agents", "sites", "t0", "t1", "bk", "blo", "bhi", "a_shift", "a_shop", "a_t0", "a_t1")
+    rows: dict[str, list[int]] = {name: [] for name in names}
+    agent, site, t0, t1, bk, blo, bhi, a_shift, a_shop, a_t0, a_t1 = rows.values()
+    # Integers only, appended: tens of thousands of tuples would wake the cyclic collector over the heap.
+    for i, s in enumerate(shifts, 1):
+        agent.append(s.agent + 1)
+        site.append(s.site + 1)
+        t0.append(s.start)
+        t1.append(s.end)
+        for lo, hi in s.breaks:
+            bk.append(i)
+            blo.append(lo)
+            bhi.append(hi)
+        for a in s.assignments:
+            a_shift.append(i)
+            a_shop.append(a.shop + 1)
+            a_t0.append(a.start)
+            a_t1.append(a.end)
     moved = None
     if kept is not None:
         moved = {"keep_ids": [k[0] if k else None for k in kept],
@@ -760,7 +772,7 @@ async def _store(
     # One entry for the batch (a shift placed by hand: its id; a roster's: the roster's).
     await audit.record(session, action="create", object_type="shifts", object_id=ids[0] if ids else roster_id,
                        after={"roster_id": roster_id, "status": status, "shifts": len(shifts),
-                              "assignments": len(pieces)})
+                              "assignments": len(a_shift)})
 
 
 async def check_stored_roster(session: AsyncSession, roster_id: uuid.UUID) -> list[Any]:
