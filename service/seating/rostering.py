@@ -53,7 +53,8 @@ import bisect
 import gc
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -81,6 +82,7 @@ __all__ = [
     "RosterProblem",
     "RosterResult",
     "build_roster",
+    "collector_paused",
     "compute_bound",
     "objective",
     "summarise",
@@ -1079,22 +1081,29 @@ def _over(cell: NDArray[np.int64], room: NDArray[np.int64]) -> NDArray[np.bool_]
 # ---------------------------------------------------------------- results
 
 
-def build_roster(problem: RosterProblem) -> RosterResult:
-    """The fast deterministic roster (see the module docstring). Always answers."""
-    started = time.perf_counter()
-    # The build makes some hundred thousand small objects, none cyclic: the cyclic collector's passes over
-    # the heap would cost a fifth of the time, so it pauses meanwhile.
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused meanwhile, resumed after unless it was paused already. A roster's
+    build (and the problem and rows around it) makes some hundred thousand small objects, none cyclic: the
+    collector's passes over the heap would cost a fifth of the time."""
     paused = gc.isenabled()
     gc.disable()
     try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def build_roster(problem: RosterProblem) -> RosterResult:
+    """The fast deterministic roster (see the module docstring). Always answers."""
+    started = time.perf_counter()
+    with collector_paused():
         builder = _Builder(problem)
         shifts = builder.run()
         worked = {a: led.worked for a, led in enumerate(builder.ledgers) if led.worked}
         overtime = {a: dict(builder.ledgers[a].ot) for a in worked}
         return summarise(problem, shifts, status="fast", started=started, hours=(overtime, worked))
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _cents(x: Decimal) -> Decimal:

@@ -81,7 +81,7 @@ from service.seating.optimise import optimise
 from service.seating.problem import Assignment, RosterProblem, RosterResult
 from service.seating.problem import Shift as PlanShift
 from service.seating.rebalance import LiveAgent, ShopSnapshot, expected_service_level, propose_moves
-from service.seating.rostering import build_roster, summarise
+from service.seating.rostering import build_roster, collector_paused, summarise
 from service.seating.rules import LabourRules, check_roster, check_shift
 from service.seating.schemas import (
     AgentRulesRead,
@@ -669,6 +669,13 @@ async def create_roster(
 ) -> Roster:
     """Build, summarise and store a draft roster for the plan (see the module docstring). When it replaces
     a published roster, that roster's shifts are pinned and only those that must move move."""
+    with collector_paused():  # the problem, the roster and its rows: no cycles among them (see rostering)
+        return await _create_roster(session, principal, plan_id, data)
+
+
+async def _create_roster(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, data: RosterCreate
+) -> Roster:
     step = StageClock(log, "roster stage").lap
     plan = await get_plan(session, plan_id)
     replaced = await _replaced(session, plan, data.replaces)
