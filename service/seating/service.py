@@ -12,8 +12,8 @@ step:
    only those that break a rule now are released, as the independent checker says) and any others
    (manual shifts, other rosters: the roster is built around them and does not store them).
 4. The fast path, or CP-SAT starting from it (one worker, seed and deterministic limit as asked).
-5. Stored in the caller's transaction: the roster with its summary, its shifts and their assignments in one
-   INSERT .. SELECT FROM unnest(arrays) each.
+5. Stored in the caller's transaction: the roster with its summary, then its shifts and their assignments in
+   one INSERT .. SELECT FROM unnest(arrays), with one audit entry for them.
 Publishing makes the shifts live: the database's exclusion constraint refuses an agent in two places (409
 naming the other shift) and the sites' row locks make the seat count exact under concurrent writers.
 """
@@ -746,10 +746,12 @@ async def _store(
     shops: Sequence[tuple[uuid.UUID, uuid.UUID]],
     ids: Sequence[uuid.UUID] | None = None,
     kept: Sequence[tuple[uuid.UUID, str, datetime] | None] | None = None,
+    action: str = "create",
 ) -> None:
     """SHIFTS (the problem's, by index into AGENTS, SITES and SHOPS (tenant, shop) from START) stored as
     integer arrays in one statement (new ids made by the database unless IDS), and one audit entry for the
-    batch. KEPT: per assignment in order, the id, maker and time of one that is moved."""
+    batch (ACTION: `update` for a shift moved by hand). KEPT: per assignment in order, the id, maker and time
+    of one that is moved."""
     keys = {"agent_ids": list(agents), "site_ids": list(sites), "shop_tenants": [t for t, _ in shops],
             "shop_ids": [s for _, s in shops], "ids": list(ids or [])}
     names = ("agents", "sites", "t0", "t1", "bk", "blo", "bhi", "a_shift", "a_shop", "a_t0", "a_t1")
@@ -777,7 +779,7 @@ async def _store(
                  "made_at": [k[2] if k else None for k in kept]}
     await queries.store_shifts(session, roster_id, start, by, status, keys, rows, moved)
     # One entry for the batch (a shift placed by hand: its id; a roster's: the roster's).
-    await audit.record(session, action="create", object_type="shifts", object_id=ids[0] if ids else roster_id,
+    await audit.record(session, action=action, object_type="shifts", object_id=ids[0] if ids else roster_id,
                        after={"roster_id": roster_id, "status": status, "shifts": len(shifts),
                               "assignments": len(a_shift)})
 
@@ -1192,6 +1194,7 @@ async def _write_shift(
     breaks: Sequence[tuple[datetime, datetime]],
     pieces: Sequence[tuple[uuid.UUID, uuid.UUID, datetime, datetime]],
     kept: Sequence[tuple[uuid.UUID, str, datetime] | None] | None = None,
+    action: str = "create",
 ) -> None:
     """Insert one shift with its breaks and assignments (the roster's set-based statements, one row)."""
     start = lo.astimezone(UTC)
@@ -1219,6 +1222,7 @@ async def _write_shift(
         [(tenant, shop) for tenant, shop, _, _ in pieces],
         [shift_id],
         kept,
+        action,
     )
 
 
@@ -1306,7 +1310,8 @@ async def update_shift(
     async def write() -> None:
         await session.execute(delete(Shift).where(Shift.id == shift_id))
         await _write_shift(
-            session, principal, shift_id, roster_id, current.status, agent, lo, hi, breaks, pieces, kept
+            session, principal, shift_id, roster_id, current.status, agent, lo, hi, breaks, pieces, kept,
+            action="update",
         )
         await session.execute(
             text("UPDATE shifts SET created_by = :by, created_at = :at WHERE id = :id"),
