@@ -30,11 +30,12 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # The triggers' functions: lock, then look for one pair of overlapping rows among the statement's rows and
-# those stored. app.staff = 'on' inside the assignments' function only: the check must see every brand's
-# assignments of a shift (one shift serves several brands), whoever writes.
+# those stored (work_mem: a roster's 44,000 rows are hashed in memory, not spilled to disk). app.staff = 'on'
+# inside the assignments' function only: the check must see every brand's assignments of a shift (one shift
+# serves several brands), whoever writes.
 _GUARD = """
 CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql
-SET search_path = public, pg_temp {settings} AS $$
+SET search_path = public, pg_temp SET work_mem = '32MB' {settings} AS $$
 DECLARE
     clash record;
 BEGIN
