@@ -125,8 +125,9 @@ def _columns(obj: Any) -> list[str]:
 
 
 def _identity(obj: Any) -> str | None:
-    key = inspect(obj).identity
-    if not key:
+    # From the primary-key attributes, not the identity map: a new row has no identity until the flush ends.
+    key = inspect(type(obj)).primary_key_from_instance(obj)
+    if not key or any(k is None for k in key):
         return None
     return str(key[0]) if len(key) == 1 else ",".join(str(k) for k in key)
 

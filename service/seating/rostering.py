@@ -53,7 +53,8 @@ import bisect
 import gc
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -81,6 +82,7 @@ __all__ = [
     "RosterProblem",
     "RosterResult",
     "build_roster",
+    "collector_paused",
     "compute_bound",
     "objective",
     "summarise",
@@ -453,6 +455,8 @@ class _Builder:
         self.sig_ka = [bool(cl.size) and float(self.class_w[cl].max()) >= top for cl in sig_rows]
         self.max_len = int(self.menu.lengths.max(initial=0))
         self.tables: dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
+        lanes = np.arange(_LANES)[:, None] * 7919 + np.arange(C + 1)[None, :] * 104729
+        self.jitter = ((lanes % 97) / 200.0).astype(np.float32)  # (lanes, classes + 1): see _chunk
         self.drafts: list[_Draft] = []
 
     # ------------------------------------------------------------ the day loop
@@ -793,13 +797,11 @@ class _Builder:
         width = int(self.sig_width[sig].max())
         own = self.sig_pad[sig, :width]
         key = np.concatenate((key, np.zeros((n, 1))), axis=1).astype(np.float32)
-        # Ties between classes broken differently in a few lanes, so that a chunk spreads over equal classes.
-        lanes = np.arange(_LANES)[:, None] * 7919 + np.arange(self.C + 1)[None, :] * 104729
-        jitter = ((lanes % 97) / 200.0).astype(np.float32)
-        key4 = key[None, :, :] + (key[None, :, :] > 0) * jitter[:, None, :]
+        # Ties between classes broken differently in a few lanes (self.jitter), so that a chunk spreads over
+        # equal classes: only the cells the chunk reads get theirs.
+        base = key.ravel().take((rows * (self.C + 1))[:, :, None] + own[:, None, :])  # (B, J, width)
         lane = np.arange(B) % _LANES
-        flat_rows = (lane[:, None] * n + rows) * (self.C + 1)  # (B, J)
-        gathered = key4.ravel().take(flat_rows[:, :, None] + own[:, None, :])  # (B, J, width)
+        gathered = base + (base > 0) * self.jitter[lane[:, None], own][:, None, :]
         pick_col = gathered.argmax(axis=2)
         cls = np.take_along_axis(own, pick_col, axis=1)
         found = np.take_along_axis(gathered, pick_col[:, :, None], axis=2)[:, :, 0] > 0
@@ -1079,22 +1081,29 @@ def _over(cell: NDArray[np.int64], room: NDArray[np.int64]) -> NDArray[np.bool_]
 # ---------------------------------------------------------------- results
 
 
-def build_roster(problem: RosterProblem) -> RosterResult:
-    """The fast deterministic roster (see the module docstring). Always answers."""
-    started = time.perf_counter()
-    # The build makes some hundred thousand small objects, none cyclic: the cyclic collector's passes over
-    # the heap would cost a fifth of the time, so it pauses meanwhile.
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused meanwhile, resumed after unless it was paused already. A roster's
+    build (and the problem and rows around it) makes some hundred thousand small objects, none cyclic: the
+    collector's passes over the heap would cost a fifth of the time."""
     paused = gc.isenabled()
     gc.disable()
     try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def build_roster(problem: RosterProblem) -> RosterResult:
+    """The fast deterministic roster (see the module docstring). Always answers."""
+    started = time.perf_counter()
+    with collector_paused():
         builder = _Builder(problem)
         shifts = builder.run()
         worked = {a: led.worked for a, led in enumerate(builder.ledgers) if led.worked}
         overtime = {a: dict(builder.ledgers[a].ot) for a in worked}
         return summarise(problem, shifts, status="fast", started=started, hours=(overtime, worked))
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _cents(x: Decimal) -> Decimal:

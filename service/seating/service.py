@@ -12,8 +12,8 @@ step:
    only those that break a rule now are released, as the independent checker says) and any others
    (manual shifts, other rosters: the roster is built around them and does not store them).
 4. The fast path, or CP-SAT starting from it (one worker, seed and deterministic limit as asked).
-5. Stored in the caller's transaction: the roster with its summary, its shifts and their assignments in one
-   INSERT .. SELECT FROM unnest(arrays) each.
+5. Stored in the caller's transaction: the roster with its summary, then its shifts and their assignments in
+   one INSERT .. SELECT FROM unnest(arrays), with one audit entry for them.
 Publishing makes the shifts live: the database's exclusion constraint refuses an agent in two places (409
 naming the other shift) and the sites' row locks make the seat count exact under concurrent writers.
 """
@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.capacity.service import get_plan
+from service.kit import audit
 from service.kit.crud import apply_changes, flush, list_page, one_or_404
 from service.kit.db import ScopedSessions
 from service.kit.errors import Conflict, Invalid, NotFound, Problem
@@ -80,7 +81,7 @@ from service.seating.optimise import optimise
 from service.seating.problem import Assignment, RosterProblem, RosterResult
 from service.seating.problem import Shift as PlanShift
 from service.seating.rebalance import LiveAgent, ShopSnapshot, expected_service_level, propose_moves
-from service.seating.rostering import build_roster, summarise
+from service.seating.rostering import build_roster, collector_paused, summarise
 from service.seating.rules import LabourRules, check_roster, check_shift
 from service.seating.schemas import (
     AgentRulesRead,
@@ -466,7 +467,8 @@ async def _catalogue(
     first, last = (start - timedelta(days=1)).date(), end.date()
     agents = await queries.employed_agents(session, first, last, agent_ids)
     sets = await queries.rule_sets(session)
-    rules = {r.id: rules_of(sets[r.rule_set_id]) if r.rule_set_id else rules_of(None) for r in agents}
+    by_set = {key: rules_of(sets[key] if key else None) for key in {r.rule_set_id for r in agents}}
+    rules = {r.id: by_set[r.rule_set_id] for r in agents}  # one LabourRules per rule set, shared
     history_from = min(start.replace(day=1), start - timedelta(days=HISTORY_DAYS)) - timedelta(days=1)
     if any(r.comprehensive for r in rules.values()):
         quarter = 3 * ((start.month - 1) // 3) + 1
@@ -667,6 +669,13 @@ async def create_roster(
 ) -> Roster:
     """Build, summarise and store a draft roster for the plan (see the module docstring). When it replaces
     a published roster, that roster's shifts are pinned and only those that must move move."""
+    with collector_paused():  # the problem, the roster and its rows: no cycles among them (see rostering)
+        return await _create_roster(session, principal, plan_id, data)
+
+
+async def _create_roster(
+    session: AsyncSession, principal: Principal, plan_id: uuid.UUID, data: RosterCreate
+) -> Roster:
     step = StageClock(log, "roster stage").lap
     plan = await get_plan(session, plan_id)
     replaced = await _replaced(session, plan, data.replaces)
@@ -737,34 +746,42 @@ async def _store(
     shops: Sequence[tuple[uuid.UUID, uuid.UUID]],
     ids: Sequence[uuid.UUID] | None = None,
     kept: Sequence[tuple[uuid.UUID, str, datetime] | None] | None = None,
+    action: str = "create",
 ) -> None:
     """SHIFTS (the problem's, by index into AGENTS, SITES and SHOPS (tenant, shop) from START) stored as
-    arrays, set-based. KEPT: per assignment in order, the id, maker and time of one that is moved."""
-    ids = list(ids) if ids is not None else [new_id() for _ in shifts]
-    rows: dict[str, list[Any]] = {"ids": ids, "agents": [], "sites": [], "t0": [], "t1": []}
-    breaks: dict[str, list[int]] = {"bk": [], "blo": [], "bhi": []}
-    pieces: dict[str, list[Any]] = {"tenants": [], "shifts": [], "shops": [], "t0": [], "t1": []}
-    for i, s in enumerate(shifts):
-        rows["agents"].append(agents[s.agent])
-        rows["sites"].append(sites[s.site])
-        rows["t0"].append(s.start)
-        rows["t1"].append(s.end)
+    integer arrays in one statement (new ids made by the database unless IDS), and one audit entry for the
+    batch (ACTION: `update` for a shift moved by hand). KEPT: per assignment in order, the id, maker and time
+    of one that is moved."""
+    keys = {"agent_ids": list(agents), "site_ids": list(sites), "shop_tenants": [t for t, _ in shops],
+            "shop_ids": [s for _, s in shops], "ids": list(ids or [])}
+    names = ("agents", "sites", "t0", "t1", "bk", "blo", "bhi", "a_shift", "a_shop", "a_t0", "a_t1")
+    rows: dict[str, list[int]] = {name: [] for name in names}
+    agent, site, t0, t1, bk, blo, bhi, a_shift, a_shop, a_t0, a_t1 = rows.values()
+    # Integers only, appended: tens of thousands of tuples would wake the cyclic collector over the heap.
+    for i, s in enumerate(shifts, 1):
+        agent.append(s.agent + 1)
+        site.append(s.site + 1)
+        t0.append(s.start)
+        t1.append(s.end)
         for lo, hi in s.breaks:
-            breaks["bk"].append(i + 1)
-            breaks["blo"].append(lo)
-            breaks["bhi"].append(hi)
+            bk.append(i)
+            blo.append(lo)
+            bhi.append(hi)
         for a in s.assignments:
-            tenant, shop = shops[a.shop]
-            pieces["tenants"].append(tenant)
-            pieces["shifts"].append(ids[i])
-            pieces["shops"].append(shop)
-            pieces["t0"].append(a.start)
-            pieces["t1"].append(a.end)
+            a_shift.append(i)
+            a_shop.append(a.shop + 1)
+            a_t0.append(a.start)
+            a_t1.append(a.end)
+    moved = None
     if kept is not None:
-        pieces |= {"keep_ids": [k[0] if k else None for k in kept],
-                   "made_by": [k[1] if k else None for k in kept],
-                   "made_at": [k[2] if k else None for k in kept]}
-    await queries.store_shifts(session, roster_id, start, by, status, rows, breaks, pieces)
+        moved = {"keep_ids": [k[0] if k else None for k in kept],
+                 "made_by": [k[1] if k else None for k in kept],
+                 "made_at": [k[2] if k else None for k in kept]}
+    await queries.store_shifts(session, roster_id, start, by, status, keys, rows, moved)
+    # One entry for the batch (a shift placed by hand: its id; a roster's: the roster's).
+    await audit.record(session, action=action, object_type="shifts", object_id=ids[0] if ids else roster_id,
+                       after={"roster_id": roster_id, "status": status, "shifts": len(shifts),
+                              "assignments": len(a_shift)})
 
 
 async def check_stored_roster(session: AsyncSession, roster_id: uuid.UUID) -> list[Any]:
@@ -1177,6 +1194,7 @@ async def _write_shift(
     breaks: Sequence[tuple[datetime, datetime]],
     pieces: Sequence[tuple[uuid.UUID, uuid.UUID, datetime, datetime]],
     kept: Sequence[tuple[uuid.UUID, str, datetime] | None] | None = None,
+    action: str = "create",
 ) -> None:
     """Insert one shift with its breaks and assignments (the roster's set-based statements, one row)."""
     start = lo.astimezone(UTC)
@@ -1204,6 +1222,7 @@ async def _write_shift(
         [(tenant, shop) for tenant, shop, _, _ in pieces],
         [shift_id],
         kept,
+        action,
     )
 
 
@@ -1291,7 +1310,8 @@ async def update_shift(
     async def write() -> None:
         await session.execute(delete(Shift).where(Shift.id == shift_id))
         await _write_shift(
-            session, principal, shift_id, roster_id, current.status, agent, lo, hi, breaks, pieces, kept
+            session, principal, shift_id, roster_id, current.status, agent, lo, hi, breaks, pieces, kept,
+            action="update",
         )
         await session.execute(
             text("UPDATE shifts SET created_by = :by, created_at = :at WHERE id = :id"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 
 def free_port() -> int:
@@ -122,3 +123,31 @@ def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] |
             process.wait(10)
         if log:
             Path(log).write_text("".join(err))
+
+
+def cpu_seconds(pid: int, data_dir: Path) -> dict[str, float]:
+    """CPU seconds used so far by the server process PID with its children, and by the embedded PostgreSQL
+    of DATA_DIR (its postmaster and the backends alive now): this bench's own, not other processes on the
+    machine. Read before and after a request; with the load average, what a figure cost."""
+    use = {"server": 0.0, "postgres": 0.0}
+    postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    for key, root in (("server", pid), ("postgres", postmaster)):
+        try:
+            top = psutil.Process(root)
+            procs = [top, *top.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for p in procs:
+            try:
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            use[key] += t.user + t.system
+    return use
+
+
+def cost(before: dict[str, float], after: dict[str, float]) -> str:
+    """`CPU server 1.2 s, postgres 0.8 s; load 1.3` between two cpu_seconds readings (the load: the
+    machine's 1-minute average now, other processes included)."""
+    spent = ", ".join(f"{k} {after[k] - before[k]:.2f} s" for k in before)
+    return f"CPU {spent}; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"

@@ -8,6 +8,7 @@ import csv
 import io
 
 import pytest
+from sqlalchemy import text
 
 from service.seating.service import check_stored_roster
 from tests.conftest import auth
@@ -45,6 +46,19 @@ async def test_fast_roster_covers_the_plan_within_the_rules(db, roster):
     assert sum(u["missing"] for u in s["uncovered"]) == s["total"]["allocated"] - s["total"]["covered"]
     assert float(s["labour_cost"]) > 0 and s["hours"] > 0
     assert await _violations(db, roster["id"]) == []
+
+
+async def test_a_roster_is_on_record_in_two_entries(db, roster):
+    """The roster's row (without its summary: derived figures) and its shifts stored set-based, one entry."""
+    async with db.system_transaction() as session:
+        rows = (await session.execute(text(
+            "SELECT object_type, actor, after FROM audit_log WHERE after->>'id' = :id OR object_id = :id "
+            "ORDER BY object_type"), {"id": roster["id"]})).all()
+    assert [r.object_type for r in rows] == ["rosters", "shifts"] and {r.actor for r in rows} == {"test-ops"}
+    assert "summary" not in rows[0].after and rows[0].after["plan_id"] == roster["plan_id"]
+    s = roster["summary"]
+    assert rows[1].after == {"roster_id": roster["id"], "status": "draft", "shifts": s["shifts"],
+                             "assignments": s["assignments"]}
 
 
 async def test_optimise_keeps_or_improves_and_is_valid(client, db, plan_id, roster):

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
 from service.workforce.schemas import AgentCreate, SiteCreate
 from service.workforce.service import create_agent, create_site
@@ -92,7 +93,7 @@ async def test_a_broken_rule_is_a_422_naming_it(client, world, plan_id):
     assert_problem(bad_time, 422, "body.from")
 
 
-async def test_moves_and_assignment_changes(client, world, plan_id):
+async def test_moves_and_assignment_changes(client, db, world, plan_id):
     agent = world.roster_agents[2]
     shift = (await _shift(client, agent, "14:00", "18:00")).json()
     moved = await client.patch(
@@ -100,6 +101,12 @@ async def test_moves_and_assignment_changes(client, world, plan_id):
     )
     assert moved.status_code == 200, moved.text
     assert moved.json()["updated_by"] == "test-admin" and moved.json()["created_by"] == "test-ops"
+    async with db.system_transaction() as session:  # the set-based writes are on record too
+        log = (await session.execute(text(
+            "SELECT action, actor FROM audit_log WHERE object_type = 'shifts' AND object_id = :id "
+            "ORDER BY at"),
+            {"id": shift["id"]})).all()
+    assert [tuple(r) for r in log] == [("create", "test-ops"), ("update", "test-admin")]
     piece = await client.post(
         f"/v1/shifts/{shift['id']}/assignments",
         headers=OPS,
