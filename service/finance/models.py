@@ -3,7 +3,7 @@ statements with their lines, and the month's cost figures per shop (tenant-owned
 
 Money is numeric(14,2) (amounts, and the prices and costs per unit, which are quoted to the fen); shares and
 multipliers have their own precision; a line's quantity and rate are numeric(18,6) (a pro-rated share of a
-month, a commission share). What the database itself refuses (migration 0010_finance, triggers):
+month, a commission share). What the database itself refuses (migration 0011_finance, triggers):
 
 - a rate or contract version is never changed or deleted (a correction is a new version);
 - a row of a closed month (statements, their lines, cost lines, usage) is never inserted, changed or

@@ -13,7 +13,7 @@ Reads, set-based:
 Writes: a month's draft statements, their lines, cost lines and usage, in one statement per table
 (INSERT ... SELECT FROM unnest); finalization numbers from the counter row, locked for the transaction.
 
-The database's refusals (migration 0010_finance) come back as 409 problems (``refused``).
+The database's refusals (migration 0011_finance) come back as 409 problems (``refused``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from service.seating.calendar import CalendarBook, HolidayCalendar
 from service.seating.rules import CHINA_PART_TIME, CHINA_STANDARD, HoursSystem, LabourRules
 from service.sla.policies import ShopRef
 
-# SQLSTATEs of the books' triggers (migration 0010_finance).
+# SQLSTATEs of the books' triggers (migration 0011_finance).
 REFUSALS = {"SWF01": "versions are never changed", "SWF02": "the month is closed",
             "SWF03": "a finalized statement is never changed", "SWF04": "reopening must be recorded"}
 

@@ -56,7 +56,7 @@ from service.finance.periods import Month
 from service.kit.db import Database, make_engine
 from service.kit.identity import Principal, Role, issue_token, parse_ttl
 from service.settings import APP_ROLE
-from tests.bench.server import free_port, wait_ready
+from tests.bench.server import cpu_seconds, free_port, wait_ready
 from tests.bench.sla_report import _CONVERSATIONS, _ROLLUPS, _exec, _scalar, build_days, prepared
 from tests.conftest import _admin, _server_url, with_database
 
@@ -238,29 +238,21 @@ async def _snapshot(db: Database, month: date) -> str:
 
 
 class Cpu:
-    """CPU seconds spent, as (this process, the PostgreSQL server): the server's are its postmaster's and
-    every backend's and worker's, ended ones included (their parent reaped them), so run nothing else on
-    the server meanwhile."""
+    """CPU seconds spent by this process and by the PostgreSQL server (tests.bench.server.cpu_seconds: run
+    nothing else on that server meanwhile)."""
 
     def __init__(self, postmaster: int) -> None:
-        self.postmaster = psutil.Process(postmaster)
+        self.postmaster = postmaster
 
-    def server(self) -> float:
-        t = self.postmaster.cpu_times()
-        total = t.user + t.system + t.children_user + t.children_system
-        for child in self.postmaster.children():
-            try:
-                c = child.cpu_times()
-            except psutil.Error:
-                continue
-            total += c.user + c.system
-        return total
+    def now(self) -> dict[str, float]:
+        return cpu_seconds(os.getpid(), self.postmaster)
 
     async def measure(self, work: Callable[[], Awaitable[Any]]) -> tuple[float, float, float, Any]:
         """(wall, this process's CPU, the server's CPU, the answer) of WORK."""
-        server, mine, started = self.server(), time.process_time(), time.perf_counter()
+        before, started = self.now(), time.perf_counter()
         answer = await work()
-        return (time.perf_counter() - started, time.process_time() - mine, self.server() - server, answer)
+        wall, after = time.perf_counter() - started, self.now()
+        return wall, after["server"] - before["server"], after["postgres"] - before["postgres"], answer
 
     @staticmethod
     async def of(db: Database) -> Cpu:
@@ -343,9 +335,8 @@ def export_over_http(app_url: str, cpu: Cpu) -> tuple[float, float, int, float, 
             wait_ready(client)
             client.get("/v1/finance/periods", headers={"Authorization": f"Bearer {token}"})  # warm the pool
             threading.Thread(target=sample, daemon=True).start()
-            api = psutil.Process(server.pid)
-            idle_rss = api.memory_info().rss / 2**20
-            api_cpu, pg_cpu = sum(api.cpu_times()[:2]), cpu.server()
+            idle_rss = psutil.Process(server.pid).memory_info().rss / 2**20
+            before = cpu_seconds(server.pid, cpu.postmaster)
             started = time.perf_counter()
             size = 0
             with client.stream("GET", "/v1/finance/exports/statements",
@@ -355,7 +346,8 @@ def export_over_http(app_url: str, cpu: Cpu) -> tuple[float, float, int, float, 
                 for chunk in response.iter_bytes():
                     size += len(chunk)
             seconds = time.perf_counter() - started
-            api_cpu, pg_cpu = sum(api.cpu_times()[:2]) - api_cpu, cpu.server() - pg_cpu
+            after = cpu_seconds(server.pid, cpu.postmaster)
+            api_cpu, pg_cpu = (after[k] - before[k] for k in ("server", "postgres"))
     finally:
         stop.set()
         server.terminate()

@@ -125,18 +125,22 @@ def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] |
             Path(log).write_text("".join(err))
 
 
-def cpu_seconds(pid: int, data_dir: Path) -> dict[str, float]:
+def cpu_seconds(pid: int, postgres: Path | int) -> dict[str, float]:
     """CPU seconds used so far by the server process PID with its children, and by the embedded PostgreSQL
-    of DATA_DIR (its postmaster and the backends alive now): this bench's own, not other processes on the
-    machine. Read before and after a request; with the load average, what a figure cost."""
+    (its data dir, or its postmaster's pid): the postmaster and the backends alive now, and the ones that
+    have ended (parallel workers, closed connections: their parent reaped them). This bench's own, not other
+    processes on the machine. Read before and after a request; with the load average, what a figure cost."""
     use = {"server": 0.0, "postgres": 0.0}
-    postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    postmaster = postgres if isinstance(postgres, int) else \
+        int((postgres / "pg" / "postmaster.pid").read_text().split()[0])
     for key, root in (("server", pid), ("postgres", postmaster)):
         try:
             top = psutil.Process(root)
             procs = [top, *top.children(recursive=True)]
+            ended = top.cpu_times()
         except psutil.Error:
             continue
+        use[key] += ended.children_user + ended.children_system
         for p in procs:
             try:
                 t = p.cpu_times()

@@ -6,8 +6,8 @@ the books hold in the database itself, whatever the application does: versions a
 month's rows are frozen, finalized statements are never edited, a closed month reopens only with its
 reopening recorded in the same transaction, and the period events are append-only.
 
-Revision ID: 0010_finance
-Revises: 0009_roster
+Revision ID: 0011_finance
+Revises: 0010_roster_speed
 Create Date: 2026-12-02 00:50:20.471192
 """
 from collections.abc import Sequence
@@ -135,8 +135,8 @@ TRIGGERS = [
       for t in (*APPEND_ONLY, *MONTH_ROWS, 'finance_periods')),
 ]
 
-revision: str = '0010_finance'
-down_revision: str | None = '0009_roster'
+revision: str = '0011_finance'
+down_revision: str | None = '0010_roster_speed'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
