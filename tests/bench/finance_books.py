@@ -213,7 +213,8 @@ async def build(server: str, owner: str, conversations: int) -> None:
 
 async def reset_books(owner: str) -> None:
     """The operator's reset of a reused bench database: the books emptied (their guards off for it), the
-    late attendance of an earlier run removed."""
+    late attendance of an earlier run removed, and the tables vacuumed as after a build (an earlier run's
+    dead rows would otherwise be scanned again)."""
     engine = make_engine(owner, 1)
     async with engine.begin() as conn:
         for table in BOOKS:
@@ -223,6 +224,7 @@ async def reset_books(owner: str) -> None:
             await conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
         await conn.execute(text("DELETE FROM work_sessions WHERE external_id LIKE 'late-%'"))
     await engine.dispose()
+    await _admin(owner, f"VACUUM ANALYZE work_sessions, {', '.join(BOOKS)}")
 
 
 async def _snapshot(db: Database, month: date) -> str:
