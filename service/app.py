@@ -14,6 +14,7 @@ from service import __version__
 from service.audit.api import router as audit_router
 from service.capacity.api import router as capacity_router
 from service.conversations.api import router as conversations_router
+from service.finance.api import router as finance_router
 from service.kit import docs, errors, observe, openapi, tracing
 from service.kit.access import ApiKeys, principal_of, verify
 from service.kit.db import Database, app_url, make_engine
@@ -32,7 +33,7 @@ from tenants.api import router as tenants_router
 
 # Every REST router; the role x route matrix test walks these.
 ROUTERS = (tenants_router, tokens_router, keys_router, shops_router, workforce_router, conversations_router,
-           sla_router, capacity_router, seating_router, audit_router)
+           sla_router, capacity_router, seating_router, finance_router, audit_router)
 
 DESCRIPTION = """
 Seatwise runs the operations of an e-commerce customer-service outsourcer: client brands' shops,

@@ -190,9 +190,12 @@ async def _with_db(url: str, work):
 
 def _demo_line(summary) -> str:
     first, last = summary.history
+    books = summary.books
+    tail = (f"; books: {' and '.join(books['closed'])} closed, {books['open']} open with "
+            f"{books['adjustments']} late adjustment(s)") if books else ""
     return (f"demo loaded: {summary.tenants} brands, {summary.shops} shops, {summary.sites} sites, "
             f"{summary.agents} agents, {summary.conversations:,} conversations from {first} to {last} "
-            f"(peak: {summary.story_peak}); next peak to plan: {summary.next_peak}")
+            f"(peak: {summary.story_peak}); next peak to plan: {summary.next_peak}{tail}")
 
 
 @app.command()
@@ -572,6 +575,37 @@ def retention(
     for part in archived:
         err.print(f"  {verb} {part.partition} ({part.month:%Y-%m})")
     err.print(f"{verb} {len(archived)} monthly partition(s) of conversations")
+
+
+@app.command("export")
+@guarded
+def export_command(
+    what: Annotated[str, typer.Argument(help="statements (one row per line), margins or costs")],
+    period: Annotated[str, typer.Option(help="A month (2026-11), a year (2026) or 2026-01..2026-06")],
+    format: Annotated[str, typer.Option("--format", help="csv or xlsx")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="File to write (default: <what>-<period>.<format>)")]
+    = None,
+    by: Annotated[str, typer.Option(help="Margins and costs per shop, brand or site")] = "brand",
+) -> None:
+    """Export a period's statements, margins or costs to CSV or XLSX, streamed, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from service.finance.cli import export_file, rows_expected
+
+    settings = _settings(read_only=True)  # an export reads: it never makes a database or a secret
+    _, url = _prepare(settings, write=False)
+    target = out or Path(f"{what}-{period.replace('..', '_')}.{format}")
+
+    async def run(db) -> int:
+        with Progress(TextColumn(f"{what} {period}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err) as bar:
+            task = bar.add_task("rows", total=await rows_expected(db, what, period))
+            return await export_file(db, what, period, format, target, by,
+                                     lambda n: bar.update(task, completed=n))
+
+    started = time.perf_counter()
+    rows = asyncio.run(_with_db(url, run))
+    err.print(f"[green]{rows:,} rows[/green] written to {target} ({time.perf_counter() - started:.1f} s)")
 
 
 @app.command("graphql-schema")

@@ -15,11 +15,13 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.conversations import demo as history
+from service.finance.demo import load_finance_demo
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
 from service.kit.time import DEFAULT_TZ, local_day_start, local_today
@@ -100,6 +102,7 @@ class DemoSummary:
     history: tuple[date, date] | None = None
     story_peak: str | None = None
     next_peak: str | None = None
+    books: dict[str, Any] | None = None  # the finance demo's: months closed, statement numbers, the open one
 
 
 async def is_empty(session: AsyncSession) -> bool:
@@ -142,9 +145,11 @@ async def load_demo(db: Database, seed: int = SEED, today: date | None = None,
         conversations = await load_demo_conversations(session, shops, seed, today, scale)
     story, upcoming = await load_capacity_demo(db, today)
     await load_seating_demo(db, upcoming.name)
+    books = await load_finance_demo(db, today)
     return DemoSummary(tenants=len(BRANDS), shops=len(shops), sites=len(sites), agents=len(agents),
                        conversations=conversations, history=history.history(today), story_peak=story.name,
-                       next_peak=f"{upcoming.name} {upcoming.start:%Y-%m-%d}..{upcoming.end:%m-%d}")
+                       next_peak=f"{upcoming.name} {upcoming.start:%Y-%m-%d}..{upcoming.end:%m-%d}",
+                       books=books)
 
 
 def policy_for(platform: str, tier: str, effective_from: date) -> SlaPolicyCreate:

@@ -11,6 +11,7 @@ from strawberry.tools import merge_types
 from service.audit.gql import AuditQuery
 from service.capacity.gql import CapacityMutation, CapacityQuery
 from service.conversations.gql import ConversationMutation, ConversationQuery
+from service.finance.gql import FinanceMutation, FinanceQuery
 from service.kit.gql import ProblemErrors, Schema, extend_type
 from service.seating.gql import SeatingMutation, SeatingQuery
 from service.settings import Settings
@@ -22,9 +23,10 @@ from tenants.gql import TenantMutation, TenantQuery
 extend_type(ShopType, ShopSlaFields)
 
 Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, ConversationQuery, SlaQuery,
-                              CapacityQuery, SeatingQuery, AuditQuery))
+                              CapacityQuery, SeatingQuery, FinanceQuery, AuditQuery))
 Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, SiteMutations, AgentMutations, SlaMutation,
-                                    CapacityMutation, ConversationMutation, SeatingMutation))
+                                    CapacityMutation, ConversationMutation, SeatingMutation,
+                                    FinanceMutation))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -117,6 +117,7 @@ def graphql_probes(world) -> dict[str, tuple[str, dict]]:
         "ingestConversations": ("mutation($s: UUID!) { ingestConversations(records: [{externalId: \"x\", "
                                 "shopId: $s, startedAt: \"2026-11-20T10:00:00+08:00\", kind: \"presale\"}]) "
                                 "{ inserted rejected { field reason } } }", {"s": b_shop}),
+        **finance_probes(world),
         **seating_probes(world, b_shop, plan),
     }
 
@@ -176,6 +177,64 @@ def seating_probes(world, b_shop: str, plan: str) -> dict[str, tuple[str, dict]]
         "deleteAssignment": ("mutation($id: UUID!) { deleteAssignment(id: $id) }", {"id": zero}),
         "applyMoves": ("mutation($a: UUID!, $s: UUID!) { applyMoves(input: {moves: [{agentId: $a, "
                        "fromShopId: null, toShopId: $s}]}) { intervalStart } }", {"a": agent, "s": b_shop}),
+    }
+
+
+def finance_probes(world) -> dict[str, tuple[str, dict]]:
+    """The finance root fields, each asking for brand B's things (or for staff-only figures). Mutations are
+    given input the use cases refuse (422) or ids that do not exist, so an allowed role changes nothing."""
+    nothing = "00000000-0000-0000-0000-000000000000"
+    b_slug, month = world.tenant_b.slug, getattr(world, "month", "2026-12")
+    contract, statement = (str(getattr(world, k, nothing)) for k in ("contract_b", "statement_b"))
+    return {
+        "agentCosts": ("{ agentCosts { items { agentId wage loaded } } }", {}),
+        "seatCosts": ("{ seatCosts { items { siteId seatHourCost } } }", {}),
+        "overheads": ("{ overheads { items { siteId managementShare } } }", {}),
+        "overtimeMultipliers": ("{ overtimeMultipliers { items { effectiveFrom holiday } } }", {}),
+        "contracts": ("query($t: String) { contracts(tenant: $t) { items { id tenantId versions "
+                      "{ seatHourRate } } } }", {"t": b_slug}),
+        "contract": ("query($id: UUID!) { contract(id: $id) { id tenantId } }", {"id": contract}),
+        "financePeriods": ("{ financePeriods { items { month status } } }", {}),
+        "financePeriod": ("query($m: String!) { financePeriod(month: $m) { month drafts } }", {"m": month}),
+        "statements": ("query($t: String) { statements(tenant: $t) { items { id tenantId total } } }",
+                       {"t": b_slug}),
+        "statement": ("query($id: UUID!) { statement(id: $id) { id lines { rate amount shopId } } }",
+                      {"id": statement}),
+        "brandStatements": ("query($t: String!) { brandStatements(tenant: $t) { items { tenantId total "
+                            "lines { shopId amount } } } }", {"t": b_slug}),
+        "brandStatement": ("query($t: String!, $m: String!) { brandStatement(tenant: $t, month: $m) "
+                           "{ tenantId total } }", {"t": b_slug, "m": month}),
+        "costReport": ("query($t: String) { costReport(tenant: $t, by: \"shop\") { rows { key total } } }",
+                       {"t": b_slug}),
+        "marginReport": ("query($t: String) { marginReport(tenant: $t) { rows { key margin } } }",
+                         {"t": b_slug}),
+        "shopBalance": ("query($t: String) { shopBalance(tenant: $t) { items { shopId cost } } }",
+                        {"t": b_slug}),
+        "planEstimate": ("query($p: UUID!) { planEstimate(planId: $p) { shops { shopId cost } } }",
+                         {"p": str(getattr(world, "plan_id", nothing))}),
+        "rosterEstimate": ("query($r: UUID!) { rosterEstimate(rosterId: $r) { shops { shopId cost } } }",
+                           {"r": str(getattr(world, "roster_id", nothing))}),
+        "addAgentCost": ("mutation($a: UUID!) { addAgentCost(input: {agentId: $a, effectiveFrom: "
+                         "\"2026-01-01\", wage: \"-1\"}) { agentId } }", {"a": str(world.agent.id)}),
+        "addSeatCost": ("mutation($s: UUID!) { addSeatCost(input: {siteId: $s, "
+                        "effectiveFrom: \"1999-01-01\", seatHourCost: \"5\"}) { siteId } }",
+                        {"s": str(world.site.id)}),
+        "addOverhead": ("mutation($s: UUID!) { addOverhead(input: {siteId: $s, "
+                        "effectiveFrom: \"2026-01-01\", managementShare: \"2\"}) { siteId } }",
+                        {"s": str(world.site.id)}),
+        "addOvertimeMultipliers": ("mutation { addOvertimeMultipliers(input: {effectiveFrom: \"2026-01-01\", "
+                                   "workday: \"0.5\", restDay: \"2\", holiday: \"3\"}) { holiday } }", {}),
+        "createContract": ("mutation($t: UUID!) { createContract(input: {tenantId: $t, name: \"\", "
+                           "effectiveFrom: \"2026-01-01\"}) { id } }", {"t": str(world.tenant_b.id)}),
+        "addContractVersion": ("mutation($c: UUID!) { addContractVersion(contractId: $c, input: "
+                               "{effectiveFrom: \"2026-01-01\", seatHourRate: \"-1\"}) { id } }",
+                               {"c": contract}),
+        "computePeriod": ("mutation { computePeriod(month: \"2026-13\") { month } }", {}),
+        "finalizePeriod": ("mutation { finalizePeriod(month: \"2026-13\") { month } }", {}),
+        "closePeriod": ("mutation { closePeriod(month: \"2099-01\") { month } }", {}),
+        "reopenPeriod": ("mutation { reopenPeriod(month: \"2026-13\", reason: \"test\") { month } }", {}),
+        "finalizeStatement": ("mutation($id: UUID!) { finalizeStatement(id: $id) { number } }",
+                              {"id": nothing}),
     }
 
 
@@ -312,6 +371,158 @@ async def rls_execute(engine, sql: str, staff: str, tenant: str, **params):
 
 async def rls_count(engine, sql: str, staff: str, tenant: str, **params) -> int:
     return (await rls_execute(engine, sql, staff, tenant, **params)).scalar_one()
+
+
+# --- finance ----------------------------------------------------------------------------------------------
+
+FINANCE_MONTH = "2026-10"
+
+
+def _work(agent, start: str, end: str, breaks: tuple[str, str] | None = None) -> dict:
+    """A work span on an October 2026 day of Asia/Shanghai: 'DD HH:MM' strings."""
+    def at(x: str) -> datetime:
+        return datetime.fromisoformat(f"2026-10-{x}:00+08:00".replace(" ", "T"))
+    return {"agent": agent, "lo": at(start), "hi": at(end),
+            "blo": at(breaks[0]) if breaks else None, "bhi": at(breaks[1]) if breaks else None}
+
+
+async def add_work_session(db: Database, tenant_id, shop_id, external_id: str, span: dict) -> None:
+    """Attendance written straight into the seating domain's table."""
+    async with db.system_transaction() as session:
+        await session.execute(text(
+            "INSERT INTO work_sessions (tenant_id, shop_id, external_id, agent_id, during, breaks) VALUES "
+            "(:t, :s, :x, :agent, tstzrange(:lo, :hi), CASE WHEN CAST(:blo AS timestamptz) IS NULL "
+            "THEN '{}'::tstzmultirange ELSE tstzmultirange(tstzrange(:blo, :bhi)) END)"),
+            {"t": tenant_id, "s": shop_id, "x": external_id, **span})
+
+
+# A shift's assignment to a shop over [lo, hi), written as SQL (seating's table).
+ASSIGN = ("INSERT INTO shift_assignments (tenant_id, id, shift_id, shop_id, during, created_by, updated_by) "
+          "VALUES (:t, gen_random_uuid(), :shift, :s, tstzrange(:lo, :hi), 'tests', 'tests')")
+
+
+async def world_rates(session, world) -> None:
+    """Cost rates from 2026-01-01 for the world's agent (42.00 loaded) and site (6.00 a seat-hour, 8 %
+    overhead), unless it has them."""
+    for sql in (
+        "INSERT INTO agent_cost_versions (agent_id, effective_from, wage, social_insurance, "
+        "housing_fund, created_by) VALUES (:agent, DATE '2026-01-01', 30, 9, 3, 'test')",
+        "INSERT INTO seat_cost_versions (site_id, effective_from, seat_hour_cost, created_by) "
+        "VALUES (:site, DATE '2026-01-01', 6, 'test')",
+        "INSERT INTO overhead_versions (site_id, effective_from, management_share, created_by) "
+        "VALUES (:site, DATE '2026-01-01', 0.08, 'test')",
+    ):
+        await session.execute(text(sql + " ON CONFLICT DO NOTHING"), {"agent": world.agent.id,
+                                                                     "site": world.site.id})
+
+
+async def finance_world(db: Database, world) -> dict:
+    """October 2026 of the world's two brands, for the books: cost rates; attendance of two agents (overtime
+    on a workday and on the National Day holiday), a published roster shift on a day without attendance (and
+    one under attendance, ignored);
+    the 2026 holiday calendar; conversations on three shops and an unreachable service-level target on A's
+    first shop, so the SLA domain reports a breach (the contracts: finance_contracts)."""
+    from service.seating.calendar import CHINA_2026
+    from service.workforce.schemas import AgentCreate
+    from service.workforce.service import create_agent
+
+    a, b = world.tenant_a, world.tenant_b
+    tag = uuid.uuid4().hex[:6]
+    async with db.system_transaction() as session:
+        second = await create_agent(session, AgentCreate(site_id=world.site.id, code=f"F{tag}", name="第二",
+                                                         level="agent", loaded_hourly_cost=Decimal("36.00"),
+                                                         hired_on=datetime(2025, 3, 1).date()))
+        for kind, days in (("holiday", CHINA_2026.holidays), ("day_off", CHINA_2026.days_off),
+                           ("make_up_workday", CHINA_2026.make_up_workdays)):
+            for day in days:
+                await session.execute(text("INSERT INTO holiday_days (day, kind) VALUES (:d, :k) "
+                                           "ON CONFLICT DO NOTHING"), {"d": day, "k": kind})
+        await world_rates(session, world)
+        shift = uuid.uuid4()
+        for day, shift_id in (("15", shift), ("14", uuid.uuid4())):
+            span = _work(second.id, f"{day} 09:00", f"{day} 17:00")
+            await session.execute(text(
+                "INSERT INTO shifts (id, agent_id, site_id, status, source, during, created_by, updated_by) "
+                "VALUES (:id, :agent, :site, 'published', 'manual', tstzrange(:lo, :hi), 't', 't')"),
+                {"id": shift_id, "site": world.site.id, **span})
+            await session.execute(text(ASSIGN), {"t": b.id, "s": world.shops_b[1].id, "shift": shift_id,
+                                                 **span})
+    sessions = [
+        (a, world.shops_a[0], _work(world.agent.id, "12 09:00", "12 18:00", ("12 12:00", "12 13:00"))),  # 480
+        (a, world.shops_a[1], _work(world.agent.id, "13 09:00", "13 19:30", ("13 12:00", "13 12:30"))),  # 600
+        (b, world.shops_b[0], _work(world.agent.id, "03 10:00", "03 14:00")),  # 240, National Day
+        (b, world.shops_b[1], _work(second.id, "14 09:00", "14 17:00")),  # 480
+    ]
+    for i, (tenant, shop, span) in enumerate(sessions):
+        await add_work_session(db, tenant.id, shop.id, f"ws-{tag}-{i}", span)
+    rng = np.random.default_rng(7)
+    start, end = (datetime.fromisoformat(f"2026-{m}-01T00:00+08:00") for m in (10, 11))
+    volumes = ((a, world.shops_a[0], 300), (a, world.shops_a[1], 120), (b, world.shops_b[0], 200))
+    for tenant, shop, n in volumes:
+        await insert_rollups(db, tenant.id, random_records(rng, shop.id, n, start, end))
+    async with db.system_transaction() as session:
+        await session.execute(text(
+            "INSERT INTO sla_policies (tenant_id, id, shop_id, effective_from, answer_target_s, "
+            "service_level_target, assessed_start, assessed_end) "
+            "VALUES (:t, gen_random_uuid(), :s, DATE '2026-01-01', 30, 0.999, '08:00', '23:00')"),
+            {"t": a.id, "s": world.shops_a[0].id})
+    return {"second": second, "sessions": sessions}
+
+
+def finance_contracts(world) -> list[dict]:
+    """The world's contracts as REST bodies: A brand-wide, B's first shop on its own."""
+    return [
+        {"tenant_id": str(world.tenant_a.id), "name": "A 2026", "effective_from": "2026-01-01",
+         "seat_hour_rate": "45.00", "monthly_base_fee": "5000.00", "per_conversation_rate": "0.50",
+         "credit_policy": {"at_risk_share": "0.10", "allocations": [
+             {"metric": "service_level", "allocation": "0.6"}]}},
+        {"tenant_id": str(world.tenant_b.id), "shop_id": str(world.shops_b[0].id), "name": "B tmall",
+         "effective_from": "2026-01-01", "per_conversation_rate": "1.20", "gmv_commission_share": "0.01"},
+    ]
+
+
+async def roster_for_plan(db: Database, world, plan_id) -> uuid.UUID:
+    """A roster of PLAN: the world's agent on A's first shop for its first hour (seating's tables, as SQL)."""
+    roster, shift = uuid.uuid4(), uuid.uuid4()
+    lo, hi = (datetime.fromisoformat(f"2026-12-12T0{h}:00+08:00") for h in (0, 1))
+    async with db.system_transaction() as session:
+        await session.execute(text(
+            "INSERT INTO rosters (id, plan_id, name, status, mode, starts_at, ends_at, summary, created_by) "
+            "VALUES (:id, :plan, 'r', 'draft', 'fast', :lo, :hi, '{}', 'test')"),
+            {"id": roster, "plan": plan_id, "lo": lo, "hi": hi})
+        await session.execute(text(
+            "INSERT INTO shifts (id, roster_id, agent_id, site_id, status, source, during, created_by, "
+            "updated_by) VALUES (:id, :r, :agent, :site, 'draft', 'roster', tstzrange(:lo, :hi), 't', 't')"),
+            {"id": shift, "r": roster, "agent": world.agent.id, "site": world.site.id, "lo": lo, "hi": hi})
+        await session.execute(text(ASSIGN), {"t": world.tenant_a.id, "s": world.shops_a[0].id, "shift": shift,
+                                             "lo": lo, "hi": hi})
+    return roster
+
+
+async def finance_books(db: Database, world) -> None:
+    """The world's books for the role matrix and the isolation probes: its contracts, this month computed and
+    its statements finalized (a client reads its own; the month stays open, so no door closes it twice), a
+    roster of the world's plan unless it has one. Sets world.contract_a/_b, statement_a/_b, roster_id and
+    month."""
+    from service.finance.periods import Month
+    from service.finance.schemas import ContractCreate
+    from service.finance.service import compute_month, create_contract, finalize_month
+    from service.kit.time import DEFAULT_TZ, local_today
+
+    world.month = str(Month.of(local_today(DEFAULT_TZ)))
+    async with db.system_transaction() as session:
+        await world_rates(session, world)  # seating_world's shifts this month are worked time to cost
+        made = [await create_contract(session, OPERATOR, ContractCreate.model_validate(body))
+                for body in finance_contracts(world)]
+        await compute_month(session, db.sessions(SYSTEM_SCOPE), OPERATOR, world.month)
+        await finalize_month(session, OPERATOR, world.month)
+        ids = {r[0]: r[1] for r in await session.execute(text(
+            "SELECT tenant_id, id FROM statements WHERE month = :m"),
+            {"m": Month.parse(world.month).first_day})}
+    world.contract_a, world.contract_b = made[0].id, made[1].id
+    world.statement_a, world.statement_b = ids[world.tenant_a.id], ids[world.tenant_b.id]
+    if getattr(world, "roster_id", None) is None:  # seating_world's roster, else one of finance's own
+        world.roster_id = await roster_for_plan(db, world, world.plan_id)
 
 
 ROSTER_WINDOW = ("2026-12-12T08:00:00+08:00", "2026-12-12T22:00:00+08:00")

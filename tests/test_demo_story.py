@@ -1,16 +1,19 @@
 """The demo tells its story on any day: loaded on a day with no Double 11 in its 90 days, the story turns on
 the latest other peak (618 here, with the same spike), the next peak after the day is ready to plan (learned
 from it), every shop has its platform's SLA targets, the four thin shops breach and the KA brands' other shops
-mostly meet theirs."""
+mostly meet theirs; the books: the two months before the day closed with every brand's statement numbered,
+the day's month open with a late adjustment, a KA brand with SLA credits and a long-tail brand at a loss."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
-from service.demo import THIN_SHOPS, load_demo
+from service.demo import BRANDS, THIN_SHOPS, load_demo
+from service.finance.demo import LOSS_LEADER
 from tests.conftest import auth
 
 DAY = date(2027, 7, 1)
@@ -66,3 +69,27 @@ async def test_thin_shops_breach_and_ka_shops_mostly_meet(client, summary):
         elif tiers[shop["tenant_id"]] == "KA":
             assert breach_days[shop["name"]] <= 18, (shop["name"], breach_days[shop["name"]])  # mostly met
             assert (shop["name"], "2027-05-01") not in months, shop["name"]
+
+
+async def test_the_books_close_two_months_and_tell_the_balance_story(client, summary):
+    books = summary.books
+    assert books["closed"] == ["2027-05", "2027-06"] and books["open"] == "2027-07"
+    assert len(books["numbers"]) == 2 * len(BRANDS) and books["adjustments"] >= 1  # the late attendance
+    finance = auth("finance")
+    for month, status in (("2027-05", "closed"), ("2027-06", "closed"), ("2027-07", "open")):
+        period = (await client.get(f"/v1/finance/periods/{month}", headers=finance)).json()
+        assert period["status"] == status and period["finalized" if status == "closed" else "drafts"] == \
+            len(BRANDS), period
+    report = (await client.get("/v1/finance/margins", headers=finance,
+                               params={"from": "2027-05", "to": "2027-06"})).json()
+    by_brand = {(r["name"], r["month"]): r for r in report["rows"]}
+    assert {name for name, _ in by_brand} == {slug for slug, *_ in BRANDS}  # every brand has a contract
+    for month in ("2027-05", "2027-06"):
+        assert Decimal(by_brand[(LOSS_LEADER, month)]["margin"]) < 0
+        assert Decimal(by_brand[("lumi-beauty", month)]["credits"]) < 0  # the KA brand's SLA credits
+        for priced_by_the_hour in ("lumi-beauty", "zest-kitchen", "northpeak"):
+            assert Decimal(by_brand[(priced_by_the_hour, month)]["margin"]) > 0
+    assert sum(Decimal(r["margin"]) for r in report["rows"]) == Decimal(report["total"]["margin"]) != 0
+    draft = (await client.get("/v1/finance/statements", headers=finance,
+                              params={"month": "2027-07", "tenant": "lumi-beauty"})).json()["items"][0]
+    assert Decimal(draft["adjustments"]) != 0  # June's late hours, billed in July against June's lines

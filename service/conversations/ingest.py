@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gc
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +34,7 @@ from service.conversations.rollups import (
     frt_bin_sql,
 )
 from service.conversations.schemas import IngestAnswer, Rejection
+from service.kit.collector import paused as _no_cyclic_gc  # parsing and staging: see the kit
 from service.kit.errors import Invalid, TooLarge
 from service.kit.timing import StageClock
 
@@ -62,30 +61,6 @@ def empty_answer() -> IngestAnswer:
 
 def _rejection(line: int, field_: str | None, reason: str) -> Rejection:
     return Rejection.model_construct(line=line, field=field_, reason=reason)  # our own values: no validation
-
-
-_parsing = 0
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while batches are parsed and staged. Parsing allocates several
-    container objects a record and keeps thousands alive until their COPY, so the collector would run
-    every 700 allocations and rescan them: over half the parse time. None of these objects form cycles,
-    so reference counting still frees them all; collection resumes when the last batch in this process
-    is staged (a counter: concurrent requests share the one collector)."""
-    global _parsing
-    if _parsing == 0 and not gc.isenabled():
-        yield  # someone else (a test, a profiler) manages the collector
-        return
-    _parsing += 1
-    gc.disable()
-    try:
-        yield
-    finally:
-        _parsing -= 1
-        if _parsing == 0:
-            gc.enable()
 
 
 # --- reading lines ------------------------------------------------------------------------------------

@@ -37,10 +37,12 @@ Public:
 
 - ``IntervalLoad(volume: float, aht_s: float, agents: int)``
 - ``MarginalCost(extra_agents, extra_agent_hours, whole_agent_cost, cost_per_point)``
-- ``marginal_cost(intervals, hourly_cost, *, seat_hour_cost=0, answer_s=30, interval_s=900, concurrency=1,
-  shrinkage=0.0, step=0.01, model="erlang_c", patience_s=None) -> MarginalCost``
-- ``expected_service_level(intervals, *, answer_s=30, interval_s=900, concurrency=1, model="erlang_c",
-  patience_s=None) -> float | None`` (volume-weighted; None without volume)
+- ``Queue(answer_s=30, interval_s=900, concurrency=1, model="erlang_c", patience_s=None)``: the Erlang
+  parameters of a shop's intervals.
+- ``marginal_cost(intervals, hourly_cost, queue=Queue(), *, seat_hour_cost=0, shrinkage=0.0, step=0.01)
+  -> MarginalCost``
+- ``expected_service_level(intervals, queue=Queue()) -> float | None`` (volume-weighted; None without
+  volume)
 - ``ShopBalance``; ``shop_balance(shop, month, target_sl, reached_sl, cost, credits=(), marginal=None)``
 - ``PlannedInterval(shop, day: date, agents: int, volume: float, aht_s: float)``
 - ``PlanShopEstimate``, ``PlanEstimate``; ``estimate_plan(...)``; ``PlanDelta``; ``plan_difference(a, b)``
@@ -67,9 +69,9 @@ from service.finance.billing import (
 )
 from service.finance.credits import Breach, Credit, assess
 from service.finance.lines import Line
-from service.finance.money import EXACT, ZERO, allocate, round_line, to_decimal
+from service.finance.money import EXACT, ZERO, Summed, allocate, round_line, to_decimal
 from service.finance.periods import Month
-from service.finance.refs import Ref, ref_order
+from service.finance.refs import Ref, find, ref_order
 
 #: The highest service level a lift aims at: Erlang C approaches 1 but never reaches it.
 SL_CEILING = 0.9999
@@ -95,24 +97,41 @@ class MarginalCost:
     cost_per_point: Decimal | None  # None: no point left to buy
 
 
-def _metrics(
-    model: Model,
-    volume: np.ndarray,
-    aht: np.ndarray,
-    agents: np.ndarray,
-    interval_s: float,
-    answer_s: float,
-    concurrency: int,
-    patience_s: float | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(service level, abandon rate) per interval."""
-    if model == "erlang_a":
-        if patience_s is None:
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """How a shop's intervals are served, as the Erlang curves read it: the model (``erlang_a`` needs the
+    mean patience), T of the service level, the interval length and the chats an agent works at once."""
+
+    answer_s: float = 30
+    interval_s: float = 900
+    concurrency: int = 1
+    model: Model = "erlang_c"
+    patience_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.model == "erlang_a" and self.patience_s is None:
             raise ValueError("erlang_a needs patience_s")
-        m = erlang_a_metrics(volume, aht, interval_s, agents, answer_s, patience_s, concurrency)
-    else:
-        m = erlang_c_metrics(volume, aht, interval_s, agents, answer_s, concurrency)
-    return np.asarray(m.service_level, float), np.asarray(m.abandon_rate, float)
+
+    def metrics(self, volume: np.ndarray, aht: np.ndarray, agents: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(service level, abandon rate) per interval."""
+        if self.model == "erlang_a":
+            assert self.patience_s is not None
+            m = erlang_a_metrics(volume, aht, self.interval_s, agents, self.answer_s, self.patience_s,
+                                 self.concurrency)
+        else:
+            m = erlang_c_metrics(volume, aht, self.interval_s, agents, self.answer_s, self.concurrency)
+        return np.asarray(m.service_level, float), np.asarray(m.abandon_rate, float)
+
+    def agents_for(self, volume: np.ndarray, aht: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """The fewest agents reaching `target` service level per interval."""
+        req = required_agents(self.model, volume, aht, self.interval_s, target, self.answer_s,
+                              self.concurrency, patience_s=self.patience_s)
+        return np.asarray(req.agents, np.int64)
+
+    @property
+    def hours_per_interval(self) -> Decimal:
+        return Decimal(str(self.interval_s)) / Decimal(3600)
 
 
 def _arrays(intervals: Iterable[IntervalLoad]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,20 +142,12 @@ def _arrays(intervals: Iterable[IntervalLoad]) -> tuple[np.ndarray, np.ndarray, 
     return vol, aht, n
 
 
-def expected_service_level(
-    intervals: Iterable[IntervalLoad],
-    *,
-    answer_s: float = 30,
-    interval_s: float = 900,
-    concurrency: int = 1,
-    model: Model = "erlang_c",
-    patience_s: float | None = None,
-) -> float | None:
+def expected_service_level(intervals: Iterable[IntervalLoad], queue: Queue = Queue()) -> float | None:
     """Volume-weighted expected service level of the intervals with their agents; None without volume."""
     vol, aht, n = _arrays(intervals)
     if not vol.size:
         return None
-    sl, _ = _metrics(model, vol, aht, n, interval_s, answer_s, concurrency, patience_s)
+    sl, _ = queue.metrics(vol, aht, n)
     return float((vol * sl).sum() / vol.sum())
 
 
@@ -150,15 +161,11 @@ def _price(hourly_cost: Decimal, seat_hour_cost: Decimal, shrinkage: float) -> D
 def marginal_cost(
     intervals: Iterable[IntervalLoad],
     hourly_cost: Decimal,
+    queue: Queue = Queue(),
     *,
     seat_hour_cost: Decimal = ZERO,
-    answer_s: float = 30,
-    interval_s: float = 900,
-    concurrency: int = 1,
     shrinkage: float = 0.0,
     step: float = 0.01,
-    model: Model = "erlang_c",
-    patience_s: float | None = None,
 ) -> MarginalCost:
     """What lifting every interval's expected service level by `step` (one point) costs."""
     if not 0 < step < 1:
@@ -167,7 +174,7 @@ def marginal_cost(
     vol, aht, n = _arrays(intervals)
     if not vol.size:
         return MarginalCost(0, Decimal("0.0000"), ZERO, None)
-    sl, _ = _metrics(model, vol, aht, n, interval_s, answer_s, concurrency, patience_s)
+    sl, _ = queue.metrics(vol, aht, n)
     reached = float((vol * sl).sum() / vol.sum())
     target = np.minimum(sl + step, SL_CEILING)
     lift = target > sl  # intervals already at the ceiling cannot be lifted
@@ -175,18 +182,16 @@ def marginal_cost(
     extra_frac = np.zeros(vol.size)
     if lift.any():
         v, a, cur, tgt = vol[lift], aht[lift], n[lift], target[lift]
-        req = required_agents(model, v, a, interval_s, tgt, answer_s, concurrency, patience_s=patience_s)
-        n_req = np.maximum(np.asarray(req.agents, np.int64), cur + 1)
-        s_req, _ = _metrics(model, v, a, n_req, interval_s, answer_s, concurrency, patience_s)
-        s_prev, _ = _metrics(model, v, a, n_req - 1, interval_s, answer_s, concurrency, patience_s)
+        n_req = np.maximum(queue.agents_for(v, a, tgt), cur + 1)
+        s_req, _ = queue.metrics(v, a, n_req)
+        s_prev, _ = queue.metrics(v, a, n_req - 1)
         gain = np.where(s_req > s_prev, s_req - s_prev, 1.0)
         partial = np.clip((tgt - s_prev) / gain, 0.0, 1.0)
         extra_whole[lift] = n_req - cur
         extra_frac[lift] = np.maximum(0.0, (n_req - 1 - cur) + partial)
-    hours_per_interval = Decimal(str(interval_s)) / Decimal(3600)
     with localcontext(EXACT):
-        whole_hours = int(extra_whole.sum()) * hours_per_interval
-        frac_hours = Decimal(repr(float(extra_frac.sum()))) * hours_per_interval
+        whole_hours = int(extra_whole.sum()) * queue.hours_per_interval
+        frac_hours = Decimal(repr(float(extra_frac.sum()))) * queue.hours_per_interval
         return MarginalCost(
             extra_agents=int(extra_whole.sum()),
             extra_agent_hours=frac_hours.quantize(Decimal("0.0001")),
@@ -277,35 +282,21 @@ class PlanEstimate:
     shops: tuple[PlanShopEstimate, ...]
     lines: tuple[Line, ...]  # projected charge lines and credit lines (empty without a contract)
 
-    @property
-    def labour(self) -> Decimal:
-        return sum((s.labour for s in self.shops), ZERO)
-
-    @property
-    def seat(self) -> Decimal:
-        return sum((s.seat for s in self.shops), ZERO)
-
-    @property
-    def revenue(self) -> Decimal:
-        return sum((s.revenue for s in self.shops), ZERO)
-
-    @property
-    def credits(self) -> Decimal:
-        return sum((s.credits for s in self.shops), ZERO)
-
-    @property
-    def margin(self) -> Decimal:
-        return sum((s.margin for s in self.shops), ZERO)
-
     def shop(self, shop: Ref) -> PlanShopEstimate | None:
-        for s in self.shops:
-            if s.shop == shop:
-                return s
-        return None
+        return find(self.shops, "shop", shop)
+
+    # The plan's totals: each the sum of its shops' figure of the same name.
+    labour = Summed("shops")
+    seat = Summed("shops")
+    revenue = Summed("shops")
+    credits = Summed("shops")
+    margin = Summed("shops")
 
 
 @dataclass(frozen=True, slots=True)
 class _PlanCost:
+    """A shop's planned agent-minutes, what they cost, and the service level they are expected to buy."""
+
     minutes: int
     labour: Decimal
     seat: Decimal
@@ -322,11 +313,7 @@ def estimate_plan(
     targets: Mapping[Ref, float] | None = None,
     assisted_gmv: Mapping[Ref, Decimal] | None = None,
     promotion_days: Iterable[date] = (),
-    answer_s: float = 30,
-    interval_s: float = 900,
-    concurrency: int = 1,
-    model: Model = "erlang_c",
-    patience_s: float | None = None,
+    queue: Queue | Mapping[Ref, Queue] = Queue(),
 ) -> PlanEstimate:
     """Cost, and with a contract revenue, credits and margin, of a month's plan or roster, per shop.
 
@@ -341,7 +328,7 @@ def estimate_plan(
             raise ValueError("agents must be >= 0")
         by_shop[i.shop].append(i)
     shops = sorted(by_shop, key=ref_order)
-    minutes_per_interval = Decimal(str(interval_s)) / 60
+    queues = queue if isinstance(queue, Mapping) else dict.fromkeys(by_shop, queue)
     promo = set(promotion_days)
     targets = targets or {}
     gmv = assisted_gmv or {}
@@ -351,6 +338,8 @@ def estimate_plan(
     for shop in shops:
         items = by_shop[shop]
         rate = hourly_cost[shop] if isinstance(hourly_cost, Mapping) else hourly_cost
+        shop_queue = queues[shop]
+        minutes_per_interval = Decimal(str(shop_queue.interval_s)) / 60
         with localcontext(EXACT):
             minutes = sum((i.agents * minutes_per_interval for i in items), Decimal(0))
             labour = round_line(minutes * to_decimal(rate) / 60)
@@ -360,7 +349,7 @@ def estimate_plan(
         expected: float | None = None
         answered = 0
         if vol.size:
-            sl, ab = _metrics(model, vol, aht, n, interval_s, answer_s, concurrency, patience_s)
+            sl, ab = shop_queue.metrics(vol, aht, n)
             expected = float((vol * sl).sum() / vol.sum())
             answered = int(round(float((vol * (1 - ab)).sum())))
         peak: dict[date, int] = defaultdict(int)
@@ -470,6 +459,7 @@ __all__ = [
     "PlanEstimate",
     "PlanShopEstimate",
     "PlannedInterval",
+    "Queue",
     "ShopBalance",
     "estimate_plan",
     "expected_service_level",

@@ -5,18 +5,19 @@ shop; a shop contract takes that shop out of the brand contract. Its terms are v
 date (a :class:`~service.finance.rates.RateBook` of :class:`ContractTerms`); each version combines any of
 these components (None = not in the contract):
 
-| component       | unit         | quantity (ShopUsage field)       | rate (ContractTerms field)   |
-|-----------------|--------------|----------------------------------|------------------------------|
-| seat_hours      | seat-hour    | seat_hours                       | seat_hour_rate               |
-| dedicated_seats | seat-month   | dedicated_seats (seat-months)    | dedicated_seat_monthly_rate  |
-| conversations   | conversation | handled_conversations            | per_conversation_rate        |
-| base_fee        | month        | 1 (the share of a starting month)| monthly_base_fee             |
-| gmv_commission  | CNY GMV      | assisted_gmv (converted orders)  | gmv_commission_share         |
-| peak_surcharge  | seat-day     | promotion_seat_days              | peak_surcharge_per_seat_day  |
+| component       | unit         | quantity                                  | rate (ContractTerms field)  |
+|-----------------|--------------|-------------------------------------------|-----------------------------|
+| base_fee        | month        | 1 (the share of a starting month)         | monthly_base_fee            |
+| dedicated_seats | seat-month   | ContractTerms.dedicated_seats (x share)   | dedicated_seat_monthly_rate |
+| seat_hours      | seat-hour    | ShopUsage.seat_hours                      | seat_hour_rate              |
+| conversations   | conversation | ShopUsage.handled_conversations           | per_conversation_rate       |
+| gmv_commission  | CNY GMV      | ShopUsage.assisted_gmv (converted orders) | gmv_commission_share        |
+| peak_surcharge  | seat-day     | ShopUsage.promotion_seat_days             | peak_surcharge_per_seat_day |
 
-Every line is quantity x rate, rounded once (money.line_amount). Usage-based lines are per shop; the base
-fee is brand-level (shop None) on a brand contract and the shop's on a shop contract. Lines with a zero
-quantity are left out. Line order: brand level first, then shops (refs.ref_order), then the table's order.
+Every line is quantity x rate, rounded once (money.line_amount). The fixed components (base fee and the
+seats the contract dedicates) are the contract's: brand-level (shop None) on a brand contract, the shop's
+on a shop contract. Usage-based lines are per shop. Lines with a zero quantity are left out. Line order:
+brand level first, then shops (refs.ref_order), then the table's order.
 
 A contract change within a month: the version in force on the month's FIRST day governs the whole month;
 a version taking effect on the 2nd or later first applies the following month. Why: usage arrives as
@@ -24,27 +25,29 @@ monthly totals, so pro-rating by days would split a quantity the data does not s
 "2,340 x 11/30 seat-hours"); one rate per line keeps every line checkable as quantity x rate; and a
 client can see on the statement which version was used. Amendments are therefore dated on the 1st.
 The exception is a contract that starts within the month (no version in force on the 1st): its first
-version applies, and its base fee is pro-rated by the days in force (quantity = days / days of the month,
-shown to 6 places; amount = rate x days / days of the month, exact, rounded once). Usage before the start
-does not exist, so no other component needs pro-rating. Ending a contract is a version with no
+version applies, and its fixed components are pro-rated by the days in force (quantity = days / days of
+the month, times the seats for dedicated seats, shown to 6 places; amount = rate x quantity before that
+display rounding, exact, rounded once). Usage before the start does not exist, so no usage-based
+component needs pro-rating. Ending a contract is a version with no
 components, effective on a 1st.
 
 Public:
 
 - ``COMPONENTS``, ``UNITS`` (component -> unit)
-- ``ContractTerms(seat_hour_rate=None, dedicated_seat_monthly_rate=None, per_conversation_rate=None,
-  monthly_base_fee=None, gmv_commission_share=None, peak_surcharge_per_seat_day=None, credit_policy=None)``
+- ``ContractTerms(seat_hour_rate=None, dedicated_seats=0, dedicated_seat_monthly_rate=None,
+  per_conversation_rate=None, monthly_base_fee=None, gmv_commission_share=None,
+  peak_surcharge_per_seat_day=None, credit_policy=None)``
 - ``Contract(id, brand, terms: RateBook[ContractTerms], shop=None)``
 - ``TermsInForce(terms, effective_from, days_in_force, days_in_month)``, ``.full_month``
 - ``terms_for_month(contract, month) -> TermsInForce | None``
-- ``ShopUsage(shop, seat_hours=0, seat_hours_source="attendance", dedicated_seats=0, handled_conversations=0,
-  assisted_gmv=0, promotion_seat_days=0)``
+- ``ShopUsage(shop, seat_hours=0, seat_hours_source="attendance", handled_conversations=0, assisted_gmv=0,
+  promotion_seat_days=0)``
 - ``Usage(month: Month, shops: tuple[ShopUsage, ...])``, ``.of(shop)``
 - ``billable_hours(minutes: int) -> Decimal``: minutes as hours to 0.01 h (ROUND_HALF_UP), the seat-hour
   quantity's precision, so that a seat-hour line stays checkable as quantity x rate.
 - ``usage_from_segments(segments, month, *, handled_conversations=None, assisted_gmv=None,
-  dedicated_seats=None, promotion_days=()) -> Usage``: seat-hours and promotion seat-days from the same
-  worked segments the costing reads, so revenue and cost rest on one set of hours.
+  promotion_seat_days=None) -> Usage``: seat-hours from the same worked segments the costing reads, so
+  revenue and cost rest on one set of hours.
 - ``statement_lines(contract, usage, month) -> list[Line]``
 - ``covered_shops(contracts, shops, month) -> dict[Ref, list[Ref]]``: contract id -> the shops it bills.
 - ``brand_lines(contracts, usage, month) -> list[Line]``: every contract's lines for its shops.
@@ -65,7 +68,7 @@ from service.finance.lines import Line, quantity_words
 from service.finance.money import EXACT, line_amount, round_line, to_decimal
 from service.finance.periods import Month
 from service.finance.rates import RateBook
-from service.finance.refs import Ref, ref_order
+from service.finance.refs import Ref, find, ref_order
 
 __all__ = [
     "COMPONENTS",
@@ -113,6 +116,7 @@ class ContractTerms:
     """One version of a contract's prices (CNY; the commission is a share of GMV, 0.015 = 1.5 %)."""
 
     seat_hour_rate: Decimal | None = None
+    dedicated_seats: int = 0
     dedicated_seat_monthly_rate: Decimal | None = None
     per_conversation_rate: Decimal | None = None
     monthly_base_fee: Decimal | None = None
@@ -132,6 +136,9 @@ class ContractTerms:
             _rate(name, getattr(self, name))
         if self.gmv_commission_share is not None and self.gmv_commission_share > 1:
             raise ValueError("gmv_commission_share must be within 0..1")
+        if isinstance(self.dedicated_seats, bool) or not isinstance(self.dedicated_seats, int) or \
+                self.dedicated_seats < 0:
+            raise ValueError("dedicated_seats must be an int >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,21 +178,20 @@ class ShopUsage:
     """A shop's billable quantities for a month (quantities only; prices are the contract's).
 
     seat_hours: billed seat-hours (see billable_hours); seat_hours_source: where they come from, in words
-    ("attendance", "roster", "attendance and roster", "plan"). dedicated_seats: seat-months of seats held
-    for the shop (a seat held all month is 1). assisted_gmv: CNY of converted conversations' orders.
-    promotion_seat_days: seat-days worked on the shop on promotion days.
+    ("attendance", "roster", "attendance and roster", "plan"). assisted_gmv: CNY of converted
+    conversations' orders. promotion_seat_days: seat-days worked on the shop on promotion days (an agent
+    working the shop on a promotion day is one).
     """
 
     shop: Ref
     seat_hours: Decimal = Decimal(0)
     seat_hours_source: str = "attendance"
-    dedicated_seats: Decimal = Decimal(0)
     handled_conversations: int = 0
     assisted_gmv: Decimal = Decimal(0)
     promotion_seat_days: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("seat_hours", "dedicated_seats", "assisted_gmv"):
+        for name in ("seat_hours", "assisted_gmv"):
             if to_decimal(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0")
         for name in ("handled_conversations", "promotion_seat_days"):
@@ -205,10 +211,7 @@ class Usage:
             raise ValueError("one ShopUsage per shop")
 
     def of(self, shop: Ref) -> ShopUsage | None:
-        for s in self.shops:
-            if s.shop == shop:
-                return s
-        return None
+        return find(self.shops, "shop", shop)
 
 
 def billable_hours(minutes: int) -> Decimal:
@@ -223,32 +226,27 @@ def usage_from_segments(
     *,
     handled_conversations: Mapping[Ref, int] | None = None,
     assisted_gmv: Mapping[Ref, Decimal] | None = None,
-    dedicated_seats: Mapping[Ref, Decimal] | None = None,
-    promotion_days: Iterable[date] = (),
+    promotion_seat_days: Mapping[Ref, int] | None = None,
 ) -> Usage:
     """A month's usage from the worked segments the costing reads (one source of hours for both sides).
 
     Seat-hours per shop are its worked minutes in `month` as billable_hours, their source in words
-    ("attendance", "roster", or "attendance (2,100 h) and roster (240 h)"); promotion seat-days are the
-    distinct (agent, day) pairs worked on the shop on promotion days. Pass segments already reduced by
-    costing.prefer_attendance. Shops appear if they have segments or any of the other quantities.
+    ("attendance", "roster", or "attendance (2,100 h) and roster (240 h)"). Promotion seat-days are counted
+    by the caller over the worked days (a segment may stand for several). Shops appear if they have
+    segments or any of the other quantities.
     """
     minutes: dict[str, dict[str, int]] = defaultdict(lambda: {"attendance": 0, "roster": 0})
     shop_of: dict[str, Ref] = {}
-    promo = set(promotion_days)
-    seat_days: dict[str, set[tuple[str, date]]] = defaultdict(set)
     for seg in segments:
         if not month.contains(seg.day):
             continue
         key = str(seg.shop)
         shop_of[key] = seg.shop
         minutes[key][seg.source] += seg.minutes
-        if seg.day in promo and seg.minutes:
-            seat_days[key].add((str(seg.agent), seg.day))
     conversations = handled_conversations or {}
     gmv = assisted_gmv or {}
-    seats = dedicated_seats or {}
-    for extra in (conversations, gmv, seats):
+    seat_days = promotion_seat_days or {}
+    for extra in (conversations, gmv, seat_days):
         for shop in extra:
             shop_of.setdefault(str(shop), shop)
     rows = []
@@ -265,10 +263,9 @@ def usage_from_segments(
                 shop=shop,
                 seat_hours=billable_hours(sum(by_source.values())),
                 seat_hours_source=source,
-                dedicated_seats=to_decimal(seats.get(shop, Decimal(0))),
                 handled_conversations=conversations.get(shop, 0),
                 assisted_gmv=to_decimal(gmv.get(shop, Decimal(0))),
-                promotion_seat_days=len(seat_days.get(key, ())),
+                promotion_seat_days=seat_days.get(shop, 0),
             )
         )
     return Usage(month, tuple(rows))
@@ -287,45 +284,49 @@ def _line(component: str, shop: Ref | None, quantity: Decimal | int, rate: Decim
 
 
 def _shop_lines(terms: ContractTerms, u: ShopUsage) -> list[Line]:
-    out: list[Line] = []
-    s = u.shop
-    if terms.seat_hour_rate is not None and u.seat_hours:
-        words = f"{quantity_words(u.seat_hours, 'seat-hour')} from {u.seat_hours_source}"
-        out.append(_line("seat_hours", s, u.seat_hours, terms.seat_hour_rate, words))
-    if terms.dedicated_seat_monthly_rate is not None and u.dedicated_seats:
-        words = f"{quantity_words(u.dedicated_seats, 'seat-month')} of dedicated seats held"
-        out.append(_line("dedicated_seats", s, u.dedicated_seats, terms.dedicated_seat_monthly_rate, words))
-    if terms.per_conversation_rate is not None and u.handled_conversations:
-        words = f"{quantity_words(u.handled_conversations, 'conversation')} handled"
-        out.append(_line("conversations", s, u.handled_conversations, terms.per_conversation_rate, words))
-    if terms.gmv_commission_share is not None and u.assisted_gmv:
-        words = f"CNY {u.assisted_gmv:,f} assisted GMV from converted conversations"
-        out.append(_line("gmv_commission", s, u.assisted_gmv, terms.gmv_commission_share, words))
-    if terms.peak_surcharge_per_seat_day is not None and u.promotion_seat_days:
-        words = f"{quantity_words(u.promotion_seat_days, 'seat-day')} on promotion days"
-        rate = terms.peak_surcharge_per_seat_day
-        out.append(_line("peak_surcharge", s, u.promotion_seat_days, rate, words))
-    return out
-
-
-def _base_fee(contract: Contract, tif: TermsInForce, month: Month) -> Line | None:
-    fee = tif.terms.monthly_base_fee
-    if fee is None or fee == 0:
-        return None
-    if tif.full_month:
-        return _line("base_fee", contract.shop, 1, fee, f"monthly base fee, {month}")
-    with localcontext(EXACT):
-        share = Decimal(tif.days_in_force) / Decimal(tif.days_in_month)
-        amount = round_line(fee * tif.days_in_force / tif.days_in_month)
-    return Line(
-        component="base_fee",
-        shop=contract.shop,
-        quantity=share.quantize(_PRORATED_QUANTITY, rounding=ROUND_HALF_UP),
-        unit=UNITS["base_fee"],
-        rate=fee,
-        amount=amount,
-        source=f"{tif.days_in_force} of {tif.days_in_month} days in force from {tif.effective_from}",
+    # (component, quantity, rate, the quantity's source in words) of each usage-based component.
+    parts = (
+        ("seat_hours", u.seat_hours, terms.seat_hour_rate,
+         f"{quantity_words(u.seat_hours, 'seat-hour')} from {u.seat_hours_source}"),
+        ("conversations", u.handled_conversations, terms.per_conversation_rate,
+         f"{quantity_words(u.handled_conversations, 'conversation')} handled"),
+        ("gmv_commission", u.assisted_gmv, terms.gmv_commission_share,
+         f"CNY {u.assisted_gmv:,f} assisted GMV from converted conversations"),
+        ("peak_surcharge", u.promotion_seat_days, terms.peak_surcharge_per_seat_day,
+         f"{quantity_words(u.promotion_seat_days, 'seat-day')} on promotion days"),
     )
+    return [_line(component, u.shop, q, rate, words) for component, q, rate, words in parts
+            if rate is not None and q]
+
+
+def _fixed_lines(contract: Contract, tif: TermsInForce, month: Month) -> list[Line]:
+    """The base fee and the dedicated seats, pro-rated by the days in force in a starting month."""
+    terms = tif.terms
+    parts = (
+        ("base_fee", Decimal(1), terms.monthly_base_fee, f"monthly base fee, {month}"),
+        ("dedicated_seats", Decimal(terms.dedicated_seats), terms.dedicated_seat_monthly_rate,
+         f"{quantity_words(terms.dedicated_seats, 'seat')} dedicated all month"),
+    )
+    out = []
+    for component, seats, rate, words in parts:
+        if rate is None or rate == 0 or seats == 0:
+            continue
+        if tif.full_month:
+            out.append(_line(component, contract.shop, seats, rate, words))
+            continue
+        with localcontext(EXACT):
+            share = seats * tif.days_in_force / tif.days_in_month
+            amount = round_line(rate * share)
+        out.append(Line(
+            component=component,
+            shop=contract.shop,
+            quantity=share.quantize(_PRORATED_QUANTITY, rounding=ROUND_HALF_UP),
+            unit=UNITS[component],
+            rate=rate,
+            amount=amount,
+            source=f"{tif.days_in_force} of {tif.days_in_month} days in force from {tif.effective_from}",
+        ))
+    return out
 
 
 def statement_lines(contract: Contract, usage: Usage, month: Month) -> list[Line]:
@@ -336,10 +337,7 @@ def statement_lines(contract: Contract, usage: Usage, month: Month) -> list[Line
     tif = terms_for_month(contract, month)
     if tif is None:
         return []
-    out: list[Line] = []
-    base = _base_fee(contract, tif, month)
-    if base is not None:
-        out.append(base)
+    out = _fixed_lines(contract, tif, month)
     shops = [u for u in usage.shops if contract.shop is None or u.shop == contract.shop]
     for u in sorted(shops, key=lambda u: ref_order(u.shop)):
         out.extend(_shop_lines(tif.terms, u))

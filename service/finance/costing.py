@@ -1,10 +1,12 @@
 """Cost of service per shop and month: labour, seat and overhead, with the quantities behind them.
 
 Input is the worked time, as :class:`WorkedSegment` rows: one agent's minutes on one shop at one site on
-one local day, with the overtime minutes among them by pay class (from the seating domain's calendar) and
-the source of the time ("attendance", else "roster": DESIGN.md section 8; :func:`prefer_attendance` drops
-roster rows of any agent-day that has attendance). Splitting a shift over shops by the time spent on each
-(the assignments) is the caller's, so labour is allocated to shops by the time each agent spent on each.
+one local day, with the overtime minutes among them by the seating domain's pay classes, and the source of
+the time ("attendance", else "roster": DESIGN.md section 8; the database read keeps roster time only for
+agent-days without attendance). Splitting a shift over shops by the time spent on each (the assignments)
+is the caller's, so labour is allocated to shops by the time each agent spent on each. A segment may also
+stand for several days of one month over which no rate changes (the database sums them so): every figure
+below is linear in minutes at fixed rates, so the lines come out the same, and `day` is the first of them.
 
 Rules, per segment on day D (rates from :class:`~service.finance.rates.CostRates`, versions in force on D):
 
@@ -27,15 +29,15 @@ site) sums the same rounded lines, so shop, brand and site totals agree to the f
 
 Public:
 
-- ``Source = Literal["attendance", "roster"]``
+- ``Source = Literal["attendance", "roster"]``, ``SOURCES``
 - ``WorkedSegment(agent, shop, site, day: date, minutes: int, overtime_minutes: Mapping[PayClass, int] = {},
   source: Source = "attendance")``
-- ``prefer_attendance(segments: Iterable[WorkedSegment]) -> list[WorkedSegment]``
-- ``CostLine``: (shop, site, month) with minutes, overtime_minutes, minutes_by_source, labour_base,
-  overtime_premium, seat, overhead; properties labour, total, hours, seat_hours.
+- ``CostFigures``: minutes, overtime_minutes (by pay class), minutes_by_source, labour_base,
+  overtime_premium, seat, overhead; properties labour, total, hours, seat_hours; ``CostFigures.summed``.
+- ``CostLine(CostFigures)``: (shop, site, month).
 - ``cost_lines(segments: Iterable[WorkedSegment], rates: CostRates) -> list[CostLine]``
   (sorted by month, shop, site; raises rates.NoRateInForce naming the agent or site and day)
-- ``CostTotals``: a rollup by "shop", "brand" or "site" and month, with unit costs.
+- ``CostTotals(CostFigures)``: a rollup by "shop", "brand" or "site" and month, with unit costs.
 - ``rollup(lines, by, shop_brand=None, conversations=None) -> list[CostTotals]``
 - ``unit_cost(total: Decimal, quantity: Decimal | int) -> Decimal | None``: rounded to 0.0001.
 """
@@ -47,12 +49,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, localcontext
-from typing import Literal
+from typing import Any, Literal
 
 from service.finance.money import EXACT, ZERO, allocate, round_line, round_rate, to_decimal
 from service.finance.periods import Month
-from service.finance.rates import PAY_CLASSES, CostRates, NoRateInForce, PayClass
+from service.finance.rates import CostRates, NoRateInForce, RateBook
 from service.finance.refs import Ref, ref_order
+from service.seating.calendar import PayClass
 
 Source = Literal["attendance", "roster"]
 SOURCES: tuple[Source, ...] = ("attendance", "roster")
@@ -60,9 +63,15 @@ RollupBy = Literal["shop", "brand", "site"]
 _SIXTY = Decimal(60)
 
 
+def _count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0")
+
+
 @dataclass(frozen=True, slots=True)
 class WorkedSegment:
-    """One agent's worked minutes on one shop at one site on one local day.
+    """One agent's worked minutes on one shop at one site on one local day (or a run of days of one month
+    with the same rates, `day` the first).
 
     `overtime_minutes` are the overtime part of `minutes`, by pay class (their sum <= minutes).
     """
@@ -76,24 +85,15 @@ class WorkedSegment:
     source: Source = "attendance"
 
     def __post_init__(self) -> None:
-        if isinstance(self.minutes, bool) or not isinstance(self.minutes, int) or self.minutes < 0:
-            raise ValueError("minutes must be an int >= 0")
+        _count("minutes", self.minutes)
         for pay_class, m in self.overtime_minutes.items():
-            if pay_class not in PAY_CLASSES:
+            if pay_class not in PayClass.__members__.values():
                 raise ValueError(f"unknown pay class {pay_class!r}")
-            if isinstance(m, bool) or not isinstance(m, int) or m < 0:
-                raise ValueError("overtime minutes must be ints >= 0")
+            _count("overtime minutes", m)
         if sum(self.overtime_minutes.values()) > self.minutes:
             raise ValueError("overtime minutes exceed the worked minutes")
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}")
-
-
-def prefer_attendance(segments: Iterable[WorkedSegment]) -> list[WorkedSegment]:
-    """Attendance wins over the roster: roster segments of an (agent, day) that has attendance are dropped."""
-    items = list(segments)
-    attended = {(s.agent, s.day) for s in items if s.source == "attendance"}
-    return [s for s in items if s.source == "attendance" or (s.agent, s.day) not in attended]
 
 
 def _hours(minutes: int) -> Decimal:
@@ -101,13 +101,18 @@ def _hours(minutes: int) -> Decimal:
         return round_rate(Decimal(minutes) / _SIXTY)
 
 
-@dataclass(frozen=True, slots=True)
-class CostLine:
-    """Cost of one shop at one site in one month; every amount rounded once."""
+def _by_class() -> dict[PayClass, int]:
+    return dict.fromkeys(PayClass, 0)
 
-    shop: Ref
-    site: Ref
-    month: Month
+
+def _by_source() -> dict[Source, int]:
+    return dict.fromkeys(SOURCES, 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CostFigures:
+    """Worked minutes and the rounded cost of them."""
+
     minutes: int
     overtime_minutes: Mapping[PayClass, int]
     minutes_by_source: Mapping[Source, int]
@@ -133,16 +138,48 @@ class CostLine:
     def seat_hours(self) -> Decimal:
         return self.hours
 
+    @staticmethod
+    def summed(items: Iterable[CostFigures]) -> dict[str, Any]:
+        """The fields of the sum of several figures (keyword arguments for any CostFigures)."""
+        overtime, by_source = _by_class(), _by_source()
+        out: dict[str, Any] = {"minutes": 0, "labour_base": ZERO, "overtime_premium": ZERO, "seat": ZERO,
+                               "overhead": ZERO}
+        for c in items:
+            for name in out:
+                out[name] += getattr(c, name)
+            for pc, m in c.overtime_minutes.items():
+                overtime[pc] += m
+            for src, m in c.minutes_by_source.items():
+                by_source[src] += m
+        return {**out, "overtime_minutes": overtime, "minutes_by_source": by_source}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CostLine(CostFigures):
+    """Cost of one shop at one site in one month; every amount rounded once."""
+
+    shop: Ref
+    site: Ref
+    month: Month
+
 
 @dataclass
 class _Acc:
     minutes: int = 0
-    overtime: dict[PayClass, int] = field(default_factory=lambda: dict.fromkeys(PAY_CLASSES, 0))
-    by_source: dict[Source, int] = field(default_factory=lambda: dict.fromkeys(SOURCES, 0))
+    overtime: dict[PayClass, int] = field(default_factory=_by_class)
+    by_source: dict[Source, int] = field(default_factory=_by_source)
     # Money x minutes: exact sums, divided by 60 once at the line.
     base: Decimal = Decimal(0)
     premium: Decimal = Decimal(0)
     seat: Decimal = Decimal(0)
+
+
+def _in_force(books: Mapping[Ref, RateBook[Any]], key: Ref, day: date, what: str) -> Any:
+    book = books.get(key)
+    value = None if book is None else book.get(day)
+    if value is None:
+        raise NoRateInForce(f"no {what} on {day}")
+    return value
 
 
 def cost_lines(segments: Iterable[WorkedSegment], rates: CostRates) -> list[CostLine]:
@@ -152,20 +189,9 @@ def cost_lines(segments: Iterable[WorkedSegment], rates: CostRates) -> list[Cost
     with localcontext(EXACT):
         for seg in segments:
             month = Month.of(seg.day)
-            agent_book = rates.agent_costs.get(seg.agent)
-            seat_book = rates.seat_costs.get(seg.site)
-            try:
-                if agent_book is None:
-                    raise NoRateInForce("no cost book")
-                cost = agent_book.in_force(seg.day)
-            except NoRateInForce:
-                raise NoRateInForce(f"no loaded hourly cost of agent {seg.agent} on {seg.day}") from None
-            try:
-                if seat_book is None:
-                    raise NoRateInForce("no seat book")
-                seat_rate = seat_book.in_force(seg.day)
-            except NoRateInForce:
-                raise NoRateInForce(f"no seat cost of site {seg.site} on {seg.day}") from None
+            day = seg.day
+            cost = _in_force(rates.agent_costs, seg.agent, day, f"loaded hourly cost of agent {seg.agent}")
+            seat_rate = _in_force(rates.seat_costs, seg.site, day, f"seat cost of site {seg.site}")
             multipliers = rates.overtime.in_force(seg.day)
             acc = cells[(seg.shop, seg.site, month)]
             base = seg.minutes * cost.loaded
@@ -180,7 +206,7 @@ def cost_lines(segments: Iterable[WorkedSegment], rates: CostRates) -> list[Cost
             acc.seat += seat
             acc.by_source[seg.source] += seg.minutes
             for pc, m in seg.overtime_minutes.items():
-                acc.overtime[pc] += m
+                acc.overtime[PayClass(pc)] += m
             book = rates.overhead.get(seg.site)
             rule = book.get(seg.day) if book is not None else None
             if rule is not None:
@@ -226,8 +252,8 @@ def unit_cost(total: Decimal, quantity: Decimal | int) -> Decimal | None:
         return round_rate(total / q)
 
 
-@dataclass(frozen=True, slots=True)
-class CostTotals:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CostTotals(CostFigures):
     """A rollup of cost lines by shop, brand or site and month.
 
     `conversations` (handled) is known per shop, so per brand too; a site's is None (a shop's
@@ -237,30 +263,7 @@ class CostTotals:
     by: RollupBy
     key: Ref
     month: Month
-    minutes: int
-    overtime_minutes: Mapping[PayClass, int]
-    minutes_by_source: Mapping[Source, int]
-    labour_base: Decimal
-    overtime_premium: Decimal
-    seat: Decimal
-    overhead: Decimal
     conversations: int | None
-
-    @property
-    def labour(self) -> Decimal:
-        return self.labour_base + self.overtime_premium
-
-    @property
-    def total(self) -> Decimal:
-        return self.labour + self.seat + self.overhead
-
-    @property
-    def hours(self) -> Decimal:
-        return _hours(self.minutes)
-
-    @property
-    def seat_hours(self) -> Decimal:
-        return self.hours
 
     @property
     def cost_per_conversation(self) -> Decimal | None:
@@ -302,27 +305,6 @@ def rollup(
         if by != "site":
             shops = {c.shop for c in items}
             convs = sum((conversations or {}).get((s, month), 0) for s in shops)
-        overtime = dict.fromkeys(PAY_CLASSES, 0)
-        by_source = dict.fromkeys(SOURCES, 0)
-        for c in items:
-            for pc, m in c.overtime_minutes.items():
-                overtime[pc] += m
-            for src, m in c.minutes_by_source.items():
-                by_source[src] += m
-        out.append(
-            CostTotals(
-                by=by,
-                key=key,
-                month=month,
-                minutes=sum(c.minutes for c in items),
-                overtime_minutes=overtime,
-                minutes_by_source=by_source,
-                labour_base=sum((c.labour_base for c in items), ZERO),
-                overtime_premium=sum((c.overtime_premium for c in items), ZERO),
-                seat=sum((c.seat for c in items), ZERO),
-                overhead=sum((c.overhead for c in items), ZERO),
-                conversations=convs,
-            )
-        )
+        out.append(CostTotals(by=by, key=key, month=month, conversations=convs, **CostFigures.summed(items)))
     out.sort(key=lambda t: (t.month, ref_order(t.key)))
     return out

@@ -53,7 +53,7 @@ from typing import Literal
 from service.finance.lines import Line, LineKind
 from service.finance.money import EXACT, ZERO, allocate, round_line, to_decimal
 from service.finance.periods import Month
-from service.finance.refs import Ref, ref_order
+from service.finance.refs import Ref, find, ref_order
 
 PoolScope = Literal["brand", "shop"]
 CreditStatus = Literal["applied", "pending", "forgiven"]
@@ -102,10 +102,7 @@ class CreditPolicy:
             raise ValueError("pool_scope is 'brand' or 'shop'")
 
     def allocation_of(self, metric: str) -> MetricAllocation | None:
-        for a in self.allocations:
-            if a.metric == metric:
-                return a
-        return None
+        return find(self.allocations, "metric", metric)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,21 +25,25 @@ Public:
 - ``ColumnKind = Literal["text", "integer", "decimal", "money", "percent", "date"]``
 - ``Column(key: str, header: str, kind: ColumnKind = "text", width: float | None = None,
   total: bool | None = None)`` (total defaults to True for money columns)
-- ``write_csv(out: TextIO, columns, rows, *, totals: bool = False, totals_label: str = "Total") -> int``
+- ``write_csv(out: TextIO, columns, rows, *, totals: bool = False, totals_label: str = "Total",
+  header: bool = True) -> int``
 - ``write_xlsx(out: BinaryIO | str, columns, rows, *, sheet_name: str = "Lines", totals: bool = True,
   totals_label: str = "Total") -> int``; both return the number of data rows written.
 - ``LINE_COLUMNS``; ``statement_line_rows(statements: Iterable[Statement]) -> Iterator[dict[str, object]]``:
   the long format accountants ask for, one row per statement line. "Amount (CNY)" holds the lines that
   count (its total is the statements' total); pending and forgiven credits are in "Shown, not counted".
 - ``MARGIN_COLUMNS``; ``margin_rows(margins: Iterable[Margin]) -> Iterator[dict[str, object]]``
+- ``line_row(number, brand, month, line) -> dict[str, object]``: one line of that long format (what a
+  streamed export of stored lines writes).
 - ``COST_COLUMNS``; ``cost_rows(lines: Iterable[CostLine]) -> Iterator[dict[str, object]]``: one row per
   (shop, site, month) with the hours behind the amounts.
+- ``COST_TOTAL_COLUMNS``; ``cost_total_rows(totals: Iterable[CostTotals])``: rollups with unit costs.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -49,9 +53,11 @@ from uuid import UUID
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
-from service.finance.costing import CostLine
+from service.finance.costing import CostFigures, CostLine, CostTotals
+from service.finance.lines import Line
 from service.finance.periods import Month
 from service.finance.statements import Margin, Statement
+from service.seating.calendar import PayClass
 
 ColumnKind = Literal["text", "integer", "decimal", "money", "percent", "date"]
 Row = Mapping[str, object] | Sequence[object]
@@ -153,10 +159,13 @@ def write_csv(
     *,
     totals: bool = False,
     totals_label: str = "Total",
+    header: bool = True,
 ) -> int:
-    """Header, one line per row as it comes, and optionally a totals line; returns the rows written."""
+    """Header (unless a later part of one file), one line per row as it comes, and optionally a totals line;
+    returns the rows written."""
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([c.header for c in columns])
+    if header:
+        writer.writerow([c.header for c in columns])
     sums = _Totals(columns)
     numeric = [c.numeric for c in columns]
     count = 0
@@ -313,78 +322,93 @@ LINE_COLUMNS: tuple[Column, ...] = (
 )
 
 
+def line_row(number: str | None, brand: object, month: Month, line: Line) -> dict[str, object]:
+    """One statement line in the long format (the brand as the caller names it: id, slug or name)."""
+    return {
+        "statement": number,
+        "brand": brand,
+        "month": month,
+        "kind": line.kind,
+        "component": line.component,
+        "shop": line.shop,
+        "quantity": line.quantity,
+        "unit": line.unit,
+        "rate": line.rate,
+        # Pending and forgiven credits have their own column, so "Amount" sums to the totals.
+        "amount": line.amount if line.counts else None,
+        "not_counted": None if line.counts else line.amount,
+        "source": line.source,
+        "corrects": None if line.corrects is None else str(line.corrects),
+        "corrects_month": line.corrects_month,
+        "reason": line.reason,
+    }
+
+
 def statement_line_rows(statements: Iterable[Statement]) -> Iterator[dict[str, object]]:
     """One row per line of each statement, lazily (pending and forgiven credits included, flagged)."""
     for st in statements:
         for line in st.lines:
-            yield {
-                "statement": st.number,
-                "brand": st.brand,
-                "month": st.month,
-                "kind": line.kind,
-                "component": line.component,
-                "shop": line.shop,
-                "quantity": line.quantity,
-                "unit": line.unit,
-                "rate": line.rate,
-                # Pending and forgiven credits have their own column, so "Amount" sums to the totals.
-                "amount": line.amount if line.counts else None,
-                "not_counted": None if line.counts else line.amount,
-                "source": line.source,
-                "corrects": None if line.corrects is None else str(line.corrects),
-                "corrects_month": line.corrects_month,
-                "reason": line.reason,
-            }
+            yield line_row(st.number, st.brand, st.month, line)
 
 
+def _money(*names: tuple[str, str]) -> tuple[Column, ...]:
+    return tuple(Column(key, f"{header} (CNY)", "money") for key, header in names)
+
+
+def _hours_of(*names: tuple[str, str]) -> tuple[Column, ...]:
+    return tuple(Column(key, f"{header} (h)", "decimal") for key, header in names)
+
+
+_KEYS = (Column("by", "By", width=8), Column("key", "Key", width=38), Column("month", "Month", width=9))
 MARGIN_COLUMNS: tuple[Column, ...] = (
-    Column("by", "By", width=8),
-    Column("key", "Key", width=38),
-    Column("month", "Month", width=9),
-    Column("revenue", "Revenue (CNY)", "money"),
-    Column("credits", "Credits (CNY)", "money"),
-    Column("adjustments", "Adjustments (CNY)", "money"),
-    Column("labour", "Labour (CNY)", "money"),
-    Column("seat", "Seat (CNY)", "money"),
-    Column("overhead", "Overhead (CNY)", "money"),
-    Column("margin", "Margin (CNY)", "money"),
+    *_KEYS,
+    *_money(("revenue", "Revenue"), ("credits", "Credits"), ("adjustments", "Adjustments"),
+            ("labour", "Labour"), ("seat", "Seat"), ("overhead", "Overhead"), ("margin", "Margin")),
     Column("margin_pct", "Margin %", "percent"),
 )
 
 
 def margin_rows(margins: Iterable[Margin]) -> Iterator[dict[str, object]]:
     for m in margins:
-        yield {
-            "by": m.by,
-            "key": m.key,
-            "month": m.month,
-            "revenue": m.revenue,
-            "credits": m.credits,
-            "adjustments": m.adjustments,
-            "labour": m.labour,
-            "seat": m.seat,
-            "overhead": m.overhead,
-            "margin": m.margin,
-            "margin_pct": m.margin_pct,
-        }
+        yield {c.key: getattr(m, c.key) for c in MARGIN_COLUMNS}
 
 
+#: (column key, minutes of) for the hours columns of the cost exports.
+_MINUTES: tuple[tuple[str, Callable[[CostFigures], int]], ...] = (
+    ("hours", lambda c: c.minutes),
+    ("attendance_hours", lambda c: c.minutes_by_source.get("attendance", 0)),
+    ("roster_hours", lambda c: c.minutes_by_source.get("roster", 0)),
+    *((f"overtime_{pc.value}_hours", lambda c, pc=pc: c.overtime_minutes.get(pc, 0)) for pc in PayClass),
+)
+_COST_FIGURES: tuple[Column, ...] = (
+    *_hours_of(("hours", "Worked"), ("attendance_hours", "From attendance"), ("roster_hours", "From roster")),
+    *_hours_of(*((f"overtime_{pc.value}_hours", f"Overtime {pc.value.replace('_', ' ')}")
+                 for pc in PayClass)),
+    *_money(("labour_base", "Labour base"), ("overtime_premium", "Overtime premium"), ("seat", "Seat"),
+            ("overhead", "Overhead"), ("total", "Total")),
+)
 COST_COLUMNS: tuple[Column, ...] = (
     Column("month", "Month", width=9),
     Column("shop", "Shop", width=38),
     Column("site", "Site", width=38),
-    Column("hours", "Worked hours", "decimal"),
-    Column("attendance_hours", "From attendance (h)", "decimal"),
-    Column("roster_hours", "From roster (h)", "decimal"),
-    Column("overtime_workday_hours", "Overtime workday (h)", "decimal"),
-    Column("overtime_rest_day_hours", "Overtime rest day (h)", "decimal"),
-    Column("overtime_holiday_hours", "Overtime holiday (h)", "decimal"),
-    Column("labour_base", "Labour base (CNY)", "money"),
-    Column("overtime_premium", "Overtime premium (CNY)", "money"),
-    Column("seat", "Seat (CNY)", "money"),
-    Column("overhead", "Overhead (CNY)", "money"),
-    Column("total", "Total (CNY)", "money"),
+    *_COST_FIGURES,
 )
+COST_TOTAL_COLUMNS: tuple[Column, ...] = (
+    *_KEYS,
+    *_COST_FIGURES,
+    Column("conversations", "Conversations handled", "integer", total=True),
+    Column("cost_per_conversation", "Cost per conversation (CNY)", "decimal"),
+    Column("cost_per_seat_hour", "Cost per seat-hour (CNY)", "decimal"),
+)
+
+
+_AMOUNTS = ("labour_base", "overtime_premium", "seat", "overhead", "total")
+
+
+def _figures(c: CostFigures) -> dict[str, object]:
+    row: dict[str, object] = {key: _h(minutes(c)) for key, minutes in _MINUTES}
+    row.update((key, getattr(c, key)) for key in _AMOUNTS)
+    return row
 
 
 def _h(minutes: int) -> Decimal:
@@ -392,20 +416,13 @@ def _h(minutes: int) -> Decimal:
 
 
 def cost_rows(lines: Iterable[CostLine]) -> Iterator[dict[str, object]]:
+    """One row per (shop, site, month) with the hours behind the amounts."""
     for c in lines:
-        yield {
-            "month": c.month,
-            "shop": c.shop,
-            "site": c.site,
-            "hours": c.hours,
-            "attendance_hours": _h(c.minutes_by_source.get("attendance", 0)),
-            "roster_hours": _h(c.minutes_by_source.get("roster", 0)),
-            "overtime_workday_hours": _h(c.overtime_minutes.get("workday", 0)),
-            "overtime_rest_day_hours": _h(c.overtime_minutes.get("rest_day", 0)),
-            "overtime_holiday_hours": _h(c.overtime_minutes.get("statutory_holiday", 0)),
-            "labour_base": c.labour_base,
-            "overtime_premium": c.overtime_premium,
-            "seat": c.seat,
-            "overhead": c.overhead,
-            "total": c.total,
-        }
+        yield {"month": c.month, "shop": c.shop, "site": c.site, **_figures(c)}
+
+
+def cost_total_rows(totals: Iterable[CostTotals]) -> Iterator[dict[str, object]]:
+    """One row per rollup (shop, brand or site, and month), with the unit costs."""
+    for t in totals:
+        yield {"by": t.by, "key": t.key, "month": t.month, **_figures(t), "conversations": t.conversations,
+               "cost_per_conversation": t.cost_per_conversation, "cost_per_seat_hour": t.cost_per_seat_hour}

@@ -53,6 +53,7 @@ _PLURAL = {
     "conversation": "conversations",
     "month": "months",
     "seat-day": "seat-days",
+    "seat": "seats",
 }
 
 
@@ -107,9 +108,14 @@ class Line:
 
 
 def quantity_words(quantity: Decimal | int, unit: str) -> str:
-    """A quantity with its unit, thousands separated: "2,340 seat-hours", "1 month", "0.5 seat-months"."""
+    """A quantity with its unit, thousands separated: "2,340 seat-hours", "1 month", "0.50 seat-months"
+    (to the hundredth, or every digit of a finer share)."""
     q = to_decimal(quantity)
     if q == q.to_integral_value():
         q = q.quantize(Decimal(1))
+    elif q == q.quantize(Decimal("0.01")):  # to the hundredth as hours are (a stored numeric keeps zeros)
+        q = q.quantize(Decimal("0.01"))
+    else:
+        q = q.normalize()
     plural = unit if q == 1 else _PLURAL.get(unit, unit)
     return f"{q:,f} {plural}"

@@ -23,14 +23,19 @@ Public:
 - ``is_rounded(amount: Decimal) -> bool``: True when the amount has no digit below the fen.
 - ``allocate(total: Decimal, weights: Sequence[Decimal | int]) -> list[Decimal]``
 - ``allocate_by(total: Decimal, weights: Mapping[K, Decimal | int]) -> dict[K, Decimal]``
+- ``split_units(total: int, weights: Sequence[int]) -> list[int]``: the same split for whole units (minutes
+  of overtime over the shops of an agent's day).
+- ``Summed(items: str, where=None)``: a read-only attribute that sums the same-named amount over the
+  object's `items` (lines, shops), optionally only those `where` accepts: totals are sums of rounded parts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from fractions import Fraction
-from typing import TypeVar
+from typing import Any, TypeVar
 
 CURRENCY = "CNY"
 FEN = Decimal("0.01")
@@ -92,31 +97,64 @@ def allocate(total: Decimal, weights: Sequence[Decimal | int]) -> list[Decimal]:
     Weights must be >= 0; all-zero weights are allowed only for a zero total.
     """
     fen_total = int(round_line(to_decimal(total)) / FEN)
-    ws = [Fraction(to_decimal(w)) for w in weights]
+    ws = _integral(weights)
     if any(w < 0 for w in ws):
         raise ValueError("weights must be >= 0")
     if not ws:
         if fen_total:
             raise ValueError("cannot allocate a non-zero total over no parts")
         return []
-    weight_sum = sum(ws, Fraction(0))
+    weight_sum = sum(ws)
     if weight_sum == 0:
         if fen_total:
             raise ValueError("cannot allocate a non-zero total over zero weights")
         return [ZERO for _ in ws]
     sign = -1 if fen_total < 0 else 1
     magnitude = abs(fen_total)
-    shares = [magnitude * w / weight_sum for w in ws]
-    floors = [s.numerator // s.denominator for s in shares]
-    left = magnitude - sum(floors)
+    # Exact integer shares: floor(magnitude x w / sum) and the remainder that orders the leftover fen.
+    floors, remainders = zip(*(divmod(magnitude * w, weight_sum) for w in ws), strict=True)
+    parts = list(floors)
+    left = magnitude - sum(parts)
     # Largest remainder first; on equal remainders the earlier part wins (stable and reproducible).
-    order = sorted(range(len(ws)), key=lambda i: (-(shares[i] - floors[i]), i))
+    order = sorted(range(len(ws)), key=lambda i: (-remainders[i], i))
     for i in order[:left]:
-        floors[i] += 1
-    return [(Decimal(sign * f) * FEN).quantize(FEN) for f in floors]
+        parts[i] += 1
+    return [(Decimal(sign * f) * FEN).quantize(FEN) for f in parts]
+
+
+def _integral(weights: Sequence[Decimal | int]) -> list[int]:
+    """The weights as integers in the same proportions (Decimals scaled by a common power of ten)."""
+    if all(type(w) is int for w in weights):
+        return list(weights)  # type: ignore[arg-type]
+    fractions = [Fraction(to_decimal(w)) for w in weights]
+    scale = math.lcm(*(f.denominator for f in fractions)) if fractions else 1
+    return [int(f * scale) for f in fractions]
+
+
+def split_units(total: int, weights: Sequence[Decimal | int]) -> list[int]:
+    """:func:`allocate` of a whole number of units (each counted as one fen): the parts sum to `total`."""
+    return [int(part / FEN) for part in allocate(Decimal(total) * FEN, weights)]
 
 
 def allocate_by(total: Decimal, weights: Mapping[K, Decimal | int]) -> dict[K, Decimal]:
     """:func:`allocate` over a mapping; ties go to the key met first in the mapping's order."""
     keys = list(weights)
     return dict(zip(keys, allocate(total, [weights[k] for k in keys]), strict=True))
+
+
+class Summed:
+    """A total attribute: ``labour = Summed("shops")`` is the sum of ``s.labour`` over ``self.shops``;
+    ``Summed("lines", "amount", lambda x: x.kind == "credit")`` sums another attribute over some items."""
+
+    def __init__(self, items: str, attribute: str | None = None,
+                 where: Callable[[Any], bool] | None = None) -> None:
+        self.items, self.attribute, self.where = items, attribute, where
+        self.name = attribute or ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = self.attribute or name
+
+    def __get__(self, obj: object, owner: type | None = None) -> Decimal:
+        parts = getattr(obj, self.items)
+        where = self.where
+        return sum((getattr(p, self.name) for p in parts if where is None or where(p)), ZERO)

@@ -10,9 +10,10 @@ Rates kept in books (one book per agent, per site, and one for the overtime mult
 - :class:`LoadedHourlyCost` per agent: hourly wage, employer social insurance and housing fund; the
   loaded hourly cost is their sum. For a monthly-salaried agent the hourly wage is monthly / 174
   (:func:`hourly_from_monthly`), the statutory average of paid hours in a month.
-- :class:`OvertimeMultipliers`: workday 1.5, rest day 2.0, statutory holiday 3.0 by default. The pay class
-  of a day comes from the seating domain's calendar (make-up working days, statutory holidays); finance
-  takes it as an input on each worked segment and never derives it.
+- :class:`OvertimeMultipliers`: workday 1.5, rest day 2, statutory holiday 3 by default (the seating domain's
+  ``OVERTIME_MULTIPLIERS``), versioned here by date. The pay classes are the seating domain's
+  (:class:`service.seating.calendar.PayClass`: ``workday``, ``rest_day``, ``holiday``), and so is the pay
+  class of a day (its holiday calendar, with make-up working days); finance never derives it.
 - seat cost per seat-hour per site (site rent, equipment and licences), a plain Decimal.
 - :class:`OverheadRule` per site: a management share of the site's direct cost (labour + seat), allocated
   to the shops of the site by their worked hours (see ``costing``).
@@ -29,8 +30,7 @@ Public:
 - ``NoRateInForce(LookupError)``
 - ``LoadedHourlyCost(wage: Decimal, social_insurance: Decimal, housing_fund: Decimal)``, ``.loaded``
 - ``hourly_from_monthly(monthly: Decimal) -> Decimal`` (exact; round only at a line)
-- ``PayClass = Literal["workday", "rest_day", "statutory_holiday"]``, ``PAY_CLASSES``
-- ``OvertimeMultipliers(workday=1.5, rest_day=2.0, statutory_holiday=3.0)``, ``.of(pay_class)``
+- ``OvertimeMultipliers(workday=1.5, rest_day=2, holiday=3)``, ``.of(pay_class: PayClass | str)``
 - ``OverheadRule(management_share: Decimal)``: e.g. Decimal("0.08") for 8 % of direct cost.
 - ``CostRates(agent_costs, seat_costs, overhead, overtime)``
 """
@@ -42,15 +42,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
-from typing import Generic, Literal, TypeVar
+from typing import Generic, TypeVar
 
 from service.finance.money import EXACT, to_decimal
 from service.finance.refs import Ref
+from service.seating.calendar import OVERTIME_MULTIPLIERS, PayClass
 
 T = TypeVar("T")
-
-PayClass = Literal["workday", "rest_day", "statutory_holiday"]
-PAY_CLASSES: tuple[PayClass, ...] = ("workday", "rest_day", "statutory_holiday")
 #: Statutory average paid hours per month (21.75 days x 8 h), the divisor of the hourly base.
 MONTHLY_PAID_HOURS = Decimal(174)
 
@@ -166,21 +164,23 @@ def hourly_from_monthly(monthly: Decimal) -> Decimal:
 
 @dataclass(frozen=True, slots=True)
 class OvertimeMultipliers:
-    """Pay multipliers of overtime by pay class (Labour Law art. 44: 150 %, 200 %, 300 %)."""
+    """Pay multipliers of overtime by the seating domain's pay classes (Labour Law art. 44: 150 %, 200 %,
+    300 %); one field per PayClass, named by its value."""
 
-    workday: Decimal = Decimal("1.5")
-    rest_day: Decimal = Decimal("2.0")
-    statutory_holiday: Decimal = Decimal("3.0")
+    workday: Decimal = OVERTIME_MULTIPLIERS[PayClass.workday]
+    rest_day: Decimal = OVERTIME_MULTIPLIERS[PayClass.rest_day]
+    holiday: Decimal = OVERTIME_MULTIPLIERS[PayClass.holiday]
 
     def __post_init__(self) -> None:
-        for name in PAY_CLASSES:
-            if to_decimal(getattr(self, name)) < 1:
-                raise ValueError(f"overtime multiplier {name} must be >= 1")
+        for pay_class in PayClass:
+            if to_decimal(getattr(self, pay_class.value)) < 1:
+                raise ValueError(f"overtime multiplier {pay_class.value} must be >= 1")
 
-    def of(self, pay_class: PayClass) -> Decimal:
-        if pay_class not in PAY_CLASSES:
-            raise ValueError(f"unknown pay class {pay_class!r}")
-        value: Decimal = getattr(self, pay_class)
+    def of(self, pay_class: PayClass | str) -> Decimal:
+        try:
+            value: Decimal = getattr(self, PayClass(pay_class).value)
+        except ValueError:
+            raise ValueError(f"unknown pay class {pay_class!r}") from None
         return value
 
 

@@ -27,8 +27,8 @@ finalized, and freezes it when the month closes. This module is the arithmetic o
 
 Public:
 
-- ``Statement(brand, month, lines: tuple[Line, ...], number: str | None = None)``: ``.charges``,
-  ``.subtotal`` (= charges), ``.credits``, ``.adjustments``, ``.total``, ``.pending_credits``,
+- ``Statement(brand, month, lines: tuple[Line, ...], number: str | None = None, credit_terms=())``:
+  ``.charges``, ``.subtotal`` (= charges), ``.credits``, ``.adjustments``, ``.total``, ``.pending_credits``,
   ``.forgiven_credits``, ``.counted_lines``, ``.line(key) -> Line | None``, ``.status`` ("draft" or
   "finalized"), ``.finalized(number) -> Statement``
 - ``assemble_statement(brand, month, lines, credits=(), adjustment_lines=(), number=None) -> Statement``
@@ -36,7 +36,7 @@ Public:
   adjustment_lines=(), number=None) -> tuple[Statement, tuple[Credit, ...]]`` (the credits still held)
 - ``REASON_CODES``; ``adjustments(closed_lines, recomputed_lines, reason, closed_month) -> list[Line]``
 - ``format_number(year: int, sequence: int) -> str``; ``parse_number(text: str) -> tuple[int, int]``
-- ``Margin``; ``margins(statements, costs, by, shop_brand) -> list[Margin]``
+- ``Margin``; ``margins(statements, costs, by, shop_brand, shops=None) -> list[Margin]``
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from typing import Literal
+from typing import Literal, Protocol
 
 from service.finance.billing import (
     COMPONENTS,
@@ -57,10 +57,9 @@ from service.finance.billing import (
     statement_lines,
     terms_for_month,
 )
-from service.finance.costing import CostLine
 from service.finance.credits import Breach, Credit, Observation, assess, resolve
-from service.finance.lines import Line, LineKey
-from service.finance.money import EXACT, ZERO, allocate
+from service.finance.lines import Line, LineKey, quantity_words
+from service.finance.money import EXACT, ZERO, Summed, allocate
 from service.finance.periods import Month
 from service.finance.refs import Ref, ref_order
 
@@ -82,6 +81,7 @@ class Statement:
     month: Month
     lines: tuple[Line, ...]
     number: str | None = None  # set when finalized
+    credit_terms: tuple[Credit, ...] = ()  # the credits whose lines it shows (their terms, for earn-back)
 
     def __post_init__(self) -> None:
         own: set[LineKey] = set()
@@ -101,39 +101,18 @@ class Statement:
         if self.number is not None:
             parse_number(self.number)
 
-    def _sum(self, *kinds: str) -> Decimal:
-        return sum((line.amount for line in self.lines if line.kind in kinds), ZERO)
-
-    @property
-    def charges(self) -> Decimal:
-        return self._sum("charge")
+    # Sums of the lines' amounts by kind (see lines.py for which count).
+    charges = Summed("lines", "amount", lambda line: line.kind == "charge")
+    credits = Summed("lines", "amount", lambda line: line.kind == "credit")  # applied, <= 0
+    adjustments = Summed("lines", "amount", lambda line: line.kind == "adjustment")
+    pending_credits = Summed("lines", "amount", lambda line: line.kind == "credit_pending")  # not counted
+    forgiven_credits = Summed("lines", "amount", lambda line: line.kind == "credit_forgiven")  # not counted
+    total = Summed("lines", "amount", lambda line: line.counts)
 
     @property
     def subtotal(self) -> Decimal:
         """The month's charges, before credits and adjustments."""
         return self.charges
-
-    @property
-    def credits(self) -> Decimal:
-        """Applied credits (<= 0)."""
-        return self._sum("credit")
-
-    @property
-    def adjustments(self) -> Decimal:
-        return self._sum("adjustment")
-
-    @property
-    def total(self) -> Decimal:
-        return sum((line.amount for line in self.counted_lines), ZERO)
-
-    @property
-    def pending_credits(self) -> Decimal:
-        """Credits held for earn-back (shown, not counted)."""
-        return self._sum("credit_pending")
-
-    @property
-    def forgiven_credits(self) -> Decimal:
-        return self._sum("credit_forgiven")
 
     @property
     def counted_lines(self) -> tuple[Line, ...]:
@@ -173,8 +152,8 @@ def assemble_statement(
     fixes = list(adjustment_lines)
     if any(line.kind != "adjustment" for line in fixes):
         raise ValueError("adjustment_lines are adjustments")
-    credit_lines = [c.line() for c in credits]
-    return Statement(brand, month, (*charges, *credit_lines, *fixes), number)
+    shown = tuple(credits)
+    return Statement(brand, month, (*charges, *(c.line() for c in shown), *fixes), number, shown)
 
 
 def build_statement(
@@ -289,7 +268,8 @@ def _by_key(lines: Iterable[Line], side: str) -> dict[LineKey, Line]:
 
 
 def _describe(line: Line) -> str:
-    return f"{line.component} {line.quantity:,f} {line.unit} x {line.rate:f} = {line.amount:,f}"
+    # No rate: the words travel to the brand, which reads quantities and amounts, never rates.
+    return f"{line.component} {quantity_words(line.quantity, line.unit)} = {line.amount:,f}"
 
 
 def _adjustment(
@@ -342,6 +322,9 @@ _PCT = Decimal("0.01")
 
 @dataclass(frozen=True, slots=True)
 class Margin:
+    """The figures of a shop, brand or site in a month; revenue, cost, margin and margin % (margin /
+    revenue x 100 to 0.01, ROUND_HALF_UP; None without revenue) are derived once, when it is made."""
+
     by: MarginBy
     key: Ref | None  # None: brand-level revenue of a brand without worked minutes, or a shop without cost
     month: Month
@@ -351,26 +334,62 @@ class Margin:
     labour: Decimal
     seat: Decimal
     overhead: Decimal
+    revenue: Decimal = field(init=False)
+    cost: Decimal = field(init=False)
+    margin: Decimal = field(init=False)
+    margin_pct: Decimal | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        revenue = sum(self.revenue_by_component.values(), ZERO)
+        cost = self.labour + self.seat + self.overhead
+        margin = revenue + self.credits + self.adjustments - cost
+        pct = None if revenue == 0 else \
+            EXACT.divide(EXACT.multiply(margin, 100), revenue).quantize(_PCT, context=EXACT)
+        for name, value in (("revenue", revenue), ("cost", cost), ("margin", margin), ("margin_pct", pct)):
+            object.__setattr__(self, name, value)
+
+
+class CountedLine(Protocol):
+    """What a margin reads of a statement line that counts (a charge, a credit, an adjustment)."""
 
     @property
-    def revenue(self) -> Decimal:
-        return sum(self.revenue_by_component.values(), ZERO)
+    def kind(self) -> str: ...
+    @property
+    def component(self) -> str: ...
+    @property
+    def shop(self) -> Ref | None: ...
+    @property
+    def amount(self) -> Decimal: ...
+
+
+class Costed(Protocol):
+    """What a margin reads of a cost line: whose, where, which month, the minutes and the amounts."""
 
     @property
-    def cost(self) -> Decimal:
-        return self.labour + self.seat + self.overhead
+    def shop(self) -> Ref: ...
+    @property
+    def site(self) -> Ref: ...
+    @property
+    def month(self) -> Month: ...
+    @property
+    def minutes(self) -> int: ...
+    @property
+    def labour(self) -> Decimal: ...
+    @property
+    def seat(self) -> Decimal: ...
+    @property
+    def overhead(self) -> Decimal: ...
+
+
+class Billed(Protocol):
+    """What a margin reads of a statement: whose, which month, the lines that count."""
 
     @property
-    def margin(self) -> Decimal:
-        return self.revenue + self.credits + self.adjustments - self.cost
-
+    def brand(self) -> Ref: ...
     @property
-    def margin_pct(self) -> Decimal | None:
-        """Margin / revenue x 100 to 0.01 (ROUND_HALF_UP); None when there is no revenue."""
-        if self.revenue == 0:
-            return None
-        with localcontext(EXACT):
-            return (self.margin * 100 / self.revenue).quantize(_PCT)
+    def month(self) -> Month: ...
+    @property
+    def counted_lines(self) -> Sequence[CountedLine]: ...
 
 
 @dataclass
@@ -383,7 +402,7 @@ class _Cell:
     overhead: Decimal = ZERO
 
 
-def _add(cell: _Cell, line: Line, amount: Decimal) -> None:
+def _add(cell: _Cell, line: CountedLine, amount: Decimal) -> None:
     if line.kind == "charge":
         cell.revenue[line.component] += amount
     elif line.kind == "credit":
@@ -401,14 +420,17 @@ def _spread(amount: Decimal, weights: Mapping[Ref, int]) -> list[tuple[Ref | Non
 
 
 def margins(
-    statements: Iterable[Statement],
-    costs: Iterable[CostLine],
+    statements: Iterable[Billed],
+    costs: Iterable[Costed],
     by: MarginBy,
     shop_brand: Mapping[Ref, Ref],
+    shops: Callable[[Ref], bool] | None = None,
 ) -> list[Margin]:
     """Margin per (shop | brand | site, month) from statements and cost lines of any months.
 
-    Costs of a shop without a statement count too (cost with no revenue is a negative margin).
+    Costs of a shop without a statement count too (cost with no revenue is a negative margin). With
+    `shops`, only the shops it accepts count (a platform's, say): brand-level lines are spread over all the
+    brand's shops first, so a shop keeps its share whatever the filter.
     """
     cost_list = list(costs)
     # Worked minutes: per (month, brand) by shop, and per (month, shop) by site.
@@ -443,6 +465,8 @@ def margins(
 
     groups: dict[tuple[Month, str], tuple[Ref | None, list[_Cell]]] = {}
     for (month, brand, shop, site), cell in cells.items():
+        if shops is not None and (shop is None or not shops(shop)):
+            continue
         key: Ref | None = brand if by == "brand" else shop if by == "shop" else site
         groups.setdefault((month, "" if key is None else f"k{key}"), (key, []))[1].append(cell)
     out = []

@@ -2,8 +2,9 @@
 in the write's own transaction. Built once, here, so a domain added later gets it for free:
 
 - a flush hook records each ORM insert, update and delete (every SQLModel table but the log itself; a model
-  may name the column holding its tenant with `__audit_tenant__` and leave columns out with
-  `__audit_exclude__`);
+  may name the column holding its tenant with `__audit_tenant__`, or set it to None to keep its entries the
+  outsourcer's own (staff read them, the brand does not: a contract's prices, say), and leave columns out
+  with `__audit_exclude__`);
 - `record()` is the explicit entry of a set-based write (an ingest batch, a plan), which the ORM never sees.
 
 The table is tenant-owned (the nil uuid for the outsourcer's own objects: sites, agents, promotions) and
@@ -102,9 +103,16 @@ async def record(session: AsyncSession, *, action: str, object_type: str, object
                  tenant_id: uuid.UUID | None = None, before: dict[str, Any] | None = None,
                  after: dict[str, Any] | None = None) -> None:
     """The explicit entry of a set-based write, in the session's transaction."""
-    row = entry(session.info.get("scope"), session.info.get("request_id"), action=action,
-                object_type=object_type, object_id=object_id, tenant_id=tenant_id, before=before, after=after)
-    await session.execute(insert(_TABLE), [row])
+    await record_each(session, [{"action": action, "object_type": object_type, "object_id": object_id,
+                                 "tenant_id": tenant_id, "before": before, "after": after}])
+
+
+async def record_each(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    """Several explicit entries (each with record()'s keyword arguments) in one statement: a set-based write
+    of many objects, each on record (a month's statements finalized, say)."""
+    scope, request_id = session.info.get("scope"), session.info.get("request_id")
+    if entries:
+        await session.execute(insert(_TABLE), [entry(scope, request_id, **e) for e in entries])
 
 
 def _audited(obj: Any) -> bool:
@@ -125,7 +133,8 @@ def _identity(obj: Any) -> str | None:
 
 
 def _tenant(obj: Any) -> uuid.UUID | None:
-    value = getattr(obj, getattr(type(obj), "__audit_tenant__", "tenant_id"), None)
+    column = getattr(type(obj), "__audit_tenant__", "tenant_id")
+    value = getattr(obj, column, None) if column else None
     return value if isinstance(value, uuid.UUID) else None
 
 

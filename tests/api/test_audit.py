@@ -52,7 +52,8 @@ async def test_writes_in_every_domain_are_recorded_with_who_what_and_the_request
     assert renamed["tenant_id"] == str(world.tenant_a.id) and renamed["object_id"].endswith(str(shop.id))
     created = {e["object_type"]: e for e in entries if e["action"] == "create"}
     site = created["sites"]
-    assert site["object_id"] and site["object_id"] == site["after"]["id"]  # a new row's id, known after the flush
+    # a new row's id, known after the flush
+    assert site["object_id"] and site["object_id"] == site["after"]["id"]
     ingest = next(e for e in entries if e["action"] == "ingest")
     assert ingest["after"]["inserted"] == 1
     assert all(e["request_id"] == "req-audit-1" for e in entries)

@@ -87,6 +87,17 @@ def wait_for_token(process: subprocess.Popen, out: list[str], timeout: float = 1
     raise TimeoutError("the server printed no token in time")
 
 
+def wait_ready(client: httpx.Client) -> None:
+    """Until the server behind CLIENT answers /readyz with 200."""
+    while True:
+        try:
+            if client.get("/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+
+
 @contextmanager
 def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] | None = None,
                     log: str | None = None, workers: int = 1) -> Iterator[Server]:
@@ -100,12 +111,7 @@ def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] |
         assert token, "the server printed no token:\n" + "".join(err[-20:])
         url = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=url, timeout=10) as client:
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
+            wait_ready(client)
         server = Server(url=url, token=token, pid=process.pid, ready_s=time.perf_counter() - started,
                         process=process, stderr=err, stdout=out)
         yield server
@@ -119,18 +125,22 @@ def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] |
             Path(log).write_text("".join(err))
 
 
-def cpu_seconds(pid: int, data_dir: Path) -> dict[str, float]:
+def cpu_seconds(pid: int, postgres: Path | int) -> dict[str, float]:
     """CPU seconds used so far by the server process PID with its children, and by the embedded PostgreSQL
-    of DATA_DIR (its postmaster and the backends alive now): this bench's own, not other processes on the
-    machine. Read before and after a request; with the load average, what a figure cost."""
+    (its data dir, or its postmaster's pid): the postmaster and the backends alive now, and the ones that
+    have ended (parallel workers, closed connections: their parent reaped them). This bench's own, not other
+    processes on the machine. Read before and after a request; with the load average, what a figure cost."""
     use = {"server": 0.0, "postgres": 0.0}
-    postmaster = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+    postmaster = postgres if isinstance(postgres, int) else \
+        int((postgres / "pg" / "postmaster.pid").read_text().split()[0])
     for key, root in (("server", pid), ("postgres", postmaster)):
         try:
             top = psutil.Process(root)
             procs = [top, *top.children(recursive=True)]
+            ended = top.cpu_times()
         except psutil.Error:
             continue
+        use[key] += ended.children_user + ended.children_system
         for p in procs:
             try:
                 t = p.cpu_times()

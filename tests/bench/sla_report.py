@@ -29,8 +29,10 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 from datetime import time as dtime
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -229,6 +231,25 @@ async def build(server: str, owner: str, n: int) -> list[dict]:
     return shops
 
 
+async def prepared(server: str, name: str, conversations: int, reuse: bool,
+                   build: Callable[[str, str, int], Awaitable[Any]], what: str) -> float | None:
+    """The bench database NAME on SERVER: kept (its schema upgraded) when REUSE finds it built with
+    CONVERSATIONS conversations, else built anew by BUILD(server, owner URL, conversations); the build's
+    seconds, None when kept."""
+    owner = with_database(server, name)
+    exists = await _scalar(server, "SELECT count(*) FROM pg_database WHERE datname = :n", {"n": name})
+    total = await _scalar(owner, "SELECT count(*) FROM conversations") if exists and reuse else None
+    if total == conversations:
+        await asyncio.to_thread(migrations.upgrade, owner)  # a database built before the latest migrations
+        return None
+    print(f"building {name}: {conversations:,} conversations {what}")
+    started = time.perf_counter()
+    await build(server, owner, conversations)
+    seconds = time.perf_counter() - started
+    print(f"built in {seconds:.0f} s")
+    return seconds
+
+
 async def build_days(owner: str) -> None:
     """Every shop's day histograms, from its rollups (what ingest keeps up to date)."""
     started = time.perf_counter()
@@ -277,17 +298,9 @@ async def main() -> None:
 
     server = _server_url()
     owner = with_database(server, DB_NAME)
-    exists = await _scalar(server, "SELECT count(*) FROM pg_database WHERE datname = :n", {"n": DB_NAME})
-    total = await _scalar(owner, "SELECT count(*) FROM conversations") if exists and args.reuse else None
-    build_s = None
-    if total != args.conversations:
-        print(f"building {DB_NAME}: {args.conversations:,} conversations over {N_SHOPS} shops, 6 months")
-        started = time.perf_counter()
-        await build(server, owner, args.conversations)
-        build_s = time.perf_counter() - started
-        print(f"built in {build_s:.0f} s")
-    else:
-        await asyncio.to_thread(migrations.upgrade, owner)  # a database built before the latest migrations
+    build_s = await prepared(server, DB_NAME, args.conversations, args.reuse, build,
+                             f"over {N_SHOPS} shops, 6 months")
+    if build_s is None:
         if not await _scalar(owner, "SELECT EXISTS (SELECT 1 FROM shop_day_frt)"):
             await build_days(owner)
             await _admin(owner, "VACUUM ANALYZE shop_day_frt")

@@ -11,6 +11,7 @@ from service.capacity.erlang import erlang_c_metrics
 from service.finance.balance import (
     IntervalLoad,
     PlannedInterval,
+    Queue,
     estimate_plan,
     expected_service_level,
     marginal_cost,
@@ -30,21 +31,16 @@ NOV = Month(2026, 11)
 def test_marginal_cost_of_a_point_by_hand():
     # The textbook interval: 100 contacts / 30 min, AHT 180 s, T = 20 s; 14 agents reach 0.8884.
     sl14, sl15 = (float(erlang_c_metrics(100, 180, 1800, n, 20).service_level) for n in (14, 15))
-    m = marginal_cost([IntervalLoad(100, 180, 14)], D("40"), answer_s=20, interval_s=1800)
+    m = marginal_cost([IntervalLoad(100, 180, 14)], D("40"), Queue(answer_s=20, interval_s=1800))
     assert m.extra_agents == 1  # the 15th agent lifts it by more than a point
     agents = 0.01 / (sl15 - sl14)  # interpolated share of that agent
     assert float(m.extra_agent_hours) == pytest.approx(agents * 0.5, abs=1e-4)
     assert m.cost_per_point == (D(repr(agents * 0.5)) * 40).quantize(D("0.01"))
     assert m.whole_agent_cost == D("20.00")  # one agent for half an hour at 40/h
     # Seat cost and shrinkage raise the price of an agent-hour: (40 + 10) / (1 - 0.2) = 62.5.
-    priced = marginal_cost(
-        [IntervalLoad(100, 180, 14)],
-        D("40"),
-        seat_hour_cost=D("10"),
-        shrinkage=0.2,
-        answer_s=20,
-        interval_s=1800,
-    )
+    queue = Queue(answer_s=20, interval_s=1800)
+    priced = marginal_cost([IntervalLoad(100, 180, 14)], D("40"), queue, seat_hour_cost=D("10"),
+                           shrinkage=0.2)
     assert priced.whole_agent_cost == D("31.25")
 
 
@@ -56,8 +52,8 @@ def test_marginal_cost_is_positive_and_rises_towards_high_service_levels():
     rows = []
     for extra in range(0, 12):
         loads = [IntervalLoad(v, a, n + extra) for (v, a), n in zip(day, base, strict=True)]
-        sl = expected_service_level(loads, answer_s=20)
-        m = marginal_cost(loads, D("42.50"), answer_s=20)
+        sl = expected_service_level(loads, Queue(answer_s=20))
+        m = marginal_cost(loads, D("42.50"), Queue(answer_s=20))
         assert sl is not None
         rows.append((sl, m))
     # Above the load the curve is concave: from about half the contacts in time upwards every point
@@ -81,10 +77,10 @@ def test_no_point_left_above_99_percent_and_no_volume():
     assert (empty.extra_agents, empty.cost_per_point) == (0, None)
     assert expected_service_level([]) is None
     # Erlang A (with abandonment) works too and needs a patience.
-    a = marginal_cost([IntervalLoad(60, 240, 15)], D("40"), model="erlang_a", patience_s=120, answer_s=20)
+    a = marginal_cost([IntervalLoad(60, 240, 15)], D("40"), Queue(20, model="erlang_a", patience_s=120))
     assert a.cost_per_point is not None and a.cost_per_point > 0
     with pytest.raises(ValueError):
-        marginal_cost([IntervalLoad(60, 240, 15)], D("40"), model="erlang_a")
+        Queue(model="erlang_a")
 
 
 def test_shop_balance_counts_applied_and_held_credits_as_exposure():
@@ -115,29 +111,15 @@ def _plan(ka_agents: int, std_agents: int) -> list[PlannedInterval]:
     return out
 
 
-CONTRACT = Contract(
-    "C1",
-    "acme",
-    RateBook(
-        [
-            (
-                date(2026, 1, 1),
-                ContractTerms(
-                    seat_hour_rate=D("45"),
-                    per_conversation_rate=D("0.5"),
-                    monthly_base_fee=D("1000"),
-                    peak_surcharge_per_seat_day=D("80"),
-                    credit_policy=CreditPolicy(D("0.10"), (MetricAllocation("service_level", D("0.6")),)),
-                ),
-            )
-        ]
-    ),
-)
+SL_CREDIT = CreditPolicy(D("0.10"), (MetricAllocation("service_level", D("0.6")),))
+TERMS = ContractTerms(seat_hour_rate=D("45"), per_conversation_rate=D("0.5"), monthly_base_fee=D("1000"),
+                      peak_surcharge_per_seat_day=D("80"), credit_policy=SL_CREDIT)
+CONTRACT = Contract("C1", "acme", RateBook([(date(2026, 1, 1), TERMS)]))
 
 
 def test_plan_estimate_prices_ka_first_and_what_it_protects():
     targets = {"ka-tmall": 0.85, "std-jd": 0.7}
-    kw = dict(contract=CONTRACT, targets=targets, promotion_days=[date(2026, 11, 11)], answer_s=20)
+    kw = dict(contract=CONTRACT, targets=targets, promotion_days=[date(2026, 11, 11)], queue=Queue(20))
     # 26 agents an interval: 14 + 12 leaves KA at 0.807 (target 0.85); KA first, 15 + 11, gives 0.891 and
     # leaves the standard shop at 0.809 (target 0.70).
     proportional = estimate_plan(_plan(14, 12), NOV, D("40"), seat_hour_cost=D("5"), **kw)  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ NOV = Month(2026, 11)
 
 ALL = ContractTerms(
     seat_hour_rate=D("38.50"),
+    dedicated_seats=4,
     dedicated_seat_monthly_rate=D("6800"),
     per_conversation_rate=D("0.35"),
     monthly_base_fee=D("20000"),
@@ -45,7 +46,6 @@ USAGE = Usage(
         ShopUsage(
             "tmall-flagship",
             seat_hours=D("2340"),
-            dedicated_seats=D("4"),
             handled_conversations=61_234,
             assisted_gmv=D("1234567.89"),
             promotion_seat_days=96,
@@ -67,30 +67,25 @@ def test_every_component_is_quantity_times_rate_rounded_once():
     assert seat.source == "2,340 seat-hours from attendance"
     assert got[("seat_hours", "jd-store")].amount == D("15871.63")  # 412.25 x 38.50 = 15871.625
     assert got[("seat_hours", "jd-store")].source == "412.25 seat-hours from roster"
-    dedicated = got[("dedicated_seats", "tmall-flagship")]
+    dedicated = got[("dedicated_seats", None)]  # the contract's seats: at its level, like the base fee
     assert (dedicated.unit, dedicated.amount) == ("seat-month", D("27200.00"))
+    assert dedicated.source == "4 seats dedicated all month"
     conv = got[("conversations", "tmall-flagship")]
-    assert (conv.unit, conv.amount, conv.source) == (
-        "conversation",
-        D("21431.90"),
-        "61,234 conversations handled",
-    )
+    assert (conv.unit, conv.amount) == ("conversation", D("21431.90"))
+    assert conv.source == "61,234 conversations handled"
     gmv = got[("gmv_commission", "tmall-flagship")]
     # 1,234,567.89 x 1.5 % = 18,518.51835 -> 18,518.52
     assert (gmv.unit, gmv.rate, gmv.amount) == ("CNY GMV", D("0.015"), D("18518.52"))
     assert gmv.source == "CNY 1,234,567.89 assisted GMV from converted conversations"
     peak = got[("peak_surcharge", "tmall-flagship")]
-    assert (peak.unit, peak.amount, peak.source) == (
-        "seat-day",
-        D("7680.00"),
-        "96 seat-days on promotion days",
-    )
+    assert (peak.unit, peak.amount) == ("seat-day", D("7680.00"))
+    assert peak.source == "96 seat-days on promotion days"
     # Zero quantities make no line (jd-store has no seats, GMV or promotion days).
     assert ("dedicated_seats", "jd-store") not in got and ("gmv_commission", "jd-store") not in got
     assert len(lines) == 8
     assert lines[0].shop is None  # brand level first
     assert all(line.kind == "charge" for line in lines)
-    assert lines[1].key == LineKey("seat_hours", "jd-store", "seat-hour")  # the contract table's order
+    assert lines[2].key == LineKey("seat_hours", "jd-store", "seat-hour")  # the contract table's order
 
 
 def test_only_the_contract_components_are_billed():
@@ -116,13 +111,16 @@ def test_the_version_in_force_on_the_first_day_bills_the_month():
     assert tif is not None and tif.full_month and tif.effective_from == date(2026, 1, 1)
 
 
-def test_a_contract_starting_within_the_month_prorates_its_base_fee():
-    c = contract((date(2026, 11, 11), ContractTerms(monthly_base_fee=D("30000"), seat_hour_rate=D("38.50"))))
+def test_a_contract_starting_within_the_month_prorates_its_fixed_components():
+    terms = ContractTerms(monthly_base_fee=D("30000"), seat_hour_rate=D("38.50"), dedicated_seats=2,
+                          dedicated_seat_monthly_rate=D("6800"))
+    c = contract((date(2026, 11, 11), terms))
     lines = statement_lines(c, USAGE, NOV)
-    base = next(line for line in lines if line.component == "base_fee")
-    # 20 of 30 days: 30,000 x 20 / 30 = 20,000.00.
+    base, seats = (next(x for x in lines if x.component == k) for k in ("base_fee", "dedicated_seats"))
+    # 20 of 30 days: 30,000 x 20 / 30 = 20,000.00; 2 seats x 20 / 30 = 1.333333 seat-months x 6,800.
     assert (base.quantity, base.amount) == (D("0.666667"), D("20000.00"))
-    assert base.source == "20 of 30 days in force from 2026-11-11"
+    assert (seats.quantity, seats.amount) == (D("1.333333"), D("9066.67"))
+    assert base.source == seats.source == "20 of 30 days in force from 2026-11-11"
     # Usage-based components are not pro-rated (no usage exists before the start).
     assert next(line for line in lines if line.shop == "tmall-flagship").amount == D("90090.00")
     assert statement_lines(c, Usage(Month(2026, 10), USAGE.shops), Month(2026, 10)) == []
@@ -152,6 +150,8 @@ def test_usage_and_terms_are_validated():
         ContractTerms(seat_hour_rate=D("-1"))
     with pytest.raises(ValueError):
         ContractTerms(gmv_commission_share=D("1.5"))
+    with pytest.raises(ValueError):
+        ContractTerms(dedicated_seats=-1)
     with pytest.raises(ValueError):
         ShopUsage("s", handled_conversations=-1)
     with pytest.raises(ValueError):

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from service.finance.costing import WorkedSegment, cost_lines, prefer_attendance, rollup, unit_cost
+from service.finance.costing import WorkedSegment, cost_lines, rollup, unit_cost
 from service.finance.periods import Month
 from service.finance.rates import CostRates, LoadedHourlyCost, NoRateInForce, OverheadRule, RateBook
 
@@ -38,7 +38,7 @@ SEGMENTS = [
     # A Saturday: all rest-day overtime at 200 %.
     WorkedSegment("B", "X", "S1", date(2026, 11, 14), 480, {"rest_day": 480}, source="roster"),
     # National Day: statutory holiday at 300 %.
-    WorkedSegment("B", "X", "S1", date(2026, 10, 1), 480, {"statutory_holiday": 480}),
+    WorkedSegment("B", "X", "S1", date(2026, 10, 1), 480, {"holiday": 480}),
 ]
 
 
@@ -52,7 +52,7 @@ def test_labour_with_overtime_premium_by_pay_class():
     assert x.labour == D("834.00")
     assert x.seat == D("90.00")  # 1,080 seat-minutes x 5/h
     assert x.minutes == 1080 and x.hours == D("18.0000")
-    assert x.overtime_minutes == {"workday": 120, "rest_day": 480, "statutory_holiday": 0}
+    assert x.overtime_minutes == {"workday": 120, "rest_day": 480, "holiday": 0}
     assert x.minutes_by_source == {"attendance": 600, "roster": 480}
     y = lines[("Y", NOV)]
     assert (y.labour, y.seat) == (D("84.00"), D("10.00"))
@@ -109,15 +109,11 @@ def test_segments_are_validated():
         WorkedSegment("A", "X", "S1", date(2026, 11, 1), 60, source="guess")  # type: ignore[arg-type]
 
 
-def test_attendance_wins_over_the_roster():
-    d = date(2026, 11, 11)
-    segs = [
-        WorkedSegment("A", "X", "S1", d, 480, source="roster"),
-        WorkedSegment("A", "X", "S1", d, 450, source="attendance"),
-        WorkedSegment("B", "X", "S1", d, 480, source="roster"),
-    ]
-    kept = prefer_attendance(segs)
-    assert [(s.agent, s.source) for s in kept] == [("A", "attendance"), ("B", "roster")]
+def test_a_run_of_days_with_the_same_rates_costs_what_its_days_cost():
+    days = [WorkedSegment("A", "X", "S1", date(2026, 11, d), 500, {"workday": 20}) for d in (2, 3, 4)]
+    (run,) = cost_lines([WorkedSegment("A", "X", "S1", date(2026, 11, 2), 1500, {"workday": 60})], rates())
+    (each,) = cost_lines(days, rates())
+    assert run == each
 
 
 def test_rollups_by_brand_and_site_sum_the_same_lines():

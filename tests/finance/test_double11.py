@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from service.finance.billing import Contract, ContractTerms, usage_from_segments
-from service.finance.costing import WorkedSegment, cost_lines, prefer_attendance, rollup
+from service.finance.costing import WorkedSegment, cost_lines, rollup
 from service.finance.credits import Breach, CreditPolicy, MetricAllocation
 from service.finance.exports import COST_COLUMNS, LINE_COLUMNS, cost_rows, statement_line_rows, write_csv
 from service.finance.periods import Month
@@ -36,32 +36,17 @@ SEGMENTS = [
     WorkedSegment("a2", "acme-tmall", "hz", D11, 480),
     WorkedSegment("a2", "acme-jd", "hz", D11, 240, {"workday": 240}),
     WorkedSegment("a3", "zen-douyin", "remote", D11, 480, source="roster"),
-    WorkedSegment("a3", "zen-douyin", "remote", D14, 300, {"rest_day": 300}, source="roster"),
-    WorkedSegment("a3", "zen-douyin", "remote", D14, 300, {"rest_day": 300}),  # attendance wins
+    WorkedSegment("a3", "zen-douyin", "remote", D14, 300, {"rest_day": 300}),  # attendance, so no roster
 ]
-ACME = Contract(
-    "acme-2026",
-    "acme",
-    RateBook(
-        [
-            (
-                JAN1,
-                ContractTerms(
-                    seat_hour_rate=D("45"),
-                    monthly_base_fee=D("5000"),
-                    gmv_commission_share=D("0.01"),
-                    peak_surcharge_per_seat_day=D("60"),
-                    credit_policy=CreditPolicy(D("0.10"), (MetricAllocation("service_level", D("0.5")),)),
-                ),
-            )
-        ]
-    ),
-)
+SL_HALF = CreditPolicy(D("0.10"), (MetricAllocation("service_level", D("0.5")),))
+ACME_TERMS = ContractTerms(seat_hour_rate=D("45"), monthly_base_fee=D("5000"), gmv_commission_share=D("0.01"),
+                           peak_surcharge_per_seat_day=D("60"), credit_policy=SL_HALF)
+ACME = Contract("acme-2026", "acme", RateBook([(JAN1, ACME_TERMS)]))
 ZEN = Contract("zen-2026", "zen", RateBook([(JAN1, ContractTerms(per_conversation_rate=D("1.2")))]))
 
 
 def test_double_11_cost_revenue_and_margin_per_brand_to_the_cent():
-    worked = prefer_attendance(SEGMENTS)
+    worked = SEGMENTS
     costs = cost_lines(worked, RATES)
     by_shop = {t.key: t for t in rollup(costs, "shop")}
     # acme-tmall: 1,320 min x 41.40 + 480 min x 34.50 = 1,186.80; premium 360 min x 0.5 x 30 = 90.00.
@@ -85,13 +70,13 @@ def test_double_11_cost_revenue_and_margin_per_brand_to_the_cent():
     by_brand = {t.key: t for t in rollup(costs, "brand", SHOP_BRAND)}
     assert by_brand["acme"].total == D("1802.30") and by_brand["zen"].total == D("504.68")
 
-    promo = [D10, D11]
     acme_usage = usage_from_segments(
         [s for s in worked if SHOP_BRAND[str(s.shop)] == "acme"],
         NOV,
         assisted_gmv={"acme-tmall": D("850000.00")},
         handled_conversations={"acme-tmall": 1800, "acme-jd": 400},
-        promotion_days=promo,
+        # Agents working a shop on a promotion day (the 10th and 11th): a1 twice and a2 on tmall, a2 on jd.
+        promotion_seat_days={"acme-tmall": 3, "acme-jd": 1},
     )
     zen_usage = usage_from_segments(
         [s for s in worked if s.shop == "zen-douyin"], NOV, handled_conversations={"zen-douyin": 900}

@@ -14,15 +14,7 @@ from pathlib import Path
 import pytest
 
 from service.finance import exports
-from service.finance.exports import (
-    LINE_COLUMNS,
-    MARGIN_COLUMNS,
-    Column,
-    margin_rows,
-    statement_line_rows,
-    write_csv,
-    write_xlsx,
-)
+from service.finance.exports import LINE_COLUMNS, MARGIN_COLUMNS, Column, write_csv, write_xlsx
 from service.finance.lines import Line, LineKey
 from service.finance.money import line_amount
 from service.finance.periods import Month
@@ -107,7 +99,7 @@ def statement() -> Statement:
 def test_csv_long_format_one_row_per_line_with_totals():
     st = statement()
     out = io.StringIO()
-    assert write_csv(out, LINE_COLUMNS, statement_line_rows([st]), totals=True) == 4
+    assert write_csv(out, LINE_COLUMNS, exports.statement_line_rows([st]), totals=True) == 4
     table = list(csv.reader(io.StringIO(out.getvalue())))
     assert table[0] == [c.header for c in LINE_COLUMNS]
     body = [dict(zip(table[0], r, strict=True)) for r in table[1:-1]]
@@ -136,7 +128,7 @@ def test_margin_rows_export():
     m = Margin("shop", "X", NOV, {"seat_hours": D("100.00")}, D("0.00"), D("0.00"), D("0"), D("0"), D("0"))
     zero = Margin("shop", "Y", NOV, {}, D("0.00"), D("0.00"), D("10.00"), D("0"), D("0"))
     out = io.StringIO()
-    write_csv(out, MARGIN_COLUMNS, margin_rows([m, zero]))
+    write_csv(out, MARGIN_COLUMNS, exports.margin_rows([m, zero]))
     lines = out.getvalue().splitlines()
     assert lines[1].endswith(",100.00,100.00") and lines[2].endswith(",-10.00,")  # margin % None is blank
 

@@ -18,6 +18,7 @@ from service.finance.rates import (
     Version,
     hourly_from_monthly,
 )
+from service.seating.calendar import PayClass
 
 D = Decimal
 
@@ -77,7 +78,7 @@ def test_loaded_cost_and_components():
 
 def test_overtime_multipliers_and_overhead_rule():
     m = OvertimeMultipliers()
-    assert (m.of("workday"), m.of("rest_day"), m.of("statutory_holiday")) == (D("1.5"), D("2.0"), D("3.0"))
+    assert (m.of("workday"), m.of(PayClass.rest_day), m.of("holiday")) == (D("1.5"), D("2"), D("3"))
     with pytest.raises(ValueError):
         m.of("weekend")  # type: ignore[arg-type]
     with pytest.raises(ValueError):

@@ -70,6 +70,7 @@ def terms(draw: st.DrawFn) -> ContractTerms:
     commission = draw(st.none() | st.decimals(min_value=D(0), max_value=D("0.05"), places=4))
     return ContractTerms(
         seat_hour_rate=draw(maybe_rate),
+        dedicated_seats=draw(st.integers(0, 8)),
         dedicated_seat_monthly_rate=draw(maybe_rate),
         per_conversation_rate=draw(maybe_rate),
         monthly_base_fee=draw(st.none() | st.decimals(min_value=D(0), max_value=D("50000"), places=2)),
@@ -100,7 +101,6 @@ def years(draw: st.DrawFn) -> tuple[list[Contract], dict[Month, Usage], list[Bre
                 ShopUsage(
                     s,
                     seat_hours=draw(st.decimals(min_value=D(0), max_value=D("5000"), places=2)),
-                    dedicated_seats=D(draw(st.integers(0, 8))),
                     handled_conversations=draw(st.integers(0, 100_000)),
                     assisted_gmv=draw(st.decimals(min_value=D(0), max_value=D("3000000"), places=2)),
                     promotion_seat_days=draw(st.integers(0, 50)),
@@ -176,7 +176,9 @@ def test_adjustments_link_to_the_lines_they_correct():
         ("peak_surcharge", None, D("96"), D("7680.00")),
     ]
     assert all(f.kind == "adjustment" and f.reason == "late_data" and f.corrects_month == OCT for f in fixes)
-    assert fixes[0].source.startswith("late_data: 2026-10 seat_hours 2,340 seat-hour x 38.50 = 90,090.00")
+    # The words name quantities and amounts, never a rate (a brand reads them).
+    assert fixes[0].source == ("late_data: 2026-10 seat_hours 2,340 seat-hours = 90,090.00, "
+                               "recomputed seat_hours 2,400 seat-hours = 92,400.00")
     # The open month carries them; its own line of the same component is a different line.
     nov = assemble_statement("acme", NOV, [charge("seat_hours", "X", "100", "seat-hour", "38.50")], (), fixes)
     assert nov.subtotal == D("3850.00")

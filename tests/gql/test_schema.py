@@ -74,6 +74,18 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
                                  "shrinkage": 0.25}}, ops),
         "capacity-plan": ({"id": str(plan)}, auth("finance")),
         "my-plan-lines": ({"planId": str(plan), "first": 5}, world.client_of("a")),
+        "add-contract": ({"contract": {
+            "tenantId": str(world.tenant_b.id), "name": f"B {tag}", "effectiveFrom": "2026-01-01",
+            "seatHourRate": "42.00", "monthlyBaseFee": "8000.00", "perConversationRate": "0.40",
+            "gmvCommissionShare": "0.012", "peakSurchargePerSeatDay": "60.00",
+            "creditPolicy": {"atRiskShare": "0.10", "earnBackMonths": 1, "allocations": [
+                {"metric": "service_level", "allocation": "0.5", "earnBackTarget": 0.9},
+                {"metric": "response_rate_3min", "allocation": "0.3"}]}}}, auth("finance")),
+        "compute-month": ({"month": "2026-11"}, auth("finance")),
+        "margins": ({"from": "2026-01", "to": "2026-12", "tier": "KA"}, auth("ops")),
+        "my-statements": ({"tenant": world.tenant_a.slug}, world.client_of("a")),
+        "plan-estimate": ({"planId": str(plan)}, auth("finance")),
+        "shop-balance": ({"month": "2026-11"}, auth("ops")),
         "build-roster": ({"planId": str(plan), "roster": {"name": f"r {tag}", "mode": "fast"}}, ops),
         "publish-roster": ({"id": str(getattr(world, "roster_id", plan))}, ops),
         "my-roster-coverage": ({"rosterId": str(getattr(world, "roster_id", plan))}, world.client_of("a")),

@@ -10,9 +10,18 @@ import pytest
 from service.app import ROUTERS
 from service.kit.identity import Role
 from tests.conftest import auth
-from tests.factories import client_key, gql, graphql_probes, issued_jti, plan_for_world, seating_world
+from tests.factories import (
+    client_key,
+    finance_books,
+    gql,
+    graphql_probes,
+    issued_jti,
+    plan_for_world,
+    seating_world,
+)
 
 STAFF, WRITERS, ALL = "admin ops finance", "admin ops", "admin ops finance client"
+BOOKS = "admin finance"  # finance writes: rates, contracts, the books
 
 EXPECTED = {
     ("GET", "/v1/tenants"): STAFF,
@@ -87,6 +96,21 @@ EXPECTED = {
     ("GET", "/v1/api-keys"): "admin client",
     ("POST", "/v1/api-keys/{key_id}/revoke"): "admin client",
     ("GET", "/v1/audit"): "admin client",  # a brand's user: its brand's entries
+    # finance: staff read costs, margins and the books (GET); finance and admins write them (POST), but
+    # admins alone reopen a month; a brand reads its own finalized statements, without rates
+    **{(method, f"/v1/finance/{path}"): STAFF if method == "GET" else BOOKS for method, path in (
+        ("POST", "agent-costs"), ("GET", "agent-costs"), ("POST", "seat-costs"), ("GET", "seat-costs"),
+        ("POST", "overheads"), ("GET", "overheads"), ("POST", "overtime-multipliers"),
+        ("GET", "overtime-multipliers"), ("POST", "contracts"), ("GET", "contracts"),
+        ("GET", "contracts/{contract_id}"), ("POST", "contracts/{contract_id}/versions"), ("GET", "periods"),
+        ("GET", "periods/{month}"), ("POST", "periods/{month}/compute"), ("POST", "periods/{month}/finalize"),
+        ("POST", "periods/{month}/close"), ("GET", "statements"), ("GET", "statements/{statement_id}"),
+        ("POST", "statements/{statement_id}/finalize"), ("GET", "costs"), ("GET", "margins"),
+        ("GET", "balance"), ("GET", "capacity-plans/{plan_id}/estimate"),
+        ("GET", "rosters/{roster_id}/estimate"), ("GET", "exports/{report}"))},
+    ("POST", "/v1/finance/periods/{month}/reopen"): "admin",
+    ("GET", "/v1/tenants/{tenant}/statements"): ALL,
+    ("GET", "/v1/tenants/{tenant}/statements/{month}"): ALL,
 }
 # Allowed roles may also get these: a roster is published once (then 409), deletes go to unknown ids (404).
 ALSO = {("POST", "/v1/rosters/{roster_id}/publish"): (409,)}
@@ -118,17 +142,21 @@ def _path(template: str, world, method: str = "GET") -> str:
     return (template.replace("{tenant}", world.tenant_a.slug).replace("{shop_id}", str(world.shops_a[0].id))
             .replace("{site_id}", str(world.site.id)).replace("{agent_id}", str(world.agent.id))
             .replace("{effective_from}", "2026-01-01").replace("{plan_id}", str(world.plan_id))
+            .replace("{contract_id}", str(world.contract_a)).replace("{statement_id}", str(world.statement_a))
+            .replace("{month}", world.month).replace("{report}", "statements")
             .replace("{jti}", world.jti).replace("{key_id}", str(world.key_a)))
 
 
 @pytest.fixture(scope="module", autouse=True)
 async def _capacity_plan(db, world):
-    """A stored capacity plan over the world's shops, so {plan_id} routes answer 200 to allowed roles."""
+    """A stored capacity plan over the world's shops, so {plan_id} routes answer 200 to allowed roles, and
+    the world's books: contracts, this month's statements finalized, a roster of the plan."""
 
     world.plan_id = await plan_for_world(db)
     await seating_world(db, world)
     world.jti = await issued_jti(db)
     world.key_a = await client_key(db, world.tenant_a)
+    await finance_books(db, world)
 
 
 CASES = [(method, path, role) for (method, path) in EXPECTED for role in Role]
@@ -192,6 +220,16 @@ EXPECTED_GQL = {
     "Query.tokens": "admin", "Mutation.revokeToken": "admin",
     "Query.apiKeys": "admin client", "Mutation.createApiKey": "admin client",
     "Mutation.revokeApiKey": "admin client", "Query.auditLog": "admin client",
+    "Query.agentCosts": STAFF, "Query.seatCosts": STAFF, "Query.overheads": STAFF,
+    "Query.overtimeMultipliers": STAFF, "Query.contracts": STAFF, "Query.contract": STAFF,
+    "Query.financePeriods": STAFF, "Query.financePeriod": STAFF, "Query.statements": STAFF,
+    "Query.statement": STAFF, "Query.brandStatements": ALL, "Query.brandStatement": ALL,
+    "Query.costReport": STAFF, "Query.marginReport": STAFF, "Query.shopBalance": STAFF,
+    "Query.planEstimate": STAFF, "Query.rosterEstimate": STAFF,
+    "Mutation.addAgentCost": BOOKS, "Mutation.addSeatCost": BOOKS, "Mutation.addOverhead": BOOKS,
+    "Mutation.addOvertimeMultipliers": BOOKS, "Mutation.createContract": BOOKS,
+    "Mutation.addContractVersion": BOOKS, "Mutation.computePeriod": BOOKS, "Mutation.finalizePeriod": BOOKS,
+    "Mutation.closePeriod": BOOKS, "Mutation.reopenPeriod": "admin", "Mutation.finalizeStatement": BOOKS,
 }
 
 

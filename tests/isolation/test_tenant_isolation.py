@@ -10,7 +10,7 @@ import pytest
 from service.app import ROUTERS
 from service.schema import build_schema
 from tests.conftest import auth
-from tests.factories import client_key, gql, graphql_probes, plan_for_world, seating_world
+from tests.factories import client_key, finance_books, gql, graphql_probes, plan_for_world, seating_world
 
 
 def _b_markers(world) -> list[str]:
@@ -25,6 +25,8 @@ def _fill(path: str, world) -> str:
             .replace("{effective_from}", "2026-01-01")
             .replace("{plan_id}", str(getattr(world, "plan_id", "")))
             .replace("{roster_id}", str(world.roster_id))
+            .replace("{contract_id}", str(world.contract_b)).replace("{statement_id}", str(world.statement_b))
+            .replace("{month}", world.month).replace("{report}", "statements")
             .replace("{shift_id}", str(world.shift_id)).replace("{assignment_id}", str(world.assignment_id))
             .replace("{rule_set_id}", str(world.rule_set_id))
             .replace("{availability_id}", str(world.shift_id))
@@ -34,11 +36,13 @@ def _fill(path: str, world) -> str:
 
 @pytest.fixture(scope="module", autouse=True)
 async def _capacity_plan(db, world):
-    """A stored capacity plan with lines for A's and B's shops: A's client must only ever see A's."""
+    """A stored capacity plan with lines for A's and B's shops: A's client must only ever see A's. And the
+    books of both brands (contracts, statements): A's client must never see B's, nor any cost or rate."""
 
     world.plan_id = await plan_for_world(db)
     await seating_world(db, world)
     world.key_b = await client_key(db, world.tenant_b)  # B's API key: A may neither list nor revoke it
+    await finance_books(db, world)
 
 
 def _bodies(world) -> list[dict]:
@@ -95,6 +99,13 @@ def test_probes_cover_every_root_field():
     assert {to_camel_case(f) for f in fields} == set(graphql_probes(fake))
 
 
+# Finance: staff fields refuse a client outright; a brand's statements of another brand are not found.
+FINANCE_FIELDS = ["agentCosts", "seatCosts", "overheads", "overtimeMultipliers", "contracts", "contract",
+                  "financePeriods", "financePeriod", "statements", "statement", "brandStatements",
+                  "brandStatement", "costReport", "marginReport", "shopBalance", "planEstimate",
+                  "rosterEstimate", "addAgentCost", "addSeatCost", "addOverhead", "addOvertimeMultipliers",
+                  "createContract", "addContractVersion", "computePeriod", "finalizePeriod", "closePeriod",
+                  "reopenPeriod", "finalizeStatement"]
 ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "createTenant", "updateTenant",
                "createShop", "updateShop", "createSite", "updateSite", "createAgent", "updateAgent",
                "breaches", "slaPolicies", "slaSummary", "createSlaPolicy", "updateSlaPolicy",
@@ -107,7 +118,7 @@ ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "c
                "setHolidayCalendar", "addAvailability", "removeAvailability", "setShopRequirements",
                "createRoster",
                "publishRoster", "createShift", "updateShift", "deleteShift", "createAssignment",
-               "updateAssignment", "deleteAssignment", "applyMoves"]
+               "updateAssignment", "deleteAssignment", "applyMoves", *FINANCE_FIELDS]
 
 
 @pytest.mark.parametrize("field", ROOT_FIELDS)
@@ -135,6 +146,10 @@ async def test_every_graphql_field_hides_b(client, world, field):
         assert result["data"]["a"] == {"items": [], "nextCursor": None} and result["data"]["b"]["items"] == []
     if field in ("staffing", "capacityPlan", "createPromotion", "createCapacityPlan"):
         assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # plan headers are not a brand's
+    if field in FINANCE_FIELDS and field not in ("brandStatements", "brandStatement"):
+        assert {e["extensions"]["code"] for e in result["errors"]} == {"FORBIDDEN"}  # costs, rates, books
+    if field in ("brandStatements", "brandStatement"):
+        assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"  # B's, asked for by A
     if field == "shopRequirements":
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     if field == "rosterCoverage":  # A's own shops' counts, and only those

@@ -16,7 +16,10 @@ from tests.conftest import _admin, with_database
 OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_version", "api_keys",
                    "issued_tokens", "promotions", "capacity_plans", "capacity_plan_intervals",
                    "holiday_days", "labour_rule_sets", "employment_type_rules", "agent_rule_sets",
-                   "agent_availability", "rosters", "shifts"}
+                   "agent_availability", "rosters", "shifts",
+                   "agent_cost_versions", "seat_cost_versions", "overhead_versions",
+                   "overtime_multiplier_versions", "finance_periods", "finance_period_events",
+                   "statement_counters"}
 
 
 @pytest.fixture(scope="module")
