@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 2000
     pool_size: int = 10
+    # SLA reports and breach lists kept in each server process, found again while the database's version of
+    # what they read stands (service.kit.cache); 0 keeps none.
+    report_cache_size: int = Field(default=4096, ge=0)
     max_page_size: int = 500
     # How far back a conversation may start (days): older records are rejected, so one client's ancient
     # dates cannot create partitions that every tenant's ingest then probes.

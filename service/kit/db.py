@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
 from service.kit.audit import current_request_id
+from service.kit.cache import Memo
 from service.kit.errors import Forbidden, Unauthorized
 from service.kit.identity import Scope
 from service.settings import APP_ROLE, Settings
@@ -95,10 +96,11 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 class Database:
     """The app's handle on PostgreSQL: one engine and a session factory that scopes every transaction."""
 
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, memo_size: int = 4096):
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self.waiting = 0  # transactions waiting for a pooled connection (the metrics read it)
+        self.memo = Memo(memo_size)  # answers kept under the database's versions (kit.cache)
 
     def _wait(self, delta: int) -> None:
         self.waiting += delta
@@ -108,6 +110,7 @@ class Database:
         async with self._sessions() as session:
             session.info["scope"] = scope
             session.info["request_id"] = current_request_id.get()
+            session.info["memo"] = self.memo
             yield session
 
     @property
