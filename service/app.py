@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         if owned:
             app.state.db = Database(make_engine(database_url or app_url(settings), settings.pool_size),
                                     memo_size=settings.report_cache_size)
+            observe.watch_pool(app.state.db)
             await app.state.db.warm_up(min(4, settings.pool_size))
         # Everything alive now lives as long as the process: keep it out of every later full collection.
         gc.freeze()
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         finally:
             if owned:
                 await app.state.db.dispose()
+                observe.process_ended()
 
     app = docs.documented_app(title="Seatwise", version=__version__, description=DESCRIPTION,
                               lifespan=lifespan)

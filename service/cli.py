@@ -8,18 +8,21 @@ documented (EXIT_CODES, README.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 import os
 import shlex
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -297,7 +300,8 @@ def serve(
     settings = None
     try:
         settings = _settings()
-        _serve(settings, sock, demo, host, port, workers)
+        with _metrics_dir(workers):
+            _serve(settings, sock, demo, host, port, workers)
     finally:
         sock.close()
         if settings is not None and settings.embedded:
@@ -368,20 +372,45 @@ def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port:
 
     _announce_when_ready(f"http://{probe}:{port}", banner)
     configure_logging()
+    drain = settings.shutdown_timeout_s
     if workers == 1:
         # The app logs one line per request (with its request id); uvicorn's own lines go through the same
         # handler (JSON in production), as configure_logging set it up.
         config = uvicorn.Config(create_app(settings, database_url=url), log_level="info", access_log=False,
-                                log_config=None)
+                                log_config=None, timeout_graceful_shutdown=drain)
         uvicorn.Server(config).run(sockets=[sock])
     else:
         from uvicorn.supervisors import Multiprocess
 
-        # Each worker process builds its own app (and pool) from the environment.
+        # Each worker process builds its own app (and pool) from the environment, and writes its metrics
+        # where every worker's /metrics reads them all.
         os.environ["SEATWISE_APP_DATABASE_URL"] = url
         config = uvicorn.Config("service.app:create_app_for_worker", factory=True, workers=workers,
-                                log_level="info", access_log=False, log_config=None)
+                                log_level="info", access_log=False, log_config=None,
+                                timeout_graceful_shutdown=drain)
         Multiprocess(config, sockets=[sock]).run()
+
+
+@contextlib.contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """PROMETHEUS_MULTIPROC_DIR, before anything imports prometheus-client: with several workers (its
+    multiprocess mode) or when the operator set one, which is emptied of an earlier run's files; else a new
+    temporary one, removed afterwards."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if workers == 1 and not given:
+        yield
+        return
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="seatwise-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(path, ignore_errors=True)
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
 # --- plan -------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ there is none, so a pooled connection never carries one request's tenant into th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
@@ -100,10 +100,13 @@ class Database:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self.waiting = 0  # transactions waiting for a pooled connection (the metrics read it)
+        self.on_wait: Callable[[int], None] | None = None  # told every change of it (kit.observe)
         self.memo = Memo(memo_size)  # answers kept under the database's versions (kit.cache)
 
     def _wait(self, delta: int) -> None:
         self.waiting += delta
+        if self.on_wait is not None:
+            self.on_wait(delta)
 
     @asynccontextmanager
     async def session(self, scope: Scope) -> AsyncIterator[AsyncSession]:
@@ -125,13 +128,13 @@ class Database:
         check) runs before the caller's first statement, so a revoked token is refused even by a use case
         that reads nothing."""
         async with self.session(scope) as session, session.begin():
-            self.waiting += 1
+            self._wait(1)
             session.info["waiting"] = self._wait  # after_begin counts it down once connected
             try:
                 await session.connection()
             finally:
                 if session.info.pop("waiting", None) is not None:
-                    self.waiting -= 1
+                    self._wait(-1)
             yield session
 
     def system_transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
