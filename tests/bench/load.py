@@ -34,9 +34,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import psutil
 
-from tests.bench.server import seatwise_server
+from tests.bench.server import cpu_seconds, seatwise_server
 
 TARGET_P99_MS = 100.0
 
@@ -152,28 +151,13 @@ class Cpu:
     server_pid: int
     data_dir: Path
 
-    def _tree(self, pid: int) -> float:
-        try:
-            root = psutil.Process(pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return 0.0
-        total = 0.0
-        for p in procs:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                pass
-        return total
-
     def now(self) -> tuple[float, float, float]:
         try:
             postmaster = int((self.data_dir / "pg" / "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):
             postmaster = 0
-        mine = time.process_time()
-        return self._tree(self.server_pid), self._tree(postmaster) if postmaster else 0.0, mine
+        return (cpu_seconds(self.server_pid), cpu_seconds(postmaster) if postmaster else float("nan"),
+                time.process_time())
 
 
 async def step(pool: Connections, mix: list[tuple[bytes, str]], rate: int, seconds: float

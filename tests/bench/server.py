@@ -40,6 +40,7 @@ class Server:
     token: str
     pid: int
     ready_s: float  # from launch to /readyz answering
+    cpu_s: float  # CPU seconds of the server process (and its children) by then
     process: subprocess.Popen = field(repr=False)
     stderr: list[str] = field(default_factory=list, repr=False)
     stdout: list[str] = field(default_factory=list, repr=False)
@@ -86,6 +87,27 @@ def wait_for_token(process: subprocess.Popen, out: list[str], timeout: float = 1
     raise TimeoutError("the server printed no token in time")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process PID, of its live descendants and of the children it has reaped
+    (PostgreSQL's postmaster reaps its ended backends)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+        reaped = root.cpu_times()
+    except psutil.Error:
+        return float("nan")
+    total = reaped.children_user + reaped.children_system
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 @contextmanager
 def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] | None = None,
                     log: str | None = None, workers: int = 1) -> Iterator[Server]:
@@ -106,7 +128,7 @@ def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] |
                 except httpx.TransportError:
                     time.sleep(0.05)
         server = Server(url=url, token=token, pid=process.pid, ready_s=time.perf_counter() - started,
-                        process=process, stderr=err, stdout=out)
+                        cpu_s=cpu_seconds(process.pid), process=process, stderr=err, stdout=out)
         yield server
     finally:
         if server is not None:
