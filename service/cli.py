@@ -295,6 +295,10 @@ def serve(
 ) -> None:
     """Run the API (REST under /v1, GraphQL at /graphql). Stops on Ctrl-C or SIGTERM, and the embedded
     database with it."""
+    # The server's own modules are read from bytecode on the next start, as the installed packages are (uv
+    # compiles those): with PYTHONDONTWRITEBYTECODE set, every start compiled some 150 of them from source
+    # again, a tenth of a restart. The caches go to __pycache__ beside them (ignored by git).
+    sys.dont_write_bytecode = False
     _stop_on_sigterm()
     sock = _bind(host, port)  # first: a busy port fails before anything is made or printed
     settings = None
@@ -311,9 +315,6 @@ def serve(
 
 
 def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
-    from service.kit.identity import Role, issue_token, parse_ttl
     from service.kit.timing import StageClock
 
     clock = StageClock()
@@ -334,11 +335,15 @@ def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port:
             from service import embedded
 
             starting = pool.submit(embedded.start, settings.data_dir)
+        import uvicorn
+
         import service.app  # noqa: F401
         gc.freeze()
         gc.enable()
         if settings.embedded:
             starting.result()
+    from service.kit.identity import Role, issue_token, parse_ttl
+
     _, url = _prepare(settings, quiet=True)  # attaches to the started server, migrates
     clock.lap("database")
     if demo:

@@ -78,9 +78,7 @@ class ShopReportVersion(SQLModel, table=True):
     caller's transaction are the ones it would compute (service.sla.service, service.kit.cache)."""
 
     __tablename__ = "shop_report_versions"
-    __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"], ondelete="CASCADE"),
-    )
+    # No foreign key to shops, as shop_interval_stats has none: a write of rollups is never refused for it.
 
     tenant_id: uuid.UUID = Field(primary_key=True)
     shop_id: uuid.UUID = Field(primary_key=True)
