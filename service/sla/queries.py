@@ -310,3 +310,21 @@ async def report_versions(session: AsyncSession, shops: Sequence[ShopRef]) -> di
     return {shop_id: version for shop_id, version in rows}
 
 
+SHOP_BATCH = 50  # shops a breach list judges at a time
+
+
+@lru_cache(maxsize=64)
+def shop_batch(staff: bool, by_brand: bool, by_shop: bool, from_first: bool, after_last: bool) -> Select:
+    """The next SHOP_BATCH shops of a breach list, in id order, with their report versions; built once per
+    shape (building it cost a sixth of a kept list's request). Parameters: tenant_id (a client's), brand,
+    shop, first (the cursor's shop: from it on), last (the previous batch's last shop: after it)."""
+    stmt = shops_visible_to(staff, bindparam("tenant_id"))
+    if by_brand:
+        stmt = stmt.where(Shop.tenant_id == bindparam("brand"))
+    if by_shop:
+        stmt = stmt.where(Shop.id == bindparam("shop"))
+    if from_first:
+        stmt = stmt.where(Shop.id >= bindparam("first"))
+    if after_last:
+        stmt = stmt.where(Shop.id > bindparam("last"))
+    return with_report_version(stmt.order_by(Shop.id).limit(SHOP_BATCH))

@@ -26,7 +26,7 @@ from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest, keyset, page_of
 from service.kit.time import INTERVAL, local_day_start, local_today, next_month
 from service.shops.models import Shop
-from service.shops.service import get_shop, visible_shops
+from service.shops.service import get_shop
 from service.sla.figures import (
     BrandShopReport,
     BrandSlaReport,
@@ -47,14 +47,15 @@ from service.sla.models import SlaPolicy
 from service.sla.periods import breach_range, check_day, period_of
 from service.sla.policies import PolicyBook, ShopRef, Terms, Window, platform_default, windows_of
 from service.sla.queries import (
+    SHOP_BATCH,
     Merged,
     Span,
     aggregate,
     load_book,
     report_versions,
     shop_and_book,
+    shop_batch,
     shop_ref,
-    with_report_version,
 )
 from service.sla.schemas import SlaPolicyCreate, SlaPolicyRead, SlaPolicyUpdate
 from tenants.service import find_tenant, read_tenant
@@ -295,7 +296,6 @@ class BreachFilter:
     period: PeriodKind | None = None
 
 
-_BATCH = 50
 
 
 async def shop_breaches(session: AsyncSession, shops: Sequence[ShopRef], start: date, end: date,
@@ -379,21 +379,19 @@ async def list_breaches(session: AsyncSession, principal: Principal, filters: Br
     gives an empty list), ordered by shop, period start, period kind and metric."""
     after = page.after(*_BREACH_KEY)
     start, end = breach_range(filters.start, filters.end)
-    stmt = visible_shops(principal)
+    params: dict[str, Any] = {"tenant_id": principal.tenant_id, "shop": filters.shop,
+                              "first": after[0] if after else None}
     if filters.tenant:
         tenant = await find_tenant(session, filters.tenant)
         if tenant is None:
             return Paged([])
-        stmt = stmt.where(Shop.tenant_id == tenant.id)
-    if filters.shop:
-        stmt = stmt.where(Shop.id == filters.shop)
-    if after:
-        stmt = stmt.where(Shop.id >= after[0])
+        params["brand"] = tenant.id
     found: list[Breach] = []
     last: uuid.UUID | None = None
     while len(found) <= page.limit:
-        batch_stmt = stmt.where(Shop.id > last) if last else stmt
-        rows = (await session.execute(with_report_version(batch_stmt.order_by(Shop.id).limit(_BATCH)))).all()
+        stmt = shop_batch(principal.is_staff, bool(filters.tenant), bool(filters.shop), bool(after),
+                           last is not None)
+        rows = (await session.execute(stmt, {**params, "last": last})).all()
         shops = [shop_ref(s) for s, _ in rows]
         if not shops:
             break
@@ -402,7 +400,7 @@ async def list_breaches(session: AsyncSession, principal: Principal, filters: Br
                                          versions):
             found += [b for b in items if after is None or b.key > after]
         last = shops[-1].id
-        if len(shops) < _BATCH:
+        if len(shops) < SHOP_BATCH:
             break
     return page_of(found, page, key=lambda b: b.key)
 
