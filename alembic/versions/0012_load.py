@@ -1,4 +1,5 @@
-"""load: a version of what each shop's SLA reports read, changed by the database on every write to it
+"""load: a version of what each shop's SLA reports read, changed by the database on every write to it; a
+transaction's scope in one statement that travels with its BEGIN
 
 shop_report_versions holds one row per shop that has any rollup, day histogram or policy version: a random
 uuid that triggers replace in every statement writing shop_interval_stats, shop_day_frt or sla_policies for
@@ -10,6 +11,9 @@ transaction. TRUNCATE of those tables forgets every version (no answer is found 
 tenant-owned (RLS: a client's ingest writes its own shops' versions) and filled for the rollups already
 there. No foreign key to shops, like shop_interval_stats: a write of rollups is never refused for it.
 
+seatwise_enter(staff, tenant, jti, key) sets a transaction's tenancy settings, or raises SW001 with the reason
+the caller is refused: one statement the server sends in the same message as BEGIN (one round trip for both).
+
 Revision ID: 0012_load
 Revises: 0009_roster
 Create Date: 2026-12-02 03:00:00
@@ -19,7 +23,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from tenants.rls import disable_tenant_rls, enable_tenant_rls, grant_dml
+from tenants.rls import APP_ROLE, disable_tenant_rls, enable_tenant_rls, grant_dml
 
 revision: str = '0012_load'
 down_revision: str | None = '0009_roster'
@@ -47,6 +51,21 @@ BEGIN
   RETURN NULL;
 END $$
 '''
+# The scope of a transaction in one statement that can travel with its BEGIN (kit.db): why the caller is
+# refused (seatwise_refusal, 0007) raised as SQLSTATE SW001 with the reason as its message, else both
+# settings set for the transaction. No SET clause of its own: it would undo the settings on return.
+ENTER = '''
+CREATE FUNCTION seatwise_enter(staff text, tenant text, jti text, key text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  refusal text := seatwise_refusal(jti, tenant, key);
+BEGIN
+  IF refusal IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'SW001', MESSAGE = refusal;
+  END IF;
+  PERFORM set_config('app.staff', staff, true), set_config('app.tenant_id', tenant, true);
+END $$
+'''
 BACKFILL = '''
 INSERT INTO shop_report_versions (tenant_id, shop_id, version)
 SELECT tenant_id, shop_id, gen_random_uuid() FROM (
@@ -69,6 +88,9 @@ def upgrade() -> None:
     grant_dml(op, 'shop_report_versions')
     op.execute(TOUCH)
     op.execute(FORGET)
+    op.execute(ENTER)
+    op.execute("REVOKE ALL ON FUNCTION seatwise_enter(text, text, text, text) FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION seatwise_enter(text, text, text, text) TO {APP_ROLE}")
     for table in WATCHED:
         for event, rows in (('INSERT', 'NEW'), ('UPDATE', 'NEW'), ('DELETE', 'OLD')):
             op.execute(f"CREATE TRIGGER report_versions_{event.lower()} AFTER {event} ON {table} "
@@ -82,6 +104,7 @@ def downgrade() -> None:
     for table in WATCHED:
         for event in ('insert', 'update', 'delete', 'truncate'):
             op.execute(f"DROP TRIGGER report_versions_{event} ON {table}")
+    op.execute("DROP FUNCTION seatwise_enter(text, text, text, text)")
     op.execute("DROP FUNCTION seatwise_forget_report_versions()")
     op.execute("DROP FUNCTION seatwise_touch_report_versions()")
     disable_tenant_rls(op, 'shop_report_versions')
