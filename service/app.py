@@ -19,7 +19,7 @@ from service.kit import docs, errors, observe, openapi, tracing
 from service.kit.access import ApiKeys, principal_of, verify
 from service.kit.db import Database, app_url, make_engine
 from service.kit.gql import Router, context_getter
-from service.kit.identity import Role
+from service.kit.identity import Role, VerifiedTokens
 from service.kit.limits import RateLimiter
 from service.kit.oidc import Oidc
 from service.schema import build_schema
@@ -78,7 +78,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     async def lifespan(app: FastAPI):
         owned = app.state.db is None
         if owned:
-            app.state.db = Database(make_engine(database_url or app_url(settings), settings.pool_size))
+            app.state.db = Database(make_engine(database_url or app_url(settings), settings.pool_size),
+                                    memo_size=settings.report_cache_size)
+            observe.watch_pool(app.state.db)
             await app.state.db.warm_up(min(4, settings.pool_size))
         # Everything alive now lives as long as the process: keep it out of every later full collection.
         gc.freeze()
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         finally:
             if owned:
                 await app.state.db.dispose()
+                observe.process_ended()
 
     app = docs.documented_app(title="Seatwise", version=__version__, description=DESCRIPTION,
                               lifespan=lifespan)
@@ -94,6 +97,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     app.state.jwt_secret = jwt_secret
     app.state.db = db
     app.state.api_keys = ApiKeys()
+    app.state.tokens = VerifiedTokens(jwt_secret, settings.jwt_issuer)
     app.state.oidc = oidc_of(settings)
     app.state.limiter = RateLimiter(settings.rate_limit, settings.rate_limit_storage)
     # Bodies are bounded everywhere (a small limit), more on the ingest route and on /graphql (their own

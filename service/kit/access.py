@@ -30,7 +30,7 @@ from strawberry.permission import BasePermission
 
 from service.kit.db import Database, ScopedSessions
 from service.kit.errors import BadRequest, Forbidden, Unauthorized
-from service.kit.identity import Principal, Role, bearer, decode_token, is_api_key, key_hash
+from service.kit.identity import Principal, Role, bearer, is_api_key, key_hash
 
 
 def authorization_of(request: Request) -> str | None:
@@ -87,7 +87,7 @@ async def principal_of(request: Request) -> Principal:
     elif state.oidc is not None and state.oidc.claims_issuer(credential):
         principal = await state.oidc.principal(state.db, credential)
     else:
-        principal = decode_token(state.jwt_secret, credential, state.settings.jwt_issuer)
+        principal = state.tokens.principal(credential)
     await state.limiter.hit(principal.limit_key)
     return principal
 

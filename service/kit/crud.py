@@ -72,8 +72,11 @@ def _field_of_constraint(constraint: str) -> str:
     return parts[2] if len(parts) == 3 else constraint
 
 
-async def one_or_404(session: AsyncSession, stmt: Select[Any], what: str) -> Any:
-    row = (await session.execute(stmt)).scalars().first()
+async def one_or_404(session: AsyncSession, stmt: Select[Any], what: str,
+                     params: dict[str, Any] | None = None) -> Any:
+    """The first row of STMT (executed with PARAMS, for a statement built once with bindparams), else a 404
+    naming WHAT."""
+    row = (await session.execute(stmt, params)).scalars().first()
     if row is None:
         raise NotFound(f"{what} not found")
     return row

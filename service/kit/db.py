@@ -7,16 +7,22 @@ there is none, so a pooled connection never carries one request's tenant into th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util import await_only
 
 from service.kit.audit import current_request_id
+from service.kit.cache import Memo
 from service.kit.errors import Forbidden, Unauthorized
 from service.kit.identity import Scope
 from service.settings import APP_ROLE, Settings
@@ -50,6 +56,43 @@ def refused(refusal: str) -> Unauthorized | Forbidden:
     return Forbidden(f"the brand is {refusal}: its tokens and keys are refused")
 
 
+class ScopedConnection(asyncpg.Connection):  # type: ignore[misc]
+    """asyncpg's connection, able to send the statement that sets a transaction's scope in the same message
+    as its BEGIN (`begin_with`): one round trip for both, on every request. `scoped`: the database has
+    seatwise_enter (migration 0012; probed once per connection), else the scope takes its own round trip."""
+
+    begin_with: str | None = None
+    scoped = False
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        if self.begin_with is not None and not args and query.startswith("BEGIN"):
+            query, self.begin_with = f"{query.rstrip(';')}; {self.begin_with}", None
+        status: str = await super().execute(query, *args, timeout=timeout)
+        return status
+
+
+_REFUSED = "SW001"  # seatwise_enter's SQLSTATE for a refused caller (its message: the reason)
+# Values inlined into seatwise_enter's call, which travels as plain SQL text with the BEGIN: uuids, 'on',
+# and token ids of these characters only (anything else takes the parametrized round trip).
+_PLAIN = re.compile(r"[A-Za-z0-9._:@+=/-]{0,200}")
+
+
+def _probe_enter(dbapi_connection: Any, record: Any) -> None:
+    raw = dbapi_connection.driver_connection
+    if isinstance(raw, ScopedConnection):
+        raw.scoped = bool(await_only(raw.fetchval(
+            "SELECT to_regprocedure('seatwise_enter(text, text, text, text)') IS NOT NULL")))
+
+
+def _refusal_in(exc: BaseException) -> str | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "sqlstate", None) == _REFUSED:
+            return str(getattr(seen, "message", None) or seen)
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return None
+
+
 @event.listens_for(Session, "after_begin")
 def _apply_scope(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
     waiting = session.info.pop("waiting", None)
@@ -60,6 +103,28 @@ def _apply_scope(session: Session, transaction: SessionTransaction, connection: 
     tenant = str(scope.tenant_id) if scope is not None and scope.tenant_id else ""
     jti = scope.jti if scope is not None and scope.jti else ""
     key = str(scope.key_id) if scope is not None and scope.key_id else ""
+    pooled = connection.connection
+    raw, adapter = pooled.driver_connection, pooled.dbapi_connection
+    # Not begun yet (the adapter begins on the first statement; a savepoint's begin finds it begun).
+    begun = getattr(adapter, "_transaction", 0) is not None
+    start = None if begun else getattr(adapter, "_start_transaction", None)
+    if isinstance(raw, ScopedConnection) and raw.scoped and start is not None and _PLAIN.fullmatch(jti):
+        # BEGIN and the scope in one message: the driver begins the transaction now (the adapter would at
+        # the first statement), its BEGIN carrying seatwise_enter.
+        raw.begin_with = f"SELECT seatwise_enter('{staff}', '{tenant}', '{jti}', '{key}')"
+        try:
+            await_only(start())
+        except Exception as exc:
+            # The connection's transaction block failed (or the connection is gone): never for reuse.
+            connection.invalidate()
+            reason = _refusal_in(exc)
+            if reason is not None:
+                raise refused(reason) from None
+            # As SQLAlchemy raises the driver's errors (an outage's is then a 503, service.kit.errors).
+            raise DBAPIError.instance("BEGIN", None, exc, Exception, connection_invalidated=True) from exc
+        finally:
+            raw.begin_with = None
+        return
     row = connection.execute(_SET_SCOPE, {"staff": staff, "tenant": tenant, "jti": jti, "key": key}).one()
     if row.refusal is not None:
         raise refused(row.refusal)
@@ -89,25 +154,33 @@ def app_url(settings: Settings, owner: str | None = None) -> str:
 
 
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
+                                 connect_args={"connection_class": ScopedConnection})
+    event.listen(engine.sync_engine, "connect", _probe_enter)
+    return engine
 
 
 class Database:
     """The app's handle on PostgreSQL: one engine and a session factory that scopes every transaction."""
 
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, memo_size: int = 4096):
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self.waiting = 0  # transactions waiting for a pooled connection (the metrics read it)
+        self.on_wait: Callable[[int], None] | None = None  # told every change of it (kit.observe)
+        self.memo = Memo(memo_size)  # answers kept under the database's versions (kit.cache)
 
     def _wait(self, delta: int) -> None:
         self.waiting += delta
+        if self.on_wait is not None:
+            self.on_wait(delta)
 
     @asynccontextmanager
     async def session(self, scope: Scope) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
             session.info["scope"] = scope
             session.info["request_id"] = current_request_id.get()
+            session.info["memo"] = self.memo
             yield session
 
     @property
@@ -122,13 +195,13 @@ class Database:
         check) runs before the caller's first statement, so a revoked token is refused even by a use case
         that reads nothing."""
         async with self.session(scope) as session, session.begin():
-            self.waiting += 1
+            self._wait(1)
             session.info["waiting"] = self._wait  # after_begin counts it down once connected
             try:
                 await session.connection()
             finally:
                 if session.info.pop("waiting", None) is not None:
-                    self.waiting -= 1
+                    self._wait(-1)
             yield session
 
     def system_transaction(self) -> AbstractAsyncContextManager[AsyncSession]:

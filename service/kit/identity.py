@@ -129,6 +129,30 @@ def looks_like_token(text: str) -> bool:
 
 def decode_token(secret: str, token: str, issuer: str = "seatwise", verify_exp: bool = True) -> Principal:
     """The principal of a built-in token; VERIFY_EXP False reads an expired one (to revoke it)."""
+    return _verified(secret, token, issuer, verify_exp)[0]
+
+
+class VerifiedTokens:
+    """Built-in tokens this process has verified, by their text: a token's claims never change, so its
+    signature is checked once; its expiry is checked on every use, as PyJWT does (revocation and the tenant's
+    status are the database's, on every call). At most SIZE are kept."""
+
+    def __init__(self, secret: str, issuer: str = "seatwise", size: int = 10_000):
+        self.secret, self.issuer, self.size = secret, issuer, size
+        self._known: dict[str, tuple[Principal, float]] = {}
+
+    def principal(self, token: str) -> Principal:
+        known = self._known.get(token)
+        if known is not None and time.time() < known[1]:
+            return known[0]
+        principal, expires = _verified(self.secret, token, self.issuer)  # raises once expired
+        if len(self._known) >= self.size:
+            self._known.clear()
+        self._known[token] = (principal, expires)
+        return principal
+
+
+def _verified(secret: str, token: str, issuer: str, verify_exp: bool = True) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=issuer,
                             options={"require": ["sub", "role", "exp", "jti"], "verify_exp": verify_exp})
@@ -146,7 +170,8 @@ def decode_token(secret: str, token: str, issuer: str = "seatwise", verify_exp: 
         raise Unauthorized("the bearer token carries an unknown role or tenant") from None
     if (role == Role.client) != (tenant is not None):
         raise Unauthorized("the bearer token's role and tenant do not match")
-    return Principal(subject=str(claims["sub"]), role=role, tenant_id=tenant, jti=str(claims["jti"]))
+    return (Principal(subject=str(claims["sub"]), role=role, tenant_id=tenant, jti=str(claims["jti"])),
+            float(claims["exp"]))
 
 
 def bearer(authorization: str | None) -> str:

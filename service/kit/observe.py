@@ -9,28 +9,45 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
+import random
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy import event
 
 from service.kit.audit import current_request_id
 from service.kit.errors import plain_refusal
 
 _log = logging.getLogger("seatwise.http")
 F = TypeVar("F", bound=Callable[..., Any])
+_ids = random.Random()
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 
 REQUEST_SECONDS = Histogram(
     "seatwise_http_request_duration_seconds", "Request latency by route template and status",
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-POOL_IN_USE = Gauge("seatwise_db_pool_in_use", "Pooled database connections checked out")
-POOL_WAITING = Gauge("seatwise_db_pool_waiting", "Transactions waiting for a pooled connection")
+# With several server processes (`serve --workers N`) each one writes its figures where the others read them
+# (prometheus-client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR, set by the CLI), and /metrics answers for
+# all of them, whichever one is asked; the pool gauges are then the sum over the live processes.
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+POOL_IN_USE = Gauge("seatwise_db_pool_in_use", "Pooled database connections checked out",
+                    multiprocess_mode="livesum")
+POOL_WAITING = Gauge("seatwise_db_pool_waiting", "Transactions waiting for a pooled connection",
+                     multiprocess_mode="livesum")
 INGEST_ROWS = Counter("seatwise_ingest_rows_total", "Conversation records ingested, by outcome", ["outcome"])
 OPERATION_SECONDS = Histogram(
     "seatwise_operation_duration_seconds", "Duration of long operations (ingest batches, plans, rosters)",
@@ -61,17 +78,37 @@ def timing(operation: str) -> Callable[[F], F]:
     return decorate
 
 
+def watch_pool(db: Any) -> None:
+    """Keep the pool gauges of this process current from DB's pool events (a server's own Database)."""
+    event.listen(db.engine.sync_engine, "checkout", lambda *_: POOL_IN_USE.inc())
+    event.listen(db.engine.sync_engine, "checkin", lambda *_: POOL_IN_USE.dec())
+    db.on_wait = POOL_WAITING.inc
+    db.watched = True
+
+
 def metrics_body(db: Any) -> tuple[bytes, str]:
-    """The exposition of this process's metrics, the pool gauges read now."""
-    if db is not None:
+    """The exposition of the metrics: of every server process in the multiprocess mode, else of this one
+    (the pool gauges read now when the pool is not watched)."""
+    if MULTIPROCESS:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    if db is not None and not getattr(db, "watched", False):
         POOL_IN_USE.set(db.in_use)
         POOL_WAITING.set(db.waiting)
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
+def process_ended() -> None:
+    """Drop this process's live gauges from the multiprocess figures (a worker shutting down)."""
+    if MULTIPROCESS:
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
 def request_id_of(headers: dict[bytes, bytes]) -> str:
     given = headers.get(b"x-request-id", b"").decode("latin-1").strip()
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    # A new id needs to be unique, not secret: 128 bits of the process's generator (uuid4 reads the OS's).
+    return given if _REQUEST_ID.match(given) else f"{_ids.getrandbits(128):032x}"
 
 
 class Observe:

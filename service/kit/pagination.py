@@ -98,12 +98,13 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (max 500).")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")]
     = None,
 ) -> PageRequest:
-    """The REST page parameters (`limit`, `cursor`)."""
+    """The REST page parameters (`limit`, `cursor`). A coroutine: FastAPI runs a plain function dependency
+    in its thread pool, a hop per request."""
     return PageRequest(limit=limit, cursor=cursor)
 
 

@@ -77,7 +77,6 @@ from service.seating.models import (
     ShiftAssignment,
     ShopRequirements,
 )
-from service.seating.optimise import optimise
 from service.seating.problem import Assignment, RosterProblem, RosterResult
 from service.seating.problem import Shift as PlanShift
 from service.seating.rebalance import LiveAgent, ShopSnapshot, expected_service_level, propose_moves
@@ -561,6 +560,10 @@ def _solve(problem: RosterProblem, data: RosterCreate) -> tuple[RosterResult, Ro
     fast = build_roster(problem)
     if data.mode == RosterMode.fast:
         return fast, fast
+    # Imported when first asked for: OR-Tools (and the pandas it loads) cost a third of a second of every
+    # server start, and most rosters are built by the fast path alone.
+    from service.seating.optimise import optimise
+
     return optimise(
         problem,
         fast,

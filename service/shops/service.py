@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, select
+from sqlalchemy import BindParameter, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.conversations.day_rollup import rebuild_day_frt
@@ -32,7 +33,15 @@ def shops_visible_to(staff: bool, tenant_id: uuid.UUID | BindParameter[Any] | No
 
 
 async def get_shop(session: AsyncSession, principal: Principal, shop_id: uuid.UUID) -> Shop:
-    return await one_or_404(session, visible_shops(principal).where(Shop.id == shop_id), "shop")
+    return await one_or_404(session, _visible_shop(principal.is_staff), "shop",
+                            {"tenant_id": principal.tenant_id, "shop_id": shop_id})
+
+
+@lru_cache(maxsize=2)
+def _visible_shop(staff: bool) -> Select[Any]:
+    """One shop the caller sees (parameters shop_id, and tenant_id for a client), built once: building it
+    was a tenth of a request for a shop."""
+    return shops_visible_to(staff, bindparam("tenant_id")).where(Shop.id == bindparam("shop_id"))
 
 
 async def list_shops(session: AsyncSession, principal: Principal, filters: ShopFilter,

@@ -69,3 +69,17 @@ class SlaPolicy(SQLModel, table=True):
     assessed_end: time
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+class ShopReportVersion(SQLModel, table=True):
+    """A version of what a shop's SLA reports read (its rollups, day histograms and policy versions): a new
+    random uuid from the database's triggers in every statement that writes any of them for the shop
+    (migration 0012). Reports and breaches found in the server's memory under the version read in the
+    caller's transaction are the ones it would compute (service.sla.service, service.kit.cache)."""
+
+    __tablename__ = "shop_report_versions"
+    # No foreign key to shops, as shop_interval_stats has none: a write of rollups is never refused for it.
+
+    tenant_id: uuid.UUID = Field(primary_key=True)
+    shop_id: uuid.UUID = Field(primary_key=True)
+    version: uuid.UUID

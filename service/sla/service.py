@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -19,13 +19,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.kit.cache import memo_of
 from service.kit.crud import apply_changes, flush, one_or_404
 from service.kit.errors import Invalid, Problem
 from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest, keyset, page_of
 from service.kit.time import INTERVAL, local_day_start, local_today, next_month
 from service.shops.models import Shop
-from service.shops.service import get_shop, visible_shops
+from service.shops.service import get_shop
 from service.sla.figures import (
     BrandShopReport,
     BrandSlaReport,
@@ -45,7 +46,17 @@ from service.sla.metrics import FrtHistograms, bucket_end, bucket_start, judge, 
 from service.sla.models import SlaPolicy
 from service.sla.periods import breach_range, check_day, period_of
 from service.sla.policies import PolicyBook, ShopRef, Terms, Window, platform_default, windows_of
-from service.sla.queries import Merged, Span, aggregate, load_book, shop_and_book, shop_ref
+from service.sla.queries import (
+    SHOP_BATCH,
+    Merged,
+    Span,
+    aggregate,
+    load_book,
+    report_versions,
+    shop_and_book,
+    shop_batch,
+    shop_ref,
+)
 from service.sla.schemas import SlaPolicyCreate, SlaPolicyRead, SlaPolicyUpdate
 from tenants.service import find_tenant, read_tenant
 
@@ -151,16 +162,54 @@ async def shop_report(session: AsyncSession, principal: Principal, shop_id: uuid
                       end: str | None, granularity: str = "day") -> SlaReport:
     """GET /v1/shops/{id}/sla: the shop's metrics per local bucket of [start, end), and in total.
     Another tenant's shop is not found (checked before the parameters)."""
-    shop, book = await shop_and_book(session, principal, shop_id)
+    shop, book, version = await shop_and_book(session, principal, shop_id)
     lo, hi = period_of(shop.timezone, granularity, start, end)
-    return (await reports(session, [(shop, lo, hi)], granularity, book))[0]
+    versions = {shop.id: version} if version else {}
+    return (await reports(session, [(shop, lo, hi)], granularity, book, versions))[0]
+
+
+async def _remembered(session: AsyncSession, shops: Sequence[ShopRef], what: Sequence[tuple[Any, ...]],
+                      versions: dict[uuid.UUID, uuid.UUID] | None,
+                      compute: Callable[[list[int]], Awaitable[list[Any]]]) -> list[Any]:
+    """One answer per shop: kept ones found by (its WHAT, shop, its report version) in the database's memo
+    (service.kit.cache), the others from COMPUTE(their indexes) and kept. VERSIONS: read by the caller in
+    this transaction before anything the answers depend on (None: read here, first). A shop without a version
+    has nothing that could change under a kept answer's feet recorded yet: computed every time."""
+    memo = memo_of(session)
+    if memo is None:
+        return await compute(list(range(len(shops))))
+    if versions is None:
+        versions = await report_versions(session, shops)
+    keys = [(*w, s, versions[s.id]) if s.id in versions else None for w, s in zip(what, shops, strict=True)]
+    found = [memo.get(k) if k is not None else None for k in keys]
+    todo = [i for i, answer in enumerate(found) if answer is None]
+    if todo:
+        for i, answer in zip(todo, await compute(todo), strict=True):
+            found[i] = answer
+            if keys[i] is not None:
+                memo.put(keys[i], answer)
+    return found
 
 
 async def reports(session: AsyncSession, ranges: Sequence[tuple[ShopRef, datetime, datetime]],
-                  granularity: str, book: PolicyBook | None = None) -> list[SlaReport]:
+                  granularity: str, book: PolicyBook | None = None,
+                  versions: dict[uuid.UUID, uuid.UUID] | None = None) -> list[SlaReport]:
     """Reports of several shops, each over its [lo, hi) (UTC instants, whole quarter hours, e.g. from
-    period_of), in one query: GraphQL batches Shop.sla through this."""
+    period_of), in one query (GraphQL batches Shop.sla through this), or found again in memory while the
+    shops' report versions stand (VERSIONS: read before BOOK, else both are read here)."""
     granularity = Granularity(granularity).value
+
+    async def compute(todo: list[int]) -> list[SlaReport]:
+        return await _reports(session, [ranges[i] for i in todo], granularity, book)
+
+    return await _remembered(session, [s for s, _, _ in ranges],
+                             [("sla.report", granularity, lo, hi) for _, lo, hi in ranges], versions, compute)
+
+
+async def _reports(session: AsyncSession, ranges: Sequence[tuple[ShopRef, datetime, datetime]],
+                   granularity: str, book: PolicyBook | None) -> list[SlaReport]:
+    if not ranges:
+        return []
     if book is None:
         book = await load_book(session, [s for s, _, _ in ranges])
     terms: list[Terms] = []
@@ -247,14 +296,27 @@ class BreachFilter:
     period: PeriodKind | None = None
 
 
-_BATCH = 50
 
 
 async def shop_breaches(session: AsyncSession, shops: Sequence[ShopRef], start: date, end: date,
-                        metric: Metric | None = None, period: PeriodKind | None = None) -> list[list[Breach]]:
+                        metric: Metric | None = None, period: PeriodKind | None = None,
+                        versions: dict[uuid.UUID, uuid.UUID] | None = None) -> list[list[Breach]]:
     """Breaches of each shop: every local day in [start, end), judged by that day's policy, and every
     month whose first day lies in [start, end), judged over the whole month by the policy in force on
-    its first day. One query for all the shops (days; months are merged from the days)."""
+    its first day. One query for all the shops (days; months are merged from the days), or found again in
+    memory while the shops' report versions stand (VERSIONS: read before, else here)."""
+
+    async def compute(todo: list[int]) -> list[list[Breach]]:
+        return await _shop_breaches(session, [shops[i] for i in todo], start, end, metric, period)
+
+    what = ("sla.breaches", start, end, metric, period)
+    return await _remembered(session, shops, [what] * len(shops), versions, compute)
+
+
+async def _shop_breaches(session: AsyncSession, shops: Sequence[ShopRef], start: date, end: date,
+                         metric: Metric | None, period: PeriodKind | None) -> list[list[Breach]]:
+    if not shops:
+        return []
     book = await load_book(session, shops)
     first_month = start if start.day == 1 else next_month(start)
     months_end = next_month(end - timedelta(days=1))  # the end of the last month starting before end
@@ -317,28 +379,28 @@ async def list_breaches(session: AsyncSession, principal: Principal, filters: Br
     gives an empty list), ordered by shop, period start, period kind and metric."""
     after = page.after(*_BREACH_KEY)
     start, end = breach_range(filters.start, filters.end)
-    stmt = visible_shops(principal)
+    params: dict[str, Any] = {"tenant_id": principal.tenant_id, "shop": filters.shop,
+                              "first": after[0] if after else None}
     if filters.tenant:
         tenant = await find_tenant(session, filters.tenant)
         if tenant is None:
             return Paged([])
-        stmt = stmt.where(Shop.tenant_id == tenant.id)
-    if filters.shop:
-        stmt = stmt.where(Shop.id == filters.shop)
-    if after:
-        stmt = stmt.where(Shop.id >= after[0])
+        params["brand"] = tenant.id
     found: list[Breach] = []
     last: uuid.UUID | None = None
     while len(found) <= page.limit:
-        batch_stmt = stmt.where(Shop.id > last) if last else stmt
-        rows = await session.execute(batch_stmt.order_by(Shop.id).limit(_BATCH))
-        shops = [shop_ref(s) for s in rows.scalars()]
+        stmt = shop_batch(principal.is_staff, bool(filters.tenant), bool(filters.shop), bool(after),
+                           last is not None)
+        rows = (await session.execute(stmt, {**params, "last": last})).all()
+        shops = [shop_ref(s) for s, _ in rows]
         if not shops:
             break
-        for items in await shop_breaches(session, shops, start, end, filters.metric, filters.period):
+        versions = {s.id: v for s, v in rows if v is not None}
+        for items in await shop_breaches(session, shops, start, end, filters.metric, filters.period,
+                                         versions):
             found += [b for b in items if after is None or b.key > after]
         last = shops[-1].id
-        if len(shops) < _BATCH:
+        if len(shops) < SHOP_BATCH:
             break
     return page_of(found, page, key=lambda b: b.key)
 

@@ -85,6 +85,29 @@ async def test_expired_token_is_401(client):
     assert "expired" in body["detail"]
 
 
+async def test_a_token_verified_before_is_refused_once_it_expires(client, monkeypatch):
+    """The server checks a token's signature once and keeps its principal (kit.identity.VerifiedTokens); the
+    expiry is still checked on every call."""
+    import datetime
+    import time
+
+    soon = jwt.encode({"sub": "x", "role": "ops", "exp": int(time.time()) + 60, "jti": "soon",
+                       "iss": "seatwise"}, JWT_SECRET, algorithm="HS256")
+    headers = {"Authorization": f"Bearer {soon}"}
+    assert (await client.get("/v1/shops", headers=headers)).status_code == 200
+    later = time.time() + 120
+
+    class Later(datetime.datetime):  # PyJWT's clock
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.datetime.fromtimestamp(later, tz)
+
+    monkeypatch.setattr(time, "time", lambda: later)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", Later)
+    body = assert_problem(await client.get("/v1/shops", headers=headers), 401)
+    assert "expired" in body["detail"]
+
+
 async def test_revoked_token_is_401(client, db):
     from service.kit.identity import decode_token
     from tenants.service import revoke_token

@@ -41,6 +41,7 @@ class Server:
     token: str
     pid: int
     ready_s: float  # from launch to /readyz answering
+    cpu_s: float  # CPU seconds of the server process (and its children) by then
     process: subprocess.Popen = field(repr=False)
     stderr: list[str] = field(default_factory=list, repr=False)
     stdout: list[str] = field(default_factory=list, repr=False)
@@ -113,7 +114,7 @@ def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] |
         with httpx.Client(base_url=url, timeout=10) as client:
             wait_ready(client)
         server = Server(url=url, token=token, pid=process.pid, ready_s=time.perf_counter() - started,
-                        process=process, stderr=err, stdout=out)
+                        cpu_s=cpu_seconds(process.pid), process=process, stderr=err, stdout=out)
         yield server
     finally:
         if server is not None:

@@ -51,6 +51,14 @@ async def test_upgrade_downgrade_upgrade(scratch):
     await asyncio.to_thread(migrations.check, scratch)  # raises when autogenerate finds a difference
 
 
+def test_the_start_reads_the_same_heads_as_alembic():
+    """`serve` finds the scripts' heads without alembic (migrations.script_heads): the same answer."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(migrations.alembic_config("postgresql+asyncpg://nobody@/none"))
+    assert migrations.script_heads() == set(scripts.get_heads())
+
+
 async def _rows(database, sql: str) -> list:
     engine = make_engine(database.owner_url, 1)
     async with engine.connect() as conn:

@@ -71,3 +71,61 @@ async def test_a_revoked_token_cannot_run_the_erlang_what_if(client, db):
 
 def test_the_operator_is_never_refused():
     assert OPERATOR.scope.jti == "" and OPERATOR.scope.tenant_id is None
+
+
+class _Sent:
+    """The simple-protocol statements the app's connections send (asyncpg's Connection.execute)."""
+
+    def __init__(self, monkeypatch):
+        import asyncpg
+
+        self.queries: list[str] = []
+        plain = asyncpg.Connection.execute
+
+        async def execute(conn, query, *args, **kwargs):
+            self.queries.append(query)
+            return await plain(conn, query, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.Connection, "execute", execute)
+
+
+async def test_the_scope_travels_with_begin_and_still_refuses(client, db, monkeypatch):
+    """A transaction's BEGIN carries its scope (seatwise_enter, kit.db.ScopedConnection): one round trip for
+    both, and a revoked token or a suspended brand is refused by it as before; the refused connection is not
+    reused (the next call on the pool answers)."""
+    tenant, _ = await make_shop(db)
+    sent = _Sent(monkeypatch)
+    headers = auth("client", tenant.id)
+    assert (await client.get("/v1/shops", headers=headers)).status_code == 200
+    begins = [q for q in sent.queries if q.startswith("BEGIN")]
+    assert begins and all("seatwise_enter(" in q and str(tenant.id) in q for q in begins), sent.queries
+    await _set_status(db, tenant, "suspended")
+    assert_problem(await client.get("/v1/shops", headers=headers), 403)
+    token = make_token("ops")
+    async with db.system_transaction() as session:
+        from service.kit.identity import decode_token
+        from tests.conftest import JWT_SECRET
+
+        await revoke_token(session, decode_token(JWT_SECRET, token).jti, known=True)
+    for _ in range(3):
+        assert_problem(await client.get("/v1/shops", headers={"Authorization": f"Bearer {token}"}), 401)
+        assert (await client.get("/v1/shops", headers=auth("ops"))).status_code == 200
+
+
+async def test_a_token_id_of_other_characters_takes_the_parametrized_round_trip(client, db, monkeypatch):
+    """A token id that is not plain (an identity provider's, say, with a quote) is never written into SQL: the
+    scope then takes its own parametrized round trip, and is refused when revoked just the same."""
+    import jwt
+
+    from tests.conftest import JWT_SECRET
+
+    odd = "it's-odd\\"
+    token = jwt.encode({"sub": "x", "role": "ops", "exp": 4102444800, "jti": odd, "iss": "seatwise"},
+                       JWT_SECRET, algorithm="HS256")
+    sent = _Sent(monkeypatch)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/v1/shops", headers=headers)).status_code == 200
+    assert not any(odd in q for q in sent.queries)
+    async with db.system_transaction() as session:
+        await revoke_token(session, odd, known=True)
+    assert_problem(await client.get("/v1/shops", headers=headers), 401)
