@@ -114,7 +114,8 @@ def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] |
         with httpx.Client(base_url=url, timeout=10) as client:
             wait_ready(client)
         server = Server(url=url, token=token, pid=process.pid, ready_s=time.perf_counter() - started,
-                        cpu_s=cpu_seconds(process.pid), process=process, stderr=err, stdout=out)
+                        cpu_s=cpu_seconds(process.pid, data_dir)["server"], process=process, stderr=err,
+                        stdout=out)
         yield server
     finally:
         if server is not None:
