@@ -114,11 +114,9 @@ measure. Agent scopes have no client view (``ValueError``).
 from __future__ import annotations
 
 import enum
-import gc
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from typing import Any, NamedTuple
@@ -126,6 +124,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from service.kit import collector
 from service.scorecard.evidence import Evidence, Flag, FlagKind, Side
 from service.scorecard.periods import Period, add_months, month_start
 
@@ -831,19 +830,6 @@ def _rows_with_none(values: FloatArray) -> list[list[float | None]]:
 _FLAG_KINDS = {FLAG_BURN: FlagKind.BURN, FLAG_SERVICE_RISK: FlagKind.SERVICE_RISK, FLAG_BOTH: FlagKind.BOTH}
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """A batch allocates some twenty objects per scorecard that all live to the end; letting the cyclic
-    GC rescan them over and over costs as much as building them (the ingest path pauses it likewise)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _score_group(
     items: Sequence[ScopeMonthInputs], definition: ScorecardDefinition, policy: ThresholdPolicy
 ) -> list[Scorecard]:
@@ -953,7 +939,7 @@ def score_month(
         definitions[id(definition)] = definition
         groups[id(definition)].append(i)
     out: list[Scorecard | None] = [None] * len(inputs)
-    with _gc_paused():
+    with collector.paused():
         for key, rows in groups.items():
             cards = _score_group([inputs[i] for i in rows], definitions[key], policy)
             for i, card in zip(rows, cards, strict=True):

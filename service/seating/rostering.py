@@ -50,11 +50,9 @@ per tier and shop, hours, overtime by pay class, cost, the bound); the optimiser
 from __future__ import annotations
 
 import bisect
-import gc
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -63,6 +61,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from service.kit import collector
 from service.seating.calendar import DayKind, PayClass
 from service.seating.problem import (
     INTERVAL_MINUTES,
@@ -82,7 +81,6 @@ __all__ = [
     "RosterProblem",
     "RosterResult",
     "build_roster",
-    "collector_paused",
     "compute_bound",
     "objective",
     "summarise",
@@ -1081,24 +1079,10 @@ def _over(cell: NDArray[np.int64], room: NDArray[np.int64]) -> NDArray[np.bool_]
 # ---------------------------------------------------------------- results
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused meanwhile, resumed after unless it was paused already. A roster's
-    build (and the problem and rows around it) makes some hundred thousand small objects, none cyclic: the
-    collector's passes over the heap would cost a fifth of the time."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
-
-
 def build_roster(problem: RosterProblem) -> RosterResult:
     """The fast deterministic roster (see the module docstring). Always answers."""
     started = time.perf_counter()
-    with collector_paused():
+    with collector.paused():
         builder = _Builder(problem)
         shifts = builder.run()
         worked = {a: led.worked for a, led in enumerate(builder.ledgers) if led.worked}

@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.capacity.service import get_plan
-from service.kit import audit
+from service.kit import audit, collector
 from service.kit.crud import apply_changes, flush, list_page, one_or_404
 from service.kit.db import ScopedSessions
 from service.kit.errors import Conflict, Invalid, NotFound, Problem
@@ -80,7 +80,7 @@ from service.seating.models import (
 from service.seating.problem import Assignment, RosterProblem, RosterResult
 from service.seating.problem import Shift as PlanShift
 from service.seating.rebalance import LiveAgent, ShopSnapshot, expected_service_level, propose_moves
-from service.seating.rostering import build_roster, collector_paused, summarise
+from service.seating.rostering import build_roster, summarise
 from service.seating.rules import LabourRules, check_roster, check_shift
 from service.seating.schemas import (
     AgentRulesRead,
@@ -672,7 +672,7 @@ async def create_roster(
 ) -> Roster:
     """Build, summarise and store a draft roster for the plan (see the module docstring). When it replaces
     a published roster, that roster's shifts are pinned and only those that must move move."""
-    with collector_paused():  # the problem, the roster and its rows: no cycles among them (see rostering)
+    with collector.paused():  # the problem, the roster and its rows: no cycles among them (see rostering)
         return await _create_roster(session, principal, plan_id, data)
 
 
