@@ -23,6 +23,7 @@ from service.kit.identity import Role, VerifiedTokens
 from service.kit.limits import RateLimiter
 from service.kit.oidc import Oidc
 from service.schema import build_schema
+from service.scorecard.api import router as scorecard_router
 from service.seating.api import router as seating_router
 from service.settings import Settings, get_settings, resolve_jwt_secret
 from service.shops.api import router as shops_router
@@ -33,7 +34,7 @@ from tenants.api import router as tenants_router
 
 # Every REST router; the role x route matrix test walks these.
 ROUTERS = (tenants_router, tokens_router, keys_router, shops_router, workforce_router, conversations_router,
-           sla_router, capacity_router, seating_router, finance_router, audit_router)
+           sla_router, capacity_router, seating_router, finance_router, scorecard_router, audit_router)
 
 DESCRIPTION = """
 Seatwise runs the operations of an e-commerce customer-service outsourcer: client brands' shops,

@@ -13,6 +13,7 @@ from service.capacity.gql import CapacityMutation, CapacityQuery
 from service.conversations.gql import ConversationMutation, ConversationQuery
 from service.finance.gql import FinanceMutation, FinanceQuery
 from service.kit.gql import ProblemErrors, Schema, extend_type
+from service.scorecard.gql import ScorecardMutation, ScorecardQuery
 from service.seating.gql import SeatingMutation, SeatingQuery
 from service.settings import Settings
 from service.shops.gql import ShopMutation, ShopQuery, ShopType
@@ -23,10 +24,10 @@ from tenants.gql import TenantMutation, TenantQuery
 extend_type(ShopType, ShopSlaFields)
 
 Query = merge_types("Query", (TenantQuery, ShopQuery, WorkforceQuery, ConversationQuery, SlaQuery,
-                              CapacityQuery, SeatingQuery, FinanceQuery, AuditQuery))
+                              CapacityQuery, SeatingQuery, FinanceQuery, ScorecardQuery, AuditQuery))
 Mutation = merge_types("Mutation", (TenantMutation, ShopMutation, SiteMutations, AgentMutations, SlaMutation,
                                     CapacityMutation, ConversationMutation, SeatingMutation,
-                                    FinanceMutation))
+                                    FinanceMutation, ScorecardMutation))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -362,6 +362,39 @@ async def _shop_breaches(session: AsyncSession, shops: Sequence[ShopRef], start:
     return out
 
 
+@dataclass(frozen=True)
+class JudgedDay:
+    """One shop's local day judged by that day's policy: verdicts met of judged, and its counters."""
+
+    day: date
+    met: int
+    judged: int
+    counters: dict[str, Any]
+
+
+async def judged_days(session: AsyncSession, shops: Sequence[ShopRef], start: date, end: date
+                      ) -> list[list[JudgedDay]]:
+    """Every local day in [start, end) of each shop with data, judged as the day breach list judges it (one
+    aggregate for all the shops): the balanced scorecard's SLA attainment reads these."""
+    if not shops:
+        return []
+    book = await load_book(session, shops)
+    terms = [t for s in shops for t in book.between(s.id, start, end - timedelta(days=1))]
+    windows, slot = _slots(terms)
+    spans = [Span(s, local_day_start(start, s.timezone), local_day_start(end, s.timezone)) for s in shops]
+    zones = {s.id: ZoneInfo(s.timezone) for s in shops}
+    items: list[tuple[Merged, Terms]] = []
+    keys: list[tuple[uuid.UUID, date]] = []
+    for m in await aggregate(session, spans, "day", windows):
+        day = m.first_start.astimezone(zones[m.shop_id]).date()
+        keys.append((m.shop_id, day))
+        items.append((m, book.on(m.shop_id, day)))
+    out: dict[uuid.UUID, list[JudgedDay]] = defaultdict(list)
+    for (shop_id, day), (m, _), j in zip(keys, items, _judged(items, slot), strict=True):
+        out[shop_id].append(JudgedDay(day, sum(v.met for v in j.verdicts), len(j.verdicts), m.counters))
+    return [sorted(out.get(s.id, []), key=lambda d: d.day) for s in shops]
+
+
 async def breaches_of_shops(session: AsyncSession, shops: Sequence[ShopRef], start: date | None,
                             end: date | None, metric: Metric | None = None,
                             period: PeriodKind | None = None) -> list[list[Breach]]:
@@ -442,7 +475,7 @@ async def attainments(session: AsyncSession, shops: Sequence[ShopRef], as_of: da
             for s, r in zip(shops, results, strict=True)]
 
 
-__all__ = ["BreachFilter", "brand_report",
+__all__ = ["BreachFilter", "JudgedDay", "brand_report", "judged_days",
            "breaches_of_shops", "shop_policies", "shop_reports", "attainments",
            "create_policy", "list_breaches", "list_policies", "policies_in_force", "policy_in_force",
            "policy_read", "reports", "shop_breaches", "shop_report",
