@@ -119,6 +119,57 @@ def graphql_probes(world) -> dict[str, tuple[str, dict]]:
                                 "{ inserted rejected { field reason } } }", {"s": b_shop}),
         **finance_probes(world),
         **seating_probes(world, b_shop, plan),
+        **scorecard_probes(world, b_shop),
+    }
+
+
+def scorecard_probes(world, b_shop: str) -> dict[str, tuple[str, dict]]:
+    """The scorecard root fields, asking for brand B's client side (or staff-only scopes, pulses and QA).
+    Mutations get input the use cases refuse (422) or ids that do not exist (404)."""
+    nothing = "00000000-0000-0000-0000-000000000000"
+    b_slug = world.tenant_b.slug
+    return {
+        "scorecards": ("{ scorecards(month: \"2026-11\") { items { scope scopeId name clientIndex "
+                       "employeeIndex } } }", {}),
+        "scorecardTrend": ("query($s: String!) { scorecardTrend(scope: \"shop\", scopeId: $s) { name "
+                           "clientIndex } }", {"s": b_shop}),
+        "brandScorecard": ("query($t: String!) { brandScorecard(tenant: $t, month: \"2026-11\") { slug brand "
+                           "{ clientIndex } shops { name scopeId } } }", {"t": b_slug}),
+        "shopScorecardTrend": ("query($s: UUID!) { shopScorecardTrend(shopId: $s) { name clientIndex } }",
+                               {"s": b_shop}),
+        "clientRatings": ("query($t: String) { clientRatings(tenant: $t) { tenantId shopId comment } }",
+                          {"t": b_slug}),
+        "pulseReport": ("{ pulseReport(survey: \"no such\") { survey } }", {}),
+        "teams": ("{ teams { id name members } }", {}),
+        "qaTemplates": ("{ qaTemplates { id key } }", {}),
+        "qaReviews": ("{ qaReviews { id shopId agentId score } }", {}),
+        "calibration": ("query($id: UUID!) { calibration(id: $id) { name } }", {"id": nothing}),
+        "coaching": ("query($id: UUID!) { coaching(id: $id) { privateNotes } }", {"id": nothing}),
+        "scorecardDefinitions": ("{ scorecardDefinitions { version } }", {}),
+        "rateMonth": ("mutation($s: UUID) { rateMonth(input: {score: 9, shopId: $s}) { id } }", {"s": b_shop}),
+        "updateClientRating": ("mutation($id: UUID!) { updateClientRating(id: $id, input: {score: 1}) { id } }",
+                               {"id": nothing}),
+        "importPulses": ("mutation { importPulses(input: {survey: \"p\", month: \"2026-13\", answers: []}) "
+                         "{ inserted } }", {}),
+        "createTeam": ("mutation($s: UUID!) { createTeam(input: {siteId: $s, name: \"\"}) { id } }",
+                       {"s": str(world.site.id)}),
+        "createQaTemplate": ("mutation { createQaTemplate(input: {key: \"k\", name: \"n\", categories: []}) "
+                             "{ id } }", {}),
+        "createQaReview": ("mutation($s: UUID!, $a: UUID!, $t: UUID!) { createQaReview(input: {shopId: $s, "
+                           "conversationId: \"c\", conversationOn: \"2026-11-01\", agentId: $a, templateId: $t, "
+                           "ratings: []}) { id } }", {"s": b_shop, "a": str(world.agent.id), "t": nothing}),
+        "createCalibration": ("mutation { createCalibration(input: {name: \"\", heldOn: \"2026-11-01\", "
+                              "benchmarkReviewer: \"x\"}) { id } }", {}),
+        "createCoaching": ("mutation($a: UUID!, $t: UUID!) { createCoaching(input: {agentId: $a, "
+                           "heldOn: \"2026-11-01\", templateId: $t, areas: []}) { id } }",
+                           {"a": str(world.agent.id), "t": nothing}),
+        "refreshScorecardFacts": ("mutation { refreshScorecardFacts(month: \"2026-13\") { shops } }", {}),
+        "addScorecardDefinition": ("mutation { addScorecardDefinition(input: {version: \"v\", "
+                                   "effectiveFrom: \"2026-01\", kpis: []}) { version } }", {}),
+        "setScorecardThresholds": ("mutation { setScorecardThresholds(scope: \"site\", scopeId: \"x\", "
+                                   "input: {values: [{name: \"nope\", value: 1}]}) { scopeId } }", {}),
+        "declarePromotion": ("mutation($p: UUID!) { declarePromotion(promotionId: $p) { name } }",
+                             {"p": nothing}),
     }
 
 

@@ -20,7 +20,7 @@ gql.nested_types(
     (shapes.CategoryFields, "QaCategory"), (shapes.CategoryRating, "QaCategoryRating"),
     (shapes.AlignmentRead, "CalibrationAlignment"), (shapes.ActionItem, "CoachingActionItem"),
     (shapes.CoachingEffectRead, "CoachingEffect"), (shapes.KpiSpecFields, "ScorecardKpiSpec"),
-    (shapes.ThresholdValue, "ScorecardThreshold"), (shapes.ClientScorecardRead, "ClientScorecard"),
+    (shapes.ThresholdValue, "ScorecardThreshold"),
 )
 
 
@@ -32,12 +32,12 @@ class ScorecardType: ...
 class MonthType: ...
 
 
+@gql.read_type(shapes.ClientScorecardRead, name="ClientScorecard")
+class ClientType: ...
+
+
 @gql.read_type(shapes.BrandScorecard, name="BrandScorecard")
 class BrandType: ...
-
-
-@gql.read_type(shapes.ClientScorecardRead, name="ClientScorecardView")
-class ClientType: ...
 
 
 @gql.read_type(shapes.ClientRatingRead, name="ClientRating")

@@ -111,9 +111,39 @@ EXPECTED = {
     ("POST", "/v1/finance/periods/{month}/reopen"): "admin",
     ("GET", "/v1/tenants/{tenant}/statements"): ALL,
     ("GET", "/v1/tenants/{tenant}/statements/{month}"): ALL,
+    # scorecard: staff read every scope, pulses and QA; ops and admins write; a brand reads the client side
+    # of its own shops and brand and rates its own months
+    ("GET", "/v1/scorecards"): STAFF,
+    ("POST", "/v1/scorecards/{month}/refresh"): WRITERS,
+    ("GET", "/v1/scorecards/{scope}/{scope_id}/trend"): STAFF,
+    ("GET", "/v1/tenants/{tenant}/scorecard"): ALL,
+    ("GET", "/v1/shops/{shop_id}/scorecard-trend"): ALL,
+    ("POST", "/v1/client-ratings"): "admin ops client",
+    ("PATCH", "/v1/client-ratings/{rating_id}"): "admin ops client",
+    ("GET", "/v1/client-ratings"): ALL,
+    ("POST", "/v1/pulses"): WRITERS,
+    ("GET", "/v1/pulses/{survey}"): STAFF,
+    ("POST", "/v1/teams"): WRITERS,
+    ("GET", "/v1/teams"): STAFF,
+    ("POST", "/v1/qa/templates"): WRITERS,
+    ("GET", "/v1/qa/templates"): STAFF,
+    ("POST", "/v1/qa/reviews"): WRITERS,
+    ("GET", "/v1/qa/reviews"): STAFF,
+    ("POST", "/v1/qa/calibrations"): WRITERS,
+    ("GET", "/v1/qa/calibrations/{calibration_id}"): STAFF,
+    ("POST", "/v1/coaching"): WRITERS,
+    ("GET", "/v1/coaching/{coaching_id}"): STAFF,
+    ("GET", "/v1/scorecard/definitions"): STAFF,
+    ("POST", "/v1/scorecard/definitions"): WRITERS,
+    ("PUT", "/v1/scorecard/thresholds/{scope}/{scope_id}"): WRITERS,
+    ("POST", "/v1/scorecard/promotions/{promotion_id}"): WRITERS,
 }
 # Allowed roles may also get these: a roster is published once (then 409), deletes go to unknown ids (404).
-ALSO = {("POST", "/v1/rosters/{roster_id}/publish"): (409,)}
+ALSO = {("POST", "/v1/rosters/{roster_id}/publish"): (409,),
+        **{key: (404,) for key in (("PATCH", "/v1/client-ratings/{rating_id}"), ("GET", "/v1/pulses/{survey}"),
+                                   ("GET", "/v1/qa/calibrations/{calibration_id}"),
+                                   ("GET", "/v1/coaching/{coaching_id}"),
+                                   ("POST", "/v1/scorecard/promotions/{promotion_id}"))}}
 
 
 def declared_routes() -> dict[tuple[str, str], frozenset[Role]]:
@@ -136,7 +166,9 @@ def _path(template: str, world, method: str = "GET") -> str:
     ids = {"{roster_id}": world.roster_id, "{shift_id}": world.shift_id,
            "{assignment_id}": world.assignment_id, "{rule_set_id}": world.rule_set_id,
            "{availability_id}": uuid.uuid4(), "{employment_type}": "intern",
-           "{year}": 2026}
+           "{year}": 2026, "{rating_id}": uuid.uuid4(), "{survey}": "no-such-survey",
+           "{calibration_id}": uuid.uuid4(), "{coaching_id}": uuid.uuid4(), "{promotion_id}": uuid.uuid4(),
+           "{scope_id}": world.shops_a[0].id, "{scope}": "shop"}
     for key, value in ids.items():
         template = template.replace(key, str(uuid.uuid4() if method == "DELETE" and "_id}" in key else value))
     return (template.replace("{tenant}", world.tenant_a.slug).replace("{shop_id}", str(world.shops_a[0].id))
@@ -230,6 +262,14 @@ EXPECTED_GQL = {
     "Mutation.addOvertimeMultipliers": BOOKS, "Mutation.createContract": BOOKS,
     "Mutation.addContractVersion": BOOKS, "Mutation.computePeriod": BOOKS, "Mutation.finalizePeriod": BOOKS,
     "Mutation.closePeriod": BOOKS, "Mutation.reopenPeriod": "admin", "Mutation.finalizeStatement": BOOKS,
+    "Query.scorecards": STAFF, "Query.scorecardTrend": STAFF, "Query.brandScorecard": ALL,
+    "Query.shopScorecardTrend": ALL, "Query.clientRatings": ALL, "Query.pulseReport": STAFF,
+    "Query.teams": STAFF, "Query.qaTemplates": STAFF, "Query.qaReviews": STAFF, "Query.calibration": STAFF,
+    "Query.coaching": STAFF, "Query.scorecardDefinitions": STAFF,
+    "Mutation.rateMonth": "admin ops client", "Mutation.updateClientRating": "admin ops client",
+    **{f"Mutation.{name}": WRITERS for name in (
+        "importPulses", "createTeam", "createQaTemplate", "createQaReview", "createCalibration", "createCoaching",
+        "refreshScorecardFacts", "addScorecardDefinition", "setScorecardThresholds", "declarePromotion")},
 }
 
 

@@ -106,6 +106,12 @@ FINANCE_FIELDS = ["agentCosts", "seatCosts", "overheads", "overtimeMultipliers",
                   "rosterEstimate", "addAgentCost", "addSeatCost", "addOverhead", "addOvertimeMultipliers",
                   "createContract", "addContractVersion", "computePeriod", "finalizePeriod", "closePeriod",
                   "reopenPeriod", "finalizeStatement"]
+SCORECARD_FIELDS = ["scorecards", "scorecardTrend", "brandScorecard", "shopScorecardTrend", "clientRatings",
+                    "pulseReport", "teams", "qaTemplates", "qaReviews", "calibration", "coaching",
+                    "scorecardDefinitions", "rateMonth", "updateClientRating", "importPulses", "createTeam",
+                    "createQaTemplate", "createQaReview", "createCalibration", "createCoaching",
+                    "refreshScorecardFacts", "addScorecardDefinition", "setScorecardThresholds",
+                    "declarePromotion"]
 ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "createTenant", "updateTenant",
                "createShop", "updateShop", "createSite", "updateSite", "createAgent", "updateAgent",
                "breaches", "slaPolicies", "slaSummary", "createSlaPolicy", "updateSlaPolicy",
@@ -118,7 +124,7 @@ ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "c
                "setHolidayCalendar", "addAvailability", "removeAvailability", "setShopRequirements",
                "createRoster",
                "publishRoster", "createShift", "updateShift", "deleteShift", "createAssignment",
-               "updateAssignment", "deleteAssignment", "applyMoves", *FINANCE_FIELDS]
+               "updateAssignment", "deleteAssignment", "applyMoves", *FINANCE_FIELDS, *SCORECARD_FIELDS]
 
 
 @pytest.mark.parametrize("field", ROOT_FIELDS)
@@ -132,7 +138,7 @@ async def test_every_graphql_field_hides_b(client, world, field):
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     if field == "shops":
         assert result["data"]["shops"]["items"] == []
-    if field in ("slaPolicies", "slaSummary", "tenant", "brandSla"):
+    if field in ("slaPolicies", "slaSummary", "tenant", "brandSla", "brandScorecard", "shopScorecardTrend"):
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     if field == "conversations":  # B's shop is not found; unfiltered, only A's own records
         assert result["errors"][0]["extensions"]["code"] == "NOT_FOUND"

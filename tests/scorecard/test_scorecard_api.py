@@ -148,3 +148,33 @@ async def test_graphql_door(client, world):
                     world.client_of("a"))
     assert got["data"] is None or got["data"]["brandScorecard"] is None
     assert date(2026, 11, 1)
+
+
+async def test_tenant_tables_hold_in_sql(client, database, world):
+    """As the app role: brand A's transaction sees none of B's ratings, reviews or facts, and cannot write
+    them; staff see both."""
+    from sqlalchemy.exc import DBAPIError
+
+    from service.kit.db import make_engine
+    from tests.factories import rls_count, rls_execute
+
+    await client.post("/v1/client-ratings", headers=world.client_of("b"), json={"score": 5})
+    await client.post("/v1/qa/reviews", headers=STAFF, json={
+        "shop_id": str(world.shops_b[0].id), "agent_id": str(world.agent.id), "template_id": world.template_id,
+        "conversation_id": "b1", "conversation_on": "2026-11-04", "ratings": [{"category": "greeting", "value": 3}]})
+    engine = make_engine(database.app_url, 1)
+    a, b = str(world.tenant_a.id), str(world.tenant_b.id)
+    try:
+        for table in ("client_ratings", "qa_reviews", "scorecard_shop_days", "scorecard_shop_months"):
+            sql = f"SELECT count(*) FROM {table} WHERE tenant_id = :b"
+            assert await rls_count(engine, sql, "on", "", b=b) > 0, table
+            assert await rls_count(engine, sql, "", a, b=b) == 0, table
+            assert await rls_count(engine, f"SELECT count(*) FROM {table}", "", "") == 0, table
+        with pytest.raises(DBAPIError, match="row-level security"):
+            await rls_execute(engine, "INSERT INTO client_ratings (tenant_id, id, month, rater, score) "
+                              "VALUES (:b, gen_random_uuid(), DATE '2026-12-01', 'x', 1)", "", a, b=b)
+        result = await rls_execute(engine, "UPDATE scorecard_shop_days SET met = 0 WHERE tenant_id = :b",
+                                   "", a, b=b)
+        assert result.rowcount == 0
+    finally:
+        await engine.dispose()
