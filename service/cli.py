@@ -649,6 +649,41 @@ def export_command(
     err.print(f"[green]{rows:,} rows[/green] written to {target} ({time.perf_counter() - started:.1f} s)")
 
 
+@app.command("scorecard")
+@guarded
+def scorecard_command(
+    month: Annotated[str, typer.Option(help="A month, YYYY-MM")],
+    scope: Annotated[str | None, typer.Option(help="shop, brand, site, team or agent (default: all)")] = None,
+) -> None:
+    """Print a month's balanced scorecards (client, employee and process indices, headline, quadrant) and
+    every flag with its evidence; the facts of shops whose SLA data changed are computed again first."""
+    from service.scorecard.cli import scorecard_table
+
+    settings = _settings()
+    _, url = _prepare(settings)
+    for line in asyncio.run(_with_db(url, lambda db: scorecard_table(db, month, scope))):
+        sys.stdout.write(line + "\n")
+
+
+@app.command("import-pulses")
+@guarded
+def import_pulses_command(
+    file: Annotated[Path, typer.Argument(help="A survey tool's CSV: response_id, team_id, recommend, wellbeing")],
+    survey: Annotated[str, typer.Option(help="The survey's name (made on first import)")],
+    month: Annotated[str, typer.Option(help="The survey's month, YYYY-MM")],
+) -> None:
+    """Import anonymous pulse answers (no agent id is kept); a re-import is idempotent by response id."""
+    from service.scorecard.cli import import_pulse_file
+
+    settings = _settings()
+    _, url = _prepare(settings)
+    result = asyncio.run(_with_db(url, lambda db: import_pulse_file(db, file, survey, month)))
+    err.print(f"{result.survey}: {result.inserted} imported, {result.unchanged} already there, "
+              f"{len(result.rejected)} rejected")
+    for r in result.rejected:
+        err.print(f"  row {r.row}: {r.field}: {r.reason}")
+
+
 @app.command("graphql-schema")
 def graphql_schema() -> None:
     """Print the GraphQL SDL (what graphql/schema.graphql holds)."""

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.conversations import demo as history
 from service.finance.demo import load_finance_demo
+from service.scorecard.demo import load_scorecard_demo
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
 from service.kit.time import DEFAULT_TZ, local_day_start, local_today
@@ -74,6 +75,8 @@ SKILLS = ["presale", "aftersale", "beauty", "outdoor", "home", "appliances", "pe
 
 # Shops staffed thin in the demo: their SLAs breach, most of all at the peaks.
 THIN_SHOPS = {"璐米美妆拼多多旗舰店", "麻糬家居品牌店", "爪爪宠物抖音小店", "热厨电器京东旗舰店"}
+# A calm shop answered in time whose buyers are often unhappy: the scorecard's SERVICE RISK.
+LOW_CSAT_SHOPS = {"墨叶文具店"}
 
 # Each platform's usual SLA terms (GLOSSARY.md): Tmall/Taobao judge the 3-minute response rate and the first
 # response time, JD the 30-second answer rate, Douyin and Pinduoduo the 3-minute rate; satisfaction
@@ -103,6 +106,7 @@ class DemoSummary:
     story_peak: str | None = None
     next_peak: str | None = None
     books: dict[str, Any] | None = None  # the finance demo's: months closed, statement numbers, the open one
+    scorecard: dict[str, Any] | None = None  # the scorecard demo's: teams, months, the peak's, QA and coaching
 
 
 async def is_empty(session: AsyncSession) -> bool:
@@ -146,10 +150,11 @@ async def load_demo(db: Database, seed: int = SEED, today: date | None = None,
     story, upcoming = await load_capacity_demo(db, today)
     await load_seating_demo(db, upcoming.name)
     books = await load_finance_demo(db, today)
+    scorecard = await load_scorecard_demo(db, today, first, (story.name, story.start, story.end))
     return DemoSummary(tenants=len(BRANDS), shops=len(shops), sites=len(sites), agents=len(agents),
                        conversations=conversations, history=history.history(today), story_peak=story.name,
                        next_peak=f"{upcoming.name} {upcoming.start:%Y-%m-%d}..{upcoming.end:%m-%d}",
-                       books=books)
+                       books=books, scorecard=scorecard)
 
 
 def policy_for(platform: str, tier: str, effective_from: date) -> SlaPolicyCreate:
@@ -168,7 +173,8 @@ async def load_demo_conversations(session: AsyncSession, shops: list, seed: int 
 
     today = today or demo_today()
     specs = [history.DemoShop(id=str(shop.id), platform=shop.platform, tier=tier, category=shop.category,
-                              timezone=shop.timezone, thin=shop.name in THIN_SHOPS) for shop, tier in shops]
+                              timezone=shop.timezone, thin=shop.name in THIN_SHOPS,
+                              grumpy=shop.name in LOW_CSAT_SHOPS) for shop, tier in shops]
     ids = {str(shop.id): (shop.tenant_id.bytes, shop.id.bytes) for shop, _ in shops}
     data = history.copy_records([(*ids[spec.id], columns) for spec, columns
                                  in history.generate(specs, seed, today, scale=scale)], 1)

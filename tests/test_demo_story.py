@@ -93,3 +93,41 @@ async def test_the_books_close_two_months_and_tell_the_balance_story(client, sum
     draft = (await client.get("/v1/finance/statements", headers=finance,
                               params={"month": "2027-07", "tenant": "lumi-beauty"})).json()["items"][0]
     assert Decimal(draft["adjustments"]) != 0  # June's late hours, billed in July against June's lines
+
+
+async def test_the_scorecard_tells_burn_service_risk_and_coaching(client, summary):
+    """The story's peak month: the Hangzhou floor met its KA SLAs while its team ran hot (BURN, with the
+    evidence) and its recovery after the peak is tracked; the calm shop with unhappy buyers is a SERVICE RISK;
+    the calibration aligns its reviewers; coaching before the peak shows in the peak month's QA."""
+    story = summary.scorecard
+    month = f"{story['peak_month']:%Y-%m}"
+    sites = (await client.get("/v1/scorecards", params={"month": month, "scope": "site"}, headers=OPS)).json()
+    hangzhou = next(c for c in sites["items"] if c["name"] == "杭州西溪职场")
+    burn = next(f for f in hangzhou["flags"] if f["kind"] == "BURN")
+    metrics = {e["metric"]: e for e in burn["evidence"]}
+    assert metrics["client_index"]["value"] >= metrics["client_index"]["threshold"]
+    assert metrics["enps_change"]["value"] < -10 and metrics["enps_change"]["period_start"] == f"{month}-01"
+    assert hangzhou["recoveries"] and hangzhou["recoveries"][0]["promotion"] == summary.story_peak
+    assert hangzhou["headline"] <= min(hangzhou["client_index"], 100) and hangzhou["quadrant"] == "burning"
+    shops = (await client.get("/v1/scorecards", params={"month": month, "scope": "shop"}, headers=OPS)).json()
+    calm = next(c for c in shops["items"] if c["name"] == "墨叶文具店")
+    assert [f["kind"] for f in calm["flags"]] == ["SERVICE_RISK"]
+    csat = next(k for k in calm["kpis"] if k["key"] == "csat")
+    assert csat["value"] < 0.8
+    calibration = (await client.get(f"/v1/qa/calibrations/{story['calibration_id']}", headers=OPS)).json()
+    aligned = {a["reviewer"]: a["alignment"] for a in calibration["alignments"]}
+    assert set(aligned) == {"qa-1", "qa-2"} and aligned["qa-1"] >= aligned["qa-2"]
+    effects = [(await client.get(f"/v1/coaching/{i}", headers=OPS)).json()["effect"] for i in story["coaching_ids"]]
+    assert sum(e["change"] for e in effects if e["change"] is not None) > 0
+    before = [r["score"] for r in (await client.get("/v1/qa/reviews", params={
+        "month": f"{story['coached_month']:%Y-%m}"}, headers=OPS)).json() if r["agent_id"] in
+              {str(a) for a in story["coached"]} and r["score"] is not None]
+    after = [r["score"] for r in (await client.get("/v1/qa/reviews", params={"month": month}, headers=OPS)).json()
+             if r["agent_id"] in {str(a) for a in story["coached"]} and r["score"] is not None]
+    assert sum(after) / len(after) > sum(before) / len(before) + 5
+    inkleaf = (await client.get("/v1/tenants/inkleaf/scorecard", params={"month": month},
+                                headers=auth("client", next(t["id"] for t in (await client.get(
+                                    "/v1/tenants", headers=OPS)).json()["items"] if t["slug"] == "inkleaf"))))
+    body = inkleaf.json()
+    assert next(s for s in body["shops"] if s["name"] == "墨叶文具店")["flags"][0]["kind"] == "SERVICE_RISK"
+    assert "employee" not in inkleaf.text

@@ -128,7 +128,7 @@ def _check(step: Step, rc: int, out: str, stderr_hint: str) -> None:
         if "," in lines[0]:  # a CSV: its header and rows
             assert len(lines) > 1, where
             return
-        assert "seat" in out, where  # the plan printed by the CLI
+        assert "seat" in out or "balanced scorecard" in out, where  # a plan or a scorecard printed by the CLI
         return
     answer = json.loads(out)
     if "problem" in step.comment:
@@ -162,3 +162,10 @@ def test_the_readme_tour_runs_against_the_demo(demo):
     breaches = next(out for step, (_, out) in zip(steps, outputs, strict=True) if "breaches" in step.command)
     thin = "璐米美妆拼多多旗舰店"  # the brand's shop staffed thin breaches
     assert thin in {b["shop_name"] for b in json.loads(breaches)["items"]}
+    table = next(out for step, (_, out) in zip(steps, outputs, strict=True)
+                 if step.command.startswith("uv run seatwise scorecard"))
+    assert "BURN site 杭州西溪职场" in table  # the hot floor of the story's peak, with its evidence below
+    brand = next(out for step, (_, out) in zip(steps, outputs, strict=True) if "inkleaf/scorecard" in step.command)
+    shops = {s["name"]: s for s in json.loads(brand)["shops"]}
+    assert [f["kind"] for f in shops["墨叶文具店"]["flags"]] == ["SERVICE_RISK"]
+    assert "employee_index" not in brand and "qa_iqs" not in brand

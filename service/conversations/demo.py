@@ -70,6 +70,7 @@ class DemoShop:
     category: str | None
     timezone: str
     thin: bool  # staffed thin: slow first responses, breaches at peaks
+    grumpy: bool = False  # answered in time, but its buyers are often unhappy (a calm shop with low CSAT)
 
 
 def history(today: date, days: int = DEMO_DAYS) -> tuple[date, date]:
@@ -168,7 +169,7 @@ def shop_columns(shop: DemoShop, rng: np.random.Generator, days: list[date], fac
     converted = answered & presale & (rng.random(n) < (0.28 if shop.thin else 0.42))
     cents = np.where(converted, np.round(rng.uniform(low, high, n) * 100), -1).astype(np.int64)
     rated = answered & (rng.random(n) < 0.35)
-    good = rng.random(n) < (0.72 if shop.thin else 0.9)
+    good = rng.random(n) < (0.72 if shop.thin or shop.grumpy else 0.9)
     csat = np.where(rated, np.where(good, rng.choice([4, 5, 5], n), rng.choice([1, 2, 2, 3], n)), 0)
     return Columns(started, first_response, ended, presale, rounds, rng.integers(1, 121, n), converted,
                    cents, csat)

@@ -115,7 +115,7 @@ async def attendance(session: AsyncSession, first: date, last: date, shops: Sequ
         for j in range(matrix.shape[1]):
             a = np.bincount(day_index, weights=normal[:, j], minlength=n_days)
             b = np.bincount(day_index, weights=promo[:, j], minlength=n_days)
-            found.append({first + timedelta(days=k): (int(a[k]), int(b[k])) for k in np.flatnonzero(a)})
+            found.append({first + timedelta(days=k): (int(a[k]), int(b[k])) for k in np.flatnonzero(a).tolist()})
         return found
 
     def load(handle_col: np.ndarray, cap_col: np.ndarray) -> dict[date, tuple[float, float]]:

@@ -318,8 +318,9 @@ async def gather(session: AsyncSession, months: Sequence[date], only: sc.ScopeRe
             if members is not None and staff:
                 coverage = qa.coaching_coverage(coached, [str(a) for a in members], period)
                 kpis[sc.COACHING_COVERAGE] = coverage
+            # A recovery obligation is the floor's: a site's occupancy and its agents' overtime.
             recoveries = tuple(ins.window_inputs(p, hot, agent_list, att, card_as_of, weeks) for p in touching) \
-                if staff and (hot is not None or agent_list) else ()
+                if staff and ref.kind is Kind.site else ()
             out.inputs.append(sc.ScopeMonthInputs(
                 ref, month, kpis, parents, ordinary, promotion if month_promos else None, overtime,
                 promo_ot if month_promos else None, cap, enps_before, None, month_promos if staff else (),
