@@ -668,7 +668,8 @@ def scorecard_command(
 @app.command("import-pulses")
 @guarded
 def import_pulses_command(
-    file: Annotated[Path, typer.Argument(help="A survey tool's CSV: response_id, team_id, recommend, wellbeing")],
+    file: Annotated[Path, typer.Argument(
+        help="A survey tool's CSV: response_id, team_id, recommend, wellbeing")],
     survey: Annotated[str, typer.Option(help="The survey's name (made on first import)")],
     month: Annotated[str, typer.Option(help="The survey's month, YYYY-MM")],
 ) -> None:

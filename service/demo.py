@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.conversations import demo as history
 from service.finance.demo import load_finance_demo
-from service.scorecard.demo import load_scorecard_demo
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
 from service.kit.time import DEFAULT_TZ, local_day_start, local_today
+from service.scorecard.demo import load_scorecard_demo
 from service.shops.schemas import ShopCreate
 from service.shops.service import create_shop
 from service.sla.schemas import SlaPolicyCreate
@@ -106,7 +106,7 @@ class DemoSummary:
     story_peak: str | None = None
     next_peak: str | None = None
     books: dict[str, Any] | None = None  # the finance demo's: months closed, statement numbers, the open one
-    scorecard: dict[str, Any] | None = None  # the scorecard demo's: teams, months, the peak's, QA and coaching
+    scorecard: dict[str, Any] | None = None  # the scorecard demo's: teams, months, QA, coaching
 
 
 async def is_empty(session: AsyncSession) -> bool:

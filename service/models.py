@@ -9,8 +9,8 @@ import service.kit.models  # noqa: F401  (sets the constraint naming convention 
 import service.capacity.models  # noqa: F401
 import service.conversations.models  # noqa: F401
 import service.finance.models  # noqa: F401
-import service.scorecard.models  # noqa: F401
 import service.kit.audit  # noqa: F401
+import service.scorecard.models  # noqa: F401
 import service.seating.models  # noqa: F401
 import service.shops.models  # noqa: F401
 import service.sla.models  # noqa: F401

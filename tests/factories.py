@@ -146,9 +146,10 @@ def scorecard_probes(world, b_shop: str) -> dict[str, tuple[str, dict]]:
         "calibration": ("query($id: UUID!) { calibration(id: $id) { name } }", {"id": nothing}),
         "coaching": ("query($id: UUID!) { coaching(id: $id) { privateNotes } }", {"id": nothing}),
         "scorecardDefinitions": ("{ scorecardDefinitions { version } }", {}),
-        "rateMonth": ("mutation($s: UUID) { rateMonth(input: {score: 9, shopId: $s}) { id } }", {"s": b_shop}),
-        "updateClientRating": ("mutation($id: UUID!) { updateClientRating(id: $id, input: {score: 1}) { id } }",
-                               {"id": nothing}),
+        "rateMonth": ("mutation($s: UUID) { rateMonth(input: {score: 9, shopId: $s}) { id } }",
+                      {"s": b_shop}),
+        "updateClientRating": ("mutation($id: UUID!) { updateClientRating(id: $id, input: {score: 1}) "
+                               "{ id } }", {"id": nothing}),
         "importPulses": ("mutation { importPulses(input: {survey: \"p\", month: \"2026-13\", answers: []}) "
                          "{ inserted } }", {}),
         "createTeam": ("mutation($s: UUID!) { createTeam(input: {siteId: $s, name: \"\"}) { id } }",
@@ -156,7 +157,8 @@ def scorecard_probes(world, b_shop: str) -> dict[str, tuple[str, dict]]:
         "createQaTemplate": ("mutation { createQaTemplate(input: {key: \"k\", name: \"n\", categories: []}) "
                              "{ id } }", {}),
         "createQaReview": ("mutation($s: UUID!, $a: UUID!, $t: UUID!) { createQaReview(input: {shopId: $s, "
-                           "conversationId: \"c\", conversationOn: \"2026-11-01\", agentId: $a, templateId: $t, "
+                           "conversationId: \"c\", conversationOn: \"2026-11-01\", agentId: $a, "
+                           "templateId: $t, "
                            "ratings: []}) { id } }", {"s": b_shop, "a": str(world.agent.id), "t": nothing}),
         "createCalibration": ("mutation { createCalibration(input: {name: \"\", heldOn: \"2026-11-01\", "
                               "benchmarkReviewer: \"x\"}) { id } }", {}),

@@ -165,7 +165,8 @@ def test_the_readme_tour_runs_against_the_demo(demo):
     table = next(out for step, (_, out) in zip(steps, outputs, strict=True)
                  if step.command.startswith("uv run seatwise scorecard"))
     assert "BURN site 杭州西溪职场" in table  # the hot floor of the story's peak, with its evidence below
-    brand = next(out for step, (_, out) in zip(steps, outputs, strict=True) if "inkleaf/scorecard" in step.command)
+    brand = next(out for step, (_, out) in zip(steps, outputs, strict=True)
+                 if "inkleaf/scorecard" in step.command)
     shops = {s["name"]: s for s in json.loads(brand)["shops"]}
     assert [f["kind"] for f in shops["墨叶文具店"]["flags"]] == ["SERVICE_RISK"]
     assert "employee_index" not in brand and "qa_iqs" not in brand

@@ -17,16 +17,22 @@ def _f(x: float | None, digits: int = 1) -> str:
 
 def table_lines(month: shapes.MonthScorecards) -> list[str]:
     """The scorecards as aligned text lines, then each flag with its evidence."""
-    head = f"{'scope':<6} {'name':<22} {'client':>6} {'employee':>8} {'process':>7} {'headline':>8} {'quadrant':<13} flags"
+    head = (f"{'scope':<6} {'name':<22} {'client':>6} {'employee':>8} {'process':>7} {'headline':>8} "
+            f"{'quadrant':<13} flags")
     lines = [f"balanced scorecard {month.month:%Y-%m}" + (f", {month.scope}" if month.scope else ""), head]
     flagged = []
     for c in month.items:
         kinds = ",".join(f.kind for f in c.flags) or "-"
-        lines.append(f"{c.scope:<6} {c.name[:22]:<22} {_f(c.client_index):>6} {_f(c.employee_index):>8} "
-                     f"{_f(c.process_index):>7} {_f(c.headline):>8} {c.quadrant or '-':<13} {kinds}")
+        lines.append(
+            f"{c.scope:<6} {c.name[:22]:<22} {_f(c.client_index):>6} {_f(c.employee_index):>8} "
+            f"{_f(c.process_index):>7} {_f(c.headline):>8} {c.quadrant or '-':<13} {kinds}"
+        )
         flagged += [(c, f) for f in c.flags]
-        flagged += [(c, shapes.FlagRead(kind=f"recovery {r.state}", evidence=r.evidence))
-                    for r in c.recoveries if r.state != "failed"]
+        flagged += [
+            (c, shapes.FlagRead(kind=f"recovery {r.state}", evidence=r.evidence))
+            for r in c.recoveries
+            if r.state != "failed"
+        ]
     if flagged:
         lines.append("")
         lines.append("flags and their evidence:")
@@ -34,8 +40,10 @@ def table_lines(month: shapes.MonthScorecards) -> list[str]:
         lines.append(f"  {f.kind} {c.scope} {c.name}")
         for e in f.evidence:
             note = f" ({e.note})" if e.note else ""
-            lines.append(f"    {e.metric} = {e.value:g} {e.comparison} {e.threshold:g} over "
-                         f"{e.period_start}..{e.period_end}{note}")
+            lines.append(
+                f"    {e.metric} = {e.value:g} {e.comparison} {e.threshold:g} over "
+                f"{e.period_start}..{e.period_end}{note}"
+            )
     if month.stale_shops:
         lines.append(f"{month.stale_shops} shop(s) have SLA data newer than their facts")
     return lines

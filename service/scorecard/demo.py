@@ -46,18 +46,26 @@ SEED = 1313
 HOT_SITE = "Hangzhou"
 UNHAPPY_SHOP = "墨叶文具店"
 CALIBRATED = [  # key, side, worst, best (or band), weight
-    ("sla_attainment", "client", 0.5, 0.95, 3), ("csat", "client", 0.70, 0.93, 2),
-    ("dsat", "client", 0.25, 0.04, 1), ("conversion", "client", 0.15, 0.42, 2),
-    ("client_rating", "client", 1.0, 5.0, 3), ("enps", "employee", -40.0, 40.0, 3),
-    ("wellbeing", "employee", 2.0, 4.5, 2), ("attrition", "employee", 1.0, 0.1, 2),
-    ("overtime_vs_cap", "employee", 1.2, 0.25, 2), ("occupancy", "employee", [0.3, 0.6, 0.85, 1.0], None, 2),
-    ("qa_iqs", "process", 55.0, 92.0, 2), ("coaching_coverage", "process", 0.0, 0.5, 1),
+    ("sla_attainment", "client", 0.5, 0.95, 3),
+    ("csat", "client", 0.70, 0.93, 2),
+    ("dsat", "client", 0.25, 0.04, 1),
+    ("conversion", "client", 0.15, 0.42, 2),
+    ("client_rating", "client", 1.0, 5.0, 3),
+    ("enps", "employee", -40.0, 40.0, 3),
+    ("wellbeing", "employee", 2.0, 4.5, 2),
+    ("attrition", "employee", 1.0, 0.1, 2),
+    ("overtime_vs_cap", "employee", 1.2, 0.25, 2),
+    ("occupancy", "employee", [0.3, 0.6, 0.85, 1.0], None, 2),
+    ("qa_iqs", "process", 55.0, 92.0, 2),
+    ("coaching_coverage", "process", 0.0, 0.5, 1),
 ]
 # Shares of promoters (9-10), passives (7-8) and detractors (0-6) of a team's answers.
 MOODS = {"calm": (0.55, 0.35, 0.10), "peak": (0.15, 0.40, 0.45), "after": (0.35, 0.40, 0.25)}
 CATEGORIES = [  # key, name, weight, points, critical
-    ("greeting", "问候与称呼", 1.0, 2, False), ("accuracy", "信息准确", 3.0, 5, True),
-    ("empathy", "共情与语气", 2.0, 4, False), ("resolution", "一次解决", 2.0, 3, False),
+    ("greeting", "问候与称呼", 1.0, 2, False),
+    ("accuracy", "信息准确", 3.0, 5, True),
+    ("empathy", "共情与语气", 2.0, 4, False),
+    ("resolution", "一次解决", 2.0, 3, False),
     ("compliance", "合规话术", 1.0, 2, True),
 ]
 
@@ -68,8 +76,9 @@ def _kpi(key: str, side: str, worst: Any, best: Any, weight: float) -> dict[str,
     return {"key": key, "side": side, "weight": weight, "worst": worst, "best": best}
 
 
-async def load_scorecard_demo(db: Database, today: date, first_day: date, peak: tuple[str, date, date],
-                              seed: int = SEED) -> dict[str, Any]:
+async def load_scorecard_demo(
+    db: Database, today: date, first_day: date, peak: tuple[str, date, date], seed: int = SEED
+) -> dict[str, Any]:
     """The scorecard's demo data over the history [FIRST_DAY, TODAY) around the story's PEAK (name, start,
     end); returns what the story's test checks."""
     rng = random.Random(seed)
@@ -78,12 +87,20 @@ async def load_scorecard_demo(db: Database, today: date, first_day: date, peak: 
     peak_name, peak_start, peak_end = peak
     peak_month = peak_start.replace(day=1)
     async with db.system_transaction() as session:
-        sites = {city: (sid, name) for sid, name, city in await session.execute(text(
-            "SELECT id, name, city FROM sites ORDER BY name"))}
-        agents = (await session.execute(text(
-            "SELECT id, site_id, level, hired_on, left_on FROM agents ORDER BY code"))).all()
-        shops = (await session.execute(text(
-            "SELECT s.tenant_id, s.id, s.name FROM shops s ORDER BY s.name"))).all()
+        sites = {
+            city: (sid, name)
+            for sid, name, city in await session.execute(
+                text("SELECT id, name, city FROM sites ORDER BY name")
+            )
+        }
+        agents = (
+            await session.execute(
+                text("SELECT id, site_id, level, hired_on, left_on FROM agents ORDER BY code")
+            )
+        ).all()
+        shops = (
+            await session.execute(text("SELECT s.tenant_id, s.id, s.name FROM shops s ORDER BY s.name"))
+        ).all()
         # teams: about ten agents each, led by the site's leads and supervised by its supervisors
         teams: dict[uuid.UUID, list[uuid.UUID]] = {}
         team_site: dict[uuid.UUID, uuid.UUID] = {}
@@ -92,23 +109,37 @@ async def load_scorecard_demo(db: Database, today: date, first_day: date, peak: 
             leads = [a.id for a in members if a.level == "lead"] or [members[0].id]
             bosses = [a.id for a in members if a.level in ("supervisor", "manager")] or [None]
             size = max(2, len(members) // max(1, len(members) // 10))
-            chunks = [members[i:i + size] for i in range(0, len(members), size)]
+            chunks = [members[i : i + size] for i in range(0, len(members), size)]
             if len(chunks) > 1 and city == "Chengdu":  # a two-person team: its pulse breakdown stays hidden
                 chunks.append([chunks[-1].pop(), chunks[-1].pop()])
             for k, chunk in enumerate(chunks):
-                body = shapes.TeamCreate(site_id=site_id, name=f"{site_name[:2]}{k + 1}组",
-                                         lead_id=leads[k % len(leads)], supervisor_id=bosses[k % len(bosses)],
-                                         members=[a.id for a in chunk])
+                body = shapes.TeamCreate(
+                    site_id=site_id,
+                    name=f"{site_name[:2]}{k + 1}组",
+                    lead_id=leads[k % len(leads)],
+                    supervisor_id=bosses[k % len(bosses)],
+                    members=[a.id for a in chunk],
+                )
                 team = await service.create_team(session, body)
                 teams[team.id] = [a.id for a in chunk]
                 team_site[team.id] = site_id
         # a definition calibrated on the peers, from the history's first month
-        session.add(ScorecardDefinitionRow(version="demo-peers-1", effective_from=first, headline="geometric",
-                                           kpis=[_kpi(*k) for k in CALIBRATED], created_by=OPERATOR.subject))
+        session.add(
+            ScorecardDefinitionRow(
+                version="demo-peers-1",
+                effective_from=first,
+                headline="geometric",
+                kpis=[_kpi(*k) for k in CALIBRATED],
+                created_by=OPERATOR.subject,
+            )
+        )
         # the story's peak declared: relaxed thresholds on its days, a recovery obligation after
-        promotion_id = (await session.execute(text(
-            "SELECT id FROM promotions WHERE name = :n AND start_date = :s"),
-            {"n": peak_name, "s": peak_start})).scalar_one()
+        promotion_id = (
+            await session.execute(
+                text("SELECT id FROM promotions WHERE name = :n AND start_date = :s"),
+                {"n": peak_name, "s": peak_start},
+            )
+        ).scalar_one()
         session.add(PromotionRelaxation(promotion_id=promotion_id, declared_by=OPERATOR.subject))
         # pulses: one survey per month; the hot floor's eNPS drops in the peak's month
         hot_site = sites[HOT_SITE][0]
@@ -119,33 +150,64 @@ async def load_scorecard_demo(db: Database, today: date, first_day: date, peak: 
             rows = []
             for team_id, members in teams.items():
                 hot = team_site[team_id] == hot_site
-                shares = (MOODS["peak" if month == peak_month else "after" if month > peak_month else "calm"]
-                          if hot else MOODS["calm"])
+                shares = (
+                    MOODS["peak" if month == peak_month else "after" if month > peak_month else "calm"]
+                    if hot
+                    else MOODS["calm"]
+                )
                 answering = [i for i in range(len(members)) if len(members) <= 2 or rng.random() < 0.85]
                 n = len(answering)
                 promoters, detractors = round(n * shares[0]), round(n * shares[2])
                 for rank, i in enumerate(answering):
-                    score = rng.choice((9, 10) if rank < promoters else (0, 3, 5, 6) if rank >= n - detractors
-                                       else (7, 8))
+                    score = rng.choice(
+                        (9, 10) if rank < promoters else (0, 3, 5, 6) if rank >= n - detractors else (7, 8)
+                    )
                     well = max(1, min(5, round(rng.gauss(4.0 if score >= 7 else 2.8, 0.5))))
-                    rows.append({"survey_id": survey.id, "response_id": f"{month:%Y%m}-{team_id.hex}-{i}",
-                                 "site_id": team_site[team_id], "team_id": team_id, "recommend": score,
-                                 "wellbeing": well})
+                    rows.append(
+                        {
+                            "survey_id": survey.id,
+                            "response_id": f"{month:%Y%m}-{team_id.hex}-{i}",
+                            "site_id": team_site[team_id],
+                            "team_id": team_id,
+                            "recommend": score,
+                            "wellbeing": well,
+                        }
+                    )
             session.add_all(PulseAnswer(**r) for r in rows)
         # client ratings: mostly content; the unhappy shop's brand rates it 2
         for month in months:
             for tenant_id, shop_id, name in shops:
                 score = 2 if name == UNHAPPY_SHOP else rng.choice((4, 4, 5, 5, 5))
                 comment = "回复是及时的，但买家总是不满意" if name == UNHAPPY_SHOP else None
-                session.add(ClientRating(tenant_id=tenant_id, shop_id=shop_id, month=month,
-                                         rater="demo-brand-user", score=score, comment=comment))
+                session.add(
+                    ClientRating(
+                        tenant_id=tenant_id,
+                        shop_id=shop_id,
+                        month=month,
+                        rater="demo-brand-user",
+                        score=score,
+                        comment=comment,
+                    )
+                )
         # QA: a template, reviews every month, a calibration in the peak month, coaching before the last month
-        template = await service.create_template(session, shapes.QaTemplateCreate(
-            key="chat-standard", name="在线客服标准质检", categories=[
-                shapes.CategoryFields(key=k, name=n, weight=w, points=p, critical=c) for k, n, w, p, c in CATEGORIES]))
-        model = qa.Template("chat-standard", tuple(
-            qa.Category(k, w, qa.RatingScale.binary() if p == 2 else qa.RatingScale.points(p), c)
-            for k, _, w, p, c in CATEGORIES))
+        template = await service.create_template(
+            session,
+            shapes.QaTemplateCreate(
+                key="chat-standard",
+                name="在线客服标准质检",
+                categories=[
+                    shapes.CategoryFields(key=k, name=n, weight=w, points=p, critical=c)
+                    for k, n, w, p, c in CATEGORIES
+                ],
+            ),
+        )
+        model = qa.Template(
+            "chat-standard",
+            tuple(
+                qa.Category(k, w, qa.RatingScale.binary() if p == 2 else qa.RatingScale.points(p), c)
+                for k, _, w, p, c in CATEGORIES
+            ),
+        )
         employed = [a for a in agents if a.left_on is None or a.left_on >= first]
         skill = {a.id: rng.uniform(0.45, 0.95) for a in employed}
         coached_month = add_months(peak_month, -1)  # its effect shows in the peak month's QA
@@ -170,46 +232,91 @@ async def load_scorecard_demo(db: Database, today: date, first_day: date, peak: 
                     s = skill[a.id]
                     if a.id in coached_ids and day > coach_day:
                         s = min(0.97, s + 0.3)  # the coaching shows
-                    ratings: dict[str, int | None] = {c: rating(c, p, s if c == "accuracy" else s + 0.1)
-                                                      for c, _, _, p, _ in CATEGORIES}
+                    ratings: dict[str, int | None] = {
+                        c: rating(c, p, s if c == "accuracy" else s + 0.1) for c, _, _, p, _ in CATEGORIES
+                    }
                     if rng.random() < 0.3:
                         ratings["compliance"] = None  # N/A: nothing regulated was discussed
                     result = qa.score_review(model, ratings)
-                    reviews.append(QaReview(
-                        tenant_id=tenant_id, shop_id=shop_id, conversation_id=f"demo-qa-{a.id.hex}-{day}-{k}",
-                        conversation_on=day, agent_id=a.id, reviewer=f"qa-{rng.randrange(1, 4)}",
-                        template_id=template.id, ratings=ratings, score=result.score,
-                        failed_critical=bool(result.failed_critical)))
+                    reviews.append(
+                        QaReview(
+                            tenant_id=tenant_id,
+                            shop_id=shop_id,
+                            conversation_id=f"demo-qa-{a.id.hex}-{day}-{k}",
+                            conversation_on=day,
+                            agent_id=a.id,
+                            reviewer=f"qa-{rng.randrange(1, 4)}",
+                            template_id=template.id,
+                            ratings=ratings,
+                            score=result.score,
+                            failed_critical=bool(result.failed_critical),
+                        )
+                    )
         session.add_all(reviews)
-        calibration = CalibrationSession(name=f"{peak_name} 校准会", held_on=min(peak_end + timedelta(days=3),
-                                                                              last_day),
-                                         benchmark_reviewer="qa-lead")
+        calibration = CalibrationSession(
+            name=f"{peak_name} 校准会",
+            held_on=min(peak_end + timedelta(days=3), last_day),
+            benchmark_reviewer="qa-lead",
+        )
         session.add(calibration)
         await session.flush()
         picked = rng.sample(reviews, 5)
         for reviewer, noise in (("qa-lead", 0.0), ("qa-1", 0.08), ("qa-2", 0.25)):
             for r in picked:
-                ratings = {c: (v if v is None or rng.random() > noise else max(0 if p == 2 else 1, v - 1))
-                           for (c, v), (_, _, _, p, _) in zip(r.ratings.items(), CATEGORIES, strict=True)}
+                ratings = {
+                    c: (v if v is None or rng.random() > noise else max(0 if p == 2 else 1, v - 1))
+                    for (c, v), (_, _, _, p, _) in zip(r.ratings.items(), CATEGORIES, strict=True)
+                }
                 result = qa.score_review(model, ratings)
-                session.add(QaReview(tenant_id=r.tenant_id, shop_id=r.shop_id, conversation_id=r.conversation_id,
-                                     conversation_on=r.conversation_on, agent_id=r.agent_id, reviewer=reviewer,
-                                     template_id=template.id, ratings=ratings, score=result.score,
-                                     failed_critical=bool(result.failed_critical),
-                                     calibration_session_id=calibration.id))
+                session.add(
+                    QaReview(
+                        tenant_id=r.tenant_id,
+                        shop_id=r.shop_id,
+                        conversation_id=r.conversation_id,
+                        conversation_on=r.conversation_on,
+                        agent_id=r.agent_id,
+                        reviewer=reviewer,
+                        template_id=template.id,
+                        ratings=ratings,
+                        score=result.score,
+                        failed_critical=bool(result.failed_critical),
+                        calibration_session_id=calibration.id,
+                    )
+                )
         coachings = []
         for a in coached:
             row = CoachingSession(
-                agent_id=a.id, coach="qa-lead", held_on=coach_day, template_id=template.id, areas=["accuracy"],
-                review_ids=[r.id for r in reviews if r.agent_id == a.id and r.conversation_on < coach_day][:2],
-                shared_notes="下单前逐项核对规格与库存；不确定时先查知识库", private_notes="节后跟进情绪",
-                action_items=[{"text": "复盘三单错误回复", "due_on": (coach_day + timedelta(days=7)).isoformat(),
-                               "done": False}], follow_up_on=coach_day + timedelta(days=21))
+                agent_id=a.id,
+                coach="qa-lead",
+                held_on=coach_day,
+                template_id=template.id,
+                areas=["accuracy"],
+                review_ids=[r.id for r in reviews if r.agent_id == a.id and r.conversation_on < coach_day][
+                    :2
+                ],
+                shared_notes="下单前逐项核对规格与库存；不确定时先查知识库",
+                private_notes="节后跟进情绪",
+                action_items=[
+                    {
+                        "text": "复盘三单错误回复",
+                        "due_on": (coach_day + timedelta(days=7)).isoformat(),
+                        "done": False,
+                    }
+                ],
+                follow_up_on=coach_day + timedelta(days=21),
+            )
             session.add(row)
             coachings.append(row)
         await session.flush()
         for month in months:
             await service.refresh_facts(session, month)
-    return {"teams": len(teams), "months": [m.isoformat() for m in months], "peak_month": peak_month,
-            "reviews": len(reviews), "calibration_id": calibration.id, "coached": sorted(coached_ids),
-            "coaching_ids": [c.id for c in coachings], "coached_month": coached_month}
+    return {
+        "teams": len(teams),
+        "months": [m.isoformat() for m in months],
+        "peak_month": peak_month,
+        "reviews": len(reviews),
+        "calibration_id": calibration.id,
+        "coached": sorted(coached_ids),
+        "coaching_ids": [c.id for c in coachings],
+        "coached_month": coached_month,
+    }

@@ -14,12 +14,19 @@ from service.scorecard import auth, service
 from service.scorecard import schemas as shapes
 
 gql.nested_types(
-    (shapes.EvidenceRead, "ScorecardEvidence"), (shapes.FlagRead, "ScorecardFlag"), (shapes.KpiRead, "ScorecardKpi"),
-    (shapes.RecoveryRead, "ScorecardRecovery"), (shapes.ProcessRead, "ScorecardProcess"),
-    (shapes.PulseGroupRead, "PulseGroup"), (shapes.RejectedRow, "RejectedPulseRow"),
-    (shapes.CategoryFields, "QaCategory"), (shapes.CategoryRating, "QaCategoryRating"),
-    (shapes.AlignmentRead, "CalibrationAlignment"), (shapes.ActionItem, "CoachingActionItem"),
-    (shapes.CoachingEffectRead, "CoachingEffect"), (shapes.KpiSpecFields, "ScorecardKpiSpec"),
+    (shapes.EvidenceRead, "ScorecardEvidence"),
+    (shapes.FlagRead, "ScorecardFlag"),
+    (shapes.KpiRead, "ScorecardKpi"),
+    (shapes.RecoveryRead, "ScorecardRecovery"),
+    (shapes.ProcessRead, "ScorecardProcess"),
+    (shapes.PulseGroupRead, "PulseGroup"),
+    (shapes.RejectedRow, "RejectedPulseRow"),
+    (shapes.CategoryFields, "QaCategory"),
+    (shapes.CategoryRating, "QaCategoryRating"),
+    (shapes.AlignmentRead, "CalibrationAlignment"),
+    (shapes.ActionItem, "CoachingActionItem"),
+    (shapes.CoachingEffectRead, "CoachingEffect"),
+    (shapes.KpiSpecFields, "ScorecardKpiSpec"),
     (shapes.ThresholdValue, "ScorecardThreshold"),
 )
 
@@ -108,29 +115,36 @@ ThresholdInput = gql.create_input(shapes.ThresholdSet, name="ScorecardThresholdS
 
 @strawberry.type
 class ScorecardQuery:
-    @gql.field(auth.read, description="A month's scorecards of every scope (or one kind), flags with evidence.")
-    async def scorecards(self, session: Session, month: str | None = None,
-                         scope: str | None = None) -> MonthType:
+    @gql.field(
+        auth.read, description="A month's scorecards of every scope (or one kind), flags with evidence."
+    )
+    async def scorecards(
+        self, session: Session, month: str | None = None, scope: str | None = None
+    ) -> MonthType:
         return gql.of(MonthType, await service.month_scorecards(session, month, scope))
 
     @gql.field(auth.read, description="One scope's 12 months up to a month.")
-    async def scorecard_trend(self, session: Session, scope: str, scope_id: str,
-                              month: str | None = None) -> list[ScorecardType]:
+    async def scorecard_trend(
+        self, session: Session, scope: str, scope_id: str, month: str | None = None
+    ) -> list[ScorecardType]:
         return [gql.of(ScorecardType, c) for c in await service.trend(session, scope, scope_id, month)]
 
     @gql.field(auth.client, description="A brand's client side: the brand and its shops (a client: its own).")
-    async def brand_scorecard(self, session: Session, caller: Caller, tenant: str,
-                              month: str | None = None) -> BrandType:
+    async def brand_scorecard(
+        self, session: Session, caller: Caller, tenant: str, month: str | None = None
+    ) -> BrandType:
         return gql.of(BrandType, await service.brand_scorecard(session, caller, tenant, month))
 
     @gql.field(auth.client, description="A shop's 12 months, client side.")
-    async def shop_scorecard_trend(self, session: Session, caller: Caller, shop_id: uuid.UUID,
-                                   month: str | None = None) -> list[ClientType]:
+    async def shop_scorecard_trend(
+        self, session: Session, caller: Caller, shop_id: uuid.UUID, month: str | None = None
+    ) -> list[ClientType]:
         return [gql.of(ClientType, c) for c in await service.shop_trend(session, caller, shop_id, month)]
 
     @gql.field(auth.client, description="A month's client ratings (a brand: its own).")
-    async def client_ratings(self, session: Session, caller: Caller, month: str | None = None,
-                             tenant: str | None = None) -> list[RatingType]:
+    async def client_ratings(
+        self, session: Session, caller: Caller, month: str | None = None, tenant: str | None = None
+    ) -> list[RatingType]:
         return [gql.of(RatingType, r) for r in await service.list_ratings(session, caller, month, tenant)]
 
     @gql.field(auth.read, description="A survey's anonymous results; groups below 5 respondents hidden.")
@@ -146,8 +160,9 @@ class ScorecardQuery:
         return [gql.of(TemplateType, t) for t in await service.list_templates(session)]
 
     @gql.field(auth.read, description="A month's QA reviews (of one agent).")
-    async def qa_reviews(self, session: Session, agent_id: uuid.UUID | None = None,
-                         month: str | None = None) -> list[ReviewType]:
+    async def qa_reviews(
+        self, session: Session, agent_id: uuid.UUID | None = None, month: str | None = None
+    ) -> list[ReviewType]:
         return [gql.of(ReviewType, r) for r in await service.list_reviews(session, agent_id, month)]
 
     @gql.field(auth.read)
@@ -166,14 +181,14 @@ class ScorecardQuery:
 @strawberry.type
 class ScorecardMutation:
     @gql.mutation(auth.rate, description="Rate this month, for a shop or the whole brand.")
-    async def rate_month(self, session: Session, caller: Caller,
-                         input: RatingInput) -> RatingType:  # type: ignore[valid-type]
+    async def rate_month(self, session: Session, caller: Caller, input: RatingInput) -> RatingType:  # type: ignore[valid-type]
         data = gql.validated(shapes.ClientRatingCreate, input, ["input"])
         return gql.of(RatingType, await service.rate(session, caller, data))
 
     @gql.mutation(auth.rate, description="Change one's own rating until the month's end.")
-    async def update_client_rating(self, session: Session, caller: Caller, id: uuid.UUID,
-                                   input: RatingUpdateInput) -> RatingType:  # type: ignore[valid-type]
+    async def update_client_rating(
+        self, session: Session, caller: Caller, id: uuid.UUID, input: RatingUpdateInput
+    ) -> RatingType:  # type: ignore[valid-type]
         data = gql.validated(shapes.ClientRatingUpdate, input, ["input"])
         return gql.of(RatingType, await service.update_rating(session, caller, id, data))
 
@@ -184,30 +199,27 @@ class ScorecardMutation:
 
     @gql.mutation(auth.write)
     async def create_team(self, session: Session, input: TeamInput) -> TeamType:  # type: ignore[valid-type]
-        return gql.of(TeamType, await service.create_team(session, gql.validated(shapes.TeamCreate, input,
-                                                                                   ["input"])))
+        return gql.of(
+            TeamType, await service.create_team(session, gql.validated(shapes.TeamCreate, input, ["input"]))
+        )
 
     @gql.mutation(auth.write)
-    async def create_qa_template(self, session: Session,
-                                 input: TemplateInput) -> TemplateType:  # type: ignore[valid-type]
+    async def create_qa_template(self, session: Session, input: TemplateInput) -> TemplateType:  # type: ignore[valid-type]
         data = gql.validated(shapes.QaTemplateCreate, input, ["input"])
         return gql.of(TemplateType, await service.create_template(session, data))
 
     @gql.mutation(auth.write, description="A QA review, scored as it is written.")
-    async def create_qa_review(self, session: Session, caller: Caller,
-                               input: ReviewInput) -> ReviewType:  # type: ignore[valid-type]
+    async def create_qa_review(self, session: Session, caller: Caller, input: ReviewInput) -> ReviewType:  # type: ignore[valid-type]
         data = gql.validated(shapes.QaReviewCreate, input, ["input"])
         return gql.of(ReviewType, await service.create_review(session, caller, data))
 
     @gql.mutation(auth.write)
-    async def create_calibration(self, session: Session,
-                                 input: CalibrationInput) -> CalibrationType:  # type: ignore[valid-type]
+    async def create_calibration(self, session: Session, input: CalibrationInput) -> CalibrationType:  # type: ignore[valid-type]
         data = gql.validated(shapes.CalibrationCreate, input, ["input"])
         return gql.of(CalibrationType, await service.create_calibration(session, data))
 
     @gql.mutation(auth.write)
-    async def create_coaching(self, session: Session, caller: Caller,
-                              input: CoachingInput) -> CoachingType:  # type: ignore[valid-type]
+    async def create_coaching(self, session: Session, caller: Caller, input: CoachingInput) -> CoachingType:  # type: ignore[valid-type]
         data = gql.validated(shapes.CoachingCreate, input, ["input"])
         return gql.of(CoachingType, await service.create_coaching(session, caller, data))
 
@@ -216,17 +228,23 @@ class ScorecardMutation:
         return gql.of(RefreshType, await service.refresh_facts(session, service.parse_month(month)))
 
     @gql.mutation(auth.write, description="A new version of the scorecard definition.")
-    async def add_scorecard_definition(self, session: Session, caller: Caller,
-                                       input: DefinitionInput) -> DefinitionType:  # type: ignore[valid-type]
+    async def add_scorecard_definition(
+        self, session: Session, caller: Caller, input: DefinitionInput
+    ) -> DefinitionType:  # type: ignore[valid-type]
         data = gql.validated(shapes.DefinitionCreate, input, ["input"])
         return gql.of(DefinitionType, await service.add_definition(session, caller, data))
 
     @gql.mutation(auth.write, description="A scope's threshold overrides.")
-    async def set_scorecard_thresholds(self, session: Session, caller: Caller, scope: str, scope_id: str,
-                                       input: ThresholdInput) -> ThresholdType:  # type: ignore[valid-type]
+    async def set_scorecard_thresholds(
+        self, session: Session, caller: Caller, scope: str, scope_id: str, input: ThresholdInput
+    ) -> ThresholdType:  # type: ignore[valid-type]
         data = gql.validated(shapes.ThresholdSet, input, ["input"])
         return gql.of(ThresholdType, await service.set_thresholds(session, caller, scope, scope_id, data))
 
-    @gql.mutation(auth.write, description="Declare a promotion: relaxed thresholds, then a recovery obligation.")
-    async def declare_promotion(self, session: Session, caller: Caller, promotion_id: uuid.UUID) -> RelaxationType:
+    @gql.mutation(
+        auth.write, description="Declare a promotion: relaxed thresholds, then a recovery obligation."
+    )
+    async def declare_promotion(
+        self, session: Session, caller: Caller, promotion_id: uuid.UUID
+    ) -> RelaxationType:
         return gql.of(RelaxationType, await service.declare_promotion(session, caller, promotion_id))

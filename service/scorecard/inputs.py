@@ -5,7 +5,8 @@ maths' inputs (scoring.ScopeMonthInputs). Nothing here computes a metric the own
   SLA domain's own day verdicts (sla.service.judged_days) and the rollups' counters;
 - occupancy and overtime: ``attendance`` below, the ONE function that reads them (the seating domain's
   attendance maths: seating.attendance.occupancy and seating.rules.overtime_by_day over work_sessions);
-- eNPS and wellbeing: people.pulse_report (suppressed below 5 respondents); attrition: people.attrition_by_group
+- eNPS and wellbeing: people.pulse_report (suppressed below 5 respondents); attrition:
+  people.attrition_by_group
   over agents' hire and leave dates; QA: the reviews' stored scores (qa.score_review at write) summarised by
   qa's IQS and pass-rate rules; coaching coverage: qa.coaching_coverage.
 
@@ -38,7 +39,7 @@ from service.seating.rules import LabourRules, WorkSpan, overtime_by_day
 DEFAULT = sc.Thresholds()
 
 
-# --- attendance: occupancy and overtime, from the seating domain's maths --------------------------------------
+# --- attendance: occupancy and overtime, from the seating domain's maths ------------------------------------
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Attendance:
 
     first: date
     last: date
-    # Per shop / site: per local day, (intervals above the normal occupancy threshold, above the promotion one)
+    # Per shop / site: per local day, (intervals above the normal occupancy threshold, above the promotion's)
     shop_hot: dict[uuid.UUID, dict[date, tuple[int, int]]] = field(default_factory=dict)
     site_hot: dict[uuid.UUID, dict[date, tuple[int, int]]] = field(default_factory=dict)
     # Per shop / site: per month, (handle seconds, chat-slot seconds)
@@ -60,19 +61,26 @@ class Attendance:
     cap_minutes: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
-async def attendance(session: AsyncSession, first: date, last: date, shops: Sequence[uuid.UUID] | None = None
-                     ) -> Attendance:
+async def attendance(
+    session: AsyncSession, first: date, last: date, shops: Sequence[uuid.UUID] | None = None
+) -> Attendance:
     """Occupancy per shop, site and interval and overtime per agent and day over the local days [first, last],
     from work_sessions and the rollups' handle time, by the seating domain's attendance maths. SHOPS: only
     these shops' sessions (a shop's trend). The one place the scorecard reads occupancy and overtime."""
     tz = ZoneInfo(DEFAULT_TZ)
     lo, hi = local_day_start(first, tz), local_day_start(last + timedelta(days=1), tz)
     where = "" if shops is None else " AND w.shop_id = ANY(:shops)"
-    rows = (await session.execute(text(
-        "SELECT w.shop_id, w.agent_id, a.site_id, a.max_concurrency, lower(w.during), upper(w.during), "
-        "w.breaks::text FROM work_sessions w JOIN agents a ON a.id = w.agent_id "
-        f"WHERE w.during && tstzrange(:lo, :hi){where}"), {"lo": lo, "hi": hi, "shops": list(shops or [])}
-    )).all()
+    rows = (
+        await session.execute(
+            text(
+                "SELECT w.shop_id, w.agent_id, a.site_id, a.max_concurrency, lower(w.during), "
+                "upper(w.during), "
+                "w.breaks::text FROM work_sessions w JOIN agents a ON a.id = w.agent_id "
+                f"WHERE w.during && tstzrange(:lo, :hi){where}"
+            ),
+            {"lo": lo, "hi": hi, "shops": list(shops or [])},
+        )
+    ).all()
     out = Attendance(first, last)
     if not rows:
         return out
@@ -81,10 +89,13 @@ async def attendance(session: AsyncSession, first: date, last: date, shops: Sequ
     shop_at = {s: i for i, s in enumerate(shop_ids)}
     n_intervals = int((hi - lo).total_seconds() // (seat.INTERVAL_MINUTES * 60))
     handle = np.zeros((n_intervals, len(shop_ids)))
-    for shop_id, start, seconds in await session.execute(text(
+    for shop_id, start, seconds in await session.execute(
+        text(
             "SELECT shop_id, interval_start, handle_sum_s FROM shop_interval_stats "
-            "WHERE shop_id = ANY(:shops) AND interval_start >= :lo AND interval_start < :hi"),
-            {"shops": shop_ids, "lo": lo, "hi": hi}):
+            "WHERE shop_id = ANY(:shops) AND interval_start >= :lo AND interval_start < :hi"
+        ),
+        {"shops": shop_ids, "lo": lo, "hi": hi},
+    ):
         t = int((start - lo).total_seconds() // (seat.INTERVAL_MINUTES * 60))
         handle[t, shop_at[shop_id]] += seconds
     sessions: list[seat.Session] = []
@@ -101,7 +112,9 @@ async def attendance(session: AsyncSession, first: date, last: date, shops: Sequ
         weights = out.agent_shop.setdefault(month, {}).setdefault(agent_id, {})
         weights[shop_id] = weights.get(shop_id, 0.0) + slot * concurrency
     occ = seat.occupancy(sessions, handle, lo)
-    days = [(lo + timedelta(minutes=seat.INTERVAL_MINUTES * t)).astimezone(tz).date() for t in range(n_intervals)]
+    days = [
+        (lo + timedelta(minutes=seat.INTERVAL_MINUTES * t)).astimezone(tz).date() for t in range(n_intervals)
+    ]
     day_index = np.array([(d - first).days for d in days])
     n_days = (last - first).days + 1
     month_of = [add_months(first.replace(day=1), k) for k in range(13)]
@@ -115,7 +128,9 @@ async def attendance(session: AsyncSession, first: date, last: date, shops: Sequ
         for j in range(matrix.shape[1]):
             a = np.bincount(day_index, weights=normal[:, j], minlength=n_days)
             b = np.bincount(day_index, weights=promo[:, j], minlength=n_days)
-            found.append({first + timedelta(days=k): (int(a[k]), int(b[k])) for k in np.flatnonzero(a).tolist()})
+            found.append(
+                {first + timedelta(days=k): (int(a[k]), int(b[k])) for k in np.flatnonzero(a).tolist()}
+            )
         return found
 
     def load(handle_col: np.ndarray, cap_col: np.ndarray) -> dict[date, tuple[float, float]]:
@@ -139,8 +154,9 @@ async def attendance(session: AsyncSession, first: date, last: date, shops: Sequ
     calendar = await calendar_book(session, first, last)
     rules = LabourRules()
     for agent_id, agent_spans in spans.items():
-        out.overtime[agent_id] = {d.day: d.overtime for d in overtime_by_day(agent_spans, rules, calendar, tz)
-                                  if d.overtime}
+        out.overtime[agent_id] = {
+            d.day: d.overtime for d in overtime_by_day(agent_spans, rules, calendar, tz) if d.overtime
+        }
         out.cap_minutes[agent_id] = rules.overtime_cap_per_month
     return out
 
@@ -156,7 +172,7 @@ def _ranges(value: str | None) -> tuple[tuple[datetime, datetime], ...]:
     return tuple(out)
 
 
-# --- the rest of a month's inputs ---------------------------------------------------------------------------------
+# --- the rest of a month's inputs ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -173,9 +189,13 @@ class Names:
 async def names(session: AsyncSession, staff: bool, tenant_id: uuid.UUID | None = None) -> Names:
     n = Names()
     where = "" if tenant_id is None else " WHERE s.tenant_id = :t"
-    for shop_id, t_id, name, slug in await session.execute(text(
-            f"SELECT s.id, s.tenant_id, s.name, t.name FROM shops s JOIN tenants t ON t.id = s.tenant_id{where}"),
-            {"t": tenant_id}):
+    for shop_id, t_id, name, slug in await session.execute(
+        text(
+            "SELECT s.id, s.tenant_id, s.name, t.name FROM shops s "
+            f"JOIN tenants t ON t.id = s.tenant_id{where}"
+        ),
+        {"t": tenant_id},
+    ):
         n.shops[shop_id] = (t_id, name)
         n.brands[t_id] = slug
     if not staff:
@@ -183,8 +203,9 @@ async def names(session: AsyncSession, staff: bool, tenant_id: uuid.UUID | None 
     n.sites = dict((await session.execute(text("SELECT id, name FROM sites"))).all())
     for team_id, site_id, name in await session.execute(text("SELECT id, site_id, name FROM agent_teams")):
         n.teams[team_id] = (site_id, name)
-    for agent_id, site_id, name, hired, left in await session.execute(text(
-            "SELECT id, site_id, name, hired_on, left_on FROM agents")):
+    for agent_id, site_id, name, hired, left in await session.execute(
+        text("SELECT id, site_id, name, hired_on, left_on FROM agents")
+    ):
         n.agents[agent_id] = (site_id, name)
         n.tenures[agent_id] = people.Tenure(str(agent_id), hired, left)
     n.team_of = dict((await session.execute(text("SELECT agent_id, team_id FROM agent_team_members"))).all())
@@ -202,44 +223,62 @@ class ShopMonth:
     presale_converted: float = 0.0
 
     def add(self, other: ShopMonth, weight: float = 1.0) -> None:
-        for f in ("verdicts", "met", "csat_count", "csat_good", "csat_bad", "presale_offered",
-                  "presale_converted"):
+        for f in (
+            "verdicts",
+            "met",
+            "csat_count",
+            "csat_good",
+            "csat_bad",
+            "presale_offered",
+            "presale_converted",
+        ):
             setattr(self, f, getattr(self, f) + weight * getattr(other, f))
 
     def kpis(self) -> dict[str, float | None]:
-        return {sc.SLA_ATTAINMENT: _share(self.met, self.verdicts), sc.CSAT: _share(self.csat_good, self.csat_count),
-                sc.DSAT: _share(self.csat_bad, self.csat_count),
-                sc.CONVERSION: _share(self.presale_converted, self.presale_offered)}
+        return {
+            sc.SLA_ATTAINMENT: _share(self.met, self.verdicts),
+            sc.CSAT: _share(self.csat_good, self.csat_count),
+            sc.DSAT: _share(self.csat_bad, self.csat_count),
+            sc.CONVERSION: _share(self.presale_converted, self.presale_offered),
+        }
 
 
 def _share(a: float, b: float) -> float | None:
     return a / b if b > 0 else None
 
 
-async def shop_months(session: AsyncSession, first: date, after: date, shops: Sequence[uuid.UUID] | None = None
-                      ) -> dict[tuple[uuid.UUID, date], ShopMonth]:
+async def shop_months(
+    session: AsyncSession, first: date, after: date, shops: Sequence[uuid.UUID] | None = None
+) -> dict[tuple[uuid.UUID, date], ShopMonth]:
     """The day facts summed per shop and month over [first, after), in SQL."""
     where = "" if shops is None else " AND shop_id = ANY(:shops)"
     out = {}
-    for row in await session.execute(text(
+    for row in await session.execute(
+        text(
             "SELECT shop_id, date_trunc('month', day)::date, sum(verdicts), sum(met), sum(csat_count), "
             "sum(csat_good), sum(csat_bad), sum(presale_offered), sum(presale_converted) "
-            f"FROM scorecard_shop_days WHERE day >= :a AND day < :b{where} GROUP BY 1, 2"),
-            {"a": first, "b": after, "shops": list(shops or [])}):
+            f"FROM scorecard_shop_days WHERE day >= :a AND day < :b{where} GROUP BY 1, 2"
+        ),
+        {"a": first, "b": after, "shops": list(shops or [])},
+    ):
         out[row[0], row[1]] = ShopMonth(*(float(x) for x in row[2:]))
     return out
 
 
-async def ratings(session: AsyncSession, first: date, after: date, shops: Sequence[uuid.UUID] | None = None
-                  ) -> tuple[dict[tuple[uuid.UUID, date], float], dict[tuple[uuid.UUID, date], float]]:
+async def ratings(
+    session: AsyncSession, first: date, after: date, shops: Sequence[uuid.UUID] | None = None
+) -> tuple[dict[tuple[uuid.UUID, date], float], dict[tuple[uuid.UUID, date], float]]:
     """Mean client rating per (shop, month) and per (brand, month) for the brand-wide ones."""
     where = "" if shops is None else " AND (shop_id = ANY(:shops) OR shop_id IS NULL)"
     shop: dict[tuple[uuid.UUID, date], float] = {}
     brand: dict[tuple[uuid.UUID, date], float] = {}
-    for tenant_id, shop_id, month, mean in await session.execute(text(
+    for tenant_id, shop_id, month, mean in await session.execute(
+        text(
             "SELECT tenant_id, shop_id, month, avg(score)::float FROM client_ratings "
-            f"WHERE month >= :a AND month < :b{where} GROUP BY 1, 2, 3"),
-            {"a": first, "b": after, "shops": list(shops or [])}):
+            f"WHERE month >= :a AND month < :b{where} GROUP BY 1, 2, 3"
+        ),
+        {"a": first, "b": after, "shops": list(shops or [])},
+    ):
         if shop_id is None:
             brand[tenant_id, month] = mean
         else:
@@ -249,9 +288,15 @@ async def ratings(session: AsyncSession, first: date, after: date, shops: Sequen
 
 async def pulses(session: AsyncSession, month: date) -> people.PulseReport | None:
     """The month's pulse answers (every survey of the month) as one anonymous report."""
-    rows = (await session.execute(text(
-        "SELECT a.site_id, a.team_id, a.recommend, a.wellbeing FROM pulse_answers a "
-        "JOIN pulse_surveys s ON s.id = a.survey_id WHERE s.month = :m"), {"m": month})).all()
+    rows = (
+        await session.execute(
+            text(
+                "SELECT a.site_id, a.team_id, a.recommend, a.wellbeing FROM pulse_answers a "
+                "JOIN pulse_surveys s ON s.id = a.survey_id WHERE s.month = :m"
+            ),
+            {"m": month},
+        )
+    ).all()
     if not rows:
         return None
     return people.pulse_report(people.PulseResponse(str(s), str(t), r, w) for s, t, r, w in rows)
@@ -267,9 +312,13 @@ class Reviewed:
 async def reviews(session: AsyncSession, first: date, after: date) -> dict[date, list[Reviewed]]:
     """The counted reviews (no calibration) per month, with the scores qa.score_review gave them."""
     out: dict[date, list[Reviewed]] = defaultdict(list)
-    for shop_id, agent_id, day, score in await session.execute(text(
+    for shop_id, agent_id, day, score in await session.execute(
+        text(
             "SELECT shop_id, agent_id, conversation_on, score FROM qa_reviews WHERE conversation_on >= :a "
-            "AND conversation_on < :b AND calibration_session_id IS NULL"), {"a": first, "b": after}):
+            "AND conversation_on < :b AND calibration_session_id IS NULL"
+        ),
+        {"a": first, "b": after},
+    ):
         out[day.replace(day=1)].append(Reviewed(shop_id, agent_id, score))
     return out
 
@@ -280,22 +329,41 @@ def quality(items: Iterable[Reviewed]) -> qa.QualitySummary:
     scores = [r.score for r in found if r.score is not None]
     if not scores:
         return qa.QualitySummary(len(found), 0, None, None)
-    return qa.QualitySummary(len(found), len(scores), sum(scores) / len(scores),
-                             sum(s >= qa.PASS_MARK for s in scores) / len(scores))
+    return qa.QualitySummary(
+        len(found),
+        len(scores),
+        sum(scores) / len(scores),
+        sum(s >= qa.PASS_MARK for s in scores) / len(scores),
+    )
 
 
 async def coaching(session: AsyncSession, first: date, after: date) -> list[qa.CoachingSession]:
-    return [qa.CoachingSession(str(i), str(a), c, d, tuple(areas)) for i, a, c, d, areas in await session.execute(
-        text("SELECT id, agent_id, coach, held_on, areas FROM coaching_sessions WHERE held_on >= :a "
-             "AND held_on < :b"), {"a": first, "b": after})]
+    return [
+        qa.CoachingSession(str(i), str(a), c, d, tuple(areas))
+        for i, a, c, d, areas in await session.execute(
+            text(
+                "SELECT id, agent_id, coach, held_on, areas FROM coaching_sessions WHERE held_on >= :a "
+                "AND held_on < :b"
+            ),
+            {"a": first, "b": after},
+        )
+    ]
 
 
 async def promotions(session: AsyncSession, first: date, last: date, weeks: int) -> list[sc.Promotion]:
     """Declared promotions whose days or recovery window touch [first, last]."""
-    return [sc.Promotion(str(i), name, s, e) for i, name, s, e in await session.execute(text(
-        "SELECT p.id, p.name, p.start_date, p.end_date FROM promotions p JOIN promotion_relaxations r "
-        "ON r.promotion_id = p.id WHERE p.start_date <= :last AND p.end_date + :w * 7 >= :first "
-        "ORDER BY p.start_date"), {"first": first, "last": last, "w": weeks})]
+    return [
+        sc.Promotion(str(i), name, s, e)
+        for i, name, s, e in await session.execute(
+            text(
+                "SELECT p.id, p.name, p.start_date, p.end_date FROM promotions p "
+                "JOIN promotion_relaxations r "
+                "ON r.promotion_id = p.id WHERE p.start_date <= :last AND p.end_date + :w * 7 >= :first "
+                "ORDER BY p.start_date"
+            ),
+            {"first": first, "last": last, "w": weeks},
+        )
+    ]
 
 
 def days_in(hot: dict[date, tuple[int, int]], period: Period, promo_days: set[date]) -> tuple[int, int, int]:
@@ -312,8 +380,14 @@ def days_in(hot: dict[date, tuple[int, int]], period: Period, promo_days: set[da
     return ordinary, promotion, normal
 
 
-def window_inputs(p: sc.Promotion, hot: dict[date, tuple[int, int]] | None, agents: Iterable[uuid.UUID],
-                  att: Attendance, as_of: date, weeks: int) -> sc.RecoveryInputs:
+def window_inputs(
+    p: sc.Promotion,
+    hot: dict[date, tuple[int, int]] | None,
+    agents: Iterable[uuid.UUID],
+    att: Attendance,
+    as_of: date,
+    weeks: int,
+) -> sc.RecoveryInputs:
     window = p.recovery_window(weeks)
     seen = Period(window.start, max(window.start, min(as_of, window.end)))
     agent_list = list(agents)
@@ -321,9 +395,31 @@ def window_inputs(p: sc.Promotion, hot: dict[date, tuple[int, int]] | None, agen
     window_ot = sum(m for a in agent_list for d, m in att.overtime.get(a, {}).items() if seen.contains(d))
     cap = sum(att.cap_minutes.get(a, 0) for a in agent_list) * window.days / 30.0
     hot_count = None if hot is None else sum(v[0] for d, v in hot.items() if seen.contains(d))
-    return sc.RecoveryInputs(p, promo_ot / 60.0, hot_count, window_ot / 60.0 if agent_list else None,
-                             cap / 60.0 if agent_list else None)
+    return sc.RecoveryInputs(
+        p,
+        promo_ot / 60.0,
+        hot_count,
+        window_ot / 60.0 if agent_list else None,
+        cap / 60.0 if agent_list else None,
+    )
 
 
-__all__ = ["Attendance", "Names", "Reviewed", "ShopMonth", "attendance", "coaching", "days_in", "names",
-           "promotions", "pulses", "quality", "ratings", "reviews", "shop_months", "window_inputs", "UTC", "Any"]
+__all__ = [
+    "Attendance",
+    "Names",
+    "Reviewed",
+    "ShopMonth",
+    "attendance",
+    "coaching",
+    "days_in",
+    "names",
+    "promotions",
+    "pulses",
+    "quality",
+    "ratings",
+    "reviews",
+    "shop_months",
+    "window_inputs",
+    "UTC",
+    "Any",
+]

@@ -77,10 +77,23 @@ class ClientRating(SQLModel, table=True):
         ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"], ondelete="RESTRICT"),
         CheckConstraint("score BETWEEN 1 AND 5", name="score_range"),
         first_day("month"),
-        Index("uq_client_ratings_brand_wide", "tenant_id", "month", "rater", unique=True,
-              postgresql_where=text("shop_id IS NULL")),
-        Index("uq_client_ratings_shop", "tenant_id", "month", "rater", "shop_id", unique=True,
-              postgresql_where=text("shop_id IS NOT NULL")),
+        Index(
+            "uq_client_ratings_brand_wide",
+            "tenant_id",
+            "month",
+            "rater",
+            unique=True,
+            postgresql_where=text("shop_id IS NULL"),
+        ),
+        Index(
+            "uq_client_ratings_shop",
+            "tenant_id",
+            "month",
+            "rater",
+            "shop_id",
+            unique=True,
+            postgresql_where=text("shop_id IS NOT NULL"),
+        ),
     )
 
     tenant_id: uuid.UUID = Field(primary_key=True)
@@ -94,7 +107,7 @@ class ClientRating(SQLModel, table=True):
     updated_at: datetime = updated_at_field()
 
 
-# --- pulse surveys: anonymous --------------------------------------------------------------------------------
+# --- pulse surveys: anonymous -------------------------------------------------------------------------------
 
 
 class PulseSurvey(SQLModel, table=True):
@@ -125,7 +138,7 @@ class PulseAnswer(SQLModel, table=True):
     wellbeing: int = Field(sa_type=SmallInteger)
 
 
-# --- QA --------------------------------------------------------------------------------------------------------
+# --- QA -----------------------------------------------------------------------------------------------------
 
 
 class QaTemplate(SQLModel, table=True):
@@ -202,17 +215,19 @@ class CoachingSession(SQLModel, table=True):
     held_on: date
     template_id: uuid.UUID = ref("qa_templates.id")
     areas: list[str] = Field(sa_column=Column(ARRAY(String(64)), nullable=False))
-    review_ids: list[uuid.UUID] = Field(default_factory=list, sa_column=Column(
-        ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"))
+    review_ids: list[uuid.UUID] = Field(
+        default_factory=list, sa_column=Column(ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}")
+    )
     shared_notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     private_notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    action_items: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(
-        JSONB, nullable=False, server_default="[]"))
+    action_items: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
+    )
     follow_up_on: date | None = None
     created_at: datetime = created_at_field()
 
 
-# --- scorecard definitions, thresholds, promotions -----------------------------------------------------------
+# --- scorecard definitions, thresholds, promotions ----------------------------------------------------------
 
 
 class ScorecardDefinitionRow(SQLModel, table=True):
@@ -253,7 +268,7 @@ class PromotionRelaxation(SQLModel, table=True):
     declared_at: datetime = created_at_field()
 
 
-# --- facts: per shop and day, kept under the shop's SLA report version ---------------------------------------
+# --- facts: per shop and day, kept under the shop's SLA report version --------------------------------------
 
 
 class ShopDayFacts(SQLModel, table=True):

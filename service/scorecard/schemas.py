@@ -1,5 +1,5 @@
-"""Scorecard shapes, declared once: REST bodies and answers, and the GraphQL types and inputs derived from them
-(service.scorecard.gql). Months travel as YYYY-MM; shares are 0-1, scores and indices 0-100."""
+"""Scorecard shapes, declared once: REST bodies and answers, and the GraphQL types and inputs derived from
+them (service.scorecard.gql). Months travel as YYYY-MM; shares are 0-1, scores and indices 0-100."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.kit.shapes import Identified, Stamped, partial
 from service.kit.types import Text
 
-# --- teams -----------------------------------------------------------------------------------------------------
+# --- teams --------------------------------------------------------------------------------------------------
 
 
 class TeamCreate(BaseModel):
@@ -32,7 +32,7 @@ class TeamRead(Identified):
     members: list[uuid.UUID]
 
 
-# --- client ratings --------------------------------------------------------------------------------------------
+# --- client ratings -----------------------------------------------------------------------------------------
 
 
 class ClientRatingFields(BaseModel):
@@ -60,7 +60,7 @@ class ClientRatingRead(Stamped, ClientRatingFields, Identified):
     rater: str
 
 
-# --- pulses ----------------------------------------------------------------------------------------------------
+# --- pulses -------------------------------------------------------------------------------------------------
 
 
 class PulseAnswerIn(BaseModel):
@@ -111,7 +111,7 @@ class PulseReportRead(BaseModel):
     teams: list[PulseGroupRead]
 
 
-# --- QA ----------------------------------------------------------------------------------------------------------
+# --- QA -----------------------------------------------------------------------------------------------------
 
 
 class CategoryFields(BaseModel):
@@ -206,7 +206,7 @@ class CoachingRead(CoachingCreate, Identified):
     effect: CoachingEffectRead
 
 
-# --- definitions, thresholds, promotions -------------------------------------------------------------------------
+# --- definitions, thresholds, promotions --------------------------------------------------------------------
 
 
 class KpiSpecFields(BaseModel):
@@ -215,15 +215,19 @@ class KpiSpecFields(BaseModel):
     weight: float = Field(gt=0, le=1000)
     worst: float | None = Field(default=None, description="Linear: 0 at worst, 100 at best")
     best: float | None = None
-    band: list[float] | None = Field(default=None, min_length=4, max_length=4,
-                                     description="Band: zero_below, low, high, zero_above")
+    band: list[float] | None = Field(
+        default=None, min_length=4, max_length=4, description="Band: zero_below, low, high, zero_above"
+    )
 
 
 class DefinitionCreate(BaseModel):
     version: Text = Field(min_length=1, max_length=64)
     effective_from: Text = Field(max_length=7, description="YYYY-MM: the first month it applies to")
-    headline: Text = Field(default="geometric", pattern="^(geometric|minimum)$",
-                           description="geometric or minimum (never the arithmetic mean)")
+    headline: Text = Field(
+        default="geometric",
+        pattern="^(geometric|minimum)$",
+        description="geometric or minimum (never the arithmetic mean)",
+    )
     kpis: list[KpiSpecFields] = Field(min_length=1, max_length=40)
 
 
@@ -255,7 +259,7 @@ class RelaxationRead(BaseModel):
     end: date
 
 
-# --- the scorecard ---------------------------------------------------------------------------------------------
+# --- the scorecard ------------------------------------------------------------------------------------------
 
 
 class EvidenceRead(BaseModel):

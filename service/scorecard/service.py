@@ -12,7 +12,7 @@ import csv
 import io
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -79,7 +79,7 @@ def _scope(value: str | None) -> Kind | None:
         raise Invalid("scope", "shop, brand, site, team or agent") from None
 
 
-# --- definitions and thresholds ---------------------------------------------------------------------------------
+# --- definitions and thresholds -----------------------------------------------------------------------------
 
 
 def _rule(k: dict[str, Any]) -> sc.Normalisation:
@@ -90,9 +90,15 @@ def _rule(k: dict[str, Any]) -> sc.Normalisation:
 
 async def definition_book(session: AsyncSession) -> sc.DefinitionBook:
     rows = (await session.execute(select(ScorecardDefinitionRow))).scalars().all()
-    definitions = [sc.ScorecardDefinition(r.version, r.effective_from, tuple(
-        sc.KpiSpec(k["key"], Side(k["side"]), _rule(k), k["weight"]) for k in r.kpis), sc.Headline(r.headline))
-        for r in rows]
+    definitions = [
+        sc.ScorecardDefinition(
+            r.version,
+            r.effective_from,
+            tuple(sc.KpiSpec(k["key"], Side(k["side"]), _rule(k), k["weight"]) for k in r.kpis),
+            sc.Headline(r.headline),
+        )
+        for r in rows
+    ]
     if not any(d.effective_from <= date(2000, 1, 1) for d in definitions):
         definitions.append(sc.standard_definition(date(2000, 1, 1)))
     return sc.DefinitionBook(definitions)
@@ -101,31 +107,52 @@ async def definition_book(session: AsyncSession) -> sc.DefinitionBook:
 def _kpi_fields(spec: sc.KpiSpec) -> shapes.KpiSpecFields:
     rule = spec.rule
     if isinstance(rule, sc.Band):
-        return shapes.KpiSpecFields(key=spec.key, side=spec.side.value, weight=spec.weight,
-                                    band=[rule.zero_below, rule.low, rule.high, rule.zero_above])
-    return shapes.KpiSpecFields(key=spec.key, side=spec.side.value, weight=spec.weight, worst=rule.worst,
-                                best=rule.best)
+        return shapes.KpiSpecFields(
+            key=spec.key,
+            side=spec.side.value,
+            weight=spec.weight,
+            band=[rule.zero_below, rule.low, rule.high, rule.zero_above],
+        )
+    return shapes.KpiSpecFields(
+        key=spec.key, side=spec.side.value, weight=spec.weight, worst=rule.worst, best=rule.best
+    )
 
 
 async def list_definitions(session: AsyncSession) -> list[shapes.DefinitionRead]:
     book = await definition_book(session)
-    return [shapes.DefinitionRead(version=d.version, effective_from=d.effective_from, headline=d.headline.value,
-                                  kpis=[_kpi_fields(k) for k in d.kpis]) for d in book.definitions]
+    return [
+        shapes.DefinitionRead(
+            version=d.version,
+            effective_from=d.effective_from,
+            headline=d.headline.value,
+            kpis=[_kpi_fields(k) for k in d.kpis],
+        )
+        for d in book.definitions
+    ]
 
 
-async def add_definition(session: AsyncSession, principal: Principal, data: shapes.DefinitionCreate
-                         ) -> shapes.DefinitionRead:
+async def add_definition(
+    session: AsyncSession, principal: Principal, data: shapes.DefinitionCreate
+) -> shapes.DefinitionRead:
     month = parse_month(data.effective_from, "effective_from")
     try:
         specs = tuple(sc.KpiSpec(k.key, Side(k.side), _rule(k.model_dump()), k.weight) for k in data.kpis)
         sc.ScorecardDefinition(data.version, month, specs, sc.Headline(data.headline))
     except (ValueError, TypeError, KeyError) as e:
         raise Invalid("kpis", str(e) or "each KPI needs worst and best, or a band") from None
-    session.add(ScorecardDefinitionRow(version=data.version, effective_from=month, headline=data.headline,
-                                       kpis=[k.model_dump() for k in data.kpis], created_by=principal.subject))
+    session.add(
+        ScorecardDefinitionRow(
+            version=data.version,
+            effective_from=month,
+            headline=data.headline,
+            kpis=[k.model_dump() for k in data.kpis],
+            created_by=principal.subject,
+        )
+    )
     await flush(session, "scorecard definition")
-    return shapes.DefinitionRead(version=data.version, effective_from=month, headline=data.headline,
-                                 kpis=data.kpis)
+    return shapes.DefinitionRead(
+        version=data.version, effective_from=month, headline=data.headline, kpis=data.kpis
+    )
 
 
 _THRESHOLD_NAMES = {f for f in sc.Thresholds.__dataclass_fields__}
@@ -136,8 +163,9 @@ async def threshold_policy(session: AsyncSession) -> sc.ThresholdPolicy:
     return sc.ThresholdPolicy(overrides={sc.ScopeRef(Kind(r.scope_kind), r.scope_id): r.values for r in rows})
 
 
-async def set_thresholds(session: AsyncSession, principal: Principal, scope: str, scope_id: str,
-                         data: shapes.ThresholdSet) -> shapes.ThresholdRead:
+async def set_thresholds(
+    session: AsyncSession, principal: Principal, scope: str, scope_id: str, data: shapes.ThresholdSet
+) -> shapes.ThresholdRead:
     kind = _scope(scope)
     assert kind is not None
     values = {v.name: v.value for v in data.values}
@@ -146,18 +174,25 @@ async def set_thresholds(session: AsyncSession, principal: Principal, scope: str
         raise Invalid("values", f"unknown thresholds: {', '.join(sorted(unknown))}")
     row = await session.get(ThresholdOverride, (kind.value, scope_id))
     if row is None:
-        session.add(ThresholdOverride(scope_kind=kind.value, scope_id=scope_id, values=values,
-                                      updated_by=principal.subject))
+        session.add(
+            ThresholdOverride(
+                scope_kind=kind.value, scope_id=scope_id, values=values, updated_by=principal.subject
+            )
+        )
     else:
         row.values, row.updated_by = values, principal.subject
     await flush(session, "thresholds")
     return shapes.ThresholdRead(scope_kind=kind.value, scope_id=scope_id, values=data.values)
 
 
-async def declare_promotion(session: AsyncSession, principal: Principal, promotion_id: uuid.UUID
-                            ) -> shapes.RelaxationRead:
-    found = (await session.execute(text("SELECT name, start_date, end_date FROM promotions WHERE id = :p"),
-                                   {"p": promotion_id})).first()
+async def declare_promotion(
+    session: AsyncSession, principal: Principal, promotion_id: uuid.UUID
+) -> shapes.RelaxationRead:
+    found = (
+        await session.execute(
+            text("SELECT name, start_date, end_date FROM promotions WHERE id = :p"), {"p": promotion_id}
+        )
+    ).first()
     if found is None:
         raise NotFound("promotion not found")
     if await session.get(PromotionRelaxation, promotion_id) is None:
@@ -166,11 +201,12 @@ async def declare_promotion(session: AsyncSession, principal: Principal, promoti
     return shapes.RelaxationRead(promotion_id=promotion_id, name=found[0], start=found[1], end=found[2])
 
 
-# --- facts: the SLA domain's day verdicts per shop, kept under its report version --------------------------------
+# --- facts: the SLA domain's day verdicts per shop, kept under its report version ---------------------------
 
 
-async def refresh_facts(session: AsyncSession, month: date, shop_ids: Sequence[uuid.UUID] | None = None
-                        ) -> shapes.RefreshRead:
+async def refresh_facts(
+    session: AsyncSession, month: date, shop_ids: Sequence[uuid.UUID] | None = None
+) -> shapes.RefreshRead:
     """Compute again the day facts of the shops whose SLA report version changed since their month was
     computed (or that never were), in the caller's transaction; audited as one set-based write."""
     stmt = select(Shop)
@@ -178,45 +214,85 @@ async def refresh_facts(session: AsyncSession, month: date, shop_ids: Sequence[u
         stmt = stmt.where(Shop.id.in_(shop_ids))
     shops = [shop_ref(s) for s in (await session.execute(stmt)).scalars()]
     versions = await report_versions(session, shops)
-    kept = {(t, s): v for t, s, v in await session.execute(text(
-        "SELECT tenant_id, shop_id, report_version FROM scorecard_shop_months WHERE month = :m"), {"m": month})}
-    stale = [s for s in shops if (s.tenant_id, s.id) not in kept or kept[s.tenant_id, s.id] != versions.get(s.id)]
+    kept = {
+        (t, s): v
+        for t, s, v in await session.execute(
+            text("SELECT tenant_id, shop_id, report_version FROM scorecard_shop_months WHERE month = :m"),
+            {"m": month},
+        )
+    }
+    stale = [
+        s for s in shops if (s.tenant_id, s.id) not in kept or kept[s.tenant_id, s.id] != versions.get(s.id)
+    ]
     if not stale:
         return shapes.RefreshRead(month=month, shops=0, days=0)
     after = add_months(month, 1)
     judged = await judged_days(session, stale, month, after)
     ids = [s.id for s in stale]
-    await session.execute(delete(ShopDayFacts).where(ShopDayFacts.shop_id.in_(ids), ShopDayFacts.day >= month,
-                                                     ShopDayFacts.day < after))
-    rows = [{"tenant_id": s.tenant_id, "shop_id": s.id, "day": d.day, "verdicts": d.judged, "met": d.met,
-             "csat_count": d.counters["csat_count"], "csat_good": d.counters["csat_good"],
-             "csat_bad": d.counters["csat_bad"], "presale_offered": d.counters["presale_offered"],
-             "presale_converted": d.counters["presale_converted"],
-             "handle_sum_s": float(d.counters["handle_sum_s"])}
-            for s, days in zip(stale, judged, strict=True) for d in days]
+    await session.execute(
+        delete(ShopDayFacts).where(
+            ShopDayFacts.shop_id.in_(ids), ShopDayFacts.day >= month, ShopDayFacts.day < after
+        )
+    )
+    rows = [
+        {
+            "tenant_id": s.tenant_id,
+            "shop_id": s.id,
+            "day": d.day,
+            "verdicts": d.judged,
+            "met": d.met,
+            "csat_count": d.counters["csat_count"],
+            "csat_good": d.counters["csat_good"],
+            "csat_bad": d.counters["csat_bad"],
+            "presale_offered": d.counters["presale_offered"],
+            "presale_converted": d.counters["presale_converted"],
+            "handle_sum_s": float(d.counters["handle_sum_s"]),
+        }
+        for s, days in zip(stale, judged, strict=True)
+        for d in days
+    ]
     if rows:
         await session.execute(insert(ShopDayFacts), rows)
-    marks = [{"tenant_id": s.tenant_id, "shop_id": s.id, "month": month, "report_version": versions.get(s.id)}
-             for s in stale]
+    marks = [
+        {"tenant_id": s.tenant_id, "shop_id": s.id, "month": month, "report_version": versions.get(s.id)}
+        for s in stale
+    ]
     upsert = insert(ShopMonthFacts).values(marks)
-    await session.execute(upsert.on_conflict_do_update(
-        index_elements=["tenant_id", "shop_id", "month"],
-        set_={"report_version": upsert.excluded.report_version, "refreshed_at": text("now()")}))
-    await audit.record(session, action="refresh", object_type="scorecard_shop_days", object_id=month.isoformat(),
-                       after={"shops": len(stale), "days": len(rows)})
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["tenant_id", "shop_id", "month"],
+            set_={"report_version": upsert.excluded.report_version, "refreshed_at": text("now()")},
+        )
+    )
+    await audit.record(
+        session,
+        action="refresh",
+        object_type="scorecard_shop_days",
+        object_id=month.isoformat(),
+        after={"shops": len(stale), "days": len(rows)},
+    )
     return shapes.RefreshRead(month=month, shops=len(stale), days=len(rows))
 
 
 async def stale_shops(session: AsyncSession, month: date, tenant_id: uuid.UUID | None = None) -> int:
     where = "" if tenant_id is None else " AND s.tenant_id = :t"
-    return int((await session.execute(text(
-        "SELECT count(*) FROM shops s LEFT JOIN scorecard_shop_months m ON m.shop_id = s.id "
-        "AND m.tenant_id = s.tenant_id AND m.month = :m LEFT JOIN shop_report_versions v ON v.shop_id = s.id "
-        "AND v.tenant_id = s.tenant_id WHERE (m.shop_id IS NULL OR m.report_version IS DISTINCT FROM v.version)"
-        f"{where}"), {"m": month, "t": tenant_id})).scalar_one())
+    return int(
+        (
+            await session.execute(
+                text(
+                    "SELECT count(*) FROM shops s LEFT JOIN scorecard_shop_months m ON m.shop_id = s.id "
+                    "AND m.tenant_id = s.tenant_id AND m.month = :m "
+                    "LEFT JOIN shop_report_versions v ON v.shop_id = s.id AND v.tenant_id = s.tenant_id "
+                    "WHERE (m.shop_id IS NULL OR m.report_version IS DISTINCT FROM v.version)"
+                    f"{where}"
+                ),
+                {"m": month, "t": tenant_id},
+            )
+        ).scalar_one()
+    )
 
 
-# --- gathering a month's inputs -----------------------------------------------------------------------------------
+# --- gathering a month's inputs -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -226,8 +302,12 @@ class Gathered:
     process: list[shapes.ProcessRead]
 
 
-def _weighted(weights: dict[uuid.UUID, float], shop_totals: dict[uuid.UUID, float],
-              facts: dict[tuple[uuid.UUID, date], ins.ShopMonth], month: date) -> ins.ShopMonth:
+def _weighted(
+    weights: dict[uuid.UUID, float],
+    shop_totals: dict[uuid.UUID, float],
+    facts: dict[tuple[uuid.UUID, date], ins.ShopMonth],
+    month: date,
+) -> ins.ShopMonth:
     out = ins.ShopMonth()
     for shop_id, w in weights.items():
         total = shop_totals.get(shop_id, 0.0)
@@ -248,9 +328,33 @@ def _pulse(value: people.PulseValue | None) -> tuple[float | None, float | None]
     return None, None
 
 
-async def gather(session: AsyncSession, months: Sequence[date], only: sc.ScopeRef | None = None,
-                 as_of: date | None = None, staff: bool = True) -> Gathered:
-    """The inputs of every scope (or ONLY one) in each of MONTHS, in the order (month, kind, name)."""
+@dataclass
+class _Sources:
+    """Everything read for a batch of months, before it is shaped per scope and month."""
+
+    names: ins.Names
+    facts: dict[tuple[uuid.UUID, date], ins.ShopMonth]
+    shop_rating: dict[tuple[uuid.UUID, date], float]
+    brand_rating: dict[tuple[uuid.UUID, date], float]
+    promotions: list[sc.Promotion]
+    attendance: ins.Attendance
+    reviews: dict[date, list[ins.Reviewed]]
+    coaching: list[qa.CoachingSession]
+    pulses: dict[date, people.PulseReport | None]
+    today: date
+    weeks: int
+    staff: bool
+
+
+async def gather(
+    session: AsyncSession,
+    months: Sequence[date],
+    only: sc.ScopeRef | None = None,
+    as_of: date | None = None,
+    staff: bool = True,
+) -> Gathered:
+    """The inputs of every scope (or ONLY one) in each of MONTHS, in the order (month, kind, name). Without
+    STAFF, the client side only (no attendance, pulses, QA or coaching is read)."""
     first, last_month = min(months), max(months)
     after = add_months(last_month, 1)
     today = as_of or local_today(DEFAULT_TZ)
@@ -264,163 +368,288 @@ async def gather(session: AsyncSession, months: Sequence[date], only: sc.ScopeRe
         shop_filter = list(n.shops)
     facts = await ins.shop_months(session, first, after, shop_filter)
     shop_rating, brand_rating = await ins.ratings(session, first, after, shop_filter)
-    promos = await ins.promotions(session, first, after - timedelta(days=1), weeks)
+    promos = await ins.promotions(session, first, after - timedelta(days=1), weeks) if staff else []
     att_first = min([first, *(p.start for p in promos)])
     att_last = max([after - timedelta(days=1), *(p.recovery_window(weeks).end for p in promos)])
-    att_last = min(att_last, max(today, first))
-    wants_attendance = staff and (only is None or only.kind is not Kind.brand or True)
-    att = await ins.attendance(session, att_first, att_last, shop_filter) if wants_attendance \
-        else ins.Attendance(att_first, att_last)
-    reviewed = await ins.reviews(session, first, after) if staff else {}
-    sessions = await ins.coaching(session, first, after) if staff else []
-    pulse_by_month = {m: await ins.pulses(session, m) for m in {*months, *(add_months(m, -1) for m in months)}} \
-        if staff else {}
-
+    att_last = max(att_first, min(att_last, max(today, first)))
+    if staff:
+        att = await ins.attendance(session, att_first, att_last, shop_filter)
+        reviewed = await ins.reviews(session, first, after)
+        coached = await ins.coaching(session, first, after)
+        pulses = {m: await ins.pulses(session, m) for m in {*months, *(add_months(m, -1) for m in months)}}
+    else:
+        att, reviewed, coached, pulses = ins.Attendance(att_first, att_last), {}, [], {}
+    src = _Sources(
+        n, facts, shop_rating, brand_rating, promos, att, reviewed, coached, pulses, today, weeks, staff
+    )
     out = Gathered([], [], [])
     for month in months:
-        period = Period.month(month)
-        month_promos = tuple(p for p in promos if p.period.overlap(period) is not None)
-        touching = tuple(p for p in promos if p.period.overlap(period) is not None
-                         or p.recovery_window(weeks).overlap(period) is not None)
-        promo_days = {d for p in month_promos for d in _days(p.period.overlap(period))}
-        card_as_of = min(period.end, today) if today >= period.start else period.end
-        weights = att.agent_shop.get(month, {})
-        shop_totals: dict[uuid.UUID, float] = defaultdict(float)
-        for per_shop in weights.values():
+        _MonthBuilder(src, month, only, out).build()
+    return out
+
+
+class _MonthBuilder:
+    """One month's inputs of every scope (or one), appended to OUT."""
+
+    def __init__(self, src: _Sources, month: date, only: sc.ScopeRef | None, out: Gathered) -> None:
+        self.src, self.month, self.only, self.out = src, month, only, out
+        self.period = period = Period.month(month)
+        self.promos = tuple(p for p in src.promotions if p.period.overlap(period) is not None)
+        self.touching = tuple(
+            p
+            for p in src.promotions
+            if p.period.overlap(period) is not None
+            or p.recovery_window(src.weeks).overlap(period) is not None
+        )
+        self.promo_days = {d for p in self.promos for d in _days(p.period.overlap(period))}
+        self.as_of = min(period.end, src.today) if src.today >= period.start else period.end
+        self.weights = src.attendance.agent_shop.get(month, {})
+        self.shop_totals: dict[uuid.UUID, float] = defaultdict(float)
+        self.agent_totals: dict[uuid.UUID, float] = {}
+        for agent_id, per_shop in self.weights.items():
+            self.agent_totals[agent_id] = sum(per_shop.values())
             for shop_id, w in per_shop.items():
-                shop_totals[shop_id] += w
-        report, previous = pulse_by_month.get(month), pulse_by_month.get(add_months(month, -1))
-        month_reviews = reviewed.get(month, [])
-        coached = [s for s in sessions if period.contains(s.held_on)]
+                self.shop_totals[shop_id] += w
+        self.reviews = src.reviews.get(month, [])
+        self.coached = [s for s in src.coaching if period.contains(s.held_on)]
 
-        def add(ref: sc.ScopeRef, name: str, kpis: dict[str, float | None], parents: tuple[sc.ScopeRef, ...] = (),
-                hot: dict[date, tuple[int, int]] | None = None, agents: Iterable[uuid.UUID] = (),
-                enps_before: float | None = None, members: Sequence[uuid.UUID] | None = None,
-                review_filter: Any = None) -> None:
-            if only is not None and ref != only:
-                return
-            agent_list = list(agents)
-            ordinary = promotion = None
-            if hot is not None:
-                ordinary, promotion, _ = ins.days_in(hot, period, promo_days)
-            overtime = promo_ot = cap = None
-            if agent_list and staff:
-                minutes = [(d, m) for a in agent_list for d, m in att.overtime.get(a, {}).items()
-                           if period.contains(d)]
-                overtime = sum(m for _, m in minutes) / 60.0
-                promo_ot = sum(m for d, m in minutes if d in promo_days) / 60.0
-                cap = sum(att.cap_minutes.get(a, LABOUR_CAP) for a in agent_list) / 60.0
-                kpis[sc.OVERTIME_VS_CAP] = overtime / cap if cap else None
-            quality = ins.quality(r for r in month_reviews if review_filter(r)) if review_filter else None
-            if quality is not None and staff:
-                kpis[sc.QA_IQS] = quality.iqs
-            coverage = None
-            if members is not None and staff:
-                coverage = qa.coaching_coverage(coached, [str(a) for a in members], period)
-                kpis[sc.COACHING_COVERAGE] = coverage
-            # A recovery obligation is the floor's: a site's occupancy and its agents' overtime.
-            recoveries = tuple(ins.window_inputs(p, hot, agent_list, att, card_as_of, weeks) for p in touching) \
-                if staff and ref.kind is Kind.site else ()
-            out.inputs.append(sc.ScopeMonthInputs(
-                ref, month, kpis, parents, ordinary, promotion if month_promos else None, overtime,
-                promo_ot if month_promos else None, cap, enps_before, None, month_promos if staff else (),
-                recoveries, card_as_of))
-            out.names.append(name)
-            out.process.append(shapes.ProcessRead(
-                qa_reviews=quality.reviews if quality else 0, iqs=quality.iqs if quality else None,
-                pass_rate=quality.pass_rate if quality else None, coaching_coverage=coverage))
+    def _overtime(self, agents: dict[uuid.UUID, float]) -> tuple[float, float, float] | None:
+        """(overtime, of which on promotion days, cap) in hours of AGENTS, each counted with its weight."""
+        if not agents:
+            return None
+        overtime = promo = cap = 0.0
+        for a, w in agents.items():
+            for d, m in self.src.attendance.overtime.get(a, {}).items():
+                if self.period.contains(d):
+                    overtime += w * m
+                    promo += w * m if d in self.promo_days else 0.0
+            cap += w * self.src.attendance.cap_minutes.get(a, LABOUR_CAP)
+        return overtime / 60.0, promo / 60.0, cap / 60.0
 
-        # shops and brands
+    def add(
+        self,
+        ref: sc.ScopeRef,
+        name: str,
+        kpis: dict[str, float | None],
+        parents: tuple[sc.ScopeRef, ...],
+        hot: dict[date, tuple[int, int]] | None = None,
+        agents: dict[uuid.UUID, float] | None = None,
+        enps_before: float | None = None,
+        members: Sequence[uuid.UUID] | None = None,
+        reviewed: Any = None,
+    ) -> None:
+        if self.only is not None and ref != self.only:
+            return
+        src, staff = self.src, self.src.staff
+        ordinary = promotion = None
+        if hot is not None and staff:
+            ordinary, promotion, _ = ins.days_in(hot, self.period, self.promo_days)
+        overtime = self._overtime(agents or {}) if staff else None
+        if overtime is not None:
+            kpis[sc.OVERTIME_VS_CAP] = overtime[0] / overtime[2] if overtime[2] else None
+        quality = ins.quality(r for r in self.reviews if reviewed(r)) if staff and reviewed else None
+        if quality is not None:
+            kpis[sc.QA_IQS] = quality.iqs
+        coverage = None
+        if members is not None and staff:
+            coverage = qa.coaching_coverage(self.coached, [str(a) for a in members], self.period)
+            kpis[sc.COACHING_COVERAGE] = coverage
+        # A recovery obligation is the floor's: a site's occupancy and its agents' overtime.
+        recoveries = (
+            tuple(
+                ins.window_inputs(p, hot, list(agents or {}), src.attendance, self.as_of, src.weeks)
+                for p in self.touching
+            )
+            if staff and ref.kind is Kind.site
+            else ()
+        )
+        promoted = bool(self.promos) and staff
+        self.out.inputs.append(
+            sc.ScopeMonthInputs(
+                ref,
+                self.month,
+                kpis,
+                parents,
+                ordinary,
+                promotion if promoted else None,
+                overtime[0] if overtime else None,
+                overtime[1] if overtime and promoted else None,
+                overtime[2] if overtime else None,
+                enps_before,
+                None,
+                self.promos if staff else (),
+                recoveries,
+                self.as_of,
+            )
+        )
+        self.out.names.append(name)
+        self.out.process.append(
+            shapes.ProcessRead(
+                qa_reviews=quality.reviews if quality else 0,
+                iqs=quality.iqs if quality else None,
+                pass_rate=quality.pass_rate if quality else None,
+                coaching_coverage=coverage,
+            )
+        )
+
+    def build(self) -> None:
+        self.shops_and_brands()
+        if self.src.staff and (self.only is None or self.only.kind not in (Kind.shop, Kind.brand)):
+            self.people()
+
+    def _shop_agents(self, shops: set[uuid.UUID]) -> dict[uuid.UUID, float]:
+        """Agents who worked SHOPS, each weighted by the share of its month's time spent on them."""
+        out = {}
+        for a, per_shop in self.weights.items():
+            w = sum(v for s, v in per_shop.items() if s in shops)
+            if w > 0 and self.agent_totals.get(a):
+                out[a] = w / self.agent_totals[a]
+        return out
+
+    def shops_and_brands(self) -> None:
+        src, month, staff = self.src, self.month, self.src.staff
+        n, att = src.names, src.attendance
         brand_facts: dict[uuid.UUID, ins.ShopMonth] = defaultdict(ins.ShopMonth)
         brand_hot: dict[uuid.UUID, dict[date, tuple[int, int]]] = defaultdict(dict)
         brand_load: dict[uuid.UUID, list[float]] = defaultdict(lambda: [0.0, 0.0])
         for shop_id, (tenant_id, name) in sorted(n.shops.items(), key=lambda x: x[1][1]):
-            f = facts.get((shop_id, month), ins.ShopMonth())
+            f = src.facts.get((shop_id, month), ins.ShopMonth())
             brand_facts[tenant_id].add(f)
             kpis = f.kpis()
-            kpis[sc.CLIENT_RATING] = shop_rating.get((shop_id, month), brand_rating.get((tenant_id, month)))
-            hot = att.shop_hot.get(shop_id) if staff else None
+            kpis[sc.CLIENT_RATING] = src.shop_rating.get(
+                (shop_id, month), src.brand_rating.get((tenant_id, month))
+            )
+            hot = att.shop_hot.get(shop_id, {})
             h, c = att.shop_load.get(shop_id, {}).get(month, (0.0, 0.0))
             brand_load[tenant_id][0] += h
             brand_load[tenant_id][1] += c
             if staff:
                 kpis[sc.OCCUPANCY] = _occupancy(att.shop_load.get(shop_id), month)
-                for day, v in (hot or {}).items():
+                for day, v in hot.items():
                     a, b = brand_hot[tenant_id].get(day, (0, 0))
                     brand_hot[tenant_id][day] = (a + v[0], b + v[1])
-            ref = sc.ScopeRef(Kind.shop, str(shop_id))
-            add(ref, name, kpis, (sc.ScopeRef(Kind.brand, str(tenant_id)),), hot,
-                review_filter=(lambda r, s=shop_id: r.shop_id == s) if staff else None)
+            self.add(
+                sc.ScopeRef(Kind.shop, str(shop_id)),
+                name,
+                kpis,
+                (sc.ScopeRef(Kind.brand, str(tenant_id)),),
+                hot,
+                self._shop_agents({shop_id}) if staff else None,
+                reviewed=lambda r, s=shop_id: r.shop_id == s,
+            )
         for tenant_id, name in sorted(n.brands.items(), key=lambda x: x[1]):
             kpis = brand_facts[tenant_id].kpis()
-            shop_values = [v for (s, m), v in shop_rating.items() if m == month and n.shops[s][0] == tenant_id] \
-                if brand_rating.get((tenant_id, month)) is None else []
-            kpis[sc.CLIENT_RATING] = brand_rating.get((tenant_id, month)) or (
-                sum(shop_values) / len(shop_values) if shop_values else None)
+            own = src.brand_rating.get((tenant_id, month))
+            if own is None:
+                values = [
+                    v for (s, m), v in src.shop_rating.items() if m == month and n.shops[s][0] == tenant_id
+                ]
+                own = sum(values) / len(values) if values else None
+            kpis[sc.CLIENT_RATING] = own
             if staff:
                 h, c = brand_load[tenant_id]
                 kpis[sc.OCCUPANCY] = h / c if c > 0 else None
             shops_of = {s for s, (t, _) in n.shops.items() if t == tenant_id}
-            add(sc.ScopeRef(Kind.brand, str(tenant_id)), name, kpis, (),
-                brand_hot[tenant_id] if staff else None,
-                review_filter=(lambda r, ss=shops_of: r.shop_id in ss) if staff else None)
-        if not staff or (only is not None and only.kind in (Kind.shop, Kind.brand)):
-            continue
-        # sites, teams, agents: the client side of the shops they worked, weighted by their share
-        active = {a for a in weights} | {a for a, days in att.overtime.items() if any(period.contains(d) for d in days)}
-        members_of_site: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-        members_of_team: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+            self.add(
+                sc.ScopeRef(Kind.brand, str(tenant_id)),
+                name,
+                kpis,
+                (),
+                brand_hot[tenant_id],
+                self._shop_agents(shops_of) if staff else None,
+                reviewed=lambda r, ss=shops_of: r.shop_id in ss,
+            )
+
+    def _client_of(self, agents: Iterable[uuid.UUID]) -> dict[str, float | None]:
+        """The client side of the shops AGENTS worked, each shop weighted by their share of its time."""
+        merged: dict[uuid.UUID, float] = defaultdict(float)
+        for a in agents:
+            for shop_id, w in self.weights.get(a, {}).items():
+                merged[shop_id] += w
+        return _weighted(merged, self.shop_totals, self.src.facts, self.month).kpis()
+
+    def people(self) -> None:
+        src, period = self.src, self.period
+        n, att = src.names, src.attendance
+        report, previous = src.pulses.get(self.month), src.pulses.get(add_months(self.month, -1))
+        worked = {a for a in self.weights} | {
+            a for a, days in att.overtime.items() if any(period.contains(d) for d in days)
+        }
+        of_site: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        of_team: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
         for agent_id, (site_id, _) in n.agents.items():
             t = n.tenures[agent_id]
             if t.start <= period.end and (t.end is None or t.end >= period.start):
-                members_of_site[site_id].append(agent_id)
+                of_site[site_id].append(agent_id)
                 if agent_id in n.team_of:
-                    members_of_team[n.team_of[agent_id]].append(agent_id)
-        groups = [(f"site:{s}", [n.tenures[a] for a in agents]) for s, agents in members_of_site.items()]
-        groups += [(f"team:{t}", [n.tenures[a] for a in agents]) for t, agents in members_of_team.items()]
-        attrition = people.attrition_by_group(((g, t) for g, ts in groups for t in ts), period)
+                    of_team[n.team_of[agent_id]].append(agent_id)
+        groups = [(f"site:{s}", a) for s, agents in of_site.items() for a in agents]
+        groups += [(f"team:{t}", a) for t, agents in of_team.items() for a in agents]
+        attrition = people.attrition_by_group(((g, n.tenures[a]) for g, a in groups), period)
 
-        def client_of(agents: Iterable[uuid.UUID]) -> dict[str, float | None]:
-            merged: dict[uuid.UUID, float] = defaultdict(float)
-            for a in agents:
-                for shop_id, w in weights.get(a, {}).items():
-                    merged[shop_id] += w
-            return _weighted(merged, shop_totals, facts, month).kpis()
+        def groups_of(r: people.PulseReport | None, kind: str) -> Mapping[str, people.PulseValue]:
+            return {} if r is None else r.sites if kind == "site" else r.teams
+
+        def employee(kpis: dict[str, float | None], key: str, kind: str) -> float | None:
+            """eNPS and wellbeing (None where hidden) and attrition into KPIS; last month's eNPS."""
+            kpis[sc.ENPS], kpis[sc.WELLBEING] = _pulse(groups_of(report, kind).get(key))
+            a = attrition.get(f"{kind}:{key}")
+            kpis[sc.ATTRITION] = a.annualised if a else None
+            return _pulse(groups_of(previous, kind).get(key))[0]
 
         for site_id, name in sorted(n.sites.items(), key=lambda x: x[1]):
-            agents = members_of_site.get(site_id, [])
-            kpis = client_of(agents)
-            kpis[sc.OCCUPANCY] = _occupancy(att.site_load.get(site_id), month)
-            kpis[sc.ENPS], kpis[sc.WELLBEING] = _pulse(report.sites.get(str(site_id)) if report else None)
-            before, _ = _pulse(previous.sites.get(str(site_id)) if previous else None)
-            a = attrition.get(f"site:{site_id}")
-            kpis[sc.ATTRITION] = a.annualised if a else None
+            agents = of_site.get(site_id, [])
+            kpis = self._client_of(agents)
+            kpis[sc.OCCUPANCY] = _occupancy(att.site_load.get(site_id), self.month)
+            before = employee(kpis, str(site_id), "site")
             ids = set(agents)
-            add(sc.ScopeRef(Kind.site, str(site_id)), name, kpis, (), att.site_hot.get(site_id, {}),
-                [x for x in agents if x in active], before, agents,
-                review_filter=lambda r, ids=ids: r.agent_id in ids)  # type: ignore[misc]
+            self.add(
+                sc.ScopeRef(Kind.site, str(site_id)),
+                name,
+                kpis,
+                (),
+                att.site_hot.get(site_id, {}),
+                {a: 1.0 for a in agents if a in worked},
+                before,
+                agents,
+                lambda r, ids=ids: r.agent_id in ids,
+            )
         for team_id, (site_id, name) in sorted(n.teams.items(), key=lambda x: x[1][1]):
-            agents = members_of_team.get(team_id, [])
-            kpis = client_of(agents)
-            kpis[sc.ENPS], kpis[sc.WELLBEING] = _pulse(report.teams.get(str(team_id)) if report else None)
-            before, _ = _pulse(previous.teams.get(str(team_id)) if previous else None)
-            a = attrition.get(f"team:{team_id}")
-            kpis[sc.ATTRITION] = a.annualised if a else None
+            agents = of_team.get(team_id, [])
+            kpis = self._client_of(agents)
+            before = employee(kpis, str(team_id), "team")
             ids = set(agents)
-            add(sc.ScopeRef(Kind.team, str(team_id)), name, kpis, (sc.ScopeRef(Kind.site, str(site_id)),),
-                None, [x for x in agents if x in active], before, agents,
-                review_filter=lambda r, ids=ids: r.agent_id in ids)  # type: ignore[misc]
-        if only is None or only.kind is Kind.agent:
-            for agent_id in sorted(active, key=lambda a: n.agents.get(a, (None, ""))[1]):
-                if agent_id not in n.agents:
-                    continue
-                site_id, name = n.agents[agent_id]
-                parents = tuple(x for x in (sc.ScopeRef(Kind.team, str(n.team_of[agent_id]))
-                                            if agent_id in n.team_of else None,
-                                            sc.ScopeRef(Kind.site, str(site_id))) if x is not None)
-                add(sc.ScopeRef(Kind.agent, str(agent_id)), name, client_of([agent_id]), parents, None,
-                    [agent_id], review_filter=lambda r, a=agent_id: r.agent_id == a)
-    return out
+            self.add(
+                sc.ScopeRef(Kind.team, str(team_id)),
+                name,
+                kpis,
+                (sc.ScopeRef(Kind.site, str(site_id)),),
+                None,
+                {a: 1.0 for a in agents if a in worked},
+                before,
+                agents,
+                lambda r, ids=ids: r.agent_id in ids,
+            )
+        if self.only is not None and self.only.kind is not Kind.agent:
+            return
+        for agent_id in sorted(worked, key=lambda a: n.agents.get(a, (None, ""))[1]):
+            if agent_id not in n.agents:
+                continue
+            site_id, name = n.agents[agent_id]
+            team = n.team_of.get(agent_id)
+            parents = (
+                *((sc.ScopeRef(Kind.team, str(team)),) if team else ()),
+                sc.ScopeRef(Kind.site, str(site_id)),
+            )
+            self.add(
+                sc.ScopeRef(Kind.agent, str(agent_id)),
+                name,
+                self._client_of([agent_id]),
+                parents,
+                None,
+                {agent_id: 1.0},
+                reviewed=lambda r, a=agent_id: r.agent_id == a,
+            )
 
 
 LABOUR_CAP = 2160
@@ -435,13 +664,20 @@ def _days(period: Period | None) -> Iterable[date]:
         d += timedelta(days=1)
 
 
-# --- shaping the maths' answers -------------------------------------------------------------------------------------
+# --- shaping the maths' answers -----------------------------------------------------------------------------
 
 
 def _evidence(e: Evidence) -> shapes.EvidenceRead:
-    return shapes.EvidenceRead(metric=e.metric, value=e.value, comparison=e.comparison, threshold=e.threshold,
-                               period_start=e.period.start, period_end=e.period.end, side=e.side.value,
-                               note=e.note)
+    return shapes.EvidenceRead(
+        metric=e.metric,
+        value=e.value,
+        comparison=e.comparison,
+        threshold=e.threshold,
+        period_start=e.period.start,
+        period_end=e.period.end,
+        side=e.side.value,
+        note=e.note,
+    )
 
 
 def _flag(f: Flag) -> shapes.FlagRead:
@@ -449,50 +685,88 @@ def _flag(f: Flag) -> shapes.FlagRead:
 
 
 def _kpi(k: sc.KpiScore) -> shapes.KpiRead:
-    return shapes.KpiRead(key=k.key, side=k.side.value, value=k.value, score=k.score, weight=k.weight,
-                          share=k.share)
+    return shapes.KpiRead(
+        key=k.key, side=k.side.value, value=k.value, score=k.score, weight=k.weight, share=k.share
+    )
 
 
 def card_read(card: sc.Scorecard, name: str, process: shapes.ProcessRead) -> shapes.ScorecardRead:
     return shapes.ScorecardRead(
-        scope=card.scope.kind.value, scope_id=card.scope.id, name=name, month=card.month,
-        definition=card.definition.version, headline_method=card.definition.headline.value,
-        client_index=card.client_index, employee_index=card.employee_index, process_index=card.process_index,
-        headline=card.headline, quadrant=card.quadrant.value if card.quadrant else None,
-        flags=[_flag(f) for f in card.flags], kpis=[_kpi(k) for k in card.kpis], process=process,
-        recoveries=[shapes.RecoveryRead(promotion=r.promotion.name, window_start=r.window.start,
-                                        window_end=r.window.end, state=r.state.value,
-                                        evidence=[_evidence(e) for e in r.evidence]) for r in card.recoveries])
+        scope=card.scope.kind.value,
+        scope_id=card.scope.id,
+        name=name,
+        month=card.month,
+        definition=card.definition.version,
+        headline_method=card.definition.headline.value,
+        client_index=card.client_index,
+        employee_index=card.employee_index,
+        process_index=card.process_index,
+        headline=card.headline,
+        quadrant=card.quadrant.value if card.quadrant else None,
+        flags=[_flag(f) for f in card.flags],
+        kpis=[_kpi(k) for k in card.kpis],
+        process=process,
+        recoveries=[
+            shapes.RecoveryRead(
+                promotion=r.promotion.name,
+                window_start=r.window.start,
+                window_end=r.window.end,
+                state=r.state.value,
+                evidence=[_evidence(e) for e in r.evidence],
+            )
+            for r in card.recoveries
+        ],
+    )
 
 
 def client_read(card: sc.Scorecard, name: str) -> shapes.ClientScorecardRead:
     view = sc.client_view(card)
     return shapes.ClientScorecardRead(
-        scope=view.scope.kind.value, scope_id=view.scope.id, name=name, month=view.month,
-        definition=view.definition_version, client_index=view.client_index, client_target=view.client_target,
-        kpis=[_kpi(k) for k in view.kpis], flags=[_flag(f) for f in view.flags])
+        scope=view.scope.kind.value,
+        scope_id=view.scope.id,
+        name=name,
+        month=view.month,
+        definition=view.definition_version,
+        client_index=view.client_index,
+        client_target=view.client_target,
+        kpis=[_kpi(k) for k in view.kpis],
+        flags=[_flag(f) for f in view.flags],
+    )
 
 
 async def _score(session: AsyncSession, gathered: Gathered) -> list[sc.Scorecard]:
     return sc.score_month(gathered.inputs, await definition_book(session), await threshold_policy(session))
 
 
-async def month_scorecards(session: AsyncSession, month: str | None, scope: str | None = None,
-                           as_of: date | None = None) -> shapes.MonthScorecards:
+async def month_scorecards(
+    session: AsyncSession, month: str | None, scope: str | None = None, as_of: date | None = None
+) -> shapes.MonthScorecards:
     """Every scope's scorecard of a month (staff), or one kind's."""
     first = parse_month(month)
     kind = _scope(scope)
     gathered = await gather(session, [first], as_of=as_of)
     cards = await _score(session, gathered)
-    items = [card_read(c, name, p) for c, name, p in zip(cards, gathered.names, gathered.process, strict=True)
-             if kind is None or c.scope.kind is kind]
-    return shapes.MonthScorecards(month=first, scope=kind.value if kind else None,
-                                  stale_shops=await stale_shops(session, first), items=items)
+    items = [
+        card_read(c, name, p)
+        for c, name, p in zip(cards, gathered.names, gathered.process, strict=True)
+        if kind is None or c.scope.kind is kind
+    ]
+    return shapes.MonthScorecards(
+        month=first,
+        scope=kind.value if kind else None,
+        stale_shops=await stale_shops(session, first),
+        items=items,
+    )
 
 
 async def _exists(session: AsyncSession, ref: sc.ScopeRef) -> None:
-    table = {Kind.shop: "shops", Kind.brand: "tenants", Kind.site: "sites", Kind.team: "agent_teams",
-             Kind.agent: "agents"}[ref.kind]
+    table = {
+        Kind.shop: "shops",
+        Kind.brand: "tenants",
+        Kind.site: "sites",
+        Kind.team: "agent_teams",
+        Kind.agent: "agents",
+    }[ref.kind]
     try:
         key = uuid.UUID(ref.id)
     except ValueError:
@@ -501,8 +775,9 @@ async def _exists(session: AsyncSession, ref: sc.ScopeRef) -> None:
         raise NotFound(f"{ref.kind.value} not found")
 
 
-async def trend(session: AsyncSession, scope: str, scope_id: str, month: str | None = None,
-                as_of: date | None = None) -> list[shapes.ScorecardRead]:
+async def trend(
+    session: AsyncSession, scope: str, scope_id: str, month: str | None = None, as_of: date | None = None
+) -> list[shapes.ScorecardRead]:
     """One scope's 12 months up to MONTH (staff), each under the definition in force then."""
     kind = _scope(scope)
     assert kind is not None
@@ -517,19 +792,27 @@ async def trend(session: AsyncSession, scope: str, scope_id: str, month: str | N
     return [card_read(cards[i], gathered.names[i], gathered.process[i]) for i in by_month]
 
 
-async def brand_scorecard(session: AsyncSession, principal: Principal, tenant_key: str, month: str | None
-                          ) -> shapes.BrandScorecard:
+async def brand_scorecard(
+    session: AsyncSession, principal: Principal, tenant_key: str, month: str | None
+) -> shapes.BrandScorecard:
     """A brand's client side: the brand and each of its shops (a client: its own brand; another: 404)."""
     tenant = await read_tenant(session, principal, tenant_key)
     first = parse_month(month)
     gathered = await gather(session, [first], sc.ScopeRef(Kind.brand, str(tenant.id)), staff=False)
     brand_only = await _score(session, gathered)
     shops = await _client_shops(session, tenant.id, first)
-    return shapes.BrandScorecard(tenant_id=tenant.id, slug=tenant.slug, month=first,
-                                 brand=client_read(brand_only[0], gathered.names[0]), shops=shops)
+    return shapes.BrandScorecard(
+        tenant_id=tenant.id,
+        slug=tenant.slug,
+        month=first,
+        brand=client_read(brand_only[0], gathered.names[0]),
+        shops=shops,
+    )
 
 
-async def _client_shops(session: AsyncSession, tenant_id: uuid.UUID, first: date) -> list[shapes.ClientScorecardRead]:
+async def _client_shops(
+    session: AsyncSession, tenant_id: uuid.UUID, first: date
+) -> list[shapes.ClientScorecardRead]:
     n = await ins.names(session, False, tenant_id)
     out = []
     for shop_id in sorted(n.shops, key=lambda s: n.shops[s][1]):
@@ -538,8 +821,9 @@ async def _client_shops(session: AsyncSession, tenant_id: uuid.UUID, first: date
     return out
 
 
-async def shop_trend(session: AsyncSession, principal: Principal, shop_id: uuid.UUID, month: str | None = None
-                     ) -> list[shapes.ClientScorecardRead]:
+async def shop_trend(
+    session: AsyncSession, principal: Principal, shop_id: uuid.UUID, month: str | None = None
+) -> list[shapes.ClientScorecardRead]:
     """A shop's 12 months, client side (a client: its own shops; another brand's: 404)."""
     shop = (await session.execute(select(Shop).where(Shop.id == shop_id))).scalars().first()
     if shop is None or (not principal.is_staff and shop.tenant_id != principal.tenant_id):
@@ -547,18 +831,21 @@ async def shop_trend(session: AsyncSession, principal: Principal, shop_id: uuid.
     months = list(last_months(parse_month(month), 12))
     g = await gather(session, months, sc.ScopeRef(Kind.shop, str(shop_id)), staff=False)
     cards = sc.trend(g.inputs, await definition_book(session), await threshold_policy(session))
-    return [client_read(c, name) for c, name in sorted(zip(cards, g.names, strict=True), key=lambda x: x[0].month)]
+    return [
+        client_read(c, name) for c, name in sorted(zip(cards, g.names, strict=True), key=lambda x: x[0].month)
+    ]
 
 
-# --- client ratings ----------------------------------------------------------------------------------------------
+# --- client ratings -----------------------------------------------------------------------------------------
 
 
 def _rating_read(r: ClientRating) -> shapes.ClientRatingRead:
     return shapes.ClientRatingRead.model_validate(r)
 
 
-async def rate(session: AsyncSession, principal: Principal, data: shapes.ClientRatingCreate
-               ) -> shapes.ClientRatingRead:
+async def rate(
+    session: AsyncSession, principal: Principal, data: shapes.ClientRatingCreate
+) -> shapes.ClientRatingRead:
     """A brand user's rating of this month (only the current month is open)."""
     month = parse_month(data.month)
     if month != local_today(DEFAULT_TZ).replace(day=1):
@@ -574,19 +861,27 @@ async def rate(session: AsyncSession, principal: Principal, data: shapes.ClientR
         assert principal.tenant_id is not None
         tenant_id = principal.tenant_id
     if data.shop_id is not None:
-        found = (await session.execute(select(Shop.id).where(Shop.tenant_id == tenant_id,
-                                                              Shop.id == data.shop_id))).first()
+        found = (
+            await session.execute(select(Shop.id).where(Shop.tenant_id == tenant_id, Shop.id == data.shop_id))
+        ).first()
         if found is None:
             raise NotFound("shop not found")
-    row = ClientRating(tenant_id=tenant_id, shop_id=data.shop_id, month=month, rater=principal.subject,
-                       score=data.score, comment=data.comment)
+    row = ClientRating(
+        tenant_id=tenant_id,
+        shop_id=data.shop_id,
+        month=month,
+        rater=principal.subject,
+        score=data.score,
+        comment=data.comment,
+    )
     session.add(row)
     await flush(session, "client rating")
     return _rating_read(row)
 
 
-async def update_rating(session: AsyncSession, principal: Principal, rating_id: uuid.UUID,
-                        changes: shapes.ClientRatingUpdate) -> shapes.ClientRatingRead:
+async def update_rating(
+    session: AsyncSession, principal: Principal, rating_id: uuid.UUID, changes: shapes.ClientRatingUpdate
+) -> shapes.ClientRatingRead:
     row = (await session.execute(select(ClientRating).where(ClientRating.id == rating_id))).scalars().first()
     if row is None or (not principal.is_staff and row.tenant_id != principal.tenant_id):
         raise NotFound("rating not found")
@@ -601,8 +896,9 @@ async def update_rating(session: AsyncSession, principal: Principal, rating_id: 
     return _rating_read(row)
 
 
-async def list_ratings(session: AsyncSession, principal: Principal, month: str | None,
-                       tenant: str | None = None) -> list[shapes.ClientRatingRead]:
+async def list_ratings(
+    session: AsyncSession, principal: Principal, month: str | None, tenant: str | None = None
+) -> list[shapes.ClientRatingRead]:
     first = parse_month(month)
     stmt = select(ClientRating).where(ClientRating.month == first)
     if not principal.is_staff:
@@ -616,11 +912,13 @@ async def list_ratings(session: AsyncSession, principal: Principal, month: str |
     return [_rating_read(r) for r in rows]
 
 
-# --- teams ------------------------------------------------------------------------------------------------------
+# --- teams --------------------------------------------------------------------------------------------------
 
 
 async def create_team(session: AsyncSession, data: shapes.TeamCreate) -> shapes.TeamRead:
-    team = AgentTeam(site_id=data.site_id, name=data.name, lead_id=data.lead_id, supervisor_id=data.supervisor_id)
+    team = AgentTeam(
+        site_id=data.site_id, name=data.name, lead_id=data.lead_id, supervisor_id=data.supervisor_id
+    )
     session.add(team)
     await flush(session, "team")
     for agent_id in dict.fromkeys(data.members):
@@ -630,8 +928,14 @@ async def create_team(session: AsyncSession, data: shapes.TeamCreate) -> shapes.
         else:
             member.team_id = team.id
     await flush(session, "team member")
-    return shapes.TeamRead(id=team.id, site_id=team.site_id, name=team.name, lead_id=team.lead_id,
-                           supervisor_id=team.supervisor_id, members=list(dict.fromkeys(data.members)))
+    return shapes.TeamRead(
+        id=team.id,
+        site_id=team.site_id,
+        name=team.name,
+        lead_id=team.lead_id,
+        supervisor_id=team.supervisor_id,
+        members=list(dict.fromkeys(data.members)),
+    )
 
 
 async def list_teams(session: AsyncSession) -> list[shapes.TeamRead]:
@@ -639,11 +943,20 @@ async def list_teams(session: AsyncSession) -> list[shapes.TeamRead]:
     for m in (await session.execute(select(AgentTeamMember))).scalars():
         members[m.team_id].append(m.agent_id)
     teams = (await session.execute(select(AgentTeam).order_by(AgentTeam.name, AgentTeam.id))).scalars()
-    return [shapes.TeamRead(id=t.id, site_id=t.site_id, name=t.name, lead_id=t.lead_id,
-                            supervisor_id=t.supervisor_id, members=sorted(members.get(t.id, []))) for t in teams]
+    return [
+        shapes.TeamRead(
+            id=t.id,
+            site_id=t.site_id,
+            name=t.name,
+            lead_id=t.lead_id,
+            supervisor_id=t.supervisor_id,
+            members=sorted(members.get(t.id, [])),
+        )
+        for t in teams
+    ]
 
 
-# --- pulses -----------------------------------------------------------------------------------------------------
+# --- pulses -------------------------------------------------------------------------------------------------
 
 
 CSV_COLUMNS = ("response_id", "team_id", "recommend", "wellbeing")
@@ -662,19 +975,31 @@ def parse_pulse_csv(body: bytes) -> tuple[list[shapes.PulseAnswerIn], list[shape
     answers, rejected = [], []
     for i, row in enumerate(reader, start=1):
         try:
-            answers.append(shapes.PulseAnswerIn.model_validate({c: (row.get(c) or "").strip() or None
-                                                               for c in CSV_COLUMNS}))
+            answers.append(
+                shapes.PulseAnswerIn.model_validate(
+                    {c: (row.get(c) or "").strip() or None for c in CSV_COLUMNS}
+                )
+            )
         except ValueError as e:
-            errors = getattr(e, "errors", lambda: [{"loc": ("row",), "msg": str(e)}])()
-            rejected += [shapes.RejectedRow(row=i, field=str(err["loc"][0]), reason=err["msg"]) for err in errors]
+            errors = getattr(e, "errors", lambda e=e: [{"loc": ("row",), "msg": str(e)}])()
+            rejected += [
+                shapes.RejectedRow(row=i, field=str(err["loc"][0]), reason=err["msg"]) for err in errors
+            ]
     return answers, rejected
 
 
-async def import_pulses(session: AsyncSession, data: shapes.PulseImport,
-                        rejected: Sequence[shapes.RejectedRow] = (), first_row: int = 1) -> shapes.PulseImportRead:
-    """Answers into a survey (made on first use), idempotent by response id; unknown teams are refused by row."""
+async def import_pulses(
+    session: AsyncSession,
+    data: shapes.PulseImport,
+    rejected: Sequence[shapes.RejectedRow] = (),
+    first_row: int = 1,
+) -> shapes.PulseImportRead:
+    """Answers into a survey (made on first use), idempotent by response id; unknown teams are refused by
+    row."""
     month = parse_month(data.month)
-    survey = (await session.execute(select(PulseSurvey).where(PulseSurvey.name == data.survey))).scalars().first()
+    survey = (
+        (await session.execute(select(PulseSurvey).where(PulseSurvey.name == data.survey))).scalars().first()
+    )
     if survey is None:
         survey = PulseSurvey(name=data.survey, month=month)
         session.add(survey)
@@ -688,24 +1013,48 @@ async def import_pulses(session: AsyncSession, data: shapes.PulseImport,
         if a.team_id not in sites:
             refused.append(shapes.RejectedRow(row=i, field="team_id", reason="no such team"))
             continue
-        rows.append({"survey_id": survey.id, "response_id": a.response_id, "site_id": sites[a.team_id],
-                     "team_id": a.team_id, "recommend": a.recommend, "wellbeing": a.wellbeing})
+        rows.append(
+            {
+                "survey_id": survey.id,
+                "response_id": a.response_id,
+                "site_id": sites[a.team_id],
+                "team_id": a.team_id,
+                "recommend": a.recommend,
+                "wellbeing": a.wellbeing,
+            }
+        )
     inserted = 0
     if rows:
-        result = await session.execute(insert(PulseAnswer).values(rows).on_conflict_do_nothing()
-                                       .returning(PulseAnswer.response_id))
+        result = await session.execute(
+            insert(PulseAnswer).values(rows).on_conflict_do_nothing().returning(PulseAnswer.response_id)
+        )
         inserted = len(result.all())
-        await audit.record(session, action="import", object_type="pulse_answers", object_id=survey.id,
-                           after={"inserted": inserted})
-    return shapes.PulseImportRead(survey_id=survey.id, survey=survey.name, inserted=inserted,
-                                  unchanged=len(rows) - inserted, rejected=sorted(refused, key=lambda r: r.row))
+        await audit.record(
+            session,
+            action="import",
+            object_type="pulse_answers",
+            object_id=survey.id,
+            after={"inserted": inserted},
+        )
+    return shapes.PulseImportRead(
+        survey_id=survey.id,
+        survey=survey.name,
+        inserted=inserted,
+        unchanged=len(rows) - inserted,
+        rejected=sorted(refused, key=lambda r: r.row),
+    )
 
 
 def _group(key: str | None, value: people.PulseValue) -> shapes.PulseGroupRead:
     gid = uuid.UUID(key) if key else None
     if isinstance(value, people.PulseSummary):
-        return shapes.PulseGroupRead(group_id=gid, hidden=False, respondents=value.respondents, enps=value.enps,
-                                     wellbeing=value.wellbeing)
+        return shapes.PulseGroupRead(
+            group_id=gid,
+            hidden=False,
+            respondents=value.respondents,
+            enps=value.enps,
+            wellbeing=value.wellbeing,
+        )
     return shapes.PulseGroupRead(group_id=gid, hidden=True, respondents=None, enps=None, wellbeing=None)
 
 
@@ -713,28 +1062,56 @@ async def pulse_report(session: AsyncSession, survey: str) -> shapes.PulseReport
     found = (await session.execute(select(PulseSurvey).where(PulseSurvey.name == survey))).scalars().first()
     if found is None:
         raise NotFound("survey not found")
-    rows = (await session.execute(select(PulseAnswer.site_id, PulseAnswer.team_id, PulseAnswer.recommend,
-                                         PulseAnswer.wellbeing).where(PulseAnswer.survey_id == found.id))).all()
+    rows = (
+        await session.execute(
+            select(
+                PulseAnswer.site_id, PulseAnswer.team_id, PulseAnswer.recommend, PulseAnswer.wellbeing
+            ).where(PulseAnswer.survey_id == found.id)
+        )
+    ).all()
     report = people.pulse_report(people.PulseResponse(str(s), str(t), r, w) for s, t, r, w in rows)
-    return shapes.PulseReportRead(survey=found.name, month=found.month, minimum=report.minimum,
-                                  total=_group(None, report.total),
-                                  sites=[_group(k, v) for k, v in sorted(report.sites.items())],
-                                  teams=[_group(k, v) for k, v in sorted(report.teams.items())])
+    return shapes.PulseReportRead(
+        survey=found.name,
+        month=found.month,
+        minimum=report.minimum,
+        total=_group(None, report.total),
+        sites=[_group(k, v) for k, v in sorted(report.sites.items())],
+        teams=[_group(k, v) for k, v in sorted(report.teams.items())],
+    )
 
 
-# --- QA -----------------------------------------------------------------------------------------------------------
+# --- QA -----------------------------------------------------------------------------------------------------
 
 
 def _template(t: QaTemplate, cats: Sequence[QaCategory]) -> qa.Template:
-    return qa.Template(t.key, tuple(qa.Category(c.key, c.weight, qa.RatingScale.binary() if c.points == 2
-                                                else qa.RatingScale.points(c.points), c.critical, c.na_allowed)
-                                    for c in sorted(cats, key=lambda c: c.position)))
+    return qa.Template(
+        t.key,
+        tuple(
+            qa.Category(
+                c.key,
+                c.weight,
+                qa.RatingScale.binary() if c.points == 2 else qa.RatingScale.points(c.points),
+                c.critical,
+                c.na_allowed,
+            )
+            for c in sorted(cats, key=lambda c: c.position)
+        ),
+    )
 
 
 async def create_template(session: AsyncSession, data: shapes.QaTemplateCreate) -> shapes.QaTemplateRead:
     try:
-        qa.Template(data.key, tuple(qa.Category(c.key, c.weight, qa.RatingScale.binary() if c.points == 2
-                                                else qa.RatingScale.points(c.points)) for c in data.categories))
+        qa.Template(
+            data.key,
+            tuple(
+                qa.Category(
+                    c.key,
+                    c.weight,
+                    qa.RatingScale.binary() if c.points == 2 else qa.RatingScale.points(c.points),
+                )
+                for c in data.categories
+            ),
+        )
     except ValueError as e:
         raise Invalid("categories", str(e)) from None
     t = QaTemplate(key=data.key, name=data.name)
@@ -750,10 +1127,25 @@ async def list_templates(session: AsyncSession) -> list[shapes.QaTemplateRead]:
     cats: dict[uuid.UUID, list[QaCategory]] = defaultdict(list)
     for c in (await session.execute(select(QaCategory).order_by(QaCategory.position))).scalars():
         cats[c.template_id].append(c)
-    return [shapes.QaTemplateRead(id=t.id, key=t.key, name=t.name, categories=[
-        shapes.CategoryFields(key=c.key, name=c.name, weight=c.weight, points=c.points, critical=c.critical,
-                              na_allowed=c.na_allowed) for c in cats[t.id]])
-        for t in (await session.execute(select(QaTemplate).order_by(QaTemplate.key))).scalars()]
+    return [
+        shapes.QaTemplateRead(
+            id=t.id,
+            key=t.key,
+            name=t.name,
+            categories=[
+                shapes.CategoryFields(
+                    key=c.key,
+                    name=c.name,
+                    weight=c.weight,
+                    points=c.points,
+                    critical=c.critical,
+                    na_allowed=c.na_allowed,
+                )
+                for c in cats[t.id]
+            ],
+        )
+        for t in (await session.execute(select(QaTemplate).order_by(QaTemplate.key))).scalars()
+    ]
 
 
 async def _loaded_template(session: AsyncSession, template_id: uuid.UUID) -> qa.Template:
@@ -766,14 +1158,23 @@ async def _loaded_template(session: AsyncSession, template_id: uuid.UUID) -> qa.
 
 def _review_read(r: QaReview) -> shapes.QaReviewRead:
     return shapes.QaReviewRead(
-        id=r.id, shop_id=r.shop_id, conversation_id=r.conversation_id, conversation_on=r.conversation_on,
-        agent_id=r.agent_id, template_id=r.template_id, calibration_session_id=r.calibration_session_id,
-        ratings=[shapes.CategoryRating(category=k, value=v) for k, v in r.ratings.items()], reviewer=r.reviewer,
-        score=r.score, failed_critical=r.failed_critical)
+        id=r.id,
+        shop_id=r.shop_id,
+        conversation_id=r.conversation_id,
+        conversation_on=r.conversation_on,
+        agent_id=r.agent_id,
+        template_id=r.template_id,
+        calibration_session_id=r.calibration_session_id,
+        ratings=[shapes.CategoryRating(category=k, value=v) for k, v in r.ratings.items()],
+        reviewer=r.reviewer,
+        score=r.score,
+        failed_critical=r.failed_critical,
+    )
 
 
-async def create_review(session: AsyncSession, principal: Principal, data: shapes.QaReviewCreate
-                        ) -> shapes.QaReviewRead:
+async def create_review(
+    session: AsyncSession, principal: Principal, data: shapes.QaReviewCreate
+) -> shapes.QaReviewRead:
     """A review scored by the QA maths (qa.score_review) as it is written."""
     template = await _loaded_template(session, data.template_id)
     shop = (await session.execute(select(Shop).where(Shop.id == data.shop_id))).scalars().first()
@@ -784,21 +1185,31 @@ async def create_review(session: AsyncSession, principal: Principal, data: shape
         result = qa.score_review(template, ratings)
     except ValueError as e:
         raise Invalid("ratings", str(e)) from None
-    row = QaReview(tenant_id=shop.tenant_id, shop_id=shop.id, conversation_id=data.conversation_id,
-                   conversation_on=data.conversation_on, agent_id=data.agent_id, reviewer=principal.subject,
-                   template_id=data.template_id, ratings=ratings,
-                   calibration_session_id=data.calibration_session_id, score=result.score,
-                   failed_critical=bool(result.failed_critical))
+    row = QaReview(
+        tenant_id=shop.tenant_id,
+        shop_id=shop.id,
+        conversation_id=data.conversation_id,
+        conversation_on=data.conversation_on,
+        agent_id=data.agent_id,
+        reviewer=principal.subject,
+        template_id=data.template_id,
+        ratings=ratings,
+        calibration_session_id=data.calibration_session_id,
+        score=result.score,
+        failed_critical=bool(result.failed_critical),
+    )
     session.add(row)
     await flush(session, "QA review")
     return _review_read(row)
 
 
-async def list_reviews(session: AsyncSession, agent_id: uuid.UUID | None, month: str | None
-                       ) -> list[shapes.QaReviewRead]:
+async def list_reviews(
+    session: AsyncSession, agent_id: uuid.UUID | None, month: str | None
+) -> list[shapes.QaReviewRead]:
     first = parse_month(month)
-    stmt = select(QaReview).where(QaReview.conversation_on >= first,
-                                  QaReview.conversation_on < add_months(first, 1))
+    stmt = select(QaReview).where(
+        QaReview.conversation_on >= first, QaReview.conversation_on < add_months(first, 1)
+    )
     if agent_id is not None:
         stmt = stmt.where(QaReview.agent_id == agent_id)
     rows = (await session.execute(stmt.order_by(QaReview.conversation_on, QaReview.id).limit(1000))).scalars()
@@ -811,9 +1222,19 @@ async def _scored(session: AsyncSession, where: Any) -> list[qa.ScoredReview]:
     for r in rows:
         if r.template_id not in templates:
             templates[r.template_id] = await _loaded_template(session, r.template_id)
-    reviews = [qa.Review(str(r.id), str(r.template_id), r.conversation_id, r.conversation_on, str(r.agent_id),
-                         r.reviewer, r.ratings, str(r.calibration_session_id) if r.calibration_session_id else None)
-               for r in rows]
+    reviews = [
+        qa.Review(
+            str(r.id),
+            str(r.template_id),
+            r.conversation_id,
+            r.conversation_on,
+            str(r.agent_id),
+            r.reviewer,
+            r.ratings,
+            str(r.calibration_session_id) if r.calibration_session_id else None,
+        )
+        for r in rows
+    ]
     return qa.score_reviews(reviews, {str(k): v for k, v in templates.items()})
 
 
@@ -834,24 +1255,43 @@ async def get_calibration(session: AsyncSession, calibration_id: uuid.UUID) -> s
     except ValueError as e:
         raise Invalid("reviews", str(e)) from None
     return shapes.CalibrationRead(
-        id=row.id, name=row.name, held_on=row.held_on, benchmark_reviewer=row.benchmark_reviewer,
-        reviews=len(scored), alignments=[shapes.AlignmentRead(
-            reviewer=a.reviewer_id, conversations=a.conversations, alignment=a.alignment,
-            review_alignment=a.review_alignment, na_mismatches=a.na_mismatches)
-            for a in sorted(found.values(), key=lambda a: a.reviewer_id)])
+        id=row.id,
+        name=row.name,
+        held_on=row.held_on,
+        benchmark_reviewer=row.benchmark_reviewer,
+        reviews=len(scored),
+        alignments=[
+            shapes.AlignmentRead(
+                reviewer=a.reviewer_id,
+                conversations=a.conversations,
+                alignment=a.alignment,
+                review_alignment=a.review_alignment,
+                na_mismatches=a.na_mismatches,
+            )
+            for a in sorted(found.values(), key=lambda a: a.reviewer_id)
+        ],
+    )
 
 
-async def create_coaching(session: AsyncSession, principal: Principal, data: shapes.CoachingCreate
-                          ) -> shapes.CoachingRead:
+async def create_coaching(
+    session: AsyncSession, principal: Principal, data: shapes.CoachingCreate
+) -> shapes.CoachingRead:
     template = await _loaded_template(session, data.template_id)
     unknown = set(data.areas) - set(template.keys)
     if unknown:
         raise Invalid("areas", f"not categories of the template: {', '.join(sorted(unknown))}")
-    row = CoachingSession(agent_id=data.agent_id, coach=principal.subject, held_on=data.held_on,
-                          template_id=data.template_id, areas=list(data.areas), review_ids=list(data.review_ids),
-                          shared_notes=data.shared_notes, private_notes=data.private_notes,
-                          action_items=[i.model_dump(mode="json") for i in data.action_items],
-                          follow_up_on=data.follow_up_on)
+    row = CoachingSession(
+        agent_id=data.agent_id,
+        coach=principal.subject,
+        held_on=data.held_on,
+        template_id=data.template_id,
+        areas=list(data.areas),
+        review_ids=list(data.review_ids),
+        shared_notes=data.shared_notes,
+        private_notes=data.private_notes,
+        action_items=[i.model_dump(mode="json") for i in data.action_items],
+        follow_up_on=data.follow_up_on,
+    )
     session.add(row)
     await flush(session, "coaching session")
     return await get_coaching(session, row.id)
@@ -862,15 +1302,34 @@ async def get_coaching(session: AsyncSession, coaching_id: uuid.UUID) -> shapes.
     if row is None:
         raise NotFound("coaching session not found")
     window = 28
-    scored = await _scored(session, (QaReview.agent_id == row.agent_id)
-                           & (QaReview.conversation_on >= row.held_on - timedelta(days=window))
-                           & (QaReview.conversation_on <= row.held_on + timedelta(days=window)))
-    effect = qa.coaching_effect(qa.CoachingSession(str(row.id), str(row.agent_id), row.coach, row.held_on,
-                                                   tuple(row.areas)), scored, window)
+    scored = await _scored(
+        session,
+        (QaReview.agent_id == row.agent_id)
+        & (QaReview.conversation_on >= row.held_on - timedelta(days=window))
+        & (QaReview.conversation_on <= row.held_on + timedelta(days=window)),
+    )
+    effect = qa.coaching_effect(
+        qa.CoachingSession(str(row.id), str(row.agent_id), row.coach, row.held_on, tuple(row.areas)),
+        scored,
+        window,
+    )
     return shapes.CoachingRead(
-        id=row.id, agent_id=row.agent_id, held_on=row.held_on, template_id=row.template_id, areas=row.areas,
-        review_ids=row.review_ids, shared_notes=row.shared_notes, private_notes=row.private_notes,
+        id=row.id,
+        agent_id=row.agent_id,
+        held_on=row.held_on,
+        template_id=row.template_id,
+        areas=row.areas,
+        review_ids=row.review_ids,
+        shared_notes=row.shared_notes,
+        private_notes=row.private_notes,
         action_items=[shapes.ActionItem.model_validate(i) for i in row.action_items],
-        follow_up_on=row.follow_up_on, coach=row.coach, effect=shapes.CoachingEffectRead(
-            ratings_before=effect.ratings_before, ratings_after=effect.ratings_after,
-            mean_before=effect.mean_before, mean_after=effect.mean_after, change=effect.change))
+        follow_up_on=row.follow_up_on,
+        coach=row.coach,
+        effect=shapes.CoachingEffectRead(
+            ratings_before=effect.ratings_before,
+            ratings_after=effect.ratings_after,
+            mean_before=effect.mean_before,
+            mean_after=effect.mean_after,
+            change=effect.change,
+        ),
+    )

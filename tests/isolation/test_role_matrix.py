@@ -140,7 +140,8 @@ EXPECTED = {
 }
 # Allowed roles may also get these: a roster is published once (then 409), deletes go to unknown ids (404).
 ALSO = {("POST", "/v1/rosters/{roster_id}/publish"): (409,),
-        **{key: (404,) for key in (("PATCH", "/v1/client-ratings/{rating_id}"), ("GET", "/v1/pulses/{survey}"),
+        **{key: (404,) for key in (("PATCH", "/v1/client-ratings/{rating_id}"),
+                                   ("GET", "/v1/pulses/{survey}"),
                                    ("GET", "/v1/qa/calibrations/{calibration_id}"),
                                    ("GET", "/v1/coaching/{coaching_id}"),
                                    ("POST", "/v1/scorecard/promotions/{promotion_id}"))}}
@@ -268,7 +269,8 @@ EXPECTED_GQL = {
     "Query.coaching": STAFF, "Query.scorecardDefinitions": STAFF,
     "Mutation.rateMonth": "admin ops client", "Mutation.updateClientRating": "admin ops client",
     **{f"Mutation.{name}": WRITERS for name in (
-        "importPulses", "createTeam", "createQaTemplate", "createQaReview", "createCalibration", "createCoaching",
+        "importPulses", "createTeam", "createQaTemplate", "createQaReview", "createCalibration",
+        "createCoaching",
         "refreshScorecardFacts", "addScorecardDefinition", "setScorecardThresholds", "declarePromotion")},
 }
 

@@ -20,7 +20,8 @@ OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_vers
                    "agent_cost_versions", "seat_cost_versions", "overhead_versions",
                    "overtime_multiplier_versions", "finance_periods", "finance_period_events",
                    "statement_counters", "agent_teams", "agent_team_members", "pulse_surveys",
-                   "pulse_answers", "qa_templates", "qa_categories", "calibration_sessions", "coaching_sessions",
+                   "pulse_answers", "qa_templates", "qa_categories", "calibration_sessions",
+                   "coaching_sessions",
                    "scorecard_definitions", "scorecard_thresholds", "promotion_relaxations"}
 
 
