@@ -37,7 +37,6 @@ from service.scorecard.models import (
     PromotionRelaxation,
     PulseAnswer,
     PulseSurvey,
-    QaReview,
     ScorecardDefinitionRow,
 )
 from service.scorecard.periods import add_months
@@ -214,7 +213,7 @@ async def load_scorecard_demo(
         coach_day = coached_month + timedelta(days=19)
         coached = sorted(employed, key=lambda a: skill[a.id])[:8]
         coached_ids = {a.id for a in coached}
-        reviews: list[QaReview] = []
+        reviews: list[Any] = []
         last_day = today - timedelta(days=1)
 
         def rating(category: str, p: int, s: float) -> int:
@@ -237,21 +236,9 @@ async def load_scorecard_demo(
                     }
                     if rng.random() < 0.3:
                         ratings["compliance"] = None  # N/A: nothing regulated was discussed
-                    result = qa.score_review(model, ratings)
-                    reviews.append(
-                        QaReview(
-                            tenant_id=tenant_id,
-                            shop_id=shop_id,
-                            conversation_id=f"demo-qa-{a.id.hex}-{day}-{k}",
-                            conversation_on=day,
-                            agent_id=a.id,
-                            reviewer=f"qa-{rng.randrange(1, 4)}",
-                            template_id=template.id,
-                            ratings=ratings,
-                            score=result.score,
-                            failed_critical=bool(result.failed_critical),
-                        )
-                    )
+                    reviews.append(service.review_row(
+                        model, template.id, tenant_id, shop_id, f"demo-qa-{a.id.hex}-{day}-{k}", day, a.id,
+                        f"qa-{rng.randrange(1, 4)}", ratings))
         session.add_all(reviews)
         calibration = CalibrationSession(
             name=f"{peak_name} 校准会",
@@ -267,22 +254,9 @@ async def load_scorecard_demo(
                     c: (v if v is None or rng.random() > noise else max(0 if p == 2 else 1, v - 1))
                     for (c, v), (_, _, _, p, _) in zip(r.ratings.items(), CATEGORIES, strict=True)
                 }
-                result = qa.score_review(model, ratings)
-                session.add(
-                    QaReview(
-                        tenant_id=r.tenant_id,
-                        shop_id=r.shop_id,
-                        conversation_id=r.conversation_id,
-                        conversation_on=r.conversation_on,
-                        agent_id=r.agent_id,
-                        reviewer=reviewer,
-                        template_id=template.id,
-                        ratings=ratings,
-                        score=result.score,
-                        failed_critical=bool(result.failed_critical),
-                        calibration_session_id=calibration.id,
-                    )
-                )
+                session.add(service.review_row(
+                    model, template.id, r.tenant_id, r.shop_id, r.conversation_id, r.conversation_on,
+                    r.agent_id, reviewer, ratings, calibration.id))
         coachings = []
         for a in coached:
             row = CoachingSession(

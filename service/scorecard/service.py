@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -1148,10 +1148,18 @@ async def list_templates(session: AsyncSession) -> list[shapes.QaTemplateRead]:
     ]
 
 
+M = TypeVar("M")
+
+
+async def _stored(session: AsyncSession, model: type[M], key: Any, what: str) -> M:
+    found = await session.get(model, key)
+    if found is None:
+        raise NotFound(f"{what} not found")
+    return found
+
+
 async def _loaded_template(session: AsyncSession, template_id: uuid.UUID) -> qa.Template:
-    t = await session.get(QaTemplate, template_id)
-    if t is None:
-        raise NotFound("template not found")
+    t = await _stored(session, QaTemplate, template_id, "template")
     cats = (await session.execute(select(QaCategory).where(QaCategory.template_id == t.id))).scalars().all()
     return _template(t, cats)
 
@@ -1172,6 +1180,17 @@ def _review_read(r: QaReview) -> shapes.QaReviewRead:
     )
 
 
+def review_row(template: qa.Template, template_id: uuid.UUID, tenant_id: uuid.UUID, shop_id: uuid.UUID,
+               conversation_id: str, on: date, agent_id: uuid.UUID, reviewer: str,
+               ratings: dict[str, int | None], calibration_id: uuid.UUID | None = None) -> QaReview:
+    """A review's row, scored by the QA maths (qa.score_review: ValueError for ratings off the template)."""
+    result = qa.score_review(template, ratings)
+    return QaReview(tenant_id=tenant_id, shop_id=shop_id, conversation_id=conversation_id, conversation_on=on,
+                    agent_id=agent_id, reviewer=reviewer, template_id=template_id, ratings=ratings,
+                    calibration_session_id=calibration_id, score=result.score,
+                    failed_critical=bool(result.failed_critical))
+
+
 async def create_review(
     session: AsyncSession, principal: Principal, data: shapes.QaReviewCreate
 ) -> shapes.QaReviewRead:
@@ -1182,22 +1201,11 @@ async def create_review(
         raise NotFound("shop not found")
     ratings = {r.category: r.value for r in data.ratings}
     try:
-        result = qa.score_review(template, ratings)
+        row = review_row(template, data.template_id, shop.tenant_id, shop.id, data.conversation_id,
+                         data.conversation_on, data.agent_id, principal.subject, ratings,
+                         data.calibration_session_id)
     except ValueError as e:
         raise Invalid("ratings", str(e)) from None
-    row = QaReview(
-        tenant_id=shop.tenant_id,
-        shop_id=shop.id,
-        conversation_id=data.conversation_id,
-        conversation_on=data.conversation_on,
-        agent_id=data.agent_id,
-        reviewer=principal.subject,
-        template_id=data.template_id,
-        ratings=ratings,
-        calibration_session_id=data.calibration_session_id,
-        score=result.score,
-        failed_critical=bool(result.failed_critical),
-    )
     session.add(row)
     await flush(session, "QA review")
     return _review_read(row)
@@ -1246,9 +1254,7 @@ async def create_calibration(session: AsyncSession, data: shapes.CalibrationCrea
 
 
 async def get_calibration(session: AsyncSession, calibration_id: uuid.UUID) -> shapes.CalibrationRead:
-    row = await session.get(CalibrationSession, calibration_id)
-    if row is None:
-        raise NotFound("calibration session not found")
+    row = await _stored(session, CalibrationSession, calibration_id, "calibration session")
     scored = await _scored(session, QaReview.calibration_session_id == row.id)
     try:
         found = qa.calibration_alignment(scored, str(row.id), row.benchmark_reviewer)
@@ -1298,9 +1304,7 @@ async def create_coaching(
 
 
 async def get_coaching(session: AsyncSession, coaching_id: uuid.UUID) -> shapes.CoachingRead:
-    row = await session.get(CoachingSession, coaching_id)
-    if row is None:
-        raise NotFound("coaching session not found")
+    row = await _stored(session, CoachingSession, coaching_id, "coaching session")
     window = 28
     scored = await _scored(
         session,

@@ -156,47 +156,20 @@ def test_pass_mark_is_inclusive():
 
 def test_calibration_alignment():
     session = "cal-7"
-    reviews = [
-        review(
-            "b1",
-            {"greeting": 3, "solution": 4, "tone": 5, "compliance": 1},
-            reviewer="bench",
-            conversation="c1",
-            calibration=session,
-        ),
-        review(
-            "b2",
-            {"greeting": 1, "solution": 2, "compliance": 1},
-            reviewer="bench",
-            conversation="c2",
-            calibration=session,
-        ),
+    graded = [  # (review, ratings, reviewer, conversation)
+        ("b1", {"greeting": 3, "solution": 4, "tone": 5, "compliance": 1}, "bench", "c1"),
+        ("b2", {"greeting": 1, "solution": 2, "compliance": 1}, "bench", "c2"),
         # x: greeting 50 vs 100, solution 100 vs 100, tone 75 vs 100 on c1; on c2 tone rated, bench said N/A.
-        review(
-            "x1",
-            {"greeting": 2, "solution": 4, "tone": 4, "compliance": 1},
-            reviewer="x",
-            conversation="c1",
-            calibration=session,
-        ),
-        review(
-            "x2",
-            {"greeting": 1, "solution": 2, "tone": 3, "compliance": 1},
-            reviewer="x",
-            conversation="c2",
-            calibration=session,
-        ),
+        ("x1", {"greeting": 2, "solution": 4, "tone": 4, "compliance": 1}, "x", "c1"),
+        ("x2", {"greeting": 1, "solution": 2, "tone": 3, "compliance": 1}, "x", "c2"),
         # y fails compliance on c1: review 0 against 100.
-        review(
-            "y1",
-            {"greeting": 3, "solution": 4, "tone": 5, "compliance": 0},
-            reviewer="y",
-            conversation="c1",
-            calibration=session,
-        ),
-        # Not in the session: ignored.
-        review("z1", {"greeting": 1, "solution": 1, "compliance": 0}, reviewer="x", conversation="c1"),
+        ("y1", {"greeting": 3, "solution": 4, "tone": 5, "compliance": 0}, "y", "c1"),
     ]
+    reviews = [review(rid, ratings, reviewer=who, conversation=c, calibration=session)
+               for rid, ratings, who, c in graded]
+    # Not in the session: ignored.
+    reviews.append(review("z1", {"greeting": 1, "solution": 1, "compliance": 0}, reviewer="x",
+                          conversation="c1"))
     alignment = calibration_alignment(score_reviews(reviews, TEMPLATES), session, "bench")
     assert set(alignment) == {"x", "y"}
     x = alignment["x"]
