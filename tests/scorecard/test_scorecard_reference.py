@@ -1,0 +1,512 @@
+"""Every index and flag of a month's scorecards, on seeded random data in the database, against a plain
+computation written here from the definitions: the SLA domain's own day report for attainment and the
+satisfaction figures, ratings, pulses (with the anonymity threshold), attrition, overtime, QA (with the
+critical-category rule), coaching coverage, the weighted client side of sites, teams and agents, the indices,
+the geometric headline, the quadrant and BURN / SERVICE_RISK / BOTH with their client-index evidence."""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import auth
+from tests.factories import add_policy, insert_rollups, random_records
+
+OPS = auth("ops")
+MONTH = date(2026, 11, 1)
+NOV = datetime(2026, 10, 31, 16, tzinfo=UTC)  # 2026-11-01 00:00 in Shanghai
+CLIENT = [
+    ("sla_attainment", 0.5, 1.0, 3),
+    ("csat", 0.80, 0.98, 2),
+    ("dsat", 0.10, 0.01, 1),
+    ("conversion", 0.20, 0.60, 2),
+    ("client_rating", 2.0, 5.0, 2),
+]
+EMPLOYEE = [
+    ("enps", -50.0, 50.0, 2),
+    ("wellbeing", 2.0, 4.5, 2),
+    ("attrition", 1.0, 0.2, 2),
+    ("overtime_vs_cap", 1.2, 0.25, 2),
+]
+PROCESS = [("qa_iqs", 60.0, 95.0, 2), ("coaching_coverage", 0.2, 0.9, 1)]
+CATEGORIES = [("a", 1.0, 2, False), ("b", 2.0, 5, True), ("c", 1.5, 4, False), ("d", 1.0, 3, True)]
+CAP_H = 36.0  # LabourRules' monthly overtime cap, per agent
+
+
+def score(value, worst, best):
+    return None if value is None else 100.0 * min(1.0, max(0.0, (value - worst) / (best - worst)))
+
+
+def index(values: dict, specs) -> float | None:
+    total = weight = 0.0
+    for key, worst, best, w in specs:
+        s = score(values.get(key), worst, best)
+        if s is not None:
+            total, weight = total + w * s, weight + w
+    return total / weight if weight else None
+
+
+def enps(answers):
+    return 100.0 * (sum(a >= 9 for a in answers) - sum(a <= 6 for a in answers)) / len(answers)
+
+
+def hidden_teams(counts: dict[str, int]) -> set[str]:
+    """Primary suppression below 5, then the smallest visible ones until the hidden are two or more groups
+    holding 5 or more respondents (the complementary rule of people.suppressed_groups), written plainly."""
+    hidden = {k for k, n in counts.items() if n < 5}
+    while hidden and not (len(hidden) >= 2 and sum(counts[k] for k in hidden) >= 5):
+        visible = sorted((n, k) for k, n in counts.items() if k not in hidden)
+        if not visible:
+            break
+        hidden.add(visible[0][1])
+    return hidden
+
+
+def hidden_teams_of(data, month: str) -> dict[str, bool]:
+    counts = {
+        t: sum(1 for r in data["answers"][month] if r["team_id"] == t) for t, _ in data["teams"].values()
+    }
+    hidden = hidden_teams(counts)
+    return {t: t in hidden for t in counts}
+
+
+def review_score(ratings: dict) -> float | None:
+    total = weight = 0.0
+    failed = False
+    for key, w, points, critical in CATEGORIES:
+        v = ratings.get(key)
+        if v is None:
+            continue
+        low, high = (0, 1) if points == 2 else (1, points)
+        s = 100.0 * (v - low) / (high - low)
+        total, weight = total + w * s, weight + w
+        failed = failed or (critical and s < 50)
+    if not weight:
+        return None
+    return 0.0 if failed else total / weight
+
+
+@pytest.fixture(scope="module")
+async def data(db, world, client):
+    rng = random.Random(2026)
+    nprng = np.random.default_rng(2026)
+    definition = {
+        "version": "reference",
+        "effective_from": "2026-01",
+        "headline": "geometric",
+        "kpis": [
+            {"key": k, "side": side, "worst": wo, "best": be, "weight": w}
+            for side, specs in (("client", CLIENT), ("employee", EMPLOYEE), ("process", PROCESS))
+            for k, wo, be, w in specs
+        ],
+    }
+    assert (await client.post("/v1/scorecard/definitions", headers=OPS, json=definition)).status_code == 201
+    # occupancy never runs this site hot (its own threshold), so the flags turn on overtime and eNPS
+    r = await client.put(
+        f"/v1/scorecard/thresholds/site/{world.site.id}",
+        headers=OPS,
+        json={"values": [{"name": "hot_intervals", "value": 100000}]},
+    )
+    assert r.status_code == 200, r.text
+    shops = world.shops_a + world.shops_b
+    for shop in shops:
+        await add_policy(
+            client,
+            shop.id,
+            effective_from="2026-01-01",
+            csat_target=rng.choice((0.5, 0.85)),
+            response_rate_3min_target=rng.choice((0.7, 0.9)),
+            conversion_rate_target=0.3,
+        )
+        await insert_rollups(
+            db, shop.tenant_id, random_records(nprng, shop.id, 300, NOV, NOV + timedelta(days=30))
+        )
+    agents = [world.agent.id]
+    left: dict[uuid.UUID, date | None] = {world.agent.id: None}
+    hired: dict[uuid.UUID, date] = {world.agent.id: date(2025, 1, 6)}
+    for i in range(9):
+        h = date(2026, rng.choice((1, 6, 11)), rng.randint(1, 4))
+        gone = date(2026, 11, rng.randint(5, 28)) if i % 4 == 0 else None
+        body = {
+            "site_id": str(world.site.id),
+            "code": f"R{i}{uuid.uuid4().hex[:4]}",
+            "name": f"参照{i}",
+            "level": "agent",
+            "loaded_hourly_cost": "40.00",
+            "hired_on": h.isoformat(),
+            "left_on": gone.isoformat() if gone else None,
+            "max_concurrency": rng.choice((2, 3)),
+        }
+        r = await client.post("/v1/agents", headers=OPS, json=body)
+        assert r.status_code == 201, r.text
+        agents.append(uuid.UUID(r.json()["id"]))
+        left[agents[-1]], hired[agents[-1]] = gone, h
+    teams = {}
+    for name, members in (("big", agents[:5]), ("mid", agents[5:8]), ("small", agents[8:])):
+        r = await client.post(
+            "/v1/teams",
+            headers=OPS,
+            json={"site_id": str(world.site.id), "name": name, "members": [str(a) for a in members]},
+        )
+        teams[name] = (r.json()["id"], members)
+    # attendance: weekday sessions on random shops; some agents far over the overtime cap
+    sessions = []
+    concurrency = dict(await _rows(db, "SELECT id, max_concurrency FROM agents"))
+    for a in agents:
+        heavy = rng.random() < 0.4
+        day = date(2026, 11, 2)
+        while day <= (left[a] or date(2026, 11, 30)):
+            if day.weekday() < 5 and day >= hired[a] and rng.random() < 0.8:
+                shop = rng.choice(shops)
+                minutes = rng.choice((600, 660)) if heavy else rng.choice((480, 480, 540))
+                start = datetime(day.year, day.month, day.day, 1, tzinfo=UTC)
+                sessions.append((a, shop, start, minutes))
+            day += timedelta(days=1)
+    async with db.system_transaction() as session:
+        for k, (a, shop, start, minutes) in enumerate(sessions):
+            await session.execute(
+                text(
+                    "INSERT INTO work_sessions (tenant_id, shop_id, external_id, agent_id, during) VALUES "
+                    "(:t, :s, :x, :a, tstzrange(:lo, :hi))"
+                ),
+                {
+                    "t": shop.tenant_id,
+                    "s": shop.id,
+                    "x": f"ref-{k}",
+                    "a": a,
+                    "lo": start,
+                    "hi": start + timedelta(minutes=minutes),
+                },
+            )
+        ratings = defaultdict(list)
+        for shop in shops:
+            for rater in range(rng.randint(0, 3)):
+                value = rng.randint(1, 5)
+                ratings[shop.id].append(value)
+                await session.execute(
+                    text(
+                        "INSERT INTO client_ratings (tenant_id, id, shop_id, month, rater, score) "
+                        "VALUES (:t, gen_random_uuid(), :s, :m, :r, :v)"
+                    ),
+                    {"t": shop.tenant_id, "s": shop.id, "m": MONTH, "r": f"u{rater}", "v": value},
+                )
+    # pulses: last month and this month; the small team stays under the anonymity threshold
+    answers = {}
+    for month, survey in (("2026-10", "ref-oct"), ("2026-11", "ref-nov")):
+        rows = []
+        for name, (team_id, _) in teams.items():
+            n = {"big": rng.randint(5, 7), "mid": rng.randint(5, 9), "small": rng.randint(1, 3)}[name]
+            mood = 8 if month == "2026-10" else 6
+            rows += [
+                {
+                    "response_id": f"{survey}-{name}-{i}",
+                    "team_id": team_id,
+                    "recommend": min(10, max(0, round(rng.gauss(mood, 2)))),
+                    "wellbeing": rng.randint(1, 5),
+                }
+                for i in range(n)
+            ]
+        answers[month] = rows
+        r = await client.post(
+            "/v1/pulses", headers=OPS, json={"survey": survey, "month": month, "answers": rows}
+        )
+        assert r.json()["inserted"] == len(rows), r.text
+    # QA: random ratings with N/A, failing criticals now and then; one calibration review (never counted)
+    template = (
+        await client.post(
+            "/v1/qa/templates",
+            headers=OPS,
+            json={
+                "key": "ref",
+                "name": "ref",
+                "categories": [
+                    {"key": k, "name": k, "weight": w, "points": p, "critical": c}
+                    for k, w, p, c in CATEGORIES
+                ],
+            },
+        )
+    ).json()
+    reviews = []
+    for i in range(60):
+        a, shop = rng.choice(agents), rng.choice(shops)
+        given = {
+            k: (None if rng.random() < 0.2 else rng.randint(0, 1) if p == 2 else rng.randint(1, p))
+            for k, _, p, _ in CATEGORIES
+        }
+        if all(v is None for v in given.values()):
+            given["a"] = 1
+        body = {
+            "shop_id": str(shop.id),
+            "agent_id": str(a),
+            "template_id": template["id"],
+            "conversation_id": f"q{i}",
+            "conversation_on": f"2026-11-{rng.randint(1, 30):02d}",
+            "ratings": [{"category": k, "value": v} for k, v in given.items()],
+        }
+        r = await client.post("/v1/qa/reviews", headers=OPS, json=body)
+        assert r.status_code == 201, r.text
+        reviews.append((a, shop.id, given))
+    calibration = (
+        await client.post(
+            "/v1/qa/calibrations",
+            headers=OPS,
+            json={"name": "c", "held_on": "2026-11-20", "benchmark_reviewer": "x"},
+        )
+    ).json()
+    await client.post(
+        "/v1/qa/reviews",
+        headers=OPS,
+        json={
+            "shop_id": str(shops[0].id),
+            "agent_id": str(agents[0]),
+            "template_id": template["id"],
+            "conversation_id": "cal",
+            "conversation_on": "2026-11-05",
+            "calibration_session_id": calibration["id"],
+            "ratings": [{"category": "a", "value": 0}],
+        },
+    )
+    coached = set(rng.sample(agents, 3))
+    for a in coached:
+        await client.post(
+            "/v1/coaching",
+            headers=OPS,
+            json={"agent_id": str(a), "held_on": "2026-11-12", "template_id": template["id"], "areas": ["b"]},
+        )
+    assert (await client.post("/v1/scorecards/2026-11/refresh", headers=OPS)).status_code == 200
+    cards = (await client.get("/v1/scorecards", params={"month": "2026-11"}, headers=OPS)).json()["items"]
+    return {
+        "world": world,
+        "shops": shops,
+        "agents": agents,
+        "left": left,
+        "hired": hired,
+        "teams": teams,
+        "sessions": sessions,
+        "concurrency": concurrency,
+        "ratings": ratings,
+        "answers": answers,
+        "reviews": reviews,
+        "coached": coached,
+        "cards": {(c["scope"], c["scope_id"]): c for c in cards},
+    }
+
+
+async def _rows(db, sql):
+    async with db.system_transaction() as session:
+        return (await session.execute(text(sql))).all()
+
+
+async def _shop_figures(client, shop) -> dict:
+    """The SLA domain's own day report: verdicts met of judged over the month's days, and its totals."""
+    report = (
+        await client.get(
+            f"/v1/shops/{shop.id}/sla",
+            headers=OPS,
+            params={"from": "2026-11-01", "to": "2026-12-01", "granularity": "day"},
+        )
+    ).json()
+    verdicts = [v for b in report["buckets"] for v in b["verdicts"]]
+    total = report["total"]
+    return {
+        "met": sum(v["met"] for v in verdicts),
+        "judged": len(verdicts),
+        "csat_n": total["csat_count"] if "csat_count" in total else None,
+        "csat": total["csat"],
+        "dsat": total["dsat"],
+        "conversion": total["conversion_rate"],
+    }
+
+
+def _kpi(card, key):
+    return next(k for k in card["kpis"] if k["key"] == key)["value"]
+
+
+def _approx(a, b):
+    return (a is None and b is None) or (a is not None and b is not None and math.isclose(a, b, abs_tol=1e-6))
+
+
+def _check_flags(card, client_index, hot: bool):
+    kinds = [f["kind"] for f in card["flags"]]
+    if client_index is None:
+        assert kinds == []
+    elif client_index >= 70:
+        assert kinds == (["BURN"] if hot else []), card["name"]
+    else:
+        assert kinds == (["BOTH"] if hot else ["SERVICE_RISK"]), card["name"]
+    for f in card["flags"]:
+        e = f["evidence"][0]
+        assert (e["metric"], e["threshold"], e["period_start"], e["period_end"]) == (
+            "client_index",
+            70.0,
+            "2026-11-01",
+            "2026-11-30",
+        )
+        assert math.isclose(e["value"], client_index)
+
+
+async def test_shops_and_brands(client, data):
+    counters: dict = {}
+    for shop in data["shops"]:
+        f = await _shop_figures(client, shop)
+        counters[shop.id] = f
+        card = data["cards"]["shop", str(shop.id)]
+        values = {
+            "sla_attainment": f["met"] / f["judged"] if f["judged"] else None,
+            "csat": f["csat"],
+            "dsat": f["dsat"],
+            "conversion": f["conversion"],
+            "client_rating": (
+                sum(data["ratings"][shop.id]) / len(data["ratings"][shop.id])
+                if data["ratings"][shop.id]
+                else None
+            ),
+        }
+        for key, value in values.items():
+            assert _approx(_kpi(card, key), value), (shop.name, key)
+        c = index(values, CLIENT)
+        assert _approx(card["client_index"], c)
+        _check_flags(card, c, hot=False)  # no pulse at a shop; occupancy: too few chats to run hot
+    for tenant in (data["world"].tenant_a, data["world"].tenant_b):  # a brand: its shops' counters summed
+        shops = [counters[s.id] for s in data["shops"] if s.tenant_id == tenant.id]
+        brand = data["cards"]["brand", str(tenant.id)]
+        met, judged = sum(f["met"] for f in shops), sum(f["judged"] for f in shops)
+        assert _approx(_kpi(brand, "sla_attainment"), met / judged)
+
+
+def _employee(data, members, hidden: bool, kind_key: str | None, hidden_before: bool = False):
+    """The employee KPIs of a group of agents, plainly."""
+    period_days = 30
+    heads = [
+        sum(
+            1
+            for a in members
+            if data["hired"][a] <= MONTH + timedelta(days=d)
+            and (data["left"][a] is None or data["left"][a] >= MONTH + timedelta(days=d))
+        )
+        for d in range(period_days)
+    ]
+    leavers = sum(1 for a in members if data["left"][a] and data["left"][a].month == 11)
+    average = sum(heads) / period_days
+    overtime = defaultdict(float)
+    for a, _, _, minutes in data["sessions"]:
+        overtime[a] += max(0, minutes - 480) / 60.0
+    worked = {a for a, _, _, _ in data["sessions"]}
+    ot_members = [a for a in members if a in worked]
+    values = {
+        "attrition": leavers / average * 365 / period_days if average else None,
+        "overtime_vs_cap": (
+            sum(overtime[a] for a in ot_members) / (CAP_H * len(ot_members)) if ot_members else None
+        ),
+    }
+    answers = [r for r in data["answers"]["2026-11"] if kind_key is None or r["team_id"] == kind_key]
+    before = [r for r in data["answers"]["2026-10"] if kind_key is None or r["team_id"] == kind_key]
+    if not hidden and answers:
+        values["enps"] = enps([r["recommend"] for r in answers])
+        values["wellbeing"] = sum(r["wellbeing"] for r in answers) / len(answers)
+    hot = bool(ot_members) and sum(overtime[a] for a in ot_members) > CAP_H * len(ot_members)
+    if not hidden and answers and before and not hidden_before:
+        hot = hot or enps([r["recommend"] for r in before]) - values["enps"] > 10
+    return values, hot
+
+
+def _client_side(data, members):
+    """The client counters of the shops MEMBERS worked, each weighted by their share of its chat-slot time."""
+    weight = defaultdict(float)
+    total = defaultdict(float)
+    for a, shop, _, minutes in data["sessions"]:
+        w = minutes * 60 * data["concurrency"][a]
+        total[shop.id] += w
+        if a in members:
+            weight[shop.id] += w
+    return weight, total
+
+
+def _quality(data, keep):
+    scores = [
+        s for a, shop, given in data["reviews"] if keep(a, shop) if (s := review_score(given)) is not None
+    ]
+    return sum(scores) / len(scores) if scores else None
+
+
+async def test_sites_teams_and_agents(client, data):
+    world = data["world"]
+    figures = {shop.id: await _shop_figures(client, shop) for shop in data["shops"]}
+    hidden, before = (hidden_teams_of(data, m) for m in ("2026-11", "2026-10"))
+    groups = [("site", str(world.site.id), data["agents"], False, None)]
+    groups += [("team", t, members, hidden[t], t) for t, members in data["teams"].values()]
+    groups += [("agent", str(a), [a], True, None) for a in {a for a, _, _, _ in data["sessions"]}]
+    for kind, key, members, pulse_hidden, team in groups:
+        card = data["cards"][kind, key]
+        values, hot = _employee(
+            data, members, pulse_hidden or kind == "agent", team, before.get(team, False) if team else False
+        )
+        if kind == "agent":
+            values.pop("attrition", None)
+        weight, total = _client_side(data, set(members))
+        met = judged = 0.0
+        for shop in data["shops"]:
+            if weight[shop.id] == 0:
+                continue
+            share = weight[shop.id] / total[shop.id]
+            f = figures[shop.id]
+            met, judged = met + share * f["met"], judged + share * f["judged"]
+        values["sla_attainment"] = met / judged if judged else None
+        for k in ("sla_attainment", "enps", "wellbeing", "attrition", "overtime_vs_cap"):
+            if k in values:
+                assert _approx(_kpi(card, k), values[k]), (kind, card["name"], k)
+        assert _kpi(card, "enps") is None if pulse_hidden or kind == "agent" else True
+        values.update({k: _kpi(card, k) for k in ("csat", "dsat", "conversion")})  # weighted as the SLA one
+        c = index(values, CLIENT)
+        e = index(values, EMPLOYEE)
+        iqs = _quality(data, lambda a, _s, m=set(members): a in m)
+        coverage = (
+            len(data["coached"] & set(members))
+            / len([a for a in members if data["left"][a] is None or data["left"][a] >= MONTH])
+            if kind != "agent"
+            else None
+        )
+        assert _approx(card["process"]["iqs"], iqs), (kind, card["name"])
+        if coverage is not None:
+            assert math.isclose(card["process"]["coaching_coverage"], coverage)
+        p = index({"qa_iqs": iqs, "coaching_coverage": coverage}, PROCESS)
+        assert _approx(card["client_index"], c) and _approx(card["employee_index"], e), (kind, card["name"])
+        assert _approx(card["process_index"], p)
+        assert _approx(card["headline"], math.sqrt(c * e) if c is not None and e is not None else None)
+        if c is not None and e is not None:
+            assert (
+                card["quadrant"]
+                == {
+                    (False, False): "balanced",
+                    (False, True): "burning",
+                    (True, False): "service_risk",
+                    (True, True): "both_low",
+                }[c < 70, e < 70]
+            )
+        _check_flags(card, c, hot)
+
+
+async def test_the_shop_process_index_keeps_the_critical_rule(data):
+    for shop in data["shops"]:
+        card = data["cards"]["shop", str(shop.id)]
+        assert _approx(card["process"]["iqs"], _quality(data, lambda _a, s, sid=shop.id: s == sid))
+    failing = [g for _, _, g in data["reviews"] if g["b"] is not None and g["b"] <= 2]
+    assert failing and all(review_score(g) == 0 for g in failing)
+
+
+def test_the_random_data_reaches_every_case(data):
+    """The seeded data holds what the checks above are about: each flag kind, a hidden team, hot agents."""
+    kinds = {f["kind"] for c in data["cards"].values() for f in c["flags"]}
+    assert {"BURN", "SERVICE_RISK"} <= kinds or {"BOTH", "SERVICE_RISK"} <= kinds, kinds
+    small = data["cards"]["team", data["teams"]["small"][0]]
+    visible = [_kpi(data["cards"]["team", data["teams"][t][0]], "enps") is not None for t in ("big", "mid")]
+    assert _kpi(small, "enps") is None and sorted(visible) == [False, True]  # one hidden beside the small one
+    assert any(c["headline"] is not None and c["quadrant"] for c in data["cards"].values())
+    assert any(_kpi(c, "attrition") for c in data["cards"].values() if c["scope"] in ("site", "team"))
