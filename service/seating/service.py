@@ -1558,6 +1558,14 @@ async def apply_rebalance(
     cut = queries.interval_floor(at) + STEP
     on = {r.agent_id: r for r in await queries.on_shift_at(session, at)}
     changed: list[AssignmentRead] = []
+
+    async def assign(
+        shift_id: uuid.UUID, shop_id: uuid.UUID, start: datetime, end: datetime
+    ) -> AssignmentRead:
+        """A new assignment of the shift to SHOP_ID from START to END (the rules' check included)."""
+        times = {"shop_id": str(shop_id), "from": start.isoformat(), "to": end.isoformat()}
+        return await create_assignment(session, principal, shift_id, AssignmentCreate.model_validate(times))
+
     for i, move in enumerate(data.moves):
         r = on.get(move.agent_id)
         if r is None:
@@ -1590,31 +1598,9 @@ async def apply_rebalance(
                     )
                 )
             if current.ends_at > end:  # the rest of the old assignment after the new one comes back
-                changed.append(
-                    await create_assignment(
-                        session,
-                        principal,
-                        r.shift_id,
-                        AssignmentCreate.model_validate(
-                            {
-                                "shop_id": str(current.shop_id),
-                                "from": end.isoformat(),
-                                "to": current.ends_at.isoformat(),
-                            }
-                        ),
-                    )
-                )
+                changed.append(await assign(r.shift_id, current.shop_id, end, current.ends_at))
         try:
-            changed.append(
-                await create_assignment(
-                    session,
-                    principal,
-                    r.shift_id,
-                    AssignmentCreate.model_validate(
-                        {"shop_id": str(move.to_shop_id), "from": cut.isoformat(), "to": end.isoformat()}
-                    ),
-                )
-            )
+            changed.append(await assign(r.shift_id, move.to_shop_id, cut, end))
         except RuleBroken as exc:
             raise RuleBroken(
                 [type("V", (), {"rule": e["rule"], "detail": e["reason"]})() for e in exc.errors or []],

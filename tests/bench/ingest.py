@@ -19,8 +19,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -29,7 +27,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tests.bench.server import seatwise_server
+from tests.bench.server import scratch_data_dir, seatwise_server
 
 BATCH = 100_000
 
@@ -245,10 +243,8 @@ def main() -> None:
                              "interval)")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-ingest-{os.getpid()}"
-    data_dir.mkdir(mode=0o755)
-    load = data_dir / "load.ndjson"
-    try:
+    with scratch_data_dir("ingest") as data_dir:
+        load = data_dir / "load.ndjson"
         with seatwise_server(data_dir, demo=True, log=str(data_dir / "server.log"),
                              workers=args.workers) as server:
             headers = server.headers
@@ -287,8 +283,6 @@ def main() -> None:
         print(f"RESULT ingest_rps={rate:.0f} resend_inserted={again['inserted']} "
               f"resend_updated={again['updated']} rollups_identical={digest_first == digest_again} "
               f"peak_rss_mb={sampler.peak / 2**20:.0f} orm_rps={orm_rate:.0f} ratio={rate / orm_rate:.0f}")
-    finally:
-        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
 if __name__ == "__main__":
