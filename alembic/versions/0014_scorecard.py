@@ -5,7 +5,8 @@ anonymous answers (no agent id), QA templates and categories, calibration and co
 definitions (append-only versions), threshold overrides per scope, promotion relaxations. Tenant-owned (RLS):
 client ratings, QA reviews (staff read them; a brand never does through the doors), and the per shop and
 day facts (SLA verdicts met / judged, satisfaction and conversion counters) with the report version each
-shop's month was computed under.
+shop's month was computed under; the attendance facts (occupancy per shop and site and day, overtime per agent
+and day, agents' time per shop and month) as the seating domain's maths gave them at the last refresh.
 
 Revision ID: 0014_scorecard
 Revises: 0012_load
@@ -25,11 +26,13 @@ down_revision: str | None = '0012_load'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TENANT_TABLES = ('client_ratings', 'qa_reviews', 'scorecard_shop_days', 'scorecard_shop_months')
+TENANT_TABLES = ('client_ratings', 'qa_reviews', 'scorecard_shop_days', 'scorecard_shop_months',
+                 'scorecard_shop_load_days')
 APPEND_ONLY = ('scorecard_definitions',)
 OPERATOR_TABLES = ('agent_teams', 'agent_team_members', 'pulse_surveys', 'pulse_answers', 'qa_templates',
                    'qa_categories', 'calibration_sessions', 'coaching_sessions', 'scorecard_thresholds',
-                   'promotion_relaxations')
+                   'promotion_relaxations', 'scorecard_site_load_days', 'scorecard_agent_days',
+                   'scorecard_agent_shop_months', 'scorecard_attendance_months')
 
 
 def upgrade() -> None:
@@ -222,6 +225,53 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['team_id'], ['agent_teams.id'], name=op.f('fk_pulse_answers_team_id_agent_teams'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('survey_id', 'response_id', name=op.f('pk_pulse_answers'))
     )
+    op.create_table('scorecard_attendance_months',
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('refreshed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint("date_part('day', month) = 1", name=op.f('ck_scorecard_attendance_months_month_first_day')),
+    sa.PrimaryKeyConstraint('month', name=op.f('pk_scorecard_attendance_months'))
+    )
+    op.create_table('scorecard_site_load_days',
+    sa.Column('site_id', sa.Uuid(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('hot', sa.Integer(), nullable=False),
+    sa.Column('promotion_hot', sa.Integer(), nullable=False),
+    sa.Column('handle_s', sa.Double(), nullable=False),
+    sa.Column('capacity_s', sa.Double(), nullable=False),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_scorecard_site_load_days_site_id_sites'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('site_id', 'day', name=op.f('pk_scorecard_site_load_days'))
+    )
+    op.create_table('scorecard_agent_days',
+    sa.Column('agent_id', sa.Uuid(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('overtime_min', sa.Integer(), nullable=False),
+    sa.Column('cap_min', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['agent_id'], ['agents.id'], name=op.f('fk_scorecard_agent_days_agent_id_agents'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('agent_id', 'day', name=op.f('pk_scorecard_agent_days'))
+    )
+    op.create_index(op.f('ix_scorecard_agent_days_day'), 'scorecard_agent_days', ['day'], unique=False)
+    op.create_table('scorecard_agent_shop_months',
+    sa.Column('agent_id', sa.Uuid(), nullable=False),
+    sa.Column('shop_id', sa.Uuid(), nullable=False),
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('slot_s', sa.Double(), nullable=False),
+    sa.CheckConstraint("date_part('day', month) = 1", name=op.f('ck_scorecard_agent_shop_months_month_first_day')),
+    sa.ForeignKeyConstraint(['agent_id'], ['agents.id'], name=op.f('fk_scorecard_agent_shop_months_agent_id_agents'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('agent_id', 'shop_id', 'month', name=op.f('pk_scorecard_agent_shop_months'))
+    )
+    op.create_index(op.f('ix_scorecard_agent_shop_months_month'), 'scorecard_agent_shop_months', ['month'], unique=False)
+    op.create_table('scorecard_shop_load_days',
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('shop_id', sa.Uuid(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('hot', sa.Integer(), nullable=False),
+    sa.Column('promotion_hot', sa.Integer(), nullable=False),
+    sa.Column('handle_s', sa.Double(), nullable=False),
+    sa.Column('capacity_s', sa.Double(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id', 'shop_id'], ['shops.tenant_id', 'shops.id'], name=op.f('fk_scorecard_shop_load_days_tenant_id_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('tenant_id', 'shop_id', 'day', name=op.f('pk_scorecard_shop_load_days'))
+    )
+    op.create_index(op.f('ix_scorecard_shop_load_days_day'), 'scorecard_shop_load_days', ['day'], unique=False)
     # ### end Alembic commands ###
     for table in TENANT_TABLES:
         enable_tenant_rls(op, table)
@@ -235,6 +285,14 @@ def downgrade() -> None:
     for table in TENANT_TABLES:
         disable_tenant_rls(op, table)
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_index(op.f('ix_scorecard_shop_load_days_day'), table_name='scorecard_shop_load_days')
+    op.drop_table('scorecard_shop_load_days')
+    op.drop_index(op.f('ix_scorecard_agent_shop_months_month'), table_name='scorecard_agent_shop_months')
+    op.drop_table('scorecard_agent_shop_months')
+    op.drop_index(op.f('ix_scorecard_agent_days_day'), table_name='scorecard_agent_days')
+    op.drop_table('scorecard_agent_days')
+    op.drop_table('scorecard_site_load_days')
+    op.drop_table('scorecard_attendance_months')
     op.drop_table('pulse_answers')
     op.drop_index(op.f('ix_agent_team_members_team_id'), table_name='agent_team_members')
     op.drop_table('agent_team_members')

@@ -54,6 +54,9 @@ class Attendance:
     # Per shop / site: per month, (handle seconds, chat-slot seconds)
     shop_load: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
     site_load: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
+    # Per shop / site: per local day, (handle seconds, chat-slot seconds) (what the facts keep)
+    shop_day_load: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
+    site_day_load: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
     # Per agent and shop: chat-slot seconds logged in, per month (the weights of the client side)
     agent_shop: dict[date, dict[uuid.UUID, dict[uuid.UUID, float]]] = field(default_factory=dict)
     # Per agent: overtime minutes per local day; the monthly cap in minutes
@@ -138,9 +141,15 @@ async def attendance(
         c = np.bincount(month_index, weights=cap_col)
         return {month_of[k]: (float(h[k]), float(c[k])) for k in range(len(h)) if c[k] > 0}
 
+    def day_load(handle_col: np.ndarray, cap_col: np.ndarray) -> dict[date, tuple[float, float]]:
+        h = np.bincount(day_index, weights=handle_col, minlength=n_days)
+        c = np.bincount(day_index, weights=cap_col, minlength=n_days)
+        return {first + timedelta(days=k): (float(h[k]), float(c[k])) for k in np.flatnonzero(c).tolist()}
+
     for j, (shop_id, found) in enumerate(zip(shop_ids, hot(occ.occupancy), strict=True)):
         out.shop_hot[shop_id] = found
         out.shop_load[shop_id] = load(handle[:, j], occ.capacity_seconds[:, j])
+        out.shop_day_load[shop_id] = day_load(handle[:, j], occ.capacity_seconds[:, j])
     for site_id in site_ids:
         cap_site = seat.logged_in_seconds(by_site[site_id], lo, n_intervals, len(shop_ids), weighted=True)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -151,6 +160,7 @@ async def attendance(
             site_occ = np.where(site_cap > 0, site_handle / site_cap, np.nan)
         out.site_hot[site_id] = hot(site_occ[:, None])[0]
         out.site_load[site_id] = load(site_handle, site_cap)
+        out.site_day_load[site_id] = day_load(site_handle, site_cap)
     calendar = await calendar_book(session, first, last)
     rules = LabourRules()
     for agent_id, agent_spans in spans.items():
@@ -158,6 +168,77 @@ async def attendance(
             d.day: d.overtime for d in overtime_by_day(agent_spans, rules, calendar, tz) if d.overtime
         }
         out.cap_minutes[agent_id] = rules.overtime_cap_per_month
+    return out
+
+
+async def stored_attendance(
+    session: AsyncSession, first: date, last: date, shops: Sequence[uuid.UUID] | None = None
+) -> Attendance:
+    """The attendance facts of the local days [first, last] as the last refresh stored them (service.refresh_
+    attendance keeps them from ``attendance``): what a scorecard reads, so no request recomputes occupancy.
+    SHOPS: these shops' facts and their agents' (every shop those agents worked, and their overtime)."""
+    out = Attendance(first, last)
+    p = {"a": first, "b": last, "shops": list(shops or [])}
+    only = "" if shops is None else " AND shop_id = ANY(:shops)"
+    for shop_id, day, hot, promo in await session.execute(
+        text(
+            "SELECT shop_id, day, hot, promotion_hot FROM scorecard_shop_load_days WHERE day BETWEEN :a AND :b "
+            f"AND hot > 0{only}"
+        ),
+        p,
+    ):
+        out.shop_hot.setdefault(shop_id, {})[day] = (hot, promo)
+    for shop_id, month, h, c in await session.execute(
+        text(
+            "SELECT shop_id, date_trunc('month', day)::date, sum(handle_s), sum(capacity_s) "
+            f"FROM scorecard_shop_load_days WHERE day BETWEEN :a AND :b{only} GROUP BY 1, 2"
+        ),
+        p,
+    ):
+        out.shop_load.setdefault(shop_id, {})[month] = (h, c)
+    agents = (
+        ""
+        if shops is None
+        else (
+            " AND agent_id IN (SELECT agent_id FROM scorecard_agent_shop_months WHERE month BETWEEN "
+            "date_trunc('month', CAST(:a AS date)) AND :b AND shop_id = ANY(:shops))"
+        )
+    )
+    for agent_id, days, minutes, cap in await session.execute(
+        text(
+            "SELECT agent_id, array_agg(day), array_agg(overtime_min), max(cap_min) FROM scorecard_agent_days "
+            f"WHERE day BETWEEN :a AND :b{agents} GROUP BY 1"
+        ),
+        p,
+    ):
+        out.overtime[agent_id] = dict(zip(days, minutes, strict=True))
+        out.cap_minutes[agent_id] = cap
+    for agent_id, shop_id, month, slot in await session.execute(
+        text(
+            "SELECT agent_id, shop_id, month, slot_s FROM scorecard_agent_shop_months "
+            f"WHERE month BETWEEN date_trunc('month', CAST(:a AS date)) AND :b{agents}"
+        ),
+        p,
+    ):
+        out.agent_shop.setdefault(month, {}).setdefault(agent_id, {})[shop_id] = slot
+    if shops is not None:
+        return out
+    for site_id, day, hot, promo in await session.execute(
+        text(
+            "SELECT site_id, day, hot, promotion_hot FROM scorecard_site_load_days WHERE day BETWEEN :a AND :b "
+            "AND hot > 0"
+        ),
+        p,
+    ):
+        out.site_hot.setdefault(site_id, {})[day] = (hot, promo)
+    for site_id, month, h, c in await session.execute(
+        text(
+            "SELECT site_id, date_trunc('month', day)::date, sum(handle_s), sum(capacity_s) "
+            "FROM scorecard_site_load_days WHERE day BETWEEN :a AND :b GROUP BY 1, 2"
+        ),
+        p,
+    ):
+        out.site_load.setdefault(site_id, {})[month] = (h, c)
     return out
 
 
@@ -186,17 +267,20 @@ class Names:
     tenures: dict[uuid.UUID, people.Tenure] = field(default_factory=dict)
 
 
-async def names(session: AsyncSession, staff: bool, tenant_id: uuid.UUID | None = None) -> Names:
+async def names(
+    session: AsyncSession, staff: bool, tenant_id: uuid.UUID | None = None, shop_id: uuid.UUID | None = None
+) -> Names:
+    """Shops and brands (of one brand, or one shop), and with STAFF the sites, teams and agents."""
     n = Names()
-    where = "" if tenant_id is None else " WHERE s.tenant_id = :t"
-    for shop_id, t_id, name, slug in await session.execute(
+    where = " WHERE s.tenant_id = :t" if tenant_id is not None else " WHERE s.id = :s" if shop_id else ""
+    for s_id, t_id, name, slug in await session.execute(
         text(
             "SELECT s.id, s.tenant_id, s.name, t.name FROM shops s "
             f"JOIN tenants t ON t.id = s.tenant_id{where}"
         ),
-        {"t": tenant_id},
+        {"t": tenant_id, "s": shop_id},
     ):
-        n.shops[shop_id] = (t_id, name)
+        n.shops[s_id] = (t_id, name)
         n.brands[t_id] = slug
     if not staff:
         return n
@@ -309,15 +393,18 @@ class Reviewed:
     score: float | None
 
 
-async def reviews(session: AsyncSession, first: date, after: date) -> dict[date, list[Reviewed]]:
+async def reviews(
+    session: AsyncSession, first: date, after: date, shops: Sequence[uuid.UUID] | None = None
+) -> dict[date, list[Reviewed]]:
     """The counted reviews (no calibration) per month, with the scores qa.score_review gave them."""
     out: dict[date, list[Reviewed]] = defaultdict(list)
+    only = "" if shops is None else " AND shop_id = ANY(:shops)"
     for shop_id, agent_id, day, score in await session.execute(
         text(
             "SELECT shop_id, agent_id, conversation_on, score FROM qa_reviews WHERE conversation_on >= :a "
-            "AND conversation_on < :b AND calibration_session_id IS NULL"
+            f"AND conversation_on < :b AND calibration_session_id IS NULL{only}"
         ),
-        {"a": first, "b": after},
+        {"a": first, "b": after, "shops": list(shops or [])},
     ):
         out[day.replace(day=1)].append(Reviewed(shop_id, agent_id, score))
     return out

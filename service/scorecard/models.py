@@ -308,3 +308,73 @@ class ShopMonthFacts(SQLModel, table=True):
     month: date = Field(primary_key=True)
     report_version: uuid.UUID | None = None
     refreshed_at: datetime = updated_at_field()
+
+
+# --- attendance facts: occupancy and overtime as the seating domain's maths gave them at the last refresh ----
+
+
+class ShopDayLoad(SQLModel, table=True):
+    """One shop's local day of attendance: intervals above the normal and the promotion occupancy threshold,
+    handle seconds and logged-in chat-slot seconds."""
+
+    __tablename__ = "scorecard_shop_load_days"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"], ondelete="CASCADE"),
+        Index(None, "day"),
+    )
+
+    tenant_id: uuid.UUID = Field(primary_key=True)
+    shop_id: uuid.UUID = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    hot: int
+    promotion_hot: int
+    handle_s: float = Field(sa_type=Double)
+    capacity_s: float = Field(sa_type=Double)
+
+
+class SiteDayLoad(SQLModel, table=True):
+    """The same for a site: its agents' share of the shops' handle time over their chat-slot time."""
+
+    __tablename__ = "scorecard_site_load_days"
+
+    site_id: uuid.UUID = ref("sites.id", ondelete="CASCADE", primary_key=True)
+    day: date = Field(primary_key=True)
+    hot: int
+    promotion_hot: int
+    handle_s: float = Field(sa_type=Double)
+    capacity_s: float = Field(sa_type=Double)
+
+
+class AgentDayOvertime(SQLModel, table=True):
+    """An agent's overtime minutes on a local day (the seating domain's overtime by day)."""
+
+    __tablename__ = "scorecard_agent_days"
+    __table_args__ = (Index(None, "day"),)
+
+    agent_id: uuid.UUID = ref("agents.id", ondelete="CASCADE", primary_key=True)
+    day: date = Field(primary_key=True)
+    overtime_min: int
+    cap_min: int
+
+
+class AgentShopMonth(SQLModel, table=True):
+    """An agent's logged-in chat-slot seconds on a shop in a month: the weights of the client side of sites,
+    teams and agents. Staff data (no tenant: a shop's brand never reads who worked it)."""
+
+    __tablename__ = "scorecard_agent_shop_months"
+    __table_args__ = (first_day("month"), Index(None, "month"))
+
+    agent_id: uuid.UUID = ref("agents.id", ondelete="CASCADE", primary_key=True)
+    shop_id: uuid.UUID = Field(primary_key=True)
+    month: date = Field(primary_key=True)
+    slot_s: float = Field(sa_type=Double)
+
+
+class AttendanceMonth(SQLModel, table=True):
+    """When a month's attendance facts were last computed."""
+
+    __tablename__ = "scorecard_attendance_months"
+    __table_args__ = (first_day("month"),)
+
+    month: date = Field(primary_key=True)
+    refreshed_at: datetime = updated_at_field()

@@ -357,3 +357,4 @@ class RefreshRead(BaseModel):
     month: date
     shops: int = Field(description="Shops whose month facts were computed again")
     days: int
+    agents: int = Field(description="Agents in the month's attendance facts, computed again")

@@ -32,8 +32,11 @@ from service.scorecard import schemas as shapes
 from service.scorecard import scoring as sc
 from service.scorecard.evidence import Evidence, Flag, Side
 from service.scorecard.models import (
+    AgentDayOvertime,
+    AgentShopMonth,
     AgentTeam,
     AgentTeamMember,
+    AttendanceMonth,
     CalibrationSession,
     ClientRating,
     CoachingSession,
@@ -45,7 +48,9 @@ from service.scorecard.models import (
     QaTemplate,
     ScorecardDefinitionRow,
     ShopDayFacts,
+    ShopDayLoad,
     ShopMonthFacts,
+    SiteDayLoad,
     ThresholdOverride,
 )
 from service.scorecard.periods import Period, add_months, last_months
@@ -208,7 +213,9 @@ async def refresh_facts(
     session: AsyncSession, month: date, shop_ids: Sequence[uuid.UUID] | None = None
 ) -> shapes.RefreshRead:
     """Compute again the day facts of the shops whose SLA report version changed since their month was
-    computed (or that never were), in the caller's transaction; audited as one set-based write."""
+    computed (or that never were), and (for every shop) the month's attendance facts, in the caller's
+    transaction; audited as set-based writes."""
+    agents = await refresh_attendance(session, month) if shop_ids is None else 0
     stmt = select(Shop)
     if shop_ids is not None:
         stmt = stmt.where(Shop.id.in_(shop_ids))
@@ -225,7 +232,7 @@ async def refresh_facts(
         s for s in shops if (s.tenant_id, s.id) not in kept or kept[s.tenant_id, s.id] != versions.get(s.id)
     ]
     if not stale:
-        return shapes.RefreshRead(month=month, shops=0, days=0)
+        return shapes.RefreshRead(month=month, shops=0, days=0, agents=agents)
     after = add_months(month, 1)
     judged = await judged_days(session, stale, month, after)
     ids = [s.id for s in stale]
@@ -271,7 +278,74 @@ async def refresh_facts(
         object_id=month.isoformat(),
         after={"shops": len(stale), "days": len(rows)},
     )
-    return shapes.RefreshRead(month=month, shops=len(stale), days=len(rows))
+    return shapes.RefreshRead(month=month, shops=len(stale), days=len(rows), agents=agents)
+
+
+async def refresh_attendance(session: AsyncSession, month: date) -> int:
+    """Compute the month's attendance facts again (occupancy per shop, site and day, overtime per agent and
+    day, agents' time per shop) with the one attendance reader (inputs.attendance) and store them in the
+    caller's transaction; audited as one set-based write. Returns the agents seen."""
+    after = add_months(month, 1)
+    att = await ins.attendance(session, month, after - timedelta(days=1))
+    tenants = dict((await session.execute(text("SELECT id, tenant_id FROM shops"))).all())
+    period = {"a": month, "b": after}
+    for table in ("scorecard_shop_load_days", "scorecard_site_load_days", "scorecard_agent_days"):
+        await session.execute(text(f"DELETE FROM {table} WHERE day >= :a AND day < :b"), period)
+    await session.execute(text("DELETE FROM scorecard_agent_shop_months WHERE month = :a"), period)
+
+    def loads(
+        hot: dict[uuid.UUID, dict[date, tuple[int, int]]], load: dict[uuid.UUID, dict[date, Any]], key: str
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                key: owner,
+                "day": day,
+                "hot": hot.get(owner, {}).get(day, (0, 0))[0],
+                "promotion_hot": hot.get(owner, {}).get(day, (0, 0))[1],
+                "handle_s": h,
+                "capacity_s": c,
+                **({"tenant_id": tenants[owner]} if key == "shop_id" else {}),
+            }
+            for owner, days in load.items()
+            for day, (h, c) in days.items()
+        ]
+
+    for model, rows in (
+        (ShopDayLoad, loads(att.shop_hot, att.shop_day_load, "shop_id")),
+        (SiteDayLoad, loads(att.site_hot, att.site_day_load, "site_id")),
+        (
+            AgentDayOvertime,
+            [
+                {"agent_id": a, "day": d, "overtime_min": m, "cap_min": att.cap_minutes.get(a, LABOUR_CAP)}
+                for a, days in att.overtime.items()
+                for d, m in days.items()
+            ],
+        ),
+        (
+            AgentShopMonth,
+            [
+                {"agent_id": a, "shop_id": shop, "month": m, "slot_s": w}
+                for m, agents in att.agent_shop.items()
+                for a, per in agents.items()
+                for shop, w in per.items()
+            ],
+        ),
+    ):
+        for i in range(0, len(rows), 5000):
+            await session.execute(insert(model), rows[i : i + 5000])
+    upsert = insert(AttendanceMonth).values(month=month)
+    await session.execute(
+        upsert.on_conflict_do_update(index_elements=["month"], set_={"refreshed_at": text("now()")})
+    )
+    agents = {a for per in att.agent_shop.values() for a in per}
+    await audit.record(
+        session,
+        action="refresh",
+        object_type="scorecard_attendance",
+        object_id=month.isoformat(),
+        after={"agents": len(agents)},
+    )
+    return len(agents)
 
 
 async def stale_shops(session: AsyncSession, month: date, tenant_id: uuid.UUID | None = None) -> int:
@@ -360,12 +434,10 @@ async def gather(
     today = as_of or local_today(DEFAULT_TZ)
     weeks = sc.Thresholds().recovery_weeks
     tenant = uuid.UUID(only.id) if only is not None and only.kind is Kind.brand else None
-    n = await ins.names(session, staff, tenant)
-    shop_filter: list[uuid.UUID] | None = None
-    if only is not None and only.kind is Kind.shop:
-        shop_filter = [uuid.UUID(only.id)]
-    elif tenant is not None:
-        shop_filter = list(n.shops)
+    shop = uuid.UUID(only.id) if only is not None and only.kind is Kind.shop else None
+    people = staff and (only is None or only.kind in (Kind.site, Kind.team, Kind.agent))
+    n = await ins.names(session, people, tenant, shop)
+    shop_filter: list[uuid.UUID] | None = [shop] if shop else list(n.shops) if tenant else None
     facts = await ins.shop_months(session, first, after, shop_filter)
     shop_rating, brand_rating = await ins.ratings(session, first, after, shop_filter)
     promos = await ins.promotions(session, first, after - timedelta(days=1), weeks) if staff else []
@@ -373,10 +445,14 @@ async def gather(
     att_last = max([after - timedelta(days=1), *(p.recovery_window(weeks).end for p in promos)])
     att_last = max(att_first, min(att_last, max(today, first)))
     if staff:
-        att = await ins.attendance(session, att_first, att_last, shop_filter)
-        reviewed = await ins.reviews(session, first, after)
-        coached = await ins.coaching(session, first, after)
-        pulses = {m: await ins.pulses(session, m) for m in {*months, *(add_months(m, -1) for m in months)}}
+        att = await ins.stored_attendance(session, att_first, att_last, shop_filter)
+        reviewed = await ins.reviews(session, first, after, shop_filter)
+        coached = await ins.coaching(session, first, after) if people else []
+        pulses = (
+            {m: await ins.pulses(session, m) for m in {*months, *(add_months(m, -1) for m in months)}}
+            if people
+            else {}
+        )
     else:
         att, reviewed, coached, pulses = ins.Attendance(att_first, att_last), {}, [], {}
     src = _Sources(
@@ -410,7 +486,17 @@ class _MonthBuilder:
             self.agent_totals[agent_id] = sum(per_shop.values())
             for shop_id, w in per_shop.items():
                 self.shop_totals[shop_id] += w
-        self.reviews = src.reviews.get(month, [])
+        self.by_agent: dict[uuid.UUID, list[ins.Reviewed]] = defaultdict(list)
+        self.by_shop: dict[uuid.UUID, list[ins.Reviewed]] = defaultdict(list)
+        for r in src.reviews.get(month, []):
+            self.by_agent[r.agent_id].append(r)
+            self.by_shop[r.shop_id].append(r)
+        # Per shop, its agents, each weighted by the share of its month's time spent on the shop.
+        self.agents_of: dict[uuid.UUID, dict[uuid.UUID, float]] = defaultdict(dict)
+        for agent_id, per_shop in self.weights.items():
+            for shop_id, w in per_shop.items():
+                if self.agent_totals[agent_id] > 0:
+                    self.agents_of[shop_id][agent_id] = w / self.agent_totals[agent_id]
         self.coached = [s for s in src.coaching if period.contains(s.held_on)]
 
     def _overtime(self, agents: dict[uuid.UUID, float]) -> tuple[float, float, float] | None:
@@ -436,7 +522,7 @@ class _MonthBuilder:
         agents: dict[uuid.UUID, float] | None = None,
         enps_before: float | None = None,
         members: Sequence[uuid.UUID] | None = None,
-        reviewed: Any = None,
+        reviewed: Iterable[ins.Reviewed] | None = None,
     ) -> None:
         if self.only is not None and ref != self.only:
             return
@@ -447,7 +533,7 @@ class _MonthBuilder:
         overtime = self._overtime(agents or {}) if staff else None
         if overtime is not None:
             kpis[sc.OVERTIME_VS_CAP] = overtime[0] / overtime[2] if overtime[2] else None
-        quality = ins.quality(r for r in self.reviews if reviewed(r)) if staff and reviewed else None
+        quality = ins.quality(reviewed) if staff and reviewed is not None else None
         if quality is not None:
             kpis[sc.QA_IQS] = quality.iqs
         coverage = None
@@ -499,12 +585,14 @@ class _MonthBuilder:
 
     def _shop_agents(self, shops: set[uuid.UUID]) -> dict[uuid.UUID, float]:
         """Agents who worked SHOPS, each weighted by the share of its month's time spent on them."""
-        out = {}
-        for a, per_shop in self.weights.items():
-            w = sum(v for s, v in per_shop.items() if s in shops)
-            if w > 0 and self.agent_totals.get(a):
-                out[a] = w / self.agent_totals[a]
+        out: dict[uuid.UUID, float] = defaultdict(float)
+        for shop_id in shops:
+            for a, w in self.agents_of.get(shop_id, {}).items():
+                out[a] += w
         return out
+
+    def _reviews_of(self, agents: Iterable[uuid.UUID]) -> list[ins.Reviewed]:
+        return [r for a in agents for r in self.by_agent.get(a, ())]
 
     def shops_and_brands(self) -> None:
         src, month, staff = self.src, self.month, self.src.staff
@@ -535,7 +623,7 @@ class _MonthBuilder:
                 (sc.ScopeRef(Kind.brand, str(tenant_id)),),
                 hot,
                 self._shop_agents({shop_id}) if staff else None,
-                reviewed=lambda r, s=shop_id: r.shop_id == s,
+                reviewed=self.by_shop.get(shop_id, []),
             )
         for tenant_id, name in sorted(n.brands.items(), key=lambda x: x[1]):
             kpis = brand_facts[tenant_id].kpis()
@@ -557,7 +645,7 @@ class _MonthBuilder:
                 (),
                 brand_hot[tenant_id],
                 self._shop_agents(shops_of) if staff else None,
-                reviewed=lambda r, ss=shops_of: r.shop_id in ss,
+                reviewed=[r for shop in shops_of for r in self.by_shop.get(shop, ())],
             )
 
     def _client_of(self, agents: Iterable[uuid.UUID]) -> dict[str, float | None]:
@@ -612,7 +700,7 @@ class _MonthBuilder:
                 {a: 1.0 for a in agents if a in worked},
                 before,
                 agents,
-                lambda r, ids=ids: r.agent_id in ids,
+                self._reviews_of(ids),
             )
         for team_id, (site_id, name) in sorted(n.teams.items(), key=lambda x: x[1][1]):
             agents = of_team.get(team_id, [])
@@ -628,7 +716,7 @@ class _MonthBuilder:
                 {a: 1.0 for a in agents if a in worked},
                 before,
                 agents,
-                lambda r, ids=ids: r.agent_id in ids,
+                self._reviews_of(ids),
             )
         if self.only is not None and self.only.kind is not Kind.agent:
             return
@@ -648,7 +736,7 @@ class _MonthBuilder:
                 parents,
                 None,
                 {agent_id: 1.0},
-                reviewed=lambda r, a=agent_id: r.agent_id == a,
+                reviewed=self.by_agent.get(agent_id, []),
             )
 
 
@@ -1180,15 +1268,33 @@ def _review_read(r: QaReview) -> shapes.QaReviewRead:
     )
 
 
-def review_row(template: qa.Template, template_id: uuid.UUID, tenant_id: uuid.UUID, shop_id: uuid.UUID,
-               conversation_id: str, on: date, agent_id: uuid.UUID, reviewer: str,
-               ratings: dict[str, int | None], calibration_id: uuid.UUID | None = None) -> QaReview:
+def review_row(
+    template: qa.Template,
+    template_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    shop_id: uuid.UUID,
+    conversation_id: str,
+    on: date,
+    agent_id: uuid.UUID,
+    reviewer: str,
+    ratings: dict[str, int | None],
+    calibration_id: uuid.UUID | None = None,
+) -> QaReview:
     """A review's row, scored by the QA maths (qa.score_review: ValueError for ratings off the template)."""
     result = qa.score_review(template, ratings)
-    return QaReview(tenant_id=tenant_id, shop_id=shop_id, conversation_id=conversation_id, conversation_on=on,
-                    agent_id=agent_id, reviewer=reviewer, template_id=template_id, ratings=ratings,
-                    calibration_session_id=calibration_id, score=result.score,
-                    failed_critical=bool(result.failed_critical))
+    return QaReview(
+        tenant_id=tenant_id,
+        shop_id=shop_id,
+        conversation_id=conversation_id,
+        conversation_on=on,
+        agent_id=agent_id,
+        reviewer=reviewer,
+        template_id=template_id,
+        ratings=ratings,
+        calibration_session_id=calibration_id,
+        score=result.score,
+        failed_critical=bool(result.failed_critical),
+    )
 
 
 async def create_review(
@@ -1201,9 +1307,18 @@ async def create_review(
         raise NotFound("shop not found")
     ratings = {r.category: r.value for r in data.ratings}
     try:
-        row = review_row(template, data.template_id, shop.tenant_id, shop.id, data.conversation_id,
-                         data.conversation_on, data.agent_id, principal.subject, ratings,
-                         data.calibration_session_id)
+        row = review_row(
+            template,
+            data.template_id,
+            shop.tenant_id,
+            shop.id,
+            data.conversation_id,
+            data.conversation_on,
+            data.agent_id,
+            principal.subject,
+            ratings,
+            data.calibration_session_id,
+        )
     except ValueError as e:
         raise Invalid("ratings", str(e)) from None
     session.add(row)

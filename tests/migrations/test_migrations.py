@@ -22,7 +22,9 @@ OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_vers
                    "statement_counters", "agent_teams", "agent_team_members", "pulse_surveys",
                    "pulse_answers", "qa_templates", "qa_categories", "calibration_sessions",
                    "coaching_sessions",
-                   "scorecard_definitions", "scorecard_thresholds", "promotion_relaxations"}
+                   "scorecard_definitions", "scorecard_thresholds", "promotion_relaxations",
+                   "scorecard_site_load_days", "scorecard_agent_days", "scorecard_agent_shop_months",
+                   "scorecard_attendance_months"}
 
 
 @pytest.fixture(scope="module")
