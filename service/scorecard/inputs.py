@@ -39,6 +39,11 @@ from service.seating.rules import LabourRules, WorkSpan, overtime_by_day
 DEFAULT = sc.Thresholds()
 
 
+async def _all(session: AsyncSession, stmt: Any, params: dict[str, Any] | None = None) -> list[Any]:
+    """Every row at once (one fetch, not one call per row)."""
+    return list((await session.execute(stmt, params or {})).all())
+
+
 # --- attendance: occupancy and overtime, from the seating domain's maths ------------------------------------
 
 
@@ -92,7 +97,8 @@ async def attendance(
     shop_at = {s: i for i, s in enumerate(shop_ids)}
     n_intervals = int((hi - lo).total_seconds() // (seat.INTERVAL_MINUTES * 60))
     handle = np.zeros((n_intervals, len(shop_ids)))
-    for shop_id, start, seconds in await session.execute(
+    for shop_id, start, seconds in await _all(
+        session,
         text(
             "SELECT shop_id, interval_start, handle_sum_s FROM shop_interval_stats "
             "WHERE shop_id = ANY(:shops) AND interval_start >= :lo AND interval_start < :hi"
@@ -180,15 +186,18 @@ async def stored_attendance(
     out = Attendance(first, last)
     p = {"a": first, "b": last, "shops": list(shops or [])}
     only = "" if shops is None else " AND shop_id = ANY(:shops)"
-    for shop_id, day, hot, promo in await session.execute(
+    for shop_id, day, hot, promo in await _all(
+        session,
         text(
-            "SELECT shop_id, day, hot, promotion_hot FROM scorecard_shop_load_days WHERE day BETWEEN :a AND :b "
+            "SELECT shop_id, day, hot, promotion_hot FROM scorecard_shop_load_days "
+            "WHERE day BETWEEN :a AND :b "
             f"AND hot > 0{only}"
         ),
         p,
     ):
         out.shop_hot.setdefault(shop_id, {})[day] = (hot, promo)
-    for shop_id, month, h, c in await session.execute(
+    for shop_id, month, h, c in await _all(
+        session,
         text(
             "SELECT shop_id, date_trunc('month', day)::date, sum(handle_s), sum(capacity_s) "
             f"FROM scorecard_shop_load_days WHERE day BETWEEN :a AND :b{only} GROUP BY 1, 2"
@@ -204,16 +213,19 @@ async def stored_attendance(
             "date_trunc('month', CAST(:a AS date)) AND :b AND shop_id = ANY(:shops))"
         )
     )
-    for agent_id, days, minutes, cap in await session.execute(
+    for agent_id, days, minutes, cap in await _all(
+        session,
         text(
-            "SELECT agent_id, array_agg(day), array_agg(overtime_min), max(cap_min) FROM scorecard_agent_days "
+            "SELECT agent_id, array_agg(day), array_agg(overtime_min), max(cap_min) "
+            "FROM scorecard_agent_days "
             f"WHERE day BETWEEN :a AND :b{agents} GROUP BY 1"
         ),
         p,
     ):
         out.overtime[agent_id] = dict(zip(days, minutes, strict=True))
         out.cap_minutes[agent_id] = cap
-    for agent_id, shop_id, month, slot in await session.execute(
+    for agent_id, shop_id, month, slot in await _all(
+        session,
         text(
             "SELECT agent_id, shop_id, month, slot_s FROM scorecard_agent_shop_months "
             f"WHERE month BETWEEN date_trunc('month', CAST(:a AS date)) AND :b{agents}"
@@ -223,15 +235,18 @@ async def stored_attendance(
         out.agent_shop.setdefault(month, {}).setdefault(agent_id, {})[shop_id] = slot
     if shops is not None:
         return out
-    for site_id, day, hot, promo in await session.execute(
+    for site_id, day, hot, promo in await _all(
+        session,
         text(
-            "SELECT site_id, day, hot, promotion_hot FROM scorecard_site_load_days WHERE day BETWEEN :a AND :b "
+            "SELECT site_id, day, hot, promotion_hot FROM scorecard_site_load_days "
+            "WHERE day BETWEEN :a AND :b "
             "AND hot > 0"
         ),
         p,
     ):
         out.site_hot.setdefault(site_id, {})[day] = (hot, promo)
-    for site_id, month, h, c in await session.execute(
+    for site_id, month, h, c in await _all(
+        session,
         text(
             "SELECT site_id, date_trunc('month', day)::date, sum(handle_s), sum(capacity_s) "
             "FROM scorecard_site_load_days WHERE day BETWEEN :a AND :b GROUP BY 1, 2"
@@ -273,7 +288,8 @@ async def names(
     """Shops and brands (of one brand, or one shop), and with STAFF the sites, teams and agents."""
     n = Names()
     where = " WHERE s.tenant_id = :t" if tenant_id is not None else " WHERE s.id = :s" if shop_id else ""
-    for s_id, t_id, name, slug in await session.execute(
+    for s_id, t_id, name, slug in await _all(
+        session,
         text(
             "SELECT s.id, s.tenant_id, s.name, t.name FROM shops s "
             f"JOIN tenants t ON t.id = s.tenant_id{where}"
@@ -285,10 +301,10 @@ async def names(
     if not staff:
         return n
     n.sites = dict((await session.execute(text("SELECT id, name FROM sites"))).all())
-    for team_id, site_id, name in await session.execute(text("SELECT id, site_id, name FROM agent_teams")):
+    for team_id, site_id, name in await _all(session, text("SELECT id, site_id, name FROM agent_teams")):
         n.teams[team_id] = (site_id, name)
-    for agent_id, site_id, name, hired, left in await session.execute(
-        text("SELECT id, site_id, name, hired_on, left_on FROM agents")
+    for agent_id, site_id, name, hired, left in await _all(
+        session, text("SELECT id, site_id, name, hired_on, left_on FROM agents")
     ):
         n.agents[agent_id] = (site_id, name)
         n.tenures[agent_id] = people.Tenure(str(agent_id), hired, left)
@@ -337,7 +353,8 @@ async def shop_months(
     """The day facts summed per shop and month over [first, after), in SQL."""
     where = "" if shops is None else " AND shop_id = ANY(:shops)"
     out = {}
-    for row in await session.execute(
+    for row in await _all(
+        session,
         text(
             "SELECT shop_id, date_trunc('month', day)::date, sum(verdicts), sum(met), sum(csat_count), "
             "sum(csat_good), sum(csat_bad), sum(presale_offered), sum(presale_converted) "
@@ -356,7 +373,8 @@ async def ratings(
     where = "" if shops is None else " AND (shop_id = ANY(:shops) OR shop_id IS NULL)"
     shop: dict[tuple[uuid.UUID, date], float] = {}
     brand: dict[tuple[uuid.UUID, date], float] = {}
-    for tenant_id, shop_id, month, mean in await session.execute(
+    for tenant_id, shop_id, month, mean in await _all(
+        session,
         text(
             "SELECT tenant_id, shop_id, month, avg(score)::float FROM client_ratings "
             f"WHERE month >= :a AND month < :b{where} GROUP BY 1, 2, 3"
@@ -399,7 +417,8 @@ async def reviews(
     """The counted reviews (no calibration) per month, with the scores qa.score_review gave them."""
     out: dict[date, list[Reviewed]] = defaultdict(list)
     only = "" if shops is None else " AND shop_id = ANY(:shops)"
-    for shop_id, agent_id, day, score in await session.execute(
+    for shop_id, agent_id, day, score in await _all(
+        session,
         text(
             "SELECT shop_id, agent_id, conversation_on, score FROM qa_reviews WHERE conversation_on >= :a "
             f"AND conversation_on < :b AND calibration_session_id IS NULL{only}"
@@ -427,7 +446,8 @@ def quality(items: Iterable[Reviewed]) -> qa.QualitySummary:
 async def coaching(session: AsyncSession, first: date, after: date) -> list[qa.CoachingSession]:
     return [
         qa.CoachingSession(str(i), str(a), c, d, tuple(areas))
-        for i, a, c, d, areas in await session.execute(
+        for i, a, c, d, areas in await _all(
+            session,
             text(
                 "SELECT id, agent_id, coach, held_on, areas FROM coaching_sessions WHERE held_on >= :a "
                 "AND held_on < :b"
@@ -441,7 +461,8 @@ async def promotions(session: AsyncSession, first: date, last: date, weeks: int)
     """Declared promotions whose days or recovery window touch [first, last]."""
     return [
         sc.Promotion(str(i), name, s, e)
-        for i, name, s, e in await session.execute(
+        for i, name, s, e in await _all(
+            session,
             text(
                 "SELECT p.id, p.name, p.start_date, p.end_date FROM promotions p "
                 "JOIN promotion_relaxations r "

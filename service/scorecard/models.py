@@ -310,7 +310,7 @@ class ShopMonthFacts(SQLModel, table=True):
     refreshed_at: datetime = updated_at_field()
 
 
-# --- attendance facts: occupancy and overtime as the seating domain's maths gave them at the last refresh ----
+# --- attendance facts: occupancy and overtime as the seating domain's maths gave them at the last refresh
 
 
 class ShopDayLoad(SQLModel, table=True):

@@ -570,7 +570,7 @@ class _MonthBuilder:
         )
         self.out.names.append(name)
         self.out.process.append(
-            shapes.ProcessRead(
+            shapes.ProcessRead.model_construct(
                 qa_reviews=quality.reviews if quality else 0,
                 iqs=quality.iqs if quality else None,
                 pass_rate=quality.pass_rate if quality else None,
@@ -752,11 +752,11 @@ def _days(period: Period | None) -> Iterable[date]:
         d += timedelta(days=1)
 
 
-# --- shaping the maths' answers -----------------------------------------------------------------------------
+# --- shaping the maths' answers (read shapes built without re-validation: the maths made each value)
 
 
 def _evidence(e: Evidence) -> shapes.EvidenceRead:
-    return shapes.EvidenceRead(
+    return shapes.EvidenceRead.model_construct(
         metric=e.metric,
         value=e.value,
         comparison=e.comparison,
@@ -769,17 +769,27 @@ def _evidence(e: Evidence) -> shapes.EvidenceRead:
 
 
 def _flag(f: Flag) -> shapes.FlagRead:
-    return shapes.FlagRead(kind=f.kind.value, evidence=[_evidence(e) for e in f.evidence])
+    return shapes.FlagRead.model_construct(kind=f.kind.value, evidence=[_evidence(e) for e in f.evidence])
+
+
+_KPI_FIELDS = frozenset(shapes.KpiRead.model_fields)
 
 
 def _kpi(k: sc.KpiScore) -> shapes.KpiRead:
-    return shapes.KpiRead(
-        key=k.key, side=k.side.value, value=k.value, score=k.score, weight=k.weight, share=k.share
-    )
+    """A KPI row: a month of every scope has ~80,000 of them, so they are made as model_construct makes them
+    (the instance's dict and its fields set), without its per-field loop."""
+    row = shapes.KpiRead.__new__(shapes.KpiRead)
+    values = {"key": k.key, "side": k.side.value, "value": k.value, "score": k.score, "weight": k.weight,
+              "share": k.share}
+    object.__setattr__(row, "__dict__", values)
+    object.__setattr__(row, "__pydantic_fields_set__", _KPI_FIELDS)
+    object.__setattr__(row, "__pydantic_extra__", None)
+    object.__setattr__(row, "__pydantic_private__", None)
+    return row
 
 
 def card_read(card: sc.Scorecard, name: str, process: shapes.ProcessRead) -> shapes.ScorecardRead:
-    return shapes.ScorecardRead(
+    return shapes.ScorecardRead.model_construct(
         scope=card.scope.kind.value,
         scope_id=card.scope.id,
         name=name,
@@ -795,7 +805,7 @@ def card_read(card: sc.Scorecard, name: str, process: shapes.ProcessRead) -> sha
         kpis=[_kpi(k) for k in card.kpis],
         process=process,
         recoveries=[
-            shapes.RecoveryRead(
+            shapes.RecoveryRead.model_construct(
                 promotion=r.promotion.name,
                 window_start=r.window.start,
                 window_end=r.window.end,

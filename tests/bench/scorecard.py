@@ -45,14 +45,24 @@ from tests.conftest import _admin, _server_url, with_database
 
 DB_NAME = "sw_bench_scorecard"
 OPS = Principal(subject="bench-ops", role=Role.ops, tenant_id=None, jti="")
-CATEGORIES = [("greeting", 1.0, 2, False), ("accuracy", 3.0, 5, True), ("empathy", 2.0, 4, False),
-              ("resolution", 2.0, 3, False), ("compliance", 1.0, 2, True)]
+CATEGORIES = [
+    ("greeting", 1.0, 2, False),
+    ("accuracy", 3.0, 5, True),
+    ("empathy", 2.0, 4, False),
+    ("resolution", 2.0, 3, False),
+    ("compliance", 1.0, 2, True),
+]
 # The finance bench's setup, on 3 sites, without its books.
-SETUP = [s.replace("FROM generate_series(0, 19) i", "FROM generate_series(0, 2) i")
-          .replace("ON s.r = j % 20", "ON s.r = j % 3") for s in _SETUP
-         if "contract" not in s and "cost_versions" not in s and "overhead" not in s and "sla_policies" not in s]
+SETUP = [
+    s.replace("FROM generate_series(0, 19) i", "FROM generate_series(0, 2) i").replace(
+        "ON s.r = j % 20", "ON s.r = j % 3"
+    )
+    for s in _SETUP
+    if "contract" not in s and "cost_versions" not in s and "overhead" not in s and "sla_policies" not in s
+]
 SETUP += [
-    """INSERT INTO sla_policies (tenant_id, id, shop_id, effective_from, answer_target_s, service_level_target,
+    """INSERT INTO sla_policies (tenant_id, id, shop_id, effective_from, answer_target_s,
+                                 service_level_target,
                                  response_rate_3min_target, csat_target, assessed_start, assessed_end)
        SELECT s.tenant_id, gen_random_uuid(), s.id, DATE '2025-01-01', 30, 0.8, 0.9, 0.8, '08:00', '23:00'
        FROM shops s""",
@@ -75,10 +85,12 @@ SETUP += [
        SELECT (SELECT id FROM pulse_surveys), 'r' || a.code, a.site_id, m.team_id,
               (abs(hashtext(a.code)) % 11), 1 + abs(hashtext(a.code || 'w')) % 5
        FROM agents a JOIN agent_team_members m ON m.agent_id = a.id""",
-    """INSERT INTO client_ratings (tenant_id, id, shop_id, month, rater, score, comment, created_at, updated_at)
+    """INSERT INTO client_ratings (tenant_id, id, shop_id, month, rater, score, comment, created_at,
+                                   updated_at)
        SELECT tenant_id, gen_random_uuid(), id, DATE '2025-11-01', 'bench', 1 + abs(hashtext(name)) % 5,
               NULL, now(), now() FROM shops""",
-    """INSERT INTO qa_templates (id, key, name, created_at) VALUES (gen_random_uuid(), 'bench', 'bench', now())""",
+    """INSERT INTO qa_templates (id, key, name, created_at)
+       VALUES (gen_random_uuid(), 'bench', 'bench', now())""",
     """INSERT INTO coaching_sessions (id, agent_id, coach, held_on, template_id, areas, review_ids,
                                       action_items, created_at)
        SELECT gen_random_uuid(), id, 'bench', DATE '2025-11-10', (SELECT id FROM qa_templates), '{accuracy}',
@@ -90,37 +102,75 @@ async def _qa(owner: str, reviews: int = 20_000) -> None:
     """REVIEWS November reviews with random ratings, scored by the QA maths' bulk scorer."""
     engine = make_engine(owner, 1)
     rng = np.random.default_rng(11)
-    template = qa.Template("bench", tuple(qa.Category(k, w, qa.RatingScale.binary() if p == 2 else
-                                                       qa.RatingScale.points(p), c) for k, w, p, c in CATEGORIES))
+    template = qa.Template(
+        "bench",
+        tuple(
+            qa.Category(k, w, qa.RatingScale.binary() if p == 2 else qa.RatingScale.points(p), c)
+            for k, w, p, c in CATEGORIES
+        ),
+    )
     # mostly good ratings: a binary category passes 9 times in 10, a point scale sits in its top three
-    values = np.column_stack([(rng.random(reviews) < 0.9).astype(float) if p == 2 else
-                              rng.integers(max(1, p - 2), p + 1, reviews).astype(float)
-                              for _, _, p, _ in CATEGORIES])
+    values = np.column_stack(
+        [
+            (rng.random(reviews) < 0.9).astype(float)
+            if p == 2
+            else rng.integers(max(1, p - 2), p + 1, reviews).astype(float)
+            for _, _, p, _ in CATEGORIES
+        ]
+    )
     values[rng.random((reviews, len(CATEGORIES))) < 0.1] = np.nan
     values[:, 1] = np.where(np.isnan(values[:, 1]), 3, values[:, 1])  # accuracy always rated
     scored = qa.score_matrix(template, values)
     async with engine.begin() as conn:
         template_id = (await conn.execute(text("SELECT id FROM qa_templates"))).scalar_one()
         for i, (key, w, p, c) in enumerate(CATEGORIES):
-            await conn.execute(text("INSERT INTO qa_categories (template_id, key, position, name, weight, points, "
-                                    "critical, na_allowed) VALUES (:t, :k, :i, :k, :w, :p, :c, true)"),
-                               {"t": template_id, "k": key, "i": i, "w": w, "p": p, "c": c})
-        agents = [(a, s_t, s) for a, s_t, s in await conn.execute(text(
-            "SELECT a.id, s.tenant_id, s.id FROM agents a JOIN LATERAL (SELECT tenant_id, id FROM shops "
-            "ORDER BY id OFFSET (abs(hashtext(a.code)) % 500) LIMIT 1) s ON true"))]
+            await conn.execute(
+                text(
+                    "INSERT INTO qa_categories (template_id, key, position, name, weight, points, "
+                    "critical, na_allowed) VALUES (:t, :k, :i, :k, :w, :p, :c, true)"
+                ),
+                {"t": template_id, "k": key, "i": i, "w": w, "p": p, "c": c},
+            )
+        agents = [
+            (a, s_t, s)
+            for a, s_t, s in await conn.execute(
+                text(
+                    "SELECT a.id, s.tenant_id, s.id FROM agents a "
+                    "JOIN LATERAL (SELECT tenant_id, id FROM shops "
+                    "ORDER BY id OFFSET (abs(hashtext(a.code)) % 500) LIMIT 1) s ON true"
+                )
+            )
+        ]
         rows = []
         for i in range(reviews):
             agent, tenant, shop = agents[i % len(agents)]
-            ratings = {k: (None if np.isnan(v) else int(v)) for (k, _, _, _), v in zip(CATEGORIES, values[i],
-                                                                                        strict=True)}
+            ratings = {
+                k: (None if np.isnan(v) else int(v))
+                for (k, _, _, _), v in zip(CATEGORIES, values[i], strict=True)
+            }
             score = scored.review_scores[i]
-            rows.append({"t": tenant, "s": shop, "c": f"q{i}", "d": date(2025, 11, 1 + i % 30), "a": agent,
-                         "tp": template_id, "r": json.dumps(ratings), "score": None if np.isnan(score) else
-                         float(score), "f": bool(scored.failed_critical[i])})
-        await conn.execute(text(
-            "INSERT INTO qa_reviews (tenant_id, id, shop_id, conversation_id, conversation_on, agent_id, reviewer, "
-            "template_id, ratings, score, failed_critical, created_at) VALUES (:t, gen_random_uuid(), :s, :c, "
-            ":d, :a, 'bench', :tp, CAST(:r AS jsonb), :score, :f, now())"), rows)
+            rows.append(
+                {
+                    "t": tenant,
+                    "s": shop,
+                    "c": f"q{i}",
+                    "d": date(2025, 11, 1 + i % 30),
+                    "a": agent,
+                    "tp": template_id,
+                    "r": json.dumps(ratings),
+                    "score": None if np.isnan(score) else float(score),
+                    "f": bool(scored.failed_critical[i]),
+                }
+            )
+        await conn.execute(
+            text(
+                "INSERT INTO qa_reviews (tenant_id, id, shop_id, conversation_id, conversation_on, agent_id, "
+                "reviewer, template_id, ratings, score, failed_critical, created_at) "
+                "VALUES (:t, gen_random_uuid(), :s, :c, "
+                ":d, :a, 'bench', :tp, CAST(:r AS jsonb), :score, :f, now())"
+            ),
+            rows,
+        )
     await engine.dispose()
 
 
@@ -134,20 +184,35 @@ async def build(server: str, owner: str, conversations: int) -> None:
         for sql in SETUP:
             await conn.execute(text(sql))
         await conn.execute(text("SELECT seatwise_ensure_conversation_partitions('2025-05-31', '2025-12-01')"))
-        shops = [dict(r._mapping) for r in await conn.execute(text(
-            "SELECT tenant_id AS tenant, id AS shop, timezone AS tz FROM shops ORDER BY id"))]
+        shops = [
+            dict(r._mapping)
+            for r in await conn.execute(
+                text("SELECT tenant_id AS tenant, id AS shop, timezone AS tz FROM shops ORDER BY id")
+            )
+        ]
     await engine.dispose()
     jobs = []
     for shop, n in zip(shops, _volumes(conversations, len(shops)), strict=True):
         for first in range(1, n + 1, 250_000):
             jobs.append((_CONVERSATIONS, {**shop, "first": first, "last": min(first + 249_999, n)}))
     await _parallel(owner, jobs, "conversations", conversations)
-    rollups = [(_ROLLUPS, {**shop, "first": 1, "last": n})
-               for shop, n in zip(shops, _volumes(conversations, len(shops)), strict=True)]
+    rollups = [
+        (_ROLLUPS, {**shop, "first": 1, "last": n})
+        for shop, n in zip(shops, _volumes(conversations, len(shops)), strict=True)
+    ]
     await _parallel(owner, rollups, "rollups (by conversations)", conversations)
     await build_days(owner)
-    await _parallel(owner, [(_ATTENDANCE.format(which=WORKED), {"prefix": "b-", "first": date(2025, 11, 1),
-                                                                "last": date(2025, 11, 30)})], "attendance", 1)
+    await _parallel(
+        owner,
+        [
+            (
+                _ATTENDANCE.format(which=WORKED),
+                {"prefix": "b-", "first": date(2025, 11, 1), "last": date(2025, 11, 30)},
+            )
+        ],
+        "attendance",
+        1,
+    )
     await _qa(owner)
     await _admin(with_database(server, DB_NAME), "VACUUM ANALYZE")
 
@@ -159,10 +224,13 @@ def pct(values: list[float], p: float) -> float:
 
 def line(label: str, samples: list[tuple[float, float, float, Any]]) -> str:
     walls = [x[0] for x in samples]
-    return (f"{label}: p50 {pct(walls, 50) * 1000:.0f} ms, p95 {pct(walls, 95) * 1000:.0f} ms, best "
-            f"{min(walls) * 1000:.0f} ms over {len(walls)}; CPU median {statistics.median(x[1] for x in samples):.3f}"
-            f" s here, {statistics.median(x[2] for x in samples):.3f} s PostgreSQL; load average "
-            f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    return (
+        f"{label}: p50 {pct(walls, 50) * 1000:.0f} ms, p95 {pct(walls, 95) * 1000:.0f} ms, best "
+        f"{min(walls) * 1000:.0f} ms over {len(walls)}; CPU median "
+        f"{statistics.median(x[1] for x in samples):.3f}"
+        f" s here, {statistics.median(x[2] for x in samples):.3f} s PostgreSQL; load average "
+        f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    )
 
 
 async def main() -> None:
@@ -170,19 +238,42 @@ async def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--conversations", type=int, default=10_000_000)
-    parser.add_argument("--reuse", action="store_true", help="keep sw_bench_scorecard when it is already built")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep sw_bench_scorecard when it is already built"
+    )
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
     server = _server_url()
     owner = with_database(server, DB_NAME)
-    build_s = await prepared(server, DB_NAME, args.conversations, args.reuse, build,
-                             "on 500 shops of 200 brands, 3 sites, 400 teams, 4,000 agents")
-    counts = {t: await _scalar(owner, f"SELECT count(*) FROM {t}") for t in (
-        "conversations", "shop_interval_stats", "work_sessions", "qa_reviews", "pulse_answers", "shops",
-        "tenants", "sites", "agent_teams", "agents")}
-    print("database: " + ", ".join(f"{v:,} {k}" for k, v in counts.items())
-          + f"; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    build_s = await prepared(
+        server,
+        DB_NAME,
+        args.conversations,
+        args.reuse,
+        build,
+        "on 500 shops of 200 brands, 3 sites, 400 teams, 4,000 agents",
+    )
+    counts = {
+        t: await _scalar(owner, f"SELECT count(*) FROM {t}")
+        for t in (
+            "conversations",
+            "shop_interval_stats",
+            "work_sessions",
+            "qa_reviews",
+            "pulse_answers",
+            "shops",
+            "tenants",
+            "sites",
+            "agent_teams",
+            "agents",
+        )
+    }
+    print(
+        "database: "
+        + ", ".join(f"{v:,} {k}" for k, v in counts.items())
+        + f"; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    )
     db = Database(make_engine(with_database(server, DB_NAME, APP_ROLE), 4))
     try:
         cpu = await Cpu.of(db)
@@ -195,8 +286,10 @@ async def main() -> None:
                 return await service.refresh_facts(session, service.parse_month(month))
 
         facts = await cpu.measure(lambda: refresh("2025-11"))
-        print(f"facts: November of {facts[3].shops} shops ({facts[3].days:,} shop-days) in {facts[0]:.2f} s; "
-              f"CPU {facts[1]:.2f} s here, {facts[2]:.2f} s PostgreSQL")
+        print(
+            f"facts: November of {facts[3].shops} shops ({facts[3].days:,} shop-days) in {facts[0]:.2f} s; "
+            f"CPU {facts[1]:.2f} s here, {facts[2]:.2f} s PostgreSQL"
+        )
         for m in ("2025-06", "2025-07", "2025-08", "2025-09", "2025-10"):
             await refresh(m)  # the trend's months with data
 
@@ -214,8 +307,12 @@ async def main() -> None:
         print(line("month, every scope", samples))
 
         async with db.transaction(OPS.scope) as session:
-            shop_ids = [str(s) for s in (await session.execute(text("SELECT id FROM shops ORDER BY id"))).scalars()]
-            site_id = str((await session.execute(text("SELECT id FROM sites ORDER BY name LIMIT 1"))).scalar_one())
+            shop_ids = [
+                str(s) for s in (await session.execute(text("SELECT id FROM shops ORDER BY id"))).scalars()
+            ]
+            site_id = str(
+                (await session.execute(text("SELECT id FROM sites ORDER BY name LIMIT 1"))).scalar_one()
+            )
         picked = random.Random(5).sample(shop_ids, 20)
 
         async def shop_trend(shop: str) -> Any:
@@ -234,13 +331,15 @@ async def main() -> None:
     finally:
         await db.dispose()
     month_s = statistics.median(x[0] for x in samples)
-    print(f"RESULT conversations={counts['conversations']} work_sessions={counts['work_sessions']} "
-          f"qa_reviews={counts['qa_reviews']} pulse_answers={counts['pulse_answers']} facts_s={facts[0]:.2f} "
-          f"month_all_scopes_s={month_s:.2f} month_p95_s={pct([x[0] for x in samples], 95):.2f} "
-          f"shop_trend_p50_ms={pct([x[0] for x in trend], 50) * 1000:.0f} "
-          f"shop_trend_p95_ms={pct([x[0] for x in trend], 95) * 1000:.0f} "
-          f"site_trend_p50_ms={pct([x[0] for x in staff], 50) * 1000:.0f} load={os.getloadavg()[0]:.2f}"
-          + (f" build_s={build_s:.0f}" if build_s else ""))
+    print(
+        f"RESULT conversations={counts['conversations']} work_sessions={counts['work_sessions']} "
+        f"qa_reviews={counts['qa_reviews']} pulse_answers={counts['pulse_answers']} facts_s={facts[0]:.2f} "
+        f"month_all_scopes_s={month_s:.2f} month_p95_s={pct([x[0] for x in samples], 95):.2f} "
+        f"shop_trend_p50_ms={pct([x[0] for x in trend], 50) * 1000:.0f} "
+        f"shop_trend_p95_ms={pct([x[0] for x in trend], 95) * 1000:.0f} "
+        f"site_trend_p50_ms={pct([x[0] for x in staff], 50) * 1000:.0f} load={os.getloadavg()[0]:.2f}"
+        + (f" build_s={build_s:.0f}" if build_s else "")
+    )
 
 
 if __name__ == "__main__":
