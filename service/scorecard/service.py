@@ -685,7 +685,12 @@ class _MonthBuilder:
             kpis[sc.ATTRITION] = a.annualised if a else None
             return _pulse(groups_of(previous, kind).get(key))[0]
 
+        def wanted(kind: Kind, key: uuid.UUID) -> bool:
+            return self.only is None or (self.only.kind is kind and self.only.id == str(key))
+
         for site_id, name in sorted(n.sites.items(), key=lambda x: x[1]):
+            if not wanted(Kind.site, site_id):
+                continue
             agents = of_site.get(site_id, [])
             kpis = self._client_of(agents)
             kpis[sc.OCCUPANCY] = _occupancy(att.site_load.get(site_id), self.month)
@@ -703,6 +708,8 @@ class _MonthBuilder:
                 self._reviews_of(ids),
             )
         for team_id, (site_id, name) in sorted(n.teams.items(), key=lambda x: x[1][1]):
+            if not wanted(Kind.team, team_id):
+                continue
             agents = of_team.get(team_id, [])
             kpis = self._client_of(agents)
             before = employee(kpis, str(team_id), "team")
@@ -721,7 +728,7 @@ class _MonthBuilder:
         if self.only is not None and self.only.kind is not Kind.agent:
             return
         for agent_id in sorted(worked, key=lambda a: n.agents.get(a, (None, ""))[1]):
-            if agent_id not in n.agents:
+            if agent_id not in n.agents or not wanted(Kind.agent, agent_id):
                 continue
             site_id, name = n.agents[agent_id]
             team = n.team_of.get(agent_id)
