@@ -7,6 +7,7 @@ converts timestamps to local dates before they reach these modules). Months are 
 from __future__ import annotations
 
 import calendar
+import functools
 from dataclasses import dataclass
 from datetime import date
 
@@ -36,11 +37,20 @@ class Period:
     @classmethod
     def month(cls, month: date) -> Period:
         """The calendar month containing ``month``."""
-        first = month_start(month)
+        return _month(month_start(month)) if cls is Period else cls._of_month(month_start(month))
+
+    @classmethod
+    def _of_month(cls, first: date) -> Period:
         return cls(first, first.replace(day=calendar.monthrange(first.year, first.month)[1]))
 
     def __str__(self) -> str:
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _month(first: date) -> Period:
+    """Period.month, once per month (a batch asks for the same few months thousands of times)."""
+    return Period._of_month(first)
 
 
 def month_start(day: date) -> date:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -762,8 +763,25 @@ def _days(period: Period | None) -> Iterable[date]:
 # --- shaping the maths' answers (read shapes built without re-validation: the maths made each value)
 
 
+_FIELDS: dict[type, frozenset[str]] = {}
+B = TypeVar("B", bound=BaseModel)
+
+
+def _built(model: type[B], **values: Any) -> B:
+    """A read shape as model_construct makes it (the instance's dict and its fields set) without its
+    per-field loop: a month of every scope makes ~100,000 of them from values the maths produced."""
+    row = model.__new__(model)
+    object.__setattr__(row, "__dict__", values)
+    fields = _FIELDS.get(model) or _FIELDS.setdefault(model, frozenset(model.model_fields))
+    object.__setattr__(row, "__pydantic_fields_set__", fields)
+    object.__setattr__(row, "__pydantic_extra__", None)
+    object.__setattr__(row, "__pydantic_private__", None)
+    return row
+
+
 def _evidence(e: Evidence) -> shapes.EvidenceRead:
-    return shapes.EvidenceRead.model_construct(
+    return _built(
+        shapes.EvidenceRead,
         metric=e.metric,
         value=e.value,
         comparison=e.comparison,
@@ -776,27 +794,39 @@ def _evidence(e: Evidence) -> shapes.EvidenceRead:
 
 
 def _flag(f: Flag) -> shapes.FlagRead:
-    return shapes.FlagRead.model_construct(kind=f.kind.value, evidence=[_evidence(e) for e in f.evidence])
-
-
-_KPI_FIELDS = frozenset(shapes.KpiRead.model_fields)
+    return _built(shapes.FlagRead, kind=f.kind.value, evidence=[_evidence(e) for e in f.evidence])
 
 
 def _kpi(k: sc.KpiScore) -> shapes.KpiRead:
-    """A KPI row: a month of every scope has ~80,000 of them, so they are made as model_construct makes them
-    (the instance's dict and its fields set), without its per-field loop."""
-    row = shapes.KpiRead.__new__(shapes.KpiRead)
-    values = {"key": k.key, "side": k.side.value, "value": k.value, "score": k.score, "weight": k.weight,
-              "share": k.share}
-    object.__setattr__(row, "__dict__", values)
-    object.__setattr__(row, "__pydantic_fields_set__", _KPI_FIELDS)
-    object.__setattr__(row, "__pydantic_extra__", None)
-    object.__setattr__(row, "__pydantic_private__", None)
-    return row
+    return _built(
+        shapes.KpiRead,
+        key=k.key,
+        side=k.side.value,
+        value=k.value,
+        score=k.score,
+        weight=k.weight,
+        share=k.share,
+    )
 
 
 def card_read(card: sc.Scorecard, name: str, process: shapes.ProcessRead) -> shapes.ScorecardRead:
-    return shapes.ScorecardRead.model_construct(
+    specs = card.definition.kpis
+    kpis = [
+        _built(
+            shapes.KpiRead,
+            key=spec.key,
+            side=spec.side.value,
+            value=value,
+            score=score,
+            weight=spec.weight,
+            share=share,
+        )
+        for spec, value, score, share in zip(
+            specs, card.kpi_values, card.kpi_scores, card.kpi_shares, strict=True
+        )
+    ]
+    return _built(
+        shapes.ScorecardRead,
         scope=card.scope.kind.value,
         scope_id=card.scope.id,
         name=name,
@@ -809,10 +839,11 @@ def card_read(card: sc.Scorecard, name: str, process: shapes.ProcessRead) -> sha
         headline=card.headline,
         quadrant=card.quadrant.value if card.quadrant else None,
         flags=[_flag(f) for f in card.flags],
-        kpis=[_kpi(k) for k in card.kpis],
+        kpis=kpis,
         process=process,
         recoveries=[
-            shapes.RecoveryRead.model_construct(
+            _built(
+                shapes.RecoveryRead,
                 promotion=r.promotion.name,
                 window_start=r.window.start,
                 window_end=r.window.end,
@@ -890,11 +921,9 @@ async def trend(
     await _exists(session, ref)
     months = list(last_months(parse_month(month), 12))
     gathered = await gather(session, months, ref, as_of)
+    # The inputs come oldest first, as scoring.trend returns them.
     cards = sc.trend(gathered.inputs, await definition_book(session), await threshold_policy(session))
-    order = {id(x): i for i, x in enumerate(gathered.inputs)}
-    by_month = sorted(range(len(cards)), key=lambda i: cards[i].month)
-    del order
-    return [card_read(cards[i], gathered.names[i], gathered.process[i]) for i in by_month]
+    return [card_read(c, name, p) for c, name, p in zip(cards, gathered.names, gathered.process, strict=True)]
 
 
 async def brand_scorecard(
