@@ -43,6 +43,7 @@ from service.seating.schemas import (
 )
 
 MAX_REPORT_DAYS = 92
+MAX_OCCUPANCY_CELLS = 100_000  # rows a door answers (about 35 shops for a month)
 DAY = timedelta(days=1)
 LONGEST = timedelta(hours=24)  # a session lasts at most this (0013's CHECK): how far back a window looks
 
@@ -298,6 +299,11 @@ class OccupancyGrid:
         return np.where(seen > 0, hot.sum(axis=0) / np.maximum(seen, 1), 0.0)
 
     def rows(self) -> Iterator[OccupancyRow]:
+        """The cells as rows, for the doors: at most MAX_OCCUPANCY_CELLS shop-intervals a request (the
+        scorecard reads the arrays, whatever their size)."""
+        if self.handle_seconds.size > MAX_OCCUPANCY_CELLS:
+            raise Invalid("shop", f"at most {MAX_OCCUPANCY_CELLS:,} shop-intervals a request: pick shops or "
+                          "a shorter window")
         occ, bands = self.result.occupancy, self.result.band()
         logged, capacity = self.result.logged_in_seconds, self.result.capacity_seconds
         ts, ss = np.nonzero((capacity > 0) | (self.handle_seconds > 0))

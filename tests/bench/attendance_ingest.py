@@ -67,15 +67,14 @@ def profile(path: Path, data_dir: Path) -> None:
     import pstats
 
     from service import embedded
-    from service.kit.db import Database
+    from service.kit.db import Database, make_engine
     from service.kit.identity import OPERATOR
     from service.seating.service import ingest_work_sessions
-    from service.settings import get_settings
 
     data = b"".join(path.open("rb").readlines()[:BATCH])
 
     async def run() -> None:
-        db = Database(embedded.start(data_dir), get_settings())
+        db = Database(make_engine(embedded.start(data_dir), 1))
 
         async def body():
             yield data
@@ -85,12 +84,15 @@ def profile(path: Path, data_dir: Path) -> None:
             print(f"profiled batch: {answer.received:,} received, {answer.inserted:,} inserted")
             raise RuntimeError("roll back")  # leave the database as it was
 
+    async def main() -> None:
+        try:
+            await run()
+        except RuntimeError:
+            pass
+
     prof = cProfile.Profile()
     prof.enable()
-    try:
-        asyncio.run(run())
-    except RuntimeError:
-        pass
+    asyncio.run(main())
     prof.disable()
     pstats.Stats(prof).sort_stats("tottime").print_stats(25)
 

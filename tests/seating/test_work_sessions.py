@@ -153,3 +153,28 @@ def test_overlapping_sessions_count_once():
     merged = one_at_a_time([other, apart, one])
     assert [(s.login, s.logout, s.breaks) for s in merged] == [
         (t0, t0 + 9 * h, ((t0 + 3 * h, t0 + 4 * h),)), (apart.login, apart.logout, ())]
+
+
+async def test_ingest_attendance_command(database, world, tmp_path):
+    import asyncio
+
+    from tests.factories import cli_env, run_cli
+
+    shop = str(world.shops_a[0].id)
+    nd = tmp_path / "attendance.ndjson"
+    nd.write_text("\n".join([
+        json.dumps({"external_id": "cli-ws-1", "agent_code": world.agent.code, "shop_id": shop,
+                    "login": "2026-10-20T09:00:00+08:00", "logout": "2026-10-20T17:00:00+08:00"}),
+        json.dumps({"external_id": "cli-ws-2", "agent_code": world.agent.code, "shop_id": shop,
+                    "login": "2026-10-20T09:00:00+08:00", "logout": "2026-10-22T09:00:00+08:00"}),
+    ]) + "\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("external_id,shop_id\nx,y\n")
+    env = cli_env(database, tmp_path)
+    result = await asyncio.to_thread(run_cli, ["ingest-attendance", str(nd)], env)
+    assert result.exit_code == 1, result.output  # one row rejected, the other kept
+    assert "attendance.ndjson:2 logout session longer than 24 hours" in result.output
+    assert "inserted 1" in result.output and "rejected 1" in result.output
+    refused = await asyncio.to_thread(run_cli, ["ingest-attendance", str(bad)], env)
+    assert refused.exit_code == 2, refused.output
+    assert "bad.csv: header: the CSV header lacks required columns" in refused.output
