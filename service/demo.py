@@ -25,6 +25,7 @@ from service.finance.demo import load_finance_demo
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
 from service.kit.time import DEFAULT_TZ, local_day_start, local_today
+from service.seating.demo import load_attendance_demo
 from service.shops.schemas import ShopCreate
 from service.shops.service import create_shop
 from service.sla.schemas import SlaPolicyCreate
@@ -145,6 +146,7 @@ async def load_demo(db: Database, seed: int = SEED, today: date | None = None,
         conversations = await load_demo_conversations(session, shops, seed, today, scale)
     story, upcoming = await load_capacity_demo(db, today)
     await load_seating_demo(db, upcoming.name)
+    await load_attendance_demo(db, today, story.end, seed)
     books = await load_finance_demo(db, today)
     return DemoSummary(tenants=len(BRANDS), shops=len(shops), sites=len(sites), agents=len(agents),
                        conversations=conversations, history=history.history(today), story_peak=story.name,
