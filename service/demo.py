@@ -26,6 +26,7 @@ from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
 from service.kit.time import DEFAULT_TZ, local_day_start, local_today
 from service.scorecard.demo import load_scorecard_demo
+from service.seating.demo import load_attendance_demo
 from service.shops.schemas import ShopCreate
 from service.shops.service import create_shop
 from service.sla.schemas import SlaPolicyCreate
@@ -149,6 +150,7 @@ async def load_demo(db: Database, seed: int = SEED, today: date | None = None,
         conversations = await load_demo_conversations(session, shops, seed, today, scale)
     story, upcoming = await load_capacity_demo(db, today)
     await load_seating_demo(db, upcoming.name)
+    await load_attendance_demo(db, today, story.end, seed)
     books = await load_finance_demo(db, today)
     scorecard = await load_scorecard_demo(db, today, first, (story.name, story.start, story.end))
     return DemoSummary(tenants=len(BRANDS), shops=len(shops), sites=len(sites), agents=len(agents),

@@ -9,7 +9,7 @@ shop's month was computed under; the attendance facts (occupancy per shop and si
 and day, agents' time per shop and month) as the seating domain's maths gave them at the last refresh.
 
 Revision ID: 0014_scorecard
-Revises: 0012_load
+Revises: 0013_attendance
 Create Date: 2026-12-02 07:03:40.903216
 """
 from collections.abc import Sequence
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from tenants.rls import disable_tenant_rls, enable_tenant_rls, grant_dml
 
 revision: str = '0014_scorecard'
-down_revision: str | None = '0012_load'
+down_revision: str | None = '0013_attendance'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

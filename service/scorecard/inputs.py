@@ -4,11 +4,12 @@ maths' inputs (scoring.ScopeMonthInputs). Nothing here computes a metric the own
 - SLA attainment, CSAT, DSAT, conversion: the per shop and day facts (scorecard_shop_days), which hold the
   SLA domain's own day verdicts (sla.service.judged_days) and the rollups' counters;
 - occupancy and overtime: ``attendance`` below, the ONE function that reads them (the seating domain's
-  attendance maths: seating.attendance.occupancy and seating.rules.overtime_by_day over work_sessions);
+  reports: seating.actuals.occupancy_by_shop_interval and overtime_by_agent_month), kept as facts by the
+  refresh and read back by ``stored_attendance``;
 - eNPS and wellbeing: people.pulse_report (suppressed below 5 respondents); attrition:
-  people.attrition_by_group
-  over agents' hire and leave dates; QA: the reviews' stored scores (qa.score_review at write) summarised by
-  qa's IQS and pass-rate rules; coaching coverage: qa.coaching_coverage.
+  people.attrition_by_group over agents' hire and leave dates; QA: the reviews' stored scores
+  (qa.score_review at write) summarised by qa's IQS and pass-rate rules; coaching coverage:
+  qa.coaching_coverage.
 
 Site, team and agent scopes see the client side of the shops their agents worked, each shop weighted by the
 scope's share of that shop's logged-in chat-slot time in the month.
@@ -20,7 +21,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,13 +29,11 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.finance.queries import calendar_book
 from service.kit.time import DEFAULT_TZ, local_day_start
 from service.scorecard import people, qa
 from service.scorecard import scoring as sc
 from service.scorecard.periods import Period, add_months
 from service.seating import attendance as seat
-from service.seating.rules import LabourRules, WorkSpan, overtime_by_day
 
 DEFAULT = sc.Thresholds()
 
@@ -69,111 +68,103 @@ class Attendance:
     cap_minutes: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
-async def attendance(
-    session: AsyncSession, first: date, last: date, shops: Sequence[uuid.UUID] | None = None
-) -> Attendance:
-    """Occupancy per shop, site and interval and overtime per agent and day over the local days [first, last],
-    from work_sessions and the rollups' handle time, by the seating domain's attendance maths. SHOPS: only
-    these shops' sessions (a shop's trend). The one place the scorecard reads occupancy and overtime."""
+_SLOTS = """
+SELECT w.agent_id, w.shop_id, date_trunc('month', lower(w.during) AT TIME ZONE 'Asia/Shanghai')::date,
+       sum((EXTRACT(EPOCH FROM upper(w.during) - lower(w.during))
+            - coalesce((SELECT sum(EXTRACT(EPOCH FROM upper(b) - lower(b))) FROM unnest(w.breaks) b), 0))
+           * coalesce(a.max_concurrency, 1))
+FROM work_sessions w LEFT JOIN agents a ON a.id = w.agent_id
+WHERE lower(w.during) >= :lo AND lower(w.during) < :hi
+GROUP BY 1, 2, 3
+"""
+
+
+async def attendance(session: AsyncSession, month: date) -> Attendance:
+    """A month's occupancy and overtime from the seating domain's reports, the one place the scorecard reads
+    them: occupancy per shop and interval (seating.actuals.occupancy_by_shop_interval: the rollups' handle
+    time over logged-in chat-slot time, attendance.occupancy's maths) counted into intervals above the
+    thresholds per local day; overtime per agent and month against its rule set's cap
+    (seating.actuals.overtime_by_agent_month), kept on the month's first day (the reports have no daily
+    overtime: promotion days and recovery windows are judged on occupancy only). A site's occupancy is its
+    agents' share of each shop's chat-slot time in the month applied to the shop's intervals."""
+    from service.seating import actuals
+
     tz = ZoneInfo(DEFAULT_TZ)
-    lo, hi = local_day_start(first, tz), local_day_start(last + timedelta(days=1), tz)
-    where = "" if shops is None else " AND w.shop_id = ANY(:shops)"
-    rows = (
-        await session.execute(
-            text(
-                "SELECT w.shop_id, w.agent_id, a.site_id, a.max_concurrency, lower(w.during), "
-                "upper(w.during), "
-                "w.breaks::text FROM work_sessions w JOIN agents a ON a.id = w.agent_id "
-                f"WHERE w.during && tstzrange(:lo, :hi){where}"
-            ),
-            {"lo": lo, "hi": hi, "shops": list(shops or [])},
-        )
-    ).all()
-    out = Attendance(first, last)
-    if not rows:
-        return out
-    shop_ids = sorted({r[0] for r in rows})
-    site_ids = sorted({r[2] for r in rows})
-    shop_at = {s: i for i, s in enumerate(shop_ids)}
-    n_intervals = int((hi - lo).total_seconds() // (seat.INTERVAL_MINUTES * 60))
-    handle = np.zeros((n_intervals, len(shop_ids)))
-    for shop_id, start, seconds in await _all(
-        session,
-        text(
-            "SELECT shop_id, interval_start, handle_sum_s FROM shop_interval_stats "
-            "WHERE shop_id = ANY(:shops) AND interval_start >= :lo AND interval_start < :hi"
-        ),
-        {"shops": shop_ids, "lo": lo, "hi": hi},
-    ):
-        t = int((start - lo).total_seconds() // (seat.INTERVAL_MINUTES * 60))
-        handle[t, shop_at[shop_id]] += seconds
-    sessions: list[seat.Session] = []
-    by_site: dict[uuid.UUID, list[seat.Session]] = defaultdict(list)
-    spans: dict[uuid.UUID, list[WorkSpan]] = defaultdict(list)
-    for shop_id, agent_id, site_id, concurrency, start, end, breaks in rows:
-        pauses = _ranges(breaks)
-        s = seat.Session(0, shop_at[shop_id], start, end, pauses, concurrency)
-        sessions.append(s)
-        by_site[site_id].append(s)
-        spans[agent_id].append(WorkSpan(start, end, pauses))
-        month = start.astimezone(tz).date().replace(day=1)
-        slot = (end - start).total_seconds() - sum((b - a).total_seconds() for a, b in pauses)
-        weights = out.agent_shop.setdefault(month, {}).setdefault(agent_id, {})
-        weights[shop_id] = weights.get(shop_id, 0.0) + slot * concurrency
-    occ = seat.occupancy(sessions, handle, lo)
+    after = add_months(month, 1)
+    last = after - timedelta(days=1)
+    out = Attendance(month, last)
+    grid = await actuals.occupancy_by_shop_interval(session, (month, after))
+    occ, handle, capacity = grid.result.occupancy, grid.handle_seconds, grid.result.capacity_seconds
+    n_intervals = occ.shape[0]
     days = [
-        (lo + timedelta(minutes=seat.INTERVAL_MINUTES * t)).astimezone(tz).date() for t in range(n_intervals)
+        (grid.start + timedelta(minutes=seat.INTERVAL_MINUTES * t)).astimezone(tz).date()
+        for t in range(n_intervals)
     ]
-    day_index = np.array([(d - first).days for d in days])
-    n_days = (last - first).days + 1
-    month_of = [add_months(first.replace(day=1), k) for k in range(13)]
-    month_index = np.array([(d.year - first.year) * 12 + d.month - first.month for d in days])
+    day_index = np.array([(d - month).days for d in days], dtype=np.int64)
+    n_days = (last - month).days + 1
 
-    def hot(matrix: np.ndarray) -> list[dict[date, tuple[int, int]]]:
-        with np.errstate(invalid="ignore"):
-            normal = np.nan_to_num(matrix > DEFAULT.occupancy).astype(np.int64)
-            promo = np.nan_to_num(matrix > DEFAULT.promotion_occupancy).astype(np.int64)
-        found = []
-        for j in range(matrix.shape[1]):
-            a = np.bincount(day_index, weights=normal[:, j], minlength=n_days)
-            b = np.bincount(day_index, weights=promo[:, j], minlength=n_days)
-            found.append(
-                {first + timedelta(days=k): (int(a[k]), int(b[k])) for k in np.flatnonzero(a).tolist()}
-            )
-        return found
+    def per_day(matrix: np.ndarray) -> np.ndarray:
+        """(days, columns) sums of a (intervals, columns) matrix."""
+        sums = np.zeros((n_days, matrix.shape[1]))
+        np.add.at(sums, day_index, matrix)
+        return sums
 
-    def load(handle_col: np.ndarray, cap_col: np.ndarray) -> dict[date, tuple[float, float]]:
-        h = np.bincount(month_index, weights=handle_col)
-        c = np.bincount(month_index, weights=cap_col)
-        return {month_of[k]: (float(h[k]), float(c[k])) for k in range(len(h)) if c[k] > 0}
+    with np.errstate(invalid="ignore"):
+        above = np.nan_to_num(occ, nan=0.0)
+        hot, promo = (
+            per_day((above > DEFAULT.occupancy) * 1.0),
+            per_day((above > DEFAULT.promotion_occupancy) * 1.0),
+        )
+    handle_days, capacity_days = per_day(handle), per_day(capacity)
 
-    def day_load(handle_col: np.ndarray, cap_col: np.ndarray) -> dict[date, tuple[float, float]]:
-        h = np.bincount(day_index, weights=handle_col, minlength=n_days)
-        c = np.bincount(day_index, weights=cap_col, minlength=n_days)
-        return {first + timedelta(days=k): (float(h[k]), float(c[k])) for k in np.flatnonzero(c).tolist()}
+    def store(
+        owner: uuid.UUID,
+        j: int,
+        hot_days: np.ndarray,
+        promo_days: np.ndarray,
+        h: np.ndarray,
+        c: np.ndarray,
+        into_hot: dict[Any, Any],
+        into_load: dict[Any, Any],
+    ) -> None:
+        for k in np.flatnonzero((c[:, j] > 0) | (h[:, j] > 0)).tolist():
+            day = month + timedelta(days=k)
+            into_load.setdefault(owner, {})[day] = (float(h[k, j]), float(c[k, j]))
+            if hot_days[k, j]:
+                into_hot.setdefault(owner, {})[day] = (int(hot_days[k, j]), int(promo_days[k, j]))
 
-    for j, (shop_id, found) in enumerate(zip(shop_ids, hot(occ.occupancy), strict=True)):
-        out.shop_hot[shop_id] = found
-        out.shop_load[shop_id] = load(handle[:, j], occ.capacity_seconds[:, j])
-        out.shop_day_load[shop_id] = day_load(handle[:, j], occ.capacity_seconds[:, j])
-    for site_id in site_ids:
-        cap_site = seat.logged_in_seconds(by_site[site_id], lo, n_intervals, len(shop_ids), weighted=True)
+    for j, (_, shop_id) in enumerate(grid.shops):
+        store(shop_id, j, hot, promo, handle_days, capacity_days, out.shop_hot, out.shop_day_load)
+    lo, hi = local_day_start(month, tz), local_day_start(after, tz)
+    site_of = dict(await _all(session, text("SELECT id, site_id FROM agents")))
+    per_site: dict[uuid.UUID, np.ndarray] = {}
+    column = {shop: j for j, (_, shop) in enumerate(grid.shops)}
+    for agent_id, shop_id, m, slot in await _all(session, text(_SLOTS), {"lo": lo, "hi": hi}):
+        weights = out.agent_shop.setdefault(m, {}).setdefault(agent_id, {})
+        weights[shop_id] = weights.get(shop_id, 0.0) + float(slot)
+        if m == month and shop_id in column:
+            share = per_site.setdefault(site_of[agent_id], np.zeros(len(grid.shops)))
+            share[column[shop_id]] += float(slot)
+    totals = sum(per_site.values()) if per_site else np.zeros(len(grid.shops))
+    for site_id, slots in per_site.items():
         with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(occ.capacity_seconds > 0, cap_site / occ.capacity_seconds, 0.0)
-        site_handle = (handle * share).sum(axis=1)
-        site_cap = cap_site.sum(axis=1)
+            share = np.where(totals > 0, slots / totals, 0.0)
+        site_handle, site_cap = (handle * share).sum(axis=1), (capacity * share).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            site_occ = np.where(site_cap > 0, site_handle / site_cap, np.nan)
-        out.site_hot[site_id] = hot(site_occ[:, None])[0]
-        out.site_load[site_id] = load(site_handle, site_cap)
-        out.site_day_load[site_id] = day_load(site_handle, site_cap)
-    calendar = await calendar_book(session, first, last)
-    rules = LabourRules()
-    for agent_id, agent_spans in spans.items():
-        out.overtime[agent_id] = {
-            d.day: d.overtime for d in overtime_by_day(agent_spans, rules, calendar, tz) if d.overtime
-        }
-        out.cap_minutes[agent_id] = rules.overtime_cap_per_month
+            site_occ = np.where(site_cap > 0, site_handle / site_cap, 0.0)[:, None]
+        store(
+            site_id,
+            0,
+            per_day((site_occ > DEFAULT.occupancy) * 1.0),
+            per_day((site_occ > DEFAULT.promotion_occupancy) * 1.0),
+            per_day(site_handle[:, None]),
+            per_day(site_cap[:, None]),
+            out.site_hot,
+            out.site_day_load,
+        )
+    for row in await actuals.overtime_by_agent_month(session, f"{month:%Y-%m}"):
+        out.overtime[row.agent_id] = {month: row.total_minutes}
+        out.cap_minutes[row.agent_id] = row.cap_minutes
     return out
 
 
@@ -255,17 +246,6 @@ async def stored_attendance(
     ):
         out.site_load.setdefault(site_id, {})[month] = (h, c)
     return out
-
-
-def _ranges(value: str | None) -> tuple[tuple[datetime, datetime], ...]:
-    """A tstzmultirange's text ({["a","b"),...}) as pairs of datetimes."""
-    if not value or value == "{}":
-        return ()
-    out = []
-    for part in value.strip("{}").split("),"):
-        a, b = part.strip("[()]").split(",")
-        out.append((datetime.fromisoformat(a.strip('"')), datetime.fromisoformat(b.strip('"'))))
-    return tuple(out)
 
 
 # --- the rest of a month's inputs ---------------------------------------------------------------------------
@@ -489,27 +469,15 @@ def days_in(hot: dict[date, tuple[int, int]], period: Period, promo_days: set[da
 
 
 def window_inputs(
-    p: sc.Promotion,
-    hot: dict[date, tuple[int, int]] | None,
-    agents: Iterable[uuid.UUID],
-    att: Attendance,
-    as_of: date,
-    weeks: int,
+    p: sc.Promotion, hot: dict[date, tuple[int, int]] | None, as_of: date, weeks: int
 ) -> sc.RecoveryInputs:
+    """A promotion's recovery so far: the intervals above the normal occupancy threshold in its window up to
+    AS_OF. Overtime in the window is not measured (the seating domain reports overtime per month), so the
+    overtime condition stays unknown and a window with occupancy back to normal is reported as no_data."""
     window = p.recovery_window(weeks)
     seen = Period(window.start, max(window.start, min(as_of, window.end)))
-    agent_list = list(agents)
-    promo_ot = sum(m for a in agent_list for d, m in att.overtime.get(a, {}).items() if p.period.contains(d))
-    window_ot = sum(m for a in agent_list for d, m in att.overtime.get(a, {}).items() if seen.contains(d))
-    cap = sum(att.cap_minutes.get(a, 0) for a in agent_list) * window.days / 30.0
     hot_count = None if hot is None else sum(v[0] for d, v in hot.items() if seen.contains(d))
-    return sc.RecoveryInputs(
-        p,
-        promo_ot / 60.0,
-        hot_count,
-        window_ot / 60.0 if agent_list else None,
-        cap / 60.0 if agent_list else None,
-    )
+    return sc.RecoveryInputs(p, 0.0, hot_count)
 
 
 __all__ = [

@@ -284,10 +284,11 @@ async def refresh_facts(
 
 async def refresh_attendance(session: AsyncSession, month: date) -> int:
     """Compute the month's attendance facts again (occupancy per shop, site and day, overtime per agent and
-    day, agents' time per shop) with the one attendance reader (inputs.attendance) and store them in the
+    month, agents' time per shop) with the one attendance reader (inputs.attendance: the seating domain's
+    reports) and store them in the
     caller's transaction; audited as one set-based write. Returns the agents seen."""
     after = add_months(month, 1)
-    att = await ins.attendance(session, month, after - timedelta(days=1))
+    att = await ins.attendance(session, month)
     tenants = dict((await session.execute(text("SELECT id, tenant_id FROM shops"))).all())
     period = {"a": month, "b": after}
     for table in ("scorecard_shop_load_days", "scorecard_site_load_days", "scorecard_agent_days"):
@@ -500,18 +501,18 @@ class _MonthBuilder:
                     self.agents_of[shop_id][agent_id] = w / self.agent_totals[agent_id]
         self.coached = [s for s in src.coaching if period.contains(s.held_on)]
 
-    def _overtime(self, agents: dict[uuid.UUID, float]) -> tuple[float, float, float] | None:
-        """(overtime, of which on promotion days, cap) in hours of AGENTS, each counted with its weight."""
+    def _overtime(self, agents: dict[uuid.UUID, float]) -> tuple[float, None, float] | None:
+        """(overtime, of which on promotion days, cap) in hours of AGENTS, each counted with its weight. The
+        seating domain reports overtime per month: the promotion days' part is not known (None)."""
         if not agents:
             return None
-        overtime = promo = cap = 0.0
+        overtime = cap = 0.0
         for a, w in agents.items():
             for d, m in self.src.attendance.overtime.get(a, {}).items():
                 if self.period.contains(d):
                     overtime += w * m
-                    promo += w * m if d in self.promo_days else 0.0
             cap += w * self.src.attendance.cap_minutes.get(a, LABOUR_CAP)
-        return overtime / 60.0, promo / 60.0, cap / 60.0
+        return overtime / 60.0, None, cap / 60.0
 
     def add(
         self,
@@ -543,10 +544,7 @@ class _MonthBuilder:
             kpis[sc.COACHING_COVERAGE] = coverage
         # A recovery obligation is the floor's: a site's occupancy and its agents' overtime.
         recoveries = (
-            tuple(
-                ins.window_inputs(p, hot, list(agents or {}), src.attendance, self.as_of, src.weeks)
-                for p in self.touching
-            )
+            tuple(ins.window_inputs(p, hot, self.as_of, src.weeks) for p in self.touching)
             if staff and ref.kind is Kind.site
             else ()
         )

@@ -48,6 +48,15 @@ from service.kit.pagination import Paged, PageRequest, page_of
 from service.kit.time import local_day_start
 from service.kit.timing import StageClock
 from service.seating import queries
+from service.seating.actuals import (  # actual attendance: its own module, these use cases' API
+    adherence_by_agent_day,
+    agent_ids_of,
+    ingest_work_session_records,
+    ingest_work_sessions,
+    list_work_sessions,
+    occupancy_by_shop_interval,
+    overtime_by_agent_month,
+)
 from service.seating.calendar import CHINA_2026, CalendarBook, HolidayCalendar, PayClass
 from service.seating.inputs import (
     LEVELS,
@@ -1612,6 +1621,13 @@ async def apply_rebalance(
 __all__ = [
     "RuleBroken",
     "add_availability",
+    "adherence_by_agent_day",
+    "agent_ids_of",
+    "ingest_work_session_records",
+    "ingest_work_sessions",
+    "list_work_sessions",
+    "occupancy_by_shop_interval",
+    "overtime_by_agent_month",
     "agent_rules",
     "agent_schedule",
     "apply_rebalance",

@@ -78,9 +78,10 @@ def batches(path: Path) -> list[tuple[int, int]]:
     return spans
 
 
-def post_all(client: httpx.Client, path: Path, headers: dict, concurrency: int = 1) -> tuple[dict, float]:
-    """Post every 100,000-line batch, CONCURRENCY requests in flight (a sender with several uploads open),
-    each streamed from the file in 1 MiB chunks."""
+def post_all(client: httpx.Client, path: Path, headers: dict, concurrency: int = 1,
+             route: str = "/v1/conversations") -> tuple[dict, float]:
+    """Post every 100,000-line batch to ROUTE, CONCURRENCY requests in flight (a sender with several uploads
+    open), each streamed from the file in 1 MiB chunks."""
     from concurrent.futures import ThreadPoolExecutor
 
     totals = {"received": 0, "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0}
@@ -97,7 +98,7 @@ def post_all(client: httpx.Client, path: Path, headers: dict, concurrency: int =
                     left -= len(chunk)
                     yield chunk
 
-        r = client.post("/v1/conversations", content=body(),
+        r = client.post(route, content=body(),
                         headers=headers | {"content-type": "application/x-ndjson"})
         r.raise_for_status()
         result = r.json()

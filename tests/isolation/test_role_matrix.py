@@ -83,6 +83,11 @@ EXPECTED = {
     ("GET", "/v1/agents/{agent_id}/schedule.ics"): STAFF,
     ("POST", "/v1/ops/rebalance"): WRITERS,
     ("POST", "/v1/ops/rebalance/apply"): WRITERS,
+    ("POST", "/v1/work-sessions"): WRITERS,  # attendance: it names agents, so staff only
+    ("GET", "/v1/work-sessions"): STAFF,
+    ("GET", "/v1/attendance/adherence"): STAFF,
+    ("GET", "/v1/attendance/occupancy"): STAFF,
+    ("GET", "/v1/attendance/overtime"): STAFF,
     ("GET", "/v1/tokens"): "admin",
     ("POST", "/v1/tokens/{jti}/revoke"): "admin",
     ("POST", "/v1/api-keys"): "admin client",  # a brand's user: keys of its own brand
@@ -238,11 +243,13 @@ EXPECTED_GQL = {
     "Query.agentRules": STAFF, "Query.holidayCalendar": STAFF, "Query.agentAvailability": STAFF,
     "Query.shopRequirements": ALL, "Query.rosters": STAFF, "Query.roster": STAFF, "Query.rosterCoverage": ALL,
     "Query.shifts": STAFF, "Query.rebalance": WRITERS,
+    "Query.workSessions": STAFF, "Query.attendanceAdherence": STAFF, "Query.attendanceOccupancy": STAFF,
+    "Query.attendanceOvertime": STAFF,
     **{f"Mutation.{name}": WRITERS for name in (
         "createLabourRuleSet", "updateLabourRuleSet", "setEmploymentTypeRuleSet", "setAgentRuleSet",
         "setHolidayCalendar", "addAvailability", "removeAvailability", "setShopRequirements", "createRoster",
         "publishRoster", "createShift", "updateShift", "deleteShift", "createAssignment", "updateAssignment",
-        "deleteAssignment", "applyMoves")},
+        "deleteAssignment", "applyMoves", "ingestWorkSessions")},
     "Query.tokens": "admin", "Mutation.revokeToken": "admin",
     "Query.apiKeys": "admin client", "Mutation.createApiKey": "admin client",
     "Mutation.revokeApiKey": "admin client", "Query.auditLog": "admin client",
