@@ -278,6 +278,10 @@ async def names(
     ):
         n.shops[s_id] = (t_id, name)
         n.brands[t_id] = slug
+    if shop_id is None:  # every brand (or the one), with shops or not yet
+        brands = "" if tenant_id is None else " WHERE id = :t"
+        for t_id, name in await _all(session, text(f"SELECT id, name FROM tenants{brands}"), {"t": tenant_id}):
+            n.brands[t_id] = name
     if not staff:
         return n
     n.sites = dict((await session.execute(text("SELECT id, name FROM sites"))).all())

@@ -273,3 +273,13 @@ async def test_tenant_tables_hold_in_sql(client, database, world):
         assert result.rowcount == 0
     finally:
         await engine.dispose()
+
+
+async def test_a_brand_without_shops_has_an_empty_scorecard(client):
+    r = await client.post(
+        "/v1/tenants", headers=STAFF, json={"slug": "no-shops-yet", "name": "空", "tier": "longtail"}
+    )
+    assert r.status_code == 201, r.text
+    r = await client.get("/v1/tenants/no-shops-yet/scorecard", params={"month": "2026-11"}, headers=STAFF)
+    assert r.status_code == 200, r.text
+    assert r.json()["shops"] == [] and r.json()["brand"]["client_index"] is None
