@@ -280,7 +280,8 @@ async def names(
         n.brands[t_id] = slug
     if shop_id is None:  # every brand (or the one), with shops or not yet
         brands = "" if tenant_id is None else " WHERE id = :t"
-        for t_id, name in await _all(session, text(f"SELECT id, name FROM tenants{brands}"), {"t": tenant_id}):
+        found = await _all(session, text(f"SELECT id, name FROM tenants{brands}"), {"t": tenant_id})
+        for t_id, name in found:
             n.brands[t_id] = name
     if not staff:
         return n
