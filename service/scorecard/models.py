@@ -362,7 +362,7 @@ class AgentShopMonth(SQLModel, table=True):
     teams and agents. Staff data (no tenant: a shop's brand never reads who worked it)."""
 
     __tablename__ = "scorecard_agent_shop_months"
-    __table_args__ = (first_day("month"), Index(None, "month"))
+    __table_args__ = (first_day("month"), Index(None, "month"), Index(None, "shop_id", "month"))
 
     agent_id: uuid.UUID = ref("agents.id", ondelete="CASCADE", primary_key=True)
     shop_id: uuid.UUID = Field(primary_key=True)

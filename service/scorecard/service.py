@@ -919,6 +919,8 @@ async def trend(
     await _exists(session, ref)
     months = list(last_months(parse_month(month), 12))
     gathered = await gather(session, months, ref, as_of)
+    if not gathered.inputs:
+        raise NotFound(f"{kind.value} not found")
     # The inputs come oldest first, as scoring.trend returns them.
     cards = sc.trend(gathered.inputs, await definition_book(session), await threshold_policy(session))
     return [card_read(c, name, p) for c, name, p in zip(cards, gathered.names, gathered.process, strict=True)]
