@@ -36,6 +36,8 @@ from service.scorecard.periods import Period, add_months
 from service.seating import attendance as seat
 
 DEFAULT = sc.Thresholds()
+# A tenant-owned table's rows of some shops, by its key (tenant first, as every such key is).
+_OF_SHOPS = " AND (tenant_id, shop_id) IN (SELECT tenant_id, id FROM shops WHERE id = ANY(:shops))"
 
 
 async def _all(session: AsyncSession, stmt: Any, params: dict[str, Any] | None = None) -> list[Any]:
@@ -176,7 +178,7 @@ async def stored_attendance(
     SHOPS: these shops' facts and their agents' (every shop those agents worked, and their overtime)."""
     out = Attendance(first, last)
     p = {"a": first, "b": last, "shops": list(shops or [])}
-    only = "" if shops is None else " AND shop_id = ANY(:shops)"
+    only = "" if shops is None else _OF_SHOPS
     for shop_id, day, hot, promo in await _all(
         session,
         text(
@@ -336,7 +338,7 @@ async def shop_months(
     session: AsyncSession, first: date, after: date, shops: Sequence[uuid.UUID] | None = None
 ) -> dict[tuple[uuid.UUID, date], ShopMonth]:
     """The day facts summed per shop and month over [first, after), in SQL."""
-    where = "" if shops is None else " AND shop_id = ANY(:shops)"
+    where = "" if shops is None else _OF_SHOPS
     out = {}
     for row in await _all(
         session,
@@ -355,7 +357,10 @@ async def ratings(
     session: AsyncSession, first: date, after: date, shops: Sequence[uuid.UUID] | None = None
 ) -> tuple[dict[tuple[uuid.UUID, date], float], dict[tuple[uuid.UUID, date], float]]:
     """Mean client rating per (shop, month) and per (brand, month) for the brand-wide ones."""
-    where = "" if shops is None else " AND (shop_id = ANY(:shops) OR shop_id IS NULL)"
+    where = "" if shops is None else (
+        " AND tenant_id IN (SELECT tenant_id FROM shops WHERE id = ANY(:shops))"
+        " AND (shop_id = ANY(:shops) OR shop_id IS NULL)"
+    )
     shop: dict[tuple[uuid.UUID, date], float] = {}
     brand: dict[tuple[uuid.UUID, date], float] = {}
     for tenant_id, shop_id, month, mean in await _all(
@@ -401,7 +406,7 @@ async def reviews(
 ) -> dict[date, list[Reviewed]]:
     """The counted reviews (no calibration) per month, with the scores qa.score_review gave them."""
     out: dict[date, list[Reviewed]] = defaultdict(list)
-    only = "" if shops is None else " AND shop_id = ANY(:shops)"
+    only = "" if shops is None else _OF_SHOPS
     for shop_id, agent_id, day, score in await _all(
         session,
         text(
