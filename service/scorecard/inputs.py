@@ -357,9 +357,13 @@ async def ratings(
     session: AsyncSession, first: date, after: date, shops: Sequence[uuid.UUID] | None = None
 ) -> tuple[dict[tuple[uuid.UUID, date], float], dict[tuple[uuid.UUID, date], float]]:
     """Mean client rating per (shop, month) and per (brand, month) for the brand-wide ones."""
-    where = "" if shops is None else (
-        " AND tenant_id IN (SELECT tenant_id FROM shops WHERE id = ANY(:shops))"
-        " AND (shop_id = ANY(:shops) OR shop_id IS NULL)"
+    where = (
+        ""
+        if shops is None
+        else (
+            " AND tenant_id IN (SELECT tenant_id FROM shops WHERE id = ANY(:shops))"
+            " AND (shop_id = ANY(:shops) OR shop_id IS NULL)"
+        )
     )
     shop: dict[tuple[uuid.UUID, date], float] = {}
     brand: dict[tuple[uuid.UUID, date], float] = {}
@@ -402,18 +406,22 @@ class Reviewed:
 
 
 async def reviews(
-    session: AsyncSession, first: date, after: date, shops: Sequence[uuid.UUID] | None = None
+    session: AsyncSession,
+    first: date,
+    after: date,
+    shops: Sequence[uuid.UUID] | None = None,
+    agents: Sequence[uuid.UUID] | None = None,
 ) -> dict[date, list[Reviewed]]:
     """The counted reviews (no calibration) per month, with the scores qa.score_review gave them."""
     out: dict[date, list[Reviewed]] = defaultdict(list)
-    only = "" if shops is None else _OF_SHOPS
+    only = ("" if shops is None else _OF_SHOPS) + ("" if agents is None else " AND agent_id = ANY(:agents)")
     for shop_id, agent_id, day, score in await _all(
         session,
         text(
             "SELECT shop_id, agent_id, conversation_on, score FROM qa_reviews WHERE conversation_on >= :a "
             f"AND conversation_on < :b AND calibration_session_id IS NULL{only}"
         ),
-        {"a": first, "b": after, "shops": list(shops or [])},
+        {"a": first, "b": after, "shops": list(shops or []), "agents": list(agents or [])},
     ):
         out[day.replace(day=1)].append(Reviewed(shop_id, agent_id, score))
     return out

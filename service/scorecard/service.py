@@ -448,7 +448,14 @@ async def gather(
     att_last = max(att_first, min(att_last, max(today, first)))
     if staff:
         att = await ins.stored_attendance(session, att_first, att_last, shop_filter)
-        reviewed = await ins.reviews(session, first, after, shop_filter)
+        members: list[uuid.UUID] | None = None
+        if only is not None and only.kind is Kind.site:
+            members = [a for a, (site, _) in n.agents.items() if str(site) == only.id]
+        elif only is not None and only.kind is Kind.team:
+            members = [a for a, team in n.team_of.items() if str(team) == only.id]
+        elif only is not None and only.kind is Kind.agent:
+            members = [uuid.UUID(only.id)]
+        reviewed = await ins.reviews(session, first, after, shop_filter, members)
         coached = await ins.coaching(session, first, after) if people else []
         pulses = (
             {m: await ins.pulses(session, m) for m in {*months, *(add_months(m, -1) for m in months)}}
@@ -578,7 +585,8 @@ class _MonthBuilder:
         )
 
     def build(self) -> None:
-        self.shops_and_brands()
+        if self.only is None or self.only.kind in (Kind.shop, Kind.brand):
+            self.shops_and_brands()
         if self.src.staff and (self.only is None or self.only.kind not in (Kind.shop, Kind.brand)):
             self.people()
 
@@ -624,19 +632,22 @@ class _MonthBuilder:
                 self._shop_agents({shop_id}) if staff else None,
                 reviewed=self.by_shop.get(shop_id, []),
             )
+        shops_of_brand: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+        for shop_id, (tenant_id, _) in n.shops.items():
+            shops_of_brand[tenant_id].add(shop_id)
         for tenant_id, name in sorted(n.brands.items(), key=lambda x: x[1]):
             kpis = brand_facts[tenant_id].kpis()
             own = src.brand_rating.get((tenant_id, month))
-            if own is None:
+            if own is None:  # the mean of its shops' ratings
                 values = [
-                    v for (s, m), v in src.shop_rating.items() if m == month and n.shops[s][0] == tenant_id
+                    r for s in shops_of_brand[tenant_id] if (r := src.shop_rating.get((s, month))) is not None
                 ]
                 own = sum(values) / len(values) if values else None
             kpis[sc.CLIENT_RATING] = own
             if staff:
                 h, c = brand_load[tenant_id]
                 kpis[sc.OCCUPANCY] = h / c if c > 0 else None
-            shops_of = {s for s, (t, _) in n.shops.items() if t == tenant_id}
+            shops_of = shops_of_brand[tenant_id]
             self.add(
                 sc.ScopeRef(Kind.brand, str(tenant_id)),
                 name,
@@ -670,8 +681,9 @@ class _MonthBuilder:
                 of_site[site_id].append(agent_id)
                 if agent_id in n.team_of:
                     of_team[n.team_of[agent_id]].append(agent_id)
-        groups = [(f"site:{s}", a) for s, agents in of_site.items() for a in agents]
-        groups += [(f"team:{t}", a) for t, agents in of_team.items() for a in agents]
+        kinds = {Kind.site, Kind.team} if self.only is None else {self.only.kind}
+        groups = [(f"site:{s}", a) for s, agents in of_site.items() for a in agents if Kind.site in kinds]
+        groups += [(f"team:{t}", a) for t, agents in of_team.items() for a in agents if Kind.team in kinds]
         attrition = people.attrition_by_group(((g, n.tenures[a]) for g, a in groups), period)
 
         def groups_of(r: people.PulseReport | None, kind: str) -> Mapping[str, people.PulseValue]:
