@@ -41,7 +41,7 @@ from strawberry.types import ExecutionResult, Info
 from strawberry.types.base import get_object_definition
 
 from graphql import GraphQLError, GraphQLID, GraphQLString
-from service.kit.access import INJECTED, Roles, Session, authorization_of, principal_of, verify
+from service.kit.access import INJECTED, Caller, Roles, Session, authorization_of, principal_of, verify
 from service.kit.db import Database
 from service.kit.docs import GRAPHIQL_PAGE
 from service.kit.errors import (
@@ -366,6 +366,24 @@ def batch_rows(records: list[Any], most: int, route: str) -> list[dict[str, Any]
     return [{k: v for k, v in plain(r).items() if v is not None} for r in records]
 
 
+def ingest_mutation(roles: Roles, record: type, answer: type, *, most: int, what: str, route: str,
+                    use_case: Callable[..., Awaitable[Any]]) -> Any:
+    """The mutation `(records: [RECORD!]!) -> ANSWER` for a small batch (at most MOST records, called WHAT
+    in its description) through USE_CASE(session, caller, rows, max_age_days): the same path as REST's POST
+    ROUTE, where larger batches go; allowed to ROLES. One per ingest feed, so each feed's GraphQL door is
+    one line."""
+
+    async def ingest(self: Any, session: Any, caller: Any, info: Info, records: Any) -> Any:
+        max_age = info.context.request.app.state.settings.ingest_max_age_days
+        return await use_case(session, caller, batch_rows(records, most, route), max_age)
+
+    records_type = list[record]  # type: ignore[valid-type]
+    ingest.__annotations__ = {"session": Session, "caller": Caller, "info": Info, "records": records_type,
+                              "return": answer}
+    description = f"Ingest up to {most:,} {what}; idempotent by shop and externalId."
+    return mutation(roles, description=description)(ingest)
+
+
 def page_request(first: int, after: str | None) -> PageRequest:
     """The GraphQL page arguments (`first`, `after`) as the use cases' PageRequest."""
     return PageRequest(limit=check_limit(first), cursor=after)
@@ -525,5 +543,5 @@ for _scalar in (GraphQLString, GraphQLID):
 
 
 __all__ = ["UNSET", "GqlContext", "Page", "ProblemErrors", "Router", "Schema", "context_getter",
-           "create_input", "extend_type", "field", "graphql_problem", "mutation", "of", "page",
-           "page_request", "plain", "read_type", "update_input", "validated"]
+           "create_input", "extend_type", "field", "graphql_problem", "ingest_mutation", "mutation", "of",
+           "page", "page_request", "plain", "read_type", "update_input", "validated"]

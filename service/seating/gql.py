@@ -10,7 +10,6 @@ from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
-from strawberry.types import Info
 
 from service.conversations.gql import IngestResultType  # the one ingest answer, both feeds
 from service.kit import gql
@@ -328,14 +327,10 @@ class SeatingQuery:
 
 @strawberry.type
 class SeatingMutation:
-    @gql.mutation(auth.write, description=f"Ingest up to {MAX_GRAPHQL_SESSIONS:,} work sessions; idempotent "
-                  "by shop and externalId.")
-    async def ingest_work_sessions(self, session: Session, caller: Caller, info: Info,
-                                   records: list[WorkSessionInput]) -> IngestResultType:
-        rows = gql.batch_rows(records, MAX_GRAPHQL_SESSIONS, "/v1/work-sessions")
-        max_age = info.context.request.app.state.settings.ingest_max_age_days
-        answer = await service.ingest_work_session_records(session, caller, rows, max_age)
-        return gql.of(IngestResultType, answer)
+    ingest_work_sessions = gql.ingest_mutation(auth.write, WorkSessionInput, IngestResultType,
+                                               most=MAX_GRAPHQL_SESSIONS, what="work sessions",
+                                               route="/v1/work-sessions",
+                                               use_case=service.ingest_work_session_records)
 
     @gql.mutation(auth.write)
     async def create_labour_rule_set(self, session: Session, input: RuleSetCreate) -> RuleSetType:
