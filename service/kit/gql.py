@@ -20,6 +20,7 @@ import json
 import logging
 import types
 import typing
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -227,6 +228,26 @@ def object_mutations(noun: str, read: type, create: type[BaseModel], update: typ
     namespace = {f"create_{noun}": mutation(roles.write)(create_one),
                  f"update_{noun}": mutation(roles.write)(update_one)}
     return strawberry.type(type(f"{noun.title()}Mutations", (), namespace))
+
+
+def delete_mutation(roles: Roles, use_case: Callable[..., Awaitable[None]], *, with_caller: bool = False
+                    ) -> Any:
+    """The mutation `(id: UUID!) -> Boolean!` removing one object through USE_CASE(session, [caller,] id),
+    true once it is gone (an unknown id is the use case's NOT_FOUND), allowed to ROLES: the GraphQL twin of
+    kit.rest.delete_route."""
+
+    async def delete_one(self: Any, session: Any, id: Any, caller: Any = None) -> bool:
+        await (use_case(session, caller, id) if with_caller else use_case(session, id))
+        return True
+
+    kw = inspect.Parameter.KEYWORD_ONLY
+    injected = {"session": Session, **({"caller": Caller} if with_caller else {})}
+    delete_one.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         *(inspect.Parameter(n, kw, annotation=a) for n, a in injected.items()),
+         inspect.Parameter("id", kw, annotation=uuid.UUID)], return_annotation=bool)
+    delete_one.__annotations__ = {**injected, "id": uuid.UUID, "return": bool}
+    return mutation(roles)(delete_one)
 
 
 # --- shapes derived from the pydantic models ------------------------------------------------------------
@@ -543,5 +564,5 @@ for _scalar in (GraphQLString, GraphQLID):
 
 
 __all__ = ["UNSET", "GqlContext", "Page", "ProblemErrors", "Router", "Schema", "context_getter",
-           "create_input", "extend_type", "field", "graphql_problem", "ingest_mutation", "mutation", "of",
-           "page", "page_request", "plain", "read_type", "update_input", "validated"]
+           "create_input", "delete_mutation", "extend_type", "field", "graphql_problem", "ingest_mutation",
+           "mutation", "of", "page", "page_request", "plain", "read_type", "update_input", "validated"]

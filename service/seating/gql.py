@@ -265,10 +265,7 @@ class SeatingMutation:
                                input: schemas.AvailabilityCreate) -> AvailabilityType:
         return await service.add_availability(session, caller, agent_id, input)
 
-    @gql.mutation(auth.write)
-    async def remove_availability(self, session: Session, id: uuid.UUID) -> bool:
-        await service.remove_availability(session, id)
-        return True
+    remove_availability = gql.delete_mutation(auth.write, service.remove_availability)
 
     @gql.mutation(auth.write)
     async def set_shop_requirements(self, session: Session, caller: Caller, shop_id: uuid.UUID,
@@ -294,10 +291,7 @@ class SeatingMutation:
                            ) -> ShiftType:
         return await service.update_shift(session, caller, id, input)
 
-    @gql.mutation(auth.write)
-    async def delete_shift(self, session: Session, id: uuid.UUID) -> bool:
-        await service.delete_shift(session, id)
-        return True
+    delete_shift = gql.delete_mutation(auth.write, service.delete_shift)
 
     @gql.mutation(auth.write)
     async def create_assignment(self, session: Session, caller: Caller, shift_id: uuid.UUID,
@@ -309,10 +303,7 @@ class SeatingMutation:
                                 input: schemas.AssignmentUpdate) -> AssignmentType:
         return await service.update_assignment(session, caller, id, input)
 
-    @gql.mutation(auth.write)
-    async def delete_assignment(self, session: Session, caller: Caller, id: uuid.UUID) -> bool:
-        await service.delete_assignment(session, caller, id)
-        return True
+    delete_assignment = gql.delete_mutation(auth.write, service.delete_assignment, with_caller=True)
 
     @gql.mutation(auth.write,
                   description="Apply rebalance moves as assignment changes from the next interval.")
