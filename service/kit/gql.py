@@ -7,6 +7,8 @@
 - Shapes derived from the pydantic models, declared once in each domain's schemas.py: `read_type` (object
   types and interfaces), `create_input`, `update_input` (an omitted field stays unchanged, an explicit null
   clears it, as REST PATCH does), `validated` (the REST model's validation, errors at GraphQL locations).
+- The mutations every domain would otherwise write alike: `object_mutations` (create and update),
+  `delete_mutation`, `ingest_mutation` (a small batch through an ingest feed).
 - One generic `Page` type, and problem -> GraphQL error mapping.
 """
 
