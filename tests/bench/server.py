@@ -42,6 +42,7 @@ class Server:
     pid: int
     ready_s: float  # from launch to /readyz answering
     cpu_s: float  # CPU seconds of the server process (and its children) by then
+    pg_cpu_s: float  # CPU seconds of its embedded PostgreSQL by then (nan on another database)
     process: subprocess.Popen = field(repr=False)
     stderr: list[str] = field(default_factory=list, repr=False)
     stdout: list[str] = field(default_factory=list, repr=False)
@@ -113,9 +114,13 @@ def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] |
         url = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=url, timeout=10) as client:
             wait_ready(client)
-        server = Server(url=url, token=token, pid=process.pid, ready_s=time.perf_counter() - started,
-                        cpu_s=cpu_seconds(process.pid, data_dir)["server"], process=process, stderr=err,
-                        stdout=out)
+        ready_s = time.perf_counter() - started
+        try:
+            use = cpu_seconds(process.pid, data_dir)
+        except (OSError, ValueError, IndexError):  # no embedded PostgreSQL (DATABASE_URL)
+            use = {"server": cpu_seconds(process.pid, process.pid)["server"], "postgres": float("nan")}
+        server = Server(url=url, token=token, pid=process.pid, ready_s=ready_s, cpu_s=use["server"],
+                        pg_cpu_s=use["postgres"], process=process, stderr=err, stdout=out)
         yield server
     finally:
         if server is not None:
