@@ -63,7 +63,8 @@ class Server:
 
 
 def start_server(data_dir: Path, *args: str, port: int | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 180, log: str | None = None) -> tuple[subprocess.Popen, list[str], list[str]]:
+                 timeout: float = 180, log: str | None = None
+                 ) -> tuple[subprocess.Popen, list[str], list[str]]:
     """Launch `seatwise serve ARGS` on DATA_DIR; its stdout and stderr lines are collected as they come, or
     its stderr written straight to the file LOG (a load bench: the request log then costs this process
     nothing, no thread of it taking the interpreter's lock from the load's event loop on every line)."""
