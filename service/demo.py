@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.conversations import demo as history
 from service.finance.demo import load_finance_books, load_finance_setup
+from service.kit import collector
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
 from service.kit.time import DEFAULT_TZ, local_day_start, local_today
@@ -123,7 +124,14 @@ async def load_demo(db: Database, seed: int = SEED, today: date | None = None,
     conversations (tests load a lighter one). The brands, shops, policies, sites and agents are one
     transaction; then each domain's part loads in transactions of its own, side by side where none needs
     another's (PARTS): an interrupted load leaves the database empty only when it stops in the first."""
-    today = today or demo_today()
+    # No cyclic collection while it loads: its ORM rows, statements and results are freed by reference
+    # counting, and the collector's passes over them were a quarter of the load's own Python CPU (0.94-1.04 s
+    # with them, 0.70-0.77 s without).
+    with collector.paused():
+        return await _load_demo(db, seed, today or demo_today(), scale)
+
+
+async def _load_demo(db: Database, seed: int, today: date, scale: float) -> DemoSummary | None:
     rng = random.Random(seed)
     async with db.system_transaction() as session:
         if not await is_empty(session):
