@@ -37,7 +37,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EXIT_CODES = {
     EXIT_OK: "done (serve: stopped by SIGTERM)",
-    EXIT_REJECTED: "ingest: some records were rejected (the others were kept)",
+    EXIT_REJECTED: "ingest, ingest-attendance: some records were rejected (the others were kept)",
     EXIT_USAGE: "a mistake in the command or its input: an option, a file, a name that does not exist",
     EXIT_ENVIRONMENT: "the environment: no database in the data dir, the database out of reach, a busy port",
     EXIT_INTERNAL: "an unexpected error (set SEATWISE_DEBUG=1 for the traceback)",
@@ -494,9 +494,34 @@ def ingest(
     """Ingest conversation files through the same service path as POST /v1/conversations, in batches
     of up to 100,000 records, with a progress bar and a final summary. A file the ingest refuses as a whole
     (a CSV without the required columns) stops the command with one line naming it."""
+    from service.conversations.service import ingest_batch
+
+    _ingest_files(files, ingest_batch, "records")
+
+
+@app.command("ingest-attendance")
+@guarded
+def ingest_attendance(
+    files: Annotated[list[Path], typer.Argument(help="Attendance exports: NDJSON (.ndjson/.jsonl) or CSV "
+                                                "(.csv) work sessions", exists=True, dir_okay=False,
+                                                readable=True)],
+) -> None:
+    """Ingest work session files (attendance exports) through the same service path as POST
+    /v1/work-sessions: batches of up to 100,000 sessions, a progress bar, then the summary and up to 20
+    rejected rows as `file:line field reason`. Exit codes: 0 all kept, 1 some rows rejected (the good ones
+    are kept), 2 a file refused as a whole (one line naming the file, field and reason)."""
+    from service.seating.service import ingest_work_sessions
+
+    _ingest_files(files, ingest_work_sessions, "sessions")
+
+
+def _ingest_files(files: list[Path], ingest_batch: Any, what: str) -> None:
+    """FILES through INGEST_BATCH(session, principal, body, content type, max age) in batches of
+    kit.batches.MAX_RECORDS lines (a CSV's header repeated on each), the progress bar finished before the
+    results print."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from service.conversations.ingest import MAX_RECORDS, empty_answer
+    from service.kit.batches import MAX_RECORDS, add_up, empty_answer
     from service.kit.errors import Problem
 
     settings = _settings()
@@ -505,7 +530,6 @@ def ingest(
     places: list[tuple[str, int]] = []  # (file, line) of each rejection, in order
 
     async def run(db) -> None:
-        from service.conversations.service import ingest_batch
         from service.kit.identity import OPERATOR
 
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
@@ -534,9 +558,7 @@ def ingest(
                             raise CliError(f"{path}: {_file_problem(exc)}") from None
                         for rejection in result.rejected:  # line numbers within the file
                             places.append((path.name, rejection.line + line_offset))
-                        for name in ("received", "inserted", "updated", "unchanged"):
-                            setattr(total, name, getattr(total, name) + getattr(result, name))
-                        total.rejected += result.rejected
+                        add_up(total, result)
                         line_offset += len(lines)
                         progress.update(task, completed=handle.tell())
                 progress.update(task, completed=size)
@@ -550,7 +572,7 @@ def ingest(
         err.print(f"  ... and {len(total.rejected) - 20} more rejected rows")
     err.print(f"received {total.received:,}  inserted {total.inserted:,}  updated {total.updated:,}  "
               f"unchanged {total.unchanged:,}  rejected {len(total.rejected):,}  "
-              f"({total.received / max(elapsed, 1e-9):,.0f} records/s)")
+              f"({total.received / max(elapsed, 1e-9):,.0f} {what}/s)")
     if total.rejected:
         raise typer.Exit(EXIT_REJECTED)
 

@@ -28,6 +28,7 @@ from service.kit import collector
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
 from service.kit.time import DEFAULT_TZ, local_day_start, local_today
+from service.seating.demo import load_attendance_demo
 from service.shops.schemas import ShopCreate
 from service.shops.service import create_shop
 from service.sla.schemas import SlaPolicyCreate
@@ -243,6 +244,11 @@ async def _roster(demo: Demo) -> Any:
     return await load_roster_demo(demo.db, upcoming.name)
 
 
+async def _attendance(demo: Demo) -> Any:
+    # The story's peak (its run-up burns Hangzhou) is known from the day alone: no need to wait for the plans.
+    return await load_attendance_demo(demo.db, demo.today, history.story_peak(demo.today).end, demo.seed)
+
+
 async def _finance_setup(demo: Demo) -> None:
     await load_finance_setup(demo.db, demo.today)
 
@@ -252,17 +258,18 @@ async def _books(demo: Demo) -> dict[str, Any]:
 
 
 # The demo's parts after its first transaction, and what each needs first: the history (conversations and
-# their rollups), the seating rules and skills and the finance rates, contracts and attendance side by side;
-# the plans from the history; the roster from a plan and the seating rules; the books from all of it (SLA
-# credits from the breaches, worked hours from attendance else the published roster). A new domain's demo
-# adds its Part here, after what it reads.
+# their rollups), the seating rules and skills and the finance rates and contracts side by side; the
+# attendance after the seating rules; the plans from the history; the roster from a plan and the seating
+# rules; the books from all of it (SLA credits from the breaches, worked hours from attendance else the
+# published roster). A new domain's demo adds its Part here, after what it reads.
 PARTS: tuple[Part, ...] = (
     Part("conversations", _conversations),
     Part("seating", _seating_setup),
     Part("finance", _finance_setup),
+    Part("attendance", _attendance, after=("seating",)),
     Part("capacity", _capacity, after=("conversations",)),
     Part("roster", _roster, after=("capacity", "seating")),
-    Part("books", _books, after=("roster", "finance", "conversations")),
+    Part("books", _books, after=("roster", "finance", "conversations", "attendance")),
 )
 
 

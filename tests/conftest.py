@@ -5,6 +5,7 @@ non-superuser application role, so row-level security is really exercised."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import os
 import signal
@@ -82,11 +83,21 @@ def pytest_configure(config) -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def _migrate_alone(url: str) -> None:
+    """Migrate URL's database while no other run of this checkout migrates one: the first migration makes
+    the server-wide roles, which two parallel workers (pytest -n) would otherwise both try to create."""
+    lock = suite_server_dir() / "migrate.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        migrations.upgrade(url)
+
+
 @pytest.fixture(scope="session")
 async def template_db(server_url: str) -> AsyncIterator[str]:
     name = f"sw_tpl_{os.getpid()}"
     await _admin(server_url, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
-    await asyncio.to_thread(migrations.upgrade, with_database(server_url, name))
+    await asyncio.to_thread(_migrate_alone, with_database(server_url, name))
     yield name
     await _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 

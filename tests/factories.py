@@ -177,6 +177,16 @@ def seating_probes(world, b_shop: str, plan: str) -> dict[str, tuple[str, dict]]
         "deleteAssignment": ("mutation($id: UUID!) { deleteAssignment(id: $id) }", {"id": zero}),
         "applyMoves": ("mutation($a: UUID!, $s: UUID!) { applyMoves(input: {moves: [{agentId: $a, "
                        "fromShopId: null, toShopId: $s}]}) { intervalStart } }", {"a": agent, "s": b_shop}),
+        "workSessions": ("{ workSessions { items { shopId tenantId agentCode login } } }", {}),
+        "attendanceAdherence": ('{ attendanceAdherence(from: "2026-10-01", to: "2026-10-08") { agentCode day '
+                                "actualMinutes } }", {}),
+        "attendanceOccupancy": ('{ attendanceOccupancy(from: "2026-10-01", to: "2026-10-02") { shopId '
+                                "tenantId occupancy } }", {}),
+        "attendanceOvertime": ('{ attendanceOvertime(month: "2026-10") { agentCode totalMinutes } }', {}),
+        "ingestWorkSessions": ("mutation($s: UUID!) { ingestWorkSessions(records: [{externalId: \"x\", "
+                               "agentCode: \"A-none\", shopId: $s, login: \"2026-10-01T09:00:00+08:00\", "
+                               "logout: \"2026-10-01T10:00:00+08:00\"}]) { inserted rejected { reason } } }",
+                               {"s": b_shop}),
     }
 
 

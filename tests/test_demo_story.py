@@ -93,3 +93,16 @@ async def test_the_books_close_two_months_and_tell_the_balance_story(client, sum
     draft = (await client.get("/v1/finance/statements", headers=finance,
                               params={"month": "2027-07", "tenant": "lumi-beauty"})).json()["items"][0]
     assert Decimal(draft["adjustments"]) != 0  # June's late hours, billed in July against June's lines
+
+
+async def test_attendance_has_hangzhou_agents_over_the_overtime_cap_in_the_peak_month(client, summary):
+    """The seating demo's attendance (what the books above were priced from): a few Hangzhou agents worked
+    12-hour days in the run-up to the story's peak (618 here), over the China cap of 36 hours a month."""
+    sites = {s["id"]: s["city"] for s in await _all(client, "/v1/sites")}
+    rows = (await client.get("/v1/attendance/overtime", params={"month": "2027-06"}, headers=OPS)).json()
+    over = [r for r in rows if r["over_cap"]]
+    assert len(rows) > 80 and 3 <= len(over) <= 10, over
+    assert {sites[r["site_id"]] for r in over} == {"Hangzhou"} and all(r["cap_minutes"] == 2160 for r in over)
+    sessions = (await client.get("/v1/work-sessions", params={"from": "2027-06-01", "to": "2027-06-02"},
+                                 headers=OPS)).json()
+    assert sessions["items"] and sessions["next_cursor"]

@@ -19,7 +19,6 @@ from service.conversations.schemas import (
 )
 from service.kit import gql
 from service.kit.access import Caller, Session
-from service.kit.errors import Invalid
 
 MAX_GRAPHQL_RECORDS = 1_000  # larger loads: REST NDJSON/CSV or `seatwise ingest`
 
@@ -58,9 +57,6 @@ class ConversationMutation:
                   "and externalId.")
     async def ingest_conversations(self, session: Session, caller: Caller, info: Info,
                                    records: list[ConversationInput]) -> IngestResultType:
-        if len(records) > MAX_GRAPHQL_RECORDS:
-            raise Invalid("records", f"at most {MAX_GRAPHQL_RECORDS:,} a call; send larger batches to POST "
-                          "/v1/conversations")
-        rows = [{k: v for k, v in gql.plain(r).items() if v is not None} for r in records]
+        rows = gql.batch_rows(records, MAX_GRAPHQL_RECORDS, "/v1/conversations")
         max_age = info.context.request.app.state.settings.ingest_max_age_days
         return gql.of(IngestResultType, await service.ingest_records(session, caller, rows, max_age))

@@ -11,16 +11,12 @@ staged in chunks as they are read, so a 100,000-record request never becomes 100
 
 from __future__ import annotations
 
-import codecs
-import csv
 import logging
-import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.conversations import records as r
@@ -33,88 +29,37 @@ from service.conversations.rollups import (
     ROUND_TARGET_S,
     frt_bin_sql,
 )
-from service.conversations.schemas import IngestAnswer, Rejection
+from service.conversations.schemas import IngestAnswer
+from service.kit import batches as kit
+from service.kit.batches import (  # the shared batch machinery (re-exported: this module's API)
+    COPY_CHUNK,
+    CSV,
+    MAX_BLANK_LINES,
+    MAX_DEPTH,
+    MAX_LINE_BYTES,
+    MAX_RECORDS,
+    NDJSON,
+    REASON_BAD_ENCODING,
+    REASON_LINE_TOO_LONG,
+    REASON_TOO_DEEP,
+    empty_answer,
+    line_batches,
+    lines_of,
+    too_deep,
+    transcoded,
+)
+from service.kit.batches import rejection as _rejection
 from service.kit.collector import paused as _no_cyclic_gc  # parsing and staging: see the kit
-from service.kit.errors import Invalid, TooLarge
 from service.kit.timing import StageClock
+
+__all__ = ["COPY_CHUNK", "CSV", "MAX_BLANK_LINES", "MAX_DEPTH", "MAX_LINE_BYTES", "MAX_RECORDS", "NDJSON",
+           "REASON_BAD_ENCODING", "REASON_LINE_TOO_LONG", "REASON_TOO_DEEP", "empty_answer", "ingest",
+           "ingest_staged", "line_batches", "lines_of", "too_deep", "transcoded"]
 
 log = logging.getLogger("seatwise.conversations")
 
-MAX_RECORDS = 100_000
-MAX_BLANK_LINES = 10_000  # blank lines are no records, but they cost a little: a batch holds this many
-MAX_LINE_BYTES = 64 * 1024
-MAX_DEPTH = 8  # a record is a flat object with one list: deeper nesting is refused before it is parsed
-COPY_CHUNK = 10_000
 REASON_UNKNOWN_SHOP = "unknown shop"
 REASON_SUPERSEDED = "superseded by a later line with the same shop_id and external_id"
-REASON_BAD_ENCODING = "not UTF-8 text"
-REASON_LINE_TOO_LONG = f"line too long (at most {MAX_LINE_BYTES:,} bytes)"
-REASON_TOO_DEEP = f"nested too deeply (at most {MAX_DEPTH} levels)"
-
-NDJSON = "application/x-ndjson"
-CSV = "text/csv"
-
-
-def empty_answer() -> IngestAnswer:
-    return IngestAnswer(received=0, inserted=0, updated=0, unchanged=0, rejected=[])
-
-
-def _rejection(line: int, field_: str | None, reason: str) -> Rejection:
-    return Rejection.model_construct(line=line, field=field_, reason=reason)  # our own values: no validation
-
-
-# --- reading lines ------------------------------------------------------------------------------------
-
-
-async def line_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes | None]]:
-    """The physical lines of a streamed body, a chunk's worth at a time, without holding the body. A line
-    is dropped as soon as it passes MAX_LINE_BYTES (None stands in for it): the rest of it is skipped up
-    to its newline, never gathered."""
-    rest, skipping = b"", False
-    async for chunk in chunks:
-        if not chunk:
-            continue
-        if skipping:
-            cut = chunk.find(b"\n")
-            if cut < 0:
-                continue
-            chunk, skipping = chunk[cut + 1:], False
-        lines: list[bytes | None] = (rest + chunk).split(b"\n")  # type: ignore[assignment]
-        rest = lines.pop()  # type: ignore[assignment]
-        if len(rest) > MAX_LINE_BYTES:
-            lines.append(None)
-            rest, skipping = b"", True
-        if lines:
-            yield lines
-    if rest:
-        yield [rest]
-
-
-async def lines_of(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes | None]:
-    """Physical lines of a streamed body, one at a time (None: a line past MAX_LINE_BYTES)."""
-    async for lines in line_batches(chunks):
-        for line in lines:
-            yield line
-
-
-_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-
-
-def too_deep(line: bytes) -> bool:
-    """Whether LINE's JSON nests past MAX_DEPTH, decided without parsing it (brackets inside strings don't
-    count); only a line with more brackets than MAX_DEPTH is scanned at all."""
-    if line.count(b"[") + line.count(b"{") <= MAX_DEPTH:
-        return False
-    depth = 0
-    for match in _STRING_OR_BRACKET.finditer(line):
-        token = match.group()
-        if token in (b"[", b"{"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                return True
-        elif token in (b"]", b"}"):
-            depth -= 1
-    return False
 
 
 _STAGED_COLUMNS = ["line_no", "tenant_id", *r.FIELDS]
@@ -129,27 +74,27 @@ _VISIBLE_SHOPS = ("SELECT id, tenant_id FROM shops "
                   "WHERE id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR tenant_id = $2)")
 
 
-class _Stager:
+class _Stager(kit.Batch):
     """Typed rows on their way to the staging table: resolves each shop to its tenant (one query per
     chunk, for shops not seen yet; RLS and the client's tenant limit what is found), keeps the last
     line of each (shop, external_id), and COPYs in chunks."""
 
     def __init__(self, conn, tenant_id: uuid.UUID | None, result: IngestAnswer,
                  earliest: datetime = r.EARLIEST):
+        super().__init__(result)
         self.conn = conn
         self.tenant_id = tenant_id
-        self.result = result
         self.latest = r.latest_timestamp()
         self.earliest = earliest
-        self.blank_lines = 0
         self.parsed_shops: dict[str, uuid.UUID] = {}
         self.owners: dict[uuid.UUID, uuid.UUID | None] = {}
-        self.pending: list[tuple[int, tuple]] = []
         self.last_line: dict[tuple[uuid.UUID, str], int] = {}
         self.superseded: list[int] = []
-        self.records = 0
         self.first_start: datetime | None = None
         self.last_start: datetime | None = None
+        latest, shops, validate = self.latest, self.parsed_shops, r.validate_row
+        # One parsed record, by the reference rules on their fast path (a closure: the hot path).
+        self.check: kit.Check = lambda doc: validate(doc, latest, shops, earliest)
 
     @property
     def keys(self) -> int:
@@ -160,31 +105,6 @@ class _Stager:
     def shops(self) -> set[int]:
         """The staged rows' shops (as the ints of their uuids)."""
         return {shop for shop, _ in self.last_line}
-
-    def _count(self) -> None:
-        self.records += 1
-        if self.records > MAX_RECORDS:
-            raise TooLarge(f"a batch holds at most {MAX_RECORDS:,} records; split the file")
-
-    def blank(self) -> None:
-        self.blank_lines += 1
-        if self.blank_lines > MAX_BLANK_LINES:
-            raise TooLarge(f"a batch holds at most {MAX_BLANK_LINES:,} blank lines")
-
-    def reject(self, line_no: int, field_: str | None, reason: str) -> None:
-        self._count()
-        self.result.rejected.append(_rejection(line_no, field_, reason))
-
-    def take(self, line_no: int, checked: r.Row | r.Rejection) -> None:
-        if isinstance(checked, r.Rejection):
-            self.reject(line_no, checked.field, checked.reason)
-        else:
-            self._count()
-            self.pending.append((line_no, checked))
-
-    @property
-    def full(self) -> bool:
-        return len(self.pending) >= COPY_CHUNK
 
     async def flush(self) -> None:
         if not self.pending:
@@ -233,116 +153,17 @@ class _Stager:
                                      for line in self.superseded]
 
 
-def _decode(line: bytes) -> str | None:
-    """The line as text; None when it is not UTF-8."""
-    try:
-        return line.rstrip(b"\r").decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
 def _take_ndjson(lines: list[bytes | None], line_no: int, stager: _Stager) -> int:
-    """Check and take whole lines (a plain loop: this is the hot path); returns the last line number.
-    orjson and the fast path type the common line; the reference parser (stdlib json) decides any line
-    they refuse, so every answer, accepted or rejected, is the reference's. Blank lines are skipped before
-    any parsing (and counted against MAX_BLANK_LINES); a line too long or nested too deeply is refused
-    unparsed."""
-    latest, earliest, shops, take = stager.latest, stager.earliest, stager.parsed_shops, stager.take
-    for line in lines:
-        line_no += 1
-        if not line or line.isspace():
-            if line is None:
-                stager.reject(line_no, None, REASON_LINE_TOO_LONG)
-            else:
-                stager.blank()
-            continue
-        if len(line) > MAX_LINE_BYTES:
-            stager.reject(line_no, None, REASON_LINE_TOO_LONG)
-            continue
-        if too_deep(line):
-            stager.reject(line_no, None, REASON_TOO_DEEP)
-            continue
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            pass
-        else:
-            if b"\\u0000" not in line or r.storable(doc):
-                checked = r.validate_row(doc, latest, shops, earliest)
-                if not isinstance(checked, r.Rejection):
-                    take(line_no, checked)
-                    continue
-        if _decode(line) is None:
-            stager.reject(line_no, None, REASON_BAD_ENCODING)
-            continue
-        doc = r.parse_json_line(line)
-        take(line_no, doc if isinstance(doc, r.Rejection) else r.validate_row(doc, latest, shops, earliest))
-    return line_no
+    """Check and take whole lines (kit.batches.take_ndjson with the conversation rules)."""
+    return kit.take_ndjson(lines, line_no, stager, stager.check)
 
 
 async def stage_ndjson(body: AsyncIterator[bytes], stager: _Stager) -> None:
-    """Whole lines of each body chunk at a time, staged in COPY-sized chunks as they fill."""
-    line_no = 0
-    async for lines in line_batches(body):
-        line_no = _take_ndjson(lines, line_no, stager)
-        if stager.full:
-            await stager.flush()
-
-
-async def transcoded(chunks: AsyncIterator[bytes], charset: str) -> AsyncIterator[bytes]:
-    """A body in CHARSET as UTF-8, chunk by chunk (a CSV exported by Excel in China is often GB18030);
-    bytes that are not CHARSET become U+FFFD, which the CSV rules then refuse where it matters."""
-    decoder = codecs.getincrementaldecoder(charset)(errors="replace")
-    async for chunk in chunks:
-        yield decoder.decode(chunk).encode()
-    yield decoder.decode(b"", final=True).encode()
+    await kit.stage_ndjson(body, stager, stager.check)
 
 
 async def stage_csv(lines: AsyncIterator[bytes | None], stager: _Stager) -> None:
-    header: list[str] | None = None
-    line_no = 0
-    async for line in lines:
-        line_no += 1
-        if line is None or len(line) > MAX_LINE_BYTES:
-            if header is None:
-                raise Invalid("body", f"the CSV header is longer than {MAX_LINE_BYTES:,} bytes")
-            stager.reject(line_no, None, REASON_LINE_TOO_LONG)
-            continue
-        decoded = _decode(line)
-        if header is None:
-            if decoded is None or not decoded.strip():
-                raise Invalid("body", "the CSV must start with a header row naming the fields")
-            header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([decoded]))]
-            twice = sorted({h for h in header if header.count(h) > 1 and h})
-            if twice:
-                raise Invalid("body", f"the CSV header names a column more than once: {', '.join(twice)}")
-            missing = sorted(set(r.REQUIRED_FIELDS) - set(header))
-            if missing:
-                raise Invalid("body", f"the CSV header lacks required columns: {', '.join(missing)}")
-            continue
-        if decoded is None:
-            stager.reject(line_no, None, REASON_BAD_ENCODING)
-            continue
-        if not decoded.strip():
-            stager.blank()
-            continue
-        if "\x00" in decoded:
-            stager.reject(line_no, None, r.REASON_MALFORMED)
-            continue
-        try:
-            cells = next(csv.reader([decoded]))
-        except (csv.Error, StopIteration):
-            stager.reject(line_no, None, r.REASON_MALFORMED)
-            continue
-        if len(cells) != len(header):
-            stager.reject(line_no, None, r.REASON_MALFORMED)
-            continue
-        row = {name: value for name, value in zip(header, cells, strict=True) if name in r.FIELDS}
-        stager.take(line_no, r.validate_row(row, stager.latest, stager.parsed_shops, stager.earliest))
-        if stager.full:
-            await stager.flush()
-    if header is None:
-        raise Invalid("body", "the CSV must start with a header row naming the fields")
+    await kit.stage_csv(lines, stager, stager.check, r.FIELDS, r.REQUIRED_FIELDS)
 
 
 # --- the SQL pipeline -------------------------------------------------------------------------------
@@ -524,10 +345,7 @@ async def ingest(session: AsyncSession, body: AsyncIterator[bytes], content_type
     clock = StageClock()
     raw, stager = await _staging(session, tenant_id, result, earliest)
     with _no_cyclic_gc():
-        if content_type == CSV:
-            await stage_csv(lines_of(transcoded(body, charset) if charset else body), stager)
-        else:
-            await stage_ndjson(body, stager)
+        await kit.stage_body(body, content_type, charset, stager, stager.check, r.FIELDS, r.REQUIRED_FIELDS)
         await stager.finish()
     return await _apply(session, raw, stager, clock)
 

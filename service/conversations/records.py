@@ -37,26 +37,47 @@ truncated.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal, TypeAlias
 
 from service.conversations.schemas import REQUIRED, ConversationIn
-from service.kit.types import storable_text
+from service.kit.records import (  # the rules every feed shares (re-exported: this module's API)
+    EARLIEST,
+    FUTURE_SLACK,
+    MAX_EXTERNAL_ID,
+    REASON_BAD_TIMESTAMP,
+    REASON_BAD_UUID,
+    REASON_EXTERNAL_ID_TOO_LONG,
+    REASON_MALFORMED,
+    REASON_MISSING,
+    REASON_NO_TIMEZONE,
+    REASON_NOT_TEXT,
+    REASON_OUT_OF_RANGE,
+    RecordError,
+    Rejection,
+    earliest_timestamp,
+    latest_timestamp,
+    listed,
+    parse_json_line,
+    parse_timestamp,
+    storable,
+)
+from service.kit.records import absent as _absent
+from service.kit.records import parse_text as _text
+from service.kit.records import parse_uuid as _uuid
+
+__all__ = ["EARLIEST", "FUTURE_SLACK", "MAX_EXTERNAL_ID", "REASON_BAD_TIMESTAMP", "REASON_BAD_UUID",
+           "REASON_EXTERNAL_ID_TOO_LONG", "REASON_MALFORMED", "REASON_MISSING", "REASON_NOT_TEXT",
+           "REASON_NO_TIMEZONE", "REASON_OUT_OF_RANGE", "RecordError", "Rejection", "earliest_timestamp",
+           "latest_timestamp", "parse_json_line", "parse_timestamp", "storable"]
 
 # --- reason strings, shared with the SQL validation path -------------------------------------------
-REASON_MALFORMED = "malformed line"
-REASON_MISSING = "missing field"
-REASON_NOT_TEXT = "not a string"
-REASON_BAD_UUID = "not a valid uuid"
-REASON_BAD_TIMESTAMP = "not an ISO 8601 timestamp"
-REASON_NO_TIMEZONE = "timestamp without timezone offset"
 REASON_RESPONSE_BEFORE_START = "first response before start"
 REASON_END_BEFORE_START = "end before start"
 REASON_END_BEFORE_RESPONSE = "end before first response"
@@ -69,8 +90,6 @@ REASON_NEGATIVE_AMOUNT = "negative amount"
 REASON_AMOUNT_TOO_LARGE = "amount too large"
 REASON_NOT_INTEGER = "not an integer"
 REASON_CSAT_RANGE = "csat outside 1-5"
-REASON_OUT_OF_RANGE = "timestamp out of range"
-REASON_EXTERNAL_ID_TOO_LONG = "too long (at most 128 characters)"
 REASON_AGENT_CODE_TOO_LONG = "too long (at most 64 characters)"
 
 REASONS: tuple[str, ...] = (
@@ -106,10 +125,7 @@ KINDS: tuple[str, ...] = ("presale", "aftersale")
 MAX_AMOUNT = Decimal("999999999999.99")
 CENT = Decimal("0.01")
 #: Storage limits: the columns' lengths, and a plausible time range (a typo'd year is refused, not filed).
-MAX_EXTERNAL_ID = 128
 MAX_AGENT_CODE = 64
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-FUTURE_SLACK = timedelta(days=2)
 
 #: A plain decimal number as accepted in strings (no ``nan``, ``inf``, ``_`` or hex).
 NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -118,28 +134,6 @@ _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
 
 Kind = Literal["presale", "aftersale"]
-
-
-class RecordError(ValueError):
-    """A field of a conversation record breaks a rule; ``reason`` is one of :data:`REASONS`."""
-
-    def __init__(self, field: str | None, reason: str):
-        super().__init__(f"{field}: {reason}" if field else reason)
-        self.field = field
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why one incoming record was refused. ``field`` is None when the record as a whole is bad."""
-
-    field: str | None
-    reason: str
-    external_id: str | None = None
-
-    @property
-    def message(self) -> str:
-        return f"{self.field}: {self.reason}" if self.field else self.reason
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -256,81 +250,26 @@ def _check_amount(value: Any) -> Decimal:
 # --- parsing raw values (JSON values or CSV strings) -----------------------------------------------
 
 
-def _absent(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _text(field: str, value: Any, longest: int, too_long: str) -> str:
-    if isinstance(value, str):
-        text = value.strip()
-    elif isinstance(value, int) and not isinstance(value, bool):
-        text = str(value)
-    else:
-        raise RecordError(field, REASON_NOT_TEXT)
-    if len(text) > longest:
-        raise RecordError(field, too_long)
-    return text
 
 
-def _uuid(field: str, value: Any) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    if not isinstance(value, str):
-        raise RecordError(field, REASON_BAD_UUID)
-    try:
-        return uuid.UUID(value.strip())
-    except ValueError:
-        raise RecordError(field, REASON_BAD_UUID) from None
 
 
-def latest_timestamp(now: datetime | None = None) -> datetime:
-    """The latest instant a record may carry: clocks run a little fast, records never come from the future."""
-    return (now or datetime.now(UTC)) + FUTURE_SLACK
 
 
-def earliest_timestamp(max_age_days: int | None, now: datetime | None = None) -> datetime:
-    """The earliest instant a record may carry: MAX_AGE_DAYS before now (a deployment's setting, so that
-    one client's ancient dates cannot create partitions every tenant's ingest then probes), never before
-    EARLIEST."""
-    if max_age_days is None:
-        return EARLIEST
-    return max(EARLIEST, (now or datetime.now(UTC)) - timedelta(days=max_age_days))
 
 
-def parse_timestamp(value: Any, field: str = "timestamp", latest: datetime | None = None,
-                    earliest: datetime = EARLIEST) -> datetime:
-    """ISO 8601 timestamp that must carry an offset and lie between EARLIEST and LATEST (default: now
-    plus FUTURE_SLACK); raises :class:`RecordError`."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise RecordError(field, REASON_BAD_TIMESTAMP) from None
-    else:
-        raise RecordError(field, REASON_BAD_TIMESTAMP)
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise RecordError(field, REASON_NO_TIMEZONE)
-    if not earliest <= parsed <= (latest or latest_timestamp()):
-        raise RecordError(field, REASON_OUT_OF_RANGE)
-    return parsed
 
 
 def _response_times(value: Any) -> tuple[float, ...] | None:
     field = "response_times_s"
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                raise RecordError(field, REASON_BAD_RESPONSE_TIMES) from None
-        else:
-            parts = [p.strip() for p in text.split(";")]
-            if not all(NUMBER_RE.fullmatch(p) for p in parts):
-                raise RecordError(field, REASON_BAD_RESPONSE_TIMES)
-            value = [float(p) for p in parts]
+    if isinstance(value, str) and not value.strip().startswith("["):
+        parts = listed(value, field, REASON_BAD_RESPONSE_TIMES)
+        if not all(NUMBER_RE.fullmatch(p) for p in parts):
+            raise RecordError(field, REASON_BAD_RESPONSE_TIMES)
+        value = [float(p) for p in parts]
+    value = listed(value, field, REASON_BAD_RESPONSE_TIMES)
     if not isinstance(value, list | tuple):
         raise RecordError(field, REASON_BAD_RESPONSE_TIMES)
     if not all(_is_nonneg_number(t) for t in value):
@@ -536,32 +475,8 @@ def _slow_row(raw: Any, latest: datetime, earliest: datetime = EARLIEST) -> Row 
     return checked if isinstance(checked, Rejection) else row_of(checked)
 
 
-def storable(value: Any) -> bool:
-    """Every string in a parsed JSON value is storable text: no NUL, no lone surrogate (JSON escapes
-    can spell both; PostgreSQL text holds neither). Iterative: no nesting overflows it."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if not storable_text(item):
-                return False
-        elif isinstance(item, dict):
-            stack += item.keys()
-            stack += item.values()
-        elif isinstance(item, list):
-            stack += item
-    return True
 
 
-def parse_json_line(line: str | bytes) -> Any | Rejection:
-    """The value of one NDJSON line, or a malformed-line rejection (including text PostgreSQL can't hold)."""
-    try:
-        raw = json.loads(line)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return Rejection(None, REASON_MALFORMED)
-    if not storable(raw):
-        return Rejection(None, REASON_MALFORMED)
-    return raw
 
 
 def parse_ndjson_line(line: str | bytes) -> ConversationRecord | Rejection:

@@ -14,6 +14,11 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.kit.batches import IngestAnswer, Rejection
+
+__all__ = ["REQUIRED", "ConversationFilter", "ConversationIn", "ConversationRead", "IngestAnswer",
+           "Rejection"]
+
 
 class ConversationIn(BaseModel):
     """A conversation record (GLOSSARY.md); timestamps ISO 8601 with an offset."""
@@ -64,21 +69,3 @@ class ConversationFilter(BaseModel):
                               "midnight) or a datetime (shop-local unless it has an offset)")
     end: str | None = Field(default=None, description="Started before, like `from`")
     external_id: str | None = Field(default=None, max_length=128)
-
-
-class Rejection(BaseModel):
-    """A line that was not kept, and why: `field` is null when the line as a whole is bad."""
-
-    line: int = Field(description="1-based line of the body (GraphQL: position in the list)")
-    field: str | None
-    reason: str
-
-
-class IngestAnswer(BaseModel):
-    """What a batch did: every good row kept, every bad one reported."""
-
-    received: int
-    inserted: int
-    updated: int
-    unchanged: int
-    rejected: list[Rejection]

@@ -4,7 +4,6 @@ reading records back ("did you get record X?"), a client its own shops' only."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
@@ -14,12 +13,12 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.conversations import ingest as pipeline
-from service.conversations.ingest import CSV, MAX_RECORDS, NDJSON, ingest
+from service.conversations.ingest import MAX_RECORDS, NDJSON, ingest
 from service.conversations.models import Conversation
 from service.conversations.records import earliest_timestamp
 from service.conversations.schemas import ConversationFilter, IngestAnswer
-from service.kit import audit, observe
-from service.kit.errors import NotFound, UnsupportedMediaType
+from service.kit import audit, batches, observe
+from service.kit.errors import NotFound
 from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest, keyset, page_of
 from service.kit.time import DEFAULT_TZ, parse_local_moment
@@ -27,15 +26,6 @@ from service.kit.time import DEFAULT_TZ, parse_local_moment
 __all__ = ["MAX_RECORDS", "ingest_batch", "ingest_records", "ingest_staged", "list_conversations",
            "media_type"]
 
-UTF8 = frozenset({"utf-8", "utf8"})
-# What a CSV may declare besides UTF-8 (honoured by transcoding): the encodings spreadsheets export in.
-CSV_CHARSETS = frozenset({"gb18030", "gbk", "gb2312", "big5", "utf-16", "utf-16le", "utf-16be", "iso-8859-1",
-                          "latin-1", "windows-1252", "shift_jis"})
-
-CONTENT_TYPES = {
-    "application/x-ndjson": NDJSON, "application/ndjson": NDJSON, "application/jsonl": NDJSON,
-    "application/json-lines": NDJSON, "text/csv": CSV,
-}
 
 
 def media_type(content_type: str | None) -> str:
@@ -43,25 +33,8 @@ def media_type(content_type: str | None) -> str:
 
 
 def media_and_charset(content_type: str | None) -> tuple[str, str | None]:
-    """The kind of a body and its declared charset when it is not UTF-8 (NDJSON is UTF-8 by definition; a
-    CSV may be in one of CSV_CHARSETS, transcoded as it is read); anything else is a 415."""
-    kind_text, *params = (content_type or "").split(";")
-    kind = CONTENT_TYPES.get(kind_text.strip().lower())
-    if kind is None:
-        raise UnsupportedMediaType(
-            "send conversations as application/x-ndjson or text/csv (got "
-            f"{content_type or 'no Content-Type'})"[:300])
-    charset = None
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            charset = value.strip().strip('"').lower()
-    if charset is None or charset in UTF8:
-        return kind, None
-    if kind == CSV and charset in CSV_CHARSETS:
-        return kind, charset
-    allowed = "UTF-8" if kind == NDJSON else f"UTF-8 or one of {', '.join(sorted(CSV_CHARSETS))}"
-    raise UnsupportedMediaType(f"charset {charset[:40]!r} is not accepted here: send {allowed}")
+    """The kind of a body and its charset when not UTF-8 (kit.batches.media_and_charset); else a 415."""
+    return batches.media_and_charset(content_type, "conversations")
 
 
 async def ingest_batch(session: AsyncSession, caller: Principal, body: AsyncIterator[bytes],
@@ -85,10 +58,7 @@ async def ingest_batch(session: AsyncSession, caller: Principal, body: AsyncIter
 async def ingest_records(session: AsyncSession, caller: Principal, records: Iterable[Mapping[str, Any]],
                          max_age_days: int | None = None) -> IngestAnswer:
     """Small batches given as dicts (GraphQL): the same path, as NDJSON lines."""
-    async def lines() -> AsyncIterator[bytes]:
-        yield "\n".join(json.dumps(rec, default=str, ensure_ascii=False) for rec in records).encode()
-
-    return await ingest_batch(session, caller, lines(), NDJSON, max_age_days)
+    return await ingest_batch(session, caller, batches.ndjson_of(records), NDJSON, max_age_days)
 
 
 async def ingest_staged(session: AsyncSession, stage: Callable[[Any], Awaitable[None]]) -> IngestAnswer:

@@ -12,21 +12,18 @@
   PDD shop on a seat-hour contract of its own; Zest Kitchen on seat-hours and commission; Pawsome on
   conversations; and Inkleaf (long-tail) on cheap conversations while six agents work its shops full time: a
   negative margin, so the balance view has a story to tell.
-- Attendance of the agents employed (overtime on some workdays, Saturday work) for the two months before
-  today's and this month to yesterday (`demo_attendance`, a stand-in written straight into the seating
-  domain's work_sessions until its own demo attendance replaces it); those two months closed (numbered
-  statements, frozen figures), then four and a half hours of last month's attendance arrive late and become
-  an adjustment on this month's open draft.
+- The seating demo's attendance (service.seating.demo, loaded before the books: overtime on some workdays,
+  Saturday work, Hangzhou's run-up to the peak); the two months before today's closed (numbered statements,
+  frozen figures), then four and a half hours of last month's attendance arrive late through the seating
+  ingest and become an adjustment on this month's open draft.
 """
 
 from __future__ import annotations
 
-import random
 import uuid
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -40,11 +37,10 @@ from service.finance.schemas import (
     OvertimeCreate,
     SeatCostCreate,
 )
-from service.kit import audit
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
 from service.kit.time import DEFAULT_TZ
-from service.seating.calendar import CHINA_2026
+from service.seating import demo as attendance
 
 SEED = 1212
 D = Decimal
@@ -69,11 +65,9 @@ CONTRACTS: dict[Any, dict[str, Any]] = {
     "pawsome": {"monthly_base_fee": "26000.00", "per_conversation_rate": "0.90"},
     "inkleaf": {"per_conversation_rate": "0.35"},
 }
-# Agents per brand (the 120 demo agents in code order): Inkleaf's six work its shops full time for cheap
-# conversations, the long-tail brand whose margin is negative.
-STAFFING = (("inkleaf", 6), ("pawsome", 2), ("mochi-home", 12), ("zest-kitchen", 16), ("northpeak", 24),
-            ("lumi-beauty", 60))
-LOSS_LEADER = "inkleaf"
+# Agents per brand (the 120 demo agents in code order, the seating demo's attendance): Inkleaf's six work its
+# shops full time for cheap conversations, the long-tail brand whose margin is negative.
+STAFFING, LOSS_LEADER = attendance.STAFFING, attendance.LOSS_LEADER
 
 
 async def _rates(db: Database, first: Month) -> None:
@@ -120,82 +114,22 @@ async def _contracts(db: Database, since: date) -> None:
             await service.create_contract(session, OPERATOR, ContractCreate.model_validate(body))
 
 
-# --- attendance: a stand-in ---------------------------------------------------------------------------------
-# The seating domain owns attendance (work_sessions, its ingest and its demo). Until its demo writes the
-# demo's attendance, these write it straight into the table, here and only here: swap demo_attendance for
-# the seating demo's and the books follow.
+# --- attendance: the seating demo's ---------------------------------------------------------------------
+# The seating domain owns attendance (work_sessions, its ingest and its demo: service.seating.demo, loaded
+# before the books); finance reads it. Late attendance arrives the way any export does: through its ingest.
 
 
-class Agent(NamedTuple):
-    id: uuid.UUID
-    hired_on: date
-    left_on: date | None
-
-
-def _session(shop: Any, agent: uuid.UUID, external_id: str, start: datetime, minutes: int, pause: datetime,
-             pause_minutes: int) -> dict[str, Any]:
-    """A work session's row: MINUTES from START with a break of PAUSE_MINUTES at PAUSE."""
-    return {"tenant_id": shop.tenant_id, "shop_id": shop.id, "agent_id": agent, "external_id": external_id,
-            "lo": start.astimezone(UTC), "hi": (start + timedelta(minutes=minutes)).astimezone(UTC),
-            "blo": pause.astimezone(UTC), "bhi": (pause + timedelta(minutes=pause_minutes)).astimezone(UTC)}
-
-
-def _sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], first: date, last: date
-              ) -> list[dict[str, Any]]:
-    """Work sessions of every agent employed on a day, on a shop of its brand (STAFFING): workdays of 8
-    worked hours (one in six with 90 minutes of overtime), one Saturday in four; the loss leader's agents
-    every workday."""
-    zone = ZoneInfo(DEFAULT_TZ)
-    brand_of = [slug for slug, n in STAFFING for _ in range(n)]
-    out = []
-    for i, agent in enumerate(agents):
-        slug = brand_of[i % len(brand_of)]
-        own = [s for s in shops if s.slug == slug] or list(shops)
-        shop = own[i % len(own)]
-        day = max(first, agent.hired_on)
-        while day <= min(last, agent.left_on or last):
-            weekday = CHINA_2026.kind(day).value == "workday" if day.year == 2026 else day.weekday() < 5
-            works = (slug == LOSS_LEADER and weekday) or (weekday and rng.random() < 0.93) or \
-                (day.weekday() == 5 and rng.random() < 0.25)
-            if works:
-                start = datetime.combine(day, time(9 if i % 3 else 13, rng.choice((0, 15, 30))), zone)
-                minutes = 540 + (90 if weekday and rng.random() < 0.17 else 0)
-                lunch = start + timedelta(hours=4)
-                key = f"demo-{agent.id}-{day.isoformat()}"
-                out.append(_session(shop, agent.id, key, start, minutes, lunch, 60))
-            day += timedelta(days=1)
-    return out
-
-
-async def insert_work_sessions(db: Database, rows: list[dict[str, Any]]) -> None:
-    """ROWS (see _session) into the seating domain's work_sessions, as one statement."""
-    if not rows:
-        return
-    names = ("tenant_id", "shop_id", "external_id", "agent_id", "lo", "hi", "blo", "bhi")
-    async with db.system_transaction() as session:
-        await session.execute(text(
-            "INSERT INTO work_sessions (tenant_id, shop_id, external_id, agent_id, during, breaks) "
-            "SELECT t, s, x, a, tstzrange(lo, hi), tstzmultirange(tstzrange(blo, bhi)) "
-            "FROM unnest(CAST(:tenant_id AS uuid[]), CAST(:shop_id AS uuid[]), CAST(:external_id AS text[]), "
-            "CAST(:agent_id AS uuid[]), CAST(:lo AS timestamptz[]), CAST(:hi AS timestamptz[]), "
-            "CAST(:blo AS timestamptz[]), CAST(:bhi AS timestamptz[])) AS u(t, s, x, a, lo, hi, blo, bhi)"),
-            {n: [r[n] for r in rows] for n in names})
-        await audit.record(session, action="demo_attendance", object_type="work_sessions",
-                           after={"sessions": len(rows), "from": min(r["lo"] for r in rows),
-                                  "to": max(r["hi"] for r in rows)})
-
-
-async def demo_attendance(db: Database, rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any],
-                          first: date, last: date) -> None:
-    """The demo's attendance from FIRST to LAST (local days): what the seating demo's attendance replaces."""
-    await insert_work_sessions(db, _sessions(rng, agents, shops, first, last))
-
-
-async def late_attendance(db: Database, shop: Any, agent: uuid.UUID, day: date) -> None:
+async def late_attendance(db: Database, shop: Any, agent: uuid.UUID, day: date, today: date) -> None:
     """Four and a half hours of AGENT's work on SHOP on DAY (a closed month's), reported after the close."""
     start = datetime.combine(day, time(10), ZoneInfo(DEFAULT_TZ))
-    await insert_work_sessions(db, [_session(shop, agent, f"late-{uuid.uuid4().hex[:8]}", start, 270,
-                                             start + timedelta(hours=2), 30)])
+    async with db.system_transaction() as session:
+        code = (await session.execute(text("SELECT code FROM agents WHERE id = :a"),
+                                      {"a": agent})).scalar_one()
+    pause = start + timedelta(hours=2)
+    await attendance.send(db, [{
+        "external_id": f"late-{uuid.uuid4().hex[:8]}", "agent_code": code, "shop_id": str(shop.id),
+        "login": start.isoformat(), "logout": (start + timedelta(minutes=270)).isoformat(),
+        "breaks": [[pause.isoformat(), (pause + timedelta(minutes=30)).isoformat()]]}], today)
 
 
 async def _idle_agent(db: Database, day: date) -> uuid.UUID:
@@ -213,39 +147,28 @@ async def _idle_agent(db: Database, day: date) -> uuid.UUID:
 async def load_finance_demo(db: Database, today: date, seed: int = SEED) -> dict[str, Any]:
     """The books around TODAY: the two months before its month closed, its month open with a late
     adjustment. Returns what it did (months closed, statement numbers, the late adjustment's month)."""
-    await load_finance_setup(db, today, seed)
+    await load_finance_setup(db, today)
     return await load_finance_books(db, today)
 
 
-async def load_finance_setup(db: Database, today: date, seed: int = SEED) -> None:
-    """What the books are made of and needs only the agents, sites and shops: cost rates, contracts and the
-    attendance from the first of the two months before TODAY's to yesterday (the demo loads it beside the
-    other domains' parts)."""
-    rng = random.Random(seed)
+async def load_finance_setup(db: Database, today: date) -> None:
+    """What the books are made of that needs only the agents, sites and shops: the cost rates and the
+    contracts (the demo loads them beside the other domains' parts)."""
     first = Month.of(today).shift(-2)
     await _rates(db, first)
     await _contracts(db, first.first_day)
-    agents, shops = await _agents_and_shops(db)
-    await demo_attendance(db, rng, agents, shops, first.first_day, today - timedelta(days=1))
-
-
-async def _agents_and_shops(db: Database) -> tuple[list[Agent], list[Any]]:
-    async with db.system_transaction() as session:
-        agents = [Agent(*r) for r in await session.execute(text(
-            "SELECT id, hired_on, left_on FROM agents ORDER BY code"))]
-        shops = (await session.execute(text(
-            "SELECT s.tenant_id, s.id, t.slug, t.tier FROM shops s JOIN tenants t ON t.id = s.tenant_id "
-            "ORDER BY t.slug, s.name"))).all()
-    return agents, list(shops)
 
 
 async def load_finance_books(db: Database, today: date) -> dict[str, Any]:
-    """The books over load_finance_setup's rates, contracts and attendance (and the SLA breaches and the
-    published roster when there are): the two months before TODAY's closed, its month open with a late
-    adjustment. Returns what it did (months closed, statement numbers, the late adjustment's month)."""
+    """The books over load_finance_setup's rates and contracts, the attendance and the SLA breaches (and the
+    published roster where there is no attendance): the two months before TODAY's closed, its month open with
+    a late adjustment. Returns what it did (months closed, statement numbers, the late adjustment's month)."""
     this = Month.of(today)
     first = this.shift(-2)
-    _, shops = await _agents_and_shops(db)
+    async with db.system_transaction() as session:
+        shops = (await session.execute(text(
+            "SELECT s.tenant_id, s.id, t.slug, t.tier FROM shops s JOIN tenants t ON t.id = s.tenant_id "
+            "ORDER BY t.slug, s.name"))).all()
     numbers = []
     for month in (first, first.shift(1)):
         async with db.system_transaction() as session:
@@ -255,7 +178,7 @@ async def load_finance_books(db: Database, today: date) -> dict[str, Any]:
     # Last month's attendance of one more agent arrives after its close: an adjustment on this month's draft.
     lumi = next(s for s in shops if s.slug == "lumi-beauty")
     late_day = this.shift(-1).last_day - timedelta(days=2)
-    await late_attendance(db, lumi, await _idle_agent(db, late_day), late_day)
+    await late_attendance(db, lumi, await _idle_agent(db, late_day), late_day, today)
     async with db.system_transaction() as session:
         computed = await service.compute_month(session, db.sessions(SYSTEM_SCOPE), OPERATOR, str(this))
     return {"closed": [str(first), str(first.shift(1))], "numbers": numbers, "open": str(this),

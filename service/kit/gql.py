@@ -44,7 +44,16 @@ from graphql import GraphQLError, GraphQLID, GraphQLString
 from service.kit.access import INJECTED, Roles, Session, authorization_of, principal_of, verify
 from service.kit.db import Database
 from service.kit.docs import GRAPHIQL_PAGE
-from service.kit.errors import BadRequest, Problem, Unavailable, as_problem, field_errors, report, summary
+from service.kit.errors import (
+    BadRequest,
+    Invalid,
+    Problem,
+    Unavailable,
+    as_problem,
+    field_errors,
+    report,
+    summary,
+)
 from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest, check_limit
 from service.kit.types import NOT_TEXT, storable_text
@@ -347,6 +356,14 @@ class Page(Generic[T]):
 def page(type_: type[T], paged: Paged[Any]) -> Page[T]:
     """A service's page as the GraphQL page of TYPE_."""
     return Page(items=[of(type_, item) for item in paged.items], next_cursor=paged.next_cursor)
+
+
+def batch_rows(records: list[Any], most: int, route: str) -> list[dict[str, Any]]:
+    """A batch mutation's input records as plain dicts without nulls (what an NDJSON line would hold), at
+    most MOST a call (Invalid('records') names ROUTE, where larger batches go)."""
+    if len(records) > most:
+        raise Invalid("records", f"at most {most:,} a call; send larger batches to POST {route}")
+    return [{k: v for k, v in plain(r).items() if v is not None} for r in records]
 
 
 def page_request(first: int, after: str | None) -> PageRequest:

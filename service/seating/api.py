@@ -9,16 +9,19 @@ another brand's shop in `?shop=` is a 404.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from service.kit.access import Caller, Session, Sessions
+from service.kit.batches import IngestAnswer
 from service.kit.pagination import Page, PageRequest, page_params
 from service.kit.rest import Resource, object_routes
+from service.kit.types import Text
 from service.seating import auth, schemas, service
+from service.settings import get_settings
 from service.workforce.models import EmploymentType
 
 router = APIRouter(prefix="/v1", tags=["seating"])
@@ -29,12 +32,8 @@ OneShop = Annotated[uuid.UUID | None, Query(description="One shop's cells")]
 # --- labour rules, calendar, availability, requirements ---------------------------------------------------
 
 
-@router.get(
-    "/labour-rule-sets",
-    response_model=Page[schemas.RuleSetRead],
-    summary="Labour rule sets",
-    dependencies=[auth.staff.rest],
-)
+@router.get("/labour-rule-sets", response_model=Page[schemas.RuleSetRead], summary="Labour rule sets",
+            dependencies=[auth.staff.rest])
 async def list_rule_sets(session: Session, page: Pages):
     return await service.list_rule_sets(session, page)
 
@@ -56,120 +55,77 @@ object_routes(
 )
 
 
-@router.get(
-    "/employment-type-rules",
-    response_model=list[schemas.EmploymentTypeRulesRead],
-    summary="The rule set of each employment type",
-    dependencies=[auth.staff.rest],
-)
+@router.get("/employment-type-rules", response_model=list[schemas.EmploymentTypeRulesRead],
+            summary="The rule set of each employment type", dependencies=[auth.staff.rest])
 async def list_employment_type_rules(session: Session):
     return await service.list_employment_type_rules(session)
 
 
-@router.put(
-    "/employment-types/{employment_type}/rule-set",
-    response_model=list[schemas.EmploymentTypeRulesRead],
-    summary="Set (or clear) an employment type's rule set",
-    dependencies=[auth.write.rest],
-)
+@router.put("/employment-types/{employment_type}/rule-set",
+            response_model=list[schemas.EmploymentTypeRulesRead],
+            summary="Set (or clear) an employment type's rule set", dependencies=[auth.write.rest])
 async def set_employment_type_rules(
     session: Session, employment_type: EmploymentType, body: schemas.RuleSetChoice
 ):
     return await service.set_employment_type_rules(session, employment_type, body)
 
 
-@router.get(
-    "/agents/{agent_id}/rule-set",
-    response_model=schemas.AgentRulesRead,
-    summary="The rule set an agent works under",
-    dependencies=[auth.staff.rest],
-)
+@router.get("/agents/{agent_id}/rule-set", response_model=schemas.AgentRulesRead,
+            summary="The rule set an agent works under", dependencies=[auth.staff.rest])
 async def agent_rules(session: Session, agent_id: uuid.UUID):
     return await service.agent_rules(session, agent_id)
 
 
-@router.put(
-    "/agents/{agent_id}/rule-set",
-    response_model=schemas.AgentRulesRead,
-    summary="Set (or clear) an agent's own rule set",
-    dependencies=[auth.write.rest],
-)
+@router.put("/agents/{agent_id}/rule-set", response_model=schemas.AgentRulesRead,
+            summary="Set (or clear) an agent's own rule set", dependencies=[auth.write.rest])
 async def set_agent_rules(session: Session, agent_id: uuid.UUID, body: schemas.RuleSetChoice):
     return await service.set_agent_rules(session, agent_id, body)
 
 
-@router.get(
-    "/holiday-calendars/{year}",
-    response_model=schemas.HolidayCalendarRead,
-    summary="A year's holiday calendar",
-    dependencies=[auth.staff.rest],
-)
+@router.get("/holiday-calendars/{year}", response_model=schemas.HolidayCalendarRead,
+            summary="A year's holiday calendar", dependencies=[auth.staff.rest])
 async def holiday_calendar(session: Session, year: Annotated[int, Path(ge=2000, le=2100)]):
     return await service.holiday_calendar(session, year)
 
 
-@router.put(
-    "/holiday-calendars/{year}",
-    response_model=schemas.HolidayCalendarRead,
-    summary="Replace a year's holiday calendar",
-    dependencies=[auth.write.rest],
-)
+@router.put("/holiday-calendars/{year}", response_model=schemas.HolidayCalendarRead,
+            summary="Replace a year's holiday calendar", dependencies=[auth.write.rest])
 async def set_holiday_calendar(
     session: Session, year: Annotated[int, Path(ge=2000, le=2100)], body: schemas.HolidayCalendarSet
 ):
     return await service.set_holiday_calendar(session, year, body)
 
 
-@router.get(
-    "/agents/{agent_id}/availability",
-    response_model=Page[schemas.AvailabilityRead],
-    summary="An agent's leave, unavailability and preferred windows",
-    dependencies=[auth.staff.rest],
-)
+@router.get("/agents/{agent_id}/availability", response_model=Page[schemas.AvailabilityRead],
+            summary="An agent's leave, unavailability and preferred windows", dependencies=[auth.staff.rest])
 async def list_availability(session: Session, agent_id: uuid.UUID, page: Pages):
     return await service.list_availability(session, agent_id, page)
 
 
-@router.post(
-    "/agents/{agent_id}/availability",
-    response_model=schemas.AvailabilityRead,
-    status_code=201,
-    summary="Add leave, unavailability or a preferred window",
-    dependencies=[auth.write.rest],
-)
+@router.post("/agents/{agent_id}/availability", response_model=schemas.AvailabilityRead, status_code=201,
+             summary="Add leave, unavailability or a preferred window", dependencies=[auth.write.rest])
 async def add_availability(
     session: Session, caller: Caller, agent_id: uuid.UUID, body: schemas.AvailabilityCreate
 ):
     return await service.add_availability(session, caller, agent_id, body)
 
 
-@router.delete(
-    "/availability/{availability_id}",
-    status_code=204,
-    summary="Remove an availability entry",
-    dependencies=[auth.write.rest],
-)
+@router.delete("/availability/{availability_id}", status_code=204, summary="Remove an availability entry",
+               dependencies=[auth.write.rest])
 async def remove_availability(session: Session, availability_id: uuid.UUID):
     await service.remove_availability(session, availability_id)
     return Response(status_code=204)
 
 
-@router.get(
-    "/shops/{shop_id}/requirements",
-    response_model=schemas.RequirementsRead,
-    summary="The skills a shop requires of its agents (a client: its own shops)",
-    dependencies=[auth.counts.rest],
-)
+@router.get("/shops/{shop_id}/requirements", response_model=schemas.RequirementsRead,
+            summary="The skills a shop requires of its agents (a client: its own shops)",
+            dependencies=[auth.counts.rest])
 async def get_requirements(session: Session, caller: Caller, shop_id: uuid.UUID):
     return await service.get_requirements(session, caller, shop_id)
 
 
-@router.put(
-    "/shops/{shop_id}/requirements",
-    response_model=schemas.RequirementsRead,
-    summary="Set the skills a shop requires beyond its platform",
-    dependencies=[auth.write.rest],
-)
+@router.put("/shops/{shop_id}/requirements", response_model=schemas.RequirementsRead,
+            summary="Set the skills a shop requires beyond its platform", dependencies=[auth.write.rest])
 async def set_requirements(
     session: Session, caller: Caller, shop_id: uuid.UUID, body: schemas.RequirementsSet
 ):
@@ -179,20 +135,15 @@ async def set_requirements(
 # --- rosters ------------------------------------------------------------------------------------------
 
 
-@router.post(
-    "/capacity-plans/{plan_id}/rosters",
-    response_model=schemas.RosterRead,
-    status_code=201,
-    summary="Build a draft roster for a plan (fast, or optimise with a time limit)",
-    dependencies=[auth.write.rest],
-)
+@router.post("/capacity-plans/{plan_id}/rosters", response_model=schemas.RosterRead, status_code=201,
+             summary="Build a draft roster for a plan (fast, or optimise with a time limit)",
+             dependencies=[auth.write.rest])
 async def create_roster(session: Session, caller: Caller, plan_id: uuid.UUID, body: schemas.RosterCreate):
     return await service.create_roster(session, caller, plan_id, body)
 
 
-@router.get(
-    "/rosters", response_model=Page[schemas.RosterRead], summary="Rosters", dependencies=[auth.staff.rest]
-)
+@router.get("/rosters", response_model=Page[schemas.RosterRead], summary="Rosters",
+            dependencies=[auth.staff.rest])
 async def list_rosters(
     session: Session,
     page: Pages,
@@ -201,42 +152,28 @@ async def list_rosters(
     return await service.list_rosters(session, page, plan)
 
 
-@router.get(
-    "/rosters/{roster_id}",
-    response_model=schemas.RosterRead,
-    dependencies=[auth.staff.rest],
-    summary="A roster with its summaries (coverage, uncovered intervals, hours, cost, solver)",
-)
+@router.get("/rosters/{roster_id}", response_model=schemas.RosterRead, dependencies=[auth.staff.rest],
+            summary="A roster with its summaries (coverage, uncovered intervals, hours, cost, solver)")
 async def get_roster(session: Session, roster_id: uuid.UUID):
     return await service.get_roster(session, roster_id)
 
 
-@router.post(
-    "/rosters/{roster_id}/publish",
-    response_model=schemas.RosterRead,
-    dependencies=[auth.write.rest],
-    summary="Publish a draft roster (the one it replaces is superseded)",
-)
+@router.post("/rosters/{roster_id}/publish", response_model=schemas.RosterRead,
+             dependencies=[auth.write.rest],
+             summary="Publish a draft roster (the one it replaces is superseded)")
 async def publish_roster(session: Session, caller: Caller, roster_id: uuid.UUID):
     return await service.publish_roster(session, caller, roster_id)
 
 
-@router.get(
-    "/rosters/{roster_id}/coverage",
-    response_model=Page[schemas.CoverageCell],
-    dependencies=[auth.counts.rest],
-    summary="Agents rostered per shop and interval against the plan (a client: its own shops)",
-)
+@router.get("/rosters/{roster_id}/coverage", response_model=Page[schemas.CoverageCell],
+            dependencies=[auth.counts.rest],
+            summary="Agents rostered per shop and interval against the plan (a client: its own shops)")
 async def coverage(session: Session, caller: Caller, roster_id: uuid.UUID, page: Pages, shop: OneShop = None):
     return await service.coverage(session, caller, roster_id, shop, page)
 
 
-@router.get(
-    "/rosters/{roster_id}/coverage.csv",
-    response_class=StreamingResponse,
-    dependencies=[auth.counts.rest],
-    summary="The same cells as CSV, streamed",
-)
+@router.get("/rosters/{roster_id}/coverage.csv", response_class=StreamingResponse,
+            dependencies=[auth.counts.rest], summary="The same cells as CSV, streamed")
 async def coverage_csv(
     session: Session, sessions: Sessions, caller: Caller, roster_id: uuid.UUID, shop: OneShop = None
 ):
@@ -252,12 +189,8 @@ async def coverage_csv(
 # --- shifts and assignments ---------------------------------------------------------------------------
 
 
-@router.get(
-    "/shifts",
-    response_model=Page[schemas.ShiftRead],
-    dependencies=[auth.staff.rest],
-    summary="Shifts by roster, agent, site, shop and time, in order of their start",
-)
+@router.get("/shifts", response_model=Page[schemas.ShiftRead], dependencies=[auth.staff.rest],
+            summary="Shifts by roster, agent, site, shop and time, in order of their start")
 async def list_shifts(
     session: Session,
     page: Pages,
@@ -275,87 +208,56 @@ async def list_shifts(
     return await service.list_shifts(session, filters, page)
 
 
-@router.get(
-    "/shifts/{shift_id}",
-    response_model=schemas.ShiftRead,
-    summary="One shift",
-    dependencies=[auth.staff.rest],
-)
+@router.get("/shifts/{shift_id}", response_model=schemas.ShiftRead, summary="One shift",
+            dependencies=[auth.staff.rest])
 async def get_shift(session: Session, shift_id: uuid.UUID):
     return await service.get_shift(session, shift_id)
 
 
-@router.post(
-    "/shifts",
-    response_model=schemas.ShiftRead,
-    status_code=201,
-    dependencies=[auth.write.rest],
-    summary="Place a shift by hand (409 naming the conflicting shift; 422 naming a broken rule)",
-)
+@router.post("/shifts", response_model=schemas.ShiftRead, status_code=201, dependencies=[auth.write.rest],
+             summary="Place a shift by hand (409 naming the conflicting shift; 422 naming a broken rule)")
 async def create_shift(session: Session, caller: Caller, body: schemas.ShiftCreate):
     return await service.create_shift(session, caller, body)
 
 
-@router.patch(
-    "/shifts/{shift_id}",
-    response_model=schemas.ShiftRead,
-    dependencies=[auth.write.rest],
-    summary="Move a shift",
-)
+@router.patch("/shifts/{shift_id}", response_model=schemas.ShiftRead, dependencies=[auth.write.rest],
+              summary="Move a shift")
 async def update_shift(session: Session, caller: Caller, shift_id: uuid.UUID, body: schemas.ShiftUpdate):
     return await service.update_shift(session, caller, shift_id, body)
 
 
-@router.delete(
-    "/shifts/{shift_id}", status_code=204, summary="Remove a shift", dependencies=[auth.write.rest]
-)
+@router.delete("/shifts/{shift_id}", status_code=204, summary="Remove a shift",
+               dependencies=[auth.write.rest])
 async def delete_shift(session: Session, shift_id: uuid.UUID):
     await service.delete_shift(session, shift_id)
     return Response(status_code=204)
 
 
-@router.post(
-    "/shifts/{shift_id}/assignments",
-    response_model=schemas.AssignmentRead,
-    status_code=201,
-    summary="Give a part of a shift to a shop",
-    dependencies=[auth.write.rest],
-)
+@router.post("/shifts/{shift_id}/assignments", response_model=schemas.AssignmentRead, status_code=201,
+             summary="Give a part of a shift to a shop", dependencies=[auth.write.rest])
 async def create_assignment(
     session: Session, caller: Caller, shift_id: uuid.UUID, body: schemas.AssignmentCreate
 ):
     return await service.create_assignment(session, caller, shift_id, body)
 
 
-@router.patch(
-    "/assignments/{assignment_id}",
-    response_model=schemas.AssignmentRead,
-    summary="Move an assignment",
-    dependencies=[auth.write.rest],
-)
+@router.patch("/assignments/{assignment_id}", response_model=schemas.AssignmentRead,
+              summary="Move an assignment", dependencies=[auth.write.rest])
 async def update_assignment(
     session: Session, caller: Caller, assignment_id: uuid.UUID, body: schemas.AssignmentUpdate
 ):
     return await service.update_assignment(session, caller, assignment_id, body)
 
 
-@router.delete(
-    "/assignments/{assignment_id}",
-    status_code=204,
-    summary="Remove an assignment",
-    dependencies=[auth.write.rest],
-)
+@router.delete("/assignments/{assignment_id}", status_code=204, summary="Remove an assignment",
+               dependencies=[auth.write.rest])
 async def delete_assignment(session: Session, caller: Caller, assignment_id: uuid.UUID):
     await service.delete_assignment(session, caller, assignment_id)
     return Response(status_code=204)
 
 
-@router.get(
-    "/agents/{agent_id}/schedule.ics",
-    response_class=Response,
-    dependencies=[auth.staff.rest],
-    summary="An agent's live shifts as an iCalendar feed (RFC 5545)",
-)
+@router.get("/agents/{agent_id}/schedule.ics", response_class=Response, dependencies=[auth.staff.rest],
+            summary="An agent's live shifts as an iCalendar feed (RFC 5545)")
 async def agent_schedule(
     session: Session,
     agent_id: uuid.UUID,
@@ -383,11 +285,70 @@ async def rebalance(session: Session, body: schemas.RebalanceRequest):
     return await service.rebalance(session, body)
 
 
-@router.post(
-    "/ops/rebalance/apply",
-    response_model=schemas.AppliedRead,
-    dependencies=[auth.write.rest],
-    summary="Apply moves as assignment changes from the next interval (validated again)",
-)
+@router.post("/ops/rebalance/apply", response_model=schemas.AppliedRead, dependencies=[auth.write.rest],
+             summary="Apply moves as assignment changes from the next interval (validated again)")
 async def apply_rebalance(session: Session, caller: Caller, body: schemas.RebalanceApply):
     return await service.apply_rebalance(session, caller, body)
+
+
+# --- actual attendance --------------------------------------------------------------------------------
+
+_SESSIONS_DOC = {"requestBody": {
+    "required": True,
+    "description": "Up to 100,000 work sessions from a platform's attendance export: NDJSON (one "
+                   "WorkSessionIn a line) or CSV with a header row naming the same fields.",
+    "content": {"application/x-ndjson": {"schema": schemas.WorkSessionIn.model_json_schema(), "example":
+                '{"external_id": "ws-1", "agent_code": "A0001", "shop_id": "…", "login": '
+                '"2026-11-11T08:58:00+08:00", "logout": "2026-11-11T18:02:00+08:00", "breaks": '
+                '[["2026-11-11T12:00:00+08:00", "2026-11-11T13:00:00+08:00"]]}'},
+                "text/csv": {"schema": {"type": "string"}}}}}
+Day = Annotated[date, Query(alias="from", description="First local day (Asia/Shanghai)")]
+EndDay = Annotated[date, Query(alias="to", description="Day after the last (at most 92 days later)")]
+Agents = Annotated[list[str] | None, Query(alias="agent", description="Agents' codes (repeat)")]
+Shops = Annotated[list[uuid.UUID] | None, Query(alias="shop", description="Shops (repeat)")]
+
+
+@router.post("/work-sessions", response_model=IngestAnswer, openapi_extra=_SESSIONS_DOC,
+             dependencies=[auth.write.rest], max_body_size=get_settings().max_ingest_bytes,
+             summary="Ingest work sessions (idempotent by shop and external_id)")
+async def ingest_work_sessions(session: Session, caller: Caller, request: Request):
+    """Good rows are kept even when others are rejected; a re-send changes nothing; a changed session
+    replaces its earlier version."""
+    max_age = request.app.state.settings.ingest_max_age_days
+    return await service.ingest_work_sessions(session, caller, request.stream(),
+                                              request.headers.get("content-type"), max_age)
+
+
+@router.get("/work-sessions", response_model=Page[schemas.WorkSessionRead], dependencies=[auth.staff.rest],
+            summary="Stored work sessions by shop, agent and login time")
+async def list_work_sessions(
+    session: Session, page: Pages, shop: OneShop = None,
+    agent: Annotated[Text | None, Query(max_length=32, description="An agent's code")] = None,
+    start: Annotated[Text | None, Query(alias="from", max_length=40, description="Logged in at or after: "
+                                        "a date or datetime (Asia/Shanghai unless it has an offset)")] = None,
+    end: Annotated[Text | None, Query(alias="to", max_length=40, description="Logged in before")] = None,
+):
+    filters = schemas.WorkSessionFilter(shop=shop, agent=agent, start=start, end=end)
+    return await service.list_work_sessions(session, filters, page)
+
+
+@router.get("/attendance/adherence", response_model=list[schemas.AdherenceRow],
+            dependencies=[auth.staff.rest],
+            summary="Adherence per agent and local day: scheduled against actual minutes")
+async def adherence(session: Session, start: Day, end: EndDay, agent: Agents = None):
+    ids = await service.agent_ids_of(session, agent)
+    return await service.adherence_by_agent_day(session, start, end, ids)
+
+
+@router.get("/attendance/occupancy", response_model=list[schemas.OccupancyRow],
+            dependencies=[auth.staff.rest],
+            summary="Occupancy per shop and interval: handle time over logged-in time x concurrency")
+async def occupancy(session: Session, start: Day, end: EndDay, shop: Shops = None):
+    return list((await service.occupancy_by_shop_interval(session, (start, end), shop)).rows())
+
+
+@router.get("/attendance/overtime", response_model=list[schemas.OvertimeRow], dependencies=[auth.staff.rest],
+            summary="Actual overtime per agent in a month against the monthly cap")
+async def overtime(session: Session, month: Annotated[Text, Query(max_length=7, description="YYYY-MM")],
+                   agent: Agents = None):
+    return await service.overtime_by_agent_month(session, month, await service.agent_ids_of(session, agent))

@@ -4,6 +4,9 @@ Staff read rule sets, calendars, availability, rosters and shifts (agents' perso
 own); ops and admins write them, build, publish and change rosters, and rebalance live. A client reads a
 shop's requirements and the per-interval counts of agents serving its own shops (coverage), nothing that
 names an agent.
+
+Actual attendance: ops and admins send work sessions (`write`); staff read them back and read adherence,
+occupancy and overtime (`staff`); clients none of it (it names agents).
 """
 
 from service.kit.access import Roles

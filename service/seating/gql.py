@@ -5,16 +5,20 @@ roles from seating.auth. (The iCalendar feed and the CSV export are REST's: they
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types import Info
 
+from service.conversations.gql import IngestResultType  # the one ingest answer, both feeds
 from service.kit import gql
 from service.kit.access import Caller, Session
 from service.seating import auth, service
 from service.seating.rules import HoursSystem
 from service.seating.schemas import (
+    AdherenceRow,
     AgentRulesRead,
     AppliedRead,
     AssignmentCreate,
@@ -25,6 +29,7 @@ from service.seating.schemas import (
     AvailabilityRead,
     BoundRead,
     BreakRead,
+    BreakSpan,
     CoverageCell,
     CoverageFigures,
     EmploymentTypeRulesRead,
@@ -33,7 +38,9 @@ from service.seating.schemas import (
     HolidayDayFields,
     MoveApply,
     MoveRead,
+    OccupancyRow,
     OvertimeHours,
+    OvertimeRow,
     RebalanceApply,
     RebalanceRead,
     RebalanceRequest,
@@ -58,6 +65,9 @@ from service.seating.schemas import (
     Span,
     TierCoverage,
     Uncovered,
+    WorkSessionFilter,
+    WorkSessionIn,
+    WorkSessionRead,
 )
 from service.workforce.models import EmploymentType
 
@@ -150,6 +160,28 @@ class RebalanceType: ...
 class AppliedType: ...
 
 
+gql.nested_types((BreakSpan, "SessionBreak"))
+
+
+@gql.read_type(WorkSessionRead, name="WorkSession")
+class WorkSessionType: ...
+
+
+@gql.read_type(AdherenceRow, name="Adherence")
+class AdherenceType: ...
+
+
+@gql.read_type(OccupancyRow, name="Occupancy")
+class OccupancyType: ...
+
+
+@gql.read_type(OvertimeRow, name="MonthOvertime")
+class OvertimeType: ...
+
+
+WorkSessionInput = gql.create_input(WorkSessionIn, name="WorkSessionInput")
+MAX_GRAPHQL_SESSIONS = 1_000  # larger loads: REST NDJSON/CSV or `seatwise ingest-attendance`
+
 gql.create_input(RuleSetCreate, name="LabourRuleSetCreateInput")
 gql.update_input(RuleSetUpdate, name="LabourRuleSetUpdateInput")
 gql.create_input(RuleSetChoice, name="RuleSetChoiceInput")
@@ -172,6 +204,34 @@ gql.create_input(RebalanceApply, name="ApplyMovesInput")
 
 @strawberry.type
 class SeatingQuery:
+    @gql.field(auth.staff, description="Stored work sessions by shop, agent code and login time, in key "
+               "order (`from`/`to`: a date or datetime, Asia/Shanghai unless it has an offset).")
+    async def work_sessions(self, session: Session, shop: uuid.UUID | None = None, agent: str | None = None,
+                            from_: Annotated[str | None, strawberry.argument(name="from")] = None,
+                            to: str | None = None, first: int = 50, after: str | None = None
+                            ) -> gql.Page[WorkSessionType]:
+        filters = WorkSessionFilter(shop=shop, agent=agent, start=from_, end=to)
+        return gql.page(WorkSessionType, await service.list_work_sessions(session, filters,
+                                                                          gql.page_request(first, after)))
+
+    @gql.field(auth.staff, description="Adherence per agent and local day of [from, to).")
+    async def attendance_adherence(self, session: Session, from_: Annotated[date, strawberry.argument(
+            name="from")], to: date, agents: list[str] | None = None) -> list[AdherenceType]:
+        ids = await service.agent_ids_of(session, agents)
+        return await service.adherence_by_agent_day(session, from_, to, ids)  # type: ignore[return-value]
+
+    @gql.field(auth.staff, description="Occupancy per shop and interval of the local days [from, to).")
+    async def attendance_occupancy(self, session: Session, from_: Annotated[date, strawberry.argument(
+            name="from")], to: date, shops: list[uuid.UUID] | None = None) -> list[OccupancyType]:
+        grid = await service.occupancy_by_shop_interval(session, (from_, to), shops)
+        return list(grid.rows())  # type: ignore[arg-type]
+
+    @gql.field(auth.staff, description="Actual overtime per agent in a month (YYYY-MM) against the cap.")
+    async def attendance_overtime(self, session: Session, month: str, agents: list[str] | None = None
+                                  ) -> list[OvertimeType]:
+        ids = await service.agent_ids_of(session, agents)
+        return await service.overtime_by_agent_month(session, month, ids)  # type: ignore[return-value]
+
     @gql.field(auth.staff)
     async def labour_rule_sets(
         self, session: Session, first: int = 50, after: str | None = None
@@ -268,6 +328,15 @@ class SeatingQuery:
 
 @strawberry.type
 class SeatingMutation:
+    @gql.mutation(auth.write, description=f"Ingest up to {MAX_GRAPHQL_SESSIONS:,} work sessions; idempotent "
+                  "by shop and externalId.")
+    async def ingest_work_sessions(self, session: Session, caller: Caller, info: Info,
+                                   records: list[WorkSessionInput]) -> IngestResultType:
+        rows = gql.batch_rows(records, MAX_GRAPHQL_SESSIONS, "/v1/work-sessions")
+        max_age = info.context.request.app.state.settings.ingest_max_age_days
+        answer = await service.ingest_work_session_records(session, caller, rows, max_age)
+        return gql.of(IngestResultType, answer)
+
     @gql.mutation(auth.write)
     async def create_labour_rule_set(self, session: Session, input: RuleSetCreate) -> RuleSetType:
         return await service.create_rule_set(session, input)
@@ -359,8 +428,7 @@ class SeatingMutation:
         await service.delete_assignment(session, caller, id)
         return True
 
-    @gql.mutation(
-        auth.write, description="Apply rebalance moves as assignment changes from the next interval."
-    )
+    @gql.mutation(auth.write,
+                  description="Apply rebalance moves as assignment changes from the next interval.")
     async def apply_moves(self, session: Session, caller: Caller, input: RebalanceApply) -> AppliedType:
         return await service.apply_rebalance(session, caller, input)

@@ -58,7 +58,6 @@ from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
-from service.seating.calendar import DayKind, PayClass
 from service.seating.problem import (
     INTERVAL_MINUTES,
     Assignment,
@@ -366,6 +365,7 @@ def _new_types(
             ledger = _Ledger(agent, clock.first_day[agent.site])
             kind = clock.kinds[agent.site][d]
             normal_min, max_min = ledger.room(clock.days[d], kind)
+            overtime_multiplier = problem.multipliers[rules.overtime_class(kind)]
             lengths = {
                 int(x): (bool(nb), int(w))
                 for x, nb, w in zip(
@@ -382,15 +382,9 @@ def _new_types(
                 if worked * INTERVAL_MINUTES > max_min:
                     continue
                 ot = max(0, worked * INTERVAL_MINUTES - normal_min)
-                if kind is DayKind.holiday:
-                    cls = PayClass.holiday
-                elif kind is DayKind.rest_day and not rules.comprehensive:
-                    cls = PayClass.rest_day
-                else:
-                    cls = PayClass.workday
                 pay = (
                     agent.hourly_cost
-                    * (Decimal(worked * INTERVAL_MINUTES - ot) + Decimal(ot) * problem.multipliers[cls])
+                    * (Decimal(worked * INTERVAL_MINUTES - ot) + Decimal(ot) * overtime_multiplier)
                     / 60
                 )
                 for s0 in range(earliest + (earliest - t0) % 2, t1, 2):

@@ -554,13 +554,7 @@ class _Builder:
         for k in range(len(self.p.sites)):
             kind = self.clock.kinds[k][d]
             for rt, rules in enumerate(self.rules_list):
-                if kind is DayKind.holiday:
-                    ot_class = PayClass.holiday
-                elif kind is DayKind.rest_day and not rules.comprehensive:
-                    ot_class = PayClass.rest_day
-                else:
-                    ot_class = PayClass.workday
-                mult = float(self.p.multipliers[ot_class])
+                mult = float(self.p.multipliers[rules.overtime_class(kind)])
                 out[(k, rt)] = _OVERTIME_PREMIUM * max(0.0, mult - 1.0) / 0.5
         return out
 

@@ -113,6 +113,15 @@ class LabourRules:
     def comprehensive(self) -> bool:
         return self.hours_system is not HoursSystem.standard
 
+    def overtime_class(self, kind: DayKind) -> PayClass:
+        """The pay class of overtime worked on a day of KIND: a holiday's on a holiday, a rest day's on a rest
+        day (except under comprehensive hours, which count rest days as workdays), a workday's otherwise."""
+        if kind is DayKind.holiday:
+            return PayClass.holiday
+        if kind is DayKind.rest_day and not self.comprehensive:
+            return PayClass.rest_day
+        return PayClass.workday
+
     @property
     def max_day_minutes(self) -> int | None:
         """Most minutes workable on one local day, None without a daily cap (comprehensive hours)."""
@@ -506,19 +515,24 @@ def _check_agent(agent: int, shifts: list[Shift], problem: RosterProblem, clock:
 
     # Overlap and rest, including the last shift before the window.
     rest = rules.min_rest_between_shifts
-    if history.last_shift_end is not None:
-        first = ordered[0]
-        gap = (first.start - history.last_shift_end) * 15
+
+    def check_rest(since: int, concerned: tuple[Shift, ...], after: str) -> None:
+        """The rest from interval SINCE to the start of the last CONCERNED shift (a pair, or the first)."""
+        shift = concerned[-1]
+        gap = (shift.start - since) * 15
         if gap < rest:
             out.append(
                 Violation(
                     "rest_between_shifts",
                     agent,
-                    (first,),
-                    f"{gap} min after the last shift before the window, needs {rest}",
-                    f"interval {first.start}",
+                    concerned,
+                    f"{gap} min {after}, needs {rest}",
+                    f"interval {shift.start}",
                 )
             )
+
+    if history.last_shift_end is not None:
+        check_rest(history.last_shift_end, (ordered[0],), "after the last shift before the window")
     latest: Shift | None = None
     for shift in ordered:
         if latest is not None:
@@ -533,17 +547,7 @@ def _check_agent(agent: int, shifts: list[Shift], problem: RosterProblem, clock:
                     )
                 )
             else:
-                gap = (shift.start - latest.end) * 15
-                if gap < rest:
-                    out.append(
-                        Violation(
-                            "rest_between_shifts",
-                            agent,
-                            (latest, shift),
-                            f"{gap} min between shifts, needs {rest}",
-                            f"interval {shift.start}",
-                        )
-                    )
+                check_rest(latest.end, (latest, shift), "between shifts")
         if latest is None or shift.end > latest.end:
             latest = shift
 

@@ -508,3 +508,101 @@ class AppliedRead(BaseModel):
 
 
 PAY_CLASSES = tuple(PayClass)
+
+
+# --- actual attendance ------------------------------------------------------------------------------
+
+
+class WorkSessionIn(BaseModel):
+    """A work session as an attendance export sends it (service.seating.sessions validates it); timestamps
+    ISO 8601 with an offset. Sessions may overlap (several shops' workbenches at once); one lasts at most
+    24 hours."""
+
+    external_id: str = Field(description="The platform's id of the session (with shop_id, the key)")
+    agent_code: str = Field(description="The agent's code (A0001)")
+    shop_id: uuid.UUID = Field(description="The shop logged in on")
+    login: str = Field(description="ISO 8601 with an offset")
+    logout: str = Field(description="After login, at most 24 hours later")
+    breaks: list[list[str]] | None = Field(
+        default=None, description="Aux/break times inside the session, [[from, to], ...]; in CSV a JSON "
+        "array or `from/to;from/to`")
+
+
+WORK_SESSION_REQUIRED: frozenset[str] = frozenset(name for name, f in WorkSessionIn.model_fields.items()
+                                                  if f.is_required())
+
+
+class BreakSpan(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class WorkSessionRead(BaseModel):
+    """A stored work session, as ingest kept it; times in UTC. Staff only (it names an agent)."""
+
+    tenant_id: uuid.UUID
+    shop_id: uuid.UUID
+    external_id: str
+    agent_id: uuid.UUID
+    agent_code: str
+    login: datetime
+    logout: datetime
+    breaks: list[BreakSpan]
+    ingested_at: datetime
+
+
+class WorkSessionFilter(BaseModel):
+    shop: uuid.UUID | None = None
+    agent: str | None = Field(default=None, max_length=32, description="An agent's code")
+    start: str | None = Field(default=None, description="Logged in at or after: a date or a datetime")
+    end: str | None = Field(default=None, description="Logged in before, like `from`")
+
+
+class AdherenceRow(BaseModel):
+    """One agent's day: scheduled minutes (published shifts outside breaks), actual (logged in outside
+    breaks) and both at once."""
+
+    agent_id: uuid.UUID
+    agent_code: str
+    day: date
+    scheduled_minutes: float
+    actual_minutes: float
+    in_adherence_minutes: float
+    share: float | None = Field(description="In adherence / scheduled; null with nothing scheduled")
+
+
+class OccupancyRow(BaseModel):
+    """One shop's interval: handle time over logged-in chat-slot time (logged-in time x concurrency)."""
+
+    tenant_id: uuid.UUID
+    shop_id: uuid.UUID
+    interval_start: datetime
+    handle_seconds: float
+    logged_in_seconds: float
+    capacity_seconds: float
+    occupancy: float | None = Field(description="null: nobody logged in")
+    band: str = Field(description="none, low (<75 %), healthy (75-85 %), high (85-90 %), burnout (>90 %)")
+
+
+class OvertimeRow(BaseModel):
+    """One agent's month of actual overtime by pay class, against the rule set's monthly cap (minutes)."""
+
+    agent_id: uuid.UUID
+    agent_code: str
+    site_id: uuid.UUID
+    month: str
+    workday_minutes: int
+    rest_day_minutes: int
+    holiday_minutes: int
+    total_minutes: int
+    cap_minutes: int
+    over_cap: bool
+
+
+class AttendanceWindow(BaseModel):
+    """A report's window: local days [from, to) in Asia/Shanghai (at most 92 days)."""
+
+    start: date
+    end: date
+    shops: list[uuid.UUID] | None = None
+    agents: list[str] | None = Field(default=None, description="Agents' codes")

@@ -48,6 +48,15 @@ from service.kit.pagination import Paged, PageRequest, page_of
 from service.kit.time import local_day_start
 from service.kit.timing import StageClock
 from service.seating import queries
+from service.seating.actuals import (  # actual attendance: its own module, these use cases' API
+    adherence_by_agent_day,
+    agent_ids_of,
+    ingest_work_session_records,
+    ingest_work_sessions,
+    list_work_sessions,
+    occupancy_by_shop_interval,
+    overtime_by_agent_month,
+)
 from service.seating.calendar import CHINA_2026, CalendarBook, HolidayCalendar, PayClass
 from service.seating.inputs import (
     LEVELS,
@@ -1558,6 +1567,14 @@ async def apply_rebalance(
     cut = queries.interval_floor(at) + STEP
     on = {r.agent_id: r for r in await queries.on_shift_at(session, at)}
     changed: list[AssignmentRead] = []
+
+    async def assign(
+        shift_id: uuid.UUID, shop_id: uuid.UUID, start: datetime, end: datetime
+    ) -> AssignmentRead:
+        """A new assignment of the shift to SHOP_ID from START to END (the rules' check included)."""
+        times = {"shop_id": str(shop_id), "from": start.isoformat(), "to": end.isoformat()}
+        return await create_assignment(session, principal, shift_id, AssignmentCreate.model_validate(times))
+
     for i, move in enumerate(data.moves):
         r = on.get(move.agent_id)
         if r is None:
@@ -1590,31 +1607,9 @@ async def apply_rebalance(
                     )
                 )
             if current.ends_at > end:  # the rest of the old assignment after the new one comes back
-                changed.append(
-                    await create_assignment(
-                        session,
-                        principal,
-                        r.shift_id,
-                        AssignmentCreate.model_validate(
-                            {
-                                "shop_id": str(current.shop_id),
-                                "from": end.isoformat(),
-                                "to": current.ends_at.isoformat(),
-                            }
-                        ),
-                    )
-                )
+                changed.append(await assign(r.shift_id, current.shop_id, end, current.ends_at))
         try:
-            changed.append(
-                await create_assignment(
-                    session,
-                    principal,
-                    r.shift_id,
-                    AssignmentCreate.model_validate(
-                        {"shop_id": str(move.to_shop_id), "from": cut.isoformat(), "to": end.isoformat()}
-                    ),
-                )
-            )
+            changed.append(await assign(r.shift_id, move.to_shop_id, cut, end))
         except RuleBroken as exc:
             raise RuleBroken(
                 [type("V", (), {"rule": e["rule"], "detail": e["reason"]})() for e in exc.errors or []],
@@ -1626,6 +1621,13 @@ async def apply_rebalance(
 __all__ = [
     "RuleBroken",
     "add_availability",
+    "adherence_by_agent_day",
+    "agent_ids_of",
+    "ingest_work_session_records",
+    "ingest_work_sessions",
+    "list_work_sessions",
+    "occupancy_by_shop_interval",
+    "overtime_by_agent_month",
     "agent_rules",
     "agent_schedule",
     "apply_rebalance",

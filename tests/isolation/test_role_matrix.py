@@ -23,23 +23,22 @@ from tests.factories import (
 STAFF, WRITERS, ALL = "admin ops finance", "admin ops", "admin ops finance client"
 BOOKS = "admin finance"  # finance writes: rates, contracts, the books
 
+
+def collection(path: str, key: str, read: str = STAFF) -> dict[tuple[str, str], str]:
+    """The four routes of a collection at PATH with items at PATH/KEY: list and get one for READ, create
+    and update for the writers."""
+    return {("GET", path): read, ("GET", f"{path}/{key}"): read, ("POST", path): WRITERS,
+            ("PATCH", f"{path}/{key}"): WRITERS}
+
+
 EXPECTED = {
     ("GET", "/v1/tenants"): STAFF,
     ("GET", "/v1/tenants/{tenant}"): ALL,  # a client: its own brand
     ("POST", "/v1/tenants"): WRITERS,
     ("PATCH", "/v1/tenants/{tenant}"): WRITERS,
-    ("GET", "/v1/shops"): ALL,
-    ("GET", "/v1/shops/{shop_id}"): ALL,
-    ("POST", "/v1/shops"): WRITERS,
-    ("PATCH", "/v1/shops/{shop_id}"): WRITERS,
-    ("GET", "/v1/sites"): STAFF,
-    ("GET", "/v1/sites/{site_id}"): STAFF,
-    ("POST", "/v1/sites"): WRITERS,
-    ("PATCH", "/v1/sites/{site_id}"): WRITERS,
-    ("GET", "/v1/agents"): STAFF,
-    ("GET", "/v1/agents/{agent_id}"): STAFF,
-    ("POST", "/v1/agents"): WRITERS,
-    ("PATCH", "/v1/agents/{agent_id}"): WRITERS,
+    **collection("/v1/shops", "{shop_id}", read=ALL),
+    **collection("/v1/sites", "{site_id}"),
+    **collection("/v1/agents", "{agent_id}"),
     ("POST", "/v1/conversations"): "admin ops client",
     ("GET", "/v1/conversations"): ALL,  # a client: its own shops' records
     ("GET", "/v1/shops/{shop_id}/sla-policies"): ALL,
@@ -58,10 +57,7 @@ EXPECTED = {
     ("GET", "/v1/capacity-plans/{plan_id}"): STAFF,
     ("GET", "/v1/capacity-plans/{plan_id}/lines"): ALL,  # a client: its own shops' lines only
     ("GET", "/v1/capacity-plans/{plan_id}/lines.csv"): ALL,
-    ("GET", "/v1/labour-rule-sets"): STAFF,
-    ("GET", "/v1/labour-rule-sets/{rule_set_id}"): STAFF,
-    ("POST", "/v1/labour-rule-sets"): WRITERS,
-    ("PATCH", "/v1/labour-rule-sets/{rule_set_id}"): WRITERS,
+    **collection("/v1/labour-rule-sets", "{rule_set_id}"),
     ("GET", "/v1/employment-type-rules"): STAFF,
     ("PUT", "/v1/employment-types/{employment_type}/rule-set"): WRITERS,
     ("GET", "/v1/agents/{agent_id}/rule-set"): STAFF,
@@ -79,10 +75,7 @@ EXPECTED = {
     ("POST", "/v1/rosters/{roster_id}/publish"): WRITERS,
     ("GET", "/v1/rosters/{roster_id}/coverage"): ALL,  # counts per shop and interval: a client, its own shops
     ("GET", "/v1/rosters/{roster_id}/coverage.csv"): ALL,
-    ("GET", "/v1/shifts"): STAFF,
-    ("GET", "/v1/shifts/{shift_id}"): STAFF,
-    ("POST", "/v1/shifts"): WRITERS,
-    ("PATCH", "/v1/shifts/{shift_id}"): WRITERS,
+    **collection("/v1/shifts", "{shift_id}"),
     ("DELETE", "/v1/shifts/{shift_id}"): WRITERS,
     ("POST", "/v1/shifts/{shift_id}/assignments"): WRITERS,
     ("PATCH", "/v1/assignments/{assignment_id}"): WRITERS,
@@ -90,6 +83,11 @@ EXPECTED = {
     ("GET", "/v1/agents/{agent_id}/schedule.ics"): STAFF,
     ("POST", "/v1/ops/rebalance"): WRITERS,
     ("POST", "/v1/ops/rebalance/apply"): WRITERS,
+    ("POST", "/v1/work-sessions"): WRITERS,  # attendance: it names agents, so staff only
+    ("GET", "/v1/work-sessions"): STAFF,
+    ("GET", "/v1/attendance/adherence"): STAFF,
+    ("GET", "/v1/attendance/occupancy"): STAFF,
+    ("GET", "/v1/attendance/overtime"): STAFF,
     ("GET", "/v1/tokens"): "admin",
     ("POST", "/v1/tokens/{jti}/revoke"): "admin",
     ("POST", "/v1/api-keys"): "admin client",  # a brand's user: keys of its own brand
@@ -212,11 +210,13 @@ EXPECTED_GQL = {
     "Query.agentRules": STAFF, "Query.holidayCalendar": STAFF, "Query.agentAvailability": STAFF,
     "Query.shopRequirements": ALL, "Query.rosters": STAFF, "Query.roster": STAFF, "Query.rosterCoverage": ALL,
     "Query.shifts": STAFF, "Query.rebalance": WRITERS,
+    "Query.workSessions": STAFF, "Query.attendanceAdherence": STAFF, "Query.attendanceOccupancy": STAFF,
+    "Query.attendanceOvertime": STAFF,
     **{f"Mutation.{name}": WRITERS for name in (
         "createLabourRuleSet", "updateLabourRuleSet", "setEmploymentTypeRuleSet", "setAgentRuleSet",
         "setHolidayCalendar", "addAvailability", "removeAvailability", "setShopRequirements", "createRoster",
         "publishRoster", "createShift", "updateShift", "deleteShift", "createAssignment", "updateAssignment",
-        "deleteAssignment", "applyMoves")},
+        "deleteAssignment", "applyMoves", "ingestWorkSessions")},
     "Query.tokens": "admin", "Mutation.revokeToken": "admin",
     "Query.apiKeys": "admin client", "Mutation.createApiKey": "admin client",
     "Mutation.revokeApiKey": "admin client", "Query.auditLog": "admin client",

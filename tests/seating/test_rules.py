@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.seating.calendar import CHINA_2026, PayClass
+from service.seating.calendar import CHINA_2026, DayKind, PayClass
 from service.seating.problem import Agent, AgentHistory, RosterProblem, Shift, Shop, Site
 from service.seating.rostering import agent_hours
 from service.seating.rules import (
@@ -130,6 +130,13 @@ def test_comprehensive_hours_pro_rata() -> None:
     assert overtime_by_class(days[:1], rules, CHINA_2026, SH, prior) == {W: 0, R: 0, H: 0}
     # Statutory holidays stay 300 % and out of the period's count.
     assert overtime_by_class([span(date(2026, 10, 1), 9, 8)], rules, CHINA_2026, SH) == {W: 0, R: 0, H: 480}
+
+
+def test_the_pay_class_of_overtime_by_day_kind() -> None:
+    kinds = (DayKind.workday, DayKind.rest_day, DayKind.holiday)
+    assert [CHINA_STANDARD.overtime_class(k) for k in kinds] == [W, R, H]
+    # Comprehensive hours: a rest day counts as a workday; a holiday is still a holiday.
+    assert [CHINA_COMPREHENSIVE_MONTH.overtime_class(k) for k in kinds] == [W, W, H]
 
 
 def test_quarter_periods() -> None:

@@ -31,7 +31,10 @@ async def plan_id(db, world):
     return await roster_plan(db, world)
 
 
-async def _shift(client, agent, lo, hi, **extra):
+async def _shift(client, agent, lo, hi, shop=None, **extra):
+    """POST a shift of AGENT from LO to HI on DAY; with SHOP, assigned to it for the whole shift."""
+    if shop is not None:
+        extra["assignments"] = [{"shop_id": str(shop.id), "from": at(lo), "to": at(hi)}]
     return await client.post(
         "/v1/shifts", headers=OPS, json={"agent_id": str(agent.id), "from": at(lo), "to": at(hi), **extra}
     )
@@ -39,13 +42,7 @@ async def _shift(client, agent, lo, hi, **extra):
 
 async def test_a_manual_shift_is_live_stamped_and_refuses_double_booking(client, world, plan_id):
     agent = world.roster_agents[0]
-    r = await _shift(
-        client,
-        agent,
-        "09:00",
-        "13:00",
-        assignments=[{"shop_id": str(world.shops_a[0].id), "from": at("09:00"), "to": at("13:00")}],
-    )
+    r = await _shift(client, agent, "09:00", "13:00", shop=world.shops_a[0])
     assert r.status_code == 201, r.text
     first = r.json()
     assert (
@@ -71,13 +68,7 @@ async def test_a_broken_rule_is_a_422_naming_it(client, world, plan_id):
     long = await _shift(client, agent, "06:00", "19:00")
     body = assert_problem(long, 422)
     assert body["rule"] == "shift_length" and body["errors"][0]["rule"] == "shift_length"
-    skills = await _shift(
-        client,
-        agent,
-        "09:00",
-        "13:00",
-        assignments=[{"shop_id": str(world.shops_a[1].id), "from": at("09:00"), "to": at("13:00")}],
-    )  # A's jd shop
+    skills = await _shift(client, agent, "09:00", "13:00", shop=world.shops_a[1])  # A's jd shop
     assert assert_problem(skills, 422, "body.assignments")["rule"] in ("skills",)
     no_break = await _shift(client, agent, "09:00", "17:00")
     assert assert_problem(no_break, 422)["rule"] == "meal_break_count"

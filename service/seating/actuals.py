@@ -1,0 +1,390 @@
+"""Actual attendance use cases: ingest work sessions (REST, GraphQL and the CLI come here), read them back,
+and the reports over them: adherence per agent and day, occupancy per shop and interval, overtime per agent
+and month against the cap. The maths is service.seating.attendance's (run here, never redone); this module
+loads sessions, shifts and handle times set-based, for many shops and agents at once (the scorecard calls
+`occupancy_by_shop_interval` and `overtime_by_agent_month` for a month of every shop).
+
+Staff only: every answer names agents (seating.auth.staff / write).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.kit import audit, batches, observe
+from service.kit.batches import IngestAnswer
+from service.kit.errors import Invalid, NotFound
+from service.kit.identity import Principal
+from service.kit.pagination import Paged, PageRequest, encode_cursor
+from service.kit.records import earliest_timestamp
+from service.kit.time import DEFAULT_TZ, local_day_start, parse_local_moment
+from service.seating import attendance, queries
+from service.seating import ingest as pipeline
+from service.seating.inputs import rules_of
+from service.seating.problem import INTERVAL_MINUTES
+from service.seating.rules import LabourRules, WorkSpan
+from service.seating.schemas import (
+    AdherenceRow,
+    BreakSpan,
+    OccupancyRow,
+    OvertimeRow,
+    WorkSessionFilter,
+    WorkSessionRead,
+)
+
+MAX_REPORT_DAYS = 92
+MAX_OCCUPANCY_CELLS = 100_000  # rows a door answers (about 35 shops for a month)
+DAY = timedelta(days=1)
+LONGEST = timedelta(hours=24)  # a session lasts at most this (0013's CHECK): how far back a window looks
+
+# --- ingest ----------------------------------------------------------------------------------------------
+
+
+async def ingest_work_sessions(session: AsyncSession, caller: Principal, body: AsyncIterator[bytes],
+                               content_type: str | None, max_age_days: int | None = None,
+                               latest: datetime | None = None) -> IngestAnswer:
+    """One batch of work sessions (NDJSON or CSV) in the caller's transaction: every good row kept, every
+    bad one reported by line, a re-send changes nothing. In the audit log in the same transaction. LATEST:
+    the latest instant a session may carry (default: now plus the slack; the demo's day for the demo)."""
+    kind, charset = batches.media_and_charset(content_type, "work sessions")
+    tenant = None if caller.is_staff else caller.tenant_id
+    with observe.timed("ingest"):
+        answer = await pipeline.ingest(session, body, kind, tenant, earliest_timestamp(max_age_days), charset,
+                                       latest)
+    await audit.record(session, action="ingest", object_type="work_sessions", tenant_id=tenant,
+                       after={"received": answer.received, "inserted": answer.inserted,
+                              "updated": answer.updated, "unchanged": answer.unchanged,
+                              "rejected": len(answer.rejected)})
+    return answer
+
+
+async def ingest_work_session_records(session: AsyncSession, caller: Principal,
+                                      records: Iterable[Mapping[str, Any]], max_age_days: int | None = None,
+                                      latest: datetime | None = None) -> IngestAnswer:
+    """Small batches given as dicts (GraphQL, the demo): the same path, as NDJSON lines."""
+    return await ingest_work_sessions(session, caller, batches.ndjson_of(records), batches.NDJSON,
+                                      max_age_days, latest)
+
+
+# --- reading back ----------------------------------------------------------------------------------------
+
+_LIST = """
+SELECT w.tenant_id, w.shop_id, w.external_id, w.agent_id, coalesce(a.code, '') AS agent_code,
+       lower(w.during) AS login, upper(w.during) AS logout,
+       ARRAY(SELECT lower(b) FROM unnest(w.breaks) b) AS break_starts,
+       ARRAY(SELECT upper(b) FROM unnest(w.breaks) b) AS break_ends, w.ingested_at
+FROM work_sessions w LEFT JOIN agents a ON a.id = w.agent_id
+WHERE (CAST(:shop AS uuid) IS NULL OR w.shop_id = :shop)
+  AND (CAST(:agent AS uuid) IS NULL OR w.agent_id = :agent)
+  AND (CAST(:lo AS timestamptz) IS NULL OR lower(w.during) >= :lo)
+  AND (CAST(:hi AS timestamptz) IS NULL OR lower(w.during) < :hi)
+  AND (CAST(:after AS uuid) IS NULL
+       OR (w.tenant_id, w.shop_id, w.external_id)
+          > (:after, CAST(:after_shop AS uuid), CAST(:after_ext AS text) COLLATE "C"))
+ORDER BY w.tenant_id, w.shop_id, w.external_id
+LIMIT :limit
+"""
+_KEY = (uuid.UUID, uuid.UUID, str)
+
+
+async def _agent_id(session: AsyncSession, code: str) -> uuid.UUID:
+    found = (await session.execute(text("SELECT id FROM agents WHERE code = :c"),
+                                   {"c": code.strip()})).scalar()
+    if found is None:
+        raise NotFound("agent not found")
+    return found  # type: ignore[no-any-return]
+
+
+async def list_work_sessions(session: AsyncSession, filters: WorkSessionFilter, page: PageRequest
+                             ) -> Paged[WorkSessionRead]:
+    """Stored work sessions in key order (brand, shop, external id), by shop, agent code and login time
+    (dates and datetimes without an offset in Asia/Shanghai)."""
+    after = page.after(*_KEY) if page.cursor else None
+    params: dict[str, Any] = {
+        "shop": filters.shop, "agent": await _agent_id(session, filters.agent) if filters.agent else None,
+        "lo": parse_local_moment(filters.start, "from", DEFAULT_TZ) if filters.start else None,
+        "hi": parse_local_moment(filters.end, "to", DEFAULT_TZ) if filters.end else None,
+        "after": after[0] if after else None, "after_shop": after[1] if after else None,
+        "after_ext": after[2] if after else None, "limit": page.limit + 1}
+    rows = (await session.execute(text(_LIST), params)).all()
+    items = [WorkSessionRead(
+        tenant_id=r.tenant_id, shop_id=r.shop_id, external_id=r.external_id, agent_id=r.agent_id,
+        agent_code=r.agent_code, login=r.login, logout=r.logout, ingested_at=r.ingested_at,
+        breaks=[BreakSpan(start=a, end=b) for a, b in zip(r.break_starts, r.break_ends, strict=True)])
+        for r in rows[:page.limit]]
+    if len(rows) > page.limit:
+        last = items[-1]
+        return Paged(items, encode_cursor(last.tenant_id, last.shop_id, last.external_id))
+    return Paged(items)
+
+
+# --- loading for the reports ------------------------------------------------------------------------------
+
+
+def days_of(first: date, end: date) -> tuple[datetime, datetime]:
+    """The UTC instants of local days [FIRST, END) in Asia/Shanghai (at most MAX_REPORT_DAYS)."""
+    if end <= first:
+        raise Invalid("to", "must be after from")
+    if (end - first).days > MAX_REPORT_DAYS:
+        raise Invalid("to", f"a report covers at most {MAX_REPORT_DAYS} days")
+    return local_day_start(first, DEFAULT_TZ), local_day_start(end, DEFAULT_TZ)
+
+
+# Sessions with login in [lo - 24 h, hi) and logout after lo: the btree/BRIN over lower(during) finds them.
+_SESSIONS = """
+SELECT w.tenant_id, w.shop_id, w.agent_id, lower(w.during) AS login, upper(w.during) AS logout,
+       ARRAY(SELECT lower(b) FROM unnest(w.breaks) b) AS bs,
+       ARRAY(SELECT upper(b) FROM unnest(w.breaks) b) AS be,
+       coalesce(a.max_concurrency, 1) AS concurrency
+FROM work_sessions w LEFT JOIN agents a ON a.id = w.agent_id
+WHERE lower(w.during) >= :early AND lower(w.during) < :hi AND upper(w.during) > :lo
+  AND (CAST(:shops AS uuid[]) IS NULL OR w.shop_id = ANY(CAST(:shops AS uuid[])))
+  AND (CAST(:agents AS uuid[]) IS NULL OR w.agent_id = ANY(CAST(:agents AS uuid[])))
+"""
+
+
+async def _sessions(session: AsyncSession, lo: datetime, hi: datetime,
+                    shops: Sequence[uuid.UUID] | None = None, agents: Sequence[uuid.UUID] | None = None
+                    ) -> list[Any]:
+    return list((await session.execute(text(_SESSIONS), {
+        "early": lo - LONGEST, "lo": lo, "hi": hi, "shops": None if shops is None else list(shops),
+        "agents": None if agents is None else list(agents)})).all())
+
+
+def _session(row: Any, agent: int, shop: int | None) -> attendance.Session:
+    return attendance.Session(agent, shop, row.login, row.logout, tuple(zip(row.bs, row.be, strict=True)),
+                              row.concurrency)
+
+
+def one_at_a_time(sessions: Iterable[attendance.Session]) -> list[attendance.Session]:
+    """An agent's overlapping sessions (logged in on two shops at once) as one working time each: worked
+    time counts once. A break counts where no other of the overlapping sessions is working."""
+    out: list[attendance.Session] = []
+    by_agent: dict[int, list[attendance.Session]] = defaultdict(list)
+    for s in sessions:
+        by_agent[s.agent].append(s)
+    for agent, mine in by_agent.items():
+        mine.sort(key=lambda s: s.login)
+        group: list[attendance.Session] = []
+        end: datetime | None = None
+        for one in [*mine, None]:
+            if one is not None and end is not None and one.login < end:
+                group.append(one)
+                end = max(end, one.logout)
+                continue
+            if group:
+                out.append(group[0] if len(group) == 1 else _merged(agent, group))
+            if one is not None:
+                group, end = [one], one.logout
+    return out
+
+
+def _merged(agent: int, group: list[attendance.Session]) -> attendance.Session:
+    breaks = tuple(sorted(
+        (a, b) for s in group for a, b in s.breaks
+        if not any(o is not s and o.login < b and a < o.logout and not any(
+            x <= a and b <= y for x, y in o.breaks) for o in group)))
+    return attendance.Session(agent, None, min(s.login for s in group), max(s.logout for s in group), breaks)
+
+
+# --- adherence ------------------------------------------------------------------------------------------
+
+_SHIFTS = """
+SELECT s.agent_id, lower(s.during) AS lo, upper(s.during) AS hi,
+       ARRAY(SELECT lower(b) FROM unnest(s.breaks) b) AS bs,
+       ARRAY(SELECT upper(b) FROM unnest(s.breaks) b) AS be
+FROM shifts s
+WHERE s.status = 'published' AND s.during && tstzrange(:lo, :hi)
+  AND (CAST(:agents AS uuid[]) IS NULL OR s.agent_id = ANY(CAST(:agents AS uuid[])))
+"""
+_AGENTS = """
+SELECT a.id, a.code, a.site_id, si.timezone FROM agents a JOIN sites si ON si.id = a.site_id
+WHERE (CAST(:ids AS uuid[]) IS NULL OR a.id = ANY(CAST(:ids AS uuid[])))
+"""
+
+
+async def _agent_facts(session: AsyncSession, ids: Sequence[uuid.UUID] | None) -> dict[uuid.UUID, Any]:
+    rows = (await session.execute(text(_AGENTS), {"ids": None if ids is None else list(ids)})).all()
+    return {r.id: r for r in rows}
+
+
+async def agent_ids_of(session: AsyncSession, codes: Sequence[str] | None) -> list[uuid.UUID] | None:
+    """The agents with CODES (None: every agent); an unknown code is a 404."""
+    if codes is None:
+        return None
+    found = await session.execute(text("SELECT code, id FROM agents WHERE code = ANY(:c)"),
+                                  {"c": [c.strip() for c in codes]})
+    rows: dict[str, uuid.UUID] = {code: id_ for code, id_ in found.all()}
+    missing = sorted({c.strip() for c in codes} - rows.keys())
+    if missing:
+        raise NotFound(f"agent not found: {', '.join(missing)[:200]}")
+    return list(rows.values())
+
+
+async def adherence_by_agent_day(session: AsyncSession, first: date, end: date,
+                                 agent_ids: Sequence[uuid.UUID] | None = None) -> list[AdherenceRow]:
+    """Adherence per agent and local day of [FIRST, END) (the agent's site's timezone): published shifts'
+    minutes outside their breaks against logged-in minutes outside breaks (attendance.adherence)."""
+    lo, hi = days_of(first, end)
+    facts = await _agent_facts(session, agent_ids)
+    index = {a: i for i, a in enumerate(facts)}
+    ids = list(facts)
+    shifts = (await session.execute(text(_SHIFTS), {"lo": lo, "hi": hi, "agents": ids})).all()
+    scheduled = [(index[s.agent_id], WorkSpan(max(s.lo, lo), min(s.hi, hi), tuple(
+        (max(a, lo), min(b, hi)) for a, b in zip(s.bs, s.be, strict=True) if b > lo and a < hi)))
+        for s in shifts if s.agent_id in index]
+    worked = [_session(r, index[r.agent_id], None) for r in await _sessions(session, lo, hi, agents=ids)
+              if r.agent_id in index]
+    clipped = [attendance.Session(s.agent, None, max(s.login, lo), min(s.logout, hi), s.breaks)
+               for s in worked]
+    zones = {index[a]: f.timezone for a, f in facts.items()}
+    out = []
+    for row in attendance.adherence(scheduled, clipped, DEFAULT_TZ, zones):
+        if not first <= row.day < end:
+            continue
+        agent = facts[ids[row.agent]]
+        out.append(AdherenceRow(agent_id=agent.id, agent_code=agent.code, day=row.day,
+                                scheduled_minutes=round(row.scheduled_minutes, 2),
+                                actual_minutes=round(row.actual_minutes, 2),
+                                in_adherence_minutes=round(row.in_adherence_minutes, 2),
+                                share=None if row.share is None else round(row.share, 4)))
+    return out
+
+
+# --- occupancy ------------------------------------------------------------------------------------------
+
+_HANDLE = """
+SELECT s.tenant_id, s.shop_id,
+       array_agg((EXTRACT(EPOCH FROM s.interval_start - CAST(:lo AS timestamptz)) / 900)::int) AS slots,
+       array_agg(coalesce(s.handle_sum_s, 0)::float8) AS handled
+FROM shop_interval_stats s
+WHERE s.interval_start >= :lo AND s.interval_start < :hi
+  AND (CAST(:shops AS uuid[]) IS NULL OR s.shop_id = ANY(CAST(:shops AS uuid[])))
+GROUP BY 1, 2
+"""
+_SHOPS = ("SELECT tenant_id, id FROM shops WHERE CAST(:shops AS uuid[]) IS NULL "
+          "OR id = ANY(CAST(:shops AS uuid[])) ORDER BY tenant_id, id")
+
+
+@dataclass(frozen=True, eq=False)
+class OccupancyGrid:
+    """Occupancy of shops (columns) by interval (rows) from START, as attendance.occupancy computes it:
+    `result.occupancy[t, s]` is NaN where nobody was logged in. The scorecard reads the arrays; `rows()`
+    lists the cells someone worked or chats were handled in."""
+
+    start: datetime
+    shops: list[tuple[uuid.UUID, uuid.UUID]]  # (tenant_id, shop_id) of each column
+    handle_seconds: NDArray[np.float64]
+    result: attendance.Occupancy
+
+    def interval(self, t: int) -> datetime:
+        return self.start + timedelta(minutes=INTERVAL_MINUTES * t)
+
+    def burnout_share(self) -> NDArray[np.float64]:
+        """Per shop: the share of its logged-in intervals above attendance.BURNOUT (90 %)."""
+        occ = self.result.occupancy
+        seen = (~np.isnan(occ)).sum(axis=0)
+        with np.errstate(invalid="ignore"):
+            hot = np.nan_to_num(occ, nan=0.0) > attendance.BURNOUT
+        return np.where(seen > 0, hot.sum(axis=0) / np.maximum(seen, 1), 0.0)
+
+    def rows(self) -> Iterator[OccupancyRow]:
+        """The cells as rows, for the doors: at most MAX_OCCUPANCY_CELLS shop-intervals a request (the
+        scorecard reads the arrays, whatever their size)."""
+        if self.handle_seconds.size > MAX_OCCUPANCY_CELLS:
+            raise Invalid("shop", f"at most {MAX_OCCUPANCY_CELLS:,} shop-intervals a request: pick shops or "
+                          "a shorter window")
+        occ, bands = self.result.occupancy, self.result.band()
+        logged, capacity = self.result.logged_in_seconds, self.result.capacity_seconds
+        ts, ss = np.nonzero((capacity > 0) | (self.handle_seconds > 0))
+        for t, s in zip(ts.tolist(), ss.tolist(), strict=True):
+            tenant, shop = self.shops[s]
+            value = occ[t, s]
+            yield OccupancyRow(tenant_id=tenant, shop_id=shop, interval_start=self.interval(t),
+                               handle_seconds=round(float(self.handle_seconds[t, s]), 1),
+                               logged_in_seconds=round(float(logged[t, s]), 1),
+                               capacity_seconds=round(float(capacity[t, s]), 1),
+                               occupancy=None if np.isnan(value) else round(float(value), 4),
+                               band=str(bands[t, s]))
+
+
+async def occupancy_by_shop_interval(session: AsyncSession, window: tuple[date, date],
+                                     shop_ids: Sequence[uuid.UUID] | None = None) -> OccupancyGrid:
+    """Occupancy per shop and 15-minute interval over the local days WINDOW = [from, to) (Asia/Shanghai),
+    of SHOP_IDS (None: every shop the caller sees): the rollups' handle time over logged-in time x each
+    agent's concurrency (attendance.occupancy). Three set-based reads (shops, handle times aggregated per
+    shop, sessions) for any number of shops."""
+    lo, hi = days_of(*window)
+    n = int((hi - lo).total_seconds()) // (INTERVAL_MINUTES * 60)
+    ids = None if shop_ids is None else list(shop_ids)
+    shops = [(r.tenant_id, r.id) for r in (await session.execute(text(_SHOPS), {"shops": ids})).all()]
+    if ids is not None and len(shops) < len(set(ids)):
+        raise NotFound("shop not found")
+    column = {shop: i for i, (_, shop) in enumerate(shops)}
+    handle = np.zeros((n, len(shops)))
+    for r in (await session.execute(text(_HANDLE), {"lo": lo, "hi": hi, "shops": ids})).all():
+        handle[np.asarray(r.slots, dtype=np.int64), column[r.shop_id]] = r.handled
+    rows = await _sessions(session, lo, hi, shops=[s for _, s in shops])
+    agents = {a: i for i, a in enumerate({r.agent_id for r in rows})}
+    sessions = [_session(r, agents[r.agent_id], column.get(r.shop_id)) for r in rows]
+    return OccupancyGrid(lo, shops, handle, attendance.occupancy(sessions, handle, lo))
+
+
+# --- overtime -------------------------------------------------------------------------------------------
+
+
+def month_of(month: str) -> tuple[date, date]:
+    """The first day of MONTH (YYYY-MM) and of the next."""
+    try:
+        first = datetime.strptime(month.strip(), "%Y-%m").date()
+    except ValueError:
+        raise Invalid("month", "not a month (YYYY-MM)") from None
+    return first, (first + timedelta(days=32)).replace(day=1)
+
+
+async def overtime_by_agent_month(session: AsyncSession, month: str,
+                                  agent_ids: Sequence[uuid.UUID] | None = None) -> list[OvertimeRow]:
+    """Actual overtime per agent in MONTH (YYYY-MM) by pay class against its rule set's monthly cap
+    (attendance.actual_overtime over the month's sessions, overlapping ones counted once; rule sets: the
+    agent's own, else its employment type's, else the China standard rules; the stored holiday calendar).
+    Every agent with a session in the month, or AGENT_IDS."""
+    from service.seating.service import calendar_book  # the calendar's one reader
+
+    first, end = month_of(month)
+    lo, hi = local_day_start(first, DEFAULT_TZ), local_day_start(end, DEFAULT_TZ)
+    rows = await _sessions(session, lo, hi, agents=agent_ids)
+    rows = [r for r in rows if r.login >= lo]  # a session counts on the day it starts on
+    ids = sorted({r.agent_id for r in rows})
+    facts = await _agent_facts(session, ids)
+    index = {a: i for i, a in enumerate(ids)}
+    employed = {r.id: r for r in await queries.employed_agents(session, first - timedelta(days=1), end, ids)}
+    sets = await queries.rule_sets(session)
+    rules: dict[int, LabourRules] = {}
+    for agent, i in index.items():
+        set_id = employed[agent].rule_set_id if agent in employed else None
+        rules[i] = rules_of(sets.get(set_id) if set_id else None)
+    calendar = await calendar_book(session, first, end)
+    sessions = one_at_a_time(_session(r, index[r.agent_id], None) for r in rows)
+    zones = {i: facts[a].timezone for a, i in index.items() if a in facts}
+    out = []
+    for m in attendance.actual_overtime(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones):
+        if (m.year, m.month) != (first.year, first.month):
+            continue
+        agent = facts[ids[m.agent]]
+        out.append(OvertimeRow(agent_id=agent.id, agent_code=agent.code, site_id=agent.site_id,
+                               month=f"{m.year:04d}-{m.month:02d}", workday_minutes=m.workday,
+                               rest_day_minutes=m.rest_day, holiday_minutes=m.holiday, total_minutes=m.total,
+                               cap_minutes=m.cap, over_cap=m.over_cap))
+    out.sort(key=lambda r: r.agent_code)
+    return out
+
