@@ -79,8 +79,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     async def lifespan(app: FastAPI):
         owned = app.state.db is None
         if owned:
-            app.state.db = Database(make_engine(database_url or app_url(settings), settings.pool_size),
-                                    memo_size=settings.report_cache_size)
+            # Up to twice SEATWISE_POOL_SIZE connections, as an engine's overflow allows, but all kept once
+            # opened: overflow ones were closed on their return, and under a steady load of more requests in
+            # flight than the pool's size a server opened a dozen new connections a second (a backend's
+            # start, authentication, the driver's set-up), each on some request's time.
+            engine = make_engine(database_url or app_url(settings), 2 * settings.pool_size, max_overflow=0)
+            app.state.db = Database(engine, memo_size=settings.report_cache_size)
             observe.watch_pool(app.state.db)
             await app.state.db.warm_up(min(4, settings.pool_size))
         # Everything alive now lives as long as the process: keep it out of every later full collection.

@@ -182,14 +182,19 @@ async def _set_app_password(owner: str, password: str) -> None:
     await engine.dispose()
 
 
-async def _with_db(url: str, work):
+async def _with_db(url: str, work, pool_size: int = 2):
     from service.kit.db import Database, make_engine
 
-    db = Database(make_engine(url, 2))
+    db = Database(make_engine(url, pool_size))
     try:
         return await work(db)
     finally:
         await db.dispose()
+
+
+# The demo loads its domains' parts side by side (service.demo.PARTS), a plan reading history on several
+# connections meanwhile.
+DEMO_POOL = 4
 
 
 def _demo_line(summary) -> str:
@@ -220,7 +225,7 @@ def demo() -> None:
 
     settings = _settings()
     _, url = _prepare(settings)
-    summary = asyncio.run(_with_db(url, load_demo))
+    summary = asyncio.run(_with_db(url, load_demo, DEMO_POOL))
     if summary is None:
         err.print("the database already has tenants: demo not loaded")
     else:
@@ -352,7 +357,7 @@ def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port:
     if demo:
         from service.demo import load_demo
 
-        summary = asyncio.run(_with_db(url, load_demo))
+        summary = asyncio.run(_with_db(url, load_demo, DEMO_POOL))
         if summary:
             err.print(_demo_line(summary), markup=False)
             clock.lap("demo")

@@ -686,6 +686,25 @@ async def client_key(db: Database, tenant) -> uuid.UUID:
     return created.id
 
 
+def in_flight(url: str, timeout: float = 60) -> None:
+    """Until the server at URL (one process, otherwise idle) is inside a request: one of its pooled
+    connections is checked out (a handler's transaction begins before the handler runs). A test that signals
+    a server mid-request waits for this first: on a loaded machine the server may not have read the request
+    yet, and a SIGTERM then closes a connection that had no request in flight."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        metrics = httpx.get(f"{url}/metrics", headers=auth("admin"), timeout=10).text
+        if any(line.startswith("seatwise_db_pool_in_use") and float(line.rsplit(" ", 1)[1]) >= 1
+               for line in metrics.splitlines()):
+            return
+        assert time.monotonic() < deadline, "the server never began the request"
+        time.sleep(0.05)
+
+
 @contextmanager
 def serving(database, data_dir, args: tuple[str, ...] = (), **env: str):
     """`seatwise serve` on a free loopback port against DATABASE, ready (/readyz answered): its URL, then

@@ -27,7 +27,7 @@ from sqlalchemy import text
 
 from graphql import IntValueNode, StringValueNode
 from tests.conftest import auth
-from tests.factories import serving
+from tests.factories import in_flight, serving
 
 
 def _string_scalar(values):
@@ -118,7 +118,7 @@ async def test_sigterm_during_an_ingest_drains_it(live, db):
     lines = [json.dumps({"external_id": f"drain-{i}", "shop_id": shop, "kind": "presale",
                          "started_at": f"2026-11-2{i % 5}T10:{i % 60:02d}:00+08:00"}) + "\n"
              for i in range(RECORDS)]
-    half = threading.Event()
+    half, signalled = threading.Event(), threading.Event()
 
     def body():
         per = RECORDS // CHUNKS
@@ -126,6 +126,7 @@ async def test_sigterm_during_an_ingest_drains_it(live, db):
             yield "".join(lines[c * per:(c + 1) * per]).encode()
             if c == CHUNKS // 2:
                 half.set()
+                signalled.wait(60)  # the rest only once the SIGTERM is sent: it lands mid-request
             time.sleep(0.1)
 
     answer: dict = {}
@@ -141,7 +142,9 @@ async def test_sigterm_during_an_ingest_drains_it(live, db):
     sender = threading.Thread(target=send)
     sender.start()
     assert half.wait(30)
-    server.send_signal(signal.SIGTERM)  # mid-request
+    in_flight(url)  # the server is in the request (on a loaded machine it may not have read it yet)
+    server.send_signal(signal.SIGTERM)  # mid-request: half the body is still to come
+    signalled.set()
     sender.join(60)
     # Stopped by the signal once drained (uvicorn re-raises it after its graceful shutdown).
     assert server.wait(60) in (0, -signal.SIGTERM)

@@ -24,7 +24,7 @@ from service.conversations import ingest
 from service.embedded import TUNING
 from tests.bench.server import free_port, start_server, wait_for_token
 from tests.conftest import auth, suite_server_dir
-from tests.factories import serving
+from tests.factories import in_flight, serving
 
 
 def _shop_list_calls(metrics: str) -> float:
@@ -54,16 +54,21 @@ def test_serve_with_two_workers_answers_from_both(database, world, tmp_path):
             assert "seatwise_db_pool_in_use" in metrics.text
 
 
+SLOW_CLIENT_S = 60
+
+
 async def test_a_drain_past_the_shutdown_timeout_is_cut_and_its_batch_absent(database, world, db, tmp_path):
     """SIGTERM lets requests in flight finish for SEATWISE_SHUTDOWN_TIMEOUT_S, then cancels them: an ingest
     still sending its body is rolled back (nothing of it stored) and its client gets no answer that says
-    otherwise; the server is gone soon after the timeout, not after the slow client."""
+    otherwise; the server is gone soon after the timeout, not after the slow client. The client is slow
+    enough (SLOW_CLIENT_S) that a loaded machine's slow exit is still told apart from waiting for it, and
+    the signal waits until the server is inside the request."""
     import threading
 
     shop = str(world.shops_a[0].id)
 
     def body():
-        for c in range(20):  # a line a second: 20 s, much longer than the 1 s allowed
+        for c in range(SLOW_CLIENT_S):  # a line a second: far longer than the 1 s allowed
             yield (json.dumps({"external_id": f"cut-{c}", "shop_id": shop, "kind": "presale",
                                "started_at": "2026-11-20T10:00:00+08:00"}) + "\n").encode()
             if c == 1:
@@ -84,10 +89,12 @@ async def test_a_drain_past_the_shutdown_timeout_is_cut_and_its_batch_absent(dat
         sender = threading.Thread(target=send, args=(url,), daemon=True)
         sender.start()
         assert started.wait(30)
+        in_flight(url)
         stopped = time.monotonic()
         server.send_signal(signal.SIGTERM)
-        assert server.wait(30) in (0, -signal.SIGTERM)
-        assert time.monotonic() - stopped < 10
+        assert server.wait(SLOW_CLIENT_S) in (0, -signal.SIGTERM)
+        # Gone well before the slow client would have finished (a drain that waited for it takes 60 s).
+        assert time.monotonic() - stopped < SLOW_CLIENT_S / 2
         sender.join(30)
     assert answer.get("status", 500) >= 500 or "error" in answer, answer
     async with db.engine.begin() as conn:

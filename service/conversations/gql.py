@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated
 
 import strawberry
-from strawberry.types import Info
 
 from service.conversations import auth, service
 from service.conversations.schemas import (
@@ -53,10 +52,6 @@ class ConversationQuery:
 
 @strawberry.type
 class ConversationMutation:
-    @gql.mutation(auth.write, description=f"Ingest up to {MAX_GRAPHQL_RECORDS:,} records; idempotent by shop "
-                  "and externalId.")
-    async def ingest_conversations(self, session: Session, caller: Caller, info: Info,
-                                   records: list[ConversationInput]) -> IngestResultType:
-        rows = gql.batch_rows(records, MAX_GRAPHQL_RECORDS, "/v1/conversations")
-        max_age = info.context.request.app.state.settings.ingest_max_age_days
-        return gql.of(IngestResultType, await service.ingest_records(session, caller, rows, max_age))
+    ingest_conversations = gql.ingest_mutation(auth.write, ConversationInput, IngestResultType,
+                                               most=MAX_GRAPHQL_RECORDS, what="records",
+                                               route="/v1/conversations", use_case=service.ingest_records)

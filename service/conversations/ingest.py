@@ -307,6 +307,16 @@ ON CONFLICT (tenant_id, shop_id, interval_start) DO UPDATE SET
   frt_bins = EXCLUDED.frt_bins, frt_counts = EXCLUDED.frt_counts
 """
 
+# The batch's monthly partitions, made when one is missing. Only then is the database's function called: it
+# takes a lock that one creator at a time holds to the end of its transaction, and every other ingest then
+# waited for that one to commit, even with nothing to create (the demo's history in two batches did).
+_ENSURE_PARTITIONS = """
+SELECT CASE WHEN bool_and(to_regclass(format('conversations_p%s', to_char(m, 'YYYY_MM'))) IS NOT NULL)
+            THEN 0 ELSE seatwise_ensure_conversation_partitions($1, $2) END
+FROM generate_series(date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC'),
+                     date_trunc('month', $2::timestamptz AT TIME ZONE 'UTC'), interval '1 month') AS m
+"""
+
 # An interval whose every conversation moved elsewhere has no rollup row at all.
 _DROP_EMPTY = """
 DELETE FROM shop_interval_stats s USING ingest_delta d
@@ -385,8 +395,7 @@ async def _apply(session: AsyncSession, raw, stager: _Stager, clock: StageClock)
         result.rejected.sort(key=lambda x: x.line)
         return result
 
-    await raw.execute("SELECT seatwise_ensure_conversation_partitions($1, $2)", stager.first_start,
-                      stager.last_start)
+    await raw.execute(_ENSURE_PARTITIONS, stager.first_start, stager.last_start)
     await raw.execute(_NEW_CONTRIBUTIONS)
     clock.lap("contributions")
     # Serialize ingests per shop from here to commit: matching must see every committed version of

@@ -85,15 +85,16 @@ async def _rates(db: Database, first: Month) -> None:
                 site_id=site_id, effective_from=jan, management_share=share))
         await service.add_rate(session, OPERATOR, "overtime", OvertimeCreate(
             effective_from=jan, workday=D("1.5"), rest_day=D("2"), holiday=D("3")))
+        versions = []
         for agent_id, loaded, level in agents:
             for day, cost in ((jan, loaded), (raise_day, (loaded * D("1.06")).quantize(D("0.01")))):
                 if day == raise_day and level not in ("senior", "lead"):
                     continue
                 wage = (cost * D("0.72")).quantize(D("0.01"))
                 social = (cost * D("0.21")).quantize(D("0.01"))
-                await service.add_rate(session, OPERATOR, "agent", AgentCostCreate(
-                    agent_id=agent_id, effective_from=day, wage=wage, social_insurance=social,
-                    housing_fund=cost - wage - social))
+                versions.append(AgentCostCreate(agent_id=agent_id, effective_from=day, wage=wage,
+                                                social_insurance=social, housing_fund=cost - wage - social))
+        await service.add_rates(session, OPERATOR, "agent", versions)
 
 
 async def _contracts(db: Database, since: date) -> None:
@@ -146,10 +147,24 @@ async def _idle_agent(db: Database, day: date) -> uuid.UUID:
 async def load_finance_demo(db: Database, today: date, seed: int = SEED) -> dict[str, Any]:
     """The books around TODAY: the two months before its month closed, its month open with a late
     adjustment. Returns what it did (months closed, statement numbers, the late adjustment's month)."""
-    this = Month.of(today)
-    first = this.shift(-2)
+    await load_finance_setup(db, today)
+    return await load_finance_books(db, today)
+
+
+async def load_finance_setup(db: Database, today: date) -> None:
+    """What the books are made of that needs only the agents, sites and shops: the cost rates and the
+    contracts (the demo loads them beside the other domains' parts)."""
+    first = Month.of(today).shift(-2)
     await _rates(db, first)
     await _contracts(db, first.first_day)
+
+
+async def load_finance_books(db: Database, today: date) -> dict[str, Any]:
+    """The books over load_finance_setup's rates and contracts, the attendance and the SLA breaches (and the
+    published roster where there is no attendance): the two months before TODAY's closed, its month open with
+    a late adjustment. Returns what it did (months closed, statement numbers, the late adjustment's month)."""
+    this = Month.of(today)
+    first = this.shift(-2)
     async with db.system_transaction() as session:
         shops = (await session.execute(text(
             "SELECT s.tenant_id, s.id, t.slug, t.tier FROM shops s JOIN tenants t ON t.id = s.tenant_id "

@@ -50,9 +50,6 @@ from decimal import Decimal
 from typing import IO, Any, Literal, TextIO
 from uuid import UUID
 
-import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name
-
 from service.finance.costing import CostFigures, CostLine, CostTotals
 from service.finance.lines import Line
 from service.finance.periods import Month
@@ -203,6 +200,9 @@ def write_xlsx(
     totals_label: str = "Total",
 ) -> int:
     """A formatted workbook streamed in constant memory; returns the data rows written."""
+    import xlsxwriter  # here: only an XLSX export needs it, not every start of the server
+    from xlsxwriter.utility import xl_col_to_name
+
     if not columns:
         raise ValueError("at least one column")
     book = xlsxwriter.Workbook(

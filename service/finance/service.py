@@ -181,6 +181,16 @@ async def add_rate(session: AsyncSession, principal: Principal, kind: str,
     return rate_read(kind, row)
 
 
+async def add_rates(session: AsyncSession, principal: Principal, kind: str,
+                    data: Sequence[AgentCostCreate | SeatCostCreate | OverheadCreate | OvertimeCreate]
+                    ) -> None:
+    """Several new versions of KIND's rates in one flush (one batched INSERT; each audited as add_rate's):
+    a loader's."""
+    model, _ = RATE_MODELS[kind]
+    session.add_all([model(**d.model_dump(), created_by=principal.subject) for d in data])
+    await flush(session, f"a {kind} rate version")
+
+
 def rate_read(kind: str, row: Any) -> Any:
     if kind == "agent":
         return AgentCostRead(agent_id=row.agent_id, effective_from=row.effective_from, wage=row.wage,

@@ -153,8 +153,11 @@ def app_url(settings: Settings, owner: str | None = None) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
+def make_engine(url: str, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
+    """An engine of POOL_SIZE pooled connections and MAX_OVERFLOW (default: as many) more under bursts, which
+    are closed again when they come back."""
+    overflow = pool_size if max_overflow is None else max_overflow
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=False,
                                  connect_args={"connection_class": ScopedConnection})
     event.listen(engine.sync_engine, "connect", _probe_enter)
     return engine

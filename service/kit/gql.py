@@ -7,6 +7,8 @@
 - Shapes derived from the pydantic models, declared once in each domain's schemas.py: `read_type` (object
   types and interfaces), `create_input`, `update_input` (an omitted field stays unchanged, an explicit null
   clears it, as REST PATCH does), `validated` (the REST model's validation, errors at GraphQL locations).
+- The mutations every domain would otherwise write alike: `object_mutations` (create and update),
+  `delete_mutation`, `ingest_mutation` (a small batch through an ingest feed).
 - One generic `Page` type, and problem -> GraphQL error mapping.
 """
 
@@ -20,6 +22,7 @@ import json
 import logging
 import types
 import typing
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -41,7 +44,7 @@ from strawberry.types import ExecutionResult, Info
 from strawberry.types.base import get_object_definition
 
 from graphql import GraphQLError, GraphQLID, GraphQLString
-from service.kit.access import INJECTED, Roles, Session, authorization_of, principal_of, verify
+from service.kit.access import INJECTED, Caller, Roles, Session, authorization_of, principal_of, verify
 from service.kit.db import Database
 from service.kit.docs import GRAPHIQL_PAGE
 from service.kit.errors import (
@@ -229,6 +232,26 @@ def object_mutations(noun: str, read: type, create: type[BaseModel], update: typ
     return strawberry.type(type(f"{noun.title()}Mutations", (), namespace))
 
 
+def delete_mutation(roles: Roles, use_case: Callable[..., Awaitable[None]], *, with_caller: bool = False
+                    ) -> Any:
+    """The mutation `(id: UUID!) -> Boolean!` removing one object through USE_CASE(session, [caller,] id),
+    true once it is gone (an unknown id is the use case's NOT_FOUND), allowed to ROLES: the GraphQL twin of
+    kit.rest.delete_route."""
+
+    async def delete_one(self: Any, session: Any, id: Any, caller: Any = None) -> bool:
+        await (use_case(session, caller, id) if with_caller else use_case(session, id))
+        return True
+
+    kw = inspect.Parameter.KEYWORD_ONLY
+    injected = {"session": Session, **({"caller": Caller} if with_caller else {})}
+    delete_one.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+         *(inspect.Parameter(n, kw, annotation=a) for n, a in injected.items()),
+         inspect.Parameter("id", kw, annotation=uuid.UUID)], return_annotation=bool)
+    delete_one.__annotations__ = {**injected, "id": uuid.UUID, "return": bool}
+    return mutation(roles)(delete_one)
+
+
 # --- shapes derived from the pydantic models ------------------------------------------------------------
 
 
@@ -364,6 +387,24 @@ def batch_rows(records: list[Any], most: int, route: str) -> list[dict[str, Any]
     if len(records) > most:
         raise Invalid("records", f"at most {most:,} a call; send larger batches to POST {route}")
     return [{k: v for k, v in plain(r).items() if v is not None} for r in records]
+
+
+def ingest_mutation(roles: Roles, record: type, answer: type, *, most: int, what: str, route: str,
+                    use_case: Callable[..., Awaitable[Any]]) -> Any:
+    """The mutation `(records: [RECORD!]!) -> ANSWER` for a small batch (at most MOST records, called WHAT
+    in its description) through USE_CASE(session, caller, rows, max_age_days): the same path as REST's POST
+    ROUTE, where larger batches go; allowed to ROLES. One per ingest feed, so each feed's GraphQL door is
+    one line."""
+
+    async def ingest(self: Any, session: Any, caller: Any, info: Info, records: Any) -> Any:
+        max_age = info.context.request.app.state.settings.ingest_max_age_days
+        return await use_case(session, caller, batch_rows(records, most, route), max_age)
+
+    records_type = list[record]  # type: ignore[valid-type]
+    ingest.__annotations__ = {"session": Session, "caller": Caller, "info": Info, "records": records_type,
+                              "return": answer}
+    description = f"Ingest up to {most:,} {what}; idempotent by shop and externalId."
+    return mutation(roles, description=description)(ingest)
 
 
 def page_request(first: int, after: str | None) -> PageRequest:
@@ -525,5 +566,5 @@ for _scalar in (GraphQLString, GraphQLID):
 
 
 __all__ = ["UNSET", "GqlContext", "Page", "ProblemErrors", "Router", "Schema", "context_getter",
-           "create_input", "extend_type", "field", "graphql_problem", "mutation", "of", "page",
-           "page_request", "plain", "read_type", "update_input", "validated"]
+           "create_input", "delete_mutation", "extend_type", "field", "graphql_problem", "ingest_mutation",
+           "mutation", "of", "page", "page_request", "plain", "read_type", "update_input", "validated"]

@@ -1,17 +1,19 @@
-"""REST helpers: the one-object routes of a resource (read one, create, change), declared in one call, so
-every resource's doors are the same few lines and its OpenAPI operations keep their names."""
+"""REST helpers: the one-object routes of a resource (read one, create, change) and an object's removal,
+each declared in one call, so every resource's doors are the same few lines and its OpenAPI operations keep
+their names."""
 
 from __future__ import annotations
 
 import inspect
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from service.kit.access import Caller, Session
+from service.kit.access import Caller, Roles, Session
 
 
 @dataclass(frozen=True)
@@ -77,3 +79,20 @@ def object_routes(router: APIRouter, r: Resource, use_cases: Any, roles: Any,
     router.add_api_route(one, _endpoint(update_one, [session, key, body_of["update"]]), methods=["PATCH"],
                          response_model=r.read, summary=summaries[2], name=f"update_{r.noun}",
                          dependencies=[write_roles])
+
+
+def delete_route(router: APIRouter, path: str, key: str, use_case: Callable[..., Awaitable[None]],
+                 roles: Roles, summary: str, *, with_caller: bool = False) -> None:
+    """DELETE PATH (KEY, a UUID, its last segment) over USE_CASE(session, [caller,] key): 204 once the object
+    is gone (an unknown one is the use case's 404), named after the use case, allowed to ROLES."""
+
+    async def delete_one(session: Any, caller: Any = None, **keys: Any) -> Response:
+        await (use_case(session, caller, keys[key]) if with_caller else use_case(session, keys[key]))
+        return Response(status_code=204)
+
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("session", kw, annotation=Session),
+              *([inspect.Parameter("caller", kw, annotation=Caller)] if with_caller else []),
+              inspect.Parameter(key, kw, annotation=uuid.UUID)]
+    router.add_api_route(path, _endpoint(delete_one, params), methods=["DELETE"], status_code=204,
+                         summary=summary, name=use_case.__name__, dependencies=[roles.rest])

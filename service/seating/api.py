@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from service.kit.access import Caller, Session, Sessions
 from service.kit.batches import IngestAnswer
 from service.kit.pagination import Page, PageRequest, page_params
-from service.kit.rest import Resource, object_routes
+from service.kit.rest import Resource, delete_route, object_routes
 from service.kit.types import Text
 from service.seating import auth, schemas, service
 from service.settings import get_settings
@@ -110,11 +110,8 @@ async def add_availability(
     return await service.add_availability(session, caller, agent_id, body)
 
 
-@router.delete("/availability/{availability_id}", status_code=204, summary="Remove an availability entry",
-               dependencies=[auth.write.rest])
-async def remove_availability(session: Session, availability_id: uuid.UUID):
-    await service.remove_availability(session, availability_id)
-    return Response(status_code=204)
+delete_route(router, "/availability/{availability_id}", "availability_id", service.remove_availability,
+             auth.write, "Remove an availability entry")
 
 
 @router.get("/shops/{shop_id}/requirements", response_model=schemas.RequirementsRead,
@@ -226,11 +223,7 @@ async def update_shift(session: Session, caller: Caller, shift_id: uuid.UUID, bo
     return await service.update_shift(session, caller, shift_id, body)
 
 
-@router.delete("/shifts/{shift_id}", status_code=204, summary="Remove a shift",
-               dependencies=[auth.write.rest])
-async def delete_shift(session: Session, shift_id: uuid.UUID):
-    await service.delete_shift(session, shift_id)
-    return Response(status_code=204)
+delete_route(router, "/shifts/{shift_id}", "shift_id", service.delete_shift, auth.write, "Remove a shift")
 
 
 @router.post("/shifts/{shift_id}/assignments", response_model=schemas.AssignmentRead, status_code=201,
@@ -249,11 +242,8 @@ async def update_assignment(
     return await service.update_assignment(session, caller, assignment_id, body)
 
 
-@router.delete("/assignments/{assignment_id}", status_code=204, summary="Remove an assignment",
-               dependencies=[auth.write.rest])
-async def delete_assignment(session: Session, caller: Caller, assignment_id: uuid.UUID):
-    await service.delete_assignment(session, caller, assignment_id)
-    return Response(status_code=204)
+delete_route(router, "/assignments/{assignment_id}", "assignment_id", service.delete_assignment, auth.write,
+             "Remove an assignment", with_caller=True)
 
 
 @router.get("/agents/{agent_id}/schedule.ics", response_class=Response, dependencies=[auth.staff.rest],

@@ -61,21 +61,17 @@ class RuleSetFields(BaseModel):
     min_rest_between_shifts: Minutes = Field(default=660, ge=0, le=4320)
     max_consecutive_days: int = Field(default=6, ge=1, le=31)
     min_rest_days_per_week: int = Field(default=1, ge=0, le=6)
-    meal_break_after: Minutes = Field(
-        default=360, ge=0, le=1440, description="A shift longer than this needs a meal break"
-    )
+    meal_break_after: Minutes = Field(default=360, ge=0, le=1440,
+                                      description="A shift longer than this needs a meal break")
     meal_break_min: Minutes = Field(default=30, ge=1, le=240)
     meal_break_max: Minutes = Field(default=60, ge=1, le=240)
     meal_break_earliest: Minutes = Field(default=120, ge=0, le=1440, description="After the shift starts")
     meal_break_latest_end: Minutes = Field(default=60, ge=0, le=1440, description="Before the shift ends")
     max_meal_breaks: int = Field(default=2, ge=0, le=4)
     hours_system: HoursSystem = HoursSystem.standard
-    normal_per_period: Minutes | None = Field(
-        default=None,
-        gt=0,
-        le=200_000,
-        description="Comprehensive hours: normal minutes of the month or quarter",
-    )
+    normal_per_period: Minutes | None = Field(default=None, gt=0, le=200_000,
+                                              description="Comprehensive hours: normal minutes of the month "
+                                              "or quarter")
 
 
 class RuleSetCreate(RuleSetFields):
@@ -206,17 +202,10 @@ class RosterCreate(BaseModel):
     mode: RosterMode = RosterMode.fast
     time_limit_s: float = Field(default=10, gt=0, le=120, description="optimise: wall-clock limit")
     seed: int = Field(default=0, ge=0, le=2**31 - 1, description="optimise: CP-SAT's random seed")
-    deterministic_time: float | None = Field(
-        default=None,
-        gt=0,
-        le=1000,
-        description="optimise: CP-SAT's deterministic time limit (reproducible answers)",
-    )
-    replaces: uuid.UUID | None = Field(
-        default=None,
-        description="A published roster of the same window to "
-        "re-plan with minimal disruption (default: the plan's published one)",
-    )
+    deterministic_time: float | None = Field(default=None, gt=0, le=1000, description="optimise: CP-SAT's "
+                                             "deterministic time limit (reproducible answers)")
+    replaces: uuid.UUID | None = Field(default=None, description="A published roster of the same window to "
+                                       "re-plan with minimal disruption (default: the plan's published one)")
 
 
 class CoverageFigures(BaseModel):
@@ -428,19 +417,10 @@ class ShopLive(BaseModel):
 
     shop_id: uuid.UUID
     waiting: int = Field(default=0, ge=0, le=100_000, description="Chats waiting now")
-    volume: float | None = Field(
-        default=None,
-        ge=0,
-        le=1e7,
-        allow_inf_nan=False,
-        description="Chats offered last interval (default: the shop's rollup)",
-    )
-    agents: int | None = Field(
-        default=None,
-        ge=0,
-        le=100_000,
-        description="Agents available on it now (default: those rostered on it, not on a break)",
-    )
+    volume: float | None = Field(default=None, ge=0, le=1e7, allow_inf_nan=False,
+                                 description="Chats offered last interval (default: the shop's rollup)")
+    agents: int | None = Field(default=None, ge=0, le=100_000, description="Agents available on it now "
+                               "(default: those rostered on it, not on a break)")
 
 
 class RebalanceRequest(BaseModel):
@@ -449,11 +429,8 @@ class RebalanceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     at: datetime | None = Field(default=None, description="Now (default: the clock)")
-    shops: list[ShopLive] = Field(
-        default_factory=list,
-        max_length=5000,
-        description="Shops with a live queue; the others count with no wait and their rostered agents",
-    )
+    shops: list[ShopLive] = Field(default_factory=list, max_length=5000, description="Shops with a live "
+                                  "queue; the others count with no wait and their rostered agents")
     max_moves: int | None = Field(default=None, ge=1, le=1000)
 
     _aware = field_validator("at")(classmethod(lambda cls, v: _aware(v)))

@@ -71,6 +71,19 @@ async def create_agent(session: AsyncSession, data: AgentCreate) -> Agent:
     return agent
 
 
+async def create_agents(session: AsyncSession, data: list[AgentCreate]) -> list[Agent]:
+    """Several agents in one flush (one batched INSERT; each audited as create_agent's): a loader's."""
+    for site_id in {d.site_id for d in data}:
+        await _check_site(session, site_id)
+    for d in data:
+        if d.left_on and d.left_on < d.hired_on:
+            raise Invalid("left_on", f"must not be before hired_on (agent '{d.code}')")
+    agents = [Agent(**d.model_dump()) for d in data]
+    session.add_all(agents)
+    await flush(session, "an agent")
+    return agents
+
+
 async def update_agent(session: AsyncSession, agent_id: uuid.UUID, changes: AgentUpdate) -> Agent:
     await _check_site(session, changes.site_id)
     agent = apply_changes(await get_agent(session, agent_id), changes)

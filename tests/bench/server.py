@@ -61,6 +61,7 @@ class Server:
     pid: int
     ready_s: float  # from launch to /readyz answering
     cpu_s: float  # CPU seconds of the server process (and its children) by then
+    pg_cpu_s: float  # CPU seconds of its embedded PostgreSQL by then (nan on another database)
     process: subprocess.Popen = field(repr=False)
     stderr: list[str] = field(default_factory=list, repr=False)
     stdout: list[str] = field(default_factory=list, repr=False)
@@ -81,15 +82,25 @@ class Server:
 
 
 def start_server(data_dir: Path, *args: str, port: int | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 180) -> tuple[subprocess.Popen, list[str], list[str]]:
-    """Launch `seatwise serve ARGS` on DATA_DIR; its stdout and stderr lines are collected as they come."""
+                 timeout: float = 180, log: str | None = None
+                 ) -> tuple[subprocess.Popen, list[str], list[str]]:
+    """Launch `seatwise serve ARGS` on DATA_DIR; its stdout and stderr lines are collected as they come, or
+    its stderr written straight to the file LOG (a load bench: the request log then costs this process
+    nothing, no thread of it taking the interpreter's lock from the load's event loop on every line)."""
     command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port or free_port()), *args]
-    process = subprocess.Popen(command, env=serve_env(data_dir, env), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    log_file = open(log, "w") if log else None  # noqa: SIM115 - the child's own, closed once it has it
+    try:
+        process = subprocess.Popen(command, env=serve_env(data_dir, env), stdout=subprocess.PIPE,
+                                   stderr=log_file or subprocess.PIPE, text=True)
+    finally:
+        if log_file is not None:
+            log_file.close()
     out: list[str] = []
     err: list[str] = []
     for stream, lines in ((process.stdout, out), (process.stderr, err)):
-        threading.Thread(target=lambda s=stream, x=lines: [x.append(line) for line in s], daemon=True).start()
+        if stream is not None:
+            threading.Thread(target=lambda s=stream, x=lines: [x.append(line) for line in s],
+                             daemon=True).start()
     return process, out, err
 
 
@@ -121,10 +132,12 @@ def wait_ready(client: httpx.Client) -> None:
 @contextmanager
 def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] | None = None,
                     log: str | None = None, workers: int = 1) -> Iterator[Server]:
+    """A `seatwise serve` on DATA_DIR for the duration; LOG: a file its stderr goes to (else its lines are
+    kept in Server.stderr)."""
     port = free_port()
     started = time.perf_counter()
     process, out, err = start_server(data_dir, "--workers", str(workers), *(["--demo"] if demo else []),
-                                     port=port, env=env)
+                                     port=port, env=env, log=log)
     server = None
     try:
         token = wait_for_token(process, out)
@@ -132,9 +145,13 @@ def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] |
         url = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=url, timeout=10) as client:
             wait_ready(client)
-        server = Server(url=url, token=token, pid=process.pid, ready_s=time.perf_counter() - started,
-                        cpu_s=cpu_seconds(process.pid, data_dir)["server"], process=process, stderr=err,
-                        stdout=out)
+        ready_s = time.perf_counter() - started
+        try:
+            use = cpu_seconds(process.pid, data_dir)
+        except (OSError, ValueError, IndexError):  # no embedded PostgreSQL (DATABASE_URL)
+            use = {"server": cpu_seconds(process.pid, process.pid)["server"], "postgres": float("nan")}
+        server = Server(url=url, token=token, pid=process.pid, ready_s=ready_s, cpu_s=use["server"],
+                        pg_cpu_s=use["postgres"], process=process, stderr=err, stdout=out)
         yield server
     finally:
         if server is not None:
@@ -142,8 +159,6 @@ def seatwise_server(data_dir: Path, *, demo: bool = False, env: dict[str, str] |
         elif process.poll() is None:
             process.kill()
             process.wait(10)
-        if log:
-            Path(log).write_text("".join(err))
 
 
 def cpu_seconds(pid: int, postgres: Path | int) -> dict[str, float]:
