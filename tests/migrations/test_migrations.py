@@ -19,7 +19,7 @@ OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_vers
                    "agent_availability", "rosters", "shifts",
                    "agent_cost_versions", "seat_cost_versions", "overhead_versions",
                    "overtime_multiplier_versions", "finance_periods", "finance_period_events",
-                   "statement_counters"}
+                   "statement_counters", "demo_loads"}
 
 
 @pytest.fixture(scope="module")
