@@ -39,7 +39,8 @@ EXIT_CODES = {
     EXIT_OK: "done (serve: stopped by SIGTERM)",
     EXIT_REJECTED: "ingest, ingest-attendance: some records were rejected (the others were kept)",
     EXIT_USAGE: "a mistake in the command or its input: an option, a file, a name that does not exist",
-    EXIT_ENVIRONMENT: "the environment: no database in the data dir, the database out of reach, a busy port",
+    EXIT_ENVIRONMENT: "the environment: no database in the data dir, the database out of reach, a busy port, "
+                      "an interrupted demo load in a DATABASE_URL database",
     EXIT_INTERNAL: "an unexpected error (set SEATWISE_DEBUG=1 for the traceback)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
@@ -207,6 +208,47 @@ def _demo_line(summary) -> str:
             f"(peak: {summary.story_peak}); next peak to plan: {summary.next_peak}{tail}")
 
 
+def _load_demo(settings: Settings, owner: str, url: str):
+    """Load the demo (None when the database already has tenants). A demo whose load started and never
+    completed (service.kit.demoload) is loaded again, from a new database, when it is the data dir's own
+    embedded one; a DATABASE_URL database is never wiped: the command stops, saying what to do (exit 3)."""
+    from service.demo import load_demo
+    from service.kit.demoload import InterruptedDemo
+
+    try:
+        return asyncio.run(_with_db(url, load_demo, DEMO_POOL))
+    except InterruptedDemo as exc:
+        if not settings.embedded:
+            raise CliError(f"{exc}: this database holds a partial demo ({_where(settings)}); drop and "
+                           "create it again and start with --demo, or start without --demo",
+                           EXIT_ENVIRONMENT) from None
+        err.print(f"the previous demo load was interrupted ({exc}): the embedded database is made anew and "
+                  "the demo loaded again", markup=False)
+    asyncio.run(_recreate_database(owner))
+    _prepare(settings, quiet=True)  # migrates the new database
+    return asyncio.run(_with_db(url, load_demo, DEMO_POOL))
+
+
+async def _recreate_database(owner: str) -> None:
+    """Drop OWNER's database and create it again, empty (from another database of the same server)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from service.kit.db import make_engine
+
+    url = make_url(owner)
+    engine = make_engine(url.set(database="template1").render_as_string(hide_password=False), 1)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            name = (await conn.execute(text("SELECT quote_ident(:name)"),
+                                       {"name": url.database})).scalar_one()
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            await conn.execute(text(f"CREATE DATABASE {name}"))
+    finally:
+        await engine.dispose()
+
+
 @app.command()
 @guarded
 def migrate() -> None:
@@ -221,11 +263,9 @@ def migrate() -> None:
 @guarded
 def demo() -> None:
     """Load the demo data (only into an empty database): 90 days of history up to yesterday."""
-    from service.demo import load_demo
-
     settings = _settings()
-    _, url = _prepare(settings)
-    summary = asyncio.run(_with_db(url, load_demo, DEMO_POOL))
+    owner, url = _prepare(settings)
+    summary = _load_demo(settings, owner, url)
     if summary is None:
         err.print("the database already has tenants: demo not loaded")
     else:
@@ -352,12 +392,10 @@ def _serve(settings: Settings, sock: socket.socket, demo: bool, host: str, port:
             starting.result()
     from service.kit.identity import Role, issue_token, parse_ttl
 
-    _, url = _prepare(settings, quiet=True)  # attaches to the started server, migrates
+    owner, url = _prepare(settings, quiet=True)  # attaches to the started server, migrates
     clock.lap("database")
     if demo:
-        from service.demo import load_demo
-
-        summary = asyncio.run(_with_db(url, load_demo, DEMO_POOL))
+        summary = _load_demo(settings, owner, url)
         if summary:
             err.print(_demo_line(summary), markup=False)
             clock.lap("demo")

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.conversations import demo as history
 from service.finance.demo import load_finance_books, load_finance_setup
-from service.kit import collector
+from service.kit import collector, demoload
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
 from service.kit.time import DEFAULT_TZ, local_day_start, local_today
@@ -128,7 +128,8 @@ async def load_demo(db: Database, seed: int = SEED, today: date | None = None,
     same SEED and TODAY (default: the local date now) give the same data; SCALE multiplies the volume of
     conversations (tests load a lighter one). The brands, shops, policies, sites and agents are one
     transaction; then each domain's part loads in transactions of its own, side by side where none needs
-    another's (PARTS): an interrupted load leaves the database empty only when it stops in the first."""
+    another's (PARTS). The first transaction records that the load started, the last step that it completed
+    (service.kit.demoload): a database left by an interrupted load raises InterruptedDemo here."""
     # No cyclic collection while it loads: its ORM rows, statements and results are freed by reference
     # counting, and the collector's passes over them were a quarter of the load's own Python CPU (0.94-1.04 s
     # with them, 0.70-0.77 s without).
@@ -139,8 +140,10 @@ async def load_demo(db: Database, seed: int = SEED, today: date | None = None,
 async def _load_demo(db: Database, seed: int, today: date, scale: float) -> DemoSummary | None:
     rng = random.Random(seed)
     async with db.system_transaction() as session:
+        await demoload.check_not_interrupted(session)
         if not await is_empty(session):
             return None
+        await demoload.started(session, seed, today)
         shops = []
         first, _ = history.history(today)
         for slug, name, tier, weight, shop_specs in BRANDS:
@@ -158,6 +161,8 @@ async def _load_demo(db: Database, seed: int, today: date, scale: float) -> Demo
         agents = _agents(rng, sites, today)
         await create_agents(session, agents)
     done = await load_parts(PARTS, Demo(db=db, today=today, seed=seed, scale=scale, shops=shops))
+    async with db.system_transaction() as session:
+        await demoload.completed(session)
     story, upcoming = done["capacity"]
     return DemoSummary(tenants=len(BRANDS), shops=len(shops), sites=len(sites), agents=len(agents),
                        conversations=done["conversations"], history=history.history(today),

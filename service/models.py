@@ -10,6 +10,7 @@ import service.capacity.models  # noqa: F401
 import service.conversations.models  # noqa: F401
 import service.finance.models  # noqa: F401
 import service.kit.audit  # noqa: F401
+import service.kit.demoload  # noqa: F401
 import service.scorecard.models  # noqa: F401
 import service.seating.models  # noqa: F401
 import service.shops.models  # noqa: F401

@@ -11,8 +11,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
-from service.demo import BRANDS, THIN_SHOPS, load_demo
+from service.demo import BRANDS, SEED, THIN_SHOPS, load_demo
 from service.finance.demo import LOSS_LEADER
 from tests.conftest import auth
 
@@ -146,3 +147,14 @@ async def test_attendance_has_hangzhou_agents_over_the_overtime_cap_in_the_peak_
     sessions = (await client.get("/v1/work-sessions", params={"from": "2027-06-01", "to": "2027-06-02"},
                                  headers=OPS)).json()
     assert sessions["items"] and sessions["next_cursor"]
+
+
+async def test_a_whole_load_is_marked_complete_and_kept(db, summary):
+    """The demo load's marker (service.kit.demoload): completed by the load's last step, so the next load
+    keeps the demo as it is (tests/test_demo_load.py: one that never completed)."""
+    async with db.engine.connect() as conn:
+        await conn.execute(text("SELECT set_config('app.staff', 'on', true)"))
+        marker = (await conn.execute(text(
+            "SELECT seed, day, completed_at > started_at FROM demo_loads"))).one()
+    assert marker == (SEED, DAY, True)
+    assert await load_demo(db, today=DAY) is None

@@ -24,7 +24,7 @@ OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_vers
                    "coaching_sessions",
                    "scorecard_definitions", "scorecard_thresholds", "promotion_relaxations",
                    "scorecard_site_load_days", "scorecard_agent_days", "scorecard_agent_shop_months",
-                   "scorecard_attendance_months"}
+                   "scorecard_attendance_months", "demo_loads"}
 
 
 @pytest.fixture(scope="module")
