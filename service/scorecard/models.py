@@ -313,9 +313,19 @@ class ShopMonthFacts(SQLModel, table=True):
 # --- attendance facts: occupancy and overtime as the seating domain's maths gave them at the last refresh
 
 
-class ShopDayLoad(SQLModel, table=True):
-    """One shop's local day of attendance: intervals above the normal and the promotion occupancy threshold,
-    handle seconds and logged-in chat-slot seconds."""
+class DayLoad(SQLModel):
+    """A local day of attendance for one shop or site: intervals above the normal and the promotion
+    occupancy threshold, handle seconds and logged-in chat-slot seconds."""
+
+    day: date = Field(primary_key=True)
+    hot: int
+    promotion_hot: int
+    handle_s: float = Field(sa_type=Double)
+    capacity_s: float = Field(sa_type=Double)
+
+
+class ShopDayLoad(DayLoad, table=True):
+    """One shop's local day of attendance."""
 
     __tablename__ = "scorecard_shop_load_days"
     __table_args__ = (
@@ -325,24 +335,14 @@ class ShopDayLoad(SQLModel, table=True):
 
     tenant_id: uuid.UUID = Field(primary_key=True)
     shop_id: uuid.UUID = Field(primary_key=True)
-    day: date = Field(primary_key=True)
-    hot: int
-    promotion_hot: int
-    handle_s: float = Field(sa_type=Double)
-    capacity_s: float = Field(sa_type=Double)
 
 
-class SiteDayLoad(SQLModel, table=True):
+class SiteDayLoad(DayLoad, table=True):
     """The same for a site: its agents' share of the shops' handle time over their chat-slot time."""
 
     __tablename__ = "scorecard_site_load_days"
 
     site_id: uuid.UUID = ref("sites.id", ondelete="CASCADE", primary_key=True)
-    day: date = Field(primary_key=True)
-    hot: int
-    promotion_hot: int
-    handle_s: float = Field(sa_type=Double)
-    capacity_s: float = Field(sa_type=Double)
 
 
 class AgentDayOvertime(SQLModel, table=True):
