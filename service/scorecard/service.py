@@ -18,16 +18,16 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import delete, or_, select, text
+from sqlalchemy import Select, delete, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from service.kit import audit
-from service.kit.crud import apply_changes, flush, list_page
+from service.kit.crud import apply_changes, flush, keyed_page, list_page
 from service.kit.errors import Invalid, NotFound
 from service.kit.identity import Principal
-from service.kit.pagination import Paged, PageRequest, keyset, page_of
+from service.kit.pagination import Paged, PageRequest, page_of
 from service.kit.shapes import read_of
 from service.kit.time import DEFAULT_TZ, local_today
 from service.scorecard import inputs as ins
@@ -1096,9 +1096,7 @@ async def list_teams(
     stmt = select(AgentTeam)
     if site_id is not None:
         stmt = stmt.where(col(AgentTeam.site_id) == site_id)
-    key: list[Any] = [col(AgentTeam.name), col(AgentTeam.id)]
-    teams = page_of((await session.execute(keyset(stmt, key, page, [str, uuid.UUID]))).scalars().all(), page,
-                    key=lambda t: (t.name, t.id))
+    teams = await keyed_page(session, stmt, [col(AgentTeam.name), col(AgentTeam.id)], [str, uuid.UUID], page)
     members: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     of_page = select(AgentTeamMember).where(col(AgentTeamMember.team_id).in_([t.id for t in teams.items]))
     for m in (await session.execute(of_page.order_by(col(AgentTeamMember.agent_id)))).scalars():
@@ -1280,9 +1278,7 @@ async def create_template(session: AsyncSession, data: shapes.QaTemplateCreate) 
 
 async def list_templates(session: AsyncSession, page: PageRequest) -> Paged[shapes.QaTemplateRead]:
     """Templates by key, each with its categories in their order."""
-    key: list[Any] = [col(QaTemplate.key)]
-    stmt = keyset(select(QaTemplate), key, page, [str])
-    templates = page_of((await session.execute(stmt)).scalars().all(), page, key=lambda t: (t.key,))
+    templates = await keyed_page(session, select(QaTemplate), [col(QaTemplate.key)], [str], page)
     cats: dict[uuid.UUID, list[QaCategory]] = defaultdict(list)
     of_page = select(QaCategory).where(col(QaCategory.template_id).in_([t.id for t in templates.items]))
     for c in (await session.execute(of_page.order_by(col(QaCategory.position)))).scalars():
@@ -1363,14 +1359,26 @@ async def create_review(session: AsyncSession, principal: Principal, data: shape
     return row
 
 
+HELD = (date, uuid.UUID)  # the key of the lists by day: (the day, the id)
+
+
 def _in_month(column: Any, month: date) -> Any:
     """COLUMN (a date) within the month that starts on MONTH."""
     return (column >= month) & (column < add_months(month, 1))
 
 
-def _of_team(agent: Any, team_id: uuid.UUID) -> Any:
-    """AGENT (an agent id column) one of the team's members."""
-    return agent.in_(select(col(AgentTeamMember.agent_id)).where(col(AgentTeamMember.team_id) == team_id))
+def _filtered(
+    stmt: Select[Any], agent: Any, team_id: uuid.UUID | None, *equal: tuple[Any, Any]
+) -> Select[Any]:
+    """STMT where each column of EQUAL is its value (None: any) and AGENT (an agent id column) is one of the
+    members of TEAM_ID (None: any team)."""
+    for column, value in equal:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if team_id is not None:
+        members = select(col(AgentTeamMember.agent_id)).where(col(AgentTeamMember.team_id) == team_id)
+        stmt = stmt.where(agent.in_(members))
+    return stmt
 
 
 async def list_reviews(
@@ -1378,19 +1386,16 @@ async def list_reviews(
 ) -> Paged[QaReview]:
     """A month's reviews (default: this month), of one agent, team, shop or reviewer if asked, by the day of
     their conversation."""
-    stmt = select(QaReview).where(_in_month(col(QaReview.conversation_on), parse_month(filters.month)))
-    if filters.agent_id is not None:
-        stmt = stmt.where(col(QaReview.agent_id) == filters.agent_id)
-    if filters.team_id is not None:
-        stmt = stmt.where(_of_team(col(QaReview.agent_id), filters.team_id))
-    if filters.shop_id is not None:
-        stmt = stmt.where(col(QaReview.shop_id) == filters.shop_id)
-    if filters.reviewer is not None:
-        stmt = stmt.where(col(QaReview.reviewer) == filters.reviewer)
-    key: list[Any] = [col(QaReview.conversation_on), col(QaReview.id)]
-    stmt = keyset(stmt, key, page, [date, uuid.UUID])
-    rows = (await session.execute(stmt)).scalars().all()
-    return page_of(rows, page, key=lambda r: (r.conversation_on, r.id))
+    agent = col(QaReview.agent_id)
+    stmt = _filtered(
+        select(QaReview).where(_in_month(col(QaReview.conversation_on), parse_month(filters.month))),
+        agent,
+        filters.team_id,
+        (agent, filters.agent_id),
+        (col(QaReview.shop_id), filters.shop_id),
+        (col(QaReview.reviewer), filters.reviewer),
+    )
+    return await keyed_page(session, stmt, [col(QaReview.conversation_on), col(QaReview.id)], HELD, page)
 
 
 async def _scored(session: AsyncSession, where: Any) -> list[qa.ScoredReview]:
@@ -1462,9 +1467,8 @@ async def list_calibrations(
     stmt = select(CalibrationSession)
     if month is not None:
         stmt = stmt.where(_in_month(col(CalibrationSession.held_on), parse_month(month)))
-    key: list[Any] = [col(CalibrationSession.held_on), col(CalibrationSession.id)]
-    rows = (await session.execute(keyset(stmt, key, page, [date, uuid.UUID]))).scalars().all()
-    found = page_of(rows, page, key=lambda r: (r.held_on, r.id))
+    key = [col(CalibrationSession.held_on), col(CalibrationSession.id)]
+    found = await keyed_page(session, stmt, key, HELD, page)
     return Paged(await _calibration_reads(session, found.items), found.next_cursor)
 
 
@@ -1523,13 +1527,9 @@ async def list_coaching(
     stmt = select(CoachingSession)
     if filters.month is not None:
         stmt = stmt.where(_in_month(col(CoachingSession.held_on), parse_month(filters.month)))
-    if filters.agent_id is not None:
-        stmt = stmt.where(col(CoachingSession.agent_id) == filters.agent_id)
-    if filters.team_id is not None:
-        stmt = stmt.where(_of_team(col(CoachingSession.agent_id), filters.team_id))
-    if filters.coach is not None:
-        stmt = stmt.where(col(CoachingSession.coach) == filters.coach)
-    key: list[Any] = [col(CoachingSession.held_on), col(CoachingSession.id)]
-    rows = (await session.execute(keyset(stmt, key, page, [date, uuid.UUID]))).scalars().all()
-    found = page_of(rows, page, key=lambda r: (r.held_on, r.id))
+    agent = col(CoachingSession.agent_id)
+    stmt = _filtered(stmt, agent, filters.team_id, (agent, filters.agent_id),
+                     (col(CoachingSession.coach), filters.coach))
+    key = [col(CoachingSession.held_on), col(CoachingSession.id)]
+    found = await keyed_page(session, stmt, key, HELD, page)
     return Paged(await _coaching_reads(session, found.items), found.next_cursor)
