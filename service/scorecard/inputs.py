@@ -33,7 +33,7 @@ from service.kit.time import DEFAULT_TZ, local_day_start
 from service.scorecard import people, qa
 from service.scorecard import scoring as sc
 from service.scorecard.periods import Period, add_months
-from service.seating.problem import INTERVAL_MINUTES
+from service.seating import attendance as seat
 
 DEFAULT = sc.Thresholds()
 # A tenant-owned table's rows of some shops, by its key (tenant first, as every such key is).
@@ -99,7 +99,7 @@ async def attendance(session: AsyncSession, month: date) -> Attendance:
     occ, handle, capacity = grid.result.occupancy, grid.handle_seconds, grid.result.capacity_seconds
     n_intervals = occ.shape[0]
     days = [
-        (grid.start + timedelta(minutes=INTERVAL_MINUTES * t)).astimezone(tz).date()
+        (grid.start + timedelta(minutes=seat.INTERVAL_MINUTES * t)).astimezone(tz).date()
         for t in range(n_intervals)
     ]
     day_index = np.array([(d - month).days for d in days], dtype=np.int64)
