@@ -121,11 +121,10 @@ async def test_the_scorecard_tells_burn_service_risk_and_coaching(client, summar
     effects = [(await client.get(f"/v1/coaching/{i}", headers=OPS)).json()["effect"]
                for i in story["coaching_ids"]]
     assert sum(e["change"] for e in effects if e["change"] is not None) > 0
-    before = [r["score"] for r in (await client.get("/v1/qa/reviews", params={
-        "month": f"{story['coached_month']:%Y-%m}"}, headers=OPS)).json() if r["agent_id"] in
-              {str(a) for a in story["coached"]} and r["score"] is not None]
-    after = [r["score"] for r in (await client.get("/v1/qa/reviews", params={"month": month},
-                                                   headers=OPS)).json()
+    coached_month = f"{story['coached_month']:%Y-%m}"
+    before = [r["score"] for r in await _all(client, "/v1/qa/reviews", month=coached_month)
+              if r["agent_id"] in {str(a) for a in story["coached"]} and r["score"] is not None]
+    after = [r["score"] for r in await _all(client, "/v1/qa/reviews", month=month)
              if r["agent_id"] in {str(a) for a in story["coached"]} and r["score"] is not None]
     assert sum(after) / len(after) > sum(before) / len(before) + 5
     inkleaf = (await client.get("/v1/tenants/inkleaf/scorecard", params={"month": month},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -85,8 +86,15 @@ async def one_or_404(session: AsyncSession, stmt: Select[Any], what: str,
 async def list_page(session: AsyncSession, stmt: Select[Any], id_column: Any, page: PageRequest
                     ) -> Paged[Any]:
     """A page of STMT's rows (one entity each) in the order of their uuid7 ids."""
-    rows = list((await session.execute(keyset(stmt, [id_column], page))).scalars().all())
-    return page_of(rows, page)
+    return await keyed_page(session, stmt, [id_column], [uuid.UUID], page)
+
+
+async def keyed_page(session: AsyncSession, stmt: Select[Any], columns: Sequence[Any], types: Sequence[type],
+                     page: PageRequest) -> Paged[Any]:
+    """A page of STMT's rows (one entity each) in the order of COLUMNS, the list's key (their Python TYPES),
+    e.g. (day, id); the cursor holds the last row's values of them."""
+    rows = list((await session.execute(keyset(stmt, columns, page, types))).scalars().all())
+    return page_of(rows, page, key=lambda row: tuple(getattr(row, c.key) for c in columns))
 
 
 async def by_ids(session: AsyncSession, model: type[M], ids: Sequence[Any]) -> list[M | None]:

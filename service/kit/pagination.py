@@ -67,6 +67,8 @@ def encode_cursor(*key: Any) -> str:
 
 
 def _typed(value: Any, kind: type) -> Any:
+    if kind in (uuid.UUID, datetime, date) and not isinstance(value, str):
+        raise ValueError("an id, date or time in a cursor is text")
     if kind is uuid.UUID:
         return uuid.UUID(value)
     if kind is datetime:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, create_model, field_validator
 from pydantic.fields import FieldInfo
+
+R = TypeVar("R", bound=BaseModel)
 
 
 def partial(model: type[BaseModel], *, exclude: Iterable[str] = ()) -> type[BaseModel]:
@@ -40,6 +42,15 @@ def partial(model: type[BaseModel], *, exclude: Iterable[str] = ()) -> type[Base
     return create_model(f"{model.__name__}Partial",
                         __config__=ConfigDict(**{**model.model_config, "extra": "forbid"}),
                         __validators__=validators, **fields)
+
+
+def read_of(model: type[R], row: Any, **computed: Any) -> R:
+    """MODEL read from ROW's attributes (a table row, a dataclass) and the COMPUTED values it lacks (counts,
+    rows of another table, the maths' answers), in one validation from attributes, nested shapes included:
+    a read shape is never copied field by field."""
+    values = {name: computed[name] if name in computed else getattr(row, name)
+              for name in model.model_fields if name in computed or hasattr(row, name)}
+    return model.model_validate(values, from_attributes=True)
 
 
 class Identified(BaseModel):

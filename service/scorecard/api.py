@@ -7,16 +7,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from service.kit.access import Caller, Session
 from service.kit.errors import Invalid
+from service.kit.pagination import Page, PageRequest, page_params
 from service.kit.types import TenantKey, Text
 from service.scorecard import auth, service
 from service.scorecard import schemas as shapes
 
 router = APIRouter(tags=["scorecard"])
 Month = Annotated[Text | None, Query(max_length=7, description="A month, YYYY-MM (default: this month)")]
+AnyMonth = Annotated[Text | None, Query(max_length=7, description="A month, YYYY-MM (default: every month)")]
+Pages = Annotated[PageRequest, Depends(page_params)]
+Name = Annotated[Text | None, Query(max_length=200)]
 Scope = Annotated[Text, Path(max_length=8, description="shop, brand, site, team or agent")]
 MAX_CSV = 2 * 1024 * 1024
 
@@ -70,11 +74,12 @@ async def update_rating(
     return await service.update_rating(session, caller, rating_id, body)
 
 
-@router.get("/v1/client-ratings", response_model=list[shapes.ClientRatingRead],
-            dependencies=[auth.client.rest], summary="A month's ratings (a brand: its own)")
-async def list_ratings(session: Session, caller: Caller, month: Month = None,
-                       tenant: Annotated[Text | None, Query(max_length=100)] = None) -> Any:
-    return await service.list_ratings(session, caller, month, tenant)
+@router.get("/v1/client-ratings", response_model=Page[shapes.ClientRatingRead],
+            dependencies=[auth.client.rest], summary="A month's ratings (a brand: its own), of one shop")
+async def list_ratings(session: Session, caller: Caller, page: Pages, month: Month = None,
+                       tenant: Annotated[Text | None, Query(max_length=100)] = None,
+                       shop: uuid.UUID | None = None) -> Any:
+    return await service.list_ratings(session, caller, page, month, tenant, shop)
 
 
 @router.post("/v1/pulses", response_model=shapes.PulseImportRead, dependencies=[auth.write.rest],
@@ -113,9 +118,10 @@ async def create_team(session: Session, body: shapes.TeamCreate) -> Any:
     return await service.create_team(session, body)
 
 
-@router.get("/v1/teams", response_model=list[shapes.TeamRead], dependencies=[auth.read.rest], summary="Teams")
-async def list_teams(session: Session) -> Any:
-    return await service.list_teams(session)
+@router.get("/v1/teams", response_model=Page[shapes.TeamRead], dependencies=[auth.read.rest],
+            summary="Teams by name (of one site), with their members")
+async def list_teams(session: Session, page: Pages, site: uuid.UUID | None = None) -> Any:
+    return await service.list_teams(session, page, site)
 
 
 @router.post("/v1/qa/templates", response_model=shapes.QaTemplateRead, status_code=201,
@@ -124,10 +130,10 @@ async def create_template(session: Session, body: shapes.QaTemplateCreate) -> An
     return await service.create_template(session, body)
 
 
-@router.get("/v1/qa/templates", response_model=list[shapes.QaTemplateRead], dependencies=[auth.read.rest],
-            summary="QA templates")
-async def list_templates(session: Session) -> Any:
-    return await service.list_templates(session)
+@router.get("/v1/qa/templates", response_model=Page[shapes.QaTemplateRead], dependencies=[auth.read.rest],
+            summary="QA templates by key, with their categories")
+async def list_templates(session: Session, page: Pages) -> Any:
+    return await service.list_templates(session, page)
 
 
 @router.post("/v1/qa/reviews", response_model=shapes.QaReviewRead, status_code=201,
@@ -136,16 +142,25 @@ async def create_review(session: Session, caller: Caller, body: shapes.QaReviewC
     return await service.create_review(session, caller, body)
 
 
-@router.get("/v1/qa/reviews", response_model=list[shapes.QaReviewRead], dependencies=[auth.read.rest],
-            summary="A month's QA reviews (of one agent)")
-async def list_reviews(session: Session, agent: uuid.UUID | None = None, month: Month = None) -> Any:
-    return await service.list_reviews(session, agent, month)
+@router.get("/v1/qa/reviews", response_model=Page[shapes.QaReviewRead], dependencies=[auth.read.rest],
+            summary="A month's QA reviews (of one agent, team, shop or reviewer), by conversation day")
+async def list_reviews(session: Session, page: Pages, agent: uuid.UUID | None = None,
+                       team: uuid.UUID | None = None, shop: uuid.UUID | None = None, reviewer: Name = None,
+                       month: Month = None) -> Any:
+    filters = shapes.ReviewFilter(month=month, agent_id=agent, team_id=team, shop_id=shop, reviewer=reviewer)
+    return await service.list_reviews(session, filters, page)
 
 
 @router.post("/v1/qa/calibrations", response_model=shapes.CalibrationRead, status_code=201,
              dependencies=[auth.write.rest], summary="A calibration session")
 async def create_calibration(session: Session, body: shapes.CalibrationCreate) -> Any:
     return await service.create_calibration(session, body)
+
+
+@router.get("/v1/qa/calibrations", response_model=Page[shapes.CalibrationRead], dependencies=[auth.read.rest],
+            summary="Calibration sessions by day held (in one month), with each reviewer's alignment")
+async def list_calibrations(session: Session, page: Pages, month: AnyMonth = None) -> Any:
+    return await service.list_calibrations(session, page, month)
 
 
 @router.get("/v1/qa/calibrations/{calibration_id}", response_model=shapes.CalibrationRead,
@@ -160,16 +175,24 @@ async def create_coaching(session: Session, caller: Caller, body: shapes.Coachin
     return await service.create_coaching(session, caller, body)
 
 
+@router.get("/v1/coaching", response_model=Page[shapes.CoachingRead], dependencies=[auth.read.rest],
+            summary="Coaching sessions by day held (in one month, of one agent or team, by one coach)")
+async def list_coaching(session: Session, page: Pages, agent: uuid.UUID | None = None,
+                        team: uuid.UUID | None = None, coach: Name = None, month: AnyMonth = None) -> Any:
+    filters = shapes.CoachingFilter(month=month, agent_id=agent, team_id=team, coach=coach)
+    return await service.list_coaching(session, filters, page)
+
+
 @router.get("/v1/coaching/{coaching_id}", response_model=shapes.CoachingRead, dependencies=[auth.read.rest],
             summary="A coaching session with its effect on the coached categories")
 async def get_coaching(session: Session, coaching_id: uuid.UUID) -> Any:
     return await service.get_coaching(session, coaching_id)
 
 
-@router.get("/v1/scorecard/definitions", response_model=list[shapes.DefinitionRead],
+@router.get("/v1/scorecard/definitions", response_model=Page[shapes.DefinitionRead],
             dependencies=[auth.read.rest], summary="The scorecard definitions by effective month")
-async def list_definitions(session: Session) -> Any:
-    return await service.list_definitions(session)
+async def list_definitions(session: Session, page: Pages) -> Any:
+    return await service.list_definitions(session, page)
 
 
 @router.post("/v1/scorecard/definitions", response_model=shapes.DefinitionRead, status_code=201,

@@ -104,7 +104,7 @@ async def load_scorecard_demo(
         teams: dict[uuid.UUID, list[uuid.UUID]] = {}
         team_site: dict[uuid.UUID, uuid.UUID] = {}
         for city, (site_id, site_name) in sites.items():
-            members = [a for a in agents if a.site_id == site_id]
+            members: list[Any] = [a for a in agents if a.site_id == site_id]
             leads = [a.id for a in members if a.level == "lead"] or [members[0].id]
             bosses = [a.id for a in members if a.level in ("supervisor", "manager")] or [None]
             size = max(2, len(members) // max(1, len(members) // 10))
@@ -146,7 +146,7 @@ async def load_scorecard_demo(
             survey = PulseSurvey(name=f"{month:%Y-%m} 员工脉搏", month=month)
             session.add(survey)
             await session.flush()
-            rows = []
+            rows: list[dict[str, Any]] = []
             for team_id, members in teams.items():
                 hot = team_site[team_id] == hot_site
                 shares = (

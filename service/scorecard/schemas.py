@@ -4,9 +4,11 @@ them (service.scorecard.gql). Months travel as YYYY-MM; shares are 0-1, scores a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.kit.shapes import Identified, Stamped, partial
 from service.kit.types import Text
@@ -153,6 +155,24 @@ class QaReviewRead(QaReviewCreate, Identified):
     score: float | None = Field(description="0-100; 0 when a critical category failed; null: nothing applied")
     failed_critical: bool
 
+    @field_validator("ratings", mode="before")
+    @classmethod
+    def _stored_ratings(cls, value: Any) -> Any:
+        """A stored review holds its ratings as {category: value}: read as the list a review is sent as."""
+        if isinstance(value, Mapping):
+            return [{"category": k, "value": v} for k, v in value.items()]
+        return value
+
+
+class ReviewFilter(BaseModel):
+    """The QA reviews a list holds: a month's (default: this month), of one agent, team, shop or reviewer."""
+
+    month: str | None = None
+    agent_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    shop_id: uuid.UUID | None = None
+    reviewer: str | None = None
+
 
 class CalibrationCreate(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
@@ -204,6 +224,16 @@ class CoachingEffectRead(BaseModel):
 class CoachingRead(CoachingCreate, Identified):
     coach: str
     effect: CoachingEffectRead
+
+
+class CoachingFilter(BaseModel):
+    """Which coaching sessions a list holds: held in a month (default: every month), of one agent, of a team's
+    agents, or by one coach."""
+
+    month: str | None = None
+    agent_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    coach: str | None = None
 
 
 # --- definitions, thresholds, promotions --------------------------------------------------------------------

@@ -18,14 +18,17 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import delete, select, text
+from sqlalchemy import Select, delete, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from service.kit import audit
-from service.kit.crud import apply_changes, flush
+from service.kit.crud import apply_changes, flush, keyed_page, list_page
 from service.kit.errors import Invalid, NotFound
 from service.kit.identity import Principal
+from service.kit.pagination import Paged, PageRequest, page_of
+from service.kit.shapes import read_of
 from service.kit.time import DEFAULT_TZ, local_today
 from service.scorecard import inputs as ins
 from service.scorecard import people, qa
@@ -124,17 +127,22 @@ def _kpi_fields(spec: sc.KpiSpec) -> shapes.KpiSpecFields:
     )
 
 
-async def list_definitions(session: AsyncSession) -> list[shapes.DefinitionRead]:
+def _definition_read(d: sc.ScorecardDefinition) -> shapes.DefinitionRead:
+    return shapes.DefinitionRead(
+        version=d.version,
+        effective_from=d.effective_from,
+        headline=d.headline.value,
+        kpis=[_kpi_fields(k) for k in d.kpis],
+    )
+
+
+async def list_definitions(session: AsyncSession, page: PageRequest) -> Paged[shapes.DefinitionRead]:
+    """The definitions by the month they take effect from (the standard one first, unless a stored one takes
+    its place)."""
+    after = page.after(date)
     book = await definition_book(session)
-    return [
-        shapes.DefinitionRead(
-            version=d.version,
-            effective_from=d.effective_from,
-            headline=d.headline.value,
-            kpis=[_kpi_fields(k) for k in d.kpis],
-        )
-        for d in book.definitions
-    ]
+    shown = [d for d in book.definitions if after is None or d.effective_from > after[0]][: page.limit + 1]
+    return page_of([_definition_read(d) for d in shown], page, key=lambda d: (d.effective_from,))
 
 
 async def add_definition(
@@ -143,7 +151,7 @@ async def add_definition(
     month = parse_month(data.effective_from, "effective_from")
     try:
         specs = tuple(sc.KpiSpec(k.key, Side(k.side), _rule(k.model_dump()), k.weight) for k in data.kpis)
-        sc.ScorecardDefinition(data.version, month, specs, sc.Headline(data.headline))
+        definition = sc.ScorecardDefinition(data.version, month, specs, sc.Headline(data.headline))
     except (ValueError, TypeError, KeyError) as e:
         raise Invalid("kpis", str(e) or "each KPI needs worst and best, or a band") from None
     session.add(
@@ -156,9 +164,7 @@ async def add_definition(
         )
     )
     await flush(session, "scorecard definition")
-    return shapes.DefinitionRead(
-        version=data.version, effective_from=month, headline=data.headline, kpis=data.kpis
-    )
+    return _definition_read(definition)
 
 
 _THRESHOLD_NAMES = {f for f in sc.Thresholds.__dataclass_fields__}
@@ -219,7 +225,7 @@ async def refresh_facts(
     agents = await refresh_attendance(session, month) if shop_ids is None else 0
     stmt = select(Shop)
     if shop_ids is not None:
-        stmt = stmt.where(Shop.id.in_(shop_ids))
+        stmt = stmt.where(col(Shop.id).in_(shop_ids))
     shops = [shop_ref(s) for s in (await session.execute(stmt)).scalars()]
     versions = await report_versions(session, shops)
     kept = {
@@ -239,7 +245,7 @@ async def refresh_facts(
     ids = [s.id for s in stale]
     await session.execute(
         delete(ShopDayFacts).where(
-            ShopDayFacts.shop_id.in_(ids), ShopDayFacts.day >= month, ShopDayFacts.day < after
+            col(ShopDayFacts.shop_id).in_(ids), col(ShopDayFacts.day) >= month, col(ShopDayFacts.day) < after
         )
     )
     rows = [
@@ -289,7 +295,8 @@ async def refresh_attendance(session: AsyncSession, month: date) -> int:
     caller's transaction; audited as one set-based write. Returns the agents seen."""
     after = add_months(month, 1)
     att = await ins.attendance(session, month)
-    tenants = dict((await session.execute(text("SELECT id, tenant_id FROM shops"))).all())
+    shop_brands = await session.execute(text("SELECT id, tenant_id FROM shops"))
+    tenants: dict[uuid.UUID, uuid.UUID] = {shop: brand for shop, brand in shop_brands}
     period = {"a": month, "b": after}
     for table in ("scorecard_shop_load_days", "scorecard_site_load_days", "scorecard_agent_days"):
         await session.execute(text(f"DELETE FROM {table} WHERE day >= :a AND day < :b"), period)
@@ -971,7 +978,7 @@ async def shop_trend(
     session: AsyncSession, principal: Principal, shop_id: uuid.UUID, month: str | None = None
 ) -> list[shapes.ClientScorecardRead]:
     """A shop's 12 months, client side (a client: its own shops; another brand's: 404)."""
-    shop = (await session.execute(select(Shop).where(Shop.id == shop_id))).scalars().first()
+    shop = (await session.execute(select(Shop).where(col(Shop.id) == shop_id))).scalars().first()
     if shop is None or (not principal.is_staff and shop.tenant_id != principal.tenant_id):
         raise NotFound("shop not found")
     months = list(last_months(parse_month(month), 12))
@@ -985,13 +992,7 @@ async def shop_trend(
 # --- client ratings -----------------------------------------------------------------------------------------
 
 
-def _rating_read(r: ClientRating) -> shapes.ClientRatingRead:
-    return shapes.ClientRatingRead.model_validate(r)
-
-
-async def rate(
-    session: AsyncSession, principal: Principal, data: shapes.ClientRatingCreate
-) -> shapes.ClientRatingRead:
+async def rate(session: AsyncSession, principal: Principal, data: shapes.ClientRatingCreate) -> ClientRating:
     """A brand user's rating of this month (only the current month is open)."""
     month = parse_month(data.month)
     if month != local_today(DEFAULT_TZ).replace(day=1):
@@ -1008,7 +1009,9 @@ async def rate(
         tenant_id = principal.tenant_id
     if data.shop_id is not None:
         found = (
-            await session.execute(select(Shop.id).where(Shop.tenant_id == tenant_id, Shop.id == data.shop_id))
+            await session.execute(
+                select(col(Shop.id)).where(col(Shop.tenant_id) == tenant_id, col(Shop.id) == data.shop_id)
+            )
         ).first()
         if found is None:
             raise NotFound("shop not found")
@@ -1022,13 +1025,14 @@ async def rate(
     )
     session.add(row)
     await flush(session, "client rating")
-    return _rating_read(row)
+    return row
 
 
 async def update_rating(
     session: AsyncSession, principal: Principal, rating_id: uuid.UUID, changes: shapes.ClientRatingUpdate
-) -> shapes.ClientRatingRead:
-    row = (await session.execute(select(ClientRating).where(ClientRating.id == rating_id))).scalars().first()
+) -> ClientRating:
+    stmt = select(ClientRating).where(col(ClientRating.id) == rating_id)
+    row = (await session.execute(stmt)).scalars().first()
     if row is None or (not principal.is_staff and row.tenant_id != principal.tenant_id):
         raise NotFound("rating not found")
     if row.rater != principal.subject:
@@ -1039,23 +1043,30 @@ async def update_rating(
         raise Invalid("score", "required")
     apply_changes(row, changes)
     await flush(session, "client rating")
-    return _rating_read(row)
+    return row
 
 
 async def list_ratings(
-    session: AsyncSession, principal: Principal, month: str | None, tenant: str | None = None
-) -> list[shapes.ClientRatingRead]:
-    first = parse_month(month)
-    stmt = select(ClientRating).where(ClientRating.month == first)
+    session: AsyncSession,
+    principal: Principal,
+    page: PageRequest,
+    month: str | None,
+    tenant: str | None = None,
+    shop_id: uuid.UUID | None = None,
+) -> Paged[ClientRating]:
+    """A month's ratings (a brand: its own; staff: every brand's, or one's), of one shop if asked, in the
+    order they were given."""
+    stmt = select(ClientRating).where(col(ClientRating.month) == parse_month(month))
     if not principal.is_staff:
-        stmt = stmt.where(ClientRating.tenant_id == principal.tenant_id)
+        stmt = stmt.where(col(ClientRating.tenant_id) == principal.tenant_id)
     elif tenant is not None:
         found = await find_tenant(session, tenant)
         if found is None:
-            return []
-        stmt = stmt.where(ClientRating.tenant_id == found.id)
-    rows = (await session.execute(stmt.order_by(ClientRating.created_at, ClientRating.id))).scalars()
-    return [_rating_read(r) for r in rows]
+            return Paged([])
+        stmt = stmt.where(col(ClientRating.tenant_id) == found.id)
+    if shop_id is not None:
+        stmt = stmt.where(col(ClientRating.shop_id) == shop_id)
+    return await list_page(session, stmt, col(ClientRating.id), page)
 
 
 # --- teams --------------------------------------------------------------------------------------------------
@@ -1067,39 +1078,30 @@ async def create_team(session: AsyncSession, data: shapes.TeamCreate) -> shapes.
     )
     session.add(team)
     await flush(session, "team")
-    for agent_id in dict.fromkeys(data.members):
+    members = list(dict.fromkeys(data.members))
+    for agent_id in members:
         member = await session.get(AgentTeamMember, agent_id)
         if member is None:
             session.add(AgentTeamMember(agent_id=agent_id, team_id=team.id))
         else:
             member.team_id = team.id
     await flush(session, "team member")
-    return shapes.TeamRead(
-        id=team.id,
-        site_id=team.site_id,
-        name=team.name,
-        lead_id=team.lead_id,
-        supervisor_id=team.supervisor_id,
-        members=list(dict.fromkeys(data.members)),
-    )
+    return read_of(shapes.TeamRead, team, members=members)
 
 
-async def list_teams(session: AsyncSession) -> list[shapes.TeamRead]:
+async def list_teams(
+    session: AsyncSession, page: PageRequest, site_id: uuid.UUID | None = None
+) -> Paged[shapes.TeamRead]:
+    """Teams by name (of one site if asked), each with its members."""
+    stmt = select(AgentTeam)
+    if site_id is not None:
+        stmt = stmt.where(col(AgentTeam.site_id) == site_id)
+    teams = await keyed_page(session, stmt, [col(AgentTeam.name), col(AgentTeam.id)], [str, uuid.UUID], page)
     members: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    for m in (await session.execute(select(AgentTeamMember))).scalars():
+    of_page = select(AgentTeamMember).where(col(AgentTeamMember.team_id).in_([t.id for t in teams.items]))
+    for m in (await session.execute(of_page.order_by(col(AgentTeamMember.agent_id)))).scalars():
         members[m.team_id].append(m.agent_id)
-    teams = (await session.execute(select(AgentTeam).order_by(AgentTeam.name, AgentTeam.id))).scalars()
-    return [
-        shapes.TeamRead(
-            id=t.id,
-            site_id=t.site_id,
-            name=t.name,
-            lead_id=t.lead_id,
-            supervisor_id=t.supervisor_id,
-            members=sorted(members.get(t.id, [])),
-        )
-        for t in teams
-    ]
+    return Paged([read_of(shapes.TeamRead, t, members=members[t.id]) for t in teams.items], teams.next_cursor)
 
 
 # --- pulses -------------------------------------------------------------------------------------------------
@@ -1144,7 +1146,9 @@ async def import_pulses(
     row."""
     month = parse_month(data.month)
     survey = (
-        (await session.execute(select(PulseSurvey).where(PulseSurvey.name == data.survey))).scalars().first()
+        (await session.execute(select(PulseSurvey).where(col(PulseSurvey.name) == data.survey)))
+        .scalars()
+        .first()
     )
     if survey is None:
         survey = PulseSurvey(name=data.survey, month=month)
@@ -1152,7 +1156,8 @@ async def import_pulses(
         await flush(session, "pulse survey")
     elif survey.month != month:
         raise Invalid("month", f"survey {data.survey!r} is of {survey.month:%Y-%m}")
-    sites = dict((await session.execute(select(AgentTeam.id, AgentTeam.site_id))).all())
+    team_sites = await session.execute(select(col(AgentTeam.id), col(AgentTeam.site_id)))
+    sites: dict[uuid.UUID, uuid.UUID] = {team: site for team, site in team_sites}
     refused = list(rejected)
     rows = []
     for i, a in enumerate(data.answers, start=first_row):
@@ -1172,7 +1177,7 @@ async def import_pulses(
     inserted = 0
     if rows:
         result = await session.execute(
-            insert(PulseAnswer).values(rows).on_conflict_do_nothing().returning(PulseAnswer.response_id)
+            insert(PulseAnswer).values(rows).on_conflict_do_nothing().returning(col(PulseAnswer.response_id))
         )
         inserted = len(result.all())
         await audit.record(
@@ -1205,14 +1210,16 @@ def _group(key: str | None, value: people.PulseValue) -> shapes.PulseGroupRead:
 
 
 async def pulse_report(session: AsyncSession, survey: str) -> shapes.PulseReportRead:
-    found = (await session.execute(select(PulseSurvey).where(PulseSurvey.name == survey))).scalars().first()
+    stmt = select(PulseSurvey).where(col(PulseSurvey.name) == survey)
+    found = (await session.execute(stmt)).scalars().first()
     if found is None:
         raise NotFound("survey not found")
     rows = (
         await session.execute(
             select(
-                PulseAnswer.site_id, PulseAnswer.team_id, PulseAnswer.recommend, PulseAnswer.wellbeing
-            ).where(PulseAnswer.survey_id == found.id)
+                col(PulseAnswer.site_id), col(PulseAnswer.team_id), col(PulseAnswer.recommend),
+                col(PulseAnswer.wellbeing),
+            ).where(col(PulseAnswer.survey_id) == found.id)
         )
     ).all()
     report = people.pulse_report(people.PulseResponse(str(s), str(t), r, w) for s, t, r, w in rows)
@@ -1266,32 +1273,18 @@ async def create_template(session: AsyncSession, data: shapes.QaTemplateCreate) 
     for i, c in enumerate(data.categories):
         session.add(QaCategory(template_id=t.id, position=i, **c.model_dump()))
     await flush(session, "QA category")
-    return shapes.QaTemplateRead(id=t.id, key=t.key, name=t.name, categories=data.categories)
+    return read_of(shapes.QaTemplateRead, t, categories=data.categories)
 
 
-async def list_templates(session: AsyncSession) -> list[shapes.QaTemplateRead]:
+async def list_templates(session: AsyncSession, page: PageRequest) -> Paged[shapes.QaTemplateRead]:
+    """Templates by key, each with its categories in their order."""
+    templates = await keyed_page(session, select(QaTemplate), [col(QaTemplate.key)], [str], page)
     cats: dict[uuid.UUID, list[QaCategory]] = defaultdict(list)
-    for c in (await session.execute(select(QaCategory).order_by(QaCategory.position))).scalars():
+    of_page = select(QaCategory).where(col(QaCategory.template_id).in_([t.id for t in templates.items]))
+    for c in (await session.execute(of_page.order_by(col(QaCategory.position)))).scalars():
         cats[c.template_id].append(c)
-    return [
-        shapes.QaTemplateRead(
-            id=t.id,
-            key=t.key,
-            name=t.name,
-            categories=[
-                shapes.CategoryFields(
-                    key=c.key,
-                    name=c.name,
-                    weight=c.weight,
-                    points=c.points,
-                    critical=c.critical,
-                    na_allowed=c.na_allowed,
-                )
-                for c in cats[t.id]
-            ],
-        )
-        for t in (await session.execute(select(QaTemplate).order_by(QaTemplate.key))).scalars()
-    ]
+    items = [read_of(shapes.QaTemplateRead, t, categories=cats[t.id]) for t in templates.items]
+    return Paged(items, templates.next_cursor)
 
 
 M = TypeVar("M")
@@ -1306,24 +1299,8 @@ async def _stored(session: AsyncSession, model: type[M], key: Any, what: str) ->
 
 async def _loaded_template(session: AsyncSession, template_id: uuid.UUID) -> qa.Template:
     t = await _stored(session, QaTemplate, template_id, "template")
-    cats = (await session.execute(select(QaCategory).where(QaCategory.template_id == t.id))).scalars().all()
-    return _template(t, cats)
-
-
-def _review_read(r: QaReview) -> shapes.QaReviewRead:
-    return shapes.QaReviewRead(
-        id=r.id,
-        shop_id=r.shop_id,
-        conversation_id=r.conversation_id,
-        conversation_on=r.conversation_on,
-        agent_id=r.agent_id,
-        template_id=r.template_id,
-        calibration_session_id=r.calibration_session_id,
-        ratings=[shapes.CategoryRating(category=k, value=v) for k, v in r.ratings.items()],
-        reviewer=r.reviewer,
-        score=r.score,
-        failed_critical=r.failed_critical,
-    )
+    stmt = select(QaCategory).where(col(QaCategory.template_id) == t.id)
+    return _template(t, (await session.execute(stmt)).scalars().all())
 
 
 def review_row(
@@ -1355,12 +1332,10 @@ def review_row(
     )
 
 
-async def create_review(
-    session: AsyncSession, principal: Principal, data: shapes.QaReviewCreate
-) -> shapes.QaReviewRead:
+async def create_review(session: AsyncSession, principal: Principal, data: shapes.QaReviewCreate) -> QaReview:
     """A review scored by the QA maths (qa.score_review) as it is written."""
     template = await _loaded_template(session, data.template_id)
-    shop = (await session.execute(select(Shop).where(Shop.id == data.shop_id))).scalars().first()
+    shop = (await session.execute(select(Shop).where(col(Shop.id) == data.shop_id))).scalars().first()
     if shop is None:
         raise NotFound("shop not found")
     ratings = {r.category: r.value for r in data.ratings}
@@ -1381,20 +1356,46 @@ async def create_review(
         raise Invalid("ratings", str(e)) from None
     session.add(row)
     await flush(session, "QA review")
-    return _review_read(row)
+    return row
+
+
+HELD = (date, uuid.UUID)  # the key of the lists by day: (the day, the id)
+
+
+def _in_month(column: Any, month: date) -> Any:
+    """COLUMN (a date) within the month that starts on MONTH."""
+    return (column >= month) & (column < add_months(month, 1))
+
+
+def _filtered(
+    stmt: Select[Any], agent: Any, team_id: uuid.UUID | None, *equal: tuple[Any, Any]
+) -> Select[Any]:
+    """STMT where each column of EQUAL is its value (None: any) and AGENT (an agent id column) is one of the
+    members of TEAM_ID (None: any team)."""
+    for column, value in equal:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if team_id is not None:
+        members = select(col(AgentTeamMember.agent_id)).where(col(AgentTeamMember.team_id) == team_id)
+        stmt = stmt.where(agent.in_(members))
+    return stmt
 
 
 async def list_reviews(
-    session: AsyncSession, agent_id: uuid.UUID | None, month: str | None
-) -> list[shapes.QaReviewRead]:
-    first = parse_month(month)
-    stmt = select(QaReview).where(
-        QaReview.conversation_on >= first, QaReview.conversation_on < add_months(first, 1)
+    session: AsyncSession, filters: shapes.ReviewFilter, page: PageRequest
+) -> Paged[QaReview]:
+    """A month's reviews (default: this month), of one agent, team, shop or reviewer if asked, by the day of
+    their conversation."""
+    agent = col(QaReview.agent_id)
+    stmt = _filtered(
+        select(QaReview).where(_in_month(col(QaReview.conversation_on), parse_month(filters.month))),
+        agent,
+        filters.team_id,
+        (agent, filters.agent_id),
+        (col(QaReview.shop_id), filters.shop_id),
+        (col(QaReview.reviewer), filters.reviewer),
     )
-    if agent_id is not None:
-        stmt = stmt.where(QaReview.agent_id == agent_id)
-    rows = (await session.execute(stmt.order_by(QaReview.conversation_on, QaReview.id).limit(1000))).scalars()
-    return [_review_read(r) for r in rows]
+    return await keyed_page(session, stmt, [col(QaReview.conversation_on), col(QaReview.id)], HELD, page)
 
 
 async def _scored(session: AsyncSession, where: Any) -> list[qa.ScoredReview]:
@@ -1426,20 +1427,21 @@ async def create_calibration(session: AsyncSession, data: shapes.CalibrationCrea
     return await get_calibration(session, row.id)
 
 
-async def get_calibration(session: AsyncSession, calibration_id: uuid.UUID) -> shapes.CalibrationRead:
-    row = await _stored(session, CalibrationSession, calibration_id, "calibration session")
-    scored = await _scored(session, QaReview.calibration_session_id == row.id)
-    try:
-        found = qa.calibration_alignment(scored, str(row.id), row.benchmark_reviewer)
-    except ValueError as e:
-        raise Invalid("reviews", str(e)) from None
-    return shapes.CalibrationRead(
-        id=row.id,
-        name=row.name,
-        held_on=row.held_on,
-        benchmark_reviewer=row.benchmark_reviewer,
-        reviews=len(scored),
-        alignments=[
+async def _calibration_reads(
+    session: AsyncSession, rows: Sequence[CalibrationSession]
+) -> list[shapes.CalibrationRead]:
+    """Calibration sessions with each reviewer's alignment, their reviews read in one statement."""
+    if not rows:
+        return []
+    scored = await _scored(session, col(QaReview.calibration_session_id).in_([r.id for r in rows]))
+    out = []
+    for row in rows:
+        mine = [s for s in scored if s.review.calibration_session_id == str(row.id)]
+        try:
+            found = qa.calibration_alignment(mine, str(row.id), row.benchmark_reviewer)
+        except ValueError as e:
+            raise Invalid("reviews", str(e)) from None
+        alignments = [
             shapes.AlignmentRead(
                 reviewer=a.reviewer_id,
                 conversations=a.conversations,
@@ -1448,8 +1450,26 @@ async def get_calibration(session: AsyncSession, calibration_id: uuid.UUID) -> s
                 na_mismatches=a.na_mismatches,
             )
             for a in sorted(found.values(), key=lambda a: a.reviewer_id)
-        ],
-    )
+        ]
+        out.append(read_of(shapes.CalibrationRead, row, reviews=len(mine), alignments=alignments))
+    return out
+
+
+async def get_calibration(session: AsyncSession, calibration_id: uuid.UUID) -> shapes.CalibrationRead:
+    row = await _stored(session, CalibrationSession, calibration_id, "calibration session")
+    return (await _calibration_reads(session, [row]))[0]
+
+
+async def list_calibrations(
+    session: AsyncSession, page: PageRequest, month: str | None = None
+) -> Paged[shapes.CalibrationRead]:
+    """Calibration sessions by the day they were held (in one month if asked), each with its alignments."""
+    stmt = select(CalibrationSession)
+    if month is not None:
+        stmt = stmt.where(_in_month(col(CalibrationSession.held_on), parse_month(month)))
+    key = [col(CalibrationSession.held_on), col(CalibrationSession.id)]
+    found = await keyed_page(session, stmt, key, HELD, page)
+    return Paged(await _calibration_reads(session, found.items), found.next_cursor)
 
 
 async def create_coaching(
@@ -1460,53 +1480,56 @@ async def create_coaching(
     if unknown:
         raise Invalid("areas", f"not categories of the template: {', '.join(sorted(unknown))}")
     row = CoachingSession(
-        agent_id=data.agent_id,
-        coach=principal.subject,
-        held_on=data.held_on,
-        template_id=data.template_id,
-        areas=list(data.areas),
-        review_ids=list(data.review_ids),
-        shared_notes=data.shared_notes,
-        private_notes=data.private_notes,
+        **data.model_dump(exclude={"action_items"}),
         action_items=[i.model_dump(mode="json") for i in data.action_items],
-        follow_up_on=data.follow_up_on,
+        coach=principal.subject,
     )
     session.add(row)
     await flush(session, "coaching session")
     return await get_coaching(session, row.id)
 
 
+COACHING_WINDOW = 28  # days before and after a session that its effect compares
+
+
+async def _coaching_reads(
+    session: AsyncSession, rows: Sequence[CoachingSession]
+) -> list[shapes.CoachingRead]:
+    """Coaching sessions with their effect on the coached categories, the reviews around them read in one
+    statement."""
+    if not rows:
+        return []
+    window = timedelta(days=COACHING_WINDOW)
+    scored = await _scored(session, or_(*(
+        (col(QaReview.agent_id) == r.agent_id)
+        & (col(QaReview.conversation_on) >= r.held_on - window)
+        & (col(QaReview.conversation_on) <= r.held_on + window)
+        for r in rows
+    )))
+    out = []
+    for row in rows:
+        coached = qa.CoachingSession(str(row.id), str(row.agent_id), row.coach, row.held_on, tuple(row.areas))
+        out.append(read_of(shapes.CoachingRead, row,
+                           effect=qa.coaching_effect(coached, scored, COACHING_WINDOW)))
+    return out
+
+
 async def get_coaching(session: AsyncSession, coaching_id: uuid.UUID) -> shapes.CoachingRead:
     row = await _stored(session, CoachingSession, coaching_id, "coaching session")
-    window = 28
-    scored = await _scored(
-        session,
-        (QaReview.agent_id == row.agent_id)
-        & (QaReview.conversation_on >= row.held_on - timedelta(days=window))
-        & (QaReview.conversation_on <= row.held_on + timedelta(days=window)),
-    )
-    effect = qa.coaching_effect(
-        qa.CoachingSession(str(row.id), str(row.agent_id), row.coach, row.held_on, tuple(row.areas)),
-        scored,
-        window,
-    )
-    return shapes.CoachingRead(
-        id=row.id,
-        agent_id=row.agent_id,
-        held_on=row.held_on,
-        template_id=row.template_id,
-        areas=row.areas,
-        review_ids=row.review_ids,
-        shared_notes=row.shared_notes,
-        private_notes=row.private_notes,
-        action_items=[shapes.ActionItem.model_validate(i) for i in row.action_items],
-        follow_up_on=row.follow_up_on,
-        coach=row.coach,
-        effect=shapes.CoachingEffectRead(
-            ratings_before=effect.ratings_before,
-            ratings_after=effect.ratings_after,
-            mean_before=effect.mean_before,
-            mean_after=effect.mean_after,
-            change=effect.change,
-        ),
-    )
+    return (await _coaching_reads(session, [row]))[0]
+
+
+async def list_coaching(
+    session: AsyncSession, filters: shapes.CoachingFilter, page: PageRequest
+) -> Paged[shapes.CoachingRead]:
+    """Coaching sessions by the day they were held (in one month, of one agent or team, by one coach if
+    asked), each with its effect."""
+    stmt = select(CoachingSession)
+    if filters.month is not None:
+        stmt = stmt.where(_in_month(col(CoachingSession.held_on), parse_month(filters.month)))
+    agent = col(CoachingSession.agent_id)
+    stmt = _filtered(stmt, agent, filters.team_id, (agent, filters.agent_id),
+                     (col(CoachingSession.coach), filters.coach))
+    key = [col(CoachingSession.held_on), col(CoachingSession.id)]
+    found = await keyed_page(session, stmt, key, HELD, page)
+    return Paged(await _coaching_reads(session, found.items), found.next_cursor)

@@ -169,49 +169,52 @@ class SeatingQuery:
     @gql.field(auth.staff)
     async def labour_rule_sets(self, session: Session, first: int = 50, after: str | None = None
                                ) -> gql.Page[RuleSetType]:
-        return await service.list_rule_sets(session, gql.page_request(first, after))
+        return gql.page(RuleSetType, await service.list_rule_sets(session, gql.page_request(first, after)))
 
     @gql.field(auth.staff)
     async def labour_rule_set(self, session: Session, id: uuid.UUID) -> RuleSetType:
-        return await service.get_rule_set(session, id)
+        return gql.of(RuleSetType, await service.get_rule_set(session, id))
 
     @gql.field(auth.staff)
     async def employment_type_rules(self, session: Session) -> list[EmploymentTypeRulesType]:
-        return await service.list_employment_type_rules(session)
+        return [gql.of(EmploymentTypeRulesType, r) for r in await service.list_employment_type_rules(session)]
 
     @gql.field(auth.staff, description="The rule set an agent works under.")
     async def agent_rules(self, session: Session, agent_id: uuid.UUID) -> AgentRulesType:
-        return await service.agent_rules(session, agent_id)
+        return gql.of(AgentRulesType, await service.agent_rules(session, agent_id))
 
     @gql.field(auth.staff)
     async def holiday_calendar(self, session: Session, year: int) -> HolidayCalendarType:
-        return await service.holiday_calendar(session, year)
+        return gql.of(HolidayCalendarType, await service.holiday_calendar(session, year))
 
     @gql.field(auth.staff)
     async def agent_availability(self, session: Session, agent_id: uuid.UUID, first: int = 50,
                                  after: str | None = None) -> gql.Page[AvailabilityType]:
-        return await service.list_availability(session, agent_id, gql.page_request(first, after))
+        answer = await service.list_availability(session, agent_id, gql.page_request(first, after))
+        return gql.page(AvailabilityType, answer)
 
     @gql.field(auth.counts, description="What a shop requires of its agents beyond its platform.")
     async def shop_requirements(self, session: Session, caller: Caller, shop_id: uuid.UUID
                                 ) -> RequirementsType:
-        return await service.get_requirements(session, caller, shop_id)
+        return gql.of(RequirementsType, await service.get_requirements(session, caller, shop_id))
 
     @gql.field(auth.staff)
     async def rosters(self, session: Session, plan_id: uuid.UUID | None = None, first: int = 50,
                       after: str | None = None) -> gql.Page[RosterType]:
-        return await service.list_rosters(session, gql.page_request(first, after), plan_id)
+        answer = await service.list_rosters(session, gql.page_request(first, after), plan_id)
+        return gql.page(RosterType, answer)
 
     @gql.field(auth.staff, description="A roster with its summaries.")
     async def roster(self, session: Session, id: uuid.UUID) -> RosterType:
-        return await service.get_roster(session, id)
+        return gql.of(RosterType, await service.get_roster(session, id))
 
     @gql.field(auth.counts, description="Agents rostered per shop and interval against the plan (a client: "
                "its own shops; counts only).")
     async def roster_coverage(self, session: Session, caller: Caller, roster_id: uuid.UUID,
                               shop_id: uuid.UUID | None = None, first: int = 50, after: str | None = None
                               ) -> gql.Page[CoverageCellType]:
-        return await service.coverage(session, caller, roster_id, shop_id, gql.page_request(first, after))
+        answer = await service.coverage(session, caller, roster_id, shop_id, gql.page_request(first, after))
+        return gql.page(CoverageCellType, answer)
 
     @gql.field(auth.staff, description="Shifts by roster, agent, site, shop and time.")
     async def shifts(self, session: Session, roster_id: uuid.UUID | None = None,
@@ -221,12 +224,13 @@ class SeatingQuery:
                      after: str | None = None) -> gql.Page[ShiftType]:
         filters = schemas.ShiftFilter(roster_id=roster_id, agent_id=agent_id, site_id=site_id,
                                       shop_id=shop_id, start=start, end=end, status=status)
-        return await service.list_shifts(session, filters, gql.page_request(first, after))
+        answer = await service.list_shifts(session, filters, gql.page_request(first, after))
+        return gql.page(ShiftType, answer)
 
     @gql.field(auth.write, description="Moves protecting KA shops at risk in the next interval (nothing is "
                "changed: applyMoves does).")
     async def rebalance(self, session: Session, input: schemas.RebalanceRequest) -> RebalanceType:
-        return await service.rebalance(session, input)
+        return gql.of(RebalanceType, await service.rebalance(session, input))
 
 
 @strawberry.type
@@ -238,70 +242,71 @@ class SeatingMutation:
 
     @gql.mutation(auth.write)
     async def create_labour_rule_set(self, session: Session, input: schemas.RuleSetCreate) -> RuleSetType:
-        return await service.create_rule_set(session, input)
+        return gql.of(RuleSetType, await service.create_rule_set(session, input))
 
     @gql.mutation(auth.write)
     async def update_labour_rule_set(self, session: Session, id: uuid.UUID, input: schemas.RuleSetUpdate
                                      ) -> RuleSetType:
-        return await service.update_rule_set(session, id, input)
+        return gql.of(RuleSetType, await service.update_rule_set(session, id, input))
 
     @gql.mutation(auth.write)
     async def set_employment_type_rule_set(self, session: Session, employment_type: EmploymentType,
                                            input: schemas.RuleSetChoice) -> list[EmploymentTypeRulesType]:
-        return await service.set_employment_type_rules(session, employment_type, input)
+        answer = await service.set_employment_type_rules(session, employment_type, input)
+        return [gql.of(EmploymentTypeRulesType, r) for r in answer]
 
     @gql.mutation(auth.write)
     async def set_agent_rule_set(self, session: Session, agent_id: uuid.UUID, input: schemas.RuleSetChoice
                                  ) -> AgentRulesType:
-        return await service.set_agent_rules(session, agent_id, input)
+        return gql.of(AgentRulesType, await service.set_agent_rules(session, agent_id, input))
 
     @gql.mutation(auth.write)
     async def set_holiday_calendar(self, session: Session, year: int, input: schemas.HolidayCalendarSet
                                    ) -> HolidayCalendarType:
-        return await service.set_holiday_calendar(session, year, input)
+        return gql.of(HolidayCalendarType, await service.set_holiday_calendar(session, year, input))
 
     @gql.mutation(auth.write)
     async def add_availability(self, session: Session, caller: Caller, agent_id: uuid.UUID,
                                input: schemas.AvailabilityCreate) -> AvailabilityType:
-        return await service.add_availability(session, caller, agent_id, input)
+        return gql.of(AvailabilityType, await service.add_availability(session, caller, agent_id, input))
 
     remove_availability = gql.delete_mutation(auth.write, service.remove_availability)
 
     @gql.mutation(auth.write)
     async def set_shop_requirements(self, session: Session, caller: Caller, shop_id: uuid.UUID,
                                     input: schemas.RequirementsSet) -> RequirementsType:
-        return await service.set_requirements(session, caller, shop_id, input)
+        return gql.of(RequirementsType, await service.set_requirements(session, caller, shop_id, input))
 
     @gql.mutation(auth.write, description="Build a draft roster for a capacity plan.")
     async def create_roster(self, session: Session, caller: Caller, plan_id: uuid.UUID,
                             input: schemas.RosterCreate) -> RosterType:
-        return await service.create_roster(session, caller, plan_id, input)
+        return gql.of(RosterType, await service.create_roster(session, caller, plan_id, input))
 
     @gql.mutation(auth.write)
     async def publish_roster(self, session: Session, caller: Caller, id: uuid.UUID) -> RosterType:
-        return await service.publish_roster(session, caller, id)
+        return gql.of(RosterType, await service.publish_roster(session, caller, id))
 
     @gql.mutation(auth.write, description="Place a shift by hand (CONFLICT naming the other shift; "
                   "BAD_USER_INPUT naming a broken rule).")
     async def create_shift(self, session: Session, caller: Caller, input: schemas.ShiftCreate) -> ShiftType:
-        return await service.create_shift(session, caller, input)
+        return gql.of(ShiftType, await service.create_shift(session, caller, input))
 
     @gql.mutation(auth.write)
     async def update_shift(self, session: Session, caller: Caller, id: uuid.UUID, input: schemas.ShiftUpdate
                            ) -> ShiftType:
-        return await service.update_shift(session, caller, id, input)
+        return gql.of(ShiftType, await service.update_shift(session, caller, id, input))
 
     delete_shift = gql.delete_mutation(auth.write, service.delete_shift)
 
     @gql.mutation(auth.write)
     async def create_assignment(self, session: Session, caller: Caller, shift_id: uuid.UUID,
                                 input: schemas.AssignmentCreate) -> AssignmentType:
-        return await service.create_assignment(session, caller, shift_id, input)
+        return gql.of(AssignmentType, await service.create_assignment(session, caller, shift_id, input))
 
     @gql.mutation(auth.write)
     async def update_assignment(self, session: Session, caller: Caller, id: uuid.UUID,
                                 input: schemas.AssignmentUpdate) -> AssignmentType:
-        return await service.update_assignment(session, caller, id, input)
+        return gql.of(AssignmentType, await service.update_assignment(session, caller, id, input))
 
     delete_assignment = gql.delete_mutation(auth.write, service.delete_assignment, with_caller=True)
 
@@ -309,4 +314,4 @@ class SeatingMutation:
                   description="Apply rebalance moves as assignment changes from the next interval.")
     async def apply_moves(self, session: Session, caller: Caller, input: schemas.RebalanceApply
                           ) -> AppliedType:
-        return await service.apply_rebalance(session, caller, input)
+        return gql.of(AppliedType, await service.apply_rebalance(session, caller, input))

@@ -35,6 +35,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from service.capacity.service import get_plan
 from service.kit import audit, collector
@@ -184,9 +185,10 @@ async def list_rule_sets(session: AsyncSession, page: PageRequest) -> Paged[Labo
 
 
 async def get_rule_set(session: AsyncSession, rule_set_id: uuid.UUID) -> LabourRuleSet:
-    return await one_or_404(
-        session, select(LabourRuleSet).where(LabourRuleSet.id == rule_set_id), "labour rule set"
+    row: LabourRuleSet = await one_or_404(
+        session, select(LabourRuleSet).where(col(LabourRuleSet.id) == rule_set_id), "labour rule set"
     )
+    return row
 
 
 async def create_rule_set(session: AsyncSession, data: RuleSetCreate) -> LabourRuleSet:
@@ -200,7 +202,7 @@ async def create_rule_set(session: AsyncSession, data: RuleSetCreate) -> LabourR
 async def update_rule_set(
     session: AsyncSession, rule_set_id: uuid.UUID, changes: RuleSetUpdate
 ) -> LabourRuleSet:
-    row = apply_changes(await get_rule_set(session, rule_set_id), changes)
+    row: LabourRuleSet = apply_changes(await get_rule_set(session, rule_set_id), changes)
     _checked_rules(row)
     await flush(session, "labour rule set")
     return row
@@ -226,7 +228,7 @@ async def set_employment_type_rules(
     """The rule set of every agent of EMPLOYMENT_TYPE without one of its own (null: the default)."""
     rule_set = await _choice(session, choice)
     await session.execute(
-        delete(EmploymentTypeRules).where(EmploymentTypeRules.employment_type == employment_type.value)
+        delete(EmploymentTypeRules).where(col(EmploymentTypeRules.employment_type) == employment_type.value)
     )
     if rule_set is not None:
         session.add(EmploymentTypeRules(employment_type=employment_type.value, rule_set_id=rule_set))
@@ -252,7 +254,7 @@ async def set_agent_rules(
     """An agent's own rule set (null: its employment type's again)."""
     await get_agent(session, agent_id)
     rule_set = await _choice(session, choice)
-    await session.execute(delete(AgentRules).where(AgentRules.agent_id == agent_id))
+    await session.execute(delete(AgentRules).where(col(AgentRules.agent_id) == agent_id))
     if rule_set is not None:
         session.add(AgentRules(agent_id=agent_id, rule_set_id=rule_set))
     await flush(session, "agent rules")
@@ -261,7 +263,8 @@ async def set_agent_rules(
 
 async def ensure_rule_set(session: AsyncSession, name: str, rules: LabourRules) -> LabourRuleSet:
     """The rule set NAME holding RULES (a preset), created when missing (the demo's)."""
-    found = (await session.execute(select(LabourRuleSet).where(LabourRuleSet.name == name))).scalars().first()
+    stmt = select(LabourRuleSet).where(col(LabourRuleSet.name) == name)
+    found = (await session.execute(stmt)).scalars().first()
     if found is not None:
         return found
     return await create_rule_set(session, RuleSetCreate(name=name, **rule_columns(rules)))
@@ -285,8 +288,8 @@ async def holiday_calendar(session: AsyncSession, year: int) -> HolidayCalendarR
         (
             await session.execute(
                 select(HolidayDay)
-                .where(HolidayDay.day >= date(year, 1, 1), HolidayDay.day <= date(year, 12, 31))
-                .order_by(HolidayDay.day)
+                .where(col(HolidayDay.day) >= date(year, 1, 1), col(HolidayDay.day) <= date(year, 12, 31))
+                .order_by(col(HolidayDay.day))
             )
         )
         .scalars()
@@ -319,7 +322,9 @@ async def set_holiday_calendar(
     except ValueError as exc:
         raise Invalid("days", str(exc)) from None
     await session.execute(
-        delete(HolidayDay).where(HolidayDay.day >= date(year, 1, 1), HolidayDay.day <= date(year, 12, 31))
+        delete(HolidayDay).where(
+            col(HolidayDay.day) >= date(year, 1, 1), col(HolidayDay.day) <= date(year, 12, 31)
+        )
     )
     session.add_all([HolidayDay(**d.model_dump()) for d in data.days])
     await flush(session, "holiday calendar")
@@ -349,7 +354,8 @@ async def calendar_book(session: AsyncSession, first: date, last: date) -> Calen
         (
             await session.execute(
                 select(HolidayDay).where(
-                    HolidayDay.day >= date(first.year, 1, 1), HolidayDay.day <= date(last.year, 12, 31)
+                    col(HolidayDay.day) >= date(first.year, 1, 1),
+                    col(HolidayDay.day) <= date(last.year, 12, 31),
                 )
             )
         )
@@ -367,7 +373,7 @@ async def calendar_book(session: AsyncSession, first: date, last: date) -> Calen
 
 async def add_availability(
     session: AsyncSession, principal: Principal, agent_id: uuid.UUID, data: AvailabilityCreate
-) -> AgentAvailability:
+) -> Any:  # the stored row as get_availability reads it
     await get_agent(session, agent_id)
     row = AgentAvailability(
         agent_id=agent_id,
@@ -411,7 +417,7 @@ async def list_availability(session: AsyncSession, agent_id: uuid.UUID, page: Pa
 
 async def remove_availability(session: AsyncSession, availability_id: uuid.UUID) -> None:
     await get_availability(session, availability_id)
-    await session.execute(delete(AgentAvailability).where(AgentAvailability.id == availability_id))
+    await session.execute(delete(AgentAvailability).where(col(AgentAvailability.id) == availability_id))
 
 
 async def get_requirements(
@@ -466,7 +472,7 @@ async def _catalogue(
     AGENT_IDS) at the sites (all, or SITE_IDS), their history and their live shifts inside the window pinned
     (and ROSTER_ID's drafts; LEAVE_OUT: a shift not to count)."""
     end = instant(start, n)
-    site_rows = (await session.execute(select(Site).order_by(Site.id))).scalars().all()
+    site_rows = (await session.execute(select(Site).order_by(col(Site.id)))).scalars().all()
     sites = [
         SiteFacts(s.id, s.name, s.seat_capacity, s.timezone)
         for s in site_rows
@@ -592,8 +598,8 @@ async def _replaced(session: AsyncSession, plan: Any, replaces: uuid.UUID | None
             (
                 await session.execute(
                     select(Roster)
-                    .where(Roster.plan_id == plan.id, Roster.status == "published")
-                    .order_by(Roster.published_at.desc())
+                    .where(col(Roster.plan_id) == plan.id, col(Roster.status) == "published")
+                    .order_by(col(Roster.published_at).desc())
                     .limit(1)
                 )
             )
@@ -784,7 +790,7 @@ async def _store(
             a_shop.append(a.shop + 1)
             a_t0.append(a.start)
             a_t1.append(a.end)
-    moved = None
+    moved: dict[str, list[Any]] | None = None
     if kept is not None:
         moved = {"keep_ids": [k[0] if k else None for k in kept],
                  "made_by": [k[1] if k else None for k in kept],
@@ -821,20 +827,21 @@ async def list_rosters(
 ) -> Paged[Roster]:
     stmt = select(Roster)
     if plan_id is not None:
-        stmt = stmt.where(Roster.plan_id == plan_id)
+        stmt = stmt.where(col(Roster.plan_id) == plan_id)
     return await list_page(session, stmt, Roster.id, page)
 
 
 async def get_roster(session: AsyncSession, roster_id: uuid.UUID) -> Roster:
-    return await one_or_404(session, select(Roster).where(Roster.id == roster_id), "roster")
+    roster: Roster = await one_or_404(session, select(Roster).where(col(Roster.id) == roster_id), "roster")
+    return roster
 
 
 async def publish_roster(session: AsyncSession, principal: Principal, roster_id: uuid.UUID) -> Roster:
     """Make a draft roster live: the roster it replaces is superseded (its shifts leave the floor) in the
     same transaction; the exclusion constraint refuses an agent in two places (409 naming the other shift)
     and, under the sites' locks, no site holds more live agents than seats."""
-    roster = await one_or_404(
-        session, select(Roster).where(Roster.id == roster_id).with_for_update(), "roster"
+    roster: Roster = await one_or_404(
+        session, select(Roster).where(col(Roster.id) == roster_id).with_for_update(), "roster"
     )
     if roster.status != "draft":
         raise Conflict(f"the roster is {roster.status}, not a draft")
@@ -1320,7 +1327,7 @@ async def update_shift(
     roster_id = current.roster_id
 
     async def write() -> None:
-        await session.execute(delete(Shift).where(Shift.id == shift_id))
+        await session.execute(delete(Shift).where(col(Shift.id) == shift_id))
         await _write_shift(
             session, principal, shift_id, roster_id, current.status, agent, lo, hi, breaks, pieces, kept,
             action="update",
@@ -1340,12 +1347,12 @@ async def update_shift(
 
 async def delete_shift(session: AsyncSession, shift_id: uuid.UUID) -> None:
     await _shift_row(session, shift_id)
-    await session.execute(delete(Shift).where(Shift.id == shift_id))
+    await session.execute(delete(Shift).where(col(Shift.id) == shift_id))
 
 
 async def _assignment_row(session: AsyncSession, assignment_id: uuid.UUID) -> ShiftAssignment:
     row = (
-        (await session.execute(select(ShiftAssignment).where(ShiftAssignment.id == assignment_id)))
+        (await session.execute(select(ShiftAssignment).where(col(ShiftAssignment.id) == assignment_id)))
         .scalars()
         .first()
     )

@@ -103,6 +103,7 @@ def variables_for(name: str, world) -> tuple[dict, dict]:
         "brand-audit": ({"objectType": "shops"}, world.client_of("a")),
         "revoke-token": ({"jti": getattr(world, "jti", "")}, auth("admin")),
         "scorecards": ({"month": "2026-11", "scope": "brand"}, auth("finance")),
+        "qa-and-coaching": ({"month": "2026-11"}, auth("finance")),
         "my-scorecard": ({"tenant": world.tenant_a.slug, "month": "2026-11"}, world.client_of("a")),
         "rate-month": ({"rating": {"score": 4, "comment": f"稳定 {tag}"}}, world.client_of("b")),
         "send-attendance": ({"records": [

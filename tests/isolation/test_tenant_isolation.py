@@ -107,9 +107,10 @@ FINANCE_FIELDS = ["agentCosts", "seatCosts", "overheads", "overtimeMultipliers",
                   "createContract", "addContractVersion", "computePeriod", "finalizePeriod", "closePeriod",
                   "reopenPeriod", "finalizeStatement"]
 SCORECARD_FIELDS = ["scorecards", "scorecardTrend", "brandScorecard", "shopScorecardTrend", "clientRatings",
-                    "pulseReport", "teams", "qaTemplates", "qaReviews", "calibration", "coaching",
-                    "scorecardDefinitions", "rateMonth", "updateClientRating", "importPulses", "createTeam",
-                    "createQaTemplate", "createQaReview", "createCalibration", "createCoaching",
+                    "pulseReport", "teams", "qaTemplates", "qaReviews", "calibration", "calibrations",
+                    "coaching", "coachingSessions", "scorecardDefinitions", "rateMonth", "updateClientRating",
+                    "importPulses", "createTeam", "createQaTemplate", "createQaReview", "createCalibration",
+                    "createCoaching",
                     "refreshScorecardFacts", "addScorecardDefinition", "setScorecardThresholds",
                     "declarePromotion"]
 ROOT_FIELDS = ["me", "tenants", "tenant", "shops", "shop", "sites", "agents", "createTenant", "updateTenant",

@@ -133,7 +133,7 @@ async def test_ratings_one_per_user_month_and_own_brand(client, world):
     )
     assert r.status_code == 404  # brand B's shop
     b = await client.get("/v1/client-ratings", params={"month": month}, headers=world.client_of("b"))
-    assert b.json() == []
+    assert b.json() == {"items": [], "next_cursor": None}
     r = await client.patch(
         f"/v1/client-ratings/{rating['id']}", headers=world.client_of("b"), json={"score": 1}
     )
