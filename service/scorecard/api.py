@@ -7,15 +7,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 
 from service.kit.access import Caller, Session
 from service.kit.errors import Invalid
+from service.kit.routing import Router
 from service.kit.types import TenantKey, Text
 from service.scorecard import auth, service
 from service.scorecard import schemas as shapes
 
-router = APIRouter(tags=["scorecard"])
+router = Router(tags=["scorecard"])
 Month = Annotated[Text | None, Query(max_length=7, description="A month, YYYY-MM (default: this month)")]
 Scope = Annotated[Text, Path(max_length=8, description="shop, brand, site, team or agent")]
 MAX_CSV = 2 * 1024 * 1024
