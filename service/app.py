@@ -22,6 +22,7 @@ from service.kit.gql import Router, context_getter
 from service.kit.identity import Role, VerifiedTokens
 from service.kit.limits import RateLimiter
 from service.kit.oidc import Oidc
+from service.kit.routing import memoize_sequence_checks
 from service.schema import build_schema
 from service.scorecard.api import router as scorecard_router
 from service.seating.api import router as seating_router
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
                database_url: str | None = None) -> FastAPI:
     """DB: an open Database (tests); else DATABASE_URL (the app role's), else derived from settings."""
     settings = settings or get_settings()
-    jwt_secret = resolve_jwt_secret(settings)  # refuses to start without one in production
+    jwt_secret = resolve_jwt_secret(settings)
+    memoize_sequence_checks()  # refuses to start without one in production
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -5,17 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 
 from service.kit.access import Caller, Session
 from service.kit.pagination import Page, PageRequest, page_params
 from service.kit.rest import Resource, object_routes
+from service.kit.routing import Router
 from service.kit.types import TenantKey, Text
 from tenants import auth, schemas, service
 from tenants.models import TenantStatus, Tier
 from tenants.schemas import TenantCreate, TenantFilter, TenantRead, TenantUpdate
 
-router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
+router = Router(prefix="/v1/tenants", tags=["tenants"])
 
 
 @router.get("", response_model=Page[TenantRead], summary="List client brands", dependencies=[auth.read.rest])
@@ -32,7 +33,7 @@ object_routes(router, Resource("", "tenant", TenantKey, "tenant", TenantRead, Te
                "Change a client brand"))
 
 
-tokens_router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
+tokens_router = Router(prefix="/v1/tokens", tags=["tokens"])
 
 
 @tokens_router.get("", response_model=Page[schemas.TokenRead], dependencies=[auth.tokens.rest],
@@ -48,7 +49,7 @@ async def revoke_token(session: Session, jti: Annotated[Text, Path(max_length=64
     return await service.get_token(session, jti)
 
 
-keys_router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
+keys_router = Router(prefix="/v1/api-keys", tags=["api keys"])
 
 
 @keys_router.post("", response_model=schemas.ApiKeyCreated, status_code=201, dependencies=[auth.keys.rest],

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from service.audit import auth, service
 from service.audit.schemas import AuditEntryRead, AuditFilter
 from service.kit.access import Caller, Session
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.routing import Router
 from service.kit.types import Text
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = Router(prefix="/v1/audit", tags=["audit"])
 
 
 @router.get("", response_model=Page[AuditEntryRead], dependencies=[auth.read.rest],

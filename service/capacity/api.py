@@ -12,7 +12,7 @@ import json
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from fastapi.responses import StreamingResponse
 
 from service.capacity import auth, service
@@ -29,9 +29,10 @@ from service.capacity.schemas import (
 from service.capacity.staffing import staffing
 from service.kit.access import Caller, Session, Sessions
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.routing import Router
 from service.kit.types import Text
 
-router = APIRouter(tags=["capacity"])
+router = Router(tags=["capacity"])
 Pages = Annotated[PageRequest, Depends(page_params)]
 OneShop = Annotated[uuid.UUID | None, Query(description="One shop's lines")]
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from service.conversations import auth, service
 from service.conversations.schemas import ConversationFilter, ConversationIn, ConversationRead, IngestAnswer
 from service.kit.access import Caller, Session
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.routing import Router
 from service.kit.types import Text
 from service.settings import get_settings
 
-router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+router = Router(prefix="/v1/conversations", tags=["conversations"])
 
 _BODY_DOC = {
     "requestBody": {

@@ -11,7 +11,7 @@ import inspect
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
 from service.finance import auth, service
@@ -19,9 +19,10 @@ from service.finance import schemas as shapes
 from service.finance.schemas import By
 from service.kit.access import Caller, Session, Sessions
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.routing import Router
 from service.kit.types import TenantKey, Text
 
-router = APIRouter(tags=["finance"])
+router = Router(tags=["finance"])
 Pages = Annotated[PageRequest, Depends(page_params)]
 MonthPath = Annotated[Text, Path(max_length=7, description="A month, YYYY-MM")]
 MonthQuery = Annotated[Text | None, Query(max_length=7, description="A month, YYYY-MM")]

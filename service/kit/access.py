@@ -99,21 +99,31 @@ async def verify(db: Database, principal: Principal) -> None:
         pass
 
 
+_PRINCIPAL = "seatwise.principal"  # the request's principal, in its ASGI scope once authenticated
+
+
 async def _caller(request: Request) -> Principal:
-    principal = await principal_of(request)
-    request.state.principal = principal  # for the request log
+    """The request's principal: authenticated (and counted against the rate limits) once per request, by
+    whichever of the route's dependencies asks first. The others take it from the request, not as a
+    sub-dependency: FastAPI solves a sub-dependency again wherever it is named, cached or not, and three
+    namings of it cost a tenth of a cached read."""
+    principal: Principal | None = request.scope.get(_PRINCIPAL)
+    if principal is None:
+        principal = await principal_of(request)
+        request.scope[_PRINCIPAL] = principal
+        request.state.principal = principal  # for the request log
     return principal
 
 
-async def _session(request: Request, caller: Annotated[Principal, Depends(_caller)]
-                   ) -> AsyncIterator[AsyncSession]:
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    caller = await _caller(request)
     async with request.app.state.db.transaction(caller.scope) as session:
         yield session
 
 
-async def _sessions(request: Request, caller: Annotated[Principal, Depends(_caller)]) -> ScopedSessions:
+async def _sessions(request: Request) -> ScopedSessions:
     db: Database = request.app.state.db
-    return db.sessions(caller.scope)
+    return db.sessions((await _caller(request)).scope)
 
 
 Caller = Annotated[Principal, Depends(_caller)]
@@ -185,7 +195,8 @@ class Roles:
         self.roles = frozenset(roles)
         allowed = self.roles
 
-        async def authorize(request: Request, caller: Caller) -> None:
+        async def authorize(request: Request) -> None:
+            caller = await _caller(request)
             if caller.role not in allowed:
                 raise await refusal(caller, request.app.state.db, allowed)
             if not _opens_transaction(request):  # e.g. the Erlang what-if: checked here instead

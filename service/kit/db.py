@@ -18,8 +18,9 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio.base import _run_to_completion
 from sqlalchemy.orm import Session, SessionTransaction
-from sqlalchemy.util import await_only
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from service.kit.audit import current_request_id
 from service.kit.cache import Memo
@@ -178,12 +179,16 @@ class Database:
         if self.on_wait is not None:
             self.on_wait(delta)
 
+    def _new(self, scope: Scope) -> AsyncSession:
+        session = self._sessions()
+        session.info["scope"] = scope
+        session.info["request_id"] = current_request_id.get()
+        session.info["memo"] = self.memo
+        return session
+
     @asynccontextmanager
     async def session(self, scope: Scope) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
-            session.info["scope"] = scope
-            session.info["request_id"] = current_request_id.get()
-            session.info["memo"] = self.memo
+        async with self._new(scope) as session:
             yield session
 
     @property
@@ -197,15 +202,37 @@ class Database:
         """A transaction in SCOPE, begun at once: the scope's round trip (settings and the revocation
         check) runs before the caller's first statement, so a revoked token is refused even by a use case
         that reads nothing."""
-        async with self.session(scope) as session, session.begin():
-            self._wait(1)
-            session.info["waiting"] = self._wait  # after_begin counts it down once connected
-            try:
-                await session.connection()
-            finally:
-                if session.info.pop("waiting", None) is not None:
-                    self._wait(-1)
+        # What `async with session, session.begin(): await session.connection()` does, in two of the driver's
+        # greenlet hops instead of four and without the task AsyncSession's exit closes in: the begin and the
+        # connection (whose after_begin sets the scope) in one, the commit (a rollback on an error) and the
+        # close in the other. A failed or interrupted end is closed again as AsyncSession's exit closes.
+        session = self._new(scope)
+        sync = session.sync_session
+        self._wait(1)
+        session.info["waiting"] = self._wait  # after_begin counts it down once connected
+        try:
+            transaction = await greenlet_spawn(_begin, sync)
+        except BaseException:
+            await _run_to_completion(session.close())
+            raise
+        finally:
+            if session.info.pop("waiting", None) is not None:
+                self._wait(-1)
+        try:
             yield session
+        except BaseException as exc:
+            await self._end(session, transaction, (type(exc), exc, exc.__traceback__))
+            raise
+        await self._end(session, transaction, (None, None, None))
+
+    @staticmethod
+    async def _end(session: AsyncSession, transaction: SessionTransaction, exc_info: tuple[Any, Any, Any]
+                   ) -> None:
+        try:
+            await greenlet_spawn(_finish, session.sync_session, transaction, exc_info)
+        except BaseException:
+            await _run_to_completion(session.close())
+            raise
 
     def system_transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A transaction that sees every tenant, for the operator's own tools (CLI, demo loader)."""
@@ -233,6 +260,31 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _begin(sync: Session) -> SessionTransaction:
+    """SYNC's transaction begun and connected, as `async with session.begin()` and `session.connection()`
+    leave it (rolled back and closed when connecting fails)."""
+    transaction = sync.begin()
+    transaction.__enter__()
+    try:
+        sync.connection()
+    except BaseException as exc:
+        try:
+            transaction.__exit__(type(exc), exc, exc.__traceback__)
+        finally:
+            sync.close()
+        raise
+    return transaction
+
+
+def _finish(sync: Session, transaction: SessionTransaction, exc_info: tuple[Any, Any, Any]) -> None:
+    """TRANSACTION ended as its context manager ends it (committed, or rolled back after an error), then
+    SYNC closed."""
+    try:
+        transaction.__exit__(*exc_info)
+    finally:
+        sync.close()
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 
 from service.kit.access import Caller, Session
 from service.kit.errors import Invalid
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.routing import Router
 from service.kit.types import TenantKey, Text
 from service.scorecard import auth, service
 from service.scorecard import schemas as shapes
 
-router = APIRouter(tags=["scorecard"])
+router = Router(tags=["scorecard"])
 Month = Annotated[Text | None, Query(max_length=7, description="A month, YYYY-MM (default: this month)")]
 AnyMonth = Annotated[Text | None, Query(max_length=7, description="A month, YYYY-MM (default: every month)")]
 Pages = Annotated[PageRequest, Depends(page_params)]

@@ -12,19 +12,20 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from service.kit.access import Caller, Session, Sessions
 from service.kit.batches import IngestAnswer
 from service.kit.pagination import Page, PageRequest, page_params
 from service.kit.rest import Resource, delete_route, object_routes
+from service.kit.routing import Router
 from service.kit.types import Text
 from service.seating import auth, schemas, service
 from service.settings import get_settings
 from service.workforce.models import EmploymentType
 
-router = APIRouter(prefix="/v1", tags=["seating"])
+router = Router(prefix="/v1", tags=["seating"])
 Pages = Annotated[PageRequest, Depends(page_params)]
 OneShop = Annotated[uuid.UUID | None, Query(description="One shop's cells")]
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from service.kit.access import Caller, Session
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.routing import Router
 from service.kit.types import Text
 from service.shops import auth, service
 from service.shops.models import Platform, ShopStatus
 from service.shops.schemas import ShopCreate, ShopFilter, ShopRead, ShopUpdate
 
-router = APIRouter(prefix="/v1/shops", tags=["shops"])
+router = Router(prefix="/v1/shops", tags=["shops"])
 
 
 @router.get("", response_model=Page[ShopRead], summary="List shops (a client sees its own)",

@@ -6,10 +6,11 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 from service.kit.access import Caller, Session
 from service.kit.pagination import Page, PageRequest, page_params
+from service.kit.routing import Router
 from service.kit.types import TenantKey, Text
 from service.sla import auth, service
 from service.sla.figures import (
@@ -23,7 +24,7 @@ from service.sla.figures import (
 )
 from service.sla.schemas import SlaPolicyCreate, SlaPolicyRead, SlaPolicyUpdate
 
-router = APIRouter(tags=["sla"])
+router = Router(tags=["sla"])
 
 FROM = Query(alias="from", description="Inclusive: a date (YYYY-MM-DD, local midnight) or a datetime "
              "(YYYY-MM-DDTHH:MM, shop-local unless it carries an offset) on a quarter hour. "

@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from service.kit.access import Session
 from service.kit.pagination import Page, PageRequest, page_params
 from service.kit.rest import Resource, object_routes
+from service.kit.routing import Router
 from service.kit.types import Text
 from service.workforce import auth, schemas, service
 from service.workforce.models import AgentLevel, EmploymentType
 
-router = APIRouter(prefix="/v1", tags=["workforce"])
+router = Router(prefix="/v1", tags=["workforce"])
 
 
 @router.get("/sites", response_model=Page[schemas.SiteRead], summary="List sites",
