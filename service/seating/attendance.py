@@ -266,8 +266,12 @@ class ScopeLoad:
             return np.where(self.capacity_seconds > 0, self.handle_seconds / self.capacity_seconds, np.nan)
 
 
-def scope_load(sessions: Sequence[Session], shop_occupancy: NDArray[np.float64], start: datetime,
-               scope_of: Sequence[Iterable[int]]) -> ScopeLoad:
+def scope_load(
+    sessions: Sequence[Session],
+    shop_occupancy: NDArray[np.float64],
+    start: datetime,
+    scope_of: Sequence[Iterable[int]],
+) -> ScopeLoad:
     """Occupancy per scope and interval computed at the interval: the handle time a scope did in an interval
     is, on each shop it was logged in on, its chat-slot seconds there times the shop's occupancy in that
     interval (`occupancy(...).occupancy`, (T, S): the shop's handle time shared by its logged-in chat-slot
@@ -297,8 +301,9 @@ def scope_load(sessions: Sequence[Session], shop_occupancy: NDArray[np.float64],
         return empty
     key = scope * T + t[rows]
     unique, inverse = np.unique(key, return_inverse=True)
-    return ScopeLoad(unique // T, unique % T, np.bincount(inverse, handle[rows]),
-                     np.bincount(inverse, capacity[rows]))
+    handled = np.bincount(inverse, handle[rows]).astype(np.float64)
+    logged = np.bincount(inverse, capacity[rows]).astype(np.float64)
+    return ScopeLoad(unique // T, unique % T, handled, logged)
 
 
 def occupancy(sessions: Sequence[Session], handle_seconds: NDArray[np.float64], start: datetime) -> Occupancy:
@@ -389,8 +394,21 @@ def actual_overtime_by_day(
                     else 0
                 )
             running[key] += d.overtime
-            out.append(AgentDayOvertime(agent, d.day, d.kind.value, d.worked, d.normal, d.workday, d.rest_day,
-                                        d.holiday, day_cap, running[key], r.overtime_cap_per_month))
+            out.append(
+                AgentDayOvertime(
+                    agent,
+                    d.day,
+                    d.kind.value,
+                    d.worked,
+                    d.normal,
+                    d.workday,
+                    d.rest_day,
+                    d.holiday,
+                    day_cap,
+                    running[key],
+                    r.overtime_cap_per_month,
+                )
+            )
     return out
 
 
@@ -411,5 +429,7 @@ def actual_overtime(
         m[1] += d.rest_day
         m[2] += d.holiday
         m[3] = d.month_to_date - (m[0] + m[1] + m[2])  # the prior work counted in the month
-    return [MonthOvertime(agent, year, month, wd, rd, hd, earlier, cap)
-            for (agent, year, month), (wd, rd, hd, earlier, cap) in sorted(months.items())]
+    return [
+        MonthOvertime(agent, year, month, wd, rd, hd, earlier, cap)
+        for (agent, year, month), (wd, rd, hd, earlier, cap) in sorted(months.items())
+    ]

@@ -158,9 +158,16 @@ def test_scope_occupancy_by_hand() -> None:
     handle = np.array([[3600.0, 850.0], [700.0, 0.0]])
     shops = occupancy(sessions, handle, start)
     load = scope_load(sessions, shops.occupancy, start, [(0, 2), (1, 2), (3, 2)])
-    cells = {(g, t): (h, c) for g, t, h, c in zip(load.scope.tolist(), load.interval.tolist(),
-                                                   load.handle_seconds.tolist(), load.capacity_seconds.tolist(),
-                                                   strict=True)}
+    cells = {
+        (g, t): (h, c)
+        for g, t, h, c in zip(
+            load.scope.tolist(),
+            load.interval.tolist(),
+            load.handle_seconds.tolist(),
+            load.capacity_seconds.tolist(),
+            strict=True,
+        )
+    }
     # Agent 0: 2,700 chat-seconds on shop 0 at its 80 %.
     assert cells[0, 0] == pytest.approx((2160.0, 2700.0))
     # Agent 1: 1,800 chat-seconds at 80 %, then 1,200 at 700 / 1,200.
@@ -168,8 +175,13 @@ def test_scope_occupancy_by_hand() -> None:
     # The team: 2,160 + 1,440 + 850 handled over 2,700 + 1,800 + 900 chat-seconds; then agent 1 alone.
     assert cells[2, 0] == pytest.approx((4450.0, 5400.0)) and cells[2, 1] == pytest.approx((700.0, 1200.0))
     assert cells[3, 0] == pytest.approx((850.0, 900.0)) and (3, 1) not in cells
-    occ = dict(zip(zip(load.scope.tolist(), load.interval.tolist(), strict=True), load.occupancy.tolist(),
-                   strict=True))
+    occ = dict(
+        zip(
+            zip(load.scope.tolist(), load.interval.tolist(), strict=True),
+            load.occupancy.tolist(),
+            strict=True,
+        )
+    )
     assert occ[2, 0] == pytest.approx(4450 / 5400) and occ[3, 0] == pytest.approx(850 / 900)
     # Summed over the scopes that partition the sessions, the handle time is the shops'.
     assert sum(h for (g, _), (h, _) in cells.items() if g != 2) == pytest.approx(handle.sum())
