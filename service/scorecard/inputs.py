@@ -17,10 +17,11 @@ scope's share of that shop's logged-in chat-slot time in the month.
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.kit.time import DEFAULT_TZ, local_day_start
 from service.scorecard import people, qa
 from service.scorecard import scoring as sc
+from service.scorecard.models import FLOOR
 from service.scorecard.periods import Period, add_months
 from service.seating import attendance as seat
 
@@ -48,24 +50,37 @@ async def _all(session: AsyncSession, stmt: Any, params: dict[str, Any] | None =
 # --- attendance: occupancy and overtime, from the seating domain's maths ------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Load:
+    """One scope's local day: handle and chat-slot seconds, the occupancies of its intervals above the hot
+    floor (models.FLOOR, ascending), and its intervals rostered below requirement."""
+
+    handle: float = 0.0
+    capacity: float = 0.0
+    occupancies: tuple[float, ...] = ()
+    understaffed: int = 0
+
+    def hot(self, threshold: float) -> int:
+        """Intervals above THRESHOLD (at or above the floor: the kept occupancies are exactly those)."""
+        return len(self.occupancies) - bisect.bisect_right(self.occupancies, threshold)
+
+
+Loads = dict[uuid.UUID, dict[date, Load]]  # per scope id, per local day
+
+
 @dataclass
 class Attendance:
-    """Occupancy and overtime over local days [first, last]."""
+    """Occupancy, understaffing and overtime over local days [first, last]."""
 
     first: date
     last: date
-    # Per shop / site: per local day, (intervals above the normal occupancy threshold, above the promotion's)
-    shop_hot: dict[uuid.UUID, dict[date, tuple[int, int]]] = field(default_factory=dict)
-    site_hot: dict[uuid.UUID, dict[date, tuple[int, int]]] = field(default_factory=dict)
-    # Per shop / site: per month, (handle seconds, chat-slot seconds)
-    shop_load: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
-    site_load: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
-    # Per shop / site: per local day, (handle seconds, chat-slot seconds) (what the facts keep)
-    shop_day_load: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
-    site_day_load: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
+    shop: Loads = field(default_factory=dict)
+    site: Loads = field(default_factory=dict)
+    team: Loads = field(default_factory=dict)
+    agent: Loads = field(default_factory=dict)
     # Per agent and shop: chat-slot seconds logged in, per month (the weights of the client side)
     agent_shop: dict[date, dict[uuid.UUID, dict[uuid.UUID, float]]] = field(default_factory=dict)
-    # Per agent: overtime minutes per local day; the monthly cap in minutes
+    # Per agent: overtime minutes per local day (seating's overtime by day); the monthly cap in minutes
     overtime: dict[uuid.UUID, dict[date, int]] = field(default_factory=dict)
     cap_minutes: dict[uuid.UUID, int] = field(default_factory=dict)
 
@@ -81,15 +96,51 @@ GROUP BY 1, 2, 3
 """
 
 
+def day_loads(
+    owners: np.ndarray,
+    days: np.ndarray,
+    handle: np.ndarray,
+    capacity: np.ndarray,
+    occupancy: np.ndarray,
+    first: date,
+) -> dict[int, dict[date, Load]]:
+    """Interval cells (owner, local day index, handle s, chat-slot s, occupancy) summed per owner and day,
+    the occupancies above the floor kept sorted."""
+    out: dict[int, dict[date, Load]] = {}
+    if not len(owners):
+        return out
+    n_days = int(days.max()) + 1
+    key = owners.astype(np.int64) * n_days + days
+    unique, inverse = np.unique(key, return_inverse=True)
+    h, c = np.bincount(inverse, handle), np.bincount(inverse, capacity)
+    with np.errstate(invalid="ignore"):
+        hot = np.flatnonzero(np.nan_to_num(occupancy, nan=0.0) > FLOOR)
+    above: dict[int, list[float]] = defaultdict(list)
+    for i, v in zip(inverse[hot].tolist(), occupancy[hot].tolist(), strict=True):
+        above[i].append(v)
+    for i, k in enumerate(unique.tolist()):
+        owner, d = divmod(k, n_days)
+        out.setdefault(owner, {})[first + timedelta(days=d)] = Load(
+            float(h[i]), float(c[i]), tuple(sorted(above.get(i, ()))), 0
+        )
+    return out
+
+
 async def attendance(session: AsyncSession, month: date) -> Attendance:
-    """A month's occupancy and overtime from the seating domain's reports, the one place the scorecard reads
-    them: occupancy per shop and interval (seating.actuals.occupancy_by_shop_interval: the rollups' handle
-    time over logged-in chat-slot time, attendance.occupancy's maths) counted into intervals above the
-    thresholds per local day; overtime per agent and month against its rule set's cap
-    (seating.actuals.overtime_by_agent_month), kept on the month's first day (the reports have no daily
-    overtime: promotion days and recovery windows are judged on occupancy only). A site's occupancy is its
-    agents' share of each shop's chat-slot time in the month applied to the shop's intervals."""
+    """A month's occupancy, understaffing and overtime from the seating domain's reports, the one place the
+    scorecard reads them:
+
+    - occupancy per shop and interval (seating.actuals.occupancy_by_shop_interval: the rollups' handle time
+      over logged-in chat-slot time) and per site, team and agent and interval computed at the interval
+      (seating.actuals.occupancy_by_scope: each agent's chat-slot time on a shop times the shop's occupancy
+      in that interval, summed per scope, over the scope's chat-slot time), kept per local day as the
+      occupancies above the hot floor so that any scope's threshold re-counts its hot intervals;
+    - understaffing: the shop-intervals rostered below requirement (seating.service.
+      understaffed_by_shop_interval), a shop's own and, for a site, team or agent, those its agents were
+      rostered on;
+    - overtime per agent and local day (seating.actuals.overtime_by_agent_day) against the monthly cap."""
     from service.seating import actuals
+    from service.seating.service import understaffed_by_shop_interval
 
     tz = ZoneInfo(DEFAULT_TZ)
     after = add_months(month, 1)
@@ -98,76 +149,73 @@ async def attendance(session: AsyncSession, month: date) -> Attendance:
     grid = await actuals.occupancy_by_shop_interval(session, (month, after))
     occ, handle, capacity = grid.result.occupancy, grid.handle_seconds, grid.result.capacity_seconds
     n_intervals = occ.shape[0]
-    days = [
-        (grid.start + timedelta(minutes=seat.INTERVAL_MINUTES * t)).astimezone(tz).date()
-        for t in range(n_intervals)
-    ]
-    day_index = np.array([(d - month).days for d in days], dtype=np.int64)
-    n_days = (last - month).days + 1
-
-    def per_day(matrix: np.ndarray) -> np.ndarray:
-        """(days, columns) sums of a (intervals, columns) matrix."""
-        sums = np.zeros((n_days, matrix.shape[1]))
-        np.add.at(sums, day_index, matrix)
-        return sums
-
-    with np.errstate(invalid="ignore"):
-        above = np.nan_to_num(occ, nan=0.0)
-        hot, promo = (
-            per_day((above > DEFAULT.occupancy) * 1.0),
-            per_day((above > DEFAULT.promotion_occupancy) * 1.0),
-        )
-    handle_days, capacity_days = per_day(handle), per_day(capacity)
-
-    def store(
-        owner: uuid.UUID,
-        j: int,
-        hot_days: np.ndarray,
-        promo_days: np.ndarray,
-        h: np.ndarray,
-        c: np.ndarray,
-        into_hot: dict[Any, Any],
-        into_load: dict[Any, Any],
-    ) -> None:
-        for k in np.flatnonzero((c[:, j] > 0) | (h[:, j] > 0)).tolist():
-            day = month + timedelta(days=k)
-            into_load.setdefault(owner, {})[day] = (float(h[k, j]), float(c[k, j]))
-            if hot_days[k, j]:
-                into_hot.setdefault(owner, {})[day] = (int(hot_days[k, j]), int(promo_days[k, j]))
-
-    for j, (_, shop_id) in enumerate(grid.shops):
-        store(shop_id, j, hot, promo, handle_days, capacity_days, out.shop_hot, out.shop_day_load)
-    lo, hi = local_day_start(month, tz), local_day_start(after, tz)
+    day_index = np.array(
+        [
+            ((grid.start + timedelta(minutes=seat.INTERVAL_MINUTES * t)).astimezone(tz).date() - month).days
+            for t in range(n_intervals)
+        ],
+        dtype=np.int64,
+    )
+    ts, ss = np.nonzero((capacity > 0) | (handle > 0))
+    for j, days in day_loads(ss, day_index[ts], handle[ts, ss], capacity[ts, ss], occ[ts, ss], month).items():
+        out.shop[grid.shops[j][1]] = days
     site_of = dict(await _all(session, text("SELECT id, site_id FROM agents")))
-    per_site: dict[uuid.UUID, np.ndarray] = {}
-    column = {shop: j for j, (_, shop) in enumerate(grid.shops)}
+    team_of = dict(await _all(session, text("SELECT agent_id, team_id FROM agent_team_members")))
+    kinds: list[tuple[Loads, uuid.UUID]] = []  # scope index -> (where it goes, its id)
+    index: dict[tuple[int, uuid.UUID], int] = {}
+
+    def scope(where: Loads, key: uuid.UUID) -> int:
+        k = index.get((id(where), key))
+        if k is None:
+            k = index[id(where), key] = len(kinds)
+            kinds.append((where, key))
+        return k
+
+    def scopes_of(agent_id: uuid.UUID) -> list[int]:
+        found = [scope(out.agent, agent_id), scope(out.site, site_of[agent_id])]
+        if agent_id in team_of:
+            found.append(scope(out.team, team_of[agent_id]))
+        return found
+
+    cells = await actuals.occupancy_by_scope(session, grid, scopes_of)
+    for k, days in day_loads(
+        cells.scope,
+        day_index[cells.interval],
+        cells.handle_seconds,
+        cells.capacity_seconds,
+        cells.occupancy,
+        month,
+    ).items():
+        where, key = kinds[k]
+        where[key] = days
+    # understaffing: per shop and day; per site, team and agent, the cells their agents were rostered on
+    short: dict[int, dict[tuple[uuid.UUID, date], int]] = defaultdict(lambda: defaultdict(int))
+    places: dict[int, Loads] = {0: out.shop, 1: out.site, 2: out.team, 3: out.agent}
+    for cell in await understaffed_by_shop_interval(session, month, after):
+        day = cell.interval_start.astimezone(tz).date()
+        short[0][cell.shop_id, day] += 1
+        for kind, owners in (
+            (1, {site_of[a] for a in cell.agent_ids if a in site_of}),
+            (2, {team_of[a] for a in cell.agent_ids if a in team_of}),
+            (3, set(cell.agent_ids)),
+        ):
+            for owner in owners:
+                short[kind][owner, day] += 1
+    for kind, counts in short.items():
+        for (owner, day), n in counts.items():
+            days = places[kind].setdefault(owner, {})
+            days[day] = replace(days.get(day, Load()), understaffed=n)
+    lo, hi = local_day_start(month, tz), local_day_start(after, tz)
     for agent_id, shop_id, m, slot in await _all(session, text(_SLOTS), {"lo": lo, "hi": hi}):
         weights = out.agent_shop.setdefault(m, {}).setdefault(agent_id, {})
         weights[shop_id] = weights.get(shop_id, 0.0) + float(slot)
-        if m == month and shop_id in column:
-            share = per_site.setdefault(site_of[agent_id], np.zeros(len(grid.shops)))
-            share[column[shop_id]] += float(slot)
-    totals = sum(per_site.values()) if per_site else np.zeros(len(grid.shops))
-    for site_id, slots in per_site.items():
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(totals > 0, slots / totals, 0.0)
-        site_handle, site_cap = (handle * share).sum(axis=1), (capacity * share).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            site_occ = np.where(site_cap > 0, site_handle / site_cap, 0.0)[:, None]
-        store(
-            site_id,
-            0,
-            per_day((site_occ > DEFAULT.occupancy) * 1.0),
-            per_day((site_occ > DEFAULT.promotion_occupancy) * 1.0),
-            per_day(site_handle[:, None]),
-            per_day(site_cap[:, None]),
-            out.site_hot,
-            out.site_day_load,
-        )
-    for row in await actuals.overtime_by_agent_month(session, f"{month:%Y-%m}"):
-        out.overtime[row.agent_id] = {month: row.total_minutes}
-        out.cap_minutes[row.agent_id] = row.cap_minutes
+    for row in await actuals.overtime_by_agent_day(session, month, after):
+        out.overtime.setdefault(row.agent_id, {})[row.day] = row.overtime_minutes
+        out.cap_minutes[row.agent_id] = row.month_cap_minutes
     return out
+
+
+_LOAD_COLUMNS = "day, handle_s, capacity_s, occupancies, understaffed"
 
 
 async def stored_attendance(
@@ -179,25 +227,22 @@ async def stored_attendance(
     out = Attendance(first, last)
     p = {"a": first, "b": last, "shops": list(shops or [])}
     only = "" if shops is None else _OF_SHOPS
-    for shop_id, day, hot, promo in await _all(
-        session,
-        text(
-            "SELECT shop_id, day, hot, promotion_hot FROM scorecard_shop_load_days "
-            "WHERE day BETWEEN :a AND :b "
-            f"AND hot > 0{only}"
+
+    def keep(into: Loads, rows: Iterable[Any]) -> None:
+        for owner, day, h, c, occupancies, understaffed in rows:
+            into.setdefault(owner, {})[day] = Load(h, c, tuple(occupancies), understaffed)
+
+    keep(
+        out.shop,
+        await _all(
+            session,
+            text(
+                f"SELECT shop_id, {_LOAD_COLUMNS} FROM scorecard_shop_load_days "
+                f"WHERE day BETWEEN :a AND :b{only}"
+            ),
+            p,
         ),
-        p,
-    ):
-        out.shop_hot.setdefault(shop_id, {})[day] = (hot, promo)
-    for shop_id, month, h, c in await _all(
-        session,
-        text(
-            "SELECT shop_id, date_trunc('month', day)::date, sum(handle_s), sum(capacity_s) "
-            f"FROM scorecard_shop_load_days WHERE day BETWEEN :a AND :b{only} GROUP BY 1, 2"
-        ),
-        p,
-    ):
-        out.shop_load.setdefault(shop_id, {})[month] = (h, c)
+    )
     agents = (
         ""
         if shops is None
@@ -228,26 +273,28 @@ async def stored_attendance(
         out.agent_shop.setdefault(month, {}).setdefault(agent_id, {})[shop_id] = slot
     if shops is not None:
         return out
-    for site_id, day, hot, promo in await _all(
-        session,
-        text(
-            "SELECT site_id, day, hot, promotion_hot FROM scorecard_site_load_days "
-            "WHERE day BETWEEN :a AND :b "
-            "AND hot > 0"
-        ),
-        p,
+    for into, table, key in (
+        (out.site, "scorecard_site_load_days", "site_id"),
+        (out.team, "scorecard_team_load_days", "team_id"),
+        (out.agent, "scorecard_agent_days", "agent_id"),
     ):
-        out.site_hot.setdefault(site_id, {})[day] = (hot, promo)
-    for site_id, month, h, c in await _all(
-        session,
-        text(
-            "SELECT site_id, date_trunc('month', day)::date, sum(handle_s), sum(capacity_s) "
-            "FROM scorecard_site_load_days WHERE day BETWEEN :a AND :b GROUP BY 1, 2"
-        ),
-        p,
-    ):
-        out.site_load.setdefault(site_id, {})[month] = (h, c)
+        keep(
+            into,
+            await _all(
+                session, text(f"SELECT {key}, {_LOAD_COLUMNS} FROM {table} WHERE day BETWEEN :a AND :b"), p
+            ),
+        )
     return out
+
+
+def month_load(loads: dict[date, Load] | None, period: Period) -> tuple[float, float]:
+    """(handle seconds, chat-slot seconds) of the days of PERIOD."""
+    h = c = 0.0
+    for day, load in (loads or {}).items():
+        if period.contains(day):
+            h += load.handle
+            c += load.capacity
+    return h, c
 
 
 # --- the rest of a month's inputs ---------------------------------------------------------------------------
@@ -472,34 +519,83 @@ async def promotions(session: AsyncSession, first: date, last: date, weeks: int)
     ]
 
 
-def days_in(hot: dict[date, tuple[int, int]], period: Period, promo_days: set[date]) -> tuple[int, int, int]:
-    """(ordinary-day intervals above normal, promotion-day intervals above the promotion threshold, all above
-    normal) over PERIOD."""
-    ordinary = promotion = normal = 0
-    for day, (above, above_promo) in hot.items():
+def days_in(
+    loads: dict[date, Load], period: Period, promo_days: set[date], t: sc.Thresholds
+) -> tuple[int, int, int, int]:
+    """Over PERIOD, under the scope's thresholds T: (ordinary-day intervals above ``t.occupancy``,
+    promotion-day intervals above ``t.promotion_occupancy``, all intervals above ``t.occupancy``, intervals
+    rostered below requirement)."""
+    ordinary = promotion = normal = short = 0
+    for day, load in loads.items():
         if period.contains(day):
+            above = load.hot(t.occupancy)
             normal += above
+            short += load.understaffed
             if day in promo_days:
-                promotion += above_promo
+                promotion += load.hot(t.promotion_occupancy)
             else:
                 ordinary += above
-    return ordinary, promotion, normal
+    return ordinary, promotion, normal, short
 
 
 def window_inputs(
-    p: sc.Promotion, hot: dict[date, tuple[int, int]] | None, as_of: date, weeks: int
+    p: sc.Promotion,
+    loads: dict[date, Load] | None,
+    overtime: Mapping[uuid.UUID, Mapping[date, int]],
+    caps: Mapping[uuid.UUID, float],
+    as_of: date,
+    t: sc.Thresholds,
 ) -> sc.RecoveryInputs:
-    """A promotion's recovery so far: the intervals above the normal occupancy threshold in its window up to
-    AS_OF. Overtime in the window is not measured (the seating domain reports overtime per month), so the
-    overtime condition stays unknown and a window with occupancy back to normal is reported as no_data."""
-    window = p.recovery_window(weeks)
+    """A promotion's recovery so far, over its window up to AS_OF, for a scope with these LOADS and its
+    agents' OVERTIME per day (minutes, each agent already weighted) and monthly CAPS (minutes, weighted):
+
+    - occupancy back to normal: the window's intervals above the scope's ``t.occupancy``;
+    - overtime compensated: the hours back under the norm, i.e. the window's overtime (the hours over the
+      daily and weekly norms seating counts) at most ``t.overtime_cap_share`` x the normal cap pro rata of
+      the window's days seen (a monthly cap x days / days of its month). The attendance feed does not mark
+      time off in lieu (a day off is not told from leave), so compensatory rest stays unmeasured (None) and
+      the window's own overtime decides.
+
+    Overtime worked on the promotion's days is the part of the agents' days inside the promotion."""
+    window = p.recovery_window(t.recovery_weeks)
     seen = Period(window.start, max(window.start, min(as_of, window.end)))
-    hot_count = None if hot is None else sum(v[0] for d, v in hot.items() if seen.contains(d))
-    return sc.RecoveryInputs(p, 0.0, hot_count)
+    hot_count = (
+        None if loads is None else sum(v.hot(t.occupancy) for d, v in loads.items() if seen.contains(d))
+    )
+    promo = window_ot = 0.0
+    for days in overtime.values():
+        for d, m in days.items():
+            if p.period.contains(d):
+                promo += m
+            elif seen.contains(d):
+                window_ot += m
+    measured = bool(overtime)
+    cap = 0.0
+    for d in _days_of(seen):
+        month_days = (add_months(d.replace(day=1), 1) - d.replace(day=1)).days
+        cap += sum(caps.values()) / month_days
+    return sc.RecoveryInputs(
+        p,
+        promo / 60.0,
+        hot_count,
+        window_ot / 60.0 if measured else None,
+        cap / 60.0 if measured else None,
+        None,
+    )
+
+
+def _days_of(period: Period) -> Iterable[date]:
+    d = period.start
+    while d <= period.end:
+        yield d
+        d += timedelta(days=1)
 
 
 __all__ = [
     "Attendance",
+    "Load",
+    "day_loads",
+    "month_load",
     "Names",
     "Reviewed",
     "ShopMonth",

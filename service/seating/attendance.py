@@ -346,7 +346,7 @@ class AgentDayOvertime:
 
     @property
     def day_share(self) -> float | None:
-        """Overtime / the daily cap (1.0 = a full cap's 3 hours); None without a daily cap or with a zero one."""
+        """Overtime / the daily cap (1.0 = a full cap of 3 hours); None without a (non-zero) daily cap."""
         return self.overtime / self.day_cap if self.day_cap else None
 
     @property
