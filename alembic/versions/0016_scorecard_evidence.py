@@ -5,7 +5,9 @@ and agent) keeps its handle and chat-slot seconds, the occupancy of each interva
 ascending: any occupancy threshold at or above the floor re-counts its hot intervals) instead of two counts
 against the default thresholds, and the intervals rostered below requirement. New operator-level table (no
 tenant_id, so no RLS; staff data like the site's): scorecard_team_load_days. The agent days gain their load
-columns (their overtime is now per day, no longer the month's total on its first day). The facts are computed
+columns, and their overtime is now per day (no longer the month's total on its first day) with the normal
+minutes worked and the agent's daily norm (a recovery window's compensatory rest: the norm's hours not worked
+on its workdays). The facts are computed
 again by the next refresh (rows of the dropped columns cannot be converted: their thresholds were fixed).
 
 Revision ID: 0016_scorecard_evidence
@@ -57,6 +59,9 @@ def upgrade() -> None:
     op.add_column('scorecard_agent_days', sa.Column('handle_s', sa.Double(), server_default='0', nullable=False))
     op.add_column('scorecard_agent_days', sa.Column('capacity_s', sa.Double(), server_default='0',
                                                     nullable=False))
+    for column in ('normal_min', 'norm_min'):
+        op.add_column('scorecard_agent_days', sa.Column(column, sa.Integer(), server_default='0', nullable=False))
+        op.alter_column('scorecard_agent_days', column, server_default=None)
     op.alter_column('scorecard_agent_days', 'handle_s', server_default=None)
     op.alter_column('scorecard_agent_days', 'capacity_s', server_default=None)
     for table in LOADS:
@@ -67,6 +72,8 @@ def downgrade() -> None:
     for table in LOADS:
         op.drop_column(table, 'understaffed')
         op.drop_column(table, 'occupancies')
+    op.drop_column('scorecard_agent_days', 'norm_min')
+    op.drop_column('scorecard_agent_days', 'normal_min')
     op.drop_column('scorecard_agent_days', 'capacity_s')
     op.drop_column('scorecard_agent_days', 'handle_s')
     for table in ('scorecard_shop_load_days', 'scorecard_site_load_days'):

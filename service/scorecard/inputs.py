@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, timedelta
 from typing import Any
@@ -83,6 +83,9 @@ class Attendance:
     # Per agent: overtime minutes per local day (seating's overtime by day); the monthly cap in minutes
     overtime: dict[uuid.UUID, dict[date, int]] = field(default_factory=dict)
     cap_minutes: dict[uuid.UUID, int] = field(default_factory=dict)
+    # Per agent: normal minutes worked per local day; the daily norm of its rules in minutes
+    normal: dict[uuid.UUID, dict[date, int]] = field(default_factory=dict)
+    norm_minutes: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
 _SLOTS = """
@@ -211,7 +214,9 @@ async def attendance(session: AsyncSession, month: date) -> Attendance:
         weights[shop_id] = weights.get(shop_id, 0.0) + float(slot)
     for row in await actuals.overtime_by_agent_day(session, month, after):
         out.overtime.setdefault(row.agent_id, {})[row.day] = row.overtime_minutes
+        out.normal.setdefault(row.agent_id, {})[row.day] = row.normal_minutes
         out.cap_minutes[row.agent_id] = row.month_cap_minutes
+        out.norm_minutes[row.agent_id] = row.day_norm_minutes
     return out
 
 
@@ -251,17 +256,19 @@ async def stored_attendance(
             "date_trunc('month', CAST(:a AS date)) AND :b AND shop_id = ANY(:shops))"
         )
     )
-    for agent_id, days, minutes, cap in await _all(
+    for agent_id, days, minutes, cap, normal, norm in await _all(
         session,
         text(
-            "SELECT agent_id, array_agg(day), array_agg(overtime_min), max(cap_min) "
-            "FROM scorecard_agent_days "
+            "SELECT agent_id, array_agg(day), array_agg(overtime_min), max(cap_min), array_agg(normal_min), "
+            "max(norm_min) FROM scorecard_agent_days "
             f"WHERE day BETWEEN :a AND :b{agents} GROUP BY 1"
         ),
         p,
     ):
         out.overtime[agent_id] = dict(zip(days, minutes, strict=True))
+        out.normal[agent_id] = dict(zip(days, normal, strict=True))
         out.cap_minutes[agent_id] = cap
+        out.norm_minutes[agent_id] = norm
     for agent_id, shop_id, month, slot in await _all(
         session,
         text(
@@ -541,47 +548,53 @@ def days_in(
 def window_inputs(
     p: sc.Promotion,
     loads: dict[date, Load] | None,
-    overtime: Mapping[uuid.UUID, Mapping[date, int]],
-    caps: Mapping[uuid.UUID, float],
+    att: Attendance,
+    weights: Mapping[uuid.UUID, float],
+    workdays: Container[date],
     as_of: date,
     t: sc.Thresholds,
 ) -> sc.RecoveryInputs:
-    """A promotion's recovery so far, over its window up to AS_OF, for a scope with these LOADS and its
-    agents' OVERTIME per day (minutes, each agent already weighted) and monthly CAPS (minutes, weighted):
+    """A promotion's recovery so far, over its window up to AS_OF, for a scope with these LOADS and these
+    agents (WEIGHTS: each agent's weight in the scope):
 
     - occupancy back to normal: the window's intervals above the scope's ``t.occupancy``;
-    - overtime compensated: the hours back under the norm, i.e. the window's overtime (the hours over the
-      daily and weekly norms seating counts) at most ``t.overtime_cap_share`` x the normal cap pro rata of
-      the window's days seen (a monthly cap x days / days of its month). The attendance feed does not mark
-      time off in lieu (a day off is not told from leave), so compensatory rest stays unmeasured (None) and
-      the window's own overtime decides.
+    - overtime compensated, either way (scoring's rule):
+      - time off in lieu: each agent's hours under its daily norm on the window's WORKDAYS (the norm's hours
+        of the workdays seen less the normal hours it worked; a workday off counts whole), counted up to the
+        overtime it worked on the promotion's days (one agent's rest does not compensate another's
+        overtime), against the promotion days' overtime. The attendance feed does not tell time off in lieu
+        from leave, so any workday hour not worked counts: the measure is generous, a failure is certain;
+      - hours back under the norm: the window's overtime (seating's hours over the daily and weekly norms)
+        at most ``t.overtime_cap_share`` x the normal cap pro rata of the window's days seen (a monthly cap x
+        days / days of its month).
 
-    Overtime worked on the promotion's days is the part of the agents' days inside the promotion."""
+    Agents without any attendance day leave the overtime conditions unmeasured (None)."""
     window = p.recovery_window(t.recovery_weeks)
     seen = Period(window.start, max(window.start, min(as_of, window.end)))
     hot_count = (
         None if loads is None else sum(v.hot(t.occupancy) for d, v in loads.items() if seen.contains(d))
     )
-    promo = window_ot = 0.0
-    for days in overtime.values():
-        for d, m in days.items():
-            if p.period.contains(d):
-                promo += m
-            elif seen.contains(d):
-                window_ot += m
-    measured = bool(overtime)
-    cap = 0.0
-    for d in _days_of(seen):
-        month_days = (add_months(d.replace(day=1), 1) - d.replace(day=1)).days
-        cap += sum(caps.values()) / month_days
-    return sc.RecoveryInputs(
-        p,
-        promo / 60.0,
-        hot_count,
-        window_ot / 60.0 if measured else None,
-        cap / 60.0 if measured else None,
-        None,
-    )
+    seen_days = list(_days_of(seen))
+    seen_workdays = sum(1 for d in seen_days if d in workdays)
+    promo = window_ot = rest = cap = 0.0
+    measured = False
+    for agent, w in weights.items():
+        days = att.overtime.get(agent)
+        if days is None:
+            continue
+        measured = True
+        own = sum(m for d, m in days.items() if p.period.contains(d))
+        promo += w * own
+        window_ot += w * sum(m for d, m in days.items() if seen.contains(d))
+        worked = sum(m for d, m in att.normal.get(agent, {}).items() if seen.contains(d) and d in workdays)
+        off = max(0, seen_workdays * att.norm_minutes.get(agent, 0) - worked)
+        rest += w * min(off, own)
+        monthly = att.cap_minutes.get(agent, 0)
+        for d in seen_days:
+            cap += w * monthly / (add_months(d.replace(day=1), 1) - d.replace(day=1)).days
+    if not measured:
+        return sc.RecoveryInputs(p, 0.0, hot_count)
+    return sc.RecoveryInputs(p, promo / 60.0, hot_count, window_ot / 60.0, cap / 60.0, rest / 60.0)
 
 
 def _days_of(period: Period) -> Iterable[date]:

@@ -370,6 +370,8 @@ class AgentDayOvertime(DayLoad, table=True):
     agent_id: uuid.UUID = ref("agents.id", ondelete="CASCADE", primary_key=True)
     overtime_min: int
     cap_min: int
+    normal_min: int  # normal minutes worked that day
+    norm_min: int  # the daily norm of the agent's labour rules
 
 
 class AgentShopMonth(SQLModel, table=True):

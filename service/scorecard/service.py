@@ -33,6 +33,7 @@ from service.scorecard import schemas as shapes
 from service.scorecard import scoring as sc
 from service.scorecard.evidence import Evidence, Flag, Side
 from service.scorecard.models import (
+    FLOOR,
     AgentDayOvertime,
     AgentShopMonth,
     AgentTeam,
@@ -56,6 +57,8 @@ from service.scorecard.models import (
     ThresholdOverride,
 )
 from service.scorecard.periods import Period, add_months, last_months
+from service.seating.calendar import DayKind
+from service.seating.service import calendar_book
 from service.shops.models import Shop
 from service.sla.queries import report_versions, shop_ref
 from service.sla.service import judged_days
@@ -179,6 +182,10 @@ async def set_thresholds(
     unknown = set(values) - _THRESHOLD_NAMES
     if unknown:
         raise Invalid("values", f"unknown thresholds: {', '.join(sorted(unknown))}")
+    low = sorted(k for k in ("occupancy", "promotion_occupancy") if k in values and values[k] < FLOOR)
+    if low:
+        # The facts keep each day's occupancies above the floor only: a lower threshold could not re-count.
+        raise Invalid("values", f"{', '.join(low)} must be at least {FLOOR:g} (the hot floor)")
     row = await session.get(ThresholdOverride, (kind.value, scope_id))
     if row is None:
         session.add(
@@ -325,6 +332,8 @@ async def refresh_attendance(session: AsyncSession, month: date) -> int:
         | {
             "overtime_min": att.overtime.get(row["agent_id"], {}).get(row["day"], 0),
             "cap_min": att.cap_minutes.get(row["agent_id"], LABOUR_CAP),
+            "normal_min": att.normal.get(row["agent_id"], {}).get(row["day"], 0),
+            "norm_min": att.norm_minutes.get(row["agent_id"], 0),
         }
         for row in loads(agent_days, "agent_id")
     ]
@@ -451,6 +460,7 @@ class _Sources:
     weeks: int
     staff: bool
     policy: sc.ThresholdPolicy
+    workdays: set[date]  # the calendar's workdays over the attendance read (recovery windows' time off)
 
 
 async def gather(
@@ -497,6 +507,10 @@ async def gather(
     else:
         att, reviewed, coached, pulses = ins.Attendance(att_first, att_last), {}, [], {}
     policy = policy or await threshold_policy(session)
+    workdays: set[date] = set()
+    if staff and promos:
+        book = await calendar_book(session, att_first, att_last)
+        workdays = {d for d in _days(Period(att_first, att_last)) if book.kind(d) is DayKind.workday}
     src = _Sources(
         n,
         facts,
@@ -511,6 +525,7 @@ async def gather(
         weeks,
         staff,
         policy,
+        workdays,
     )
     out = Gathered([], [], [])
     for month in months:
@@ -600,13 +615,10 @@ class _MonthBuilder:
         # A recovery obligation is the floor's: a site's occupancy and its agents' overtime.
         recoveries: tuple[sc.RecoveryInputs, ...] = ()
         if staff and ref.kind is Kind.site:
-            weights = agents or {}
-            worked = {
-                a: {d: w * m for d, m in src.attendance.overtime.get(a, {}).items()}
-                for a, w in weights.items()
-            }
-            caps = {a: w * src.attendance.cap_minutes.get(a, LABOUR_CAP) for a, w in weights.items()}
-            recoveries = tuple(ins.window_inputs(p, hot, worked, caps, self.as_of, th) for p in self.touching)
+            recoveries = tuple(
+                ins.window_inputs(p, hot, src.attendance, agents or {}, src.workdays, self.as_of, th)
+                for p in self.touching
+            )
         promoted = bool(self.promos) and staff
         self.out.inputs.append(
             sc.ScopeMonthInputs(

@@ -431,7 +431,8 @@ async def overtime_by_agent_day(session: AsyncSession, first: date, end: date,
         agent = facts[ids[d.agent]]
         out.append(OvertimeDayRow.model_construct(
             agent_id=agent.id, agent_code=agent.code, site_id=agent.site_id, day=d.day, kind=d.kind,
-            worked_minutes=d.worked, normal_minutes=d.normal, workday_minutes=d.workday,
+            worked_minutes=d.worked, normal_minutes=d.normal, day_norm_minutes=d.norm,
+            workday_minutes=d.workday,
             rest_day_minutes=d.rest_day, holiday_minutes=d.holiday, overtime_minutes=d.overtime,
             day_cap_minutes=d.day_cap, month_to_date_minutes=d.month_to_date, month_cap_minutes=d.month_cap))
     out.sort(key=lambda r: (r.agent_code, r.day))

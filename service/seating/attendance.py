@@ -333,6 +333,7 @@ class AgentDayOvertime:
     kind: str  # calendar.DayKind value: workday, rest_day or holiday
     worked: int  # minutes worked outside breaks
     normal: int  # of which normal minutes (the daily norm `normal_per_day`, within the week's)
+    norm: int  # the daily norm of the agent's rules (`normal_per_day`)
     workday: int  # overtime minutes at 150 %
     rest_day: int  # at 200 %
     holiday: int  # at 300 %
@@ -401,6 +402,7 @@ def actual_overtime_by_day(
                     d.kind.value,
                     d.worked,
                     d.normal,
+                    r.normal_per_day,
                     d.workday,
                     d.rest_day,
                     d.holiday,

@@ -599,6 +599,7 @@ class OvertimeDayRow(BaseModel):
     kind: str  # workday, rest_day or holiday
     worked_minutes: int
     normal_minutes: int
+    day_norm_minutes: int = Field(description="the daily norm of the agent's labour rules")
     workday_minutes: int
     rest_day_minutes: int
     holiday_minutes: int
