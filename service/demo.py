@@ -254,8 +254,10 @@ async def _roster(demo: Demo) -> Any:
 
 
 async def _attendance(demo: Demo) -> Any:
-    # The story's peak (its run-up burns Hangzhou) is known from the day alone: no need to wait for the plans.
-    return await load_attendance_demo(demo.db, demo.today, history.story_peak(demo.today).end, demo.seed)
+    # The story's peak (its run-up burns Hangzhou) is known from the day alone; the floor is staffed for the
+    # conversations' handle time (their rollups).
+    story = history.story_peak(demo.today)
+    return await load_attendance_demo(demo.db, demo.today, (story.start, story.end), demo.seed)
 
 
 async def _finance_setup(demo: Demo) -> None:
@@ -281,7 +283,7 @@ PARTS: tuple[Part, ...] = (
     Part("conversations", _conversations),
     Part("seating", _seating_setup),
     Part("finance", _finance_setup),
-    Part("attendance", _attendance, after=("seating",)),
+    Part("attendance", _attendance, after=("seating", "conversations")),
     Part("capacity", _capacity, after=("conversations",)),
     Part("roster", _roster, after=("capacity", "seating")),
     Part("books", _books, after=("roster", "finance", "conversations", "attendance")),
