@@ -17,10 +17,8 @@ def _f(x: float | None, digits: int = 1) -> str:
 
 def table_lines(month: shapes.MonthScorecards) -> list[str]:
     """The scorecards as aligned text lines, then each flag with its evidence."""
-    head = (
-        f"{'scope':<6} {'name':<22} {'client':>6} {'employee':>8} {'process':>7} {'headline':>8} "
-        f"{'quadrant':<13} flags"
-    )
+    head = (f"{'scope':<6} {'name':<22} {'client':>6} {'employee':>8} {'process':>7} {'headline':>8} "
+            f"{'quadrant':<13} flags")
     lines = [f"balanced scorecard {month.month:%Y-%m}" + (f", {month.scope}" if month.scope else ""), head]
     flagged = []
     for c in month.items:

@@ -236,19 +236,9 @@ async def load_scorecard_demo(
                     }
                     if rng.random() < 0.3:
                         ratings["compliance"] = None  # N/A: nothing regulated was discussed
-                    reviews.append(
-                        service.review_row(
-                            model,
-                            template.id,
-                            tenant_id,
-                            shop_id,
-                            f"demo-qa-{a.id.hex}-{day}-{k}",
-                            day,
-                            a.id,
-                            f"qa-{rng.randrange(1, 4)}",
-                            ratings,
-                        )
-                    )
+                    reviews.append(service.review_row(
+                        model, template.id, tenant_id, shop_id, f"demo-qa-{a.id.hex}-{day}-{k}", day, a.id,
+                        f"qa-{rng.randrange(1, 4)}", ratings))
         session.add_all(reviews)
         calibration = CalibrationSession(
             name=f"{peak_name} 校准会",
@@ -264,20 +254,9 @@ async def load_scorecard_demo(
                     c: (v if v is None or rng.random() > noise else max(0 if p == 2 else 1, v - 1))
                     for (c, v), (_, _, _, p, _) in zip(r.ratings.items(), CATEGORIES, strict=True)
                 }
-                session.add(
-                    service.review_row(
-                        model,
-                        template.id,
-                        r.tenant_id,
-                        r.shop_id,
-                        r.conversation_id,
-                        r.conversation_on,
-                        r.agent_id,
-                        reviewer,
-                        ratings,
-                        calibration.id,
-                    )
-                )
+                session.add(service.review_row(
+                    model, template.id, r.tenant_id, r.shop_id, r.conversation_id, r.conversation_on,
+                    r.agent_id, reviewer, ratings, calibration.id))
         coachings = []
         for a in coached:
             row = CoachingSession(

@@ -3,9 +3,12 @@ maths' inputs (scoring.ScopeMonthInputs). Nothing here computes a metric the own
 
 - SLA attainment, CSAT, DSAT, conversion: the per shop and day facts (scorecard_shop_days), which hold the
   SLA domain's own day verdicts (sla.service.judged_days) and the rollups' counters;
-- occupancy and overtime: ``attendance`` below, the ONE function that reads them (the seating domain's
-  reports: seating.actuals.occupancy_by_shop_interval and overtime_by_agent_month), kept as facts by the
-  refresh and read back by ``stored_attendance``;
+- occupancy, understaffing and overtime: ``attendance`` below, the ONE function that reads them (the seating
+  domain's reports: seating.actuals.occupancy_by_shop_interval and occupancy_by_scope (site, team and agent
+  occupancy computed at the interval), seating.service.understaffed_by_shop_interval (published rosters
+  against their plans' requirement) and seating.actuals.overtime_by_agent_day), kept as day facts by the
+  refresh and read back by ``stored_attendance``; each scope's hot intervals are counted at read time under
+  its own thresholds (``days_in``) from the day's occupancies above the hot floor;
 - eNPS and wellbeing: people.pulse_report (suppressed below 5 respondents); attrition:
   people.attrition_by_group over agents' hire and leave dates; QA: the reviews' stored scores
   (qa.score_review at write) summarised by qa's IQS and pass-rate rules; coaching coverage:
