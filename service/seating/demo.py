@@ -4,22 +4,25 @@ whole), sent as one platform export through the seating ingest (service.seating.
 the seed, the day and the conversations (the rollups' handle time).
 
 The floor is staffed for its load, interval by interval, as a real contact centre is: each shop's handle time
-in a 15-minute interval needs that many agents logged in (at the least-concurrent agent's chat slots) to keep
-occupancy at or under TARGET (a shop in its platform's service hours keeps at least one); the agents needed
-stack into runs cut into logins of at most six hours, handed out in turn to the brand's agents employed that
-day (STAFFING: the brands' share of the agents follows their volume; part-timers and interns take the logins
-of at most four hours their rules allow). Weekend logins are rest-day work (overtime at 200 %). The loss
-leader's agents work its shops every workday, eight hours with a lunch hour, whatever its few chats need (its
-negative margin). So occupancy reads like a contact centre's: 60-85 % on the busy shops, lower on the quiet.
+in a 15-minute interval needs that many agents logged in (at the least-concurrent agent's chat slots; the
+demo's agents take one chat at a time) to keep occupancy at or under TARGET (a quiet hour between busy
+intervals keeps its agent); the agents needed stack into runs cut into logins of at most six hours, handed out
+in turn to the brand's agents employed that day, then to the other brands' (STAFFING: the brands' share of the
+agents follows their volume; part-timers and interns take one login of at most four hours, as their rules
+allow; a second login an hour apart, eight hours a day at most, eleven on the peak's days). Full-timers work
+comprehensive hours by the month (the seating demo's rule sets): a weekend login is a rota's workday, and
+overtime is what a month's hours run over its allowance. The loss leader's agents work its shops every
+workday, eight hours with a lunch hour, whatever its few chats need (its negative margin). So occupancy reads
+like a contact centre's: 40-85 % by the day, the busy intervals near the target, the quiet ones low.
 
 The story's peak (Double 11 when it is in the history): on the promotion's days the KA brands' shops are
-served by Hangzhou's KA agents alone, staffed to PEAK_TARGET (about 95 % occupancy, logins up to eight hours,
-a second login when the floor runs out of agents); from three weeks before the peak's last day to two weeks
-after it (the returns) a few of them (BURNING_AGENTS) work 12-hour days on the busiest KA shop, over the China
-cap of 36 overtime hours in the peak's month, while their shops' SLAs hold: the scorecard flags that site as
-burning out, its occupancy back under 90 % after the peak and its overtime not compensated (no time off in
-lieu for those who kept the 12-hour days). Supervisors and managers work comprehensive hours (their rule set,
-from the seating demo).
+served by Hangzhou's floor alone (its agents of every brand but the loss leader's), staffed to PEAK_TARGET
+(about 95 % occupancy, never over full while its agents last; on the spike day they run out and the shops run
+over), the other floors serving the other brands; from three weeks before the peak's last day to two weeks
+after it (the returns) a few of them (BURNING_AGENTS) work 12-hour days (eleven hours worked) every day on the
+busiest KA shop, over the China cap of 36 overtime hours in the peak's month, while their shops' SLAs hold:
+the scorecard flags that site as burning out and tracks its recovery in the two weeks after the peak.
+Supervisors and managers work comprehensive hours too (their rule set, from the seating demo).
 """
 
 from __future__ import annotations
@@ -54,11 +57,11 @@ RUN_UP, AFTERMATH = timedelta(days=20), timedelta(days=14)  # the burn: the peak
 PART_TIMERS = ("part_time", "intern")  # their rule set: 4 normal hours a day and no overtime at all
 TARGET = 0.88  # occupancy an interval is staffed for at most (at the least-concurrent agent's slots)
 PEAK_TARGET = 0.97  # Hangzhou on the peak's days: staffed to the load, near full occupancy
-SERVICE_HOURS = (8, 23)  # local hours a shop keeps an agent logged in
 INTERVALS = 96
 LOGIN = 24  # intervals: a login lasts at most six hours
 PEAK_LOGIN = 32  # eight hours on the peak's days
 PART_LOGIN = 16  # four hours for part-timers and interns
+GAP = 4  # a quiet hour between busy intervals keeps its agent logged in
 
 
 class Agent(NamedTuple):
@@ -104,15 +107,22 @@ def _logins(runs: Sequence[tuple[int, int]], longest: int) -> list[tuple[int, in
     return sorted(out, key=lambda x: (x[0] - x[1], x[0]))
 
 
-def _need(handle: Sequence[float], slot: float, target: float, floor: Sequence[int],
-          nearest: bool) -> list[int]:
-    """Agents needed per interval for HANDLE seconds at TARGET occupancy of SLOT chat-seconds each (rounded
-    up, or to the nearest with NEAREST), at least FLOOR[t]."""
+def _need(handle: Sequence[float], slot: float, target: float, nearest: bool) -> list[int]:
+    """Agents needed per interval for HANDLE seconds at TARGET occupancy of SLOT chat-seconds each: rounded up
+    (occupancy at most TARGET), or with NEAREST to the nearest (about TARGET, at most full); a quiet hour
+    between busy intervals keeps its agent (gaps of up to GAP intervals are bridged)."""
     out = []
-    for t, h in enumerate(handle):
+    for h in handle:
         x = h / (target * slot) if h > 0 else 0.0
-        n = (max(1, round(x)) if x > 0 else 0) if nearest else math.ceil(x - 1e-9)
-        out.append(max(n, floor[t]))
+        n = max(round(x), math.ceil(h / slot - 1e-9)) if nearest else math.ceil(x - 1e-9)
+        out.append(max(n, 1 if x > 0 else 0))
+    last = None
+    for t, n in enumerate(out):
+        if n:
+            if last is not None and 1 < t - last <= GAP:
+                for u in range(last + 1, t):
+                    out[u] = 1
+            last = t
     return out
 
 
@@ -153,7 +163,7 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
         employed = [a for a in agents if a.hired_on <= day and (a.left_on is None or a.left_on >= day)]
         weekday = CHINA_2026.kind(day).value == "workday" if day.year == 2026 else day.weekday() < 5
         promo = peak is not None and peak[0] <= day <= peak[1]
-        burn = peak is not None and peak[1] - RUN_UP <= day <= peak[1] + AFTERMATH and weekday
+        burn = peak is not None and peak[1] - RUN_UP <= day <= peak[1] + AFTERMATH  # every day of it
         busy: dict[uuid.UUID, list[tuple[int, int]]] = {}
         for slug, own in sorted(shops_of.items()):
             pool = [a for a in employed if brand_of[a.id] == slug]
@@ -165,16 +175,21 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
                                       ((lunch, lunch + timedelta(hours=1)),)))
                 continue
             hangzhou = promo and slug in KA_BRANDS
-            if hangzhou:
-                pool = [a for a in pool if a.id in hot_pool]
-            if promo and not hangzhou:
-                pool = [a for a in pool if a.id not in hot_pool]
+            # Who may serve: the brand's own agents first, then any other agent of the floors serving it
+            helpers = [a for a in employed if brand_of[a.id] != LOSS_LEADER]
+            if hangzhou:  # the KA shops at the peak: Hangzhou's floor alone, whatever its agents' brand
+                helpers = [a for a in helpers if a.city == BURNING_SITE]
+            elif promo:  # the others meanwhile: the other floors
+                helpers = [a for a in helpers if a.city != BURNING_SITE]
+            allowed = {a.id for a in helpers}
+            pool = [a for a in pool if a.id in allowed]
+            others = [a for a in helpers if brand_of[a.id] != slug]
             k_min = min((a.concurrency for a in pool), default=4)
             k_mean = sum(a.concurrency for a in pool) / len(pool) if pool else 4.0
             for shop in own:
                 loads = list(handle.get((shop.id, day), [0.0] * INTERVALS))
                 if burn and slug in KA_BRANDS and shop is busiest[slug]:
-                    for a in (a for a in pool if a.id in burning):
+                    for a in (a for a in pool if a.id in burning and brand_of[a.id] == slug):
                         lunch = at(52)
                         out.append(record(a, shop, day, 0, at(36), at(84),
                                           ((lunch, lunch + timedelta(hours=1)),)))
@@ -183,39 +198,49 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
                             if not 52 <= t < 56:
                                 loads[t] = max(0.0, loads[t] - a.concurrency * 900 * (PEAK_TARGET if hangzhou
                                                                                         else TARGET))
-                floor = [1 if SERVICE_HOURS[0] * 4 <= t < SERVICE_HOURS[1] * 4 and not (burn and
-                         slug in KA_BRANDS and shop is busiest[slug] and 36 <= t < 84) else 0
-                         for t in range(INTERVALS)]
-                need = (_need(loads, k_mean * 900, PEAK_TARGET, floor, True) if hangzhou
-                        else _need(loads, k_min * 900, TARGET, floor, False))
+                need = (_need(loads, k_mean * 900, PEAK_TARGET, True) if hangzhou
+                        else _need(loads, k_min * 900, TARGET, False))
                 longest = PEAK_LOGIN if hangzhou else LOGIN
-                n = len(pool)
-                for a0, b0 in _logins(_runs(need), longest):
-                    for step in range(2 * n):  # once round the pool, then again for a second login
-                        if not n:
+                n, m = len(pool), len(others)
+                queue = _logins(_runs(need), longest)
+                while queue:
+                    a0, b0 = queue.pop(0)
+                    # The brand's agents in turn, then the others; once round for a first login, then again
+                    # for a second one.
+                    first_turn = [pool[(turn[slug] + i) % n] for i in range(n)]
+                    helping = [others[(turn[slug] + i) % m] for i in range(m)]
+                    for second in (False, True):
+                        agent = next((a for a in first_turn + helping
+                                      if _free(a, busy.get(a.id, []), a0, b0, second, promo)
+                                      and not (a.id in burning and burn)), None)
+                        if agent is not None:
                             break
-                        agent = pool[(turn.get(slug, 0) + step) % n]
-                        if agent.id in burning and burn:
-                            continue
-                        length = b0 - a0
-                        if agent.employment_type in PART_TIMERS and (length > PART_LOGIN or agent.id in busy):
-                            continue
-                        mine = busy.get(agent.id, [])
-                        if step < n and mine:
-                            continue
-                        worked = sum(b - a for a, b in mine)
-                        if any(a < b0 + 4 and a0 < b + 4 for a, b in mine) or worked + length > (
-                                44 if hangzhou else 32):
-                            continue  # a second login: an hour apart, eleven hours at most at the peak
-                        busy.setdefault(agent.id, []).append((a0, b0))
-                        out.append(record(agent, shop, day, len(busy[agent.id]) - 1, at(a0), at(b0)))
-                        turn[slug] = (turn.get(slug, 0) + step + 1) % n
-                        break
+                    if agent is None:
+                        if b0 - a0 >= 8:  # halves fit second logins
+                            queue += [(a0, (a0 + b0) // 2), ((a0 + b0) // 2, b0)]
+                        continue  # else the floor is out of agents: the shop runs over its target then
+                    busy.setdefault(agent.id, []).append((a0, b0))
+                    out.append(record(agent, shop, day, len(busy[agent.id]) - 1, at(a0), at(b0)))
+                    turn[slug] += 1
         day += timedelta(days=1)
     return out
 
 
 STAFFING_ORDER = [slug for slug, n in STAFFING for _ in range(n)]
+
+
+def _free(agent: Agent, mine: Sequence[tuple[int, int]], a0: int, b0: int, second: bool, peak: bool) -> bool:
+    """Whether AGENT can take the login [A0, B0) beside its logins MINE of the day: a first login (or, with
+    SECOND, another an hour apart from the others, eight worked hours a day at most, eleven on the peak's
+    days: the daily cap's); part-timers and interns one login of at most four hours."""
+    length = b0 - a0
+    if agent.employment_type in PART_TIMERS:
+        return not mine and length <= PART_LOGIN
+    if mine and not second:
+        return False
+    if any(a < b0 + 4 and a0 < b + 4 for a, b in mine):
+        return False
+    return sum(b - a for a, b in mine) + length <= (44 if peak else 32)
 
 
 async def demo_agents_and_shops(db: Database) -> tuple[list[Agent], list[Any]]:
