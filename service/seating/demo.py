@@ -9,11 +9,11 @@ demo's agents take one chat at a time) to keep occupancy at or under TARGET (a q
 intervals keeps its agent); the agents needed stack into runs cut into logins of at most six hours, handed out
 in turn to the brand's agents employed that day, then to the other brands' (STAFFING: the brands' share of the
 agents follows their volume; part-timers and interns take one login of at most four hours, as their rules
-allow; a second login an hour apart, eight hours a day at most, eleven on the peak's days). Full-timers work
-comprehensive hours by the month (the seating demo's rule sets): a weekend login is a rota's workday, and
-overtime is what a month's hours run over its allowance. The loss leader's agents work its shops every
-workday, eight hours with a lunch hour, whatever its few chats need (its negative margin). So occupancy reads
-like a contact centre's: 40-85 % by the day, the busy intervals near the target, the quiet ones low.
+allow; more logins on any shop, not overlapping, eight hours a day at most, eleven on the peak's days). Full-
+timers work comprehensive hours by the month (the seating demo's rule sets): a weekend login is a rota's
+workday, and overtime is what a month's hours run over its allowance. The loss leader's agents work its shops
+every workday, eight hours with a lunch hour, whatever its few chats need (its negative margin). So occupancy
+reads like a contact centre's: 40-85 % by the day, the busy intervals near the target, the quiet ones low.
 
 The story's peak (Double 11 when it is in the history): on the promotion's days the KA brands' shops are
 served by Hangzhou's floor alone (its agents of every brand but the loss leader's), staffed to PEAK_TARGET
@@ -97,6 +97,11 @@ def _runs(need: Sequence[int]) -> list[tuple[int, int]]:
     return out
 
 
+def _hourly(need: Sequence[int]) -> list[int]:
+    """Agents needed per interval as an hour's most (logins by the hour, not by the quarter)."""
+    return [max(need[t - t % 4 : t - t % 4 + 4]) for t in range(len(need))]
+
+
 def _logins(runs: Sequence[tuple[int, int]], longest: int) -> list[tuple[int, int]]:
     """Runs cut into logins of at most LONGEST intervals, the longest first."""
     out = []
@@ -167,13 +172,11 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
         busy: dict[uuid.UUID, list[tuple[int, int]]] = {}
         for slug, own in sorted(shops_of.items()):
             pool = [a for a in employed if brand_of[a.id] == slug]
+            placed: dict[uuid.UUID, list[tuple[Agent, int, int, int]]] = {}  # shop: agents and their start
             if slug == LOSS_LEADER:  # every workday, eight hours and a lunch hour, whatever the load
                 for i, a in enumerate(pool if weekday else []):
-                    start = at(36 if i % 3 else 52)
-                    lunch = start + timedelta(hours=4)
-                    out.append(record(a, own[i % len(own)], day, 0, start, start + timedelta(hours=9),
-                                      ((lunch, lunch + timedelta(hours=1)),)))
-                continue
+                    placed.setdefault(own[i % len(own)].id, []).append((a, 36 if i % 3 else 52, 0, 0))
+                pool = []  # what its own agents do not cover goes to the others'
             hangzhou = promo and slug in KA_BRANDS
             # Who may serve: the brand's own agents first, then any other agent of the floors serving it
             helpers = [a for a in employed if brand_of[a.id] != LOSS_LEADER]
@@ -184,22 +187,23 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
             allowed = {a.id for a in helpers}
             pool = [a for a in pool if a.id in allowed]
             others = [a for a in helpers if brand_of[a.id] != slug]
-            k_min = min((a.concurrency for a in pool), default=4)
-            k_mean = sum(a.concurrency for a in pool) / len(pool) if pool else 4.0
+            serving = pool + others
+            k_min = min((a.concurrency for a in serving), default=1)
+            k_mean = sum(a.concurrency for a in serving) / len(serving) if serving else 1.0
             for shop in own:
                 loads = list(handle.get((shop.id, day), [0.0] * INTERVALS))
+                mine = [(a, start, start + 36, start + 16) for a, start, _, _ in placed.get(shop.id, [])]
                 if burn and slug in KA_BRANDS and shop is busiest[slug]:
-                    for a in (a for a in pool if a.id in burning and brand_of[a.id] == slug):
-                        lunch = at(52)
-                        out.append(record(a, shop, day, 0, at(36), at(84),
-                                          ((lunch, lunch + timedelta(hours=1)),)))
-                        busy[a.id] = [(36, 84)]
-                        for t in range(36, 84):
-                            if not 52 <= t < 56:
-                                loads[t] = max(0.0, loads[t] - a.concurrency * 900 * (PEAK_TARGET if hangzhou
-                                                                                        else TARGET))
-                need = (_need(loads, k_mean * 900, PEAK_TARGET, True) if hangzhou
-                        else _need(loads, k_min * 900, TARGET, False))
+                    mine += [(a, 36, 84, 52) for a in pool if a.id in burning and brand_of[a.id] == slug]
+                for a, a0, b0, lunch in mine:  # whole days placed first: the rest is staffed around them
+                    out.append(record(a, shop, day, 0, at(a0), at(b0), ((at(lunch), at(lunch + 4)),)))
+                    busy[a.id] = [(a0, b0)]
+                    for t in range(a0, b0):
+                        if not lunch <= t < lunch + 4:
+                            loads[t] = max(0.0, loads[t] - a.concurrency * 900 * (PEAK_TARGET if hangzhou
+                                                                                    else TARGET))
+                need = (_need(loads, k_mean * 900, PEAK_TARGET, True) if hangzhou  # by the quarter
+                        else _hourly(_need(loads, k_min * 900, TARGET, False)))
                 longest = PEAK_LOGIN if hangzhou else LOGIN
                 n, m = len(pool), len(others)
                 queue = _logins(_runs(need), longest)
@@ -230,17 +234,15 @@ STAFFING_ORDER = [slug for slug, n in STAFFING for _ in range(n)]
 
 
 def _free(agent: Agent, mine: Sequence[tuple[int, int]], a0: int, b0: int, second: bool, peak: bool) -> bool:
-    """Whether AGENT can take the login [A0, B0) beside its logins MINE of the day: a first login (or, with
-    SECOND, another an hour apart from the others, eight worked hours a day at most, eleven on the peak's
-    days: the daily cap's); part-timers and interns one login of at most four hours."""
-    length = b0 - a0
-    if agent.employment_type in PART_TIMERS:
-        return not mine and length <= PART_LOGIN
+    """Whether AGENT can take the login [A0, B0) beside its logins MINE of the day: a first login, or with
+    SECOND another one (on any shop, not overlapping the others); eight worked hours a day at most, eleven on
+    the peak's days (the daily cap's), four for part-timers and interns."""
     if mine and not second:
         return False
-    if any(a < b0 + 4 and a0 < b + 4 for a, b in mine):
+    if any(a < b0 and a0 < b for a, b in mine):
         return False
-    return sum(b - a for a, b in mine) + length <= (44 if peak else 32)
+    limit = PART_LOGIN if agent.employment_type in PART_TIMERS else 44 if peak else 32
+    return sum(b - a for a, b in mine) + b0 - a0 <= limit
 
 
 async def demo_agents_and_shops(db: Database) -> tuple[list[Agent], list[Any]]:
