@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
@@ -62,6 +63,8 @@ LOGIN = 24  # intervals: a login lasts at most six hours
 PEAK_LOGIN = 32  # eight hours on the peak's days
 PART_LOGIN = 16  # four hours for part-timers and interns
 GAP = 4  # a quiet hour between busy intervals keeps its agent logged in
+ALLOWANCE = 10440 // 15  # intervals: comprehensive hours' monthly normal time (174 h), pro rata by the day
+PART_WEEK = 96  # intervals: part-timers' 24 hours a week
 
 
 class Agent(NamedTuple):
@@ -170,6 +173,13 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
         promo = peak is not None and peak[0] <= day <= peak[1]
         burn = peak is not None and peak[1] - RUN_UP <= day <= peak[1] + AFTERMATH  # every day of it
         busy: dict[uuid.UUID, list[tuple[int, int]]] = {}
+        if day.day == 1 or day == first:
+            month_worked: dict[uuid.UUID, int] = defaultdict(int)  # intervals worked in the month so far
+        if day.weekday() == 0 or day == first:
+            week_worked: dict[uuid.UUID, int] = defaultdict(int)
+        month_days = ((day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
+        # Within the comprehensive hours' allowance so far and a day more: no overtime but the burn's
+        allowance = ALLOWANCE * day.day // month_days + 32
         for slug, own in sorted(shops_of.items()):
             pool = [a for a in employed if brand_of[a.id] == slug]
             placed: dict[uuid.UUID, list[tuple[Agent, int, int, int]]] = {}  # shop: agents and their start
@@ -198,6 +208,8 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
                 for a, a0, b0, lunch in mine:  # whole days placed first: the rest is staffed around them
                     out.append(record(a, shop, day, 0, at(a0), at(b0), ((at(lunch), at(lunch + 4)),)))
                     busy[a.id] = [(a0, b0)]
+                    month_worked[a.id] += b0 - a0 - 4
+                    week_worked[a.id] += b0 - a0 - 4
                     for t in range(a0, b0):
                         if not lunch <= t < lunch + 4:
                             loads[t] = max(0.0, loads[t] - a.concurrency * 900 * (PEAK_TARGET if hangzhou
@@ -213,10 +225,17 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
                     # for a second one.
                     first_turn = [pool[(turn[slug] + i) % n] for i in range(n)]
                     helping = [others[(turn[slug] + i) % m] for i in range(m)]
+                    length = b0 - a0
                     for second in (False, True):
-                        agent = next((a for a in first_turn + helping
+                        order = first_turn + helping
+                        if second:  # the least worked this month first
+                            order = sorted(order, key=lambda a: month_worked[a.id])
+                        agent = next((a for a in order
                                       if _free(a, busy.get(a.id, []), a0, b0, second, promo)
-                                      and not (a.id in burning and burn)), None)
+                                      and not (a.id in burning and burn)
+                                      and (month_worked[a.id] + length <= allowance
+                                           if a.employment_type not in PART_TIMERS
+                                           else weekday and week_worked[a.id] + length <= PART_WEEK)), None)
                         if agent is not None:
                             break
                     if agent is None:
@@ -224,6 +243,8 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
                             queue += [(a0, (a0 + b0) // 2), ((a0 + b0) // 2, b0)]
                         continue  # else the floor is out of agents: the shop runs over its target then
                     busy.setdefault(agent.id, []).append((a0, b0))
+                    month_worked[agent.id] += length
+                    week_worked[agent.id] += length
                     out.append(record(agent, shop, day, len(busy[agent.id]) - 1, at(a0), at(b0)))
                     turn[slug] += 1
         day += timedelta(days=1)
