@@ -100,11 +100,6 @@ def _runs(need: Sequence[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _hourly(need: Sequence[int]) -> list[int]:
-    """Agents needed per interval as an hour's most (logins by the hour, not by the quarter)."""
-    return [max(need[t - t % 4 : t - t % 4 + 4]) for t in range(len(need))]
-
-
 def _logins(runs: Sequence[tuple[int, int]], longest: int) -> list[tuple[int, int]]:
     """Runs cut into logins of at most LONGEST intervals, the longest first."""
     out = []
@@ -185,7 +180,8 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
             placed: dict[uuid.UUID, list[tuple[Agent, int, int, int]]] = {}  # shop: agents and their start
             if slug == LOSS_LEADER:  # every workday, eight hours and a lunch hour, whatever the load
                 for i, a in enumerate(pool if weekday else []):
-                    placed.setdefault(own[i % len(own)].id, []).append((a, 36 if i % 3 else 52, 0, 0))
+                    part = a.employment_type in PART_TIMERS  # four hours, as their rules allow
+                    placed.setdefault(own[i % len(own)].id, []).append((a, 36 if i % 3 else 52, part, 0))
                 pool = []  # what its own agents do not cover goes to the others'
             hangzhou = promo and slug in KA_BRANDS
             # Who may serve: the brand's own agents first, then any other agent of the floors serving it
@@ -202,20 +198,22 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
             k_mean = sum(a.concurrency for a in serving) / len(serving) if serving else 1.0
             for shop in own:
                 loads = list(handle.get((shop.id, day), [0.0] * INTERVALS))
-                mine = [(a, start, start + 36, start + 16) for a, start, _, _ in placed.get(shop.id, [])]
+                mine = [(a, start, start + (16 if part else 36), start + 16 if not part else -4)
+                        for a, start, part, _ in placed.get(shop.id, [])]
                 if burn and slug in KA_BRANDS and shop is busiest[slug]:
                     mine += [(a, 36, 84, 52) for a in pool if a.id in burning and brand_of[a.id] == slug]
                 for a, a0, b0, lunch in mine:  # whole days placed first: the rest is staffed around them
-                    out.append(record(a, shop, day, 0, at(a0), at(b0), ((at(lunch), at(lunch + 4)),)))
+                    breaks = ((at(lunch), at(lunch + 4)),) if lunch >= 0 else ()
+                    out.append(record(a, shop, day, 0, at(a0), at(b0), breaks))
                     busy[a.id] = [(a0, b0)]
-                    month_worked[a.id] += b0 - a0 - 4
-                    week_worked[a.id] += b0 - a0 - 4
+                    month_worked[a.id] += b0 - a0 - 4 * len(breaks)
+                    week_worked[a.id] += b0 - a0 - 4 * len(breaks)
                     for t in range(a0, b0):
                         if not lunch <= t < lunch + 4:
                             loads[t] = max(0.0, loads[t] - a.concurrency * 900 * (PEAK_TARGET if hangzhou
                                                                                     else TARGET))
-                need = (_need(loads, k_mean * 900, PEAK_TARGET, True) if hangzhou  # by the quarter
-                        else _hourly(_need(loads, k_min * 900, TARGET, False)))
+                need = (_need(loads, k_mean * 900, PEAK_TARGET, True) if hangzhou
+                        else _need(loads, k_min * 900, TARGET, False))
                 longest = PEAK_LOGIN if hangzhou else LOGIN
                 n, m = len(pool), len(others)
                 queue = _logins(_runs(need), longest)
