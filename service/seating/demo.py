@@ -219,23 +219,19 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
                 queue = _logins(_runs(need), longest)
                 while queue:
                     a0, b0 = queue.pop(0)
-                    # The brand's agents in turn, then the others; once round for a first login, then again
-                    # for a second one.
                     first_turn = [pool[(turn[slug] + i) % n] for i in range(n)]
                     helping = [others[(turn[slug] + i) % m] for i in range(m)]
                     length = b0 - a0
-                    for second in (False, True):
-                        order = first_turn + helping
-                        if second:  # the least worked this month first
-                            order = sorted(order, key=lambda a: month_worked[a.id])
-                        agent = next((a for a in order
-                                      if _free(a, busy.get(a.id, []), a0, b0, second, promo)
-                                      and not (a.id in burning and burn)
-                                      and (month_worked[a.id] + length <= allowance
-                                           if a.employment_type not in PART_TIMERS
-                                           else weekday and week_worked[a.id] + length <= PART_WEEK)), None)
-                        if agent is not None:
-                            break
+                    # Those already at work today first (whole days, not a login each for everyone), then
+                    # the brand's agents in turn, then the others'.
+                    order = [a for a in first_turn + helping if a.id in busy] + \
+                        [a for a in first_turn + helping if a.id not in busy]
+                    agent = next((a for a in order
+                                  if _free(a, busy.get(a.id, []), a0, b0, True, promo)
+                                  and not (a.id in burning and burn)
+                                  and (month_worked[a.id] + length <= allowance
+                                       if a.employment_type not in PART_TIMERS
+                                       else weekday and week_worked[a.id] + length <= PART_WEEK)), None)
                     if agent is None:
                         if b0 - a0 >= 8:  # halves fit second logins
                             queue += [(a0, (a0 + b0) // 2), ((a0 + b0) // 2, b0)]
