@@ -460,6 +460,14 @@ async def load_roster_demo(db: Database, promotion: str, plan_id=None):
     return roster.id
 
 
+def _one_chat(rng: random.Random, level: AgentLevel) -> int:
+    """One chat at a time, after the draw of an earlier concurrency (kept where it was: the figures drawn after
+    it stay the same)."""
+    if level != AgentLevel.trainee:
+        rng.choice([4, 5, 5, 6])
+    return 1
+
+
 def _agents(rng: random.Random, sites, today: date, count: int = 120) -> list[AgentCreate]:
     agents = []
     levels = [lvl for lvl, share, _ in LEVELS for _ in range(round(share * count))]
@@ -472,8 +480,6 @@ def _agents(rng: random.Random, sites, today: date, count: int = 120) -> list[Ag
         left = hired + timedelta(days=rng.randint(30, 400)) if rng.random() < 0.06 else None
         if left and left >= today:
             left = None
-        if level != AgentLevel.trainee:
-            rng.choice([4, 5, 5, 6])  # an earlier concurrency draw, kept: the other figures stay the same
         agents.append(AgentCreate(
             site_id=site.id, code=f"A{i + 1:04d}",
             name=rng.choice(SURNAMES) + rng.choice(GIVEN),
@@ -481,7 +487,7 @@ def _agents(rng: random.Random, sites, today: date, count: int = 120) -> list[Ag
             loaded_hourly_cost=Decimal(rng.randint(low * 100, high * 100)) / 100,
             # One chat at a time: the conversations' handle time is the agent's time on them, so occupancy
             # reads as a contact centre's (the attendance is staffed for it: service.seating.demo).
-            max_concurrency=1,
+            max_concurrency=_one_chat(rng, level),
             employment_type=EmploymentType.intern if level == AgentLevel.trainee and rng.random() < 0.3
             else EmploymentType.part_time if rng.random() < 0.1 else EmploymentType.full_time,
             hired_on=hired, left_on=left,
