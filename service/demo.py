@@ -461,8 +461,8 @@ async def load_roster_demo(db: Database, promotion: str, plan_id=None):
 
 
 def _one_chat(rng: random.Random, level: AgentLevel) -> int:
-    """One chat at a time, after the draw of an earlier concurrency (kept where it was: the figures drawn after
-    it stay the same)."""
+    """One chat at a time, after the draw of an earlier concurrency (kept where it was: the figures drawn
+    after it stay the same)."""
     if level != AgentLevel.trainee:
         rng.choice([4, 5, 5, 6])
     return 1
