@@ -114,7 +114,8 @@ async def test_the_scorecard_tells_burn_service_risk_and_coaching(client, summar
     # (the half-scale load here leaves one agent on a quiet shop: a third; at full scale about half, the busy
     # intervals near the 88 % the floors are staffed for), Hangzhou's (alone on the KA shops at the peak) the
     # highest.
-    occupancy = {c["name"]: next(k["value"] for k in c["kpis"] if k["key"] == "occupancy") for c in sites["items"]}
+    occupancy = {c["name"]: next(k["value"] for k in c["kpis"] if k["key"] == "occupancy")
+                 for c in sites["items"]}
     assert all(0.25 <= v <= 0.9 for v in occupancy.values()), occupancy
     assert max(occupancy, key=lambda n: occupancy[n]) == "杭州西溪职场", occupancy
     for other in sites["items"]:

@@ -859,4 +859,3 @@ def test_the_random_data_reaches_every_case(data):
     site = data["cards"]["site", str(data["world"].site.id)]
     assert site["recoveries"][0]["state"] in ("met", "failed")
     assert any(_kpi(c, "occupancy") for c in data["cards"].values() if c["scope"] == "agent")
-
