@@ -398,12 +398,13 @@ async def _overtime_inputs(session: AsyncSession, first: date, end: date,
 async def overtime_by_agent_month(session: AsyncSession, month: str,
                                   agent_ids: Sequence[uuid.UUID] | None = None) -> list[OvertimeRow]:
     """Actual overtime per agent in MONTH (YYYY-MM) by pay class against its rule set's monthly cap
-    (attendance.actual_overtime over the month's sessions, see _overtime_inputs). Every agent with a session
-    in the month, or AGENT_IDS."""
+    (attendance.overtime_by_month of actual_overtime_by_day over the month's sessions, see
+    _overtime_inputs). Every agent with a session in the month, or AGENT_IDS."""
     first, end = month_of(month)
     sessions, rules, calendar, zones, ids, facts = await _overtime_inputs(session, first, end, agent_ids)
     out = []
-    for m in attendance.actual_overtime(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones):
+    days = attendance.actual_overtime_by_day(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones)
+    for m in attendance.overtime_by_month(days):
         if (m.year, m.month) != (first.year, first.month):
             continue
         agent = facts[ids[m.agent]]

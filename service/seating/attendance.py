@@ -13,7 +13,7 @@ as `(agent, WorkSpan)` pairs (`scheduled_spans` turns roster shifts into them).
 - Overtime per agent and day (`actual_overtime_by_day`): the overtime of the sessions by pay class, by
   `rules.overtime_by_day` (sessions as work spans: a session belongs to the local day it starts on), with the
   daily cap and the month's running total against the monthly cap; per agent and month
-  (`actual_overtime`): those days summed, against the month's cap with what was worked before.
+  (`overtime_by_month`): those days summed, against the month's cap with what was worked before.
 """
 
 from __future__ import annotations
@@ -372,7 +372,7 @@ def actual_overtime_by_day(
     comprehensive hours the growth of the period's excess), with the month's running total against the cap.
 
     `prior[agent]` carries what the agent worked before the sessions (its `month_overtime_minutes` count
-    toward the month of its `as_of` day). The one computation of actual overtime: `actual_overtime` sums it
+    toward the month of its `as_of` day). The one computation of actual overtime: `overtime_by_month` sums it
     per month."""
     by_agent: dict[int, list[WorkSpan]] = defaultdict(list)
     for s in sessions:
@@ -414,18 +414,11 @@ def actual_overtime_by_day(
     return out
 
 
-def actual_overtime(
-    sessions: Iterable[Session],
-    rules: Mapping[int, LabourRules],
-    calendar: DayCalendar,
-    tz: tzinfo | str,
-    prior: Mapping[int, PriorWork] | None = None,
-    agent_tz: Mapping[int, tzinfo | str] | None = None,
-) -> list[MonthOvertime]:
-    """Overtime per agent and month of actual sessions, against the rules' monthly cap: the days of
+def overtime_by_month(days: Iterable[AgentDayOvertime]) -> list[MonthOvertime]:
+    """Overtime per agent and month of actual sessions, against the rules' monthly cap: the DAYS of
     `actual_overtime_by_day` summed per month (prior work as there)."""
     months: dict[tuple[int, int, int], list[int]] = {}
-    for d in actual_overtime_by_day(sessions, rules, calendar, tz, prior, agent_tz):
+    for d in days:
         m = months.setdefault((d.agent, d.day.year, d.day.month), [0, 0, 0, 0, d.month_cap])
         m[0] += d.workday
         m[1] += d.rest_day

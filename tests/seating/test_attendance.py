@@ -11,11 +11,11 @@ import pytest
 
 from service.seating.attendance import (
     Session,
-    actual_overtime,
     actual_overtime_by_day,
     adherence,
     interval_pieces,
     occupancy,
+    overtime_by_month,
     scheduled_spans,
     scope_load,
 )
@@ -103,7 +103,7 @@ def test_actual_overtime_against_the_cap() -> None:
         Session(0, 0, at(1, 9, month=10), at(1, 11, month=10)),  # National Day: 120 at 300 %
     ]
     prior = {0: PriorWork(as_of=date(2026, 11, 1), month_overtime_minutes=1900)}
-    rows = actual_overtime(sessions, {0: CHINA_STANDARD}, CHINA_2026, SH, prior)
+    rows = overtime_by_month(actual_overtime_by_day(sessions, {0: CHINA_STANDARD}, CHINA_2026, SH, prior))
     october, november = rows
     assert (october.month, october.holiday, october.total, october.over_cap) == (10, 120, 120, False)
     assert (november.workday, november.rest_day, november.prior) == (60, 240, 1900)
@@ -134,7 +134,7 @@ def test_actual_overtime_by_day_by_hand() -> None:
     assert tuesday.month_share == pytest.approx(2140 / 2160) and saturday.month_share > 1.0
     assert other.day_share == 0.0 and other.month_share == 0.0
     # The months are these days summed: the same computation.
-    (november, _) = actual_overtime(sessions, {0: CHINA_STANDARD, 1: CHINA_STANDARD}, CHINA_2026, SH, prior)
+    (november, _) = overtime_by_month(rows)
     assert (november.workday, november.rest_day, november.prior, november.total) == (240, 240, 1900, 2380)
 
 
