@@ -23,7 +23,7 @@ from __future__ import annotations
 import bisect
 import uuid
 from collections import defaultdict
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, timedelta
 from typing import Any
@@ -86,6 +86,8 @@ class Attendance:
     # Per agent: overtime minutes per local day (seating's overtime by day); the monthly cap in minutes
     overtime: dict[uuid.UUID, dict[date, int]] = field(default_factory=dict)
     cap_minutes: dict[uuid.UUID, int] = field(default_factory=dict)
+    # Per scope id (shop, site, team or agent): per month, (handle seconds, chat-slot seconds)
+    totals: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
     # Per agent: normal minutes worked per local day; the daily norm of its rules in minutes
     normal: dict[uuid.UUID, dict[date, int]] = field(default_factory=dict)
     norm_minutes: dict[uuid.UUID, int] = field(default_factory=dict)
@@ -227,30 +229,42 @@ _LOAD_COLUMNS = "day, handle_s, capacity_s, occupancies, understaffed"
 
 
 async def stored_attendance(
-    session: AsyncSession, first: date, last: date, shops: Sequence[uuid.UUID] | None = None
+    session: AsyncSession,
+    first: date,
+    last: date,
+    shops: Sequence[uuid.UUID] | None = None,
+    kinds: Collection[str] | None = None,
 ) -> Attendance:
     """The attendance facts of the local days [first, last] as the last refresh stored them (service.refresh_
     attendance keeps them from ``attendance``): what a scorecard reads, so no request recomputes occupancy.
-    SHOPS: these shops' facts and their agents' (every shop those agents worked, and their overtime)."""
+    SHOPS: these shops' facts and their agents' (every shop those agents worked, and their overtime); KINDS:
+    the people scopes whose loads to read (site, team, agent; None: all). Loads come as month totals and the
+    days with hot intervals or understaffing (the only days a count needs)."""
     out = Attendance(first, last)
     p = {"a": first, "b": last, "shops": list(shops or [])}
     only = "" if shops is None else _OF_SHOPS
 
-    def keep(into: Loads, rows: Iterable[Any]) -> None:
-        for owner, day, h, c, occupancies, understaffed in rows:
-            into.setdefault(owner, {})[day] = Load(h, c, tuple(occupancies), understaffed)
-
-    keep(
-        out.shop,
-        await _all(
+    async def keep(into: Loads, table: str, key: str, where: str = "") -> None:
+        for owner, month, h, c in await _all(
             session,
             text(
-                f"SELECT shop_id, {_LOAD_COLUMNS} FROM scorecard_shop_load_days "
-                f"WHERE day BETWEEN :a AND :b{only}"
+                f"SELECT {key}, date_trunc('month', day)::date, sum(handle_s), sum(capacity_s) FROM {table} "
+                f"WHERE day BETWEEN :a AND :b{where} GROUP BY 1, 2"
             ),
             p,
-        ),
-    )
+        ):
+            out.totals.setdefault(owner, {})[month] = (h, c)
+        for owner, day, occupancies, understaffed in await _all(
+            session,
+            text(
+                f"SELECT {key}, day, occupancies, understaffed FROM {table} "
+                f"WHERE day BETWEEN :a AND :b{where} AND (cardinality(occupancies) > 0 OR understaffed > 0)"
+            ),
+            p,
+        ):
+            into.setdefault(owner, {})[day] = Load(0.0, 0.0, tuple(occupancies), understaffed)
+
+    await keep(out.shop, "scorecard_shop_load_days", "shop_id", only)
     agents = (
         ""
         if shops is None
@@ -283,27 +297,23 @@ async def stored_attendance(
         out.agent_shop.setdefault(month, {}).setdefault(agent_id, {})[shop_id] = slot
     if shops is not None:
         return out
-    for into, table, key in (
-        (out.site, "scorecard_site_load_days", "site_id"),
-        (out.team, "scorecard_team_load_days", "team_id"),
-        (out.agent, "scorecard_agent_days", "agent_id"),
+    for into, table, key, kind in (
+        (out.site, "scorecard_site_load_days", "site_id", "site"),
+        (out.team, "scorecard_team_load_days", "team_id", "team"),
+        (out.agent, "scorecard_agent_days", "agent_id", "agent"),
     ):
-        keep(
-            into,
-            await _all(
-                session, text(f"SELECT {key}, {_LOAD_COLUMNS} FROM {table} WHERE day BETWEEN :a AND :b"), p
-            ),
-        )
+        if kinds is None or kind in kinds:
+            await keep(into, table, key)
     return out
 
 
-def month_load(loads: dict[date, Load] | None, period: Period) -> tuple[float, float]:
-    """(handle seconds, chat-slot seconds) of the days of PERIOD."""
+def month_totals(att: Attendance, owners: Iterable[uuid.UUID], month: date) -> tuple[float, float]:
+    """(handle seconds, chat-slot seconds) of OWNERS (shops, a site, a team or an agent) in MONTH."""
     h = c = 0.0
-    for day, load in (loads or {}).items():
-        if period.contains(day):
-            h += load.handle
-            c += load.capacity
+    for owner in owners:
+        found = att.totals.get(owner, {}).get(month)
+        if found is not None:
+            h, c = h + found[0], c + found[1]
     return h, c
 
 
@@ -578,7 +588,10 @@ def window_inputs(
         None if loads is None else sum(v.hot(t.occupancy) for d, v in loads.items() if seen.contains(d))
     )
     seen_days = list(_days_of(seen))
-    seen_workdays = sum(1 for d in seen_days if d in workdays)
+    seen_work = [d for d in seen_days if d in workdays]
+    promo_days = list(_days_of(p.period))
+    # A monthly cap's share of the days seen: each day a 1 / (days of its month)
+    share = sum(1 / (add_months(d.replace(day=1), 1) - d.replace(day=1)).days for d in seen_days)
     promo = window_ot = rest = cap = 0.0
     measured = False
     for agent, w in weights.items():
@@ -586,15 +599,14 @@ def window_inputs(
         if days is None:
             continue
         measured = True
-        own = sum(m for d, m in days.items() if p.period.contains(d))
+        own = sum(days.get(d, 0) for d in promo_days)
         promo += w * own
-        window_ot += w * sum(m for d, m in days.items() if seen.contains(d))
-        worked = sum(m for d, m in att.normal.get(agent, {}).items() if seen.contains(d) and d in workdays)
-        off = max(0, seen_workdays * att.norm_minutes.get(agent, 0) - worked)
+        window_ot += w * sum(days.get(d, 0) for d in seen_days)
+        normal = att.normal.get(agent, {})
+        worked = sum(normal.get(d, 0) for d in seen_work)
+        off = max(0, len(seen_work) * att.norm_minutes.get(agent, 0) - worked)
         rest += w * min(off, own)
-        monthly = att.cap_minutes.get(agent, 0)
-        for d in seen_days:
-            cap += w * monthly / (add_months(d.replace(day=1), 1) - d.replace(day=1)).days
+        cap += w * att.cap_minutes.get(agent, 0) * share
     if not measured:
         return sc.RecoveryInputs(p, 0.0, hot_count)
     return sc.RecoveryInputs(p, promo / 60.0, hot_count, window_ot / 60.0, cap / 60.0, rest / 60.0)
@@ -611,7 +623,7 @@ __all__ = [
     "Attendance",
     "Load",
     "day_loads",
-    "month_load",
+    "month_totals",
     "Names",
     "Reviewed",
     "ShopMonth",

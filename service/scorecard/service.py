@@ -412,8 +412,8 @@ def _weighted(
     return out
 
 
-def _occupancy(loads: dict[date, ins.Load] | None, period: Period) -> float | None:
-    h, c = ins.month_load(loads, period)
+def _occupancy(att: ins.Attendance, owners: Iterable[uuid.UUID], month: date) -> float | None:
+    h, c = ins.month_totals(att, owners, month)
     return h / c if c > 0 else None
 
 
@@ -489,7 +489,8 @@ async def gather(
     att_last = max([after - timedelta(days=1), *(p.recovery_window(weeks).end for p in promos)])
     att_last = max(att_first, min(att_last, max(today, first)))
     if staff:
-        att = await ins.stored_attendance(session, att_first, att_last, shop_filter)
+        kinds = None if only is None or not people else {only.kind.value}
+        att = await ins.stored_attendance(session, att_first, att_last, shop_filter, kinds)
         members: list[uuid.UUID] | None = None
         if only is not None and only.kind is Kind.site:
             members = [a for a, (site, _) in n.agents.items() if str(site) == only.id]
@@ -567,6 +568,11 @@ class _MonthBuilder:
                 if self.agent_totals[agent_id] > 0:
                     self.agents_of[shop_id][agent_id] = w / self.agent_totals[agent_id]
         self.coached = [s for s in src.coaching if period.contains(s.held_on)]
+        # Per agent: the month's overtime minutes, and the part on its promotion days (once, for every scope)
+        self.agent_overtime: dict[uuid.UUID, tuple[int, int]] = {}
+        for agent_id, days in src.attendance.overtime.items():
+            total = sum(m for d, m in days.items() if period.contains(d))
+            self.agent_overtime[agent_id] = (total, sum(days.get(d, 0) for d in self.promo_days))
 
     def _overtime(self, agents: dict[uuid.UUID, float]) -> tuple[float, float, float] | None:
         """(overtime, of which on the month's promotion days, cap) in hours of AGENTS, each counted with its
@@ -575,11 +581,10 @@ class _MonthBuilder:
             return None
         overtime = promotion = cap = 0.0
         for a, w in agents.items():
-            for d, m in self.src.attendance.overtime.get(a, {}).items():
-                if self.period.contains(d):
-                    overtime += w * m
-                    if d in self.promo_days:
-                        promotion += w * m
+            found = self.agent_overtime.get(a)
+            if found is not None:
+                overtime += w * found[0]
+                promotion += w * found[1]
             cap += w * self.src.attendance.cap_minutes.get(a, LABOUR_CAP)
         return overtime / 60.0, promotion / 60.0, cap / 60.0
 
@@ -678,7 +683,7 @@ class _MonthBuilder:
             )
             hot = att.shop.get(shop_id, {})
             if staff:
-                kpis[sc.OCCUPANCY] = _occupancy(hot, self.period)
+                kpis[sc.OCCUPANCY] = _occupancy(att, (shop_id,), month)
             self.add(
                 sc.ScopeRef(Kind.shop, str(shop_id)),
                 name,
@@ -703,7 +708,7 @@ class _MonthBuilder:
             shops_of = shops_of_brand[tenant_id]
             brand_hot = _merged(att.shop.get(s, {}) for s in shops_of) if staff else {}
             if staff:
-                kpis[sc.OCCUPANCY] = _occupancy(brand_hot, self.period)
+                kpis[sc.OCCUPANCY] = _occupancy(att, shops_of, month)
             self.add(
                 sc.ScopeRef(Kind.brand, str(tenant_id)),
                 name,
@@ -760,7 +765,7 @@ class _MonthBuilder:
                 continue
             agents = of_site.get(site_id, [])
             kpis = self._client_of(agents)
-            kpis[sc.OCCUPANCY] = _occupancy(att.site.get(site_id), period)
+            kpis[sc.OCCUPANCY] = _occupancy(att, (site_id,), self.month)
             before = employee(kpis, str(site_id), "site")
             ids = set(agents)
             self.add(
@@ -779,7 +784,7 @@ class _MonthBuilder:
                 continue
             agents = of_team.get(team_id, [])
             kpis = self._client_of(agents)
-            kpis[sc.OCCUPANCY] = _occupancy(att.team.get(team_id), period)
+            kpis[sc.OCCUPANCY] = _occupancy(att, (team_id,), self.month)
             before = employee(kpis, str(team_id), "team")
             ids = set(agents)
             self.add(
@@ -805,7 +810,7 @@ class _MonthBuilder:
                 sc.ScopeRef(Kind.site, str(site_id)),
             )
             kpis = self._client_of([agent_id])
-            kpis[sc.OCCUPANCY] = _occupancy(att.agent.get(agent_id), period)
+            kpis[sc.OCCUPANCY] = _occupancy(att, (agent_id,), self.month)
             self.add(
                 sc.ScopeRef(Kind.agent, str(agent_id)),
                 name,
