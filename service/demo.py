@@ -254,8 +254,10 @@ async def _roster(demo: Demo) -> Any:
 
 
 async def _attendance(demo: Demo) -> Any:
-    # The story's peak (its run-up burns Hangzhou) is known from the day alone: no need to wait for the plans.
-    return await load_attendance_demo(demo.db, demo.today, history.story_peak(demo.today).end, demo.seed)
+    # The story's peak (its run-up burns Hangzhou) is known from the day alone; the floor is staffed for the
+    # conversations' handle time (their rollups).
+    story = history.story_peak(demo.today)
+    return await load_attendance_demo(demo.db, demo.today, (story.start, story.end), demo.seed)
 
 
 async def _finance_setup(demo: Demo) -> None:
@@ -281,7 +283,7 @@ PARTS: tuple[Part, ...] = (
     Part("conversations", _conversations),
     Part("seating", _seating_setup),
     Part("finance", _finance_setup),
-    Part("attendance", _attendance, after=("seating",)),
+    Part("attendance", _attendance, after=("seating", "conversations")),
     Part("capacity", _capacity, after=("conversations",)),
     Part("roster", _roster, after=("capacity", "seating")),
     Part("books", _books, after=("roster", "finance", "conversations", "attendance")),
@@ -388,10 +390,11 @@ async def load_seating_demo(db: Database, promotion: str, plan_id=None):
 
 async def load_seating_setup(db: Database) -> None:
     """Seating's setup, which needs only the agents and shops: the official 2026 holiday calendar; three
-    labour rule sets (standard for full-timers and contractors, part-time for part-timers and interns,
-    comprehensive hours for supervisors and managers); agents' platforms, queues and the KA brands'
-    certificates (seniors and up first); KA shops on tmall and jd require their brand's certificate, standard
-    brands' tmall shops presale."""
+    labour rule sets (comprehensive hours by the month for full-timers, contractors, supervisors and managers:
+    the approved hours system of a floor open seven days a week, whose weekend shifts are workdays of a
+    rota; part-time for part-timers and interns; the standard rules kept for agents set to them); agents'
+    platforms, queues and the KA brands' certificates (seniors and up first); KA shops on tmall and jd
+    require their brand's certificate, standard brands' tmall shops presale."""
     from service.kit.crud import apply_changes, flush
     from service.seating.rules import CHINA_COMPREHENSIVE_MONTH, CHINA_PART_TIME, CHINA_STANDARD
     from service.seating.schemas import RequirementsSet, RuleSetChoice
@@ -408,10 +411,11 @@ async def load_seating_setup(db: Database) -> None:
 
     async with db.system_transaction() as session:
         await load_official_calendar(session)
-        standard = await ensure_rule_set(session, "standard", CHINA_STANDARD)
+        await ensure_rule_set(session, "standard", CHINA_STANDARD)  # kept for agents set to it
         part_time = await ensure_rule_set(session, "part-time", CHINA_PART_TIME)
         comprehensive = await ensure_rule_set(session, "comprehensive (month)", CHINA_COMPREHENSIVE_MONTH)
-        for kind, rules in ((EmploymentType.full_time, standard), (EmploymentType.contractor, standard),
+        for kind, rules in ((EmploymentType.full_time, comprehensive),
+                            (EmploymentType.contractor, comprehensive),
                             (EmploymentType.part_time, part_time), (EmploymentType.intern, part_time)):
             await set_employment_type_rules(session, kind, RuleSetChoice(rule_set_id=rules.id))
         ka = [(t.id, t.slug) for t in (await session.execute(
@@ -456,6 +460,14 @@ async def load_roster_demo(db: Database, promotion: str, plan_id=None):
     return roster.id
 
 
+def _one_chat(rng: random.Random, level: AgentLevel) -> int:
+    """One chat at a time, after the draw of an earlier concurrency (kept where it was: the figures drawn
+    after it stay the same)."""
+    if level != AgentLevel.trainee:
+        rng.choice([4, 5, 5, 6])
+    return 1
+
+
 def _agents(rng: random.Random, sites, today: date, count: int = 120) -> list[AgentCreate]:
     agents = []
     levels = [lvl for lvl, share, _ in LEVELS for _ in range(round(share * count))]
@@ -473,7 +485,9 @@ def _agents(rng: random.Random, sites, today: date, count: int = 120) -> list[Ag
             name=rng.choice(SURNAMES) + rng.choice(GIVEN),
             level=level, skills=sorted(rng.sample(SKILLS, rng.randint(1, 3))),
             loaded_hourly_cost=Decimal(rng.randint(low * 100, high * 100)) / 100,
-            max_concurrency=3 if level == AgentLevel.trainee else rng.choice([4, 5, 5, 6]),
+            # One chat at a time: the conversations' handle time is the agent's time on them, so occupancy
+            # reads as a contact centre's (the attendance is staffed for it: service.seating.demo).
+            max_concurrency=_one_chat(rng, level),
             employment_type=EmploymentType.intern if level == AgentLevel.trainee and rng.random() < 0.3
             else EmploymentType.part_time if rng.random() < 0.1 else EmploymentType.full_time,
             hired_on=hired, left_on=left,

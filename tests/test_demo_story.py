@@ -110,6 +110,17 @@ async def test_the_scorecard_tells_burn_service_risk_and_coaching(client, summar
     assert metrics["enps_change"]["value"] < -10 and metrics["enps_change"]["period_start"] == f"{month}-01"
     assert hangzhou["recoveries"] and hangzhou["recoveries"][0]["promotion"] == summary.story_peak
     assert hangzhou["headline"] <= min(hangzhou["client_index"], 100) and hangzhou["quadrant"] == "burning"
+    # The other floors, staffed for their load, did not burn; every floor's occupancy is a contact centre's
+    # (the half-scale load here leaves one agent on a quiet shop: a third; at full scale about half, the busy
+    # intervals near the 88 % the floors are staffed for), Hangzhou's (alone on the KA shops at the peak) the
+    # highest.
+    occupancy = {c["name"]: next(k["value"] for k in c["kpis"] if k["key"] == "occupancy")
+                 for c in sites["items"]}
+    assert all(0.25 <= v <= 0.9 for v in occupancy.values()), occupancy
+    assert max(occupancy, key=lambda n: occupancy[n]) == "杭州西溪职场", occupancy
+    for other in sites["items"]:
+        if other["name"] != "杭州西溪职场":
+            assert not {"BURN", "BOTH"} & {f["kind"] for f in other["flags"]}, other["name"]
     shops = (await client.get("/v1/scorecards", params={"month": month, "scope": "shop"}, headers=OPS)).json()
     calm = next(c for c in shops["items"] if c["name"] == "墨叶文具店")
     assert [f["kind"] for f in calm["flags"]] == ["SERVICE_RISK"]

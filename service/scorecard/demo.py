@@ -5,8 +5,14 @@ from a seed:
 - a scorecard definition calibrated on the demo's peers (MetricNet style: worst and best from the spread of
   the shops), in force from the history's first month (the months before keep the standard one);
 - the story's peak (Double 11 when the history holds one) declared: its days are judged by the relaxed
-  thresholds and its recovery (occupancy back under 90 %, overtime compensated) is tracked in the two weeks
-  after it;
+  thresholds (occupancy above 95 %, a whole overtime cap for the promotion's days) and its recovery
+  (occupancy back under 90 %, overtime compensated: time off in lieu, or the window's overtime within its
+  share of the cap) is tracked in the two weeks after it. The attendance (service.seating.demo) staffs the
+  floors for the conversations' load: Hangzhou alone serves the KA shops on the peak's days at about 95 %
+  occupancy while a few of its agents work 12-hour days over the overtime cap, so its site is BURN on the
+  hot intervals and the eNPS drop, and its recovery is met (occupancy back under 90 %; the window's overtime
+  within its share of the cap, though the burning agents took no time off in lieu); the other floors,
+  staffed to at most 88 %, are not flagged BURN;
 - monthly anonymous pulses: the Hangzhou floor's eNPS falls by 25 points in the peak's month (the team ran
   hot while the KA shops' SLAs were met: BURN), then recovers part of the way; one two-person team's answers
   are hidden (fewer than 5 respondents);

@@ -3,9 +3,12 @@ maths' inputs (scoring.ScopeMonthInputs). Nothing here computes a metric the own
 
 - SLA attainment, CSAT, DSAT, conversion: the per shop and day facts (scorecard_shop_days), which hold the
   SLA domain's own day verdicts (sla.service.judged_days) and the rollups' counters;
-- occupancy and overtime: ``attendance`` below, the ONE function that reads them (the seating domain's
-  reports: seating.actuals.occupancy_by_shop_interval and overtime_by_agent_month), kept as facts by the
-  refresh and read back by ``stored_attendance``;
+- occupancy, understaffing and overtime: ``attendance`` below, the ONE function that reads them (the seating
+  domain's reports: seating.actuals.occupancy_by_shop_interval and occupancy_by_scope (site, team and agent
+  occupancy computed at the interval), seating.service.understaffed_by_shop_interval (published rosters
+  against their plans' requirement) and seating.actuals.overtime_by_agent_day), kept as day facts by the
+  refresh and read back by ``stored_attendance``; each scope's hot intervals are counted at read time under
+  its own thresholds (``days_in``) from the day's occupancies above the hot floor;
 - eNPS and wellbeing: people.pulse_report (suppressed below 5 respondents); attrition:
   people.attrition_by_group over agents' hire and leave dates; QA: the reviews' stored scores
   (qa.score_review at write) summarised by qa's IQS and pass-rate rules; coaching coverage:
@@ -17,10 +20,11 @@ scope's share of that shop's logged-in chat-slot time in the month.
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.kit.time import DEFAULT_TZ, local_day_start
 from service.scorecard import people, qa
 from service.scorecard import scoring as sc
+from service.scorecard.models import FLOOR
 from service.scorecard.periods import Period, add_months
 from service.seating import attendance as seat
 
@@ -48,26 +53,44 @@ async def _all(session: AsyncSession, stmt: Any, params: dict[str, Any] | None =
 # --- attendance: occupancy and overtime, from the seating domain's maths ------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Load:
+    """One scope's local day: handle and chat-slot seconds, the occupancies of its intervals above the hot
+    floor (models.FLOOR, ascending), and its intervals rostered below requirement."""
+
+    handle: float = 0.0
+    capacity: float = 0.0
+    occupancies: tuple[float, ...] = ()
+    understaffed: int = 0
+
+    def hot(self, threshold: float) -> int:
+        """Intervals above THRESHOLD (at or above the floor: the kept occupancies are exactly those)."""
+        return len(self.occupancies) - bisect.bisect_right(self.occupancies, threshold)
+
+
+Loads = dict[uuid.UUID, dict[date, Load]]  # per scope id, per local day
+
+
 @dataclass
 class Attendance:
-    """Occupancy and overtime over local days [first, last]."""
+    """Occupancy, understaffing and overtime over local days [first, last]."""
 
     first: date
     last: date
-    # Per shop / site: per local day, (intervals above the normal occupancy threshold, above the promotion's)
-    shop_hot: dict[uuid.UUID, dict[date, tuple[int, int]]] = field(default_factory=dict)
-    site_hot: dict[uuid.UUID, dict[date, tuple[int, int]]] = field(default_factory=dict)
-    # Per shop / site: per month, (handle seconds, chat-slot seconds)
-    shop_load: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
-    site_load: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
-    # Per shop / site: per local day, (handle seconds, chat-slot seconds) (what the facts keep)
-    shop_day_load: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
-    site_day_load: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
+    shop: Loads = field(default_factory=dict)
+    site: Loads = field(default_factory=dict)
+    team: Loads = field(default_factory=dict)
+    agent: Loads = field(default_factory=dict)
     # Per agent and shop: chat-slot seconds logged in, per month (the weights of the client side)
     agent_shop: dict[date, dict[uuid.UUID, dict[uuid.UUID, float]]] = field(default_factory=dict)
-    # Per agent: overtime minutes per local day; the monthly cap in minutes
+    # Per agent: overtime minutes per local day (seating's overtime by day); the monthly cap in minutes
     overtime: dict[uuid.UUID, dict[date, int]] = field(default_factory=dict)
     cap_minutes: dict[uuid.UUID, int] = field(default_factory=dict)
+    # Per scope id (shop, site, team or agent): per month, (handle seconds, chat-slot seconds)
+    totals: dict[uuid.UUID, dict[date, tuple[float, float]]] = field(default_factory=dict)
+    # Per agent: normal minutes worked per local day; the daily norm of its rules in minutes
+    normal: dict[uuid.UUID, dict[date, int]] = field(default_factory=dict)
+    norm_minutes: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
 _SLOTS = """
@@ -81,15 +104,51 @@ GROUP BY 1, 2, 3
 """
 
 
+def day_loads(
+    owners: np.ndarray,
+    days: np.ndarray,
+    handle: np.ndarray,
+    capacity: np.ndarray,
+    occupancy: np.ndarray,
+    first: date,
+) -> dict[int, dict[date, Load]]:
+    """Interval cells (owner, local day index, handle s, chat-slot s, occupancy) summed per owner and day,
+    the occupancies above the floor kept sorted."""
+    out: dict[int, dict[date, Load]] = {}
+    if not len(owners):
+        return out
+    n_days = int(days.max()) + 1
+    key = owners.astype(np.int64) * n_days + days
+    unique, inverse = np.unique(key, return_inverse=True)
+    h, c = np.bincount(inverse, handle), np.bincount(inverse, capacity)
+    with np.errstate(invalid="ignore"):
+        hot = np.flatnonzero(np.nan_to_num(occupancy, nan=0.0) > FLOOR)
+    above: dict[int, list[float]] = defaultdict(list)
+    for i, v in zip(inverse[hot].tolist(), occupancy[hot].tolist(), strict=True):
+        above[i].append(v)
+    for i, k in enumerate(unique.tolist()):
+        owner, d = divmod(k, n_days)
+        out.setdefault(owner, {})[first + timedelta(days=d)] = Load(
+            float(h[i]), float(c[i]), tuple(sorted(above.get(i, ()))), 0
+        )
+    return out
+
+
 async def attendance(session: AsyncSession, month: date) -> Attendance:
-    """A month's occupancy and overtime from the seating domain's reports, the one place the scorecard reads
-    them: occupancy per shop and interval (seating.actuals.occupancy_by_shop_interval: the rollups' handle
-    time over logged-in chat-slot time, attendance.occupancy's maths) counted into intervals above the
-    thresholds per local day; overtime per agent and month against its rule set's cap
-    (seating.actuals.overtime_by_agent_month), kept on the month's first day (the reports have no daily
-    overtime: promotion days and recovery windows are judged on occupancy only). A site's occupancy is its
-    agents' share of each shop's chat-slot time in the month applied to the shop's intervals."""
+    """A month's occupancy, understaffing and overtime from the seating domain's reports, the one place the
+    scorecard reads them:
+
+    - occupancy per shop and interval (seating.actuals.occupancy_by_shop_interval: the rollups' handle time
+      over logged-in chat-slot time) and per site, team and agent and interval computed at the interval
+      (seating.actuals.occupancy_by_scope: each agent's chat-slot time on a shop times the shop's occupancy
+      in that interval, summed per scope, over the scope's chat-slot time), kept per local day as the
+      occupancies above the hot floor so that any scope's threshold re-counts its hot intervals;
+    - understaffing: the shop-intervals rostered below requirement (seating.service.
+      understaffed_by_shop_interval), a shop's own and, for a site, team or agent, those its agents were
+      rostered on;
+    - overtime per agent and local day (seating.actuals.overtime_by_agent_day) against the monthly cap."""
     from service.seating import actuals
+    from service.seating.service import understaffed_by_shop_interval
 
     tz = ZoneInfo(DEFAULT_TZ)
     after = add_months(month, 1)
@@ -98,106 +157,114 @@ async def attendance(session: AsyncSession, month: date) -> Attendance:
     grid = await actuals.occupancy_by_shop_interval(session, (month, after))
     occ, handle, capacity = grid.result.occupancy, grid.handle_seconds, grid.result.capacity_seconds
     n_intervals = occ.shape[0]
-    days = [
-        (grid.start + timedelta(minutes=seat.INTERVAL_MINUTES * t)).astimezone(tz).date()
-        for t in range(n_intervals)
-    ]
-    day_index = np.array([(d - month).days for d in days], dtype=np.int64)
-    n_days = (last - month).days + 1
-
-    def per_day(matrix: np.ndarray) -> np.ndarray:
-        """(days, columns) sums of a (intervals, columns) matrix."""
-        sums = np.zeros((n_days, matrix.shape[1]))
-        np.add.at(sums, day_index, matrix)
-        return sums
-
-    with np.errstate(invalid="ignore"):
-        above = np.nan_to_num(occ, nan=0.0)
-        hot, promo = (
-            per_day((above > DEFAULT.occupancy) * 1.0),
-            per_day((above > DEFAULT.promotion_occupancy) * 1.0),
-        )
-    handle_days, capacity_days = per_day(handle), per_day(capacity)
-
-    def store(
-        owner: uuid.UUID,
-        j: int,
-        hot_days: np.ndarray,
-        promo_days: np.ndarray,
-        h: np.ndarray,
-        c: np.ndarray,
-        into_hot: dict[Any, Any],
-        into_load: dict[Any, Any],
-    ) -> None:
-        for k in np.flatnonzero((c[:, j] > 0) | (h[:, j] > 0)).tolist():
-            day = month + timedelta(days=k)
-            into_load.setdefault(owner, {})[day] = (float(h[k, j]), float(c[k, j]))
-            if hot_days[k, j]:
-                into_hot.setdefault(owner, {})[day] = (int(hot_days[k, j]), int(promo_days[k, j]))
-
-    for j, (_, shop_id) in enumerate(grid.shops):
-        store(shop_id, j, hot, promo, handle_days, capacity_days, out.shop_hot, out.shop_day_load)
-    lo, hi = local_day_start(month, tz), local_day_start(after, tz)
+    day_index = np.array(
+        [
+            ((grid.start + timedelta(minutes=seat.INTERVAL_MINUTES * t)).astimezone(tz).date() - month).days
+            for t in range(n_intervals)
+        ],
+        dtype=np.int64,
+    )
+    ts, ss = np.nonzero((capacity > 0) | (handle > 0))
+    for j, days in day_loads(ss, day_index[ts], handle[ts, ss], capacity[ts, ss], occ[ts, ss], month).items():
+        out.shop[grid.shops[j][1]] = days
     site_of = dict(await _all(session, text("SELECT id, site_id FROM agents")))
-    per_site: dict[uuid.UUID, np.ndarray] = {}
-    column = {shop: j for j, (_, shop) in enumerate(grid.shops)}
+    team_of = dict(await _all(session, text("SELECT agent_id, team_id FROM agent_team_members")))
+    kinds: list[tuple[Loads, uuid.UUID]] = []  # scope index -> (where it goes, its id)
+    index: dict[tuple[int, uuid.UUID], int] = {}
+
+    def scope(where: Loads, key: uuid.UUID) -> int:
+        k = index.get((id(where), key))
+        if k is None:
+            k = index[id(where), key] = len(kinds)
+            kinds.append((where, key))
+        return k
+
+    def scopes_of(agent_id: uuid.UUID) -> list[int]:
+        found = [scope(out.agent, agent_id), scope(out.site, site_of[agent_id])]
+        if agent_id in team_of:
+            found.append(scope(out.team, team_of[agent_id]))
+        return found
+
+    cells = await actuals.occupancy_by_scope(session, grid, scopes_of)
+    for k, days in day_loads(
+        cells.scope,
+        day_index[cells.interval],
+        cells.handle_seconds,
+        cells.capacity_seconds,
+        cells.occupancy,
+        month,
+    ).items():
+        where, key = kinds[k]
+        where[key] = days
+    # understaffing: per shop and day; per site, team and agent, the cells their agents were rostered on
+    short: dict[int, dict[tuple[uuid.UUID, date], int]] = defaultdict(lambda: defaultdict(int))
+    places: dict[int, Loads] = {0: out.shop, 1: out.site, 2: out.team, 3: out.agent}
+    for cell in await understaffed_by_shop_interval(session, month, after):
+        day = cell.interval_start.astimezone(tz).date()
+        short[0][cell.shop_id, day] += 1
+        for kind, owners in (
+            (1, {site_of[a] for a in cell.agent_ids if a in site_of}),
+            (2, {team_of[a] for a in cell.agent_ids if a in team_of}),
+            (3, set(cell.agent_ids)),
+        ):
+            for owner in owners:
+                short[kind][owner, day] += 1
+    for kind, counts in short.items():
+        for (owner, day), n in counts.items():
+            days = places[kind].setdefault(owner, {})
+            days[day] = replace(days.get(day, Load()), understaffed=n)
+    lo, hi = local_day_start(month, tz), local_day_start(after, tz)
     for agent_id, shop_id, m, slot in await _all(session, text(_SLOTS), {"lo": lo, "hi": hi}):
         weights = out.agent_shop.setdefault(m, {}).setdefault(agent_id, {})
         weights[shop_id] = weights.get(shop_id, 0.0) + float(slot)
-        if m == month and shop_id in column:
-            share = per_site.setdefault(site_of[agent_id], np.zeros(len(grid.shops)))
-            share[column[shop_id]] += float(slot)
-    totals = sum(per_site.values()) if per_site else np.zeros(len(grid.shops))
-    for site_id, slots in per_site.items():
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(totals > 0, slots / totals, 0.0)
-        site_handle, site_cap = (handle * share).sum(axis=1), (capacity * share).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            site_occ = np.where(site_cap > 0, site_handle / site_cap, 0.0)[:, None]
-        store(
-            site_id,
-            0,
-            per_day((site_occ > DEFAULT.occupancy) * 1.0),
-            per_day((site_occ > DEFAULT.promotion_occupancy) * 1.0),
-            per_day(site_handle[:, None]),
-            per_day(site_cap[:, None]),
-            out.site_hot,
-            out.site_day_load,
-        )
-    for row in await actuals.overtime_by_agent_month(session, f"{month:%Y-%m}"):
-        out.overtime[row.agent_id] = {month: row.total_minutes}
-        out.cap_minutes[row.agent_id] = row.cap_minutes
+    for row in await actuals.overtime_by_agent_day(session, month, after):
+        out.overtime.setdefault(row.agent_id, {})[row.day] = row.overtime_minutes
+        out.normal.setdefault(row.agent_id, {})[row.day] = row.normal_minutes
+        out.cap_minutes[row.agent_id] = row.month_cap_minutes
+        out.norm_minutes[row.agent_id] = row.day_norm_minutes
     return out
 
 
+_LOAD_COLUMNS = "day, handle_s, capacity_s, occupancies, understaffed"
+
+
 async def stored_attendance(
-    session: AsyncSession, first: date, last: date, shops: Sequence[uuid.UUID] | None = None
+    session: AsyncSession,
+    first: date,
+    last: date,
+    shops: Sequence[uuid.UUID] | None = None,
+    kinds: Collection[str] | None = None,
 ) -> Attendance:
     """The attendance facts of the local days [first, last] as the last refresh stored them (service.refresh_
     attendance keeps them from ``attendance``): what a scorecard reads, so no request recomputes occupancy.
-    SHOPS: these shops' facts and their agents' (every shop those agents worked, and their overtime)."""
+    SHOPS: these shops' facts and their agents' (every shop those agents worked, and their overtime); KINDS:
+    the people scopes whose loads to read (site, team, agent; None: all). Loads come as month totals and the
+    days with hot intervals or understaffing (the only days a count needs)."""
     out = Attendance(first, last)
     p = {"a": first, "b": last, "shops": list(shops or [])}
     only = "" if shops is None else _OF_SHOPS
-    for shop_id, day, hot, promo in await _all(
-        session,
-        text(
-            "SELECT shop_id, day, hot, promotion_hot FROM scorecard_shop_load_days "
-            "WHERE day BETWEEN :a AND :b "
-            f"AND hot > 0{only}"
-        ),
-        p,
-    ):
-        out.shop_hot.setdefault(shop_id, {})[day] = (hot, promo)
-    for shop_id, month, h, c in await _all(
-        session,
-        text(
-            "SELECT shop_id, date_trunc('month', day)::date, sum(handle_s), sum(capacity_s) "
-            f"FROM scorecard_shop_load_days WHERE day BETWEEN :a AND :b{only} GROUP BY 1, 2"
-        ),
-        p,
-    ):
-        out.shop_load.setdefault(shop_id, {})[month] = (h, c)
+
+    async def keep(into: Loads, table: str, key: str, where: str = "") -> None:
+        for owner, month, h, c in await _all(
+            session,
+            text(
+                f"SELECT {key}, date_trunc('month', day)::date, sum(handle_s), sum(capacity_s) FROM {table} "
+                f"WHERE day BETWEEN :a AND :b{where} GROUP BY 1, 2"
+            ),
+            p,
+        ):
+            out.totals.setdefault(owner, {})[month] = (h, c)
+        for owner, day, occupancies, understaffed in await _all(
+            session,
+            text(
+                f"SELECT {key}, day, occupancies, understaffed FROM {table} "
+                f"WHERE day BETWEEN :a AND :b{where} AND (cardinality(occupancies) > 0 OR understaffed > 0)"
+            ),
+            p,
+        ):
+            into.setdefault(owner, {})[day] = Load(0.0, 0.0, tuple(occupancies), understaffed)
+
+    await keep(out.shop, "scorecard_shop_load_days", "shop_id", only)
     agents = (
         ""
         if shops is None
@@ -206,17 +273,19 @@ async def stored_attendance(
             "date_trunc('month', CAST(:a AS date)) AND :b AND shop_id = ANY(:shops))"
         )
     )
-    for agent_id, days, minutes, cap in await _all(
+    for agent_id, days, minutes, cap, normal, norm in await _all(
         session,
         text(
-            "SELECT agent_id, array_agg(day), array_agg(overtime_min), max(cap_min) "
-            "FROM scorecard_agent_days "
+            "SELECT agent_id, array_agg(day), array_agg(overtime_min), max(cap_min), array_agg(normal_min), "
+            "max(norm_min) FROM scorecard_agent_days "
             f"WHERE day BETWEEN :a AND :b{agents} GROUP BY 1"
         ),
         p,
     ):
         out.overtime[agent_id] = dict(zip(days, minutes, strict=True))
+        out.normal[agent_id] = dict(zip(days, normal, strict=True))
         out.cap_minutes[agent_id] = cap
+        out.norm_minutes[agent_id] = norm
     for agent_id, shop_id, month, slot in await _all(
         session,
         text(
@@ -228,26 +297,24 @@ async def stored_attendance(
         out.agent_shop.setdefault(month, {}).setdefault(agent_id, {})[shop_id] = slot
     if shops is not None:
         return out
-    for site_id, day, hot, promo in await _all(
-        session,
-        text(
-            "SELECT site_id, day, hot, promotion_hot FROM scorecard_site_load_days "
-            "WHERE day BETWEEN :a AND :b "
-            "AND hot > 0"
-        ),
-        p,
+    for into, table, key, kind in (
+        (out.site, "scorecard_site_load_days", "site_id", "site"),
+        (out.team, "scorecard_team_load_days", "team_id", "team"),
+        (out.agent, "scorecard_agent_days", "agent_id", "agent"),
     ):
-        out.site_hot.setdefault(site_id, {})[day] = (hot, promo)
-    for site_id, month, h, c in await _all(
-        session,
-        text(
-            "SELECT site_id, date_trunc('month', day)::date, sum(handle_s), sum(capacity_s) "
-            "FROM scorecard_site_load_days WHERE day BETWEEN :a AND :b GROUP BY 1, 2"
-        ),
-        p,
-    ):
-        out.site_load.setdefault(site_id, {})[month] = (h, c)
+        if kinds is None or kind in kinds:
+            await keep(into, table, key)
     return out
+
+
+def month_totals(att: Attendance, owners: Iterable[uuid.UUID], month: date) -> tuple[float, float]:
+    """(handle seconds, chat-slot seconds) of OWNERS (shops, a site, a team or an agent) in MONTH."""
+    h = c = 0.0
+    for owner in owners:
+        found = att.totals.get(owner, {}).get(month)
+        if found is not None:
+            h, c = h + found[0], c + found[1]
+    return h, c
 
 
 # --- the rest of a month's inputs ---------------------------------------------------------------------------
@@ -472,34 +539,91 @@ async def promotions(session: AsyncSession, first: date, last: date, weeks: int)
     ]
 
 
-def days_in(hot: dict[date, tuple[int, int]], period: Period, promo_days: set[date]) -> tuple[int, int, int]:
-    """(ordinary-day intervals above normal, promotion-day intervals above the promotion threshold, all above
-    normal) over PERIOD."""
-    ordinary = promotion = normal = 0
-    for day, (above, above_promo) in hot.items():
+def days_in(
+    loads: dict[date, Load], period: Period, promo_days: set[date], t: sc.Thresholds
+) -> tuple[int, int, int, int]:
+    """Over PERIOD, under the scope's thresholds T: (ordinary-day intervals above ``t.occupancy``,
+    promotion-day intervals above ``t.promotion_occupancy``, all intervals above ``t.occupancy``, intervals
+    rostered below requirement)."""
+    ordinary = promotion = normal = short = 0
+    for day, load in loads.items():
         if period.contains(day):
+            above = load.hot(t.occupancy)
             normal += above
+            short += load.understaffed
             if day in promo_days:
-                promotion += above_promo
+                promotion += load.hot(t.promotion_occupancy)
             else:
                 ordinary += above
-    return ordinary, promotion, normal
+    return ordinary, promotion, normal, short
 
 
 def window_inputs(
-    p: sc.Promotion, hot: dict[date, tuple[int, int]] | None, as_of: date, weeks: int
+    p: sc.Promotion,
+    loads: dict[date, Load] | None,
+    att: Attendance,
+    weights: Mapping[uuid.UUID, float],
+    workdays: Container[date],
+    as_of: date,
+    t: sc.Thresholds,
 ) -> sc.RecoveryInputs:
-    """A promotion's recovery so far: the intervals above the normal occupancy threshold in its window up to
-    AS_OF. Overtime in the window is not measured (the seating domain reports overtime per month), so the
-    overtime condition stays unknown and a window with occupancy back to normal is reported as no_data."""
-    window = p.recovery_window(weeks)
+    """A promotion's recovery so far, over its window up to AS_OF, for a scope with these LOADS and these
+    agents (WEIGHTS: each agent's weight in the scope):
+
+    - occupancy back to normal: the window's intervals above the scope's ``t.occupancy``;
+    - overtime compensated, either way (scoring's rule):
+      - time off in lieu: each agent's hours under its daily norm on the window's WORKDAYS (the norm's hours
+        of the workdays seen less the normal hours it worked; a workday off counts whole), counted up to the
+        overtime it worked on the promotion's days (one agent's rest does not compensate another's
+        overtime), against the promotion days' overtime. The attendance feed does not tell time off in lieu
+        from leave, so any workday hour not worked counts: the measure is generous, a failure is certain;
+      - hours back under the norm: the window's overtime (seating's hours over the daily and weekly norms)
+        at most ``t.overtime_cap_share`` x the normal cap pro rata of the window's days seen (a monthly cap x
+        days / days of its month).
+
+    Agents without any attendance day leave the overtime conditions unmeasured (None)."""
+    window = p.recovery_window(t.recovery_weeks)
     seen = Period(window.start, max(window.start, min(as_of, window.end)))
-    hot_count = None if hot is None else sum(v[0] for d, v in hot.items() if seen.contains(d))
-    return sc.RecoveryInputs(p, 0.0, hot_count)
+    hot_count = (
+        None if loads is None else sum(v.hot(t.occupancy) for d, v in loads.items() if seen.contains(d))
+    )
+    seen_days = list(_days_of(seen))
+    seen_work = [d for d in seen_days if d in workdays]
+    promo_days = list(_days_of(p.period))
+    # A monthly cap's share of the days seen: each day a 1 / (days of its month)
+    share = sum(1 / (add_months(d.replace(day=1), 1) - d.replace(day=1)).days for d in seen_days)
+    promo = window_ot = rest = cap = 0.0
+    measured = False
+    for agent, w in weights.items():
+        days = att.overtime.get(agent)
+        if days is None:
+            continue
+        measured = True
+        own = sum(days.get(d, 0) for d in promo_days)
+        promo += w * own
+        window_ot += w * sum(days.get(d, 0) for d in seen_days)
+        normal = att.normal.get(agent, {})
+        worked = sum(normal.get(d, 0) for d in seen_work)
+        off = max(0, len(seen_work) * att.norm_minutes.get(agent, 0) - worked)
+        rest += w * min(off, own)
+        cap += w * att.cap_minutes.get(agent, 0) * share
+    if not measured:
+        return sc.RecoveryInputs(p, 0.0, hot_count)
+    return sc.RecoveryInputs(p, promo / 60.0, hot_count, window_ot / 60.0, cap / 60.0, rest / 60.0)
+
+
+def _days_of(period: Period) -> Iterable[date]:
+    d = period.start
+    while d <= period.end:
+        yield d
+        d += timedelta(days=1)
 
 
 __all__ = [
     "Attendance",
+    "Load",
+    "day_loads",
+    "month_totals",
     "Names",
     "Reviewed",
     "ShopMonth",

@@ -26,13 +26,16 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, UUID
 from sqlmodel import Field, SQLModel
 
 from service.kit.models import created_at_field, new_id, one_of, ref, updated_at_field
 
 Headlines = ("geometric", "minimum")
 ScopeKinds = ("shop", "brand", "site", "team", "agent")
+
+
+FLOOR = 0.85  # the hot floor: the top of the healthy band (GLOSSARY); occupancy thresholds may not go below
 
 
 def first_day(column: str) -> CheckConstraint:
@@ -314,14 +317,17 @@ class ShopMonthFacts(SQLModel, table=True):
 
 
 class DayLoad(SQLModel):
-    """A local day of attendance for one shop or site: intervals above the normal and the promotion
-    occupancy threshold, handle seconds and logged-in chat-slot seconds."""
+    """A local day of attendance for one scope (shop, site, team or agent): handle seconds and logged-in
+    chat-slot seconds, the occupancy of each of the day's intervals above the hot floor (FLOOR, ascending:
+    any occupancy threshold at or above it re-counts the hot intervals of the day exactly), and the
+    intervals rostered below requirement (a shop's own; a site's, team's or agent's: the shop-intervals its
+    agents were rostered on)."""
 
     day: date = Field(primary_key=True)
-    hot: int
-    promotion_hot: int
     handle_s: float = Field(sa_type=Double)
     capacity_s: float = Field(sa_type=Double)
+    occupancies: list[float] = Field(sa_type=ARRAY(REAL))
+    understaffed: int
 
 
 class ShopDayLoad(DayLoad, table=True):
@@ -338,23 +344,34 @@ class ShopDayLoad(DayLoad, table=True):
 
 
 class SiteDayLoad(DayLoad, table=True):
-    """The same for a site: its agents' share of the shops' handle time over their chat-slot time."""
+    """The same for a site: its agents' interval-level handle time (each agent's chat-slot time on a shop
+    times the shop's occupancy in the interval) over their chat-slot time."""
 
     __tablename__ = "scorecard_site_load_days"
 
     site_id: uuid.UUID = ref("sites.id", ondelete="CASCADE", primary_key=True)
 
 
-class AgentDayOvertime(SQLModel, table=True):
-    """An agent's overtime minutes on a local day (the seating domain's overtime by day)."""
+class TeamDayLoad(DayLoad, table=True):
+    """The same for a team (its members')."""
+
+    __tablename__ = "scorecard_team_load_days"
+
+    team_id: uuid.UUID = ref("agent_teams.id", ondelete="CASCADE", primary_key=True)
+
+
+class AgentDayOvertime(DayLoad, table=True):
+    """An agent's local day: its occupancy as for the other scopes, and its overtime minutes that day (the
+    seating domain's overtime by day) with its monthly cap."""
 
     __tablename__ = "scorecard_agent_days"
     __table_args__ = (Index(None, "day"),)
 
     agent_id: uuid.UUID = ref("agents.id", ondelete="CASCADE", primary_key=True)
-    day: date = Field(primary_key=True)
     overtime_min: int
     cap_min: int
+    normal_min: int  # normal minutes worked that day
+    norm_min: int  # the daily norm of the agent's labour rules
 
 
 class AgentShopMonth(SQLModel, table=True):

@@ -56,15 +56,16 @@ Running hot and the flags
 The team runs hot in a month when any of these holds (each becomes evidence):
 
 - occupancy: intervals above ``occupancy`` (90 %) on ordinary days plus intervals above
-  ``promotion_occupancy`` (95 %) on declared promotion days >= ``hot_intervals`` (8). The seating domain
-  counts the intervals against these two thresholds (``ScopeMonthInputs.hot_intervals`` and
-  ``promotion_hot_intervals``);
+  ``promotion_occupancy`` (95 %) on declared promotion days >= ``hot_intervals`` (8). The wiring counts the
+  intervals against the scope's own two thresholds (``ScopeMonthInputs.hot_intervals`` and
+  ``promotion_hot_intervals``) from the scope's interval-level occupancy (the seating domain's);
 - overtime on ordinary days (``overtime_hours - promotion_overtime_hours``) above ``overtime_cap_share``
   x the month's normal cap, or overtime on promotion days above ``promotion_overtime_cap_share`` x the cap
   (a promotion may use up to a whole cap by itself; the recovery obligation is the price);
 - eNPS down by more than ``enps_drop`` (10) points from ``previous_enps``;
-- understaffed: at least ``understaffed_intervals`` (4) intervals rostered below requirement while SLA
-  attainment was at or above ``sla_met`` (1.0: every SLA target met), i.e. the team absorbed the gap.
+- understaffed: at least ``understaffed_intervals`` (4) intervals rostered below requirement (published
+  rosters against their capacity plans' required agents) while SLA attainment was at or above ``sla_met``
+  (1.0: every SLA target met), i.e. the team absorbed the gap.
 
 Flags (client index ``None``: none of the three; nothing to balance against):
 
@@ -81,7 +82,10 @@ over the ``recovery_weeks`` (2) weeks after its last day (:attr:`Promotion.recov
 - occupancy back to normal: intervals above the normal ``occupancy`` threshold in the window fewer than
   ``hot_intervals`` (the window would not trigger the occupancy test), and
 - overtime compensated: compensatory rest hours taken in the window >= overtime hours worked on the
-  promotion's days, or overtime in the window at most ``overtime_cap_share`` x the window's normal cap.
+  promotion's days, or overtime in the window at most ``overtime_cap_share`` x the window's normal cap
+  (the wiring, service.scorecard.inputs.window_inputs, measures both from seating's overtime per agent and
+  day: rest as each agent's norm hours not worked on the window's workdays, up to its own promotion-day
+  overtime).
 
 A month's scorecard reports every recovery of ``ScopeMonthInputs.recoveries`` whose promotion or window
 overlaps the month: ``pending`` (with its deadline, and the progress so far when given) while the

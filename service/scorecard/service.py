@@ -36,6 +36,7 @@ from service.scorecard import schemas as shapes
 from service.scorecard import scoring as sc
 from service.scorecard.evidence import Evidence, Flag, Side
 from service.scorecard.models import (
+    FLOOR,
     AgentDayOvertime,
     AgentShopMonth,
     AgentTeam,
@@ -55,9 +56,12 @@ from service.scorecard.models import (
     ShopDayLoad,
     ShopMonthFacts,
     SiteDayLoad,
+    TeamDayLoad,
     ThresholdOverride,
 )
 from service.scorecard.periods import Period, add_months, last_months
+from service.seating.calendar import DayKind
+from service.seating.service import calendar_book
 from service.shops.models import Shop
 from service.sla.queries import report_versions, shop_ref
 from service.sla.service import judged_days
@@ -184,6 +188,10 @@ async def set_thresholds(
     unknown = set(values) - _THRESHOLD_NAMES
     if unknown:
         raise Invalid("values", f"unknown thresholds: {', '.join(sorted(unknown))}")
+    low = sorted(k for k in ("occupancy", "promotion_occupancy") if k in values and values[k] < FLOOR)
+    if low:
+        # The facts keep each day's occupancies above the floor only: a lower threshold could not re-count.
+        raise Invalid("values", f"{', '.join(low)} must be at least {FLOOR:g} (the hot floor)")
     row = await session.get(ThresholdOverride, (kind.value, scope_id))
     if row is None:
         session.add(
@@ -289,47 +297,58 @@ async def refresh_facts(
 
 
 async def refresh_attendance(session: AsyncSession, month: date) -> int:
-    """Compute the month's attendance facts again (occupancy per shop, site and day, overtime per agent and
-    month, agents' time per shop) with the one attendance reader (inputs.attendance: the seating domain's
-    reports) and store them in the
-    caller's transaction; audited as one set-based write. Returns the agents seen."""
+    """Compute the month's attendance facts again (occupancy and understaffing per shop, site, team, agent
+    and day, overtime per agent and day, agents' time per shop) with the one attendance reader
+    (inputs.attendance: the seating domain's reports) and store them in the caller's transaction; audited
+    as one set-based write. Returns the agents seen."""
     after = add_months(month, 1)
     att = await ins.attendance(session, month)
     shop_brands = await session.execute(text("SELECT id, tenant_id FROM shops"))
     tenants: dict[uuid.UUID, uuid.UUID] = {shop: brand for shop, brand in shop_brands}
     period = {"a": month, "b": after}
-    for table in ("scorecard_shop_load_days", "scorecard_site_load_days", "scorecard_agent_days"):
+    for table in (
+        "scorecard_shop_load_days",
+        "scorecard_site_load_days",
+        "scorecard_team_load_days",
+        "scorecard_agent_days",
+    ):
         await session.execute(text(f"DELETE FROM {table} WHERE day >= :a AND day < :b"), period)
     await session.execute(text("DELETE FROM scorecard_agent_shop_months WHERE month = :a"), period)
 
-    def loads(
-        hot: dict[uuid.UUID, dict[date, tuple[int, int]]], load: dict[uuid.UUID, dict[date, Any]], key: str
-    ) -> list[dict[str, Any]]:
+    def loads(of: ins.Loads, key: str) -> list[dict[str, Any]]:
         return [
             {
                 key: owner,
                 "day": day,
-                "hot": hot.get(owner, {}).get(day, (0, 0))[0],
-                "promotion_hot": hot.get(owner, {}).get(day, (0, 0))[1],
-                "handle_s": h,
-                "capacity_s": c,
+                "handle_s": v.handle,
+                "capacity_s": v.capacity,
+                "occupancies": list(v.occupancies),
+                "understaffed": v.understaffed,
                 **({"tenant_id": tenants[owner]} if key == "shop_id" else {}),
             }
-            for owner, days in load.items()
-            for day, (h, c) in days.items()
+            for owner, days in of.items()
+            for day, v in days.items()
         ]
 
+    agent_days: dict[uuid.UUID, dict[date, ins.Load]] = {a: dict(days) for a, days in att.agent.items()}
+    for a, days in att.overtime.items():
+        for d in days:
+            agent_days.setdefault(a, {}).setdefault(d, ins.Load())
+    agents_rows = [
+        row
+        | {
+            "overtime_min": att.overtime.get(row["agent_id"], {}).get(row["day"], 0),
+            "cap_min": att.cap_minutes.get(row["agent_id"], LABOUR_CAP),
+            "normal_min": att.normal.get(row["agent_id"], {}).get(row["day"], 0),
+            "norm_min": att.norm_minutes.get(row["agent_id"], 0),
+        }
+        for row in loads(agent_days, "agent_id")
+    ]
     for model, rows in (
-        (ShopDayLoad, loads(att.shop_hot, att.shop_day_load, "shop_id")),
-        (SiteDayLoad, loads(att.site_hot, att.site_day_load, "site_id")),
-        (
-            AgentDayOvertime,
-            [
-                {"agent_id": a, "day": d, "overtime_min": m, "cap_min": att.cap_minutes.get(a, LABOUR_CAP)}
-                for a, days in att.overtime.items()
-                for d, m in days.items()
-            ],
-        ),
+        (ShopDayLoad, loads(att.shop, "shop_id")),
+        (SiteDayLoad, loads(att.site, "site_id")),
+        (TeamDayLoad, loads(att.team, "team_id")),
+        (AgentDayOvertime, agents_rows),
         (
             AgentShopMonth,
             [
@@ -400,9 +419,29 @@ def _weighted(
     return out
 
 
-def _occupancy(load: dict[date, tuple[float, float]] | None, month: date) -> float | None:
-    h, c = (load or {}).get(month, (0.0, 0.0))
+def _occupancy(att: ins.Attendance, owners: Iterable[uuid.UUID], month: date) -> float | None:
+    h, c = ins.month_totals(att, owners, month)
     return h / c if c > 0 else None
+
+
+def _merged(days: Iterable[dict[date, ins.Load]]) -> dict[date, ins.Load]:
+    """Several scopes' loads as one (a brand's of its shops): seconds and understaffed intervals summed, the
+    hot occupancies pooled (a brand's hot intervals are its shops')."""
+    out: dict[date, ins.Load] = {}
+    for loads in days:
+        for day, v in loads.items():
+            w = out.get(day)
+            out[day] = (
+                v
+                if w is None
+                else ins.Load(
+                    w.handle + v.handle,
+                    w.capacity + v.capacity,
+                    tuple(sorted(w.occupancies + v.occupancies)),
+                    w.understaffed + v.understaffed,
+                )
+            )
+    return out
 
 
 def _pulse(value: people.PulseValue | None) -> tuple[float | None, float | None]:
@@ -427,6 +466,8 @@ class _Sources:
     today: date
     weeks: int
     staff: bool
+    policy: sc.ThresholdPolicy
+    workdays: set[date]  # the calendar's workdays over the attendance read (recovery windows' time off)
 
 
 async def gather(
@@ -435,6 +476,7 @@ async def gather(
     only: sc.ScopeRef | None = None,
     as_of: date | None = None,
     staff: bool = True,
+    policy: sc.ThresholdPolicy | None = None,
 ) -> Gathered:
     """The inputs of every scope (or ONLY one) in each of MONTHS, in the order (month, kind, name). Without
     STAFF, the client side only (no attendance, pulses, QA or coaching is read)."""
@@ -454,7 +496,8 @@ async def gather(
     att_last = max([after - timedelta(days=1), *(p.recovery_window(weeks).end for p in promos)])
     att_last = max(att_first, min(att_last, max(today, first)))
     if staff:
-        att = await ins.stored_attendance(session, att_first, att_last, shop_filter)
+        kinds = None if only is None or not people else {only.kind.value}
+        att = await ins.stored_attendance(session, att_first, att_last, shop_filter, kinds)
         members: list[uuid.UUID] | None = None
         if only is not None and only.kind is Kind.site:
             members = [a for a, (site, _) in n.agents.items() if str(site) == only.id]
@@ -471,8 +514,26 @@ async def gather(
         )
     else:
         att, reviewed, coached, pulses = ins.Attendance(att_first, att_last), {}, [], {}
+    policy = policy or await threshold_policy(session)
+    workdays: set[date] = set()
+    if staff and promos:
+        book = await calendar_book(session, att_first, att_last)
+        workdays = {d for d in _days(Period(att_first, att_last)) if book.kind(d) is DayKind.workday}
     src = _Sources(
-        n, facts, shop_rating, brand_rating, promos, att, reviewed, coached, pulses, today, weeks, staff
+        n,
+        facts,
+        shop_rating,
+        brand_rating,
+        promos,
+        att,
+        reviewed,
+        coached,
+        pulses,
+        today,
+        weeks,
+        staff,
+        policy,
+        workdays,
     )
     out = Gathered([], [], [])
     for month in months:
@@ -514,19 +575,25 @@ class _MonthBuilder:
                 if self.agent_totals[agent_id] > 0:
                     self.agents_of[shop_id][agent_id] = w / self.agent_totals[agent_id]
         self.coached = [s for s in src.coaching if period.contains(s.held_on)]
+        # Per agent: the month's overtime minutes, and the part on its promotion days (once, for every scope)
+        self.agent_overtime: dict[uuid.UUID, tuple[int, int]] = {}
+        for agent_id, days in src.attendance.overtime.items():
+            total = sum(m for d, m in days.items() if period.contains(d))
+            self.agent_overtime[agent_id] = (total, sum(days.get(d, 0) for d in self.promo_days))
 
-    def _overtime(self, agents: dict[uuid.UUID, float]) -> tuple[float, None, float] | None:
-        """(overtime, of which on promotion days, cap) in hours of AGENTS, each counted with its weight. The
-        seating domain reports overtime per month: the promotion days' part is not known (None)."""
+    def _overtime(self, agents: dict[uuid.UUID, float]) -> tuple[float, float, float] | None:
+        """(overtime, of which on the month's promotion days, cap) in hours of AGENTS, each counted with its
+        weight (seating's overtime per agent and day)."""
         if not agents:
             return None
-        overtime = cap = 0.0
+        overtime = promotion = cap = 0.0
         for a, w in agents.items():
-            for d, m in self.src.attendance.overtime.get(a, {}).items():
-                if self.period.contains(d):
-                    overtime += w * m
+            found = self.agent_overtime.get(a)
+            if found is not None:
+                overtime += w * found[0]
+                promotion += w * found[1]
             cap += w * self.src.attendance.cap_minutes.get(a, LABOUR_CAP)
-        return overtime / 60.0, None, cap / 60.0
+        return overtime / 60.0, promotion / 60.0, cap / 60.0
 
     def add(
         self,
@@ -534,7 +601,7 @@ class _MonthBuilder:
         name: str,
         kpis: dict[str, float | None],
         parents: tuple[sc.ScopeRef, ...],
-        hot: dict[date, tuple[int, int]] | None = None,
+        hot: dict[date, ins.Load] | None = None,
         agents: dict[uuid.UUID, float] | None = None,
         enps_before: float | None = None,
         members: Sequence[uuid.UUID] | None = None,
@@ -543,9 +610,10 @@ class _MonthBuilder:
         if self.only is not None and ref != self.only:
             return
         src, staff = self.src, self.src.staff
-        ordinary = promotion = None
+        th = src.policy.for_scope(ref, parents)
+        ordinary = promotion = short = None
         if hot is not None and staff:
-            ordinary, promotion, _ = ins.days_in(hot, self.period, self.promo_days)
+            ordinary, promotion, _, short = ins.days_in(hot, self.period, self.promo_days, th)
         overtime = self._overtime(agents or {}) if staff else None
         if overtime is not None:
             kpis[sc.OVERTIME_VS_CAP] = overtime[0] / overtime[2] if overtime[2] else None
@@ -557,11 +625,12 @@ class _MonthBuilder:
             coverage = qa.coaching_coverage(self.coached, [str(a) for a in members], self.period)
             kpis[sc.COACHING_COVERAGE] = coverage
         # A recovery obligation is the floor's: a site's occupancy and its agents' overtime.
-        recoveries = (
-            tuple(ins.window_inputs(p, hot, self.as_of, src.weeks) for p in self.touching)
-            if staff and ref.kind is Kind.site
-            else ()
-        )
+        recoveries: tuple[sc.RecoveryInputs, ...] = ()
+        if staff and ref.kind is Kind.site:
+            recoveries = tuple(
+                ins.window_inputs(p, hot, src.attendance, agents or {}, src.workdays, self.as_of, th)
+                for p in self.touching
+            )
         promoted = bool(self.promos) and staff
         self.out.inputs.append(
             sc.ScopeMonthInputs(
@@ -575,7 +644,7 @@ class _MonthBuilder:
                 overtime[1] if overtime and promoted else None,
                 overtime[2] if overtime else None,
                 enps_before,
-                None,
+                short,
                 self.promos if staff else (),
                 recoveries,
                 self.as_of,
@@ -612,8 +681,6 @@ class _MonthBuilder:
         src, month, staff = self.src, self.month, self.src.staff
         n, att = src.names, src.attendance
         brand_facts: dict[uuid.UUID, ins.ShopMonth] = defaultdict(ins.ShopMonth)
-        brand_hot: dict[uuid.UUID, dict[date, tuple[int, int]]] = defaultdict(dict)
-        brand_load: dict[uuid.UUID, list[float]] = defaultdict(lambda: [0.0, 0.0])
         for shop_id, (tenant_id, name) in sorted(n.shops.items(), key=lambda x: x[1][1]):
             f = src.facts.get((shop_id, month), ins.ShopMonth())
             brand_facts[tenant_id].add(f)
@@ -621,15 +688,9 @@ class _MonthBuilder:
             kpis[sc.CLIENT_RATING] = src.shop_rating.get(
                 (shop_id, month), src.brand_rating.get((tenant_id, month))
             )
-            hot = att.shop_hot.get(shop_id, {})
-            h, c = att.shop_load.get(shop_id, {}).get(month, (0.0, 0.0))
-            brand_load[tenant_id][0] += h
-            brand_load[tenant_id][1] += c
+            hot = att.shop.get(shop_id, {})
             if staff:
-                kpis[sc.OCCUPANCY] = _occupancy(att.shop_load.get(shop_id), month)
-                for day, v in hot.items():
-                    a, b = brand_hot[tenant_id].get(day, (0, 0))
-                    brand_hot[tenant_id][day] = (a + v[0], b + v[1])
+                kpis[sc.OCCUPANCY] = _occupancy(att, (shop_id,), month)
             self.add(
                 sc.ScopeRef(Kind.shop, str(shop_id)),
                 name,
@@ -651,16 +712,16 @@ class _MonthBuilder:
                 ]
                 own = sum(values) / len(values) if values else None
             kpis[sc.CLIENT_RATING] = own
-            if staff:
-                h, c = brand_load[tenant_id]
-                kpis[sc.OCCUPANCY] = h / c if c > 0 else None
             shops_of = shops_of_brand[tenant_id]
+            brand_hot = _merged(att.shop.get(s, {}) for s in shops_of) if staff else {}
+            if staff:
+                kpis[sc.OCCUPANCY] = _occupancy(att, shops_of, month)
             self.add(
                 sc.ScopeRef(Kind.brand, str(tenant_id)),
                 name,
                 kpis,
                 (),
-                brand_hot[tenant_id],
+                brand_hot,
                 self._shop_agents(shops_of) if staff else None,
                 reviewed=[r for shop in shops_of for r in self.by_shop.get(shop, ())],
             )
@@ -711,7 +772,7 @@ class _MonthBuilder:
                 continue
             agents = of_site.get(site_id, [])
             kpis = self._client_of(agents)
-            kpis[sc.OCCUPANCY] = _occupancy(att.site_load.get(site_id), self.month)
+            kpis[sc.OCCUPANCY] = _occupancy(att, (site_id,), self.month)
             before = employee(kpis, str(site_id), "site")
             ids = set(agents)
             self.add(
@@ -719,7 +780,7 @@ class _MonthBuilder:
                 name,
                 kpis,
                 (),
-                att.site_hot.get(site_id, {}),
+                att.site.get(site_id, {}),
                 {a: 1.0 for a in agents if a in worked},
                 before,
                 agents,
@@ -730,6 +791,7 @@ class _MonthBuilder:
                 continue
             agents = of_team.get(team_id, [])
             kpis = self._client_of(agents)
+            kpis[sc.OCCUPANCY] = _occupancy(att, (team_id,), self.month)
             before = employee(kpis, str(team_id), "team")
             ids = set(agents)
             self.add(
@@ -737,7 +799,7 @@ class _MonthBuilder:
                 name,
                 kpis,
                 (sc.ScopeRef(Kind.site, str(site_id)),),
-                None,
+                att.team.get(team_id, {}),
                 {a: 1.0 for a in agents if a in worked},
                 before,
                 agents,
@@ -754,12 +816,14 @@ class _MonthBuilder:
                 *((sc.ScopeRef(Kind.team, str(team)),) if team else ()),
                 sc.ScopeRef(Kind.site, str(site_id)),
             )
+            kpis = self._client_of([agent_id])
+            kpis[sc.OCCUPANCY] = _occupancy(att, (agent_id,), self.month)
             self.add(
                 sc.ScopeRef(Kind.agent, str(agent_id)),
                 name,
-                self._client_of([agent_id]),
+                kpis,
                 parents,
-                None,
+                att.agent.get(agent_id, {}),
                 {agent_id: 1.0},
                 reviewed=self.by_agent.get(agent_id, []),
             )

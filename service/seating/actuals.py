@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -37,6 +37,7 @@ from service.seating.schemas import (
     AdherenceRow,
     BreakSpan,
     OccupancyRow,
+    OvertimeDayRow,
     OvertimeRow,
     WorkSessionFilter,
     WorkSessionRead,
@@ -340,6 +341,21 @@ async def occupancy_by_shop_interval(session: AsyncSession, window: tuple[date, 
     return OccupancyGrid(lo, shops, handle, attendance.occupancy(sessions, handle, lo))
 
 
+async def occupancy_by_scope(session: AsyncSession, grid: OccupancyGrid,
+                             scopes_of: Callable[[uuid.UUID], Sequence[int]]) -> attendance.ScopeLoad:
+    """Occupancy per scope and interval over GRID's window, computed at the interval (attendance.scope_load:
+    an agent's chat-slot time on a shop times the shop's occupancy in that interval, summed per scope, over
+    the scope's chat-slot time). SCOPES_OF(agent id): the scopes (the caller's numbers: e.g. the agent, its
+    team, its site) an agent's sessions count in."""
+    n = grid.handle_seconds.shape[0]
+    hi = grid.start + timedelta(minutes=INTERVAL_MINUTES * n)
+    column = {shop: i for i, (_, shop) in enumerate(grid.shops)}
+    rows = await _sessions(session, grid.start, hi, shops=list(column))
+    sessions = [_session(r, k, column.get(r.shop_id)) for k, r in enumerate(rows)]
+    groups = [scopes_of(r.agent_id) for r in rows]
+    return attendance.scope_load(sessions, grid.result.occupancy, grid.start, groups)
+
+
 # --- overtime -------------------------------------------------------------------------------------------
 
 
@@ -352,15 +368,15 @@ def month_of(month: str) -> tuple[date, date]:
     return first, (first + timedelta(days=32)).replace(day=1)
 
 
-async def overtime_by_agent_month(session: AsyncSession, month: str,
-                                  agent_ids: Sequence[uuid.UUID] | None = None) -> list[OvertimeRow]:
-    """Actual overtime per agent in MONTH (YYYY-MM) by pay class against its rule set's monthly cap
-    (attendance.actual_overtime over the month's sessions, overlapping ones counted once; rule sets: the
-    agent's own, else its employment type's, else the China standard rules; the stored holiday calendar).
-    Every agent with a session in the month, or AGENT_IDS."""
+async def _overtime_inputs(session: AsyncSession, first: date, end: date,
+                           agent_ids: Sequence[uuid.UUID] | None) -> tuple[
+                               list[attendance.Session], dict[int, LabourRules], Any, dict[int, str],
+                               list[uuid.UUID], dict[uuid.UUID, Any]]:
+    """What actual overtime over the local days [FIRST, END) is computed from: the sessions starting in them
+    (overlapping ones counted once), each agent's rule set (its own, else its employment type's, else the
+    China standard rules), the stored holiday calendar, the agents' timezones; and the agents (ids, facts)."""
     from service.seating.service import calendar_book  # the calendar's one reader
 
-    first, end = month_of(month)
     lo, hi = local_day_start(first, DEFAULT_TZ), local_day_start(end, DEFAULT_TZ)
     rows = await _sessions(session, lo, hi, agents=agent_ids)
     rows = [r for r in rows if r.login >= lo]  # a session counts on the day it starts on
@@ -376,8 +392,19 @@ async def overtime_by_agent_month(session: AsyncSession, month: str,
     calendar = await calendar_book(session, first, end)
     sessions = one_at_a_time(_session(r, index[r.agent_id], None) for r in rows)
     zones = {i: facts[a].timezone for a, i in index.items() if a in facts}
+    return sessions, rules, calendar, zones, ids, facts
+
+
+async def overtime_by_agent_month(session: AsyncSession, month: str,
+                                  agent_ids: Sequence[uuid.UUID] | None = None) -> list[OvertimeRow]:
+    """Actual overtime per agent in MONTH (YYYY-MM) by pay class against its rule set's monthly cap
+    (attendance.overtime_by_month of actual_overtime_by_day over the month's sessions, see
+    _overtime_inputs). Every agent with a session in the month, or AGENT_IDS."""
+    first, end = month_of(month)
+    sessions, rules, calendar, zones, ids, facts = await _overtime_inputs(session, first, end, agent_ids)
     out = []
-    for m in attendance.actual_overtime(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones):
+    days = attendance.actual_overtime_by_day(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones)
+    for m in attendance.overtime_by_month(days):
         if (m.year, m.month) != (first.year, first.month):
             continue
         agent = facts[ids[m.agent]]
@@ -388,3 +415,26 @@ async def overtime_by_agent_month(session: AsyncSession, month: str,
     out.sort(key=lambda r: r.agent_code)
     return out
 
+
+async def overtime_by_agent_day(session: AsyncSession, first: date, end: date,
+                                agent_ids: Sequence[uuid.UUID] | None = None) -> list[OvertimeDayRow]:
+    """Actual overtime per agent and local day of [FIRST, END) (at most MAX_REPORT_DAYS; the day a session
+    starts on), by attendance.actual_overtime_by_day: minutes over the daily norm (and the week's) on
+    workdays, every minute on rest days and holidays, with the daily cap's share and the month's running
+    total against its cap (counted from the window's first day in its month). Staff only: it names agents.
+    Every agent with a session in the window, or AGENT_IDS; by agent code, then day."""
+    days_of(first, end)
+    sessions, rules, calendar, zones, ids, facts = await _overtime_inputs(session, first, end, agent_ids)
+    out = []
+    for d in attendance.actual_overtime_by_day(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones):
+        if not first <= d.day < end:
+            continue
+        agent = facts[ids[d.agent]]
+        out.append(OvertimeDayRow.model_construct(
+            agent_id=agent.id, agent_code=agent.code, site_id=agent.site_id, day=d.day, kind=d.kind,
+            worked_minutes=d.worked, normal_minutes=d.normal, day_norm_minutes=d.norm,
+            workday_minutes=d.workday,
+            rest_day_minutes=d.rest_day, holiday_minutes=d.holiday, overtime_minutes=d.overtime,
+            day_cap_minutes=d.day_cap, month_to_date_minutes=d.month_to_date, month_cap_minutes=d.month_cap))
+    out.sort(key=lambda r: (r.agent_code, r.day))
+    return out

@@ -10,13 +10,15 @@ as `(agent, WorkSpan)` pairs (`scheduled_spans` turns roster shifts into them).
   shift's adherence is split over its two days, as a day's report reads it).
 - Occupancy, per shop and interval: handle time / (logged-in time x concurrency), the logged-in time cut
   into the intervals it covers (GLOSSARY: healthy 75-85 %, above 90 % burnout territory).
-- Overtime per agent and month: the overtime of the sessions by pay class, by `rules.overtime_by_day`
-  (sessions as work spans: a session belongs to the local day it starts on), against the month's cap
-  with what was worked before.
+- Overtime per agent and day (`actual_overtime_by_day`): the overtime of the sessions by pay class, by
+  `rules.overtime_by_day` (sessions as work spans: a session belongs to the local day it starts on), with the
+  daily cap and the month's running total against the monthly cap; per agent and month
+  (`overtime_by_month`): those days summed, against the month's cap with what was worked before.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -198,46 +200,110 @@ class Occupancy:
         return out
 
 
-def logged_in_seconds(
-    sessions: Iterable[Session], start: datetime, n_intervals: int, n_shops: int, *, weighted: bool = False
-) -> NDArray[np.float64]:
-    """Logged-in seconds outside breaks per (interval, shop); weighted: times each session's concurrency."""
+def interval_pieces(
+    sessions: Sequence[Session], start: datetime, n_intervals: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Each session's logged-in time outside breaks cut into the intervals from START it covers, as three
+    aligned arrays: the session's index in SESSIONS, the interval, the seconds (time outside the window is
+    dropped). The one cut of logged-in time into intervals (occupancy per shop and per scope use it)."""
     width = INTERVAL_MINUTES * 60
     origin = start.timestamp()
     a_list: list[float] = []
     b_list: list[float] = []
-    shops: list[int] = []
-    weights: list[float] = []
-    for s in sessions:
-        if s.shop is None or not 0 <= s.shop < n_shops:
-            continue
+    owners: list[int] = []
+    for k, s in enumerate(sessions):
         for a, b in _working(session_span(s)):
             a_list.append(a - origin)
             b_list.append(b - origin)
-            shops.append(s.shop)
-            weights.append(float(s.concurrency) if weighted else 1.0)
-    out = np.zeros((n_intervals + 1, n_shops))
-    if not a_list:
-        return out[:n_intervals]
+            owners.append(k)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    if not a_list or n_intervals <= 0:
+        return empty
     a = np.clip(np.array(a_list), 0, n_intervals * width)
     b = np.clip(np.array(b_list), 0, n_intervals * width)
-    shop = np.array(shops)
-    w = np.array(weights)
+    owner = np.array(owners, dtype=np.int64)
     keep = b > a
-    a, b, shop, w = a[keep], b[keep], shop[keep], w[keep]
+    a, b, owner = a[keep], b[keep], owner[keep]
     i0 = np.minimum((a // width).astype(np.int64), n_intervals - 1)
-    i1 = np.minimum((b // width).astype(np.int64), n_intervals)
-    same = i0 == i1
-    # A piece inside one interval; otherwise its head, its tail and the whole intervals between them.
-    np.add.at(out, (i0[same], shop[same]), (b - a)[same] * w[same])
-    x = ~same
-    np.add.at(out, (i0[x], shop[x]), ((i0[x] + 1) * width - a[x]) * w[x])
-    np.add.at(out, (i1[x], shop[x]), (b[x] - i1[x] * width) * w[x])
-    whole = np.zeros((n_intervals + 1, n_shops))
-    np.add.at(whole, (i0[x] + 1, shop[x]), width * w[x])
-    np.add.at(whole, (i1[x], shop[x]), -width * w[x])
-    out += np.cumsum(whole, axis=0)
-    return out[:n_intervals]
+    i1 = np.minimum(np.ceil(b / width).astype(np.int64), n_intervals)  # one past the last interval touched
+    counts = np.maximum(i1 - i0, 1)
+    piece = np.repeat(np.arange(len(a)), counts)
+    step = np.arange(len(piece)) - np.repeat(np.cumsum(counts) - counts, counts)
+    t = i0[piece] + step
+    seconds = np.minimum(b[piece], (t + 1) * width) - np.maximum(a[piece], t * width)
+    keep = seconds > 0
+    return owner[piece][keep], t[keep], seconds[keep]
+
+
+def logged_in_seconds(
+    sessions: Iterable[Session], start: datetime, n_intervals: int, n_shops: int, *, weighted: bool = False
+) -> NDArray[np.float64]:
+    """Logged-in seconds outside breaks per (interval, shop); weighted: times each session's concurrency."""
+    mine = [s for s in sessions if s.shop is not None and 0 <= s.shop < n_shops]
+    out = np.zeros((n_intervals, n_shops))
+    owner, t, seconds = interval_pieces(mine, start, n_intervals)
+    if not len(owner):
+        return out
+    shop = np.array([s.shop for s in mine], dtype=np.int64)[owner]
+    weight = np.array([float(s.concurrency) if weighted else 1.0 for s in mine])[owner]
+    np.add.at(out, (t, shop), seconds * weight)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class ScopeLoad:
+    """Occupancy of scopes (groups of sessions: an agent, a team, a site) per interval, sparse: aligned arrays
+    of the scope, the interval, the handle seconds attributed and the chat-slot seconds logged in."""
+
+    scope: NDArray[np.int64]
+    interval: NDArray[np.int64]
+    handle_seconds: NDArray[np.float64]
+    capacity_seconds: NDArray[np.float64]
+
+    @property
+    def occupancy(self) -> NDArray[np.float64]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.capacity_seconds > 0, self.handle_seconds / self.capacity_seconds, np.nan)
+
+
+def scope_load(
+    sessions: Sequence[Session],
+    shop_occupancy: NDArray[np.float64],
+    start: datetime,
+    scope_of: Sequence[Iterable[int]],
+) -> ScopeLoad:
+    """Occupancy per scope and interval computed at the interval: the handle time a scope did in an interval
+    is, on each shop it was logged in on, its chat-slot seconds there times the shop's occupancy in that
+    interval (`occupancy(...).occupancy`, (T, S): the shop's handle time shared by its logged-in chat-slot
+    time, as the rollups know handle time per shop, not per agent); its occupancy is that handle time over its
+    own chat-slot seconds. SCOPE_OF[k]: the scopes session k counts in (e.g. its agent, its team, its
+    site). A scope's intervals where it was not logged in are left out."""
+    T = shop_occupancy.shape[0]
+    mine = [k for k, s in enumerate(sessions) if s.shop is not None and 0 <= s.shop < shop_occupancy.shape[1]]
+    chosen = [sessions[k] for k in mine]
+    owner, t, seconds = interval_pieces(chosen, start, T)
+    empty = ScopeLoad(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    if not len(owner):
+        return empty
+    shop = np.array([s.shop for s in chosen], dtype=np.int64)
+    k = np.array([float(s.concurrency) for s in chosen])
+    capacity = seconds * k[owner]
+    handle = capacity * np.nan_to_num(shop_occupancy[t, shop[owner]], nan=0.0)
+    # Expand each piece to the scopes of its session.
+    scopes = [list(scope_of[i]) for i in mine]
+    counts = np.array([len(x) for x in scopes], dtype=np.int64)[owner]
+    flat = np.array([g for x in scopes for g in x], dtype=np.int64)
+    offsets = np.cumsum([0] + [len(x) for x in scopes])[:-1]
+    rows = np.repeat(np.arange(len(owner)), counts)
+    step = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    scope = flat[offsets[owner[rows]] + step] if len(rows) else np.zeros(0, np.int64)
+    if not len(rows):
+        return empty
+    key = scope * T + t[rows]
+    unique, inverse = np.unique(key, return_inverse=True)
+    handled = np.bincount(inverse, handle[rows]).astype(np.float64)
+    logged = np.bincount(inverse, capacity[rows]).astype(np.float64)
+    return ScopeLoad(unique // T, unique % T, handled, logged)
 
 
 def occupancy(sessions: Sequence[Session], handle_seconds: NDArray[np.float64], start: datetime) -> Occupancy:
@@ -255,39 +321,110 @@ def occupancy(sessions: Sequence[Session], handle_seconds: NDArray[np.float64], 
 # ---------------------------------------------------------------- overtime
 
 
-def actual_overtime(
+@dataclass(frozen=True)
+class AgentDayOvertime:
+    """One agent's overtime on one local day (the day its sessions start on), by `rules.overtime_by_day`, with
+    the two caps the labour rules set: the day's (`overtime_cap_per_day`; None under comprehensive hours,
+    which have no daily cap) and the month's, against the overtime of the month so far (prior work included).
+    `day_share` is the day's overtime over its daily cap, `month_share` the month so far over the month's."""
+
+    agent: int
+    day: date
+    kind: str  # calendar.DayKind value: workday, rest_day or holiday
+    worked: int  # minutes worked outside breaks
+    normal: int  # of which normal minutes (the daily norm `normal_per_day`, within the week's)
+    norm: int  # the daily norm of the agent's rules (`normal_per_day`)
+    workday: int  # overtime minutes at 150 %
+    rest_day: int  # at 200 %
+    holiday: int  # at 300 %
+    day_cap: int | None  # the daily overtime cap (None: comprehensive hours)
+    month_to_date: int  # overtime minutes of the month through this day, prior work included
+    month_cap: int
+
+    @property
+    def overtime(self) -> int:
+        return self.workday + self.rest_day + self.holiday
+
+    @property
+    def day_share(self) -> float | None:
+        """Overtime / the daily cap (1.0 = a full cap of 3 hours); None without a (non-zero) daily cap."""
+        return self.overtime / self.day_cap if self.day_cap else None
+
+    @property
+    def month_share(self) -> float:
+        """The month's overtime so far / its cap (infinite for overtime under a zero cap)."""
+        if self.month_cap:
+            return self.month_to_date / self.month_cap
+        return math.inf if self.month_to_date else 0.0
+
+
+def actual_overtime_by_day(
     sessions: Iterable[Session],
     rules: Mapping[int, LabourRules],
     calendar: DayCalendar,
     tz: tzinfo | str,
     prior: Mapping[int, PriorWork] | None = None,
     agent_tz: Mapping[int, tzinfo | str] | None = None,
-) -> list[MonthOvertime]:
-    """Overtime per agent and month of actual sessions, against the rules' monthly cap.
+) -> list[AgentDayOvertime]:
+    """Overtime per agent and local day of actual sessions (by agent, then day): the day's worked, normal and
+    overtime minutes by pay class (rules.overtime_by_day over the sessions as work spans: hours over the
+    daily norm and what is left of the week's on workdays, every minute on rest days and holidays; under
+    comprehensive hours the growth of the period's excess), with the month's running total against the cap.
 
     `prior[agent]` carries what the agent worked before the sessions (its `month_overtime_minutes` count
-    toward the month of its `as_of` day)."""
+    toward the month of its `as_of` day). The one computation of actual overtime: `overtime_by_month` sums it
+    per month."""
     by_agent: dict[int, list[WorkSpan]] = defaultdict(list)
     for s in sessions:
         by_agent[s.agent].append(session_span(s))
-    out: list[MonthOvertime] = []
+    out: list[AgentDayOvertime] = []
     for agent in sorted(by_agent):
         r = rules[agent]
         before = (prior or {}).get(agent)
         zone = (agent_tz or {}).get(agent, tz)
         days = overtime_by_day(by_agent[agent], r, calendar, zone, before)
-        months: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
-        for d in days:
-            m = months[(d.day.year, d.day.month)]
-            m[0] += d.workday
-            m[1] += d.rest_day
-            m[2] += d.holiday
         first = before.as_of if before and before.as_of else (days[0].day if days else None)
-        for (year, month), (wd, rd, hd) in sorted(months.items()):
-            earlier = (
-                before.month_overtime_minutes
-                if before and first and (first.year, first.month) == (year, month)
-                else 0
+        running: dict[tuple[int, int], int] = {}
+        day_cap = None if r.comprehensive else r.overtime_cap_per_day
+        for d in days:
+            key = (d.day.year, d.day.month)
+            if key not in running:
+                running[key] = (
+                    before.month_overtime_minutes
+                    if before and first and (first.year, first.month) == key
+                    else 0
+                )
+            running[key] += d.overtime
+            out.append(
+                AgentDayOvertime(
+                    agent,
+                    d.day,
+                    d.kind.value,
+                    d.worked,
+                    d.normal,
+                    r.normal_per_day,
+                    d.workday,
+                    d.rest_day,
+                    d.holiday,
+                    day_cap,
+                    running[key],
+                    r.overtime_cap_per_month,
+                )
             )
-            out.append(MonthOvertime(agent, year, month, wd, rd, hd, earlier, r.overtime_cap_per_month))
     return out
+
+
+def overtime_by_month(days: Iterable[AgentDayOvertime]) -> list[MonthOvertime]:
+    """Overtime per agent and month of actual sessions, against the rules' monthly cap: the DAYS of
+    `actual_overtime_by_day` summed per month (prior work as there)."""
+    months: dict[tuple[int, int, int], list[int]] = {}
+    for d in days:
+        m = months.setdefault((d.agent, d.day.year, d.day.month), [0, 0, 0, 0, d.month_cap])
+        m[0] += d.workday
+        m[1] += d.rest_day
+        m[2] += d.holiday
+        m[3] = d.month_to_date - (m[0] + m[1] + m[2])  # the prior work counted in the month
+    return [
+        MonthOvertime(agent, year, month, wd, rd, hd, earlier, cap)
+        for (agent, year, month), (wd, rd, hd, earlier, cap) in sorted(months.items())
+    ]

@@ -314,6 +314,39 @@ async def coverage_rows(
     return list((await session.execute(text(sql), params)).mappings().all())
 
 
+_UNDERSTAFFED = """
+WITH live AS (
+    SELECT id, plan_id FROM rosters WHERE status = 'published' AND starts_at < :hi AND ends_at > :lo),
+rostered AS (
+    SELECT a.tenant_id, a.shop_id, g.t AS interval_start, array_agg(DISTINCT s.agent_id) AS agents
+    FROM live r
+    JOIN shifts s ON s.roster_id = r.id
+    JOIN shift_assignments a ON a.shift_id = s.id
+    CROSS JOIN LATERAL generate_series(greatest(lower(a.during), :lo),
+                                       least(upper(a.during), :hi) - interval '15 minutes',
+                                       interval '15 minutes') AS g(t)
+    WHERE a.during && tstzrange(:lo, :hi)
+    GROUP BY 1, 2, 3)
+SELECT l.tenant_id, l.shop_id, l.interval_start, max(l.required) AS required,
+       coalesce(cardinality(c.agents), 0) AS rostered, coalesce(c.agents, '{}') AS agents
+FROM live r
+JOIN capacity_plan_lines l ON l.plan_id = r.plan_id
+LEFT JOIN rostered c
+       ON c.tenant_id = l.tenant_id AND c.shop_id = l.shop_id AND c.interval_start = l.interval_start
+WHERE l.interval_start >= :lo AND l.interval_start < :hi
+GROUP BY l.tenant_id, l.shop_id, l.interval_start, c.agents
+HAVING coalesce(cardinality(c.agents), 0) < max(l.required)
+ORDER BY l.tenant_id, l.shop_id, l.interval_start
+"""
+
+
+async def understaffed_cells(session: AsyncSession, lo: datetime, hi: datetime) -> list[Any]:
+    """Shop-intervals of [lo, hi) in which the published rosters put fewer agents on the shop than their
+    plans require (capacity_plan_lines.required: agents logged in to meet the targets), with the agents
+    they did put there."""
+    return list((await session.execute(text(_UNDERSTAFFED), {"lo": lo, "hi": hi})).all())
+
+
 # --- seats, locks and conflicts ------------------------------------------------------------------------
 
 

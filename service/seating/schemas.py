@@ -318,6 +318,18 @@ class CoverageCell(BaseModel):
     missing: int = Field(description="allocated - rostered when positive")
 
 
+class UnderstaffedCell(BaseModel):
+    """A shop-interval with fewer agents rostered (published rosters) than its plan requires, and the agents
+    rostered on it: staff only (it names agents)."""
+
+    tenant_id: uuid.UUID
+    shop_id: uuid.UUID
+    interval_start: datetime
+    required: int
+    rostered: int
+    agent_ids: list[uuid.UUID]
+
+
 # --- shifts and assignments ---------------------------------------------------------------------------
 
 
@@ -574,6 +586,27 @@ class OvertimeRow(BaseModel):
     total_minutes: int
     cap_minutes: int
     over_cap: bool
+
+
+class OvertimeDayRow(BaseModel):
+    """One agent's local day of actual overtime (minutes): worked, normal and overtime by pay class, the
+    daily overtime cap (None under comprehensive hours) and the month so far against the monthly cap."""
+
+    agent_id: uuid.UUID
+    agent_code: str
+    site_id: uuid.UUID
+    day: date
+    kind: str  # workday, rest_day or holiday
+    worked_minutes: int
+    normal_minutes: int
+    day_norm_minutes: int = Field(description="the daily norm of the agent's labour rules")
+    workday_minutes: int
+    rest_day_minutes: int
+    holiday_minutes: int
+    overtime_minutes: int
+    day_cap_minutes: int | None
+    month_to_date_minutes: int
+    month_cap_minutes: int
 
 
 class AttendanceWindow(BaseModel):

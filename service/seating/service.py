@@ -46,7 +46,7 @@ from service.kit.export import copy_csv
 from service.kit.identity import Principal
 from service.kit.models import new_id, utcnow
 from service.kit.pagination import Paged, PageRequest, page_of
-from service.kit.time import local_day_start
+from service.kit.time import DEFAULT_TZ, local_day_start
 from service.kit.timing import StageClock
 from service.seating import queries
 from service.seating.actuals import (  # actual attendance: its own module, these use cases' API
@@ -56,6 +56,7 @@ from service.seating.actuals import (  # actual attendance: its own module, thes
     ingest_work_sessions,
     list_work_sessions,
     occupancy_by_shop_interval,
+    overtime_by_agent_day,
     overtime_by_agent_month,
 )
 from service.seating.calendar import CHINA_2026, CalendarBook, HolidayCalendar, PayClass
@@ -129,6 +130,7 @@ from service.seating.schemas import (
     SolverRead,
     TierCoverage,
     Uncovered,
+    UnderstaffedCell,
 )
 from service.shops.service import get_shop
 from service.workforce.models import Agent, EmploymentType, Site
@@ -935,6 +937,21 @@ async def coverage_csv(
         yield chunk
 
 
+async def understaffed_by_shop_interval(
+    session: AsyncSession, first: date, end: date
+) -> list[UnderstaffedCell]:
+    """Shop-intervals of the local days [FIRST, END) (Asia/Shanghai) rostered below requirement: fewer agents
+    on the shop in the published rosters than their capacity plans require, with the agents rostered there
+    (staff only). The scorecard counts them against the SLA met anyway."""
+    lo, hi = local_day_start(first, DEFAULT_TZ), local_day_start(end, DEFAULT_TZ)
+    return [
+        UnderstaffedCell.model_construct(
+            tenant_id=r.tenant_id, shop_id=r.shop_id, interval_start=r.interval_start, required=r.required,
+            rostered=r.rostered, agent_ids=list(r.agents))
+        for r in await queries.understaffed_cells(session, lo, hi)
+    ]
+
+
 # --- shifts: reads ------------------------------------------------------------------------------------
 
 _SHIFT_READ = """
@@ -1634,7 +1651,9 @@ __all__ = [
     "ingest_work_sessions",
     "list_work_sessions",
     "occupancy_by_shop_interval",
+    "overtime_by_agent_day",
     "overtime_by_agent_month",
+    "understaffed_by_shop_interval",
     "agent_rules",
     "agent_schedule",
     "apply_rebalance",

@@ -23,7 +23,8 @@ OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_vers
                    "pulse_answers", "qa_templates", "qa_categories", "calibration_sessions",
                    "coaching_sessions",
                    "scorecard_definitions", "scorecard_thresholds", "promotion_relaxations",
-                   "scorecard_site_load_days", "scorecard_agent_days", "scorecard_agent_shop_months",
+                   "scorecard_site_load_days", "scorecard_team_load_days", "scorecard_agent_days",
+                   "scorecard_agent_shop_months",
                    "scorecard_attendance_months", "demo_loads"}
 
 

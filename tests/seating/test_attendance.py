@@ -9,7 +9,16 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from service.seating.attendance import Session, actual_overtime, adherence, occupancy, scheduled_spans
+from service.seating.attendance import (
+    Session,
+    actual_overtime_by_day,
+    adherence,
+    interval_pieces,
+    occupancy,
+    overtime_by_month,
+    scheduled_spans,
+    scope_load,
+)
 from service.seating.calendar import CHINA_2026
 from service.seating.problem import Shift
 from service.seating.rules import CHINA_STANDARD, PriorWork, WorkSpan
@@ -94,8 +103,85 @@ def test_actual_overtime_against_the_cap() -> None:
         Session(0, 0, at(1, 9, month=10), at(1, 11, month=10)),  # National Day: 120 at 300 %
     ]
     prior = {0: PriorWork(as_of=date(2026, 11, 1), month_overtime_minutes=1900)}
-    rows = actual_overtime(sessions, {0: CHINA_STANDARD}, CHINA_2026, SH, prior)
+    rows = overtime_by_month(actual_overtime_by_day(sessions, {0: CHINA_STANDARD}, CHINA_2026, SH, prior))
     october, november = rows
     assert (october.month, october.holiday, october.total, october.over_cap) == (10, 120, 120, False)
     assert (november.workday, november.rest_day, november.prior) == (60, 240, 1900)
     assert november.total == 2200 and november.remaining == -40 and november.over_cap
+
+
+def test_actual_overtime_by_day_by_hand() -> None:
+    """China standard hours: 8 normal hours a day, 3 hours of overtime at most a day, 36 h a month."""
+    sessions = [
+        Session(0, 0, at(9, 9), at(9, 19), ((at(9, 12), at(9, 13)),)),  # Monday: 540 worked, 60 over
+        Session(0, 0, at(10, 8), at(10, 20), ((at(10, 12), at(10, 13)),)),  # Tuesday: 660, a full 180 over
+        Session(0, 0, at(14, 9), at(14, 13)),  # Saturday, a rest day: all 240 at 200 %
+        Session(1, 0, at(9, 9), at(9, 13)),  # another agent: 4 hours, no overtime
+    ]
+    prior = {0: PriorWork(as_of=date(2026, 11, 1), month_overtime_minutes=1900)}
+    rows = actual_overtime_by_day(sessions, {0: CHINA_STANDARD, 1: CHINA_STANDARD}, CHINA_2026, SH, prior)
+    got = [(r.agent, r.day.day, r.kind, r.worked, r.normal, r.overtime, r.month_to_date) for r in rows]
+    assert got == [
+        (0, 9, "workday", 540, 480, 60, 1960),
+        (0, 10, "workday", 660, 480, 180, 2140),
+        (0, 14, "rest_day", 240, 0, 240, 2380),
+        (1, 9, "workday", 240, 240, 0, 0),
+    ]
+    monday, tuesday, saturday, other = rows
+    assert (monday.workday, saturday.rest_day, saturday.workday) == (60, 240, 0)
+    assert monday.day_share == pytest.approx(60 / 180) and tuesday.day_share == 1.0
+    assert saturday.day_share == pytest.approx(240 / 180)  # rest-day work beyond the day's cap
+    assert tuesday.month_share == pytest.approx(2140 / 2160) and saturday.month_share > 1.0
+    assert other.day_share == 0.0 and other.month_share == 0.0
+    # The months are these days summed: the same computation.
+    (november, _) = overtime_by_month(rows)
+    assert (november.workday, november.rest_day, november.prior, november.total) == (240, 240, 1900, 2380)
+
+
+def test_interval_pieces_cut_at_the_quarter_hours() -> None:
+    s = [Session(0, 0, at(9, 0, 10), at(9, 0, 40), ((at(9, 0, 20), at(9, 0, 25)),))]
+    owner, t, seconds = interval_pieces(s, at(9, 0), 4)
+    # 00:10-00:15 (300 s), 00:15-00:20 (300 s), then 00:25-00:30 (300 s) and 00:30-00:40 (600 s)
+    assert owner.tolist() == [0, 0, 0, 0] and t.tolist() == [0, 1, 1, 2]
+    assert seconds.tolist() == [300.0, 300.0, 300.0, 600.0]
+
+
+def test_scope_occupancy_by_hand() -> None:
+    """The sessions of test_occupancy_by_hand, grouped: agents 0 and 1 (scopes 0 and 1) and a team of all
+    three (scope 2); agent 2 alone is scope 3."""
+    start = at(9, 0)
+    sessions = [
+        Session(0, 0, at(9, 0), at(9, 0, 15), concurrency=3),
+        Session(1, 0, at(9, 0), at(9, 0, 30), ((at(9, 0, 20), at(9, 0, 25)),), concurrency=2),
+        Session(2, 1, at(9, 0, 7) + timedelta(seconds=30), at(9, 0, 15), concurrency=2),
+    ]
+    handle = np.array([[3600.0, 850.0], [700.0, 0.0]])
+    shops = occupancy(sessions, handle, start)
+    load = scope_load(sessions, shops.occupancy, start, [(0, 2), (1, 2), (3, 2)])
+    cells = {
+        (g, t): (h, c)
+        for g, t, h, c in zip(
+            load.scope.tolist(),
+            load.interval.tolist(),
+            load.handle_seconds.tolist(),
+            load.capacity_seconds.tolist(),
+            strict=True,
+        )
+    }
+    # Agent 0: 2,700 chat-seconds on shop 0 at its 80 %.
+    assert cells[0, 0] == pytest.approx((2160.0, 2700.0))
+    # Agent 1: 1,800 chat-seconds at 80 %, then 1,200 at 700 / 1,200.
+    assert cells[1, 0] == pytest.approx((1440.0, 1800.0)) and cells[1, 1] == pytest.approx((700.0, 1200.0))
+    # The team: 2,160 + 1,440 + 850 handled over 2,700 + 1,800 + 900 chat-seconds; then agent 1 alone.
+    assert cells[2, 0] == pytest.approx((4450.0, 5400.0)) and cells[2, 1] == pytest.approx((700.0, 1200.0))
+    assert cells[3, 0] == pytest.approx((850.0, 900.0)) and (3, 1) not in cells
+    occ = dict(
+        zip(
+            zip(load.scope.tolist(), load.interval.tolist(), strict=True),
+            load.occupancy.tolist(),
+            strict=True,
+        )
+    )
+    assert occ[2, 0] == pytest.approx(4450 / 5400) and occ[3, 0] == pytest.approx(850 / 900)
+    # Summed over the scopes that partition the sessions, the handle time is the shops'.
+    assert sum(h for (g, _), (h, _) in cells.items() if g != 2) == pytest.approx(handle.sum())
