@@ -66,6 +66,14 @@ async def _admin(url: str, *statements: str) -> None:
     await engine.dispose()
 
 
+async def scratch_database(url: str, name: str) -> AsyncIterator[str]:
+    """An empty database NAME on URL's server (a module fixture's body: migrations run on it by hand),
+    dropped afterwards."""
+    await _admin(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
+    yield with_database(url, name)
+    await _admin(url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
     yield _server_url()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -12,7 +12,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.kit.errors import Conflict, Invalid, NotFound
+from service.kit.errors import Conflict, Invalid, NotFound, Problem
 from service.kit.pagination import Paged, PageRequest, keyset, page_of
 
 M = TypeVar("M")
@@ -27,8 +27,10 @@ def apply_changes(obj: Any, changes: BaseModel) -> Any:
     return obj
 
 
-async def flush(session: AsyncSession, what: str) -> None:
-    """Flush, turning constraint violations into clear problems instead of 500s."""
+async def flush(session: AsyncSession, what: str,
+                known: Mapping[str, Callable[[], Problem]] | None = None) -> None:
+    """Flush, turning constraint violations into clear problems instead of 500s. KNOWN: for a constraint of
+    the use case (by name), the problem it answers instead, e.g. a duplicate naming the fields at fault."""
     try:
         await session.flush()
     except IntegrityError as exc:
@@ -37,6 +39,8 @@ async def flush(session: AsyncSession, what: str) -> None:
         sqlstate = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
         match = _CONSTRAINT.search(str(exc.orig))
         constraint = match.group(1) if match else ""
+        if constraint in (known or {}):
+            raise (known or {})[constraint]() from None
         if sqlstate == "23505":  # say what collided, in words: never the constraint's name
             columns = _columns_of_constraint(constraint)
             same = f" (the same {_words(columns)})" if columns else ""

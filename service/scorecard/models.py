@@ -182,15 +182,28 @@ class CalibrationSession(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
+# One review per reviewer and conversation (Zendesk QA's rule): in a calibration session, per brand (the
+# alignment pairs a reviewer's grade with the benchmark's by the brand's conversation, whatever the template);
+# outside calibration, per shop's conversation and template (a second review of the same conversation on the
+# same scorecard would count it twice in IQS and pass rate). Migration 0017_qa_review_unique.
+CALIBRATION_REVIEW = "uq_qa_reviews_calibration"
+PLAIN_REVIEW = "uq_qa_reviews_review"
+
+
 class QaReview(SQLModel, table=True):
     """A reviewer's rating of one conversation of a brand's shop. Its score is the QA maths' (qa.score_review)
-    at the time of writing; calibration reviews (calibration_session_id set) never count in IQS."""
+    at the time of writing; calibration reviews (calibration_session_id set) never count in IQS. A reviewer
+    reviews a conversation once: once per calibration session, and once per template outside calibration."""
 
     __tablename__ = "qa_reviews"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "shop_id"], ["shops.tenant_id", "shops.id"], ondelete="RESTRICT"),
         Index(None, "conversation_on"),
         Index(None, "agent_id", "conversation_on"),
+        Index(CALIBRATION_REVIEW, "tenant_id", "calibration_session_id", "reviewer", "conversation_id",
+              unique=True, postgresql_where=text("calibration_session_id IS NOT NULL")),
+        Index(PLAIN_REVIEW, "tenant_id", "shop_id", "conversation_id", "reviewer", "template_id",
+              unique=True, postgresql_where=text("calibration_session_id IS NULL")),
     )
 
     tenant_id: uuid.UUID = Field(primary_key=True)

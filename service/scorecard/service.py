@@ -12,7 +12,7 @@ import csv
 import io
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -25,7 +25,7 @@ from sqlmodel import col
 
 from service.kit import audit
 from service.kit.crud import apply_changes, flush, keyed_page, list_page
-from service.kit.errors import Invalid, NotFound
+from service.kit.errors import Conflict, Invalid, NotFound
 from service.kit.identity import Principal
 from service.kit.pagination import Paged, PageRequest, page_of
 from service.kit.shapes import read_of
@@ -36,7 +36,9 @@ from service.scorecard import schemas as shapes
 from service.scorecard import scoring as sc
 from service.scorecard.evidence import Evidence, Flag, Side
 from service.scorecard.models import (
+    CALIBRATION_REVIEW,
     FLOOR,
+    PLAIN_REVIEW,
     AgentDayOvertime,
     AgentShopMonth,
     AgentTeam,
@@ -1419,8 +1421,22 @@ async def create_review(session: AsyncSession, principal: Principal, data: shape
     except ValueError as e:
         raise Invalid("ratings", str(e)) from None
     session.add(row)
-    await flush(session, "QA review")
+    await flush(session, "QA review", DUPLICATE_REVIEW)
     return row
+
+
+def _duplicate(reason: str, *fields: str) -> Callable[[], Conflict]:
+    return lambda: Conflict(f"QA review already exists: {reason}",
+                            errors=[{"field": f, "reason": reason} for f in fields])
+
+
+# A reviewer reviews a conversation once (models.QaReview): the database's refusal as the 409 a caller reads.
+DUPLICATE_REVIEW = {
+    CALIBRATION_REVIEW: _duplicate("you already graded this conversation in this calibration session "
+                                   "(one grade per reviewer)", "conversation_id", "calibration_session_id"),
+    PLAIN_REVIEW: _duplicate("you already reviewed this conversation of this shop with this template "
+                             "(one review per reviewer)", "conversation_id", "template_id"),
+}
 
 
 HELD = (date, uuid.UUID)  # the key of the lists by day: (the day, the id)
@@ -1468,11 +1484,13 @@ async def _scored(session: AsyncSession, where: Any) -> list[qa.ScoredReview]:
     for r in rows:
         if r.template_id not in templates:
             templates[r.template_id] = await _loaded_template(session, r.template_id)
+    # A conversation is named by its brand (calibration sessions are operator-level: two brands' "12345" are
+    # two conversations), the key uq_qa_reviews_calibration holds unique per reviewer and session.
     reviews = [
         qa.Review(
             str(r.id),
             str(r.template_id),
-            r.conversation_id,
+            f"{r.tenant_id}/{r.conversation_id}",
             r.conversation_on,
             str(r.agent_id),
             r.reviewer,

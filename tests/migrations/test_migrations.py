@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from service import migrations
 from service.kit.db import make_engine
-from tests.conftest import _admin, with_database
+from tests.conftest import scratch_database
 
 # Tables that belong to no tenant (operator-level, small: Citus reference tables).
 OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_version", "api_keys",
@@ -30,10 +30,8 @@ OPERATOR_TABLES = {"tenants", "sites", "agents", "revoked_tokens", "alembic_vers
 
 @pytest.fixture(scope="module")
 async def scratch(server_url):
-    name = "sw_migrations_scratch"
-    await _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
-    yield with_database(server_url, name)
-    await _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    async for url in scratch_database(server_url, "sw_migrations_scratch"):
+        yield url
 
 
 async def _tables(url: str) -> set[str]:
