@@ -257,7 +257,8 @@ async def _attendance(demo: Demo) -> Any:
     # The story's peak (its run-up burns Hangzhou) is known from the day alone; the floor is staffed for the
     # conversations' handle time (their rollups).
     story = history.story_peak(demo.today)
-    return await load_attendance_demo(demo.db, demo.today, (story.start, story.end), demo.seed)
+    return await load_attendance_demo(demo.db, demo.today, (story.start, story.end), demo.seed,
+                                      LOW_CSAT_SHOPS)
 
 
 async def _finance_setup(demo: Demo) -> None:

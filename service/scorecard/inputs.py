@@ -138,11 +138,12 @@ async def attendance(session: AsyncSession, month: date) -> Attendance:
     """A month's occupancy, understaffing and overtime from the seating domain's reports, the one place the
     scorecard reads them:
 
-    - occupancy per shop and interval (seating.actuals.occupancy_by_shop_interval: the rollups' handle time
-      over logged-in chat-slot time) and per site, team and agent and interval computed at the interval
-      (seating.actuals.occupancy_by_scope: each agent's chat-slot time on a shop times the shop's occupancy
-      in that interval, summed per scope, over the scope's chat-slot time), kept per local day as the
-      occupancies above the hot floor so that any scope's threshold re-counts its hot intervals;
+    - occupancy per shop and interval (seating.actuals.occupancy_by_shop_interval: the rollups' handle time,
+      carried over to the intervals that work it, over logged-in chat-slot time) and per site, team and
+      agent and interval computed at the interval (seating.actuals.occupancy_by_scope: each agent's
+      chat-slot time on a shop times the shop's occupancy in that interval, summed per scope, over the
+      scope's chat-slot time), kept per local day as the occupancies above the hot floor so that any
+      scope's threshold re-counts its hot intervals;
     - understaffing: the shop-intervals rostered below requirement (seating.service.
       understaffed_by_shop_interval), a shop's own and, for a site, team or agent, those its agents were
       rostered on;
@@ -156,6 +157,7 @@ async def attendance(session: AsyncSession, month: date) -> Attendance:
     out = Attendance(month, last)
     grid = await actuals.occupancy_by_shop_interval(session, (month, after))
     occ, handle, capacity = grid.result.occupancy, grid.handle_seconds, grid.result.capacity_seconds
+    worked = grid.result.worked_seconds  # the handle time carried over to the intervals that work it
     n_intervals = occ.shape[0]
     day_index = np.array(
         [
@@ -165,7 +167,7 @@ async def attendance(session: AsyncSession, month: date) -> Attendance:
         dtype=np.int64,
     )
     ts, ss = np.nonzero((capacity > 0) | (handle > 0))
-    for j, days in day_loads(ss, day_index[ts], handle[ts, ss], capacity[ts, ss], occ[ts, ss], month).items():
+    for j, days in day_loads(ss, day_index[ts], worked[ts, ss], capacity[ts, ss], occ[ts, ss], month).items():
         out.shop[grid.shops[j][1]] = days
     site_of = dict(await _all(session, text("SELECT id, site_id FROM agents")))
     team_of = dict(await _all(session, text("SELECT agent_id, team_id FROM agent_team_members")))

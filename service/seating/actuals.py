@@ -281,7 +281,8 @@ _SHOPS = ("SELECT tenant_id, id FROM shops WHERE CAST(:shops AS uuid[]) IS NULL 
 class OccupancyGrid:
     """Occupancy of shops (columns) by interval (rows) from START, as attendance.occupancy computes it:
     `result.occupancy[t, s]` is NaN where nobody was logged in. The scorecard reads the arrays; `rows()`
-    lists the cells someone worked or chats were handled in."""
+    lists the cells someone worked or chats were handled in, with the handle seconds worked there (carried
+    over)."""
 
     start: datetime
     shops: list[tuple[uuid.UUID, uuid.UUID]]  # (tenant_id, shop_id) of each column
@@ -307,12 +308,13 @@ class OccupancyGrid:
                           "a shorter window")
         occ, bands = self.result.occupancy, self.result.band()
         logged, capacity = self.result.logged_in_seconds, self.result.capacity_seconds
+        worked = self.result.worked_seconds  # the handle time carried over to the intervals that work it
         ts, ss = np.nonzero((capacity > 0) | (self.handle_seconds > 0))
         for t, s in zip(ts.tolist(), ss.tolist(), strict=True):
             tenant, shop = self.shops[s]
             value = occ[t, s]
             yield OccupancyRow(tenant_id=tenant, shop_id=shop, interval_start=self.interval(t),
-                               handle_seconds=round(float(self.handle_seconds[t, s]), 1),
+                               handle_seconds=round(float(worked[t, s]), 1),
                                logged_in_seconds=round(float(logged[t, s]), 1),
                                capacity_seconds=round(float(capacity[t, s]), 1),
                                occupancy=None if np.isnan(value) else round(float(value), 4),
@@ -322,9 +324,9 @@ class OccupancyGrid:
 async def occupancy_by_shop_interval(session: AsyncSession, window: tuple[date, date],
                                      shop_ids: Sequence[uuid.UUID] | None = None) -> OccupancyGrid:
     """Occupancy per shop and 15-minute interval over the local days WINDOW = [from, to) (Asia/Shanghai),
-    of SHOP_IDS (None: every shop the caller sees): the rollups' handle time over logged-in time x each
-    agent's concurrency (attendance.occupancy). Three set-based reads (shops, handle times aggregated per
-    shop, sessions) for any number of shops."""
+    of SHOP_IDS (None: every shop the caller sees): the rollups' handle time, carried over to the intervals
+    that work it, over logged-in time x each agent's concurrency (attendance.occupancy: at most 100 %).
+    Three set-based reads (shops, handle times aggregated per shop, sessions) for any number of shops."""
     lo, hi = days_of(*window)
     n = int((hi - lo).total_seconds()) // (INTERVAL_MINUTES * 60)
     ids = None if shop_ids is None else list(shop_ids)

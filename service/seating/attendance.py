@@ -8,8 +8,13 @@ as `(agent, WorkSpan)` pairs (`scheduled_spans` turns roster shifts into them).
   (logged in outside breaks), minutes in adherence (both at once) and their share of the scheduled
   minutes. Time is cut at local midnight: each minute counts on the local day it falls in (a night
   shift's adherence is split over its two days, as a day's report reads it).
-- Occupancy, per shop and interval: handle time / (logged-in time x concurrency), the logged-in time cut
-  into the intervals it covers (GLOSSARY: healthy 75-85 %, above 90 % burnout territory).
+- Occupancy, per shop and interval: handle time worked / (logged-in time x concurrency), the logged-in time
+  cut into the intervals it covers (GLOSSARY: healthy 75-85 %, above 90 % burnout territory). The rollups
+  put a conversation's whole handle time in the interval it starts in; `carry_over` spreads it as work
+  still being done: what an interval's chat-slot capacity cannot absorb (all of it where nobody was logged
+  in) carries into the shop's following intervals, so occupancy never exceeds 100 %. What is still
+  unabsorbed at the window's end is reported as the shop's backlog (`Occupancy.backlog_seconds`), not
+  pushed into the last interval.
 - Overtime per agent and day (`actual_overtime_by_day`): the overtime of the sessions by pay class, by
   `rules.overtime_by_day` (sessions as work spans: a session belongs to the local day it starts on), with the
   daily cap and the month's running total against the monthly cap; per agent and month
@@ -186,7 +191,9 @@ def adherence(
 class Occupancy:
     logged_in_seconds: NDArray[np.float64]  # (T, S) logged-in seconds outside breaks
     capacity_seconds: NDArray[np.float64]  # (T, S) the same times concurrency: chat-slot seconds
-    occupancy: NDArray[np.float64]  # (T, S) handle / capacity; NaN where nobody was logged in
+    occupancy: NDArray[np.float64]  # (T, S) worked / capacity, at most 1; NaN where nobody was logged in
+    worked_seconds: NDArray[np.float64]  # (T, S) handle seconds worked in the interval (carry_over)
+    backlog_seconds: NDArray[np.float64]  # (S,) handle seconds no interval of the window could absorb
 
     def band(self) -> NDArray[np.str_]:
         """'none' (nobody logged in), 'low' (< 75 %), 'healthy' (75-85 %), 'high' (85-90 %), 'burnout'."""
@@ -274,10 +281,10 @@ def scope_load(
 ) -> ScopeLoad:
     """Occupancy per scope and interval computed at the interval: the handle time a scope did in an interval
     is, on each shop it was logged in on, its chat-slot seconds there times the shop's occupancy in that
-    interval (`occupancy(...).occupancy`, (T, S): the shop's handle time shared by its logged-in chat-slot
-    time, as the rollups know handle time per shop, not per agent); its occupancy is that handle time over its
-    own chat-slot seconds. SCOPE_OF[k]: the scopes session k counts in (e.g. its agent, its team, its
-    site). A scope's intervals where it was not logged in are left out."""
+    interval (`occupancy(...).occupancy`, (T, S): the shop's handle time worked there, carried over, shared
+    by its logged-in chat-slot time, as the rollups know handle time per shop, not per agent); its occupancy
+    is that handle time over its own chat-slot seconds. SCOPE_OF[k]: the scopes session k counts in (e.g.
+    its agent, its team, its site). A scope's intervals where it was not logged in are left out."""
     T = shop_occupancy.shape[0]
     mine = [k for k, s in enumerate(sessions) if s.shop is not None and 0 <= s.shop < shop_occupancy.shape[1]]
     chosen = [sessions[k] for k in mine]
@@ -306,16 +313,38 @@ def scope_load(
     return ScopeLoad(unique // T, unique % T, handled, logged)
 
 
+def carry_over(
+    handle_seconds: NDArray[np.float64], capacity_seconds: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The carry-over of workload, per column (shop) in interval order: an interval works its own handle
+    time plus what earlier intervals could not absorb, up to its chat-slot capacity; the rest carries into
+    the next interval (all of it where the capacity is zero). Returns (worked (T, S), backlog (S,)): the
+    handle seconds worked in each interval (never above its capacity) and, per column, what is still
+    unabsorbed at the window's end. worked.sum(axis=0) + backlog == handle_seconds.sum(axis=0)."""
+    handle = np.asarray(handle_seconds, float)
+    capacity = np.asarray(capacity_seconds, float)
+    worked = np.zeros_like(handle)
+    carry = np.zeros(handle.shape[1:])
+    for t in range(handle.shape[0]):
+        load = carry + handle[t]
+        worked[t] = np.minimum(load, np.maximum(capacity[t], 0.0))
+        carry = load - worked[t]
+    return worked, carry
+
+
 def occupancy(sessions: Sequence[Session], handle_seconds: NDArray[np.float64], start: datetime) -> Occupancy:
-    """Occupancy per (interval, shop) of `handle_seconds` (T, S): the handle time of conversations in each
-    interval (the rollups' handle_sum_s), over the logged-in chat-slot time."""
+    """Occupancy per (interval, shop) of `handle_seconds` (T, S): the handle time of the conversations that
+    start in each interval (the rollups' handle_sum_s), carried over to the intervals that work it
+    (`carry_over`), over the logged-in chat-slot time: at most 100 %. The one occupancy of shops (the
+    seating report and the scorecard read it)."""
     handle = np.asarray(handle_seconds, float)
     T, S = handle.shape
     logged = logged_in_seconds(sessions, start, T, S)
     capacity = logged_in_seconds(sessions, start, T, S, weighted=True)
+    worked, backlog = carry_over(handle, capacity)
     with np.errstate(divide="ignore", invalid="ignore"):
-        occ = np.where(capacity > 0, handle / capacity, np.nan)
-    return Occupancy(logged, capacity, occ)
+        occ = np.where(capacity > 0, worked / capacity, np.nan)
+    return Occupancy(logged, capacity, occ, worked, backlog)
 
 
 # ---------------------------------------------------------------- overtime

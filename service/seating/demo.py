@@ -12,13 +12,17 @@ agents follows their volume; part-timers and interns take one login of at most f
 allow; more logins on any shop, not overlapping, eight hours a day at most, eleven on the peak's days). Full-
 timers work comprehensive hours by the month (the seating demo's rule sets): a weekend login is a rota's
 workday, and overtime is what a month's hours run over its allowance. The loss leader's agents work its shops
-every workday, eight hours with a lunch hour, whatever its few chats need (its negative margin). So occupancy
+every workday, eight hours with a lunch hour, whatever its few chats need (its negative margin); its calm shop
+with unhappy buyers (CALM) is worked by its Hangzhou agents, so that shop's low CSAT weighs on the burning
+floor's client index (which has room for it) rather than on a small floor's. So occupancy
 reads like a contact centre's: 40-85 % by the day, the busy intervals near the target, the quiet ones low.
 
 The story's peak (Double 11 when it is in the history): on the promotion's days the KA brands' shops are
 served by Hangzhou's floor alone (its agents of every brand but the loss leader's), staffed to PEAK_TARGET
-(about 95 % occupancy, never over full while its agents last; on the spike day they run out and the shops run
-over), the other floors serving the other brands; from three weeks before the peak's last day to two weeks
+(about 95 % occupancy, never over full while its agents last; on the spike day they run out and the other
+floors lend agents for what is left, over their hours, once their own shops are staffed; what still no one
+takes carries over into the following intervals, attendance.carry_over), the other floors serving the other
+brands; from three weeks before the peak's last day to two weeks
 after it (the returns) a few of them (BURNING_AGENTS) work 12-hour days (eleven hours worked) every day on the
 busiest KA shop, over the China cap of 36 overtime hours in the peak's month, while their shops' SLAs hold:
 the scorecard flags that site as burning out and tracks its recovery in the two weeks after the peak.
@@ -31,7 +35,7 @@ import math
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -131,10 +135,12 @@ def _need(handle: Sequence[float], slot: float, target: float, nearest: bool) ->
 
 def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], first: date, last: date,
              peak: tuple[date, date] | None = None,
-             handle: Mapping[tuple[uuid.UUID, date], Sequence[float]] | None = None) -> list[dict[str, Any]]:
+             handle: Mapping[tuple[uuid.UUID, date], Sequence[float]] | None = None,
+             calm: Collection[str] = ()) -> list[dict[str, Any]]:
     """The work sessions of the agents from FIRST to LAST (local days), as records of an export (see the
     module doc). PEAK: the story peak's first and last day; HANDLE: per (shop, local day) the handle seconds
-    of its 96 intervals (the rollups')."""
+    of its 96 intervals (the rollups'); CALM: the names of the loss leader's calm shops with unhappy buyers,
+    worked by its BURNING_SITE agents (the others work its other shops)."""
     zone = ZoneInfo(DEFAULT_TZ)
     handle = handle or {}
     brand_of = {a.id: STAFFING_ORDER[i % len(STAFFING_ORDER)] for i, a in enumerate(agents)}
@@ -175,13 +181,17 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
         month_days = ((day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
         # Within the comprehensive hours' allowance so far and a day more: no overtime but the burn's
         allowance = ALLOWANCE * day.day // month_days + 32
-        for slug, own in sorted(shops_of.items()):
+        # at the peak the KA brands' shops last: the other floors lend Hangzhou what their own shops leave
+        for slug, own in sorted(shops_of.items(), key=lambda x: (promo and x[0] in KA_BRANDS, x[0])):
             pool = [a for a in employed if brand_of[a.id] == slug]
             placed: dict[uuid.UUID, list[tuple[Agent, int, int, int]]] = {}  # shop: agents and their start
             if slug == LOSS_LEADER:  # every workday, eight hours and a lunch hour, whatever the load
+                quiet = [s for s in own if s.name in calm]
+                rest = [s for s in own if s.name not in calm] or own
                 for i, a in enumerate(pool if weekday else []):
                     part = a.employment_type in PART_TIMERS  # four hours, as their rules allow
-                    placed.setdefault(own[i % len(own)].id, []).append((a, 36 if i % 3 else 52, part, 0))
+                    mine = quiet if quiet and a.city == BURNING_SITE else rest
+                    placed.setdefault(mine[i % len(mine)].id, []).append((a, 36 if i % 3 else 52, part, 0))
                 pool = []  # what its own agents do not cover goes to the others'
             hangzhou = promo and slug in KA_BRANDS
             # Who may serve: the brand's own agents first, then any other agent of the floors serving it
@@ -193,6 +203,9 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
             allowed = {a.id for a in helpers}
             pool = [a for a in pool if a.id in allowed]
             others = [a for a in helpers if brand_of[a.id] != slug]
+            # where Hangzhou's floor runs out at the peak (its spike day), the other floors lend agents for
+            # what is left, over their hours (what no one takes carries over: attendance.carry_over)
+            reserve = [a for a in employed if hangzhou and a.city != BURNING_SITE]
             serving = pool + others
             k_min = min((a.concurrency for a in serving), default=1)
             k_mean = sum(a.concurrency for a in serving) / len(serving) if serving else 1.0
@@ -232,6 +245,10 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
                                   and (month_worked[a.id] + length <= allowance
                                        if a.employment_type not in PART_TIMERS
                                        else weekday and week_worked[a.id] + length <= PART_WEEK)), None)
+                    if agent is None and b0 - a0 < 8:  # what the floor cannot take: the reserve's, over hours
+                        lent = [a for a in reserve if a.id in busy] + [a for a in reserve if a.id not in busy]
+                        agent = next((a for a in lent if _free(a, busy.get(a.id, []), a0, b0, True, promo)),
+                                     None)
                     if agent is None:
                         if b0 - a0 >= 8:  # halves fit second logins
                             queue += [(a0, (a0 + b0) // 2), ((a0 + b0) // 2, b0)]
@@ -267,8 +284,8 @@ async def demo_agents_and_shops(db: Database) -> tuple[list[Agent], list[Any]]:
             "coalesce(a.max_concurrency, 1) FROM agents a "
             "JOIN sites s ON s.id = a.site_id ORDER BY a.code"))]
         shops = (await session.execute(text(
-            "SELECT s.tenant_id, s.id, t.slug, t.tier FROM shops s JOIN tenants t ON t.id = s.tenant_id "
-            "ORDER BY t.slug, s.name"))).all()
+            "SELECT s.tenant_id, s.id, t.slug, t.tier, s.name FROM shops s "
+            "JOIN tenants t ON t.id = s.tenant_id ORDER BY t.slug, s.name"))).all()
     return agents, list(shops)
 
 
@@ -298,11 +315,11 @@ async def demo_handle(db: Database, first: date, last: date) -> dict[tuple[uuid.
 
 
 async def load_attendance_demo(db: Database, today: date, peak: tuple[date, date] | None = None,
-                               seed: int = SEED) -> IngestAnswer:
+                               seed: int = SEED, calm: Collection[str] = ()) -> IngestAnswer:
     """The demo's attendance up to yesterday (see the module doc), sized to the conversations' handle time,
-    through the ingest. PEAK: the story peak's first and last day."""
+    through the ingest. PEAK: the story peak's first and last day; CALM: the loss leader's calm shops."""
     agents, shops = await demo_agents_and_shops(db)
     first, last = first_day(today), today - timedelta(days=1)
     handle = await demo_handle(db, first, last)
-    rows = sessions(random.Random(seed), agents, shops, first, last, peak, handle)
+    rows = sessions(random.Random(seed), agents, shops, first, last, peak, handle, calm)
     return await send(db, rows, today)

@@ -4,7 +4,8 @@ satisfaction figures, ratings, pulses (with the anonymity threshold), attrition,
 critical-category rule), coaching coverage, the weighted client side of sites, teams and agents, the indices,
 the geometric headline, the quadrant and BURN / SERVICE_RISK / BOTH with their client-index evidence; the
 running-hot evidence: occupancy per site, team and agent from interval-level handle and chat-slot time (each
-agent's chat-slot time on a shop times the shop's occupancy in the interval), hot intervals against the
+agent's chat-slot time on a shop times the shop's occupancy in the interval; a shop's handle time its
+chat-slot time cannot absorb carried into its following intervals), hot intervals against the
 scope's thresholds, overtime per agent and day over the daily norm split into a declared promotion's days
 (the relaxed cap) and the others, the promotion's recovery (time off in lieu against the promotion days'
 overtime, or the window's overtime against the pro-rata cap), and the intervals a published roster left
@@ -530,6 +531,23 @@ def _capacity(data) -> dict:
     return cap
 
 
+def _worked(data) -> dict:
+    """Handle seconds worked per (shop, interval) of the month: each shop's intervals in time order, an
+    interval working the handle time of the chats that start in it plus what earlier intervals left, up to its
+    chat-slot seconds; the rest waits for the next interval (all of it where nobody is logged in)."""
+    cap = _capacity(data)
+    end = NOV + timedelta(days=30)
+    out: dict = {}
+    for shop in data["shops"]:
+        at, left = NOV, 0.0
+        while at < end:
+            load = left + data["handle"].get((shop.id, at), 0.0)
+            out[shop.id, at] = min(load, cap.get((shop.id, at), 0.0))
+            left = load - out[shop.id, at]
+            at += Q
+    return out
+
+
 def _hot(occupancy: dict, t: dict) -> int:
     """Intervals (keyed by their start) above the occupancy threshold on ordinary days plus above the
     promotion's on promotion days."""
@@ -540,7 +558,7 @@ def _hot(occupancy: dict, t: dict) -> int:
 def _group_load(data, members) -> tuple[float | None, dict]:
     """A group's occupancy: per interval, each member's chat-slot seconds on a shop times the shop's handle
     time over all chat-slot seconds on it then, summed, over the members' chat-slot seconds."""
-    cap = _capacity(data)
+    cap, worked = _capacity(data), _worked(data)
     h: dict = defaultdict(float)
     c: dict = defaultdict(float)
     for a, shop, start, minutes in data["sessions"]:
@@ -548,7 +566,7 @@ def _group_load(data, members) -> tuple[float | None, dict]:
             continue
         for q in range(minutes // 15):
             at, slot = start + q * Q, 900 * data["concurrency"][a]
-            h[at] += slot * data["handle"].get((shop.id, at), 0.0) / cap[shop.id, at]
+            h[at] += slot * worked[shop.id, at] / cap[shop.id, at]
             c[at] += slot
     total = sum(c.values())
     return (sum(h.values()) / total if total else None), {at: h[at] / c[at] for at in c}
@@ -636,10 +654,10 @@ def _shop_hot(data, shop_ids, sla, t: dict) -> tuple[bool, int]:
     """A shop's (or a brand's: its shops') running-hot tests under thresholds T, plainly: its intervals
     above the occupancy threshold (the promotion's on promotion days), its agents' overtime weighted by
     their time there, its understaffed intervals with the SLA met."""
-    cap = _capacity(data)
+    cap, worked = _capacity(data), _worked(data)
     hot_count = 0
     for shop_id in shop_ids:  # a brand's hot intervals are its shops'
-        occupancy = {at: data["handle"].get((s, at), 0.0) / c for (s, at), c in cap.items() if s == shop_id}
+        occupancy = {at: worked[s, at] / c for (s, at), c in cap.items() if s == shop_id}
         hot_count += _hot(occupancy, t)
     overtime_hot, *_ = _overtime_hot(_overtime_days(data), _shop_weights(data, shop_ids), t)
     short = _understaffed(data, shops=shop_ids)

@@ -13,6 +13,7 @@ from service.seating.attendance import (
     Session,
     actual_overtime_by_day,
     adherence,
+    carry_over,
     interval_pieces,
     occupancy,
     overtime_by_month,
@@ -94,6 +95,63 @@ def test_occupancy_by_hand() -> None:
     assert occ.occupancy[0, 1] == pytest.approx(850 / 900)
     assert math.isnan(occ.occupancy[1, 1])
     assert occ.band().tolist() == [["healthy", "burnout"], ["low", "none"]]
+
+
+def test_a_long_chat_carries_over_into_the_following_intervals() -> None:
+    # One agent, one chat at a time, logged in 9:00-10:00; a 40-minute chat starts at 9:00, so the rollups put
+    # its 2,400 s in the 9:00 interval. Worked: 900 s at 9:00 and at 9:15, the last 600 s at 9:30; nothing
+    # at 9:45. Before the carry-over the 9:00 interval read 2400 / 900 = 267 %.
+    sessions = [Session(0, 0, at(9, 9), at(9, 10))]
+    handle = np.array([[2400.0], [0.0], [0.0], [0.0]])
+    occ = occupancy(sessions, handle, at(9, 9))
+    assert occ.worked_seconds[:, 0].tolist() == [900.0, 900.0, 600.0, 0.0]
+    assert occ.occupancy[:, 0] == pytest.approx([1.0, 1.0, 2 / 3, 0.0])
+    assert occ.backlog_seconds.tolist() == [0.0]
+    assert occ.band()[:, 0].tolist() == ["burnout", "burnout", "low", "low"]
+
+
+def test_handle_time_where_nobody_was_logged_in_carries_forward() -> None:
+    # Shop 0: 600 s handled at 9:00 with nobody logged in, then nobody at 9:15 either; at 9:30 one agent at
+    # two chats (1,800 chat-slot s) works those 600 s and the interval's own 900 s: 1500 / 1800.
+    # Shop 1 is independent: its own 450 s at 9:00 in 900 chat-slot s.
+    sessions = [
+        Session(0, 0, at(9, 9, 30), at(9, 9, 45), concurrency=2),
+        Session(1, 1, at(9, 9), at(9, 9, 15)),
+    ]
+    handle = np.array([[600.0, 450.0], [0.0, 0.0], [900.0, 0.0]])
+    occ = occupancy(sessions, handle, at(9, 9))
+    assert math.isnan(occ.occupancy[0, 0]) and math.isnan(occ.occupancy[1, 0])
+    assert occ.worked_seconds[:, 0].tolist() == [0.0, 0.0, 1500.0]
+    assert occ.occupancy[2, 0] == pytest.approx(1500 / 1800)
+    assert occ.occupancy[0, 1] == pytest.approx(0.5) and math.isnan(occ.occupancy[1, 1])
+    assert occ.backlog_seconds.tolist() == [0.0, 0.0]
+
+
+def test_what_the_window_cannot_absorb_is_its_backlog() -> None:
+    # 900 chat-slot s an interval; 3,000 s handled at 9:15: 900 worked at 9:15 and at 9:30, 1,200 s left at
+    # the window's end, reported as the shop's backlog (the last interval stays at 100 %). Handle time in a
+    # last interval nobody works is backlog too.
+    worked, backlog = carry_over(np.array([[0.0, 0.0], [3000.0, 0.0], [0.0, 50.0]]),
+                                 np.array([[900.0, 900.0], [900.0, 900.0], [900.0, 0.0]]))
+    assert worked.tolist() == [[0.0, 0.0], [900.0, 0.0], [900.0, 0.0]]
+    assert backlog.tolist() == [1200.0, 50.0]
+
+
+def test_carry_over_keeps_occupancy_at_most_one_and_loses_no_handle_time() -> None:
+    rng = np.random.default_rng(13)
+    handle = rng.exponential(900.0, (200, 7)) * (rng.random((200, 7)) < 0.6)
+    capacity = rng.choice([0.0, 900.0, 1800.0, 2700.0], (200, 7))
+    worked, backlog = carry_over(handle, capacity)
+    assert (worked <= capacity + 1e-9).all() and (worked >= 0).all() and (backlog >= 0).all()
+    assert worked.sum(axis=0) + backlog == pytest.approx(handle.sum(axis=0))
+    # a plain loop, one shop at a time
+    for s in range(handle.shape[1]):
+        carry = 0.0
+        for t in range(handle.shape[0]):
+            done = min(carry + handle[t, s], capacity[t, s])
+            carry += handle[t, s] - done
+            assert worked[t, s] == pytest.approx(done)
+        assert backlog[s] == pytest.approx(carry)
 
 
 def test_actual_overtime_against_the_cap() -> None:
