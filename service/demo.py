@@ -2,10 +2,11 @@
 
 Six client brands (two KA), seventeen shops over tmall, taobao, jd, pdd and douyin, each with an SLA policy
 of its platform's usual targets (KA stricter), three sites and 120 agents of every level with loaded hourly
-costs in CNY; 90 days of conversations ending yesterday (shop-local) with the year's peaks in them
-(service.conversations.demo); the peaks as promotions, and the next one after today ready to plan, with two
-plans for it. Four shops are staffed thin: their SLAs breach, while the KA brands' other shops mostly meet
-theirs. Later domains add their own demo data here.
+costs in CNY, and 24 seasonal temps at Hangzhou for the story peak's last days (its spike); 90 days of
+conversations ending yesterday (shop-local) with the year's peaks in them (service.conversations.demo);
+the peaks as promotions, and the next one after today ready to plan, with two plans for it. Four shops are
+staffed thin: their SLAs breach, while the KA brands' other shops mostly meet theirs; each has home floors
+(THIN_HOMES) whose agents serve it first. Later domains add their own demo data here.
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ SKILLS = ["presale", "aftersale", "beauty", "outdoor", "home", "appliances", "pe
 
 # Shops staffed thin in the demo: their SLAs breach, most of all at the peaks.
 THIN_SHOPS = {"璐米美妆拼多多旗舰店", "麻糬家居品牌店", "爪爪宠物抖音小店", "热厨电器京东旗舰店"}
+# The thin shops' home floors (cities), spread deliberately: those floors' agents serve them first, at the
+# peak too, so no floor's client index sits at the edge of the target: the KA one is the KA floor's (it
+# serves it at the peak anyway), Hefei has one of its own, the biggest is every floor's and the smallest
+# Hangzhou's and Chengdu's.
+THIN_HOMES = {"璐米美妆拼多多旗舰店": ("Hangzhou",), "热厨电器京东旗舰店": ("Hangzhou", "Hefei", "Chengdu"),
+              "麻糬家居品牌店": ("Hefei",), "爪爪宠物抖音小店": ("Hangzhou", "Chengdu")}
 # A calm shop answered in time whose buyers are often unhappy: the scorecard's SERVICE RISK.
 LOW_CSAT_SHOPS = {"墨叶文具店"}
 
@@ -159,6 +166,7 @@ async def _load_demo(db: Database, seed: int, today: date, scale: float) -> Demo
         sites = [await create_site(session, SiteCreate(name=n, city=c, seat_capacity=cap))
                  for n, c, cap in SITES]
         agents = _agents(rng, sites, today)
+        agents += _temps(random.Random(seed + 1), sites[0], history.story_peak(today))
         await create_agents(session, agents)
     done = await load_parts(PARTS, Demo(db=db, today=today, seed=seed, scale=scale, shops=shops))
     async with db.system_transaction() as session:
@@ -258,7 +266,7 @@ async def _attendance(demo: Demo) -> Any:
     # conversations' handle time (their rollups).
     story = history.story_peak(demo.today)
     return await load_attendance_demo(demo.db, demo.today, (story.start, story.end), demo.seed,
-                                      LOW_CSAT_SHOPS)
+                                      LOW_CSAT_SHOPS, THIN_HOMES)
 
 
 async def _finance_setup(demo: Demo) -> None:
@@ -467,6 +475,21 @@ def _one_chat(rng: random.Random, level: AgentLevel) -> int:
     if level != AgentLevel.trainee:
         rng.choice([4, 5, 5, 6])
     return 1
+
+
+# Seasonal temps: Hangzhou hires them for the story peak's last days (its spike), so the spike's handle time
+# has agents logged in for it (service.seating.demo: the KA shops', after the floor's own agents).
+TEMPS, TEMP_DAYS = 24, 3
+
+
+def _temps(rng: random.Random, site: Any, peak: history.Peak) -> list[AgentCreate]:
+    low, high = next(r for lvl, _, r in LEVELS if lvl == AgentLevel.agent)
+    return [AgentCreate(
+        site_id=site.id, code=f"T{i + 1:04d}", name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+        level=AgentLevel.agent, skills=["presale", "aftersale"],
+        loaded_hourly_cost=Decimal(rng.randint(low * 100, high * 100)) / 100, max_concurrency=1,
+        employment_type=EmploymentType.contractor, hired_on=peak.end - timedelta(days=TEMP_DAYS - 1),
+        left_on=peak.end) for i in range(TEMPS)]
 
 
 def _agents(rng: random.Random, sites, today: date, count: int = 120) -> list[AgentCreate]:

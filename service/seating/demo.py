@@ -14,12 +14,15 @@ timers work comprehensive hours by the month (the seating demo's rule sets): a w
 workday, and overtime is what a month's hours run over its allowance. The loss leader's agents work its shops
 every workday, eight hours with a lunch hour, whatever its few chats need (its negative margin); its calm shop
 with unhappy buyers (CALM) is worked by its Hangzhou agents, so that shop's low CSAT weighs on the burning
-floor's client index (which has room for it) rather than on a small floor's. So occupancy
+floor's client index (which has room for it) rather than on a small floor's. The thin shops have home
+floors (HOMES, service.demo.THIN_HOMES): their agents serve them first, at the peak too, so no floor's client
+index sits at the edge. So occupancy
 reads like a contact centre's: 40-85 % by the day, the busy intervals near the target, the quiet ones low.
 
 The story's peak (Double 11 when it is in the history): on the promotion's days the KA brands' shops are
 served by Hangzhou's floor alone (its agents of every brand but the loss leader's), staffed to PEAK_TARGET
-(about 95 % occupancy, never over full while its agents last; on the spike day they run out and the other
+(about 95 % occupancy, never over full while its agents last, with the seasonal temps Hangzhou hires for
+the peak's last days, service.demo.TEMPS; on the spike day should they run out, the other
 floors lend agents for what is left, over their hours, once their own shops are staffed; what still no one
 takes carries over into the following intervals, attendance.carry_over), the other floors serving the other
 brands; from three weeks before the peak's last day to two weeks
@@ -136,14 +139,22 @@ def _need(handle: Sequence[float], slot: float, target: float, nearest: bool) ->
 def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], first: date, last: date,
              peak: tuple[date, date] | None = None,
              handle: Mapping[tuple[uuid.UUID, date], Sequence[float]] | None = None,
-             calm: Collection[str] = ()) -> list[dict[str, Any]]:
+             calm: Collection[str] = (),
+             homes: Mapping[str, Collection[str]] | None = None) -> list[dict[str, Any]]:
     """The work sessions of the agents from FIRST to LAST (local days), as records of an export (see the
     module doc). PEAK: the story peak's first and last day; HANDLE: per (shop, local day) the handle seconds
     of its 96 intervals (the rollups'); CALM: the names of the loss leader's calm shops with unhappy buyers,
-    worked by its BURNING_SITE agents (the others work its other shops)."""
+    worked by its BURNING_SITE agents (the others work its other shops); HOMES: per shop name, the cities of
+    the floors whose agents serve it first (at the peak too); the peak's seasonal temps (codes TEMP_PREFIX...)
+    serve the KA brands' shops."""
     zone = ZoneInfo(DEFAULT_TZ)
     handle = handle or {}
-    brand_of = {a.id: STAFFING_ORDER[i % len(STAFFING_ORDER)] for i, a in enumerate(agents)}
+    homes = homes or {}
+    staff = [a for a in agents if not a.code.startswith(TEMP_PREFIX)]
+    brand_of = {a.id: STAFFING_ORDER[i % len(STAFFING_ORDER)] for i, a in enumerate(staff)}
+    # the peak's seasonal temps: Hangzhou's, on the KA brands' shops
+    brand_of |= {a.id: KA_BRANDS[i % len(KA_BRANDS)] for i, a in enumerate(a for a in agents
+                                                                         if a.code.startswith(TEMP_PREFIX))}
     hot_pool = {a.id for a in agents if a.city == BURNING_SITE and brand_of[a.id] in KA_BRANDS
                 and a.employment_type not in PART_TIMERS}
     burning = set(sorted(a.id for a in agents if a.id in hot_pool and a.employment_type == "full_time")
@@ -209,7 +220,16 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
             serving = pool + others
             k_min = min((a.concurrency for a in serving), default=1)
             k_mean = sum(a.concurrency for a in serving) / len(serving) if serving else 1.0
+            brand_pool, brand_others = pool, others
             for shop in own:
+                # a shop with a home floor (HOMES) is served by its agents first, at the peak too
+                home = homes.get(shop.name)  # its floors' cities
+                pool, others = brand_pool, brand_others
+                if home is not None and promo and not hangzhou and slug != LOSS_LEADER:
+                    pool = [a for a in employed
+                            if brand_of[a.id] == slug and (a.id in allowed or a.city in home)]
+                    others = [a for a in employed if brand_of[a.id] not in (slug, LOSS_LEADER)
+                              and (a.id in allowed or a.city in home)]
                 loads = list(handle.get((shop.id, day), [0.0] * INTERVALS))
                 mine = [(a, start, start + (16 if part else 36), start + 16 if not part else -4)
                         for a, start, part, _ in placed.get(shop.id, [])]
@@ -239,6 +259,8 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
                     # the brand's agents in turn, then the others'.
                     order = [a for a in first_turn + helping if a.id in busy] + \
                         [a for a in first_turn + helping if a.id not in busy]
+                    if home is not None:  # its home floor's agents first
+                        order.sort(key=lambda a: a.city not in home)
                     agent = next((a for a in order
                                   if _free(a, busy.get(a.id, []), a0, b0, True, promo)
                                   and not (a.id in burning and burn)
@@ -263,6 +285,7 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
 
 
 STAFFING_ORDER = [slug for slug, n in STAFFING for _ in range(n)]
+TEMP_PREFIX = "T"  # the codes of the peak's seasonal temps (service.demo)
 
 
 def _free(agent: Agent, mine: Sequence[tuple[int, int]], a0: int, b0: int, second: bool, peak: bool) -> bool:
@@ -315,11 +338,12 @@ async def demo_handle(db: Database, first: date, last: date) -> dict[tuple[uuid.
 
 
 async def load_attendance_demo(db: Database, today: date, peak: tuple[date, date] | None = None,
-                               seed: int = SEED, calm: Collection[str] = ()) -> IngestAnswer:
+                               seed: int = SEED, calm: Collection[str] = (),
+                               homes: Mapping[str, Collection[str]] | None = None) -> IngestAnswer:
     """The demo's attendance up to yesterday (see the module doc), sized to the conversations' handle time,
     through the ingest. PEAK: the story peak's first and last day; CALM: the loss leader's calm shops."""
     agents, shops = await demo_agents_and_shops(db)
     first, last = first_day(today), today - timedelta(days=1)
     handle = await demo_handle(db, first, last)
-    rows = sessions(random.Random(seed), agents, shops, first, last, peak, handle, calm)
+    rows = sessions(random.Random(seed), agents, shops, first, last, peak, handle, calm, homes)
     return await send(db, rows, today)
