@@ -38,8 +38,9 @@ import math
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
+from itertools import chain
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -257,9 +258,10 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
                     length = b0 - a0
                     # Those already at work today first (whole days, not a login each for everyone), then
                     # the brand's agents in turn, then the others'.
-                    order = [a for a in rotation if a.id in busy] + [a for a in rotation if a.id not in busy]
+                    order: Iterable[Agent] = chain((a for a in rotation if a.id in busy),
+                                                   (a for a in rotation if a.id not in busy))  # lazily
                     if home is not None:  # its home floor's agents first
-                        order.sort(key=lambda a: a.city not in home)
+                        order = sorted(order, key=lambda a: a.city not in home)
                     agent = next((a for a in order
                                   if _free(a, busy.get(a.id, []), a0, b0, True, promo)
                                   and not (a.id in burning and burn)
