@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -288,6 +288,8 @@ class OccupancyGrid:
     shops: list[tuple[uuid.UUID, uuid.UUID]]  # (tenant_id, shop_id) of each column
     handle_seconds: NDArray[np.float64]
     result: attendance.Occupancy
+    # the session rows read for RESULT (the grid's window and shops): occupancy_by_scope reuses them
+    session_rows: list[Any] | None = field(default=None, repr=False)
 
     def interval(self, t: int) -> datetime:
         return self.start + timedelta(minutes=INTERVAL_MINUTES * t)
@@ -340,7 +342,7 @@ async def occupancy_by_shop_interval(session: AsyncSession, window: tuple[date, 
     rows = await _sessions(session, lo, hi, shops=[s for _, s in shops])
     agents = {a: i for i, a in enumerate({r.agent_id for r in rows})}
     sessions = [_session(r, agents[r.agent_id], column.get(r.shop_id)) for r in rows]
-    return OccupancyGrid(lo, shops, handle, attendance.occupancy(sessions, handle, lo))
+    return OccupancyGrid(lo, shops, handle, attendance.occupancy(sessions, handle, lo), rows)
 
 
 async def occupancy_by_scope(session: AsyncSession, grid: OccupancyGrid,
@@ -352,7 +354,9 @@ async def occupancy_by_scope(session: AsyncSession, grid: OccupancyGrid,
     n = grid.handle_seconds.shape[0]
     hi = grid.start + timedelta(minutes=INTERVAL_MINUTES * n)
     column = {shop: i for i, (_, shop) in enumerate(grid.shops)}
-    rows = await _sessions(session, grid.start, hi, shops=list(column))
+    rows = grid.session_rows  # the same read as the grid's (its window and shops)
+    if rows is None:
+        rows = await _sessions(session, grid.start, hi, shops=list(column))
     sessions = [_session(r, k, column.get(r.shop_id)) for k, r in enumerate(rows)]
     groups = [scopes_of(r.agent_id) for r in rows]
     return attendance.scope_load(sessions, grid.result.occupancy, grid.start, groups)

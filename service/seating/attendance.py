@@ -339,8 +339,14 @@ def occupancy(sessions: Sequence[Session], handle_seconds: NDArray[np.float64], 
     seating report and the scorecard read it)."""
     handle = np.asarray(handle_seconds, float)
     T, S = handle.shape
-    logged = logged_in_seconds(sessions, start, T, S)
-    capacity = logged_in_seconds(sessions, start, T, S, weighted=True)
+    # logged_in_seconds unweighted and weighted, from one cut of the sessions into intervals
+    mine = [s for s in sessions if s.shop is not None and 0 <= s.shop < S]
+    logged, capacity = np.zeros((T, S)), np.zeros((T, S))
+    owner, t, seconds = interval_pieces(mine, start, T)
+    if len(owner):
+        shop = np.array([s.shop for s in mine], dtype=np.int64)[owner]
+        np.add.at(logged, (t, shop), seconds * np.ones(len(mine))[owner])
+        np.add.at(capacity, (t, shop), seconds * np.array([float(s.concurrency) for s in mine])[owner])
     worked, backlog = carry_over(handle, capacity)
     with np.errstate(divide="ignore", invalid="ignore"):
         occ = np.where(capacity > 0, worked / capacity, np.nan)
