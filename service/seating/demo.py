@@ -216,8 +216,10 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
             pool = [a for a in pool if a.id in allowed]
             others = [a for a in helpers if brand_of[a.id] != slug]
             # where Hangzhou's floor runs out at the peak (its spike day), the other floors lend agents for
-            # what is left, over their hours (what no one takes carries over: attendance.carry_over)
-            reserve = [a for a in employed if hangzhou and a.city != BURNING_SITE]
+            # what is left, over their hours (what no one takes carries over: attendance.carry_over); not
+            # their part-timers and interns, whose rules allow no overtime at all
+            reserve = [a for a in employed
+                       if hangzhou and a.city != BURNING_SITE and a.employment_type not in PART_TIMERS]
             serving = pool + others
             k_min = min((a.concurrency for a in serving), default=1)
             k_mean = sum(a.concurrency for a in serving) / len(serving) if serving else 1.0
