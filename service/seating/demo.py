@@ -23,7 +23,8 @@ The story's peak (Double 11 when it is in the history): on the promotion's days 
 served by Hangzhou's floor alone (its agents of every brand but the loss leader's), staffed to PEAK_TARGET
 (about 95 % occupancy, never over full while its agents last, with the seasonal temps Hangzhou hires for
 the peak's last days, service.demo.TEMPS; on the spike day should they run out, the other
-floors lend agents for what is left, over their hours, once their own shops are staffed; what still no one
+floors lend full-timers for what is left, over their hours, once their own shops are staffed (not their
+part-timers and interns: their rules allow no overtime); what still no one
 takes carries over into the following intervals, attendance.carry_over), the other floors serving the other
 brands; from three weeks before the peak's last day to two weeks
 after it (the returns) a few of them (BURNING_AGENTS) work 12-hour days (eleven hours worked) every day on the
