@@ -9,10 +9,13 @@ from a seed:
   (occupancy back under 90 %, overtime compensated: time off in lieu, or the window's overtime within its
   share of the cap) is tracked in the two weeks after it. The attendance (service.seating.demo) staffs the
   floors for the conversations' load: Hangzhou alone serves the KA shops on the peak's days at about 95 %
-  occupancy while a few of its agents work 12-hour days over the overtime cap, so its site is BURN on the
-  hot intervals and the eNPS drop, and its recovery is met (occupancy back under 90 %; the window's overtime
-  within its share of the cap, though the burning agents took no time off in lieu); the other floors,
-  staffed to at most 88 %, are not flagged BURN;
+  occupancy (each KA shop BURN on its intervals above 95 %; the floor's own occupancy, which mixes them with
+  its calm shop and its burning agents' quiet hours, stays under it) while a few of its agents work 12-hour
+  days over the overtime cap, so its site is BURN on those agents' overtime, each against its own 36 h cap
+  (on the ordinary days of the run-up and the returns, and over the relaxed cap on the peak's days), and the
+  eNPS drop, and its recovery is tracked (occupancy back under 90 %; the window's overtime within its share
+  of the cap, though the burning agents took no time off in lieu); the other floors, staffed to at most
+  88 %, are not flagged BURN;
 - monthly anonymous pulses: the Hangzhou floor's eNPS falls by 25 points in the peak's month (the team ran
   hot while the KA shops' SLAs were met: BURN), then recovers part of the way; one two-person team's answers
   are hidden (fewer than 5 respondents);

@@ -62,6 +62,16 @@ The team runs hot in a month when any of these holds (each becomes evidence):
 - overtime on ordinary days (``overtime_hours - promotion_overtime_hours``) above ``overtime_cap_share``
   x the month's normal cap, or overtime on promotion days above ``promotion_overtime_cap_share`` x the cap
   (a promotion may use up to a whole cap by itself; the recovery obligation is the price);
+- overtime over the cap, agent by agent (``ScopeMonthInputs.agent_overtime``): the monthly cap is each
+  agent's own (China's 36 hours a month per worker), so one agent's unused cap never covers another's
+  overtime. The scope runs hot when any of its agents worked more overtime on ordinary days than
+  ``overtime_cap_share`` x its own cap, or more on promotion days than ``promotion_overtime_cap_share`` x
+  its own cap (the relaxation covers the promotion's days only: the run-up and the aftermath outside the
+  declared days are ordinary days). The evidence gives the agent furthest over, how many are over and
+  their hours over the limits, each agent weighted by its share of the scope (:func:`agent_over_cap`). The
+  pooled test above cannot see six agents far over their caps on a floor of seventy whose others worked
+  little; it fires only when the agent test does too (when both are given), and stays for callers that only
+  have a scope's totals;
 - eNPS down by more than ``enps_drop`` (10) points from ``previous_enps``;
 - understaffed: at least ``understaffed_intervals`` (4) intervals rostered below requirement (published
   rosters against their capacity plans' required agents) while SLA attainment was at or above ``sla_met``
@@ -405,6 +415,18 @@ class RecoveryInputs:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentOvertime:
+    """One agent's overtime in a scope's month, split into the declared promotions' days and the others, with
+    its own monthly cap. ``weight``: the agent's share of the scope (1 for its site, team or agent scope; for
+    a shop or a brand, its share of its month's time spent there)."""
+
+    ordinary_hours: float  # overtime on the month's ordinary days (every day not a declared promotion day)
+    promotion_hours: float  # overtime on the month's declared promotion days
+    cap_hours: float  # the agent's monthly overtime cap
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class ScopeMonthInputs:
     """Everything one scope's scorecard for one month needs. ``None`` means no data.
 
@@ -418,6 +440,8 @@ class ScopeMonthInputs:
     - ``hot_intervals``, ``promotion_hot_intervals``, ``overtime_*``, ``understaffed_intervals``: the
       seating and capacity domains, counted against this scope's :class:`Thresholds` (occupancy and
       promotion occupancy) and split by the days of ``promotions``.
+    - ``agent_overtime``: the scope's agents with overtime in the month, each against its own cap (the
+      agent test of the running-hot rules); agents without overtime may be left out.
     - ``previous_enps``: last month's value, under the same suppression.
     - ``recoveries``: one per promotion whose promotion days or recovery window touch the month, measured
       over the window up to ``as_of``.
@@ -440,9 +464,14 @@ class ScopeMonthInputs:
     promotions: tuple[Promotion, ...] = ()  # declared promotions with days in this month
     recoveries: tuple[RecoveryInputs, ...] = ()
     as_of: date | None = None  # the day the scorecard is computed for; None: the month's last day
+    agent_overtime: tuple[AgentOvertime, ...] = ()  # per agent, against its own cap
 
     def __post_init__(self) -> None:
-        promotion_inputs = bool(self.promotion_hot_intervals) or bool(self.promotion_overtime_hours)
+        promotion_inputs = (
+            bool(self.promotion_hot_intervals)
+            or bool(self.promotion_overtime_hours)
+            or any(a.promotion_hours for a in self.agent_overtime)
+        )
         if not self.promotions:
             if promotion_inputs:
                 raise ValueError(f"{self.scope}: promotion-day inputs without a declared promotion")
@@ -538,6 +567,30 @@ class WorkloadColumns:
     previous_enps: FloatArray
     understaffed_intervals: FloatArray
     sla_attainment: FloatArray
+    # (n,) how many agents are over their own caps (agent_over_cap), ordinary days and promotion days; None:
+    # no agent-level data for any row
+    agents_over_cap: FloatArray | None = None
+    agents_over_promotion_cap: FloatArray | None = None
+
+
+def agent_over_cap(
+    scope: ArrayLike, hours: ArrayLike, cap: ArrayLike, weight: ArrayLike, share: ArrayLike, n: int
+) -> tuple[FloatArray, FloatArray]:
+    """Per scope (n,): (the hours its agents worked over their own limits, each weighted: the sum over its
+    rows of weight x max(0, hours - share[scope] x cap); how many of its agents with a weight are over). Rows
+    are aligned arrays (the scope's index 0..n-1, the agent's overtime hours on the days judged, its cap, its
+    weight in the scope); SHARE is (n,), the scope's cap share for those days. A scope without rows: 0, 0.
+    The count decides the test (a tiny weight may round its hours over to 0); the hours measure it."""
+    s = np.asarray(scope, dtype=np.intp)
+    w = np.asarray(weight, dtype=np.float64)
+    over = np.maximum(
+        0.0, np.asarray(hours, dtype=np.float64) - np.asarray(share, dtype=np.float64)[s] * np.asarray(cap)
+    )
+    counted = ((over > 0) & (w > 0)).astype(np.float64)
+    return (
+        np.bincount(s, w * over, minlength=n).astype(np.float64),
+        np.bincount(s, counted, minlength=n).astype(np.float64),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -578,10 +631,12 @@ class HotTriggers:
     """(n,) booleans: which running-hot test fired for each row."""
 
     occupancy: BoolArray
-    overtime_ordinary: BoolArray
+    overtime_ordinary: BoolArray  # the scope's pooled overtime over its summed caps
     overtime_promotion: BoolArray
     enps_drop: BoolArray
     understaffed: BoolArray
+    agent_overtime_ordinary: BoolArray  # an agent over its own cap (ordinary days)
+    agent_overtime_promotion: BoolArray  # an agent over its relaxed cap (promotion days)
 
     @property
     def any(self) -> BoolArray:
@@ -591,14 +646,18 @@ class HotTriggers:
             | self.overtime_promotion
             | self.enps_drop
             | self.understaffed
+            | self.agent_overtime_ordinary
+            | self.agent_overtime_promotion
         )
 
 
 def running_hot(w: WorkloadColumns, t: ThresholdColumns) -> HotTriggers:
-    """The four running-hot tests (overtime split in ordinary and promotion days), vectorised."""
+    """The four running-hot tests (overtime split in ordinary and promotion days, pooled and agent by
+    agent), vectorised."""
     counted = ~np.isnan(w.hot_intervals) | ~np.isnan(w.promotion_hot_intervals)
     hot_count = np.nan_to_num(w.hot_intervals) + np.nan_to_num(w.promotion_hot_intervals)
     promotion_overtime = np.nan_to_num(w.promotion_overtime_hours)
+    none = np.zeros(len(w.hot_intervals), dtype=bool)
     with np.errstate(invalid="ignore"):
         # NaN compares false, so a missing input never fires a test.
         return HotTriggers(
@@ -607,6 +666,8 @@ def running_hot(w: WorkloadColumns, t: ThresholdColumns) -> HotTriggers:
             w.promotion_overtime_hours > t.promotion_overtime_cap_share * w.overtime_cap_hours,
             w.previous_enps - w.enps > t.enps_drop,
             (w.understaffed_intervals >= t.understaffed_intervals) & (w.sla_attainment >= t.sla_met),
+            none if w.agents_over_cap is None else w.agents_over_cap > 0,
+            none if w.agents_over_promotion_cap is None else w.agents_over_promotion_cap > 0,
         )
 
 
@@ -708,12 +769,35 @@ def _f(x: float) -> str:
     return f"{x:g}"
 
 
+def _agent_overtime_evidence(
+    x: ScopeMonthInputs, share: float, promotion: bool, period: Period, note: str
+) -> Evidence:
+    """The agent test's evidence (ordinary or promotion days): the agent furthest over its limit (its
+    overtime, the limit share x its cap), how many agents are over and their hours over, weighted."""
+    over = []
+    for a in x.agent_overtime:
+        hours, limit = (a.promotion_hours if promotion else a.ordinary_hours), share * a.cap_hours
+        if a.weight > 0 and hours > limit:
+            over.append((hours - limit, hours, limit, a))
+    _, most, limit, worst = max(over, key=lambda r: r[0])
+    total = sum(a.weight * excess for excess, _, _, a in over)
+    days = "promotion" if promotion else "ordinary"
+    note = (
+        f"{len(over)} agent(s) over {note} ({_f(share)} x the {_f(worst.cap_hours)} h cap of each agent) on "
+        f"{days} days, {total:.4g} h over in all (weighted by their share of the scope); the value is the "
+        "agent furthest over"
+    )
+    return Evidence(f"agent_overtime_hours_{days}_days", most, ">", limit, period, Side.employee, note)
+
+
 def _hot_evidence(
-    fired: tuple[bool, bool, bool, bool, bool], x: ScopeMonthInputs, t: Thresholds, month: Period
+    fired: tuple[bool, ...], x: ScopeMonthInputs, t: Thresholds, month: Period
 ) -> list[Evidence]:
     """The evidence of the running-hot tests that fired for one scope (from its Python inputs: only
     flagged scopes get here, so this need not be vectorised)."""
-    occupancy, overtime_ordinary, overtime_promotion, enps_drop, understaffed = fired
+    occupancy, overtime_ordinary, overtime_promotion, enps_drop, understaffed, agent_ordinary, agent_promo = (
+        fired
+    )
     out: list[Evidence] = []
     promo = _promotion_days(x.promotions, month) or month
     e = Side.employee
@@ -737,6 +821,11 @@ def _hot_evidence(
         note = f"relaxed: promotion days may use {_f(t.promotion_overtime_cap_share)} x the {_f(cap)} h cap"
         limit = t.promotion_overtime_cap_share * cap
         out.append(Evidence("overtime_hours_promotion_days", value, ">", limit, promo, e, note))
+    if agent_ordinary:
+        out.append(_agent_overtime_evidence(x, t.overtime_cap_share, False, month, "the normal limit"))
+    if agent_promo:
+        note = "the relaxed limit"
+        out.append(_agent_overtime_evidence(x, t.promotion_overtime_cap_share, True, promo, note))
     if enps_drop:
         current, previous = x.kpis.get(ENPS) or 0.0, x.previous_enps or 0.0
         note = f"eNPS from {_f(previous)} last month to {_f(current)}"
@@ -831,6 +920,32 @@ def _rows_with_none(values: FloatArray) -> list[list[float | None]]:
     return rows
 
 
+def _agent_over_cap_columns(
+    items: Sequence[ScopeMonthInputs], t: ThresholdColumns
+) -> tuple[FloatArray | None, FloatArray | None]:
+    """The agent test of each row (agent_over_cap's count over the rows' agents, flattened), ordinary days
+    then promotion days; (None, None) when no row has agent-level overtime."""
+    scope: list[int] = []
+    ordinary: list[float] = []
+    promotion: list[float] = []
+    cap: list[float] = []
+    weight: list[float] = []
+    for i, x in enumerate(items):
+        for a in x.agent_overtime:
+            scope.append(i)
+            ordinary.append(a.ordinary_hours)
+            promotion.append(a.promotion_hours)
+            cap.append(a.cap_hours)
+            weight.append(a.weight)
+    if not scope:
+        return None, None
+    n = len(items)
+    return (
+        agent_over_cap(scope, ordinary, cap, weight, t.overtime_cap_share, n)[1],
+        agent_over_cap(scope, promotion, cap, weight, t.promotion_overtime_cap_share, n)[1],
+    )
+
+
 _FLAG_KINDS = {FLAG_BURN: FlagKind.BURN, FLAG_SERVICE_RISK: FlagKind.SERVICE_RISK, FLAG_BOTH: FlagKind.BOTH}
 
 
@@ -855,6 +970,7 @@ def _score_group(
         _column(items, "previous_enps"),
         _column(items, "understaffed_intervals"),
         np.array([x.kpis.get(SLA_ATTAINMENT) for x in items], dtype=np.float64),
+        *_agent_over_cap_columns(items, t),
     )
     triggers = running_hot(w, t)
     codes = flag_codes(columns.client, triggers.any, t.client_target).tolist()
@@ -868,6 +984,8 @@ def _score_group(
             triggers.overtime_promotion.tolist(),
             triggers.enps_drop.tolist(),
             triggers.understaffed.tolist(),
+            triggers.agent_overtime_ordinary.tolist(),
+            triggers.agent_overtime_promotion.tolist(),
             strict=True,
         )
     )

@@ -597,6 +597,16 @@ class _MonthBuilder:
             cap += w * self.src.attendance.cap_minutes.get(a, LABOUR_CAP)
         return overtime / 60.0, promotion / 60.0, cap / 60.0
 
+    def _agent_overtime(self, agents: dict[uuid.UUID, float]) -> tuple[sc.AgentOvertime, ...]:
+        """AGENTS with overtime in the month, each against its own cap (scoring's agent test), in hours."""
+        out = []
+        for a, w in agents.items():
+            total, promo = self.agent_overtime.get(a, (0, 0))
+            if total > 0:
+                cap = self.src.attendance.cap_minutes.get(a, LABOUR_CAP)
+                out.append(sc.AgentOvertime((total - promo) / 60.0, promo / 60.0, cap / 60.0, w))
+        return tuple(out)
+
     def add(
         self,
         ref: sc.ScopeRef,
@@ -650,6 +660,7 @@ class _MonthBuilder:
                 self.promos if staff else (),
                 recoveries,
                 self.as_of,
+                self._agent_overtime(agents or {}) if staff else (),
             )
         )
         self.out.names.append(name)

@@ -409,7 +409,8 @@ async def overtime_by_agent_month(session: AsyncSession, month: str,
     first, end = month_of(month)
     sessions, rules, calendar, zones, ids, facts = await _overtime_inputs(session, first, end, agent_ids)
     out = []
-    days = attendance.actual_overtime_by_day(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones)
+    days = attendance.actual_overtime_by_day(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones,
+                                            start=first)
     for m in attendance.overtime_by_month(days):
         if (m.year, m.month) != (first.year, first.month):
             continue
@@ -432,7 +433,8 @@ async def overtime_by_agent_day(session: AsyncSession, first: date, end: date,
     days_of(first, end)
     sessions, rules, calendar, zones, ids, facts = await _overtime_inputs(session, first, end, agent_ids)
     out = []
-    for d in attendance.actual_overtime_by_day(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones):
+    for d in attendance.actual_overtime_by_day(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones,
+                                               start=first):
         if not first <= d.day < end:
             continue
         agent = facts[ids[d.agent]]

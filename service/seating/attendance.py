@@ -400,6 +400,7 @@ def actual_overtime_by_day(
     tz: tzinfo | str,
     prior: Mapping[int, PriorWork] | None = None,
     agent_tz: Mapping[int, tzinfo | str] | None = None,
+    start: date | None = None,
 ) -> list[AgentDayOvertime]:
     """Overtime per agent and local day of actual sessions (by agent, then day): the day's worked, normal and
     overtime minutes by pay class (rules.overtime_by_day over the sessions as work spans: hours over the
@@ -407,15 +408,18 @@ def actual_overtime_by_day(
     comprehensive hours the growth of the period's excess), with the month's running total against the cap.
 
     `prior[agent]` carries what the agent worked before the sessions (its `month_overtime_minutes` count
-    toward the month of its `as_of` day). The one computation of actual overtime: `overtime_by_month` sums it
-    per month."""
+    toward the month of its `as_of` day). `start`: the window's first local day, when the sessions are all
+    the agents worked from it: an agent without a prior whose first session comes later did not work the days
+    between (`PriorWork(as_of=start)`: on pace before `start` only), so under comprehensive hours its
+    allowance for those days is not counted as worked. The one computation of actual overtime:
+    `overtime_by_month` sums it per month."""
     by_agent: dict[int, list[WorkSpan]] = defaultdict(list)
     for s in sessions:
         by_agent[s.agent].append(session_span(s))
     out: list[AgentDayOvertime] = []
     for agent in sorted(by_agent):
         r = rules[agent]
-        before = (prior or {}).get(agent)
+        before = (prior or {}).get(agent) or (PriorWork(as_of=start) if start else None)
         zone = (agent_tz or {}).get(agent, tz)
         days = overtime_by_day(by_agent[agent], r, calendar, zone, before)
         first = before.as_of if before and before.as_of else (days[0].day if days else None)

@@ -23,7 +23,8 @@ The story's peak (Double 11 when it is in the history): on the promotion's days 
 served by Hangzhou's floor alone (its agents of every brand but the loss leader's), staffed to PEAK_TARGET
 (about 95 % occupancy, never over full while its agents last, with the seasonal temps Hangzhou hires for
 the peak's last days, service.demo.TEMPS; on the spike day should they run out, the other
-floors lend agents for what is left, over their hours, once their own shops are staffed; what still no one
+floors lend full-timers for what is left, over their hours, once their own shops are staffed (not their
+part-timers and interns: their rules allow no overtime); what still no one
 takes carries over into the following intervals, attendance.carry_over), the other floors serving the other
 brands; from three weeks before the peak's last day to two weeks
 after it (the returns) a few of them (BURNING_AGENTS) work 12-hour days (eleven hours worked) every day on the
@@ -216,8 +217,10 @@ def sessions(rng: random.Random, agents: Sequence[Agent], shops: Sequence[Any], 
             pool = [a for a in pool if a.id in allowed]
             others = [a for a in helpers if brand_of[a.id] != slug]
             # where Hangzhou's floor runs out at the peak (its spike day), the other floors lend agents for
-            # what is left, over their hours (what no one takes carries over: attendance.carry_over)
-            reserve = [a for a in employed if hangzhou and a.city != BURNING_SITE]
+            # what is left, over their hours (what no one takes carries over: attendance.carry_over); not
+            # their part-timers and interns, whose rules allow no overtime at all
+            reserve = [a for a in employed
+                       if hangzhou and a.city != BURNING_SITE and a.employment_type not in PART_TIMERS]
             serving = pool + others
             k_min = min((a.concurrency for a in serving), default=1)
             k_mean = sum(a.concurrency for a in serving) / len(serving) if serving else 1.0

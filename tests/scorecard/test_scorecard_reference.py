@@ -584,17 +584,37 @@ def _understaffed(data, members=(), shops=()) -> int:
 
 def _overtime_hot(ot: dict, weights: dict, t: dict) -> tuple[bool, float, float, float]:
     """Overtime of weighted agents split into promotion days and the others, each against its share of the
-    monthly cap: (hot, ordinary hours, promotion hours, cap hours)."""
+    monthly cap: (hot, ordinary hours, promotion hours, cap hours). Hot: the group's overtime over its agents'
+    caps summed, or any one agent's over its own cap (ordinary days against the normal share, promotion days
+    against the relaxed one)."""
     ordinary = promo = cap = 0.0
+    agent_hot = False
     for a, w in weights.items():
+        own = {True: 0.0, False: 0.0}  # promotion day or not: the agent's own hours
         for d, m in ot.get(a, {}).items():
-            if promo_day(d):
-                promo += w * m / 60.0
-            else:
-                ordinary += w * m / 60.0
+            own[promo_day(d)] += m / 60.0
+        promo += w * own[True]
+        ordinary += w * own[False]
         cap += w * CAP_H
-    hot = ordinary > t["overtime_cap_share"] * cap or promo > t["promotion_overtime_cap_share"] * cap
+        over = (
+            own[False] > t["overtime_cap_share"] * CAP_H
+            or own[True] > t["promotion_overtime_cap_share"] * CAP_H
+        )
+        agent_hot = agent_hot or (w > 0 and over)
+    hot = (
+        ordinary > t["overtime_cap_share"] * cap
+        or promo > t["promotion_overtime_cap_share"] * cap
+        or agent_hot
+    )
     return bool(weights) and hot, ordinary, promo, cap
+
+
+def _agent_over(ot: dict, members, share: float, promotion: bool) -> tuple[int, float]:
+    """How many of MEMBERS (weight 1) worked more overtime than SHARE x their cap on promotion days (or the
+    others), and the most one of them worked (h)."""
+    hours = [sum(m for d, m in ot.get(a, {}).items() if promo_day(d) == promotion) / 60.0 for a in members]
+    over = [h for h in hours if h > share * CAP_H]
+    return len(over), max(over, default=0.0)
 
 
 def _shop_weights(data, shop_ids) -> dict:
@@ -714,6 +734,8 @@ def _employee(data, members, hidden: bool, kind_key: str | None, t: dict, hidden
     )
     window_cap = t["overtime_cap_share"] * CAP_H * len(ot_members) * window_days / 30
     extra = {
+        "agent_over": _agent_over(ot, ot_members, t["overtime_cap_share"], False),
+        "agent_over_promotion": _agent_over(ot, ot_members, t["promotion_overtime_cap_share"], True),
         "hot_intervals": _hot(by_interval, t),
         "understaffed": _understaffed(data, members=members),
         "promotion_overtime": promo,
@@ -852,6 +874,25 @@ async def test_sites_teams_and_agents(client, data):
         promo = _evidence(card, "overtime_hours_promotion_days")
         if promo is not None:
             assert math.isclose(promo["value"], extra["promotion_overtime"], abs_tol=1e-6)
+        for metric, key, share in (
+            ("agent_overtime_hours_ordinary_days", "agent_over", t["overtime_cap_share"]),
+            (
+                "agent_overtime_hours_promotion_days",
+                "agent_over_promotion",
+                t["promotion_overtime_cap_share"],
+            ),
+        ):
+            found, (count, most) = _evidence(card, metric), extra[key]
+            if c is not None and c >= 70 and count:  # BURN (BOTH too) lists the agent test with its figures
+                assert found is not None and math.isclose(found["value"], most, abs_tol=1e-6), (
+                    card["name"],
+                    metric,
+                )
+                assert math.isclose(found["threshold"], share * CAP_H) and found["note"].startswith(
+                    f"{count} agent"
+                )
+            elif not count:
+                assert found is None, (card["name"], metric)
 
 
 async def test_the_shop_process_index_keeps_the_critical_rule(data):
@@ -872,7 +913,13 @@ def test_the_random_data_reaches_every_case(data):
     assert any(c["headline"] is not None and c["quadrant"] for c in data["cards"].values())
     assert any(_kpi(c, "attrition") for c in data["cards"].values() if c["scope"] in ("site", "team"))
     # the evidence this test checks: understaffing, the promotion's overtime, the site's recovery judged
-    for metric in ("understaffed_intervals", "hot_intervals", "overtime_hours_promotion_days"):
+    for metric in (
+        "understaffed_intervals",
+        "hot_intervals",
+        "overtime_hours_promotion_days",
+        "agent_overtime_hours_ordinary_days",
+        "agent_overtime_hours_promotion_days",
+    ):
         assert any(_evidence(c, metric) for c in data["cards"].values()), metric
     site = data["cards"]["site", str(data["world"].site.id)]
     assert site["recoveries"][0]["state"] in ("met", "failed")

@@ -21,6 +21,7 @@ from service.scorecard.scoring import (
     OCCUPANCY,
     QA_IQS,
     SLA_ATTAINMENT,
+    AgentOvertime,
     Band,
     DefinitionBook,
     Headline,
@@ -36,6 +37,7 @@ from service.scorecard.scoring import (
     ScorecardDefinition,
     ThresholdPolicy,
     Thresholds,
+    agent_over_cap,
     balanced_score,
     client_view,
     geometric_balance,
@@ -255,6 +257,49 @@ def test_both_replaces_burn_and_service_risk():
     )
 
 
+def test_agent_over_cap_by_hand():
+    # Scope 0: agents at 40 h and 30 h against 36 h caps at share 1: 4 h over (the 30 h lends nothing), one
+    # agent. Scope 1: one agent at 44 h, weight 0.25, share 0.5 (limit 18 h): 26 h over x 0.25 = 6.5; and one
+    # of weight 0 over (not counted). Scope 2: none.
+    hours, agents = agent_over_cap(
+        [0, 0, 1, 1], [40.0, 30.0, 44.0, 50.0], [36.0] * 4, [1.0, 1.0, 0.25, 0.0], [1.0, 0.5, 1.0], 3
+    )
+    assert hours.tolist() == pytest.approx([4.0, 6.5, 0.0]) and agents.tolist() == [1, 1, 0]
+    # A weight too small for its hours over to register still counts the agent
+    hours, agents = agent_over_cap([0], [36.25], [36.0], [5e-324], [1.0], 1)  # 5e-324 x 0.25 rounds to 0
+    assert hours.tolist() == [0.0] and agents.tolist() == [1]
+
+
+def test_burn_by_one_agent_over_its_own_cap_on_a_floor_under_its_pooled_cap():
+    # Ten agents, 360 h of caps, 100 h of overtime: the pooled test passes. One of them worked 40 h of it,
+    # 4 h over its own 36 h cap: the floor runs hot, the evidence names the agent's hours and limit.
+    rows = (AgentOvertime(40.0, 0.0, 36.0), AgentOvertime(30.0, 0.0, 36.0), AgentOvertime(30.0, 0.0, 36.0))
+    site = inputs(scope=ScopeRef(ScopeKind.site, "s"), overtime_hours=100.0, overtime_cap_hours=360.0)
+    assert one(site).flags == ()
+    [flag] = one(replace(site, agent_overtime=rows)).flags
+    assert flag.kind is FlagKind.BURN
+    [_, ot] = flag.evidence
+    assert (ot.metric, ot.value, ot.comparison, ot.threshold, ot.period, ot.side) == (
+        "agent_overtime_hours_ordinary_days",
+        40,
+        ">",
+        36,
+        Period.month(MARCH),
+        Side.employee,
+    )
+    assert ot.note.startswith("1 agent(s) over the normal limit") and "4 h over in all" in ot.note
+    # At the cap is allowed; a scope's own share lowers every agent's limit (0.8 x 36 = 28.8: three over).
+    at_cap = replace(site, agent_overtime=(AgentOvertime(36.0, 0.0, 36.0),))
+    assert one(at_cap).flags == ()
+    policy = ThresholdPolicy(overrides={ScopeRef(ScopeKind.site, "s"): {"overtime_cap_share": 0.8}})
+    [flag] = one(replace(site, agent_overtime=rows), policy=policy).flags
+    assert flag.evidence[1].threshold == pytest.approx(28.8)
+    assert "3 agent(s)" in flag.evidence[1].note and "13.6 h over in all" in flag.evidence[1].note
+    # A shop's agents count with their share of the shop: 44 h, a quarter of it there: 8 x 0.25 = 2 h over.
+    shop = inputs(agent_overtime=(AgentOvertime(44.0, 0.0, 36.0, 0.25),))
+    assert "2 h over in all" in one(shop).flags[0].evidence[1].note
+
+
 # ------------------------------------------------------------------------------------ promotions
 
 DOUBLE_11 = Promotion("p11", "Double 11", date(2025, 11, 1), date(2025, 11, 11))
@@ -292,6 +337,44 @@ def test_promotion_relaxes_occupancy_and_overtime_on_its_days():
         36,
         DOUBLE_11.period,
     )
+
+
+def test_the_relaxation_covers_the_promotion_days_only_agent_by_agent():
+    # An agent of a floor in November: 30 h overtime on Double 11's days (the relaxed limit: 1 x its 36 h
+    # cap), 40 h on the other days of the month (the run-up before the declared days, the aftermath after):
+    # the promotion's cap does not cover the ordinary days: 40 > 36.
+    site = ScopeRef(ScopeKind.site, "s")
+    base = inputs(
+        NOV,
+        scope=site,
+        overtime_hours=70.0,
+        promotion_overtime_hours=30.0,
+        overtime_cap_hours=720.0,
+        promotions=(DOUBLE_11,),
+    )
+    assert one(base).flags == ()  # pooled over twenty agents' caps: nothing to see
+    [flag] = one(replace(base, agent_overtime=(AgentOvertime(40.0, 30.0, 36.0),))).flags
+    assert [(e.metric, e.value, e.threshold, e.period) for e in flag.evidence[1:]] == [
+        ("agent_overtime_hours_ordinary_days", 40, 36, Period.month(NOV)),
+    ]
+    # Over the relaxed limit on the promotion's days, under the normal one on the others: the promotion's
+    # evidence, over the promotion's days; a wider relaxation (1.5 x 36 = 54 h) forgives it, no more.
+    hot = replace(base, agent_overtime=(AgentOvertime(20.0, 50.0, 36.0),))
+    [flag] = one(hot).flags
+    [ot] = flag.evidence[1:]
+    assert (ot.metric, ot.value, ot.threshold, ot.period) == (
+        "agent_overtime_hours_promotion_days",
+        50,
+        36,
+        DOUBLE_11.period,
+    )
+    assert ot.note.startswith("1 agent(s) over the relaxed limit") and "14 h over in all" in ot.note
+    wide = ThresholdPolicy(overrides={site: {"promotion_overtime_cap_share": 1.5}})
+    assert one(hot, policy=wide).flags == ()
+    both = replace(base, agent_overtime=(AgentOvertime(40.0, 50.0, 36.0),))
+    assert one(both, policy=wide).flags[0].evidence[1].metric == "agent_overtime_hours_ordinary_days"
+    with pytest.raises(ValueError, match="without a declared promotion"):
+        inputs(NOV, agent_overtime=(AgentOvertime(0.0, 5.0, 36.0),))
 
 
 def recovery(**kw: object) -> RecoveryInputs:
@@ -503,6 +586,11 @@ def ref_hot(x: ScopeMonthInputs, t: Thresholds) -> list[str]:
     if x.promotion_overtime_hours is not None and x.overtime_cap_hours is not None:
         if x.promotion_overtime_hours > t.promotion_overtime_cap_share * x.overtime_cap_hours:
             fired.append("overtime_hours_promotion_days")
+    agents = [a for a in x.agent_overtime if a.weight > 0]
+    if any(a.ordinary_hours > t.overtime_cap_share * a.cap_hours for a in agents):
+        fired.append("agent_overtime_hours_ordinary_days")
+    if any(a.promotion_hours > t.promotion_overtime_cap_share * a.cap_hours for a in agents):
+        fired.append("agent_overtime_hours_promotion_days")
     enps_now = x.kpis.get(ENPS)
     if enps_now is not None and x.previous_enps is not None and x.previous_enps - enps_now > t.enps_drop:
         fired.append("enps_change")
@@ -515,19 +603,32 @@ def ref_hot(x: ScopeMonthInputs, t: Thresholds) -> list[str]:
 
 optional = st.none() | st.floats(0, 1)
 MARCH_PROMOTION = Promotion("p3", "Spring sale", date(2025, 3, 5), date(2025, 3, 8))
+agent_rows = st.lists(
+    st.builds(
+        AgentOvertime, st.floats(0, 60), st.floats(0, 60), st.sampled_from([0.0, 36.0]), st.floats(0, 1)
+    ),
+    max_size=3,
+)
 scope_month = st.builds(
-    lambda i, sla, csat, enps_now, occ, qa, hot, promo_hot, ot, promo_ot, cap, prev, under: ScopeMonthInputs(
-        ScopeRef(ScopeKind.team, f"t{i}"),
-        MARCH,
-        {SLA_ATTAINMENT: sla, CSAT: csat, ENPS: enps_now, OCCUPANCY: occ, QA_IQS: qa},
-        hot_intervals=hot,
-        promotion_hot_intervals=promo_hot,
-        overtime_hours=ot,
-        promotion_overtime_hours=promo_ot,
-        overtime_cap_hours=cap,
-        previous_enps=prev,
-        understaffed_intervals=under,
-        promotions=(MARCH_PROMOTION,) if promo_hot is not None or promo_ot is not None else (),
+    lambda i, sla, csat, enps_now, occ, qa, hot, promo_hot, ot, promo_ot, cap, prev, under, rows: (
+        ScopeMonthInputs(
+            ScopeRef(ScopeKind.team, f"t{i}"),
+            MARCH,
+            {SLA_ATTAINMENT: sla, CSAT: csat, ENPS: enps_now, OCCUPANCY: occ, QA_IQS: qa},
+            hot_intervals=hot,
+            promotion_hot_intervals=promo_hot,
+            overtime_hours=ot,
+            promotion_overtime_hours=promo_ot,
+            overtime_cap_hours=cap,
+            previous_enps=prev,
+            understaffed_intervals=under,
+            promotions=(MARCH_PROMOTION,) if promo_hot is not None or promo_ot is not None else (),
+            # promotion-day agent hours only with a declared promotion
+            agent_overtime=tuple(
+                r if promo_hot is not None or promo_ot is not None else replace(r, promotion_hours=0.0)
+                for r in rows
+            ),
+        )
     ),
     st.integers(0, 5),
     st.none() | st.floats(0.3, 1.0) | st.just(1.0),
@@ -542,6 +643,7 @@ scope_month = st.builds(
     st.none() | st.floats(1, 60),
     st.none() | st.floats(-100, 100),
     st.none() | st.integers(0, 10),
+    agent_rows,
 )
 
 

@@ -22,7 +22,7 @@ from service.seating.attendance import (
 )
 from service.seating.calendar import CHINA_2026
 from service.seating.problem import Shift
-from service.seating.rules import CHINA_STANDARD, PriorWork, WorkSpan
+from service.seating.rules import CHINA_COMPREHENSIVE_MONTH, CHINA_STANDARD, PriorWork, WorkSpan
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -131,8 +131,10 @@ def test_what_the_window_cannot_absorb_is_its_backlog() -> None:
     # 900 chat-slot s an interval; 3,000 s handled at 9:15: 900 worked at 9:15 and at 9:30, 1,200 s left at
     # the window's end, reported as the shop's backlog (the last interval stays at 100 %). Handle time in a
     # last interval nobody works is backlog too.
-    worked, backlog = carry_over(np.array([[0.0, 0.0], [3000.0, 0.0], [0.0, 50.0]]),
-                                 np.array([[900.0, 900.0], [900.0, 900.0], [900.0, 0.0]]))
+    worked, backlog = carry_over(
+        np.array([[0.0, 0.0], [3000.0, 0.0], [0.0, 50.0]]),
+        np.array([[900.0, 900.0], [900.0, 900.0], [900.0, 0.0]]),
+    )
     assert worked.tolist() == [[0.0, 0.0], [900.0, 0.0], [900.0, 0.0]]
     assert backlog.tolist() == [1200.0, 50.0]
 
@@ -194,6 +196,30 @@ def test_actual_overtime_by_day_by_hand() -> None:
     # The months are these days summed: the same computation.
     (november, _) = overtime_by_month(rows)
     assert (november.workday, november.rest_day, november.prior, november.total) == (240, 240, 1900, 2380)
+
+
+def test_actual_overtime_from_the_window_start_counts_the_days_not_worked() -> None:
+    """Comprehensive hours by the month (174 h: 10,440 minutes, 348 a day pro rata in November's 30 days), an
+    agent whose first session of the month is on the 21st: eight hours a day, the 21st to the 30th.
+
+    Without START the days before its first session are taken as worked on pace (20 x 348 = 6,960): each
+    day adds 480 against 348, so 132 minutes of overtime a day, 1,320 in all. From the window's start (the
+    1st: the sessions are all it worked) it worked 10 x 480 = 4,800 of the month's 10,440: no overtime."""
+    sessions = [Session(0, 0, at(d, 9), at(d, 17)) for d in range(21, 31)]
+    rules = {0: CHINA_COMPREHENSIVE_MONTH}
+    paced = actual_overtime_by_day(sessions, rules, CHINA_2026, SH)
+    assert [r.overtime for r in paced] == [132] * 10 and paced[-1].month_to_date == 1320
+    counted = actual_overtime_by_day(sessions, rules, CHINA_2026, SH, start=date(2026, 11, 1))
+    assert [r.overtime for r in counted] == [0] * 10 and [r.normal for r in counted] == [480] * 10
+    # From the 15th: on pace through the 14th (14 x 348 = 4,872), then 4,800 worked against the 16 days'
+    # 5,568 (10,440 x 30 // 30 - 4,872): still none. Work through the 30th every day from the 15th instead:
+    # 16 x 480 = 7,680 against 5,568, 2,112 over: recognised as it grows, 132 a day.
+    assert [
+        r.overtime for r in actual_overtime_by_day(sessions, rules, CHINA_2026, SH, start=date(2026, 11, 15))
+    ] == [0] * 10
+    daily = [Session(0, 0, at(d, 9), at(d, 17)) for d in range(15, 31)]
+    from_15 = actual_overtime_by_day(daily, rules, CHINA_2026, SH, start=date(2026, 11, 15))
+    assert sum(r.overtime for r in from_15) == 16 * 480 - (10440 - 14 * 348) == 2112
 
 
 def test_interval_pieces_cut_at_the_quarter_hours() -> None:
