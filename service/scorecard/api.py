@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request, Response
 
 from service.kit.access import Caller, Session
 from service.kit.errors import Invalid
@@ -138,9 +138,15 @@ async def list_templates(session: Session, page: Pages) -> Any:
 
 
 @router.post("/v1/qa/reviews", response_model=shapes.QaReviewRead, status_code=201,
-             dependencies=[auth.write.rest], summary="A QA review, scored as it is written")
-async def create_review(session: Session, caller: Caller, body: shapes.QaReviewCreate) -> Any:
-    return await service.create_review(session, caller, body)
+             dependencies=[auth.write.rest], summary="A QA review, scored as it is written",
+             responses={200: {"description": "The stored review this request repeats (a retry: the same "
+                                             "reviewer, conversation and answers), not written again"}})
+async def create_review(session: Session, caller: Caller, body: shapes.QaReviewCreate,
+                        response: Response) -> Any:
+    review, written = await service.create_review(session, caller, body)
+    if not written:
+        response.status_code = 200
+    return review
 
 
 @router.get("/v1/qa/reviews", response_model=Page[shapes.QaReviewRead], dependencies=[auth.read.rest],

@@ -237,10 +237,12 @@ class ScorecardMutation:
     async def create_qa_template(self, session: Session, input: shapes.QaTemplateCreate) -> TemplateType:
         return gql.of(TemplateType, await service.create_template(session, input))
 
-    @gql.mutation(auth.write, description="A QA review, scored as it is written.")
+    @gql.mutation(auth.write, description="A QA review, scored as it is written; the same request again (a "
+                  "retry) is the stored review, a second review with other answers a CONFLICT.")
     async def create_qa_review(self, session: Session, caller: Caller, input: shapes.QaReviewCreate
                                ) -> ReviewType:
-        return gql.of(ReviewType, await service.create_review(session, caller, input))
+        review, _ = await service.create_review(session, caller, input)
+        return gql.of(ReviewType, review)
 
     @gql.mutation(auth.write)
     async def create_calibration(self, session: Session, input: shapes.CalibrationCreate) -> CalibrationType:

@@ -1409,8 +1409,15 @@ def review_row(
     )
 
 
-async def create_review(session: AsyncSession, principal: Principal, data: shapes.QaReviewCreate) -> QaReview:
-    """A review scored by the QA maths (qa.score_review) as it is written."""
+async def create_review(
+    session: AsyncSession, principal: Principal, data: shapes.QaReviewCreate
+) -> tuple[QaReview, bool]:
+    """A review scored by the QA maths (qa.score_review) as it is written, and whether it was written now.
+
+    A retry never duplicates: the same request again (the reviewer's stored review of the conversation, in
+    the same calibration session or on the same template, with the same answers) is that stored review,
+    not written again (False); a second review with other answers is a 409 naming the stored one.
+    """
     template = await _loaded_template(session, data.template_id)
     shop = (await session.execute(select(Shop).where(col(Shop.id) == data.shop_id))).scalars().first()
     if shop is None:
@@ -1431,14 +1438,46 @@ async def create_review(session: AsyncSession, principal: Principal, data: shape
         )
     except ValueError as e:
         raise Invalid("ratings", str(e)) from None
+    stored = await _stored_review(session, row)
+    if stored is not None:
+        differs = [words for name, words in _ANSWERS.items() if getattr(stored, name) != getattr(row, name)]
+        if differs:
+            unique = CALIBRATION_REVIEW if row.calibration_session_id is not None else PLAIN_REVIEW
+            raise DUPLICATE_REVIEW[unique](stored, differs)
+        return stored, False
     session.add(row)
+    # Two requests at once: the later one's insert is refused by the unique index (a 409; its retry is 200).
     await flush(session, "QA review", DUPLICATE_REVIEW)
-    return row
+    return row, True
 
 
-def _duplicate(reason: str, *fields: str) -> Callable[[], Conflict]:
-    return lambda: Conflict(f"QA review already exists: {reason}",
-                            errors=[{"field": f, "reason": reason} for f in fields])
+# What a review's request says, in the words of a conflict (the reviewer and the unique key's other parts
+# are the same by construction).
+_ANSWERS = {"ratings": "ratings", "agent_id": "agent", "conversation_on": "conversation day",
+            "shop_id": "shop", "template_id": "template"}
+
+
+async def _stored_review(session: AsyncSession, row: QaReview) -> QaReview | None:
+    """The stored review ROW would duplicate under models.QaReview's unique indexes, if any."""
+    same = [col(QaReview.tenant_id) == row.tenant_id, col(QaReview.reviewer) == row.reviewer,
+            col(QaReview.conversation_id) == row.conversation_id]
+    calibration = col(QaReview.calibration_session_id)
+    if row.calibration_session_id is not None:
+        same.append(calibration == row.calibration_session_id)
+    else:
+        same += [calibration.is_(None), col(QaReview.shop_id) == row.shop_id,
+                 col(QaReview.template_id) == row.template_id]
+    return (await session.execute(select(QaReview).where(*same))).scalars().first()
+
+
+def _duplicate(reason: str, *fields: str) -> Callable[..., Conflict]:
+    def conflict(stored: QaReview | None = None, differs: Sequence[str] = ()) -> Conflict:
+        detail = f"QA review already exists: {reason}"
+        if stored is not None:
+            detail += f"; review {stored.id} has other {', '.join(differs)}"
+        return Conflict(detail, errors=[{"field": f, "reason": reason} for f in fields],
+                        extensions={"review_id": str(stored.id)} if stored is not None else None)
+    return conflict
 
 
 # A reviewer reviews a conversation once (models.QaReview): the database's refusal as the 409 a caller reads.

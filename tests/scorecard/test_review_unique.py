@@ -1,7 +1,8 @@
 """One review per reviewer and conversation (0017_qa_review_unique): a second grade of the same conversation
 in a calibration session, or a second review of a shop's conversation on the same template outside
-calibration, answers 409 naming the fields through both doors (a retry never duplicates); the calibration
-list and read stay 200; the migration refuses existing duplicates with a clear message, goes down and up."""
+calibration, answers 409 naming the fields and the stored review through both doors; the same request again
+(a retry: the same answers) is the stored review, 200 in REST, never a duplicate; the calibration list and
+read stay 200; the migration refuses existing duplicates with a clear message, goes down and up."""
 
 from __future__ import annotations
 
@@ -50,15 +51,26 @@ async def test_a_second_calibration_grade_is_a_409_and_the_reads_stay_200(client
     for who, value in ((LEAD, 4), (QA1, 3)):
         r = await client.post("/v1/qa/reviews", headers=who, json=_review(world, "cal-1", value))
         assert r.status_code == 201, r.text
-    for _ in range(2):  # the retry of the same request, and a second grade with other values
+        stored = r.json()
+    for _ in range(2):  # a second grade with other values, and its retry
         again = await client.post("/v1/qa/reviews", headers=QA1, json=_review(world, "cal-1", 1))
         assert again.status_code == 409, again.text
         assert again.headers["content-type"].startswith("application/problem+json")
         problem = again.json()
         assert problem["type"].endswith("/conflict") and "calibration session" in problem["detail"]
+        assert f"review {stored['id']} has other ratings" in problem["detail"]
+        assert problem["review_id"] == stored["id"]
         fields = {e["field"] for e in problem["errors"]}
         assert fields == {"body.conversation_id", "body.calibration_session_id"}
         assert all("already graded" in e["reason"] for e in problem["errors"])
+    for _ in range(2):  # the retry of the first request: the stored grade, not written again
+        retry = await client.post("/v1/qa/reviews", headers=QA1, json=_review(world, "cal-1", 3))
+        assert retry.status_code == 200, retry.text
+        assert retry.json() == stored
+    # The same answers on another day of the conversation is another review: a conflict too.
+    other_day = _review(world, "cal-1", 3) | {"conversation_on": "2026-11-04"}
+    problem = (await client.post("/v1/qa/reviews", headers=QA1, json=other_day)).json()
+    assert problem["status"] == 409 and "has other conversation day" in problem["detail"]
     assert await _count(db, "cal-1") == 2
     # Another brand's conversation of the same external id is another conversation: graded too, and paired
     # with the benchmark's grade of it only.
@@ -92,26 +104,38 @@ def _input(body: dict) -> dict:
     return {camel.get(k, k): v for k, v in body.items()}
 
 
-async def test_the_graphql_door_answers_the_same_409(client, world, db):
+async def test_the_graphql_door_answers_the_same_409_and_the_same_retry(client, world, db):
     body = _input(_review(world, "cal-gql"))
     first = await gql(client, CREATE, {"i": body}, LEAD)
     assert "errors" not in first, first
     for _ in range(2):
-        again = await gql(client, CREATE, {"i": body}, LEAD)
+        again = await gql(client, CREATE, {"i": _input(_review(world, "cal-gql", 1))}, LEAD)
         [error] = again["errors"]
         assert error["extensions"]["code"] == "CONFLICT" and error["extensions"]["status"] == 409
+        assert error["extensions"]["review_id"] == first["data"]["createQaReview"]["id"]
+        assert "has other ratings" in error["message"]
         fields = {e["field"] for e in error["extensions"]["errors"]}
         assert fields == {"conversationId", "calibrationSessionId"}
+        retry = await gql(client, CREATE, {"i": body}, LEAD)
+        assert retry == first
     assert await _count(db, "cal-gql") == 1
 
 
 async def test_outside_calibration_one_review_per_template(client, world, db):
     plain = _review(world, "plain-1", calibration=False)
-    assert (await client.post("/v1/qa/reviews", headers=LEAD, json=plain)).status_code == 201
-    again = await client.post("/v1/qa/reviews", headers=LEAD, json=plain)
+    first = await client.post("/v1/qa/reviews", headers=LEAD, json=plain)
+    assert first.status_code == 201, first.text
+    retry = await client.post("/v1/qa/reviews", headers=LEAD, json=plain)
+    assert (retry.status_code, retry.json()) == (200, first.json())
+    got = await gql(client, CREATE, {"i": _input(plain)}, LEAD)
+    assert got["data"]["createQaReview"]["id"] == first.json()["id"]
+    # Other answers: a 409 naming the stored review and what differs.
+    other = _review(world, "plain-1", 1, calibration=False) | {"conversation_on": "2026-11-05"}
+    again = await client.post("/v1/qa/reviews", headers=LEAD, json=other)
     assert again.status_code == 409, again.text
     assert {e["field"] for e in again.json()["errors"]} == {"body.conversation_id", "body.template_id"}
-    got = await gql(client, CREATE, {"i": _input(plain)}, LEAD)
+    assert again.json()["detail"].endswith(f"review {first.json()['id']} has other ratings, conversation day")
+    got = await gql(client, CREATE, {"i": _input(other)}, LEAD)
     assert {e["field"] for e in got["errors"][0]["extensions"]["errors"]} == {"conversationId", "templateId"}
     # Another reviewer, another shop, or the same conversation graded in a calibration session: all allowed.
     assert (await client.post("/v1/qa/reviews", headers=QA1, json=plain)).status_code == 201
