@@ -6,6 +6,7 @@ the day's month open with a late adjustment, a KA brand with SLA credits and a l
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
@@ -132,6 +133,16 @@ async def test_the_scorecard_tells_burn_service_risk_and_coaching(client, db, su
     assert recovery["promotion"] == summary.story_peak and recovery["state"] in ("met", "failed", "pending")
     measured = {e["metric"] for e in recovery["evidence"]}
     assert {"recovery_hot_intervals", "recovery_overtime_hours"} <= measured
+    # Each recovery line states the comparison that holds, a condition not met saying so (CLI)
+    holds = {"<": operator.lt, "<=": operator.le, ">=": operator.ge, ">": operator.gt}
+    required = {"recovery_hot_intervals": "<", "compensatory_rest_hours": ">=",
+                "recovery_overtime_hours": "<="}
+    for card in sites["items"]:
+        for r in card["recoveries"]:
+            for e in r["evidence"]:
+                assert holds[e["comparison"]](e["value"], e["threshold"]), (card["name"], e)
+                met = e["comparison"] == required[e["metric"]]
+                assert met != e["note"].startswith("not met"), (card["name"], e)
     assert hangzhou["headline"] <= min(hangzhou["client_index"], 100) and hangzhou["quadrant"] == "burning"
     # Every floor's occupancy over the month is a contact centre's (the half-scale load here leaves one agent
     # on a quiet shop: a third; at full scale about half, the busy intervals near the 88 % the floors are

@@ -101,7 +101,9 @@ A month's scorecard reports every recovery of ``ScopeMonthInputs.recoveries`` wh
 overlaps the month: ``pending`` (with its deadline, and the progress so far when given) while the
 scorecard's ``as_of`` is before the deadline; at or after it, ``met``, ``failed`` (a RECOVERY_FAILED flag
 with the failed conditions as evidence) or ``no_data`` (a measure is missing; reported, not flagged). A
-failure thus lands in the month that holds the deadline, once.
+failure thus lands in the month that holds the deadline, once. Each condition's evidence states the
+comparison that holds (``compensatory_rest_hours = 418.7 < 645.5``), a condition not met saying so in its
+note, with whether its alternative was met instead (``not met; the overtime rule met``).
 
 Thresholds are per scope
 ------------------------
@@ -842,6 +844,28 @@ def _hot_evidence(
     return out
 
 
+_NEGATED = {"<": ">=", "<=": ">", ">=": "<", ">": "<="}
+
+
+def _condition(
+    metric: str,
+    value: float,
+    comparison: str,
+    threshold: float,
+    period: Period,
+    note: str,
+    ok: bool,
+    status: str,
+) -> Evidence:
+    """A recovery condition's evidence stating the comparison that holds: COMPARISON when OK, else its
+    negation, with STATUS (e.g. "not met; the overtime rule met") before the NOTE."""
+    if ok:
+        return Evidence(metric, value, comparison, threshold, period, Side.employee, note)
+    return Evidence(
+        metric, value, _NEGATED[comparison], threshold, period, Side.employee, f"{status}; {note}"
+    )
+
+
 def _recovery_status(r: RecoveryInputs, t: Thresholds, as_of: date) -> RecoveryStatus:
     window = r.promotion.recovery_window(t.recovery_weeks)
     deadline = window.end
@@ -849,37 +873,66 @@ def _recovery_status(r: RecoveryInputs, t: Thresholds, as_of: date) -> RecoveryS
     window_cap = None if r.overtime_cap_hours is None else t.overtime_cap_share * r.overtime_cap_hours
     # Three-valued: None is "not measured", so a missing measure neither passes nor fails a condition.
     occupancy_ok: bool | None = None
-    occupancy: list[Evidence] = []
     if r.hot_intervals is not None:
         occupancy_ok = r.hot_intervals < t.hot_intervals
-        note = f"window intervals above {_f(t.occupancy * 100)} % occupancy must be fewer than this"
-        occupancy.append(
-            Evidence(
-                "recovery_hot_intervals", r.hot_intervals, "<", t.hot_intervals, seen, Side.employee, note
-            )
-        )
     rested: bool | None = None
-    overtime: list[Evidence] = []
     if r.compensatory_rest_hours is not None:
         rested = r.compensatory_rest_hours >= r.promotion_overtime_hours
+    under_cap: bool | None = None
+    if r.overtime_hours is not None and window_cap is not None:
+        under_cap = r.overtime_hours <= window_cap
+    # Each evidence line states the comparison that holds; a condition not met says so, and whether its
+    # alternative (compensatory rest or overtime back under the cap) was met instead.
+    unmet = "not met so far" if as_of < deadline else "not met"
+
+    def instead(alternative: bool | None, name: str) -> str:
+        if alternative is None:
+            return unmet
+        return f"{unmet}; {name} {'met' if alternative else 'not met either'}"
+
+    occupancy: list[Evidence] = []
+    if r.hot_intervals is not None:
+        note = f"window intervals above {_f(t.occupancy * 100)} % occupancy must be fewer than this"
+        occupancy.append(
+            _condition(
+                "recovery_hot_intervals",
+                r.hot_intervals,
+                "<",
+                t.hot_intervals,
+                seen,
+                note,
+                bool(occupancy_ok),
+                unmet,
+            )
+        )
+    overtime: list[Evidence] = []
+    if r.compensatory_rest_hours is not None:
         note = f"compensating the overtime worked in {r.promotion.name} ({r.promotion.period})"
         overtime.append(
-            Evidence(
+            _condition(
                 "compensatory_rest_hours",
                 r.compensatory_rest_hours,
                 ">=",
                 r.promotion_overtime_hours,
                 seen,
-                Side.employee,
                 note,
+                bool(rested),
+                instead(under_cap, "the overtime rule"),
             )
         )
-    under_cap: bool | None = None
     if r.overtime_hours is not None and window_cap is not None:
-        under_cap = r.overtime_hours <= window_cap
         note = "overtime in the window against its normal cap (the alternative to compensatory rest)"
         overtime.append(
-            Evidence("recovery_overtime_hours", r.overtime_hours, "<=", window_cap, seen, Side.employee, note)
+            _condition(
+                "recovery_overtime_hours",
+                r.overtime_hours,
+                "<=",
+                window_cap,
+                seen,
+                note,
+                bool(under_cap),
+                instead(rested, "compensatory rest"),
+            )
         )
     compensated: bool | None = None
     if rested or under_cap:

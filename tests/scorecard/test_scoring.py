@@ -399,7 +399,44 @@ def test_recovery_met_by_compensatory_rest():
 
 def test_recovery_met_by_overtime_back_under_the_cap():
     r = recovery(hot_intervals=3, compensatory_rest_hours=0.0, overtime_hours=10.0, overtime_cap_hours=18.0)
-    assert one(inputs(NOV, recoveries=(r,))).recoveries[0].state is RecoveryState.met
+    [status] = one(inputs(NOV, recoveries=(r,))).recoveries
+    assert status.state is RecoveryState.met
+    # Each line states the comparison that holds: the rest fell short, the overtime rule was met instead.
+    by_metric = {e.metric: e for e in status.evidence}
+    rest, over = by_metric["compensatory_rest_hours"], by_metric["recovery_overtime_hours"]
+    assert (rest.value, rest.comparison, rest.threshold) == (0, "<", 30)
+    assert rest.note.startswith("not met; the overtime rule met; compensating the overtime worked in")
+    assert (over.value, over.comparison, over.threshold) == (10, "<=", 18) and over.note.startswith(
+        "overtime"
+    )
+    hot = by_metric["recovery_hot_intervals"]
+    assert (hot.value, hot.comparison, hot.threshold) == (3, "<", 8) and hot.note.startswith("window")
+
+
+def test_recovery_evidence_states_what_holds_while_pending():
+    late = Promotion("p", "Late November", date(2025, 11, 20), date(2025, 11, 30))  # window Dec 1-14
+    r = RecoveryInputs(
+        late,
+        20.0,
+        hot_intervals=10,
+        compensatory_rest_hours=25.0,
+        overtime_hours=30.0,
+        overtime_cap_hours=18.0,
+    )
+    [status] = one(inputs(date(2025, 12, 1), recoveries=(r,), as_of=date(2025, 12, 10))).recoveries
+    assert status.state is RecoveryState.pending
+    by_metric = {e.metric: (e.comparison, e.note.split(";")[:2]) for e in status.evidence}
+    assert by_metric == {
+        "recovery_hot_intervals": (
+            ">=",
+            ["not met so far", " window intervals above 90 % occupancy must be fewer than this"],
+        ),
+        "compensatory_rest_hours": (
+            ">=",
+            ["compensating the overtime worked in Late November (2025-11-20..2025-11-30)"],
+        ),
+        "recovery_overtime_hours": (">", ["not met so far", " compensatory rest met"]),
+    }
 
 
 def test_recovery_failed_is_a_flag_with_evidence():
@@ -412,7 +449,12 @@ def test_recovery_failed_is_a_flag_with_evidence():
     by_metric = {e.metric: e for e in flag.evidence}
     assert set(by_metric) == {"recovery_hot_intervals", "compensatory_rest_hours", "recovery_overtime_hours"}
     rest = by_metric["compensatory_rest_hours"]
-    assert (rest.value, rest.comparison, rest.threshold) == (10, ">=", 30)
+    assert (rest.value, rest.comparison, rest.threshold) == (10, "<", 30)  # what holds: the rest fell short
+    assert rest.note.startswith("not met; the overtime rule not met either; ")
+    over, hot = by_metric["recovery_overtime_hours"], by_metric["recovery_hot_intervals"]
+    assert (over.value, over.comparison, over.threshold) == (25, ">", 18)
+    assert over.note.startswith("not met; compensatory rest not met either; ")
+    assert (hot.value, hot.comparison, hot.threshold, hot.note[:9]) == (12, ">=", 8, "not met; ")
     assert by_metric["recovery_hot_intervals"].period == status.window
     # Occupancy fine but overtime neither rested nor under the cap: only the overtime evidence.
     r2 = replace(r, hot_intervals=2)
