@@ -219,7 +219,7 @@ async def attendance(session: AsyncSession, month: date) -> Attendance:
     for agent_id, shop_id, m, slot in await _all(session, text(_SLOTS), {"lo": lo, "hi": hi}):
         weights = out.agent_shop.setdefault(m, {}).setdefault(agent_id, {})
         weights[shop_id] = weights.get(shop_id, 0.0) + float(slot)
-    for row in await actuals.overtime_by_agent_day(session, month, after):
+    for row in await actuals.overtime_by_agent_day(session, month, after, grid=grid):  # the grid's sessions
         out.overtime.setdefault(row.agent_id, {})[row.day] = row.overtime_minutes
         out.normal.setdefault(row.agent_id, {})[row.day] = row.normal_minutes
         out.cap_minutes[row.agent_id] = row.month_cap_minutes

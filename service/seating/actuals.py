@@ -288,8 +288,11 @@ class OccupancyGrid:
     shops: list[tuple[uuid.UUID, uuid.UUID]]  # (tenant_id, shop_id) of each column
     handle_seconds: NDArray[np.float64]
     result: attendance.Occupancy
-    # the session rows read for RESULT (the grid's window and shops): occupancy_by_scope reuses them
+    # the session rows read for RESULT (the grid's window; with every shop, every session the caller sees
+    # there) and them as attendance.Session (aligned): occupancy_by_scope and overtime_by_agent_day reuse them
     session_rows: list[Any] | None = field(default=None, repr=False)
+    sessions: list[attendance.Session] | None = field(default=None, repr=False)
+    every_shop: bool = False  # the grid of every shop the caller sees (its rows: every session there)
 
     def interval(self, t: int) -> datetime:
         return self.start + timedelta(minutes=INTERVAL_MINUTES * t)
@@ -339,10 +342,13 @@ async def occupancy_by_shop_interval(session: AsyncSession, window: tuple[date, 
     handle = np.zeros((n, len(shops)))
     for r in (await session.execute(text(_HANDLE), {"lo": lo, "hi": hi, "shops": ids})).all():
         handle[np.asarray(r.slots, dtype=np.int64), column[r.shop_id]] = r.handled
-    rows = await _sessions(session, lo, hi, shops=[s for _, s in shops])
+    # Every shop: every session the caller sees (those on no shop of the grid count in no cell), as overtime
+    # reads them, so the scorecard reads a month's sessions once (overtime_by_agent_day's ROWS).
+    rows = await _sessions(session, lo, hi, shops=None if ids is None else [s for _, s in shops])
     agents = {a: i for i, a in enumerate({r.agent_id for r in rows})}
     sessions = [_session(r, agents[r.agent_id], column.get(r.shop_id)) for r in rows]
-    return OccupancyGrid(lo, shops, handle, attendance.occupancy(sessions, handle, lo), rows)
+    return OccupancyGrid(lo, shops, handle, attendance.occupancy(sessions, handle, lo), rows, sessions,
+                         every_shop=ids is None)
 
 
 async def occupancy_by_scope(session: AsyncSession, grid: OccupancyGrid,
@@ -354,15 +360,28 @@ async def occupancy_by_scope(session: AsyncSession, grid: OccupancyGrid,
     n = grid.handle_seconds.shape[0]
     hi = grid.start + timedelta(minutes=INTERVAL_MINUTES * n)
     column = {shop: i for i, (_, shop) in enumerate(grid.shops)}
-    rows = grid.session_rows  # the same read as the grid's (its window and shops)
-    if rows is None:
+    rows, sessions, pieces = grid.session_rows, grid.sessions, grid.result.pieces  # the grid's read and cut
+    if rows is None or sessions is None:
         rows = await _sessions(session, grid.start, hi, shops=list(column))
-    sessions = [_session(r, k, column.get(r.shop_id)) for k, r in enumerate(rows)]
-    groups = [scopes_of(r.agent_id) for r in rows]
-    return attendance.scope_load(sessions, grid.result.occupancy, grid.start, groups)
+        sessions, pieces = [_session(r, k, column.get(r.shop_id)) for k, r in enumerate(rows)], None
+    of_agent: dict[uuid.UUID, Sequence[int]] = {}  # SCOPES_OF once an agent, in the rows' order
+    groups = [of_agent[r.agent_id] if r.agent_id in of_agent else of_agent.setdefault(r.agent_id,
+                                                                                     scopes_of(r.agent_id))
+              for r in rows]
+    return attendance.scope_load(sessions, grid.result.occupancy, grid.start, groups, pieces)
 
 
 # --- overtime -------------------------------------------------------------------------------------------
+
+
+def _every_session(grid: OccupancyGrid | None, first: date, end: date) -> list[Any] | None:
+    """GRID's session rows when they are every session the caller sees over the local days [FIRST, END)."""
+    if grid is None or grid.session_rows is None:
+        return None
+    window = (grid.start, grid.interval(grid.handle_seconds.shape[0]))
+    if not grid.every_shop or window != days_of(first, end):
+        raise ValueError("not a grid of every shop over these days")
+    return grid.session_rows
 
 
 def month_of(month: str) -> tuple[date, date]:
@@ -375,16 +394,21 @@ def month_of(month: str) -> tuple[date, date]:
 
 
 async def _overtime_inputs(session: AsyncSession, first: date, end: date,
-                           agent_ids: Sequence[uuid.UUID] | None) -> tuple[
-                               list[attendance.Session], dict[int, LabourRules], Any, dict[int, str],
-                               list[uuid.UUID], dict[uuid.UUID, Any]]:
+                           agent_ids: Sequence[uuid.UUID] | None, read: Sequence[Any] | None = None
+                           ) -> tuple[list[attendance.Session], dict[int, LabourRules], Any, dict[int, str],
+                                      list[uuid.UUID], dict[uuid.UUID, Any]]:
     """What actual overtime over the local days [FIRST, END) is computed from: the sessions starting in them
     (overlapping ones counted once), each agent's rule set (its own, else its employment type's, else the
-    China standard rules), the stored holiday calendar, the agents' timezones; and the agents (ids, facts)."""
+    China standard rules), the stored holiday calendar, the agents' timezones; and the agents (ids, facts).
+    READ: the session rows of every shop over those days already read (an OccupancyGrid's), else read here."""
     from service.seating.service import calendar_book  # the calendar's one reader
 
     lo, hi = local_day_start(first, DEFAULT_TZ), local_day_start(end, DEFAULT_TZ)
-    rows = await _sessions(session, lo, hi, agents=agent_ids)
+    if read is None:
+        rows = await _sessions(session, lo, hi, agents=agent_ids)
+    else:
+        wanted = None if agent_ids is None else set(agent_ids)
+        rows = [r for r in read if wanted is None or r.agent_id in wanted]
     rows = [r for r in rows if r.login >= lo]  # a session counts on the day it starts on
     ids = sorted({r.agent_id for r in rows})
     facts = await _agent_facts(session, ids)
@@ -423,14 +447,17 @@ async def overtime_by_agent_month(session: AsyncSession, month: str,
 
 
 async def overtime_by_agent_day(session: AsyncSession, first: date, end: date,
-                                agent_ids: Sequence[uuid.UUID] | None = None) -> list[OvertimeDayRow]:
+                                agent_ids: Sequence[uuid.UUID] | None = None,
+                                grid: OccupancyGrid | None = None) -> list[OvertimeDayRow]:
     """Actual overtime per agent and local day of [FIRST, END) (at most MAX_REPORT_DAYS; the day a session
     starts on), by attendance.actual_overtime_by_day: minutes over the daily norm (and the week's) on
     workdays, every minute on rest days and holidays, with the daily cap's share and the month's running
     total against its cap (counted from the window's first day in its month). Staff only: it names agents.
-    Every agent with a session in the window, or AGENT_IDS; by agent code, then day."""
+    Every agent with a session in the window, or AGENT_IDS; by agent code, then day. GRID: an occupancy grid
+    of every shop over the same days, whose session rows are read again (the scorecard's month)."""
     days_of(first, end)
-    sessions, rules, calendar, zones, ids, facts = await _overtime_inputs(session, first, end, agent_ids)
+    sessions, rules, calendar, zones, ids, facts = await _overtime_inputs(session, first, end, agent_ids,
+                                                                          _every_session(grid, first, end))
     out = []
     for d in attendance.actual_overtime_by_day(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones):
         if not first <= d.day < end:
