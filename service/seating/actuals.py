@@ -51,12 +51,14 @@ LONGEST = timedelta(hours=24)  # a session lasts at most this (0013's CHECK): ho
 # --- ingest ----------------------------------------------------------------------------------------------
 
 
-async def ingest_work_sessions(session: AsyncSession, caller: Principal, body: AsyncIterator[bytes],
+async def ingest_work_sessions(session: AsyncSession, caller: Principal,
+                               body: AsyncIterator[bytes] | Iterable[Mapping[str, Any]],
                                content_type: str | None, max_age_days: int | None = None,
                                latest: datetime | None = None) -> IngestAnswer:
-    """One batch of work sessions (NDJSON or CSV) in the caller's transaction: every good row kept, every
-    bad one reported by line, a re-send changes nothing. In the audit log in the same transaction. LATEST:
-    the latest instant a session may carry (default: now plus the slack; the demo's day for the demo)."""
+    """One batch of work sessions (NDJSON or CSV; or records as NDJSON's lines parse) in the caller's
+    transaction: every good row kept, every bad one reported by line, a re-send changes nothing. In the
+    audit log in the same transaction. LATEST: the latest instant a session may carry (default: now plus the
+    slack; the demo's day for the demo)."""
     kind, charset = batches.media_and_charset(content_type, "work sessions")
     tenant = None if caller.is_staff else caller.tenant_id
     with observe.timed("ingest"):
@@ -71,10 +73,12 @@ async def ingest_work_sessions(session: AsyncSession, caller: Principal, body: A
 
 async def ingest_work_session_records(session: AsyncSession, caller: Principal,
                                       records: Iterable[Mapping[str, Any]], max_age_days: int | None = None,
-                                      latest: datetime | None = None) -> IngestAnswer:
-    """Small batches given as dicts (GraphQL, the demo): the same path, as NDJSON lines."""
-    return await ingest_work_sessions(session, caller, batches.ndjson_of(records), batches.NDJSON,
-                                      max_age_days, latest)
+                                      latest: datetime | None = None, *, parsed: bool = False
+                                      ) -> IngestAnswer:
+    """Batches given as dicts (GraphQL, the demo): the same path, as NDJSON lines; PARSED: the dicts are as
+    those lines parse (strings, numbers, lists: the demo's), checked as they are, without the text between."""
+    body = records if parsed else batches.ndjson_of(records)
+    return await ingest_work_sessions(session, caller, body, batches.NDJSON, max_age_days, latest)
 
 
 # --- reading back ----------------------------------------------------------------------------------------

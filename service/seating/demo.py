@@ -320,7 +320,7 @@ async def send(db: Database, records: Sequence[dict[str, Any]], today: date) -> 
     """RECORDS as one export through the seating ingest (ops' path), in one transaction, on TODAY (the
     demo's day: nothing after it is from the future)."""
     async with db.system_transaction() as session:
-        return await ingest_work_session_records(session, OPERATOR, records,
+        return await ingest_work_session_records(session, OPERATOR, records, parsed=True,
                                                  latest=latest_timestamp(local_day_start(today, DEFAULT_TZ)))
 
 
