@@ -296,10 +296,21 @@ class OccupancyGrid:
     # there) and them as attendance.Session (aligned): occupancy_by_scope and overtime_by_agent_day reuse them
     session_rows: list[Any] | None = field(default=None, repr=False)
     sessions: list[attendance.Session] | None = field(default=None, repr=False)
+    agent_ids: list[uuid.UUID] = field(default_factory=list, repr=False)  # of SESSIONS' agent numbers
     every_shop: bool = False  # the grid of every shop the caller sees (its rows: every session there)
 
     def interval(self, t: int) -> datetime:
         return self.start + timedelta(minutes=INTERVAL_MINUTES * t)
+
+    def slots_by_agent_shop(self) -> dict[uuid.UUID, dict[uuid.UUID, float]]:
+        """Per agent and shop, the chat-slot seconds (attendance.slot_seconds, whole sessions) of the grid's
+        sessions that start in its window."""
+        out: dict[uuid.UUID, dict[uuid.UUID, float]] = {}
+        for r, s in zip(self.session_rows or (), self.sessions or (), strict=True):
+            if r.login >= self.start:
+                per = out.setdefault(r.agent_id, {})
+                per[r.shop_id] = per.get(r.shop_id, 0.0) + attendance.slot_seconds(s)
+        return out
 
     def burnout_share(self) -> NDArray[np.float64]:
         """Per shop: the share of its logged-in intervals above attendance.BURNOUT (90 %)."""
@@ -352,7 +363,7 @@ async def occupancy_by_shop_interval(session: AsyncSession, window: tuple[date, 
     agents = {a: i for i, a in enumerate({r.agent_id for r in rows})}
     sessions = [_session(r, agents[r.agent_id], column.get(r.shop_id)) for r in rows]
     return OccupancyGrid(lo, shops, handle, attendance.occupancy(sessions, handle, lo), rows, sessions,
-                         every_shop=ids is None)
+                         list(agents), every_shop=ids is None)
 
 
 async def occupancy_by_scope(session: AsyncSession, grid: OccupancyGrid,
@@ -378,14 +389,16 @@ async def occupancy_by_scope(session: AsyncSession, grid: OccupancyGrid,
 # --- overtime -------------------------------------------------------------------------------------------
 
 
-def _every_session(grid: OccupancyGrid | None, first: date, end: date) -> list[Any] | None:
-    """GRID's session rows when they are every session the caller sees over the local days [FIRST, END)."""
-    if grid is None or grid.session_rows is None:
+def _every_session(grid: OccupancyGrid | None, first: date, end: date
+                   ) -> tuple[list[Any], list[attendance.Session], list[uuid.UUID]] | None:
+    """GRID's session rows, them as sessions and the agents they number, when they are every session the
+    caller sees over the local days [FIRST, END)."""
+    if grid is None or grid.session_rows is None or grid.sessions is None:
         return None
     window = (grid.start, grid.interval(grid.handle_seconds.shape[0]))
     if not grid.every_shop or window != days_of(first, end):
         raise ValueError("not a grid of every shop over these days")
-    return grid.session_rows
+    return grid.session_rows, grid.sessions, grid.agent_ids
 
 
 def month_of(month: str) -> tuple[date, date]:
@@ -398,23 +411,29 @@ def month_of(month: str) -> tuple[date, date]:
 
 
 async def _overtime_inputs(session: AsyncSession, first: date, end: date,
-                           agent_ids: Sequence[uuid.UUID] | None, read: Sequence[Any] | None = None
+                           agent_ids: Sequence[uuid.UUID] | None, grid: OccupancyGrid | None = None
                            ) -> tuple[list[attendance.Session], dict[int, LabourRules], Any, dict[int, str],
                                       list[uuid.UUID], dict[uuid.UUID, Any]]:
     """What actual overtime over the local days [FIRST, END) is computed from: the sessions starting in them
     (overlapping ones counted once), each agent's rule set (its own, else its employment type's, else the
     China standard rules), the stored holiday calendar, the agents' timezones; and the agents (ids, facts).
-    READ: the session rows of every shop over those days already read (an OccupancyGrid's), else read here."""
+    GRID: an occupancy grid of every shop over those days, whose sessions (as it read and numbered them)
+    are taken instead of read again."""
     from service.seating.service import calendar_book  # the calendar's one reader
 
     lo, hi = local_day_start(first, DEFAULT_TZ), local_day_start(end, DEFAULT_TZ)
+    read = _every_session(grid, first, end)
     if read is None:
-        rows = await _sessions(session, lo, hi, agents=agent_ids)
+        rows = [r for r in await _sessions(session, lo, hi, agents=agent_ids)
+                if r.login >= lo]  # a session counts on the day it starts on
+        ids = sorted({r.agent_id for r in rows})
+        number = {a: i for i, a in enumerate(ids)}
+        mine = [_session(r, number[r.agent_id], None) for r in rows]
     else:
+        rows_read, numbered, ids = read
         wanted = None if agent_ids is None else set(agent_ids)
-        rows = [r for r in read if wanted is None or r.agent_id in wanted]
-    rows = [r for r in rows if r.login >= lo]  # a session counts on the day it starts on
-    ids = sorted({r.agent_id for r in rows})
+        mine = [s for r, s in zip(rows_read, numbered, strict=True)
+                if r.login >= lo and (wanted is None or r.agent_id in wanted)]
     facts = await _agent_facts(session, ids)
     index = {a: i for i, a in enumerate(ids)}
     employed = {r.id: r for r in await queries.employed_agents(session, first - timedelta(days=1), end, ids)}
@@ -424,7 +443,7 @@ async def _overtime_inputs(session: AsyncSession, first: date, end: date,
         set_id = employed[agent].rule_set_id if agent in employed else None
         rules[i] = rules_of(sets.get(set_id) if set_id else None)
     calendar = await calendar_book(session, first, end)
-    sessions = one_at_a_time(_session(r, index[r.agent_id], None) for r in rows)
+    sessions = one_at_a_time(mine)
     zones = {i: facts[a].timezone for a, i in index.items() if a in facts}
     return sessions, rules, calendar, zones, ids, facts
 
@@ -461,7 +480,7 @@ async def overtime_by_agent_day(session: AsyncSession, first: date, end: date,
     of every shop over the same days, whose session rows are read again (the scorecard's month)."""
     days_of(first, end)
     sessions, rules, calendar, zones, ids, facts = await _overtime_inputs(session, first, end, agent_ids,
-                                                                          _every_session(grid, first, end))
+                                                                          grid)
     out = []
     for d in attendance.actual_overtime_by_day(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones):
         if not first <= d.day < end:

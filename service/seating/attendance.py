@@ -98,6 +98,13 @@ def session_span(session: Session) -> WorkSpan:
     return WorkSpan(session.login, session.logout, session.breaks)
 
 
+def slot_seconds(session: Session) -> float:
+    """A session's chat-slot seconds: its time logged in outside its breaks (disjoint and inside it, as the
+    table keeps them) times its concurrency."""
+    breaks = sum((b - a).total_seconds() for a, b in session.breaks)
+    return ((session.logout - session.login).total_seconds() - breaks) * session.concurrency
+
+
 # ---------------------------------------------------------------- adherence
 
 _Pieces = list[tuple[float, float]]  # [a, b) in seconds since the epoch, sorted and disjoint

@@ -20,6 +20,7 @@ from service.seating.attendance import (
     scheduled_spans,
     scope_load,
     shop_pieces,
+    slot_seconds,
 )
 from service.seating.calendar import CHINA_2026
 from service.seating.problem import Shift
@@ -203,6 +204,12 @@ def test_interval_pieces_cut_at_the_quarter_hours() -> None:
     # 00:10-00:15 (300 s), 00:15-00:20 (300 s), then 00:25-00:30 (300 s) and 00:30-00:40 (600 s)
     assert owner.tolist() == [0, 0, 0, 0] and t.tolist() == [0, 1, 1, 2]
     assert seconds.tolist() == [300.0, 300.0, 300.0, 600.0]
+
+
+def test_slot_seconds_are_the_time_outside_breaks_times_concurrency() -> None:
+    lunch = ((at(9, 12), at(9, 13)), (at(9, 15), at(9, 15, 10)))
+    assert slot_seconds(Session(0, 0, at(9, 9), at(9, 18), lunch, concurrency=3)) == (9 * 3600 - 4200) * 3
+    assert slot_seconds(Session(0, None, at(9, 23), at(10, 1))) == 7200.0  # over midnight, whole
 
 
 def test_shop_pieces_are_the_cut_occupancy_and_scope_load_share() -> None:
