@@ -287,6 +287,10 @@ async def _scorecard_setup(demo: Demo) -> dict[str, Any]:
     return await load_scorecard_setup(demo.db, demo.today, first, (story.name, story.start, story.end))
 
 
+async def _scorecard_sla(demo: Demo) -> None:
+    await refresh_demo_facts(demo.db, demo.done["scorecard setup"]["months"], sla_only=True)
+
+
 async def _scorecard(demo: Demo) -> dict[str, Any]:
     summary: dict[str, Any] = demo.done["scorecard setup"]
     await refresh_demo_facts(demo.db, summary["months"])
@@ -298,8 +302,9 @@ async def _scorecard(demo: Demo) -> dict[str, Any]:
 # side; the scorecard's teams, surveys, ratings and reviews once the story's peak is a promotion (while the
 # history loads: it needs none of it); the attendance after the seating rules; the plans from the history;
 # the roster from a plan and the seating rules; the books from all of it (SLA credits from the breaches,
-# worked hours from attendance else the published roster); the scorecard's facts last (the attendance and
-# the books' late sessions in them). A new domain's demo adds its Part here, after what it reads.
+# worked hours from attendance else the published roster); the scorecard's SLA facts from the history
+# beside the attendance, its attendance facts last (the books' late sessions in them). A new domain's demo
+# adds its Part here, after what it reads.
 PARTS: tuple[Part, ...] = (
     Part("conversations", _conversations),
     Part("seating", _seating_setup),
@@ -310,8 +315,9 @@ PARTS: tuple[Part, ...] = (
     Part("capacity", _capacity, after=("conversations", "promotions")),
     Part("roster", _roster, after=("capacity", "seating")),
     Part("books", _books, after=("roster", "finance", "conversations", "attendance")),
-    Part("scorecard", _scorecard, after=("scorecard setup", "books", "capacity", "attendance",
-                                         "conversations")),
+    Part("scorecard sla", _scorecard_sla, after=("scorecard setup", "conversations")),
+    Part("scorecard", _scorecard, after=("scorecard setup", "scorecard sla", "books", "capacity",
+                                         "attendance", "conversations")),
 )
 
 

@@ -94,14 +94,16 @@ async def load_scorecard_demo(
     return summary
 
 
-async def refresh_demo_facts(db: Database, months: Sequence[str]) -> None:
+async def refresh_demo_facts(db: Database, months: Sequence[str], sla_only: bool = False) -> None:
     """The facts of MONTHS (ISO first days) computed, each month in a transaction of its own, side by side
     (a month's facts read and write only its own days): PostgreSQL reads or writes one while Python computes
-    another."""
+    another. SLA_ONLY: every shop's SLA day facts alone (they need only the history, so service.demo computes
+    them while the attendance loads; a refresh after finds them current and computes the attendance's)."""
 
     async def refresh(month: date) -> None:
         async with db.system_transaction() as session:
-            await service.refresh_facts(session, month)
+            every = (await session.execute(text("SELECT id FROM shops"))).scalars() if sla_only else None
+            await service.refresh_facts(session, month, None if every is None else list(every))
 
     async with asyncio.TaskGroup() as group:
         for month in months:
