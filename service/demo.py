@@ -29,7 +29,7 @@ from service.kit import collector, demoload
 from service.kit.db import SYSTEM_SCOPE, Database
 from service.kit.identity import OPERATOR
 from service.kit.time import DEFAULT_TZ, local_day_start, local_today
-from service.scorecard.demo import load_scorecard_demo
+from service.scorecard.demo import load_scorecard_setup, refresh_demo_facts
 from service.seating.demo import load_attendance_demo
 from service.shops.schemas import ShopCreate
 from service.shops.service import create_shop
@@ -248,8 +248,12 @@ async def _conversations(demo: Demo) -> int:
     return sum(await asyncio.gather(*(batch(data) for data in copies)))
 
 
+async def _promotions(demo: Demo) -> None:
+    await load_promotions_demo(demo.db, demo.today)
+
+
 async def _capacity(demo: Demo) -> tuple[history.Peak, history.Peak]:
-    return await load_capacity_demo(demo.db, demo.today)
+    return await load_plans_demo(demo.db, demo.today)
 
 
 async def _seating_setup(demo: Demo) -> None:
@@ -277,26 +281,43 @@ async def _books(demo: Demo) -> dict[str, Any]:
     return await load_finance_books(demo.db, demo.today)
 
 
-async def _scorecard(demo: Demo) -> dict[str, Any]:
+async def _scorecard_setup(demo: Demo) -> dict[str, Any]:
     story = history.story_peak(demo.today)
     first, _ = history.history(demo.today)
-    return await load_scorecard_demo(demo.db, demo.today, first, (story.name, story.start, story.end))
+    return await load_scorecard_setup(demo.db, demo.today, first, (story.name, story.start, story.end))
+
+
+async def _scorecard_sla(demo: Demo) -> None:
+    await refresh_demo_facts(demo.db, demo.done["scorecard setup"]["months"], sla_only=True)
+
+
+async def _scorecard(demo: Demo) -> dict[str, Any]:
+    summary: dict[str, Any] = demo.done["scorecard setup"]
+    await refresh_demo_facts(demo.db, summary["months"])
+    return summary
 
 
 # The demo's parts after its first transaction, and what each needs first: the history (conversations and
-# their rollups), the seating rules and skills and the finance rates and contracts side by side; the
-# attendance after the seating rules; the plans from the history; the roster from a plan and the seating
-# rules; the books from all of it (SLA credits from the breaches, worked hours from attendance else the
-# published roster). A new domain's demo adds its Part here, after what it reads.
+# their rollups), the seating rules and skills, the finance rates and contracts and the promotions side by
+# side; the scorecard's teams, surveys, ratings and reviews once the story's peak is a promotion (while the
+# history loads: it needs none of it); the attendance after the seating rules; the plans from the history;
+# the roster from a plan and the seating rules; the books from all of it (SLA credits from the breaches,
+# worked hours from attendance else the published roster); the scorecard's SLA facts from the history
+# beside the attendance, its attendance facts last (the books' late sessions in them). A new domain's demo
+# adds its Part here, after what it reads.
 PARTS: tuple[Part, ...] = (
     Part("conversations", _conversations),
     Part("seating", _seating_setup),
     Part("finance", _finance_setup),
+    Part("promotions", _promotions),
+    Part("scorecard setup", _scorecard_setup, after=("promotions",)),
     Part("attendance", _attendance, after=("seating", "conversations")),
-    Part("capacity", _capacity, after=("conversations",)),
+    Part("capacity", _capacity, after=("conversations", "promotions")),
     Part("roster", _roster, after=("capacity", "seating")),
     Part("books", _books, after=("roster", "finance", "conversations", "attendance")),
-    Part("scorecard", _scorecard, after=("books", "capacity", "attendance", "conversations")),
+    Part("scorecard sla", _scorecard_sla, after=("scorecard setup", "conversations")),
+    Part("scorecard", _scorecard, after=("scorecard setup", "scorecard sla", "books", "capacity",
+                                         "attendance", "conversations")),
 )
 
 
@@ -356,11 +377,18 @@ async def load_capacity_demo(db: Database, today: date | None = None) -> tuple[h
     conversations) and the next peak after TODAY, ready to plan: its uplift is learned from the story's
     peak (aligned on the last day), with a given curve as the fallback when there is no history. When
     rollups exist, two plans for the next peak: every site's seats (880), and 65% of the peak requirement
-    (KA-first shows). Returns (the story's peak, the next one)."""
-    from service.capacity.schemas import PlanCreate, PromotionCreate
-    from service.capacity.service import create_plan, create_promotion
-
+    (KA-first shows). Returns (the story's peak, the next one). Two transactions: load_promotions_demo,
+    then load_plans_demo (the demo's parts run them apart, the promotions before the history is in)."""
     today = today or demo_today()
+    await load_promotions_demo(db, today)
+    return await load_plans_demo(db, today)
+
+
+async def load_promotions_demo(db: Database, today: date) -> None:
+    """The promotions of load_capacity_demo, in a transaction of their own (they need no history)."""
+    from service.capacity.schemas import PromotionCreate
+    from service.capacity.service import create_promotion
+
     first, last = history.history(today)
     story, upcoming = history.story_peak(today), history.next_peak(today)
     async with db.system_transaction() as session:
@@ -372,6 +400,16 @@ async def load_capacity_demo(db: Database, today: date | None = None) -> tuple[h
         await create_promotion(session, PromotionCreate(name=upcoming.name, start_date=upcoming.start,
                                                         end_date=upcoming.end, uplift=curve,
                                                         uplift_from=story.name))
+
+
+async def load_plans_demo(db: Database, today: date) -> tuple[history.Peak, history.Peak]:
+    """The plans of load_capacity_demo for the next peak (its promotions loaded), when rollups exist; returns
+    (the story's peak, the next one)."""
+    from service.capacity.schemas import PlanCreate
+    from service.capacity.service import create_plan
+
+    story, upcoming = history.story_peak(today), history.next_peak(today)
+    async with db.system_transaction() as session:
         if (await session.execute(text("SELECT EXISTS (SELECT 1 FROM shop_interval_stats)"))).scalar_one():
             now = local_day_start(today, DEFAULT_TZ)  # the plans' history ends before the day of the demo
             sites = {name: None for name, _, _ in SITES}

@@ -315,10 +315,27 @@ async def stage_csv(lines: AsyncIterator[bytes | None], batch: Batch, check: Che
         raise Invalid("body", "the CSV must start with a header row naming the fields")
 
 
-async def stage_body(body: AsyncIterator[bytes], kind: str, charset: str | None, batch: Batch, check: Check,
-                     fields: Collection[str], required: Collection[str]) -> None:
-    """A body of KIND (NDJSON or CSV, in CHARSET) staged into BATCH, its last chunk flushed."""
-    if kind == CSV:
+async def stage_records(records: Iterable[Mapping[str, Any]], batch: Batch, check: Check) -> None:
+    """Records given in process as a JSON parser gives them (str, numbers, lists, dicts, None: the demo's),
+    one a line, staged in COPY-sized chunks: each checked as stage_ndjson checks its parsed line, without the
+    text written and parsed in between (a record holding text PostgreSQL can't store is malformed, as its
+    line would be)."""
+    line_no = 0
+    take = batch.take
+    for doc in records:
+        line_no += 1
+        take(line_no, check(doc) if kr.storable(doc) else kr.Rejection(None, kr.REASON_MALFORMED))
+        if batch.full:
+            await batch.flush()
+
+
+async def stage_body(body: AsyncIterator[bytes] | Iterable[Mapping[str, Any]], kind: str, charset: str | None,
+                     batch: Batch, check: Check, fields: Collection[str], required: Collection[str]) -> None:
+    """A body of KIND (NDJSON or CSV, in CHARSET) staged into BATCH, its last chunk flushed; records given in
+    process (not bytes: stage_records) as NDJSON's parsed lines."""
+    if not isinstance(body, AsyncIterator):
+        await stage_records(body, batch, check)
+    elif kind == CSV:
         await stage_csv(lines_of(transcoded(body, charset) if charset else body), batch, check, fields,
                         required)
     else:

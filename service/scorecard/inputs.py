@@ -33,7 +33,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.kit.time import DEFAULT_TZ, local_day_start
+from service.kit.time import DEFAULT_TZ
 from service.scorecard import people, qa
 from service.scorecard import scoring as sc
 from service.scorecard.models import FLOOR
@@ -91,17 +91,6 @@ class Attendance:
     # Per agent: normal minutes worked per local day; the daily norm of its rules in minutes
     normal: dict[uuid.UUID, dict[date, int]] = field(default_factory=dict)
     norm_minutes: dict[uuid.UUID, int] = field(default_factory=dict)
-
-
-_SLOTS = """
-SELECT w.agent_id, w.shop_id, date_trunc('month', lower(w.during) AT TIME ZONE 'Asia/Shanghai')::date,
-       sum((EXTRACT(EPOCH FROM upper(w.during) - lower(w.during))
-            - coalesce((SELECT sum(EXTRACT(EPOCH FROM upper(b) - lower(b))) FROM unnest(w.breaks) b), 0))
-           * coalesce(a.max_concurrency, 1))
-FROM work_sessions w LEFT JOIN agents a ON a.id = w.agent_id
-WHERE lower(w.during) >= :lo AND lower(w.during) < :hi
-GROUP BY 1, 2, 3
-"""
 
 
 def day_loads(
@@ -215,11 +204,11 @@ async def attendance(session: AsyncSession, month: date) -> Attendance:
         for (owner, day), n in counts.items():
             days = places[kind].setdefault(owner, {})
             days[day] = replace(days.get(day, Load()), understaffed=n)
-    lo, hi = local_day_start(month, tz), local_day_start(after, tz)
-    for agent_id, shop_id, m, slot in await _all(session, text(_SLOTS), {"lo": lo, "hi": hi}):
-        weights = out.agent_shop.setdefault(m, {}).setdefault(agent_id, {})
-        weights[shop_id] = weights.get(shop_id, 0.0) + float(slot)
-    for row in await actuals.overtime_by_agent_day(session, month, after):
+    # agents' chat-slot time per shop: the month's sessions (the grid's of every shop, those starting in it)
+    slots = grid.slots_by_agent_shop()
+    if slots:
+        out.agent_shop[month] = slots
+    for row in await actuals.overtime_by_agent_day(session, month, after, grid=grid):  # the grid's sessions
         out.overtime.setdefault(row.agent_id, {})[row.day] = row.overtime_minutes
         out.normal.setdefault(row.agent_id, {})[row.day] = row.normal_minutes
         out.cap_minutes[row.agent_id] = row.month_cap_minutes

@@ -51,12 +51,14 @@ LONGEST = timedelta(hours=24)  # a session lasts at most this (0013's CHECK): ho
 # --- ingest ----------------------------------------------------------------------------------------------
 
 
-async def ingest_work_sessions(session: AsyncSession, caller: Principal, body: AsyncIterator[bytes],
+async def ingest_work_sessions(session: AsyncSession, caller: Principal,
+                               body: AsyncIterator[bytes] | Iterable[Mapping[str, Any]],
                                content_type: str | None, max_age_days: int | None = None,
                                latest: datetime | None = None) -> IngestAnswer:
-    """One batch of work sessions (NDJSON or CSV) in the caller's transaction: every good row kept, every
-    bad one reported by line, a re-send changes nothing. In the audit log in the same transaction. LATEST:
-    the latest instant a session may carry (default: now plus the slack; the demo's day for the demo)."""
+    """One batch of work sessions (NDJSON or CSV; or records as NDJSON's lines parse) in the caller's
+    transaction: every good row kept, every bad one reported by line, a re-send changes nothing. In the
+    audit log in the same transaction. LATEST: the latest instant a session may carry (default: now plus the
+    slack; the demo's day for the demo)."""
     kind, charset = batches.media_and_charset(content_type, "work sessions")
     tenant = None if caller.is_staff else caller.tenant_id
     with observe.timed("ingest"):
@@ -71,10 +73,12 @@ async def ingest_work_sessions(session: AsyncSession, caller: Principal, body: A
 
 async def ingest_work_session_records(session: AsyncSession, caller: Principal,
                                       records: Iterable[Mapping[str, Any]], max_age_days: int | None = None,
-                                      latest: datetime | None = None) -> IngestAnswer:
-    """Small batches given as dicts (GraphQL, the demo): the same path, as NDJSON lines."""
-    return await ingest_work_sessions(session, caller, batches.ndjson_of(records), batches.NDJSON,
-                                      max_age_days, latest)
+                                      latest: datetime | None = None, *, parsed: bool = False
+                                      ) -> IngestAnswer:
+    """Batches given as dicts (GraphQL, the demo): the same path, as NDJSON lines; PARSED: the dicts are as
+    those lines parse (strings, numbers, lists: the demo's), checked as they are, without the text between."""
+    body = records if parsed else batches.ndjson_of(records)
+    return await ingest_work_sessions(session, caller, body, batches.NDJSON, max_age_days, latest)
 
 
 # --- reading back ----------------------------------------------------------------------------------------
@@ -288,11 +292,25 @@ class OccupancyGrid:
     shops: list[tuple[uuid.UUID, uuid.UUID]]  # (tenant_id, shop_id) of each column
     handle_seconds: NDArray[np.float64]
     result: attendance.Occupancy
-    # the session rows read for RESULT (the grid's window and shops): occupancy_by_scope reuses them
+    # the session rows read for RESULT (the grid's window; with every shop, every session the caller sees
+    # there) and them as attendance.Session (aligned): occupancy_by_scope and overtime_by_agent_day reuse them
     session_rows: list[Any] | None = field(default=None, repr=False)
+    sessions: list[attendance.Session] | None = field(default=None, repr=False)
+    agent_ids: list[uuid.UUID] = field(default_factory=list, repr=False)  # of SESSIONS' agent numbers
+    every_shop: bool = False  # the grid of every shop the caller sees (its rows: every session there)
 
     def interval(self, t: int) -> datetime:
         return self.start + timedelta(minutes=INTERVAL_MINUTES * t)
+
+    def slots_by_agent_shop(self) -> dict[uuid.UUID, dict[uuid.UUID, float]]:
+        """Per agent and shop, the chat-slot seconds (attendance.slot_seconds, whole sessions) of the grid's
+        sessions that start in its window."""
+        out: dict[uuid.UUID, dict[uuid.UUID, float]] = {}
+        for r, s in zip(self.session_rows or (), self.sessions or (), strict=True):
+            if r.login >= self.start:
+                per = out.setdefault(r.agent_id, {})
+                per[r.shop_id] = per.get(r.shop_id, 0.0) + attendance.slot_seconds(s)
+        return out
 
     def burnout_share(self) -> NDArray[np.float64]:
         """Per shop: the share of its logged-in intervals above attendance.BURNOUT (90 %)."""
@@ -339,10 +357,13 @@ async def occupancy_by_shop_interval(session: AsyncSession, window: tuple[date, 
     handle = np.zeros((n, len(shops)))
     for r in (await session.execute(text(_HANDLE), {"lo": lo, "hi": hi, "shops": ids})).all():
         handle[np.asarray(r.slots, dtype=np.int64), column[r.shop_id]] = r.handled
-    rows = await _sessions(session, lo, hi, shops=[s for _, s in shops])
+    # Every shop: every session the caller sees (those on no shop of the grid count in no cell), as overtime
+    # reads them, so the scorecard reads a month's sessions once (overtime_by_agent_day's ROWS).
+    rows = await _sessions(session, lo, hi, shops=None if ids is None else [s for _, s in shops])
     agents = {a: i for i, a in enumerate({r.agent_id for r in rows})}
     sessions = [_session(r, agents[r.agent_id], column.get(r.shop_id)) for r in rows]
-    return OccupancyGrid(lo, shops, handle, attendance.occupancy(sessions, handle, lo), rows)
+    return OccupancyGrid(lo, shops, handle, attendance.occupancy(sessions, handle, lo), rows, sessions,
+                         list(agents), every_shop=ids is None)
 
 
 async def occupancy_by_scope(session: AsyncSession, grid: OccupancyGrid,
@@ -354,15 +375,30 @@ async def occupancy_by_scope(session: AsyncSession, grid: OccupancyGrid,
     n = grid.handle_seconds.shape[0]
     hi = grid.start + timedelta(minutes=INTERVAL_MINUTES * n)
     column = {shop: i for i, (_, shop) in enumerate(grid.shops)}
-    rows = grid.session_rows  # the same read as the grid's (its window and shops)
-    if rows is None:
+    rows, sessions, pieces = grid.session_rows, grid.sessions, grid.result.pieces  # the grid's read and cut
+    if rows is None or sessions is None:
         rows = await _sessions(session, grid.start, hi, shops=list(column))
-    sessions = [_session(r, k, column.get(r.shop_id)) for k, r in enumerate(rows)]
-    groups = [scopes_of(r.agent_id) for r in rows]
-    return attendance.scope_load(sessions, grid.result.occupancy, grid.start, groups)
+        sessions, pieces = [_session(r, k, column.get(r.shop_id)) for k, r in enumerate(rows)], None
+    of_agent: dict[uuid.UUID, Sequence[int]] = {}  # SCOPES_OF once an agent, in the rows' order
+    groups = [of_agent[r.agent_id] if r.agent_id in of_agent else of_agent.setdefault(r.agent_id,
+                                                                                     scopes_of(r.agent_id))
+              for r in rows]
+    return attendance.scope_load(sessions, grid.result.occupancy, grid.start, groups, pieces)
 
 
 # --- overtime -------------------------------------------------------------------------------------------
+
+
+def _every_session(grid: OccupancyGrid | None, first: date, end: date
+                   ) -> tuple[list[Any], list[attendance.Session], list[uuid.UUID]] | None:
+    """GRID's session rows, them as sessions and the agents they number, when they are every session the
+    caller sees over the local days [FIRST, END)."""
+    if grid is None or grid.session_rows is None or grid.sessions is None:
+        return None
+    window = (grid.start, grid.interval(grid.handle_seconds.shape[0]))
+    if not grid.every_shop or window != days_of(first, end):
+        raise ValueError("not a grid of every shop over these days")
+    return grid.session_rows, grid.sessions, grid.agent_ids
 
 
 def month_of(month: str) -> tuple[date, date]:
@@ -375,18 +411,29 @@ def month_of(month: str) -> tuple[date, date]:
 
 
 async def _overtime_inputs(session: AsyncSession, first: date, end: date,
-                           agent_ids: Sequence[uuid.UUID] | None) -> tuple[
-                               list[attendance.Session], dict[int, LabourRules], Any, dict[int, str],
-                               list[uuid.UUID], dict[uuid.UUID, Any]]:
+                           agent_ids: Sequence[uuid.UUID] | None, grid: OccupancyGrid | None = None
+                           ) -> tuple[list[attendance.Session], dict[int, LabourRules], Any, dict[int, str],
+                                      list[uuid.UUID], dict[uuid.UUID, Any]]:
     """What actual overtime over the local days [FIRST, END) is computed from: the sessions starting in them
     (overlapping ones counted once), each agent's rule set (its own, else its employment type's, else the
-    China standard rules), the stored holiday calendar, the agents' timezones; and the agents (ids, facts)."""
+    China standard rules), the stored holiday calendar, the agents' timezones; and the agents (ids, facts).
+    GRID: an occupancy grid of every shop over those days, whose sessions (as it read and numbered them)
+    are taken instead of read again."""
     from service.seating.service import calendar_book  # the calendar's one reader
 
     lo, hi = local_day_start(first, DEFAULT_TZ), local_day_start(end, DEFAULT_TZ)
-    rows = await _sessions(session, lo, hi, agents=agent_ids)
-    rows = [r for r in rows if r.login >= lo]  # a session counts on the day it starts on
-    ids = sorted({r.agent_id for r in rows})
+    read = _every_session(grid, first, end)
+    if read is None:
+        rows = [r for r in await _sessions(session, lo, hi, agents=agent_ids)
+                if r.login >= lo]  # a session counts on the day it starts on
+        ids = sorted({r.agent_id for r in rows})
+        number = {a: i for i, a in enumerate(ids)}
+        mine = [_session(r, number[r.agent_id], None) for r in rows]
+    else:
+        rows_read, numbered, ids = read
+        wanted = None if agent_ids is None else set(agent_ids)
+        mine = [s for r, s in zip(rows_read, numbered, strict=True)
+                if r.login >= lo and (wanted is None or r.agent_id in wanted)]
     facts = await _agent_facts(session, ids)
     index = {a: i for i, a in enumerate(ids)}
     employed = {r.id: r for r in await queries.employed_agents(session, first - timedelta(days=1), end, ids)}
@@ -396,7 +443,7 @@ async def _overtime_inputs(session: AsyncSession, first: date, end: date,
         set_id = employed[agent].rule_set_id if agent in employed else None
         rules[i] = rules_of(sets.get(set_id) if set_id else None)
     calendar = await calendar_book(session, first, end)
-    sessions = one_at_a_time(_session(r, index[r.agent_id], None) for r in rows)
+    sessions = one_at_a_time(mine)
     zones = {i: facts[a].timezone for a, i in index.items() if a in facts}
     return sessions, rules, calendar, zones, ids, facts
 
@@ -424,14 +471,17 @@ async def overtime_by_agent_month(session: AsyncSession, month: str,
 
 
 async def overtime_by_agent_day(session: AsyncSession, first: date, end: date,
-                                agent_ids: Sequence[uuid.UUID] | None = None) -> list[OvertimeDayRow]:
+                                agent_ids: Sequence[uuid.UUID] | None = None,
+                                grid: OccupancyGrid | None = None) -> list[OvertimeDayRow]:
     """Actual overtime per agent and local day of [FIRST, END) (at most MAX_REPORT_DAYS; the day a session
     starts on), by attendance.actual_overtime_by_day: minutes over the daily norm (and the week's) on
     workdays, every minute on rest days and holidays, with the daily cap's share and the month's running
     total against its cap (counted from the window's first day in its month). Staff only: it names agents.
-    Every agent with a session in the window, or AGENT_IDS; by agent code, then day."""
+    Every agent with a session in the window, or AGENT_IDS; by agent code, then day. GRID: an occupancy grid
+    of every shop over the same days, whose session rows are read again (the scorecard's month)."""
     days_of(first, end)
-    sessions, rules, calendar, zones, ids, facts = await _overtime_inputs(session, first, end, agent_ids)
+    sessions, rules, calendar, zones, ids, facts = await _overtime_inputs(session, first, end, agent_ids,
+                                                                          grid)
     out = []
     for d in attendance.actual_overtime_by_day(sessions, rules, calendar, DEFAULT_TZ, agent_tz=zones,
                                                start=first):

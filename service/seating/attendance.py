@@ -98,6 +98,13 @@ def session_span(session: Session) -> WorkSpan:
     return WorkSpan(session.login, session.logout, session.breaks)
 
 
+def slot_seconds(session: Session) -> float:
+    """A session's chat-slot seconds: its time logged in outside its breaks (disjoint and inside it, as the
+    table keeps them) times its concurrency."""
+    breaks = sum((b - a).total_seconds() for a, b in session.breaks)
+    return ((session.logout - session.login).total_seconds() - breaks) * session.concurrency
+
+
 # ---------------------------------------------------------------- adherence
 
 _Pieces = list[tuple[float, float]]  # [a, b) in seconds since the epoch, sorted and disjoint
@@ -194,6 +201,7 @@ class Occupancy:
     occupancy: NDArray[np.float64]  # (T, S) worked / capacity, at most 1; NaN where nobody was logged in
     worked_seconds: NDArray[np.float64]  # (T, S) handle seconds worked in the interval (carry_over)
     backlog_seconds: NDArray[np.float64]  # (S,) handle seconds no interval of the window could absorb
+    pieces: ShopPieces | None = None  # the cut of the sessions it was computed from (scope_load reuses it)
 
     def band(self) -> NDArray[np.str_]:
         """'none' (nobody logged in), 'low' (< 75 %), 'healthy' (75-85 %), 'high' (85-90 %), 'burnout'."""
@@ -242,18 +250,38 @@ def interval_pieces(
     return owner[piece][keep], t[keep], seconds[keep]
 
 
+@dataclass(frozen=True, eq=False)
+class ShopPieces:
+    """The logged-in time of the sessions on a shop of the grid (shop in [0, n_shops)) cut into intervals by
+    `interval_pieces`: `chosen` the indexes of those sessions (in the sequence given), and per piece its
+    session (an index into `chosen`), interval, seconds, shop and the session's concurrency (as a float)."""
+
+    chosen: list[int]
+    owner: NDArray[np.int64]
+    interval: NDArray[np.int64]
+    seconds: NDArray[np.float64]
+    shop: NDArray[np.int64]
+    concurrency: NDArray[np.float64]
+
+
+def shop_pieces(sessions: Sequence[Session], start: datetime, n_intervals: int, n_shops: int) -> ShopPieces:
+    """The one cut of the sessions on a shop into intervals that occupancy per shop and per scope share (see
+    ShopPieces): `occupancy` computes it, `scope_load` takes it from there."""
+    chosen = [k for k, s in enumerate(sessions) if s.shop is not None and 0 <= s.shop < n_shops]
+    owner, t, seconds = interval_pieces([sessions[k] for k in chosen], start, n_intervals)
+    shop = np.array([sessions[k].shop for k in chosen], dtype=np.int64)[owner]
+    concurrency = np.array([float(sessions[k].concurrency) for k in chosen])[owner]
+    return ShopPieces(chosen, owner, t, seconds, shop, concurrency)
+
+
 def logged_in_seconds(
-    sessions: Iterable[Session], start: datetime, n_intervals: int, n_shops: int, *, weighted: bool = False
+    sessions: Sequence[Session], start: datetime, n_intervals: int, n_shops: int, *, weighted: bool = False
 ) -> NDArray[np.float64]:
     """Logged-in seconds outside breaks per (interval, shop); weighted: times each session's concurrency."""
-    mine = [s for s in sessions if s.shop is not None and 0 <= s.shop < n_shops]
     out = np.zeros((n_intervals, n_shops))
-    owner, t, seconds = interval_pieces(mine, start, n_intervals)
-    if not len(owner):
-        return out
-    shop = np.array([s.shop for s in mine], dtype=np.int64)[owner]
-    weight = np.array([float(s.concurrency) if weighted else 1.0 for s in mine])[owner]
-    np.add.at(out, (t, shop), seconds * weight)
+    p = shop_pieces(sessions, start, n_intervals, n_shops)
+    if len(p.owner):
+        np.add.at(out, (p.interval, p.shop), p.seconds * (p.concurrency if weighted else 1.0))
     return out
 
 
@@ -278,24 +306,23 @@ def scope_load(
     shop_occupancy: NDArray[np.float64],
     start: datetime,
     scope_of: Sequence[Iterable[int]],
+    pieces: ShopPieces | None = None,
 ) -> ScopeLoad:
     """Occupancy per scope and interval computed at the interval: the handle time a scope did in an interval
     is, on each shop it was logged in on, its chat-slot seconds there times the shop's occupancy in that
     interval (`occupancy(...).occupancy`, (T, S): the shop's handle time worked there, carried over, shared
     by its logged-in chat-slot time, as the rollups know handle time per shop, not per agent); its occupancy
     is that handle time over its own chat-slot seconds. SCOPE_OF[k]: the scopes session k counts in (e.g.
-    its agent, its team, its site). A scope's intervals where it was not logged in are left out."""
+    its agent, its team, its site). A scope's intervals where it was not logged in are left out. PIECES: the
+    sessions' cut (`shop_pieces`, as the shops' `Occupancy.pieces` holds it), else it is cut here."""
     T = shop_occupancy.shape[0]
-    mine = [k for k, s in enumerate(sessions) if s.shop is not None and 0 <= s.shop < shop_occupancy.shape[1]]
-    chosen = [sessions[k] for k in mine]
-    owner, t, seconds = interval_pieces(chosen, start, T)
+    p = pieces if pieces is not None else shop_pieces(sessions, start, T, shop_occupancy.shape[1])
+    mine, owner, t = p.chosen, p.owner, p.interval
     empty = ScopeLoad(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
     if not len(owner):
         return empty
-    shop = np.array([s.shop for s in chosen], dtype=np.int64)
-    k = np.array([float(s.concurrency) for s in chosen])
-    capacity = seconds * k[owner]
-    handle = capacity * np.nan_to_num(shop_occupancy[t, shop[owner]], nan=0.0)
+    capacity = p.seconds * p.concurrency
+    handle = capacity * np.nan_to_num(shop_occupancy[t, p.shop], nan=0.0)
     # Expand each piece to the scopes of its session.
     scopes = [list(scope_of[i]) for i in mine]
     counts = np.array([len(x) for x in scopes], dtype=np.int64)[owner]
@@ -339,18 +366,16 @@ def occupancy(sessions: Sequence[Session], handle_seconds: NDArray[np.float64], 
     seating report and the scorecard read it)."""
     handle = np.asarray(handle_seconds, float)
     T, S = handle.shape
-    # logged_in_seconds unweighted and weighted, from one cut of the sessions into intervals
-    mine = [s for s in sessions if s.shop is not None and 0 <= s.shop < S]
+    # logged-in seconds unweighted and weighted, from one cut of the sessions into intervals (kept: pieces)
     logged, capacity = np.zeros((T, S)), np.zeros((T, S))
-    owner, t, seconds = interval_pieces(mine, start, T)
-    if len(owner):
-        shop = np.array([s.shop for s in mine], dtype=np.int64)[owner]
-        np.add.at(logged, (t, shop), seconds * np.ones(len(mine))[owner])
-        np.add.at(capacity, (t, shop), seconds * np.array([float(s.concurrency) for s in mine])[owner])
+    p = shop_pieces(sessions, start, T, S)
+    if len(p.owner):
+        np.add.at(logged, (p.interval, p.shop), p.seconds)
+        np.add.at(capacity, (p.interval, p.shop), p.seconds * p.concurrency)
     worked, backlog = carry_over(handle, capacity)
     with np.errstate(divide="ignore", invalid="ignore"):
         occ = np.where(capacity > 0, worked / capacity, np.nan)
-    return Occupancy(logged, capacity, occ, worked, backlog)
+    return Occupancy(logged, capacity, occ, worked, backlog, p)
 
 
 # ---------------------------------------------------------------- overtime

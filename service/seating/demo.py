@@ -323,24 +323,26 @@ async def send(db: Database, records: Sequence[dict[str, Any]], today: date) -> 
     """RECORDS as one export through the seating ingest (ops' path), in one transaction, on TODAY (the
     demo's day: nothing after it is from the future)."""
     async with db.system_transaction() as session:
-        return await ingest_work_session_records(session, OPERATOR, records,
+        return await ingest_work_session_records(session, OPERATOR, records, parsed=True,
                                                  latest=latest_timestamp(local_day_start(today, DEFAULT_TZ)))
 
 
 async def demo_handle(db: Database, first: date, last: date) -> dict[tuple[uuid.UUID, date], list[float]]:
-    """The rollups' handle seconds per (shop, local day) over [FIRST, LAST], in its 96 local intervals."""
-    zone = ZoneInfo(DEFAULT_TZ)
+    """The rollups' handle seconds per (shop, local day) over [FIRST, LAST], in its 96 local intervals (a
+    row a shop and day, its intervals and seconds as arrays)."""
     out: dict[tuple[uuid.UUID, date], list[float]] = {}
     async with db.system_transaction() as session:
         rows = (await session.execute(text(
-            "SELECT shop_id, interval_start, coalesce(handle_sum_s, 0) FROM shop_interval_stats "
-            "WHERE interval_start >= :lo AND interval_start < :hi"),
-            {"lo": local_day_start(first, DEFAULT_TZ), "hi": local_day_start(last + timedelta(days=1),
-                                                                             DEFAULT_TZ)})).all()
-    for shop_id, at, seconds in rows:
-        local = at.astimezone(zone)
-        t = (local.hour * 60 + local.minute) // 15
-        out.setdefault((shop_id, local.date()), [0.0] * INTERVALS)[t] += float(seconds)
+            "SELECT shop_id, (interval_start AT TIME ZONE :tz)::date, "
+            "array_agg(floor(EXTRACT(EPOCH FROM (interval_start AT TIME ZONE :tz)::time) / 900)::int), "
+            "array_agg(coalesce(handle_sum_s, 0)::float8) FROM shop_interval_stats "
+            "WHERE interval_start >= :lo AND interval_start < :hi GROUP BY 1, 2"),
+            {"tz": DEFAULT_TZ, "lo": local_day_start(first, DEFAULT_TZ),
+             "hi": local_day_start(last + timedelta(days=1), DEFAULT_TZ)})).all()
+    for shop_id, day, slots, seconds in rows:
+        intervals = out.setdefault((shop_id, day), [0.0] * INTERVALS)
+        for t, handled in zip(slots, seconds, strict=True):
+            intervals[t] += handled
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -113,12 +113,13 @@ class _Sessions(kit.Batch):
                                      for line in self.superseded]
 
 
-async def ingest(session: AsyncSession, body: AsyncIterator[bytes], kind: str, tenant_id: uuid.UUID | None,
-                 earliest: datetime = EARLIEST, charset: str | None = None, latest: datetime | None = None
-                 ) -> IngestAnswer:
-    """One batch of work sessions in the session's transaction (KIND: kit.batches.NDJSON or CSV). TENANT_ID
-    limits the shops (None: staff); EARLIEST and LATEST bound the timestamps (LATEST: default now plus the
-    slack). Raises TooLarge past kit.batches.MAX_RECORDS (all rolls back)."""
+async def ingest(session: AsyncSession, body: AsyncIterator[bytes] | Iterable[Mapping[str, Any]], kind: str,
+                 tenant_id: uuid.UUID | None, earliest: datetime = EARLIEST, charset: str | None = None,
+                 latest: datetime | None = None) -> IngestAnswer:
+    """One batch of work sessions in the session's transaction (KIND: kit.batches.NDJSON or CSV; BODY bytes,
+    or records as NDJSON's lines parse: kit.batches.stage_records). TENANT_ID limits the shops (None: staff);
+    EARLIEST and LATEST bound the timestamps (LATEST: default now plus the slack). Raises TooLarge past
+    kit.batches.MAX_RECORDS (all rolls back)."""
     result = kit.empty_answer()
     clock = StageClock()
     conn = await session.connection()

@@ -19,6 +19,8 @@ from service.seating.attendance import (
     overtime_by_month,
     scheduled_spans,
     scope_load,
+    shop_pieces,
+    slot_seconds,
 )
 from service.seating.calendar import CHINA_2026
 from service.seating.problem import Shift
@@ -228,6 +230,40 @@ def test_interval_pieces_cut_at_the_quarter_hours() -> None:
     # 00:10-00:15 (300 s), 00:15-00:20 (300 s), then 00:25-00:30 (300 s) and 00:30-00:40 (600 s)
     assert owner.tolist() == [0, 0, 0, 0] and t.tolist() == [0, 1, 1, 2]
     assert seconds.tolist() == [300.0, 300.0, 300.0, 600.0]
+
+
+def test_slot_seconds_are_the_time_outside_breaks_times_concurrency() -> None:
+    lunch = ((at(9, 12), at(9, 13)), (at(9, 15), at(9, 15, 10)))
+    assert slot_seconds(Session(0, 0, at(9, 9), at(9, 18), lunch, concurrency=3)) == (9 * 3600 - 4200) * 3
+    assert slot_seconds(Session(0, None, at(9, 23), at(10, 1))) == 7200.0  # over midnight, whole
+
+
+def test_shop_pieces_are_the_cut_occupancy_and_scope_load_share() -> None:
+    """The sessions on a shop of the grid only (a session on no shop and one on a shop past the grid are left
+    out), cut at the quarter hours, with each piece's shop and concurrency; occupancy keeps the cut, and
+    scope_load given it answers as when it cuts the sessions itself."""
+    start = at(9, 0)
+    sessions = [
+        Session(0, None, at(9, 0), at(9, 0, 30)),
+        Session(1, 1, at(9, 0, 10), at(9, 0, 20), concurrency=3),
+        Session(2, 5, at(9, 0), at(9, 0, 15)),
+        Session(3, 0, at(9, 0), at(9, 0, 15), ((at(9, 0, 5), at(9, 0, 10)),), concurrency=2),
+    ]
+    p = shop_pieces(sessions, start, 2, 2)
+    assert p.chosen == [1, 3]
+    assert p.owner.tolist() == [0, 0, 1, 1] and p.interval.tolist() == [0, 1, 0, 0]
+    assert p.seconds.tolist() == [300.0, 300.0, 300.0, 300.0]
+    assert p.shop.tolist() == [1, 1, 0, 0] and p.concurrency.tolist() == [3.0, 3.0, 2.0, 2.0]
+    handle = np.array([[900.0, 600.0], [0.0, 900.0]])
+    shops = occupancy(sessions, handle, start)
+    assert shops.pieces is not None and shops.pieces.chosen == [1, 3]
+    assert shops.logged_in_seconds.tolist() == [[600.0, 300.0], [0.0, 300.0]]
+    groups = [(0,), (1, 9), (2,), (3, 9)]
+    given = scope_load(sessions, shops.occupancy, start, groups, shops.pieces)
+    cut = scope_load(sessions, shops.occupancy, start, groups)
+    for name in ("scope", "interval", "handle_seconds", "capacity_seconds"):
+        assert getattr(given, name).tolist() == getattr(cut, name).tolist()
+    assert given.scope.tolist() == [1, 1, 3, 9, 9]
 
 
 def test_scope_occupancy_by_hand() -> None:

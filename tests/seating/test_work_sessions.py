@@ -107,6 +107,32 @@ async def test_graphql_ingest_and_query(client, world, sent):
     assert [i["externalId"] for i in found["data"]["workSessions"]["items"]] == ["g-1"], found
 
 
+async def test_records_as_lines_parse_are_checked_as_those_lines(db, world):
+    """The demo's way in (ingest_work_session_records, parsed): records as NDJSON's lines parse, checked as
+    they are, without the text in between: the same answer, line by line, as those lines sent; a re-send of
+    them as lines then changes nothing."""
+    from service.kit.identity import OPERATOR
+    from service.seating.actuals import ingest_work_session_records
+
+    lunch = [["2026-10-12T12:00:00+08:00", "2026-10-12T13:00:00+08:00"]]
+    lines = [_line(world, "rec-1", breaks=lunch), _line(world, "rec-2", "19:00", "18:00"),
+             _line(world, "rec-3\u0000"), _line(world, "rec-4", agent_code="nobody"),
+             _line(world, "rec-5", "13:00", "17:00")]
+    records = [json.loads(x) for x in lines]
+    async with db.system_transaction() as session:
+        parsed = await ingest_work_session_records(session, OPERATOR, records, parsed=True)
+    async with db.system_transaction() as session:
+        sent = await ingest_work_session_records(session, OPERATOR, records)
+    async with db.system_transaction() as session:  # the module's other tests count the sessions sent
+        await session.execute(text("DELETE FROM work_sessions WHERE external_id LIKE 'rec-%'"))
+    assert (parsed.received, parsed.inserted, parsed.updated, parsed.unchanged) == (5, 2, 0, 0)
+    assert (sent.received, sent.inserted, sent.updated, sent.unchanged) == (5, 0, 0, 2)
+    assert parsed.rejected == sent.rejected
+    assert [(r.line, r.field, r.reason) for r in parsed.rejected] == [
+        (2, "logout", "logout not after login"), (3, None, "malformed line"),
+        (4, "agent_code", "unknown agent")]
+
+
 async def test_the_table_refuses_a_session_over_a_day(db, world):
     with pytest.raises(IntegrityError, match="at_most_a_day"):
         async with db.system_transaction() as session:
