@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from service.kit import audit
+from service.kit import audit, collector
 from service.kit.crud import apply_changes, flush, keyed_page, list_page
 from service.kit.errors import Conflict, Invalid, NotFound
 from service.kit.identity import Principal
@@ -968,6 +968,7 @@ async def _score(session: AsyncSession, gathered: Gathered) -> list[sc.Scorecard
     return sc.score_month(gathered.inputs, await definition_book(session), await threshold_policy(session))
 
 
+@collector.pausing  # 5,000 scopes' inputs and cards, ~100,000 read rows, kept: see service.kit.collector
 async def month_scorecards(
     session: AsyncSession, month: str | None, scope: str | None = None, as_of: date | None = None
 ) -> shapes.MonthScorecards:
@@ -1005,6 +1006,7 @@ async def _exists(session: AsyncSession, ref: sc.ScopeRef) -> None:
         raise NotFound(f"{ref.kind.value} not found")
 
 
+@collector.pausing  # twelve months of a site's or team's agents: see service.kit.collector
 async def trend(
     session: AsyncSession, scope: str, scope_id: str, month: str | None = None, as_of: date | None = None
 ) -> list[shapes.ScorecardRead]:
