@@ -443,7 +443,8 @@ class ScopeMonthInputs:
       seating and capacity domains, counted against this scope's :class:`Thresholds` (occupancy and
       promotion occupancy) and split by the days of ``promotions``.
     - ``agent_overtime``: the scope's agents with overtime in the month, each against its own cap (the
-      agent test of the running-hot rules); agents without overtime may be left out.
+      agent test of the running-hot rules); agents within both of their limits may be left out (they change
+      neither the test nor its evidence).
     - ``previous_enps``: last month's value, under the same suppression.
     - ``recoveries``: one per promotion whose promotion days or recovery window touch the month, measured
       over the window up to ``as_of``.
