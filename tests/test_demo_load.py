@@ -59,6 +59,33 @@ async def interrupted(server_url, template_db, monkeypatch) -> AsyncIterator[tup
         await _admin(server_url, f"DROP DATABASE IF EXISTS {created.name} WITH (FORCE)")
 
 
+async def test_the_demo_commits_without_waiting_for_the_disk_but_for_its_completion(interrupted):
+    # The demo's engine (the serve and demo commands') does not wait for each commit's WAL flush; the step
+    # that records the completion does, whatever the connection's setting (WAL flushes in order: the whole
+    # load is on disk once it says it completed).
+    from service.kit import demoload
+
+    database, _ = interrupted
+    show = text("SHOW synchronous_commit")
+    db = Database(make_engine(database.app_url, 1, wait_for_flush=False))
+    try:
+        async with db.system_transaction() as session:
+            assert (await session.execute(show)).scalar_one() == "off"
+            await demoload.completed(session)
+            assert (await session.execute(show)).scalar_one() == "on"
+        async with db.system_transaction() as session:  # for that transaction only
+            assert (await session.execute(show)).scalar_one() == "off"
+            assert (await session.execute(text("SELECT completed_at FROM demo_loads"))).scalar_one()
+    finally:
+        await db.dispose()
+    plain = Database(make_engine(database.app_url, 1))
+    try:
+        async with plain.system_transaction() as session:
+            assert (await session.execute(show)).scalar_one() == "on"  # the default
+    finally:
+        await plain.dispose()
+
+
 async def test_an_interrupted_load_is_told_apart_from_a_demo(interrupted):
     _, db = interrupted
     async with db.engine.connect() as conn:

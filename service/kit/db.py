@@ -154,12 +154,18 @@ def app_url(settings: Settings, owner: str | None = None) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
+def make_engine(url: str, pool_size: int = 10, max_overflow: int | None = None, *,
+                wait_for_flush: bool = True) -> AsyncEngine:
     """An engine of POOL_SIZE pooled connections and MAX_OVERFLOW (default: as many) more under bursts, which
-    are closed again when they come back."""
+    are closed again when they come back. Not WAIT_FOR_FLUSH: its commits return before their WAL is on disk
+    (synchronous_commit off: a crash can lose the last ones, whole, never part of one); for a load whose
+    last transaction commits synchronously, which makes it and everything before it durable (the demo's)."""
     overflow = pool_size if max_overflow is None else max_overflow
+    connect_args: dict[str, Any] = {"connection_class": ScopedConnection}
+    if not wait_for_flush:
+        connect_args["server_settings"] = {"synchronous_commit": "off"}
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow, pool_pre_ping=False,
-                                 connect_args={"connection_class": ScopedConnection})
+                                 connect_args=connect_args)
     event.listen(engine.sync_engine, "connect", _probe_enter)
     return engine
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, DateTime, func, select
+from sqlalchemy import CheckConstraint, DateTime, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
@@ -45,7 +45,10 @@ async def started(session: AsyncSession, seed: int, day: date) -> None:
 
 
 async def completed(session: AsyncSession) -> None:
-    """Record, in the demo's last step, that its load completed."""
+    """Record, in the demo's last step, that its load completed. The step commits synchronously whatever the
+    connection's setting (a demo loaded with commits that do not wait for the disk): once it says so, the
+    load is on disk, all of it (WAL is flushed in order)."""
+    await session.execute(text("SET LOCAL synchronous_commit = on"))
     load = (await session.execute(select(DemoLoad).with_for_update())).scalar_one()
     load.completed_at = utcnow()
     await session.flush()
